@@ -1,0 +1,10 @@
+import type { Config } from '../config';
+
+/** Hono's environment for every API route: bindings plus what middleware puts on the context. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    traceId: string;
+    config: Config;
+  };
+}

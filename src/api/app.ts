@@ -1,0 +1,37 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { secureHeaders } from 'hono/secure-headers';
+import type { AppEnv } from './app-env';
+import { onError, onNotFound } from './error-handler';
+import { jsonBody } from './middleware/json-body';
+import { loadConfigMiddleware } from './middleware/load-config';
+import { traceId } from './middleware/trace-id';
+import { metaRoutes } from './routes/meta';
+import { otpRoutes } from './routes/otp';
+import { sandboxRoutes } from './routes/sandbox';
+
+/** Request bodies here are a phone number or a code: a few KiB is generous. */
+export const MAX_BODY_BYTES = 4096;
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use(traceId());
+  app.use(secureHeaders());
+  app.use(loadConfigMiddleware());
+  app.use('/v1/*', jsonBody({ maxBytes: MAX_BODY_BYTES }));
+
+  app.route('/', metaRoutes);
+  app.route('/', otpRoutes);
+  app.route('/', sandboxRoutes);
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'OTP dispatcher',
+      version: '1',
+      description: 'Queue-driven asynchronous OTP delivery: ask for a code, get 202 at once, poll its status.',
+    },
+  });
+  app.onError(onError);
+  app.notFound(onNotFound);
+  return app;
+}

@@ -1,0 +1,28 @@
+import { ACTIVE_STATUSES, type OtpRequestRow, type RequestStatus } from '../db/requests';
+import { maskPhoneNumber } from '../phone';
+
+/**
+ * A request's status as apps see it. A code whose lifetime ended while it was still waiting or
+ * unverified reads as `expired` even before a background job has written that down.
+ */
+export function effectiveStatus(row: Pick<OtpRequestRow, 'status' | 'expires_at'>, now: number): RequestStatus {
+  return ACTIVE_STATUSES.includes(row.status) && row.expires_at <= now ? 'expired' : row.status;
+}
+
+export function requestView(row: OtpRequestRow, now: number) {
+  const status = effectiveStatus(row, now);
+  return {
+    requestId: row.id,
+    status,
+    phoneNumber: maskPhoneNumber(row.phone_number),
+    attempts: row.attempts,
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+    expiresAt: new Date(row.expires_at).toISOString(),
+    ...(row.last_error_code
+      ? { lastError: { code: row.last_error_code, message: row.last_error_message ?? '' } }
+      : status === 'expired' && row.status !== 'expired'
+        ? { lastError: { code: 'code_expired', message: 'the code expired before it was verified' } }
+        : {}),
+  };
+}

@@ -1,0 +1,91 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { getRequest } from '../../db/requests';
+import { ApiError } from '../../errors';
+import type { AppEnv } from '../app-env';
+import { createOtpRequest } from '../create-otp-request';
+import { validationHook } from '../error-handler';
+import { requestView } from '../request-view';
+import { PhoneNumberSchema, RequestIdSchema, RequestStatusSchema, errorResponses } from '../schemas';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,255}$/;
+
+const CreateBody = z.object({ phoneNumber: PhoneNumberSchema }).strict().openapi('CreateOtpRequest');
+
+const Accepted = z
+  .object({
+    requestId: z.string(),
+    status: z.literal('queued'),
+    expiresAt: z.string().openapi({ format: 'date-time' }),
+    statusUrl: z.string().openapi({ format: 'uri' }),
+  })
+  .openapi('OtpAccepted');
+
+const StatusBody = z
+  .object({
+    requestId: z.string(),
+    status: RequestStatusSchema,
+    phoneNumber: z.string().openapi({ example: '+91******3210', description: 'Masked' }),
+    attempts: z.number().int().openapi({ description: 'Provider calls made so far' }),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+    updatedAt: z.string().openapi({ format: 'date-time' }),
+    expiresAt: z.string().openapi({ format: 'date-time' }),
+    lastError: z.object({ code: z.string(), message: z.string() }).optional(),
+  })
+  .openapi('OtpStatus');
+
+const createOtp = createRoute({
+  method: 'post',
+  path: '/v1/otp',
+  summary: 'Request a one-time code',
+  description:
+    'Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl`.',
+  request: {
+    headers: z.object({
+      'idempotency-key': z
+        .string()
+        .optional()
+        .openapi({ description: '8-255 printable ASCII characters; the same key within 24 h replays the first answer' }),
+    }),
+    body: { required: true, content: { 'application/json': { schema: CreateBody } } },
+  },
+  responses: {
+    202: { description: 'Queued', content: { 'application/json': { schema: Accepted } } },
+    ...errorResponses(400, 413, 415, 422, 429, 503),
+  },
+});
+
+const getOtp = createRoute({
+  method: 'get',
+  path: '/v1/otp/{requestId}',
+  summary: 'Status of a code request',
+  request: { params: z.object({ requestId: RequestIdSchema }) },
+  responses: {
+    200: { description: 'Status', content: { 'application/json': { schema: StatusBody } } },
+    ...errorResponses(400, 404),
+  },
+});
+
+export const otpRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(createOtp, async (c) => {
+    const idempotencyKey = c.req.valid('header')['idempotency-key'];
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 8 to 255 printable ASCII characters');
+    }
+    const { phoneNumber } = c.req.valid('json');
+    const created = await createOtpRequest(c.env, c.get('config'), { phoneNumber, idempotencyKey }, (promise) =>
+      c.executionCtx.waitUntil(promise),
+    );
+    const statusUrl = new URL(`/v1/otp/${created.requestId}`, c.req.url).toString();
+    c.header('Location', statusUrl);
+    if (created.replayed) c.header('Idempotent-Replayed', 'true');
+    return c.json(
+      { requestId: created.requestId, status: 'queued' as const, expiresAt: new Date(created.expiresAt).toISOString(), statusUrl },
+      202,
+    );
+  })
+  .openapi(getOtp, async (c) => {
+    const row = await getRequest(c.env.DB, c.req.valid('param').requestId);
+    if (!row) throw new ApiError('not_found', 'No such request');
+    c.header('Cache-Control', 'no-store');
+    return c.json(requestView(row, Date.now()), 200);
+  });

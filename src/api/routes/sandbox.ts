@@ -1,0 +1,67 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { deriveCode } from '../../codes';
+import { otpSecretFor } from '../../config';
+import { ApiError } from '../../errors';
+import type { AppEnv } from '../app-env';
+import { validationHook } from '../error-handler';
+import { errorResponses } from '../schemas';
+
+const SandboxMessage = z
+  .object({
+    messageId: z.string(),
+    requestId: z.string(),
+    phoneNumber: z.string(),
+    code: z.string(),
+    sentAt: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('SandboxMessage');
+
+const listMessages = createRoute({
+  method: 'get',
+  path: '/v1/sandbox/messages',
+  summary: 'SMS the sandbox provider would have sent (sandbox mode only)',
+  description: 'Exists only while PROVIDER_MODE=sandbox; answers 404 in every other mode.',
+  request: {
+    query: z.object({
+      phoneNumber: z.string().optional(),
+      limit: z.coerce.number().int().min(1).max(100).default(20),
+    }),
+  },
+  responses: {
+    200: { description: 'Newest first', content: { 'application/json': { schema: z.object({ messages: z.array(SandboxMessage) }) } } },
+    ...errorResponses(400, 404),
+  },
+});
+
+/**
+ * What the sandbox "sent", with each code derived on the spot: the listing is how a developer
+ * completes the flow locally, and the code still is not stored anywhere.
+ */
+export const sandboxRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(listMessages, async (c) => {
+  const config = c.get('config');
+  if (config.providerMode !== 'sandbox') throw new ApiError('not_found', `No route for GET ${c.req.path}`);
+  const { phoneNumber, limit } = c.req.valid('query');
+  const statement = phoneNumber
+    ? c.env.DB.prepare(
+        'SELECT * FROM sandbox_messages WHERE phone_number = ?1 ORDER BY created_at DESC LIMIT ?2',
+      ).bind(phoneNumber, limit)
+    : c.env.DB.prepare('SELECT * FROM sandbox_messages ORDER BY created_at DESC LIMIT ?1').bind(limit);
+  const { results } = await statement.all<{
+    message_id: string;
+    request_id: string;
+    phone_number: string;
+    created_at: number;
+  }>();
+  const secret = otpSecretFor(config)!;
+  const messages = await Promise.all(
+    results.map(async (row) => ({
+      messageId: row.message_id,
+      requestId: row.request_id,
+      phoneNumber: row.phone_number,
+      code: await deriveCode(secret, row.request_id, config.otp.length),
+      sentAt: new Date(row.created_at).toISOString(),
+    })),
+  );
+  c.header('Cache-Control', 'no-store');
+  return c.json({ messages }, 200);
+});

@@ -1,0 +1,148 @@
+import { z } from 'zod';
+
+/**
+ * Every var and secret the Worker reads, parsed once per isolate. A bad value is a deployment
+ * mistake, so it is reported by name instead of surfacing later as a confusing runtime failure.
+ */
+
+const intVar = (name: string, min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return fallback;
+      const value = Number(raw);
+      if (!Number.isInteger(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an integer from ${min} to ${max}, got "${raw}"` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+/** `"1/60,5/3600"`: at most 1 per 60 s and at most 5 per 3,600 s. */
+export const windowRulesVar = (name: string, fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const text = raw === undefined || raw.trim() === '' ? fallback : raw;
+      const rules: WindowRule[] = [];
+      for (const part of text.split(',')) {
+        const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(part);
+        const limit = Number(match?.[1]);
+        const windowSeconds = Number(match?.[2]);
+        if (!match || limit < 1 || windowSeconds < 1 || windowSeconds > 7 * 86400) {
+          ctx.addIssue({ code: 'custom', message: `${name} must look like "1/60,5/3600" (count/seconds), got "${text}"` });
+          return z.NEVER;
+        }
+        rules.push({ limit, windowSeconds });
+      }
+      return rules;
+    });
+
+export interface WindowRule {
+  limit: number;
+  windowSeconds: number;
+}
+
+const optionalSecret = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
+
+const configSchema = z
+  .object({
+    ENVIRONMENT: z.enum(['development', 'test', 'production']).default('development'),
+    PROVIDER_MODE: z.enum(['startmessaging', 'sandbox']).default('sandbox'),
+    SM_BASE_URL: z
+      .url({ protocol: /^https?$/, message: 'SM_BASE_URL must be an http(s) URL' })
+      .default('https://api.startmessaging.com')
+      .transform((url) => url.replace(/\/+$/, '')),
+    SM_TIMEOUT_MS: intVar('SM_TIMEOUT_MS', 100, 30_000, 8000),
+    OTP_LENGTH: intVar('OTP_LENGTH', 4, 8, 6),
+    OTP_TTL_SECONDS: intVar('OTP_TTL_SECONDS', 30, 3600, 300),
+    OTP_MAX_VERIFY_ATTEMPTS: intVar('OTP_MAX_VERIFY_ATTEMPTS', 1, 20, 5),
+    PHONE_LIMITS: windowRulesVar('PHONE_LIMITS', '1/60,5/3600'),
+    SEND_RETRY_BASE_SECONDS: intVar('SEND_RETRY_BASE_SECONDS', 1, 600, 2),
+    SEND_RETRY_MAX_SECONDS: intVar('SEND_RETRY_MAX_SECONDS', 1, 3600, 60),
+    SEND_CONCURRENCY: intVar('SEND_CONCURRENCY', 1, 100, 10),
+    SM_API_KEY: optionalSecret,
+    OTP_SECRET: optionalSecret,
+    SESSION_SECRET: optionalSecret,
+    ADMIN_TOKEN: optionalSecret,
+  })
+  .superRefine((config, ctx) => {
+    if (config.ENVIRONMENT === 'production' && config.PROVIDER_MODE === 'sandbox') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PROVIDER_MODE'],
+        message: 'PROVIDER_MODE=sandbox is refused in the production environment: no SMS would ever be sent',
+      });
+    }
+  });
+
+export type RawConfig = z.output<typeof configSchema>;
+
+export interface Config {
+  environment: RawConfig['ENVIRONMENT'];
+  providerMode: RawConfig['PROVIDER_MODE'];
+  provider: { baseUrl: string; timeoutMs: number; apiKey: string | undefined };
+  otp: { length: number; ttlSeconds: number; maxVerifyAttempts: number; secret: string | undefined };
+  phoneLimits: WindowRule[];
+  retry: { baseSeconds: number; maxSeconds: number };
+  sendConcurrency: number;
+  sessionSecret: string | undefined;
+  adminToken: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses the environment once per isolate; throws ConfigError naming every bad var. */
+export function loadConfig(env: Env): Config {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message)),
+    );
+  }
+  const raw = parsed.data;
+  const config: Config = {
+    environment: raw.ENVIRONMENT,
+    providerMode: raw.PROVIDER_MODE,
+    provider: { baseUrl: raw.SM_BASE_URL, timeoutMs: raw.SM_TIMEOUT_MS, apiKey: raw.SM_API_KEY },
+    otp: {
+      length: raw.OTP_LENGTH,
+      ttlSeconds: raw.OTP_TTL_SECONDS,
+      maxVerifyAttempts: raw.OTP_MAX_VERIFY_ATTEMPTS,
+      secret: raw.OTP_SECRET,
+    },
+    phoneLimits: raw.PHONE_LIMITS,
+    retry: { baseSeconds: raw.SEND_RETRY_BASE_SECONDS, maxSeconds: raw.SEND_RETRY_MAX_SECONDS },
+    sendConcurrency: raw.SEND_CONCURRENCY,
+    sessionSecret: raw.SESSION_SECRET,
+    adminToken: raw.ADMIN_TOKEN,
+  };
+  cache.set(env, config);
+  return config;
+}
+
+/**
+ * Sandbox mode needs no secrets, so that a fresh clone runs with none. Codes there are derived
+ * from a fixed, public development secret; the sandbox never reaches a phone, so nothing leaks.
+ */
+export const SANDBOX_OTP_SECRET = 'sandbox-only-otp-secret-not-for-production';
+
+/** The secret codes are derived with, or undefined when the deployment lacks one. */
+export function otpSecretFor(config: Config): string | undefined {
+  if (config.otp.secret) return config.otp.secret;
+  return config.providerMode === 'sandbox' ? SANDBOX_OTP_SECRET : undefined;
+}

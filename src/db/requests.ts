@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+export const RequestStatus = z.enum(['queued', 'sending', 'sent', 'delivered', 'failed', 'expired', 'verified', 'superseded']);
+export type RequestStatus = z.infer<typeof RequestStatus>;
+
+/** States after which no SMS is ever sent for the request again. */
+export const FINAL_STATUSES: readonly RequestStatus[] = ['sent', 'delivered', 'failed', 'expired', 'verified', 'superseded'];
+/** States in which a request's code can still be delivered or verified. */
+export const ACTIVE_STATUSES: readonly RequestStatus[] = ['queued', 'sending', 'sent', 'delivered'];
+
+const sqlList = (values: readonly string[]) => values.map((value) => `'${value}'`).join(', ');
+
+export const OtpRequestRow = z.object({
+  id: z.string(),
+  phone_number: z.string(),
+  phone_prefix: z.string(),
+  status: RequestStatus,
+  origin: z.enum(['api', 'operator_resend']),
+  replaces_request_id: z.string().nullable(),
+  created_at: z.number(),
+  updated_at: z.number(),
+  expires_at: z.number(),
+  attempts: z.number(),
+  lease_until: z.number().nullable(),
+  enqueued_at: z.number().nullable(),
+  sent_at: z.number().nullable(),
+  provider_message_id: z.string().nullable(),
+  last_error_code: z.string().nullable(),
+  last_error_message: z.string().nullable(),
+});
+export type OtpRequestRow = z.infer<typeof OtpRequestRow>;
+
+export interface NewRequest {
+  id: string;
+  phoneNumber: string;
+  phonePrefix: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** Inserts a queued request. Its phone's older active requests are superseded: one live code per phone. */
+export function insertRequestStatements(db: D1Database, request: NewRequest): D1PreparedStatement[] {
+  return [
+    db
+      .prepare(
+        `UPDATE otp_requests SET status = 'superseded', updated_at = ?1, lease_until = NULL
+         WHERE phone_number = ?2 AND status IN (${sqlList(ACTIVE_STATUSES)})`,
+      )
+      .bind(request.createdAt, request.phoneNumber),
+    db
+      .prepare(
+        `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at)
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?5)`,
+      )
+      .bind(request.id, request.phoneNumber, request.phonePrefix, request.createdAt, request.expiresAt),
+  ];
+}
+
+export async function getRequest(db: D1Database, id: string): Promise<OtpRequestRow | null> {
+  const row = await db.prepare('SELECT * FROM otp_requests WHERE id = ?').bind(id).first();
+  return row ? OtpRequestRow.parse(row) : null;
+}
+
+export async function markEnqueued(db: D1Database, id: string, at: number): Promise<void> {
+  await db.prepare('UPDATE otp_requests SET enqueued_at = ?1 WHERE id = ?2').bind(at, id).run();
+}

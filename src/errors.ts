@@ -1,0 +1,60 @@
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
+
+/** The closed set of error codes the API answers with; clients may switch on them. */
+export const ErrorCode = z.enum([
+  'invalid_request',
+  'invalid_json',
+  'invalid_phone_number',
+  'invalid_idempotency_key',
+  'idempotency_key_conflict',
+  'unsupported_media_type',
+  'payload_too_large',
+  'not_found',
+  'method_not_allowed',
+  'rate_limited',
+  'invalid_code',
+  'too_many_attempts',
+  'expired',
+  'already_verified',
+  'superseded',
+  'unauthorized',
+  'service_unavailable',
+  'configuration_error',
+  'internal_error',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const codeToStatus: Record<ErrorCode, ContentfulStatusCode> = {
+  invalid_request: 400,
+  invalid_json: 400,
+  invalid_phone_number: 400,
+  invalid_idempotency_key: 400,
+  idempotency_key_conflict: 422,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  not_found: 404,
+  method_not_allowed: 405,
+  rate_limited: 429,
+  invalid_code: 400,
+  too_many_attempts: 429,
+  expired: 410,
+  already_verified: 409,
+  superseded: 410,
+  unauthorized: 401,
+  service_unavailable: 503,
+  configuration_error: 500,
+  internal_error: 500,
+};
+
+export class ApiError extends HTTPException {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly extra: { headers?: Record<string, string>; details?: Record<string, unknown> } = {},
+  ) {
+    super(codeToStatus[code], { message });
+    this.name = 'ApiError';
+  }
+}

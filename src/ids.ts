@@ -1,0 +1,22 @@
+import { base64Url } from './crypto';
+
+/** 128 random bits: a request id is a capability to poll and verify, so it must not be guessable. */
+export function newRequestId(): string {
+  return `otp_${base64Url(crypto.getRandomValues(new Uint8Array(16)))}`;
+}
+
+export const REQUEST_ID_PATTERN = /^otp_[A-Za-z0-9_-]{22}$/;
+
+/** Trace id for one API call, echoed in `X-Request-Id` and in error bodies. */
+export function newTraceId(): string {
+  return `req_${base64Url(crypto.getRandomValues(new Uint8Array(12)))}`;
+}
+
+/**
+ * The provider idempotency key of a request. Derived, not random: every retry and every
+ * redelivery of the same request sends the same key, so the provider sends at most one SMS.
+ * A new code always comes with a new request id, hence a new key.
+ */
+export function providerIdempotencyKey(requestId: string): string {
+  return `otpd-${requestId}`;
+}

@@ -1,0 +1,16 @@
+import { createApp } from './api/app';
+import { handleQueue } from './consumer/queue-handler';
+import { sweep } from './consumer/sweeper';
+import { errorName, logError } from './log';
+
+export { RateLimiter } from './limiter/rate-limiter';
+
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+  queue: (batch, env) => handleQueue(batch, env),
+  scheduled: async (_controller, env, ctx) => {
+    ctx.waitUntil(sweep(env).catch((error) => logError('sweep.failed', { error: errorName(error) })));
+  },
+} satisfies ExportedHandler<Env, unknown>;

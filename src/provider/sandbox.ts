@@ -1,0 +1,51 @@
+import { sha256Hex } from '../crypto';
+import type { SendOutcome, SendRequest, SmsProvider } from './types';
+
+/**
+ * Numbers that make the sandbox misbehave on purpose, so the retry and failure paths can be
+ * tried locally with curl. They sit in the +1 555 range, which no real subscriber holds.
+ */
+export const SANDBOX_MAGIC_NUMBERS = {
+  rejected: '+15555550100',
+  unavailable: '+15555550101',
+  slow: '+15555550102',
+  flaky: '+15555550103',
+} as const;
+
+const SLOW_ANSWER_MS = 3000;
+const FLAKY_FAILURES = 2;
+
+/**
+ * Stands in for the SMS provider in development: it records each message in D1 (keyed by the
+ * idempotency key, so a repeated send is recorded once, as the real provider would send once)
+ * and never touches the network. The code itself is not recorded; the sandbox listing derives it.
+ */
+export class SandboxProvider implements SmsProvider {
+  constructor(private readonly db: D1Database) {}
+
+  async send(request: SendRequest): Promise<SendOutcome> {
+    switch (request.phoneNumber) {
+      case SANDBOX_MAGIC_NUMBERS.rejected:
+        return { kind: 'permanent', httpStatus: 400, errorCode: 'provider_rejected_request', message: 'sandbox: number rejected' };
+      case SANDBOX_MAGIC_NUMBERS.unavailable:
+        return { kind: 'transient', httpStatus: 503, errorCode: 'provider_unavailable', message: 'sandbox: provider unavailable' };
+      case SANDBOX_MAGIC_NUMBERS.slow:
+        await new Promise((resolve) => setTimeout(resolve, SLOW_ANSWER_MS));
+        break;
+      case SANDBOX_MAGIC_NUMBERS.flaky:
+        if (request.attemptNumber <= FLAKY_FAILURES) {
+          return { kind: 'transient', httpStatus: 500, errorCode: 'provider_unavailable', message: 'sandbox: flaky failure' };
+        }
+        break;
+    }
+    const messageId = `sbx_${(await sha256Hex(request.idempotencyKey)).slice(0, 24)}`;
+    await this.db
+      .prepare(
+        `INSERT INTO sandbox_messages (idempotency_key, message_id, request_id, phone_number, created_at)
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+      )
+      .bind(request.idempotencyKey, messageId, request.requestId, request.phoneNumber, Date.now())
+      .run();
+    return { kind: 'sent', httpStatus: 201, messageId };
+  }
+}
