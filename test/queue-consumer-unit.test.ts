@@ -1,0 +1,268 @@
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { deriveCode } from '../src/codes';
+import { SEND_LEASE_MS } from '../src/consumer/delivery-store';
+import { providerIdempotencyKey } from '../src/ids';
+import { PROVIDER_URL, TEST_API_KEY, TEST_OTP_SECRET, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
+import { json, interceptOrigin } from './support/outbound';
+import { deliver, deliverSendJobs } from './support/queue';
+
+const accepted = (messageId = 'msg_123') =>
+  json(201, {
+    success: true,
+    statusCode: 201,
+    requestId: 'req_trace',
+    timestamp: new Date().toISOString(),
+    data: { otpRequestId: 'otpreq_1', messageId, status: 'queued' },
+  });
+
+describe('send job → StartMessaging', () => {
+  it('sends the derived code with a stable idempotency key in body and header, then marks the request sent', async () => {
+    const { id, phoneNumber } = await seedRequest();
+    const calls = interceptOrigin(PROVIDER_URL, () => accepted('msg_abc'));
+    const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
+
+    expect(result.explicitAcks).toEqual(ids);
+    expect(result.retryMessages).toEqual([]);
+    expect(calls).toHaveLength(1);
+    const code = await deriveCode(TEST_OTP_SECRET, id, 6);
+    expect(calls[0]).toMatchObject({
+      method: 'POST',
+      url: `${PROVIDER_URL}/otp/send`,
+      headers: expect.objectContaining({
+        'content-type': 'application/json',
+        'x-api-key': TEST_API_KEY,
+        'idempotency-key': providerIdempotencyKey(id),
+      }),
+      body: { phoneNumber, variables: { otp: code }, idempotencyKey: providerIdempotencyKey(id) },
+    });
+
+    const row = await requestRow(id);
+    expect(row).toMatchObject({ status: 'sent', attempts: 1, provider_message_id: 'msg_abc', lease_until: null, last_error_code: null });
+    const [attempt] = await attemptRows(id);
+    expect(attempt).toMatchObject({ attempt_number: 1, outcome: 'sent', http_status: 201, provider_message_id: 'msg_abc' });
+    expect(attempt!.duration_ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it.each([
+    ['200 with data.messageId', json(200, { data: { messageId: 'm1' } }), 'm1'],
+    ['201 with only data.otpRequestId', json(201, { success: true, data: { otpRequestId: 'o1' } }), 'o1'],
+    ['201 with the older data.requestId', json(201, { success: true, data: { requestId: 'r1', expiresAt: 'x' } }), 'r1'],
+    ['201 with no ids at all', json(201, { success: true }), null],
+  ])('reads a success envelope: %s', async (_name, response, messageId) => {
+    const { id } = await seedRequest();
+    interceptOrigin(PROVIDER_URL, () => response.clone());
+    await deliverSendJobs(startMessagingEnv(), [id]);
+    expect(await requestRow(id)).toMatchObject({ status: 'sent', provider_message_id: messageId });
+  });
+
+  it.each([
+    [400, 'provider_rejected_request'],
+    [401, 'provider_unauthorized'],
+    [402, 'provider_insufficient_balance'],
+    [409, 'provider_idempotency_conflict'],
+    [418, 'provider_rejected_request'],
+  ])('a %i is permanent: failed with %s, acked, never retried', async (status, code) => {
+    const { id } = await seedRequest();
+    const calls = interceptOrigin(PROVIDER_URL, () => json(status, { success: false, error: { code: 'X', message: 'nope for +919876543210' } }));
+    const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
+    expect(calls).toHaveLength(1);
+    expect(result.explicitAcks).toEqual(ids);
+    expect(result.retryMessages).toEqual([]);
+    const row = await requestRow(id);
+    expect(row).toMatchObject({ status: 'failed', last_error_code: code });
+    expect(row.last_error_message).not.toContain('9876543210');
+    expect(await attemptRows(id)).toEqual([expect.objectContaining({ outcome: 'failed', http_status: status, error_code: code })]);
+  });
+
+  it.each([
+    ['500', () => json(500, { message: 'boom' }), 'provider_unavailable'],
+    ['503', () => new Response('down', { status: 503 }), 'provider_unavailable'],
+    ['a 2xx that is not JSON', () => new Response('<html>', { status: 201 }), 'provider_bad_response'],
+    ['a network error', () => Promise.reject(new TypeError('connection refused')), 'provider_network_error'],
+    ['a hang past the timeout', () => new Promise<Response>(() => {}), 'provider_timeout'],
+  ])('%s is transient: retried with backoff, request back to queued with the error', async (_name, respond, code) => {
+    const { id } = await seedRequest();
+    interceptOrigin(PROVIDER_URL, respond);
+    const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages).toHaveLength(1);
+    expect(result.retryMessages[0]!.msgId).toBe(ids[0]);
+    // First retry: full jitter up to SEND_RETRY_BASE_SECONDS (2 s), never below 1 s.
+    expect(result.retryMessages[0]!.delaySeconds).toBeGreaterThanOrEqual(1);
+    expect(result.retryMessages[0]!.delaySeconds).toBeLessThanOrEqual(2);
+    expect(await requestRow(id)).toMatchObject({ status: 'queued', last_error_code: code, lease_until: null });
+    expect(await attemptRows(id)).toEqual([expect.objectContaining({ outcome: 'retry', error_code: code })]);
+  });
+
+  it('honours Retry-After on a 429 as the least delay', async () => {
+    const { id } = await seedRequest();
+    interceptOrigin(PROVIDER_URL, () => json(429, { error: { message: 'slow down' } }, { 'Retry-After': '17' }));
+    const { result } = await deliverSendJobs(startMessagingEnv(), [id]);
+    expect(result.retryMessages[0]!.delaySeconds).toBe(17);
+    expect(await requestRow(id)).toMatchObject({ status: 'queued', last_error_code: 'provider_rate_limited' });
+  });
+
+  it('reads retry_after from the error body when the header is missing', async () => {
+    const { id } = await seedRequest();
+    interceptOrigin(PROVIDER_URL, () => json(429, { success: false, error: { code: 'RATE', message: 'x', retry_after: 9 } }));
+    const { result } = await deliverSendJobs(startMessagingEnv(), [id]);
+    expect(result.retryMessages[0]!.delaySeconds).toBe(9);
+  });
+
+  it('backoff grows with the attempt number and stays under the cap', async () => {
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 8; attempt++) {
+      const { id } = await seedRequest();
+      await env.DB.prepare('UPDATE otp_requests SET attempts = ? WHERE id = ?').bind(attempt - 1, id).run();
+      interceptOrigin(PROVIDER_URL, () => json(500, {}));
+      const { result } = await deliverSendJobs(startMessagingEnv({ SEND_RETRY_BASE_SECONDS: '2', SEND_RETRY_MAX_SECONDS: '20' }), [id]);
+      delays.push(result.retryMessages[0]!.delaySeconds!);
+      expect(delays.at(-1)).toBeLessThanOrEqual(Math.min(20, 2 * 2 ** (attempt - 1)));
+    }
+    expect(Math.max(...delays)).toBeGreaterThan(2);
+  });
+
+  it('keeps the same idempotency key and code on every retry', async () => {
+    const { id } = await seedRequest();
+    let call = 0;
+    const calls = interceptOrigin(PROVIDER_URL, () => (++call < 3 ? json(500, {}) : accepted()));
+    const testEnv = startMessagingEnv();
+    for (let delivery = 1; delivery <= 3; delivery++) await deliverSendJobs(testEnv, [id], delivery);
+    expect(calls).toHaveLength(3);
+    expect(new Set(calls.map((c) => JSON.stringify([c.headers['idempotency-key'], c.body])))).toHaveProperty('size', 1);
+    expect(await requestRow(id)).toMatchObject({ status: 'sent', attempts: 3 });
+    expect((await attemptRows(id)).map((row) => row.outcome)).toEqual(['retry', 'retry', 'sent']);
+  });
+
+  it('never schedules a retry past the code’s expiry: the request ends expired', async () => {
+    const { id } = await seedRequest({ ttlMs: 10_000 });
+    interceptOrigin(PROVIDER_URL, () => json(429, {}, { 'Retry-After': '30' }));
+    const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks).toEqual(ids);
+    expect(await requestRow(id)).toMatchObject({ status: 'expired', last_error_code: 'expired_before_delivery' });
+  });
+
+  it('a job whose code already expired in the queue is ended without a provider call', async () => {
+    const { id } = await seedRequest();
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?').bind(Date.now() - 1, id).run();
+    const calls = interceptOrigin(PROVIDER_URL, () => accepted());
+    const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
+    expect(calls).toHaveLength(0);
+    expect(result.explicitAcks).toEqual(ids);
+    expect(await requestRow(id)).toMatchObject({ status: 'expired', last_error_code: 'expired_before_delivery' });
+  });
+});
+
+describe('duplicates and faults', () => {
+  it('a redelivered job whose request is already sent is acked without a provider call', async () => {
+    const { id } = await seedRequest();
+    const calls = interceptOrigin(PROVIDER_URL, () => accepted());
+    const testEnv = startMessagingEnv();
+    await deliverSendJobs(testEnv, [id]);
+    const again = await deliverSendJobs(testEnv, [id], 2);
+    expect(calls).toHaveLength(1);
+    expect(again.result.explicitAcks).toEqual(again.ids);
+  });
+
+  it('two copies of one job in a batch make one provider call', async () => {
+    const { id } = await seedRequest();
+    const calls = interceptOrigin(PROVIDER_URL, () => accepted());
+    const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id, id]);
+    expect(calls).toHaveLength(1);
+    expect(result.explicitAcks).toContain(ids[0]);
+    // The second copy saw the lease held and comes back later, when it will find the request sent.
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual([ids[1]]);
+  });
+
+  it('copies delivered concurrently to two consumers make one provider call', async () => {
+    const { id } = await seedRequest();
+    const calls = interceptOrigin(PROVIDER_URL, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return accepted();
+    });
+    const testEnv = startMessagingEnv();
+    const [a, b] = await Promise.all([deliverSendJobs(testEnv, [id]), deliverSendJobs(testEnv, [id])]);
+    expect(calls).toHaveLength(1);
+    const retried = [...a.result.retryMessages, ...b.result.retryMessages];
+    expect(retried).toHaveLength(1);
+    expect(retried[0]!.delaySeconds).toBeLessThanOrEqual(Math.ceil(SEND_LEASE_MS / 1000));
+  });
+
+  it('a superseded request is not sent', async () => {
+    const { id } = await seedRequest();
+    await env.DB.prepare("UPDATE otp_requests SET status = 'superseded' WHERE id = ?").bind(id).run();
+    const calls = interceptOrigin(PROVIDER_URL, () => accepted());
+    const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
+    expect(calls).toHaveLength(0);
+    expect(result.explicitAcks).toEqual(ids);
+  });
+
+  it('without SM_API_KEY the request fails as provider_misconfigured and nothing is called', async () => {
+    const { id } = await seedRequest();
+    const { ids, result } = await deliverSendJobs(startMessagingEnv({ SM_API_KEY: '' }), [id]);
+    expect(result.explicitAcks).toEqual(ids);
+    const row = await requestRow(id);
+    expect(row).toMatchObject({ status: 'failed', last_error_code: 'provider_misconfigured' });
+    expect(row.last_error_message).toContain('SM_API_KEY');
+  });
+
+  it('sends a batch concurrently, each message acked or retried on its own', async () => {
+    const good = await seedRequest();
+    const bad = await seedRequest();
+    const flaky = await seedRequest();
+    interceptOrigin(PROVIDER_URL, (call) => {
+      const phone = (call.body as { phoneNumber: string }).phoneNumber;
+      if (phone === bad.phoneNumber) return json(400, {});
+      if (phone === flaky.phoneNumber) return json(503, {});
+      return accepted();
+    });
+    const { ids, result } = await deliverSendJobs(startMessagingEnv(), [good.id, bad.id, flaky.id]);
+    expect(result.explicitAcks.sort()).toEqual([ids[0], ids[1]].sort());
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual([ids[2]]);
+    expect((await requestRow(good.id)).status).toBe('sent');
+    expect((await requestRow(bad.id)).status).toBe('failed');
+    expect((await requestRow(flaky.id)).status).toBe('queued');
+  });
+});
+
+describe('dead letters', () => {
+  it('a malformed message is dead-lettered with a reason, not retried', async () => {
+    const { ids, result } = await deliver(startMessagingEnv(), 'otp-send', [{ type: 'send', v: 1, requestId: 'nope' }, 'garbage']);
+    expect(result.explicitAcks.sort()).toEqual([...ids].sort());
+    expect(result.retryMessages).toEqual([]);
+  });
+
+  it('a job for an unknown request is dead-lettered', async () => {
+    const { ids, result } = await deliverSendJobs(startMessagingEnv(), ['otp_AAAAAAAAAAAAAAAAAAAAAA']);
+    expect(result.explicitAcks).toEqual(ids);
+  });
+
+  it('the dead-letter consumer ends an exhausted job as failed and records every dead letter', async () => {
+    const { id } = await seedRequest();
+    await env.DB.prepare("UPDATE otp_requests SET attempts = 11, last_error_code = 'provider_unavailable' WHERE id = ?").bind(id).run();
+    const { ids, result } = await deliver(env, 'otp-send-dlq', [
+      { type: 'send', v: 1, requestId: id },
+      { type: 'rejected', v: 1, sourceMessageId: 'msg-x', reason: 'invalid body' },
+    ]);
+    expect(result.explicitAcks.sort()).toEqual([...ids].sort());
+    const row = await requestRow(id);
+    expect(row).toMatchObject({ status: 'failed', last_error_code: 'retries_exhausted' });
+    expect(row.last_error_message).toContain('provider_unavailable');
+    const { results } = await env.DB.prepare('SELECT message_id, request_id, reason FROM dead_letters ORDER BY id').all();
+    expect(results).toEqual(
+      expect.arrayContaining([
+        { message_id: ids[0], request_id: id, reason: 'retries_exhausted' },
+        { message_id: 'msg-x', request_id: null, reason: 'invalid body' },
+      ]),
+    );
+  });
+
+  it('the dead-letter consumer leaves a request that already finished alone', async () => {
+    const { id } = await seedRequest();
+    await env.DB.prepare("UPDATE otp_requests SET status = 'sent' WHERE id = ?").bind(id).run();
+    await deliver(env, 'otp-send-dlq', [{ type: 'send', v: 1, requestId: id }]);
+    expect((await requestRow(id)).status).toBe('sent');
+  });
+});

@@ -1,0 +1,58 @@
+import { env } from 'cloudflare:test';
+import { insertRequestStatements, getRequest } from '../../src/db/requests';
+import { newRequestId } from '../../src/ids';
+import { phonePrefix } from '../../src/phone';
+
+export const PROVIDER_URL = 'https://sm.test';
+export const TEST_API_KEY = 'sm_live_test_key';
+export const TEST_OTP_SECRET = 'test-otp-secret';
+
+/** The Worker's env switched to the real StartMessaging client, pointed at an intercepted origin. */
+export function startMessagingEnv(overrides: Partial<Record<keyof Env, string>> = {}): Env {
+  return {
+    ...env,
+    PROVIDER_MODE: 'startmessaging',
+    SM_BASE_URL: PROVIDER_URL,
+    SM_API_KEY: TEST_API_KEY,
+    OTP_SECRET: TEST_OTP_SECRET,
+    SM_TIMEOUT_MS: '500',
+    ...overrides,
+  } as Env;
+}
+
+let phoneCounter = 0;
+/** A distinct, valid E.164 number per call, so tests never share rate-limit state. */
+export function uniquePhone(): string {
+  phoneCounter += 1;
+  return `+9198${String(Date.now() % 1_000_000).padStart(6, '0')}${String(phoneCounter).padStart(2, '0')}`.slice(0, 14);
+}
+
+/** Writes a queued request straight to D1, as the API would. */
+export async function seedRequest(options: { phoneNumber?: string; ttlMs?: number } = {}) {
+  const id = newRequestId();
+  const now = Date.now();
+  const phoneNumber = options.phoneNumber ?? uniquePhone();
+  await env.DB.batch(
+    insertRequestStatements(env.DB, {
+      id,
+      phoneNumber,
+      phonePrefix: phonePrefix(phoneNumber),
+      createdAt: now,
+      expiresAt: now + (options.ttlMs ?? 300_000),
+    }),
+  );
+  return { id, phoneNumber };
+}
+
+export async function requestRow(id: string) {
+  const row = await getRequest(env.DB, id);
+  if (!row) throw new Error(`request ${id} not found`);
+  return row;
+}
+
+export async function attemptRows(requestId: string) {
+  const { results } = await env.DB.prepare('SELECT * FROM delivery_attempts WHERE request_id = ? ORDER BY attempt_number')
+    .bind(requestId)
+    .all<Record<string, unknown>>();
+  return results;
+}

@@ -1,0 +1,9 @@
+import { applyD1Migrations, env } from 'cloudflare:test';
+import { afterEach, beforeEach } from 'vitest';
+import { installOutboundGuard } from './outbound';
+
+await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
+
+const guard = installOutboundGuard();
+beforeEach(() => guard.reset());
+afterEach(() => guard.assertNoUnexpectedCalls());
