@@ -1,0 +1,437 @@
+#!/usr/bin/env node
+/**
+ * End-to-end check of the send path against a flaky StartMessaging: `npm run e2e`.
+ *
+ * Starts the StartMessaging stand-in (30% of calls answer 500, seeded; ~50 ms latency) and
+ * `wrangler dev` (local D1, Queues, Durable Objects in a throwaway --persist-to directory, with
+ * PROVIDER_MODE=startmessaging pointed at the stand-in), requests codes for 40 distinct numbers,
+ * waits until every request reads `sent`, then audits the stand-in's records: one SMS per
+ * request, one idempotency key per request (`otpd-<requestId>`), the same code on every retry,
+ * no duplicates, and retries really happened.
+ *
+ * Environment overrides: E2E_REQUESTS (40), E2E_SEED (20261126), E2E_FAIL_RATE (0.3),
+ * E2E_LATENCY_MS (50), E2E_DRAIN_TIMEOUT_S (90), E2E_KEEP_TMP=1 (keep the persistence dir and log).
+ * Exit status 0 when every check passed, 1 otherwise (also on timeouts and SIGINT).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startStandIn } from './startmessaging-stand-in.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const WRANGLER_JS = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+const WRANGLER_BIN = existsSync(WRANGLER_JS) ? WRANGLER_JS : join(ROOT, 'node_modules', '.bin', 'wrangler');
+
+const REQUESTS = intEnv('E2E_REQUESTS', 40, 1, 99);
+const SEED = intEnv('E2E_SEED', 20261126, 0, 2 ** 32 - 1);
+const FAIL_RATE = Number(process.env.E2E_FAIL_RATE ?? 0.3);
+const LATENCY_MS = intEnv('E2E_LATENCY_MS', 50, 0, 5000);
+const HEALTH_TIMEOUT_MS = 60_000;
+const DRAIN_TIMEOUT_MS = intEnv('E2E_DRAIN_TIMEOUT_S', 90, 5, 600) * 1000;
+const MIGRATE_TIMEOUT_MS = 60_000;
+const OVERALL_TIMEOUT_MS = HEALTH_TIMEOUT_MS + DRAIN_TIMEOUT_MS + MIGRATE_TIMEOUT_MS + 60_000;
+const POLL_INTERVAL_MS = 500;
+const FETCH_TIMEOUT_MS = 10_000;
+const API_KEY = 'e2e-key';
+const OTP_LENGTH = 6; // wrangler.toml's OTP_LENGTH, not overridden here
+const SUCCESS_STATUSES = new Set(['sent', 'delivered']);
+const TERMINAL_STATUSES = new Set(['sent', 'delivered', 'failed', 'expired', 'verified', 'superseded']);
+
+function intEnv(name, fallback, min, max) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const elapsed = (since) => ((Date.now() - since) / 1000).toFixed(1);
+
+// ---------------------------------------------------------------------------------------------
+// Resources, cleaned up exactly once whatever happens
+
+const state = { standIn: null, children: new Set(), tmp: null, logStream: null, logPath: null, cleaning: null };
+
+async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const signalGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal); // the child leads its own process group (workerd included)
+    } catch {
+      try {
+        child.kill(signal);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  signalGroup('SIGTERM');
+  const done = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
+  if (!done) {
+    signalGroup('SIGKILL');
+    await Promise.race([exited, sleep(2000)]);
+  }
+  // wrangler may exit before its workerd does: make sure nothing of the group survives.
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    /* group empty */
+  }
+}
+
+function cleanup() {
+  state.cleaning ??= (async () => {
+    await Promise.allSettled([...state.children].map(stopChild));
+    state.children.clear();
+    await state.standIn?.close().catch(() => {});
+    if (state.logStream) await new Promise((resolve) => state.logStream.end(resolve));
+    if (state.tmp) {
+      if (process.env.E2E_KEEP_TMP === '1') console.log(`kept ${state.tmp}`);
+      else rmSync(state.tmp, { recursive: true, force: true, maxRetries: 3 });
+    }
+  })();
+  return state.cleaning;
+}
+
+let exiting = false;
+async function bail(message, code = 1) {
+  if (exiting) return;
+  exiting = true;
+  console.error(message);
+  printLogTail();
+  await cleanup();
+  console.log(`e2e: ${checks.filter((c) => c.ok).length} passed, ${Math.max(1, checks.filter((c) => !c.ok).length)} failed`);
+  process.exit(code);
+}
+
+process.once('SIGINT', () => void bail('interrupted (SIGINT)', 130));
+process.once('SIGTERM', () => void bail('terminated (SIGTERM)', 143));
+process.on('uncaughtException', (error) => void bail(`uncaught: ${error?.stack ?? error}`));
+process.on('unhandledRejection', (error) => void bail(`unhandled rejection: ${error?.stack ?? error}`));
+const overallTimer = setTimeout(() => void bail(`overall timeout after ${OVERALL_TIMEOUT_MS / 1000} s`), OVERALL_TIMEOUT_MS);
+overallTimer.unref();
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function childEnv() {
+  return {
+    ...process.env,
+    PATH: `${join(ROOT, 'node_modules', '.bin')}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+    WRANGLER_SEND_METRICS: 'false',
+    NO_COLOR: '1',
+    FORCE_COLOR: '0',
+    CI: '1',
+  };
+}
+
+function logLine(text) {
+  state.logStream?.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function spawnLogged(label, args) {
+  const child = spawn(process.execPath, [WRANGLER_BIN, ...args], {
+    cwd: ROOT,
+    env: childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  state.children.add(child);
+  child.once('exit', () => state.children.delete(child));
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk) => logLine(chunk.split('\n').map((line) => (line ? `[${label}] ${line}` : line)).join('\n')));
+  }
+  return child;
+}
+
+async function run(label, args, timeoutMs) {
+  const child = spawnLogged(label, args);
+  const code = await Promise.race([
+    new Promise((resolve) => child.once('exit', (exitCode, signal) => resolve(exitCode ?? signal))),
+    sleep(timeoutMs).then(() => 'timeout'),
+  ]);
+  if (code !== 0) {
+    await stopChild(child);
+    throw new Error(`${label} failed (${code}); see the log tail below`);
+  }
+}
+
+async function http(method, url, body) {
+  const response = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+  });
+  const text = await response.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, json, text };
+}
+
+function printLogTail(lines = 60) {
+  if (!state.logPath || !existsSync(state.logPath)) return;
+  try {
+    const tail = readFileSync(state.logPath, 'utf8').trimEnd().split('\n').slice(-lines);
+    console.error(`--- last ${tail.length} lines of the wrangler log (${state.logPath}) ---`);
+    for (const line of tail) console.error(line);
+    console.error('--- end of log ---');
+  } catch {
+    /* best effort */
+  }
+}
+
+/** Runs `fn` over items with at most `limit` in flight. */
+async function mapLimit(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index], index);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+const checks = [];
+function check(name, ok, detail = '') {
+  checks.push({ name, ok: Boolean(ok), detail });
+  console.log(`${ok ? 'ok  ' : 'FAIL'}  ${name}${detail ? ` (${detail})` : ''}`);
+}
+
+function summaryTable(rows) {
+  const width = Math.max(...rows.map(([label]) => label.length));
+  console.log('');
+  for (const [label, value] of rows) console.log(`  ${label.padEnd(width)}  ${value}`);
+  console.log('');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  const started = Date.now();
+  state.tmp = mkdtempSync(join(tmpdir(), 'otpd-e2e-'));
+  state.logPath = join(state.tmp, 'wrangler.log');
+  state.logStream = createWriteStream(state.logPath);
+  const persistTo = join(state.tmp, 'state');
+
+  state.standIn = await startStandIn({ port: 0, host: '127.0.0.1', latencyMs: LATENCY_MS, latencyJitterMs: 20, failRate: FAIL_RATE, seed: SEED });
+  const standIn = state.standIn;
+  console.log(`stand-in: ${standIn.url} (failRate ${FAIL_RATE}, seed ${SEED}, latency ~${LATENCY_MS} ms)`);
+
+  console.log('applying D1 migrations to a throwaway directory ...');
+  await run('migrate', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo], MIGRATE_TIMEOUT_MS);
+
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const wrangler = spawnLogged('wrangler', [
+    'dev',
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--inspector-port', String(inspectorPort),
+    '--persist-to', persistTo,
+    '--show-interactive-dev-session=false',
+    '--var', 'PROVIDER_MODE:startmessaging',
+    '--var', `SM_BASE_URL:${standIn.url}`,
+    '--var', `SM_API_KEY:${API_KEY}`,
+    '--var', 'OTP_SECRET:e2e-otp-secret',
+    '--var', 'SEND_RETRY_BASE_SECONDS:1',
+    '--var', 'SEND_RETRY_MAX_SECONDS:4',
+  ]);
+  let wranglerExit = null;
+  wrangler.once('exit', (code, signal) => (wranglerExit = code ?? signal));
+  console.log(`wrangler dev: ${base} (log: ${state.logPath})`);
+
+  // 1. Health
+  const healthDeadline = Date.now() + HEALTH_TIMEOUT_MS;
+  let health = null;
+  for (let i = 0; i < 600 && Date.now() < healthDeadline && wranglerExit === null; i += 1) {
+    try {
+      const answer = await http('GET', `${base}/healthz`);
+      if (answer.status === 200) {
+        health = answer.json;
+        break;
+      }
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(250);
+  }
+  if (!health) throw new Error(wranglerExit !== null ? `wrangler dev exited (${wranglerExit}) before /healthz answered` : `/healthz did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000} s`);
+  console.log(`healthy after ${elapsed(started)} s`);
+  check('GET /healthz reports providerMode startmessaging', health.providerMode === 'startmessaging', `providerMode=${health.providerMode}`);
+
+  // 2. Requests
+  const phones = Array.from({ length: REQUESTS }, (_, i) => `+9198765400${String(i).padStart(2, '0')}`);
+  const submittedAt = Date.now();
+  const created = await mapLimit(phones, 8, async (phoneNumber) => {
+    try {
+      const answer = await http('POST', `${base}/v1/otp`, { phoneNumber });
+      return { phoneNumber, status: answer.status, requestId: answer.json?.requestId, body: answer.text };
+    } catch (error) {
+      return { phoneNumber, status: null, error: String(error?.message ?? error) };
+    }
+  });
+  const rejected = created.filter((entry) => entry.status !== 202 || typeof entry.requestId !== 'string');
+  check(
+    `POST /v1/otp answered 202 for all ${REQUESTS} numbers`,
+    rejected.length === 0,
+    rejected.length ? rejected.slice(0, 3).map((e) => `${e.phoneNumber}: ${e.status ?? e.error} ${e.body?.slice(0, 200) ?? ''}`).join('; ') : '',
+  );
+  const requests = created.filter((entry) => entry.status === 202 && typeof entry.requestId === 'string');
+  if (requests.length === 0) throw new Error('no request was accepted; nothing to drain');
+
+  // 3. Drain
+  const latest = new Map(requests.map((r) => [r.requestId, { status: 'queued', attempts: 0 }]));
+  const drainDeadline = Date.now() + DRAIN_TIMEOUT_MS;
+  let lastProgress = 0;
+  let drainedAt = null;
+  for (let round = 0; round < Math.ceil(DRAIN_TIMEOUT_MS / POLL_INTERVAL_MS) + 10 && Date.now() < drainDeadline; round += 1) {
+    const pending = [...latest].filter(([, view]) => !TERMINAL_STATUSES.has(view.status)).map(([id]) => id);
+    if (pending.length === 0) break;
+    if (wranglerExit !== null) throw new Error(`wrangler dev exited (${wranglerExit}) while draining`);
+    await mapLimit(pending, 8, async (requestId) => {
+      try {
+        const answer = await http('GET', `${base}/v1/otp/${requestId}`);
+        if (answer.status === 200 && answer.json) latest.set(requestId, answer.json);
+      } catch {
+        /* try again next round */
+      }
+    });
+    if ([...latest.values()].every((view) => TERMINAL_STATUSES.has(view.status))) {
+      drainedAt = Date.now();
+      break;
+    }
+    if (Date.now() - lastProgress >= 3000) {
+      lastProgress = Date.now();
+      const counts = {};
+      for (const view of latest.values()) counts[view.status] = (counts[view.status] ?? 0) + 1;
+      const s = standIn.stats();
+      console.log(`  t+${elapsed(submittedAt)} s  ${Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(' ')}  provider calls=${s.calls} 500s=${s.failed500} sms=${s.delivered}`);
+    }
+    await sleep(POLL_INTERVAL_MS);
+  }
+  const drainSeconds = drainedAt ? (drainedAt - submittedAt) / 1000 : null;
+  const notSent = [...latest].filter(([, view]) => !SUCCESS_STATUSES.has(view.status));
+  check(
+    `every request reached sent within ${DRAIN_TIMEOUT_MS / 1000} s`,
+    notSent.length === 0 && requests.length === REQUESTS,
+    notSent.length
+      ? `${notSent.length} not sent: ${notSent
+          .slice(0, 5)
+          .map(([id, v]) => `${id} status=${v.status} attempts=${v.attempts} lastError=${v.lastError ? `${v.lastError.code}: ${v.lastError.message}` : '-'}`)
+          .join('; ')}`
+      : `${drainSeconds?.toFixed(1)} s`,
+  );
+
+  // Give in-flight provider calls (there should be none) a moment to land before auditing.
+  await sleep(1500);
+
+  // 4. Audit the provider's records
+  const stats = standIn.stats();
+  const calls = standIn.calls();
+  const byKey = new Map();
+  for (const call of calls) {
+    const list = byKey.get(call.idempotencyKey) ?? [];
+    list.push(call);
+    byKey.set(call.idempotencyKey, list);
+  }
+  const expectedKeys = new Map(requests.map((r) => [`otpd-${r.requestId}`, r]));
+
+  const notExactlyOne = [];
+  const extra201 = [];
+  const inconsistent = [];
+  const headerMismatch = [];
+  const phoneMismatch = [];
+  const badOtp = [];
+  const attemptMismatch = [];
+  for (const [key, request] of expectedKeys) {
+    const list = byKey.get(key) ?? [];
+    const newSms = list.filter((call) => call.outcome === 'sent').length;
+    const answered201 = list.filter((call) => call.status === 201).length;
+    if (newSms !== 1) notExactlyOne.push(`${request.requestId}: ${newSms} SMS in ${list.length} calls`);
+    if (answered201 !== 1) extra201.push(`${request.requestId}: ${answered201} answers 201`);
+    if (new Set(list.map((call) => call.otp)).size > 1) inconsistent.push(`${request.requestId}: otps differ`);
+    if (list.some((call) => call.headerIdempotencyKey !== call.bodyIdempotencyKey)) headerMismatch.push(request.requestId);
+    if (list.some((call) => call.phoneNumber !== request.phoneNumber)) phoneMismatch.push(request.requestId);
+    if (list.some((call) => typeof call.otp !== 'string' || !new RegExp(`^\\d{${OTP_LENGTH}}$`).test(call.otp))) badOtp.push(request.requestId);
+    const view = latest.get(request.requestId);
+    if (view && view.attempts !== list.length) attemptMismatch.push(`${request.requestId}: service says ${view.attempts}, provider saw ${list.length}`);
+  }
+  const strayKeys = [...byKey.keys()].filter((key) => !expectedKeys.has(key));
+  const unexpectedStatuses = calls.filter((call) => ![201, 500].includes(call.status)).map((call) => `${call.idempotencyKey}: ${call.status ?? call.outcome}`);
+  const short = (list) => (list.length ? `${list.length}: ${list.slice(0, 3).join('; ')}${list.length > 3 ? '; ...' : ''}` : '');
+
+  check('every request has exactly one SMS sent (one new 201)', notExactlyOne.length === 0, short(notExactlyOne));
+  check('every request got exactly one 201 answer', extra201.length === 0, short(extra201));
+  check('every provider call used the key otpd-<requestId> of a known request', strayKeys.length === 0 && calls.length > 0, short(strayKeys.map(String)));
+  check('body idempotencyKey and Idempotency-Key header agree on every call', headerMismatch.length === 0, short(headerMismatch));
+  check('all calls for one key carried the same otp', inconsistent.length === 0 && stats.inconsistentKeys === 0, short(inconsistent) || (stats.inconsistentKeys ? `inconsistentKeys=${stats.inconsistentKeys}` : ''));
+  check(`all calls carried the request's phone number and a ${OTP_LENGTH}-digit otp`, phoneMismatch.length === 0 && badOtp.length === 0, short([...phoneMismatch, ...badOtp]));
+  check('zero duplicate SMS', stats.duplicates === 0 && stats.delivered === expectedKeys.size, `duplicates=${stats.duplicates}, sms=${stats.delivered}, requests=${expectedKeys.size}`);
+  check('provider answered only 201 and 500 (no 400/401/409/429, no hangs)', unexpectedStatuses.length === 0, short(unexpectedStatuses));
+  check('some calls failed with 500, so retries were exercised', stats.failed500 > 0 && stats.calls > expectedKeys.size, `500s=${stats.failed500}, calls=${stats.calls}`);
+  check('attempts reported by GET /v1/otp match the provider calls per request', attemptMismatch.length === 0, short(attemptMismatch));
+
+  summaryTable([
+    ['requests', String(requests.length)],
+    ['provider calls', String(stats.calls)],
+    ['500s', String(stats.failed500)],
+    ['SMS delivered', String(stats.delivered)],
+    ['duplicates', String(stats.duplicates)],
+    ['max calls/request', String(Math.max(0, ...[...expectedKeys.keys()].map((key) => byKey.get(key)?.length ?? 0)))],
+    ['peak provider rps', String(stats.peakRps)],
+    ['seconds to drain', drainSeconds === null ? 'did not drain' : drainSeconds.toFixed(1)],
+    ['total seconds', elapsed(started)],
+  ]);
+}
+
+let failedWith = null;
+try {
+  await main();
+} catch (error) {
+  failedWith = error;
+}
+if (!exiting) {
+  exiting = true;
+  const failed = checks.filter((c) => !c.ok);
+  if (failedWith) console.error(`error: ${failedWith?.message ?? failedWith}`);
+  if (failedWith || failed.length) {
+    for (const c of failed) console.error(`failed: ${c.name}${c.detail ? ` (${c.detail})` : ''}`);
+    printLogTail();
+  }
+  await cleanup();
+  clearTimeout(overallTimer);
+  const failures = failed.length + (failedWith ? 1 : 0);
+  console.log(`e2e: ${checks.length - failed.length} passed, ${failures} failed`);
+  process.exit(failures ? 1 : 0);
+}

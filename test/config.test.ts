@@ -1,0 +1,63 @@
+import { SELF, env } from 'cloudflare:test';
+import { describe, expect, it, vi } from 'vitest';
+import worker from '../src/index';
+import { ConfigError, loadConfig } from '../src/config';
+
+const withVars = (vars: Record<string, string>) => ({ ...env, ...vars }) as Env;
+
+describe('configuration', () => {
+  it('parses the wrangler.toml defaults', () => {
+    const config = loadConfig(env);
+    expect(config).toMatchObject({
+      providerMode: 'sandbox',
+      otp: { length: 6, ttlSeconds: 300, maxVerifyAttempts: 5 },
+      phoneLimits: [{ limit: 1, windowSeconds: 60 }, { limit: 5, windowSeconds: 3600 }],
+      provider: { baseUrl: 'https://api.startmessaging.com' },
+    });
+  });
+
+  it('names every bad var in one error', () => {
+    const attempt = () => loadConfig(withVars({ OTP_LENGTH: '12', PHONE_LIMITS: 'lots', SM_BASE_URL: 'ftp://x' }));
+    expect(attempt).toThrow(ConfigError);
+    try {
+      attempt();
+    } catch (error) {
+      const problems = (error as ConfigError).problems.join('\n');
+      expect(problems).toContain('OTP_LENGTH must be an integer from 4 to 8, got "12"');
+      expect(problems).toContain('PHONE_LIMITS must look like "1/60,5/3600"');
+      expect(problems).toContain('SM_BASE_URL');
+    }
+  });
+
+  it('refuses sandbox mode in production', () => {
+    expect(() => loadConfig(withVars({ ENVIRONMENT: 'production', PROVIDER_MODE: 'sandbox' }))).toThrow(/refused in the production/);
+    expect(loadConfig(withVars({ ENVIRONMENT: 'production', PROVIDER_MODE: 'startmessaging' })).providerMode).toBe('startmessaging');
+  });
+
+  it('strips a trailing slash from SM_BASE_URL', () => {
+    expect(loadConfig(withVars({ SM_BASE_URL: 'http://127.0.0.1:9000/' })).provider.baseUrl).toBe('http://127.0.0.1:9000');
+  });
+
+  it('a misconfigured deployment answers 500 configuration_error and logs what is wrong', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
+    const response = await worker.fetch(new Request('https://otp.test/healthz'), withVars({ OTP_TTL_SECONDS: 'soon' }), ctx);
+    expect(response.status).toBe(500);
+    const body = await response.json<{ error: { code: string; message: string } }>();
+    expect(body.error.code).toBe('configuration_error');
+    expect(body.error.message).not.toContain('OTP_TTL_SECONDS');
+    expect(errors.mock.calls.flat().join('\n')).toContain('OTP_TTL_SECONDS');
+    errors.mockRestore();
+  });
+
+  it('the sandbox listing does not exist outside sandbox mode', async () => {
+    const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
+    const response = await worker.fetch(
+      new Request('https://otp.test/v1/sandbox/messages'),
+      withVars({ PROVIDER_MODE: 'startmessaging' }),
+      ctx,
+    );
+    expect(response.status).toBe(404);
+    expect((await SELF.fetch('https://otp.test/v1/sandbox/messages')).status).toBe(200);
+  });
+});

@@ -1,0 +1,81 @@
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import type { RateLimiter } from '../src/limiter/rate-limiter';
+
+const stubFor = (key: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
+
+describe('RateLimiter Durable Object', () => {
+  it('admits up to each window’s limit, then denies with the time until a slot frees', async () => {
+    const stub = stubFor(`t-${crypto.randomUUID()}`);
+    const rules = [{ limit: 2, windowSeconds: 60 }, { limit: 3, windowSeconds: 3600 }];
+    const first = await stub.consume({ rules });
+    expect(first).toMatchObject({ allowed: true, remaining: 1 });
+    expect((await stub.consume({ rules })).allowed).toBe(true);
+    const denied = await stub.consume({ rules });
+    expect(denied.allowed).toBe(false);
+    expect(denied.retryAfterSeconds).toBeGreaterThan(55);
+    expect(denied.retryAfterSeconds).toBeLessThanOrEqual(60);
+  });
+
+  it('is exact under 100 concurrent calls', async () => {
+    const stub = stubFor(`t-${crypto.randomUUID()}`);
+    const rules = [{ limit: 7, windowSeconds: 60 }];
+    const decisions = await Promise.all(Array.from({ length: 100 }, () => stub.consume({ rules })));
+    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(7);
+  });
+
+  it('a denied call consumes nothing', async () => {
+    const stub = stubFor(`t-${crypto.randomUUID()}`);
+    const rules = [{ limit: 1, windowSeconds: 60 }];
+    await stub.consume({ rules });
+    for (let i = 0; i < 5; i++) await stub.consume({ rules });
+    const hits = await runInDurableObject(stub, (_instance: RateLimiter, state) =>
+      state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM hits').one().n,
+    );
+    expect(hits).toBe(1);
+  });
+
+  it('frees a slot once the oldest hit leaves the window', async () => {
+    const stub = stubFor(`t-${crypto.randomUUID()}`);
+    const rules = [{ limit: 1, windowSeconds: 60 }];
+    await stub.consume({ rules });
+    expect((await stub.consume({ rules })).allowed).toBe(false);
+    await runInDurableObject(stub, (_instance: RateLimiter, state) => {
+      state.storage.sql.exec('UPDATE hits SET at = at - 61000');
+    });
+    expect((await stub.consume({ rules })).allowed).toBe(true);
+  });
+
+  it('refuses malformed rules instead of admitting', async () => {
+    const stub = stubFor(`t-${crypto.randomUUID()}`);
+    // Called on the instance: a rejection thrown across RPC is reported by the pool as unhandled.
+    await runInDurableObject(stub, async (instance: RateLimiter) => {
+      await expect(instance.consume({ rules: [] })).rejects.toThrow(/too small/i);
+      await expect(instance.consume({ rules: [{ limit: 0, windowSeconds: 60 }] })).rejects.toThrow(/too small/i);
+    });
+  });
+
+  it('its alarm deletes all storage once every hit has left the windows', async () => {
+    const stub = stubFor(`t-${crypto.randomUUID()}`);
+    const rules = [{ limit: 5, windowSeconds: 60 }];
+    await stub.consume({ rules });
+    expect(await runInDurableObject(stub, (_i: RateLimiter, state) => state.storage.getAlarm())).not.toBeNull();
+
+    // Still inside the window: the alarm keeps the hit and re-arms.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runInDurableObject(stub, (_i: RateLimiter, state) => state.storage.sql.exec('SELECT * FROM hits').toArray().length)).toBe(1);
+
+    await runInDurableObject(stub, (_i: RateLimiter, state) => {
+      state.storage.sql.exec('UPDATE hits SET at = at - 120000');
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const left = await runInDurableObject(stub, async (_i: RateLimiter, state) => ({
+      hits: state.storage.sql.exec('SELECT * FROM hits').toArray().length,
+      alarm: await state.storage.getAlarm(),
+      kv: (await state.storage.list()).size,
+    }));
+    expect(left).toEqual({ hits: 0, alarm: null, kv: 0 });
+    // And the object still works afterwards.
+    expect((await stub.consume({ rules })).allowed).toBe(true);
+  });
+});
