@@ -2,7 +2,7 @@ import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig(async () => {
-  const migrations = await readD1Migrations(new URL('./migrations', import.meta.url).pathname);
+  const migrations = await readD1Migrations('migrations');
   return {
     plugins: [
       cloudflareTest({

@@ -9,7 +9,7 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  queue: (batch, env) => handleQueue(batch, env),
+  queue: (batch, env, _ctx) => handleQueue(batch, env),
   scheduled: async (_controller, env, ctx) => {
     ctx.waitUntil(sweep(env).catch((error) => logError('sweep.failed', { error: errorName(error) })));
   },
