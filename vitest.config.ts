@@ -15,6 +15,9 @@ export default defineConfig(async () => {
     test: {
       include: ['test/**/*.test.ts'],
       setupFiles: ['./test/support/setup.ts'],
+      // The Worker logs a JSON line per event; show them only for tests that fail.
+      silent: 'passed-only' as const,
+      reporters: process.env.CI ? ['default', ['json', { outputFile: '.test-results.json' }] as ['json', object]] : ['default'],
     },
   };
 });

@@ -11,10 +11,14 @@
  *
  * Environment overrides: E2E_REQUESTS (40), E2E_SEED (20261126), E2E_FAIL_RATE (0.3),
  * E2E_LATENCY_MS (50), E2E_DRAIN_TIMEOUT_S (90), E2E_KEEP_TMP=1 (keep the persistence dir and log).
+ * Harsher, optional modes: E2E_RATE_LIMIT=<rps> (the stand-in answers 429 beyond it; the real
+ * provider's documented limit is 20) and E2E_HANG_RATE=<0..1> (that fraction of calls sends the SMS
+ * but never answers, so the Worker times out, with SM_TIMEOUT_MS=E2E_TIMEOUT_MS or 1500, and must
+ * retry with the same key).
  * Exit status 0 when every check passed, 1 otherwise (also on timeouts and SIGINT).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, createWriteStream, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -24,11 +28,18 @@ import { startStandIn } from './startmessaging-stand-in.mjs';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WRANGLER_JS = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
 const WRANGLER_BIN = existsSync(WRANGLER_JS) ? WRANGLER_JS : join(ROOT, 'node_modules', '.bin', 'wrangler');
+// The project pins its Node as a devDependency; wrangler needs it even if this script was started
+// with an older system Node.
+const PINNED_NODE = join(ROOT, 'node_modules', '.bin', 'node');
+const NODE = existsSync(PINNED_NODE) ? PINNED_NODE : process.execPath;
 
 const REQUESTS = intEnv('E2E_REQUESTS', 40, 1, 99);
 const SEED = intEnv('E2E_SEED', 20261126, 0, 2 ** 32 - 1);
 const FAIL_RATE = Number(process.env.E2E_FAIL_RATE ?? 0.3);
 const LATENCY_MS = intEnv('E2E_LATENCY_MS', 50, 0, 5000);
+const RATE_LIMIT = intEnv('E2E_RATE_LIMIT', 0, 0, 100_000);
+const HANG_RATE = Number(process.env.E2E_HANG_RATE ?? 0);
+const SM_TIMEOUT_MS = intEnv('E2E_TIMEOUT_MS', 1500, 100, 30_000);
 const HEALTH_TIMEOUT_MS = 60_000;
 const DRAIN_TIMEOUT_MS = intEnv('E2E_DRAIN_TIMEOUT_S', 90, 5, 600) * 1000;
 const MIGRATE_TIMEOUT_MS = 60_000;
@@ -103,7 +114,7 @@ async function bail(message, code = 1) {
   if (exiting) return;
   exiting = true;
   console.error(message);
-  printLogTail();
+  if (code === 1) printLogTail();
   await cleanup();
   console.log(`e2e: ${checks.filter((c) => c.ok).length} passed, ${Math.max(1, checks.filter((c) => !c.ok).length)} failed`);
   process.exit(code);
@@ -134,7 +145,7 @@ function freePort() {
 function childEnv() {
   return {
     ...process.env,
-    PATH: `${join(ROOT, 'node_modules', '.bin')}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+    PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
     WRANGLER_SEND_METRICS: 'false',
     NO_COLOR: '1',
     FORCE_COLOR: '0',
@@ -142,12 +153,15 @@ function childEnv() {
   };
 }
 
+const recentLog = [];
 function logLine(text) {
   state.logStream?.write(text.endsWith('\n') ? text : `${text}\n`);
+  for (const line of text.split('\n')) if (line.trim()) recentLog.push(line);
+  if (recentLog.length > 400) recentLog.splice(0, recentLog.length - 200);
 }
 
 function spawnLogged(label, args) {
-  const child = spawn(process.execPath, [WRANGLER_BIN, ...args], {
+  const child = spawn(NODE, [WRANGLER_BIN, ...args], {
     cwd: ROOT,
     env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -192,15 +206,11 @@ async function http(method, url, body) {
 }
 
 function printLogTail(lines = 60) {
-  if (!state.logPath || !existsSync(state.logPath)) return;
-  try {
-    const tail = readFileSync(state.logPath, 'utf8').trimEnd().split('\n').slice(-lines);
-    console.error(`--- last ${tail.length} lines of the wrangler log (${state.logPath}) ---`);
-    for (const line of tail) console.error(line);
-    console.error('--- end of log ---');
-  } catch {
-    /* best effort */
-  }
+  const tail = recentLog.slice(-lines);
+  if (tail.length === 0) return;
+  console.error(`--- last ${tail.length} lines of the wrangler output ---`);
+  for (const line of tail) console.error(line);
+  console.error('--- end of wrangler output ---');
 }
 
 /** Runs `fn` over items with at most `limit` in flight. */
@@ -243,9 +253,22 @@ async function main() {
   state.logStream = createWriteStream(state.logPath);
   const persistTo = join(state.tmp, 'state');
 
-  state.standIn = await startStandIn({ port: 0, host: '127.0.0.1', latencyMs: LATENCY_MS, latencyJitterMs: 20, failRate: FAIL_RATE, seed: SEED });
+  state.standIn = await startStandIn({
+    port: 0,
+    host: '127.0.0.1',
+    latencyMs: LATENCY_MS,
+    latencyJitterMs: 20,
+    failRate: FAIL_RATE,
+    seed: SEED,
+    rateLimit: RATE_LIMIT,
+    hangRate: HANG_RATE,
+    hangAfterSend: true,
+  });
   const standIn = state.standIn;
-  console.log(`stand-in: ${standIn.url} (failRate ${FAIL_RATE}, seed ${SEED}, latency ~${LATENCY_MS} ms)`);
+  console.log(
+    `stand-in: ${standIn.url} (failRate ${FAIL_RATE}, seed ${SEED}, latency ~${LATENCY_MS} ms` +
+      `${RATE_LIMIT ? `, rateLimit ${RATE_LIMIT}/s` : ''}${HANG_RATE ? `, hangRate ${HANG_RATE} after send` : ''})`,
+  );
 
   console.log('applying D1 migrations to a throwaway directory ...');
   await run('migrate', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo], MIGRATE_TIMEOUT_MS);
@@ -266,10 +289,11 @@ async function main() {
     '--var', 'OTP_SECRET:e2e-otp-secret',
     '--var', 'SEND_RETRY_BASE_SECONDS:1',
     '--var', 'SEND_RETRY_MAX_SECONDS:4',
+    ...(HANG_RATE ? ['--var', `SM_TIMEOUT_MS:${SM_TIMEOUT_MS}`] : []),
   ]);
   let wranglerExit = null;
   wrangler.once('exit', (code, signal) => (wranglerExit = code ?? signal));
-  console.log(`wrangler dev: ${base} (log: ${state.logPath})`);
+  console.log(`wrangler dev: ${base} (log: ${state.logPath}; kept only with E2E_KEEP_TMP=1)`);
 
   // 1. Health
   const healthDeadline = Date.now() + HEALTH_TIMEOUT_MS;
@@ -398,7 +422,10 @@ async function main() {
     if (view && TERMINAL_STATUSES.has(view.status) && view.attempts !== list.length) attemptMismatch.push(`${request.requestId}: service says ${view.attempts}, provider saw ${list.length}`);
   }
   const strayKeys = [...byKey.keys()].filter((key) => !expectedKeys.has(key));
-  const unexpectedStatuses = calls.filter((call) => ![201, 500].includes(call.status)).map((call) => `${call.idempotencyKey}: ${call.status ?? call.outcome}`);
+  const allowedStatuses = [201, 500, ...(RATE_LIMIT ? [429] : []), ...(HANG_RATE ? [null] : [])];
+  const unexpectedStatuses = calls
+    .filter((call) => !allowedStatuses.includes(call.status))
+    .map((call) => `${call.idempotencyKey}: ${call.status ?? call.outcome}`);
   const short = (list) => (list.length ? `${list.length}: ${list.slice(0, 3).join('; ')}${list.length > 3 ? '; ...' : ''}` : '');
 
   check('every request has exactly one SMS sent (one new 201)', notExactlyOne.length === 0, short(notExactlyOne));
@@ -408,7 +435,11 @@ async function main() {
   check('all calls for one key carried the same otp', inconsistent.length === 0 && stats.inconsistentKeys === 0, short(inconsistent) || (stats.inconsistentKeys ? `inconsistentKeys=${stats.inconsistentKeys}` : ''));
   check(`all calls carried the request's phone number and a ${OTP_LENGTH}-digit otp`, phoneMismatch.length === 0 && badOtp.length === 0, short([...phoneMismatch, ...badOtp]));
   check('zero duplicate SMS', stats.duplicates === 0 && stats.delivered <= expectedKeys.size, `duplicates=${stats.duplicates}, sms=${stats.delivered}, requests=${expectedKeys.size}`);
-  check('provider answered only 201 and 500 (no 400/401/409/429, no hangs)', unexpectedStatuses.length === 0, short(unexpectedStatuses));
+  check(
+    `provider answered only ${allowedStatuses.map((status) => status ?? 'no answer').join(', ')} (no 400/401/409${RATE_LIMIT ? '' : '/429'})`,
+    unexpectedStatuses.length === 0,
+    short(unexpectedStatuses),
+  );
   check('some calls failed with 500, so retries were exercised', stats.failed500 > 0 && stats.calls > expectedKeys.size, `500s=${stats.failed500}, calls=${stats.calls}`);
   const finished = requests.filter(({ requestId }) => TERMINAL_STATUSES.has(latest.get(requestId)?.status)).length;
   check(
@@ -421,6 +452,8 @@ async function main() {
     ['requests', String(requests.length)],
     ['provider calls', String(stats.calls)],
     ['500s', String(stats.failed500)],
+    ...(RATE_LIMIT ? [['429s', String(stats.rateLimited)]] : []),
+    ...(HANG_RATE ? [['unanswered (timeouts)', String(stats.hangs)], ['idempotent replays', String(stats.replays)]] : []),
     ['SMS delivered', String(stats.delivered)],
     ['duplicates', String(stats.duplicates)],
     ['max calls/request', String(Math.max(0, ...[...expectedKeys.keys()].map((key) => byKey.get(key)?.length ?? 0)))],
