@@ -1,6 +1,9 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
+// This file runs in Node; the project's type set is the Workers runtime's, which has no `process`.
+declare const process: { env: Record<string, string | undefined> };
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations('migrations');
   return {
