@@ -66,9 +66,34 @@ const configSchema = z
     SEND_RETRY_BASE_SECONDS: intVar('SEND_RETRY_BASE_SECONDS', 1, 600, 2),
     SEND_RETRY_MAX_SECONDS: intVar('SEND_RETRY_MAX_SECONDS', 1, 3600, 60),
     SEND_CONCURRENCY: intVar('SEND_CONCURRENCY', 1, 100, 10),
+    VERIFY_FAILURE_LIMITS: windowRulesVar('VERIFY_FAILURE_LIMITS', '10/3600'),
+    SESSION_TTL_SECONDS: intVar('SESSION_TTL_SECONDS', 60, 30 * 86400, 86400),
+    CORS_ALLOWED_ORIGINS: z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        const origins = (raw ?? '').split(',').map((origin) => origin.trim()).filter(Boolean);
+        for (const origin of origins) {
+          let parsed: URL | undefined;
+          try {
+            parsed = new URL(origin);
+          } catch {
+            parsed = undefined;
+          }
+          if (origin === '*' || !parsed || parsed.origin !== origin) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `CORS_ALLOWED_ORIGINS takes exact origins like https://app.example.com (never *, since responses carry cookies), got "${origin}"`,
+            });
+            return z.NEVER;
+          }
+        }
+        return origins;
+      }),
     SM_API_KEY: optionalSecret,
     OTP_SECRET: optionalSecret,
     SESSION_SECRET: optionalSecret,
+    SESSION_SECRET_PREVIOUS: optionalSecret,
     ADMIN_TOKEN: optionalSecret,
   })
   .superRefine((config, ctx) => {
@@ -91,7 +116,9 @@ export interface Config {
   phoneLimits: WindowRule[];
   retry: { baseSeconds: number; maxSeconds: number };
   sendConcurrency: number;
-  sessionSecret: string | undefined;
+  verifyFailureLimits: WindowRule[];
+  session: { ttlSeconds: number; secret: string | undefined; previousSecret: string | undefined };
+  corsAllowedOrigins: string[];
   adminToken: string | undefined;
 }
 
@@ -128,7 +155,9 @@ export function loadConfig(env: Env): Config {
     phoneLimits: raw.PHONE_LIMITS,
     retry: { baseSeconds: raw.SEND_RETRY_BASE_SECONDS, maxSeconds: raw.SEND_RETRY_MAX_SECONDS },
     sendConcurrency: raw.SEND_CONCURRENCY,
-    sessionSecret: raw.SESSION_SECRET,
+    verifyFailureLimits: raw.VERIFY_FAILURE_LIMITS,
+    session: { ttlSeconds: raw.SESSION_TTL_SECONDS, secret: raw.SESSION_SECRET, previousSecret: raw.SESSION_SECRET_PREVIOUS },
+    corsAllowedOrigins: raw.CORS_ALLOWED_ORIGINS,
     adminToken: raw.ADMIN_TOKEN,
   };
   cache.set(env, config);
@@ -140,6 +169,14 @@ export function loadConfig(env: Env): Config {
  * from a fixed, public development secret; the sandbox never reaches a phone, so nothing leaks.
  */
 export const SANDBOX_OTP_SECRET = 'sandbox-only-otp-secret-not-for-production';
+
+export const SANDBOX_SESSION_SECRET = 'sandbox-only-session-secret-not-for-production';
+
+/** The secret session cookies are signed with, or undefined when the deployment lacks one. */
+export function sessionSecretFor(config: Config): string | undefined {
+  if (config.session.secret) return config.session.secret;
+  return config.providerMode === 'sandbox' ? SANDBOX_SESSION_SECRET : undefined;
+}
 
 /** The secret codes are derived with, or undefined when the deployment lacks one. */
 export function otpSecretFor(config: Config): string | undefined {

@@ -49,3 +49,21 @@ describe('no code or full phone number leaks', () => {
     }
   });
 });
+
+describe('queue messages carry ids only', () => {
+  it('the job enqueued for a request holds neither the phone number nor the code', async () => {
+    const { createOtpRequest } = await import('../src/api/create-otp-request');
+    const { loadConfig, SANDBOX_OTP_SECRET } = await import('../src/config');
+    const sent: unknown[] = [];
+    const recordingEnv = {
+      ...env,
+      SEND_QUEUE: { send: async (body: unknown) => void sent.push(body), sendBatch: async () => {} } as unknown as Queue,
+    } as Env;
+    const phoneNumber = '+447700900555';
+    const created = await createOtpRequest(recordingEnv, loadConfig(env), { phoneNumber }, () => {});
+    expect(sent).toEqual([{ type: 'send', v: 1, requestId: created.requestId }]);
+    const serialized = JSON.stringify(sent);
+    expect(serialized).not.toContain(phoneNumber.slice(1));
+    expect(serialized).not.toContain(await deriveCode(SANDBOX_OTP_SECRET, created.requestId, 6));
+  });
+});

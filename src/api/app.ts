@@ -2,12 +2,14 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './app-env';
 import { onError, onNotFound } from './error-handler';
+import { corsForApps } from './middleware/cors-for-apps';
 import { jsonBody } from './middleware/json-body';
 import { loadConfigMiddleware } from './middleware/load-config';
 import { traceId } from './middleware/trace-id';
 import { metaRoutes } from './routes/meta';
 import { otpRoutes } from './routes/otp';
 import { sandboxRoutes } from './routes/sandbox';
+import { sessionRoutes } from './routes/session';
 
 /** Request bodies here are a phone number or a code: a few KiB is generous. */
 export const MAX_BODY_BYTES = 4096;
@@ -17,10 +19,12 @@ export function createApp() {
   app.use(traceId());
   app.use(secureHeaders());
   app.use(loadConfigMiddleware());
+  app.use('/v1/*', corsForApps());
   app.use('/v1/*', jsonBody({ maxBytes: MAX_BODY_BYTES }));
 
   app.route('/', metaRoutes);
   app.route('/', otpRoutes);
+  app.route('/', sessionRoutes);
   app.route('/', sandboxRoutes);
 
   app.doc31('/openapi.json', {

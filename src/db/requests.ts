@@ -27,6 +27,8 @@ export const OtpRequestRow = z.object({
   provider_message_id: z.string().nullable(),
   last_error_code: z.string().nullable(),
   last_error_message: z.string().nullable(),
+  verify_attempts: z.number(),
+  verified_at: z.number().nullable(),
 });
 export type OtpRequestRow = z.infer<typeof OtpRequestRow>;
 

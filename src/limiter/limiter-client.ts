@@ -6,10 +6,22 @@ import type { LimitDecision } from './rate-limiter';
  * object, so no single object sits on every request's path.
  */
 export async function consumeLimit(env: Env, key: string, rules: WindowRule[]): Promise<LimitDecision> {
-  const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
-  return stub.consume({ rules });
+  return limiterFor(env, key).consume({ rules });
+}
+
+export async function refundLimit(env: Env, key: string): Promise<void> {
+  await limiterFor(env, key).refund();
+}
+
+function limiterFor(env: Env, key: string) {
+  return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
 }
 
 export function phoneLimitKey(phoneNumber: string): string {
   return `phone:${phoneNumber}`;
+}
+
+/** Failed verifications per phone, across all of its requests, so new codes do not reset the budget. */
+export function verifyFailureKey(phoneNumber: string): string {
+  return `verify-failures:${phoneNumber}`;
 }

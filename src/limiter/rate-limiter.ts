@@ -68,6 +68,11 @@ export class RateLimiter extends DurableObject<Env> {
     return { allowed: true, remaining, retryAfterSeconds: Math.ceil(tightestResetMs / 1000) };
   }
 
+  /** Gives back the most recent hit: used when what was counted turned out not to count (a correct code). */
+  async refund(): Promise<void> {
+    this.sql.exec('DELETE FROM hits WHERE rowid = (SELECT rowid FROM hits ORDER BY at DESC LIMIT 1)');
+  }
+
   /** Drops hits that left every window; an idle key frees all of its storage. */
   override async alarm(): Promise<void> {
     const latest = this.sql.exec<{ at: number | null }>('SELECT MAX(at) AS at FROM hits').one().at;
