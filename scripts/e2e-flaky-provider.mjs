@@ -409,7 +409,7 @@ async function main() {
   const attemptMismatch = [];
   for (const [key, request] of expectedKeys) {
     const list = byKey.get(key) ?? [];
-    const newSms = list.filter((call) => call.outcome === 'sent').length;
+    const newSms = list.filter((call) => call.newSms).length;
     const answered201 = list.filter((call) => call.status === 201).length;
     if (newSms !== 1) notExactlyOne.push(`${request.requestId}: ${newSms} SMS in ${list.length} calls`);
     if (answered201 !== 1) extra201.push(`${request.requestId}: ${answered201} answers 201`);

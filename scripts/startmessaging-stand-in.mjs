@@ -272,6 +272,7 @@ export async function startStandIn(options = {}) {
     messages.set(messageId, { messageId, status: 'delivered', deliveredAt: new Date().toISOString(), phoneNumber, idempotencyKey: key ?? null });
     if (key !== undefined) keyStats(account, key).newSms += 1;
     record.outcome = 'sent';
+    record.newSms = true;
     record.messageId = messageId;
     return [201, body];
   }
@@ -291,6 +292,7 @@ export async function startStandIn(options = {}) {
       outcome: 'pending',
       messageId: null,
       durationMs: null,
+      newSms: false,
       clientGone: false,
     };
     calls.push(record);

@@ -6,6 +6,7 @@ import { corsForApps } from './middleware/cors-for-apps';
 import { jsonBody } from './middleware/json-body';
 import { loadConfigMiddleware } from './middleware/load-config';
 import { traceId } from './middleware/trace-id';
+import { adminRoutes } from './routes/admin';
 import { metaRoutes } from './routes/meta';
 import { otpRoutes } from './routes/otp';
 import { sandboxRoutes } from './routes/sandbox';
@@ -26,6 +27,7 @@ export function createApp() {
   app.route('/', otpRoutes);
   app.route('/', sessionRoutes);
   app.route('/', sandboxRoutes);
+  app.route('/', adminRoutes);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -1,16 +1,20 @@
-import { ConfigError, loadConfig } from '../config';
+import { type Config, ConfigError, loadConfig } from '../config';
 import { logError } from '../log';
+import { type SendJob, WorkMessage } from '../queue/messages';
+import { deadLetterUnreadable } from './dead-letter';
 import { handleDeadLetterBatch } from './dead-letter-batch';
-import { handleSendBatch } from './send-batch';
+import { handleSendJobs } from './send-batch';
 
 /** The dead-letter queue is recognised by name, so renamed deployments keep working. */
 export function isDeadLetterQueue(queueName: string): boolean {
   return queueName.endsWith('-dlq');
 }
 
+type Parsed<T> = Array<{ message: Message<unknown>; body: T }>;
+
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   if (isDeadLetterQueue(batch.queue)) return handleDeadLetterBatch(batch, env);
-  let config;
+  let config: Config;
   try {
     config = loadConfig(env);
   } catch (error) {
@@ -19,5 +23,19 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
     batch.retryAll({ delaySeconds: 60 });
     return;
   }
-  return handleSendBatch(batch, env, config);
+
+  const sends: Parsed<SendJob> = [];
+  for (const message of batch.messages) {
+    const parsed = WorkMessage.safeParse(message.body);
+    if (!parsed.success) {
+      await deadLetterUnreadable(env, message, parsed.error.issues[0]?.message ?? 'invalid body');
+      continue;
+    }
+    switch (parsed.data.type) {
+      case 'send':
+        sends.push({ message, body: parsed.data });
+        break;
+    }
+  }
+  await handleSendJobs(sends, env, config);
 }

@@ -5,7 +5,8 @@ import { providerIdempotencyKey } from '../ids';
 import { errorName, logError, logInfo, logWarn } from '../log';
 import { selectProvider } from '../provider/select-provider';
 import type { SendOutcome, SmsProvider } from '../provider/types';
-import { type RejectedMessage, SendJob } from '../queue/messages';
+import type { SendJob } from '../queue/messages';
+import { deadLetterUnreadable } from './dead-letter';
 import {
   type AttemptRecord,
   type ClaimedRequest,
@@ -21,16 +22,15 @@ import { decide, retryDelaySeconds } from './retry-policy';
 type Job = { message: Message<unknown>; requestId: string };
 
 /**
- * Sends one batch from the `otp-send` queue. Each message is acked or retried on its own; D1
- * is touched in a fixed number of round trips per batch (claim, explain skips, record results).
+ * Sends the `send` jobs of one queue batch. Each message is acked or retried on its own; D1 is
+ * touched in a fixed number of round trips per batch (claim, explain skips, record results).
  */
-export async function handleSendBatch(batch: MessageBatch<unknown>, env: Env, config: Config): Promise<void> {
-  const jobs: Job[] = [];
-  for (const message of batch.messages) {
-    const parsed = SendJob.safeParse(message.body);
-    if (parsed.success) jobs.push({ message, requestId: parsed.data.requestId });
-    else await deadLetterUnreadable(env, message, parsed.error.issues[0]?.message ?? 'invalid body');
-  }
+export async function handleSendJobs(
+  messages: ReadonlyArray<{ message: Message<unknown>; body: SendJob }>,
+  env: Env,
+  config: Config,
+): Promise<void> {
+  const jobs: Job[] = messages.map(({ message, body }) => ({ message, requestId: body.requestId }));
   if (jobs.length === 0) return;
 
   const now = Date.now();
@@ -190,18 +190,6 @@ async function commit(env: Env, statements: D1PreparedStatement[], sent: Job[], 
 
 function backoffFor(message: Message<unknown>, config: Config): number {
   return retryDelaySeconds(message.attempts, config.retry, undefined);
-}
-
-async function deadLetterUnreadable(env: Env, message: Message<unknown>, reason: string): Promise<void> {
-  const body: RejectedMessage = { type: 'rejected', v: 1, sourceMessageId: message.id, reason: reason.slice(0, 500) };
-  try {
-    await env.DEAD_LETTER_QUEUE.send(body);
-    logWarn('send.dead_lettered', { messageId: message.id, reason: body.reason });
-    message.ack();
-  } catch (error) {
-    logError('send.dead_letter_failed', { messageId: message.id, error: errorName(error) });
-    message.retry({ delaySeconds: 30 });
-  }
 }
 
 function unique(values: string[]): string[] {

@@ -21,6 +21,10 @@ export const RejectedMessage = z.object({
 });
 export type RejectedMessage = z.infer<typeof RejectedMessage>;
 
+/** Every kind of work the `otp-send` queue carries, told apart by `type`. */
+export const WorkMessage = z.discriminatedUnion('type', [SendJob]);
+export type WorkMessage = z.infer<typeof WorkMessage>;
+
 export const DeadLetterBody = z.discriminatedUnion('type', [SendJob, RejectedMessage]);
 
 export function sendJob(requestId: string): SendJob {
