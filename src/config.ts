@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { WindowRule } from './limiter/window-log';
 
 /**
  * Every var and secret the Worker reads, parsed once per isolate. A bad value is a deployment
@@ -40,10 +41,51 @@ export const windowRulesVar = (name: string, fallback: string) =>
       return rules;
     });
 
-export interface WindowRule {
-  limit: number;
-  windowSeconds: number;
-}
+export type { WindowRule } from './limiter/window-log';
+
+/** `"30,60,120,300"`: seconds, ascending use. */
+const secondsListVar = (name: string, fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const text = raw === undefined || raw.trim() === '' ? fallback : raw;
+      const values = text.split(',').map((part) => Number(part.trim()));
+      if (values.length > 10 || values.some((value) => !Number.isInteger(value) || value < 0 || value > 86400)) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be up to 10 comma-separated whole seconds, got "${text}"` });
+        return z.NEVER;
+      }
+      return values;
+    });
+
+const ratioVar = (name: string, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return fallback;
+      const value = Number(raw);
+      if (!Number.isFinite(value) || value < 0 || value > 1) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a number from 0 to 1, got "${raw}"` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+/** `"*"` (any) or `"91,44"`: E.164 country calling codes. */
+const countryCodesVar = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const text = (raw ?? '*').trim() || '*';
+    if (text === '*') return null;
+    const codes = text.split(',').map((code) => code.trim().replace(/^\+/, ''));
+    if (codes.some((code) => !/^[1-9]\d{0,2}$/.test(code))) {
+      ctx.addIssue({ code: 'custom', message: `ALLOWED_COUNTRY_CODES must be "*" or calling codes like "91,44", got "${text}"` });
+      return z.NEVER;
+    }
+    return codes;
+  });
 
 const optionalSecret = z
   .string()
@@ -62,10 +104,25 @@ const configSchema = z
     OTP_LENGTH: intVar('OTP_LENGTH', 4, 8, 6),
     OTP_TTL_SECONDS: intVar('OTP_TTL_SECONDS', 30, 3600, 300),
     OTP_MAX_VERIFY_ATTEMPTS: intVar('OTP_MAX_VERIFY_ATTEMPTS', 1, 20, 5),
-    PHONE_LIMITS: windowRulesVar('PHONE_LIMITS', '1/60,5/3600'),
+    PHONE_LIMITS: windowRulesVar('PHONE_LIMITS', '1/60,3/600,5/3600,10/86400'),
+    PHONE_COOLDOWN_SECONDS: secondsListVar('PHONE_COOLDOWN_SECONDS', '30,60,120,300'),
+    IP_LIMITS: windowRulesVar('IP_LIMITS', '10/60,40/600,100/3600'),
+    PREFIX_LIMITS: windowRulesVar('PREFIX_LIMITS', '60/60,600/3600'),
+    GLOBAL_SEND_LIMIT: windowRulesVar('GLOBAL_SEND_LIMIT', '6000/60'),
+    GLOBAL_SHARDS: intVar('GLOBAL_SHARDS', 1, 256, 16),
+    ALLOWED_COUNTRY_CODES: countryCodesVar,
+    PUMPING_WINDOW_SECONDS: intVar('PUMPING_WINDOW_SECONDS', 60, 7 * 86400, 3600),
+    PUMPING_GRACE_SECONDS: intVar('PUMPING_GRACE_SECONDS', 0, 3600, 120),
+    PUMPING_MIN_SENDS: intVar('PUMPING_MIN_SENDS', 1, 100_000, 20),
+    PUMPING_MIN_CONVERSION: ratioVar('PUMPING_MIN_CONVERSION', 0.3),
+    PUMPING_BLOCK_SECONDS: intVar('PUMPING_BLOCK_SECONDS', 60, 30 * 86400, 43200),
+    SEQUENTIAL_BURST_NUMBERS: intVar('SEQUENTIAL_BURST_NUMBERS', 2, 1000, 5),
+    SEQUENTIAL_BURST_SECONDS: intVar('SEQUENTIAL_BURST_SECONDS', 1, 86400, 600),
+    PROVIDER_RATE_PER_SECOND: intVar('PROVIDER_RATE_PER_SECOND', 1, 10_000, 20),
     SEND_RETRY_BASE_SECONDS: intVar('SEND_RETRY_BASE_SECONDS', 1, 600, 2),
     SEND_RETRY_MAX_SECONDS: intVar('SEND_RETRY_MAX_SECONDS', 1, 3600, 60),
-    SEND_CONCURRENCY: intVar('SEND_CONCURRENCY', 1, 100, 10),
+    SEND_CONCURRENCY: intVar('SEND_CONCURRENCY', 1, 100, 50),
+    SEND_MAX_ATTEMPTS: intVar('SEND_MAX_ATTEMPTS', 1, 50, 8),
     VERIFY_FAILURE_LIMITS: windowRulesVar('VERIFY_FAILURE_LIMITS', '10/3600'),
     SESSION_TTL_SECONDS: intVar('SESSION_TTL_SECONDS', 60, 30 * 86400, 86400),
     CORS_ALLOWED_ORIGINS: z
@@ -114,8 +171,27 @@ export interface Config {
   provider: { baseUrl: string; timeoutMs: number; apiKey: string | undefined };
   otp: { length: number; ttlSeconds: number; maxVerifyAttempts: number; secret: string | undefined };
   phoneLimits: WindowRule[];
+  limits: {
+    phoneCooldown: { scheduleSeconds: number[]; resetSeconds: number };
+    ip: WindowRule[];
+    prefix: WindowRule[];
+    global: WindowRule[];
+    globalShards: number;
+    allowedCountryCodes: string[] | null;
+  };
+  pumping: {
+    windowSeconds: number;
+    graceSeconds: number;
+    minSends: number;
+    minConversion: number;
+    blockSeconds: number;
+    sequentialNumbers: number;
+    sequentialSeconds: number;
+  };
+  providerRatePerSecond: number;
   retry: { baseSeconds: number; maxSeconds: number };
   sendConcurrency: number;
+  maxSendAttempts: number;
   verifyFailureLimits: WindowRule[];
   session: { ttlSeconds: number; secret: string | undefined; previousSecret: string | undefined };
   corsAllowedOrigins: string[];
@@ -153,8 +229,28 @@ export function loadConfig(env: Env): Config {
       secret: raw.OTP_SECRET,
     },
     phoneLimits: raw.PHONE_LIMITS,
+    limits: {
+      // The cooldown steps back to the first entry after an hour without a send.
+      phoneCooldown: { scheduleSeconds: raw.PHONE_COOLDOWN_SECONDS, resetSeconds: 3600 },
+      ip: raw.IP_LIMITS,
+      prefix: raw.PREFIX_LIMITS,
+      global: raw.GLOBAL_SEND_LIMIT,
+      globalShards: raw.GLOBAL_SHARDS,
+      allowedCountryCodes: raw.ALLOWED_COUNTRY_CODES,
+    },
+    pumping: {
+      windowSeconds: raw.PUMPING_WINDOW_SECONDS,
+      graceSeconds: raw.PUMPING_GRACE_SECONDS,
+      minSends: raw.PUMPING_MIN_SENDS,
+      minConversion: raw.PUMPING_MIN_CONVERSION,
+      blockSeconds: raw.PUMPING_BLOCK_SECONDS,
+      sequentialNumbers: raw.SEQUENTIAL_BURST_NUMBERS,
+      sequentialSeconds: raw.SEQUENTIAL_BURST_SECONDS,
+    },
+    providerRatePerSecond: raw.PROVIDER_RATE_PER_SECOND,
     retry: { baseSeconds: raw.SEND_RETRY_BASE_SECONDS, maxSeconds: raw.SEND_RETRY_MAX_SECONDS },
     sendConcurrency: raw.SEND_CONCURRENCY,
+    maxSendAttempts: raw.SEND_MAX_ATTEMPTS,
     verifyFailureLimits: raw.VERIFY_FAILURE_LIMITS,
     session: { ttlSeconds: raw.SESSION_TTL_SECONDS, secret: raw.SESSION_SECRET, previousSecret: raw.SESSION_SECRET_PREVIOUS },
     corsAllowedOrigins: raw.CORS_ALLOWED_ORIGINS,

@@ -3,6 +3,8 @@ import { handleQueue } from './consumer/queue-handler';
 import { sweep } from './consumer/sweeper';
 import { errorName, logError } from './log';
 
+export { PrefixGuard } from './limiter/prefix-guard';
+export { ProviderPacer } from './limiter/provider-pacer';
 export { RateLimiter } from './limiter/rate-limiter';
 
 const app = createApp();

@@ -11,7 +11,14 @@ describe('configuration', () => {
     expect(config).toMatchObject({
       providerMode: 'sandbox',
       otp: { length: 6, ttlSeconds: 300, maxVerifyAttempts: 5 },
-      phoneLimits: [{ limit: 1, windowSeconds: 60 }, { limit: 5, windowSeconds: 3600 }],
+      phoneLimits: [
+        { limit: 1, windowSeconds: 60 },
+        { limit: 3, windowSeconds: 600 },
+        { limit: 5, windowSeconds: 3600 },
+        { limit: 10, windowSeconds: 86400 },
+      ],
+      limits: { phoneCooldown: { scheduleSeconds: [30, 60, 120, 300], resetSeconds: 3600 }, globalShards: 16, allowedCountryCodes: null },
+      providerRatePerSecond: 20,
       provider: { baseUrl: 'https://api.startmessaging.com' },
     });
   });

@@ -116,11 +116,20 @@ describe('send job → StartMessaging', () => {
       const { id } = await seedRequest();
       await env.DB.prepare('UPDATE otp_requests SET attempts = ? WHERE id = ?').bind(attempt - 1, id).run();
       interceptOrigin(PROVIDER_URL, () => json(500, {}));
-      const { result } = await deliverSendJobs(startMessagingEnv({ SEND_RETRY_BASE_SECONDS: '2', SEND_RETRY_MAX_SECONDS: '20' }), [id]);
+      const { result } = await deliverSendJobs(startMessagingEnv({ SEND_RETRY_BASE_SECONDS: '2', SEND_RETRY_MAX_SECONDS: '20', SEND_MAX_ATTEMPTS: '20' }), [id]);
       delays.push(result.retryMessages[0]!.delaySeconds!);
       expect(delays.at(-1)).toBeLessThanOrEqual(Math.min(20, 2 * 2 ** (attempt - 1)));
     }
     expect(Math.max(...delays)).toBeGreaterThan(2);
+  });
+
+  it('gives up after SEND_MAX_ATTEMPTS provider attempts: failed, retries_exhausted', async () => {
+    const { id } = await seedRequest();
+    await env.DB.prepare('UPDATE otp_requests SET attempts = 2 WHERE id = ?').bind(id).run();
+    interceptOrigin(PROVIDER_URL, () => json(503, {}));
+    const { ids, result } = await deliverSendJobs(startMessagingEnv({ SEND_MAX_ATTEMPTS: '3' }), [id]);
+    expect(result.explicitAcks).toEqual(ids);
+    expect(await requestRow(id)).toMatchObject({ status: 'failed', attempts: 3, last_error_code: 'retries_exhausted' });
   });
 
   it('keeps the same idempotency key and code on every retry', async () => {

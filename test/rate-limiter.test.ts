@@ -30,7 +30,7 @@ describe('RateLimiter Durable Object', () => {
     await stub.consume({ rules });
     for (let i = 0; i < 5; i++) await stub.consume({ rules });
     const hits = await runInDurableObject(stub, (_instance: RateLimiter, state) =>
-      state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM hits').one().n,
+      state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n,
     );
     expect(hits).toBe(1);
   });
@@ -41,7 +41,7 @@ describe('RateLimiter Durable Object', () => {
     await stub.consume({ rules });
     expect((await stub.consume({ rules })).allowed).toBe(false);
     await runInDurableObject(stub, (_instance: RateLimiter, state) => {
-      state.storage.sql.exec('UPDATE hits SET at = at - 61000');
+      state.storage.sql.exec('UPDATE events SET at = at - 61000');
     });
     expect((await stub.consume({ rules })).allowed).toBe(true);
   });
@@ -63,14 +63,14 @@ describe('RateLimiter Durable Object', () => {
 
     // Still inside the window: the alarm keeps the hit and re-arms.
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(await runInDurableObject(stub, (_i: RateLimiter, state) => state.storage.sql.exec('SELECT * FROM hits').toArray().length)).toBe(1);
+    expect(await runInDurableObject(stub, (_i: RateLimiter, state) => state.storage.sql.exec('SELECT * FROM events').toArray().length)).toBe(1);
 
     await runInDurableObject(stub, (_i: RateLimiter, state) => {
-      state.storage.sql.exec('UPDATE hits SET at = at - 120000');
+      state.storage.sql.exec('UPDATE events SET at = at - 120000');
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const left = await runInDurableObject(stub, async (_i: RateLimiter, state) => ({
-      hits: state.storage.sql.exec('SELECT * FROM hits').toArray().length,
+      hits: state.storage.sql.exec('SELECT * FROM events').toArray().length,
       alarm: await state.storage.getAlarm(),
       kv: (await state.storage.list()).size,
     }));

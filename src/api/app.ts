@@ -29,6 +29,7 @@ export function createApp() {
   app.route('/', sandboxRoutes);
   app.route('/', adminRoutes);
 
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

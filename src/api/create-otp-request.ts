@@ -4,7 +4,7 @@ import { claimIdempotencyKeyStatements, findIdempotencyKey, isUniqueViolation } 
 import { getRequest, insertRequestStatements, markEnqueued } from '../db/requests';
 import { ApiError } from '../errors';
 import { newRequestId } from '../ids';
-import { consumeLimit, phoneLimitKey } from '../limiter/limiter-client';
+import { admitSend, countryAllowed } from '../limiter/admission';
 import { errorName, logError, logWarn } from '../log';
 import { phonePrefix } from '../phone';
 import { sendJob } from '../queue/messages';
@@ -24,9 +24,12 @@ export interface CreatedRequest {
 export async function createOtpRequest(
   env: Env,
   config: Config,
-  input: { phoneNumber: string; idempotencyKey?: string },
+  input: { phoneNumber: string; idempotencyKey?: string; clientIp?: string },
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<CreatedRequest> {
+  if (!countryAllowed(input.phoneNumber, config.limits.allowedCountryCodes)) {
+    throw new ApiError('country_not_allowed', 'Codes cannot be sent to numbers in this country');
+  }
   const now = Date.now();
   const fingerprint = input.idempotencyKey ? await sha256Hex(JSON.stringify({ phoneNumber: input.phoneNumber })) : '';
   if (input.idempotencyKey) {
@@ -34,16 +37,22 @@ export async function createOtpRequest(
     if (replay) return replay;
   }
 
-  let decision;
+  const requestId = newRequestId();
+  let admission;
   try {
-    decision = await consumeLimit(env, phoneLimitKey(input.phoneNumber), config.phoneLimits);
+    admission = await admitSend(env, config, { requestId, phoneNumber: input.phoneNumber, clientIp: input.clientIp });
   } catch (error) {
     logError('limiter.unavailable', { error: errorName(error) });
     throw new ApiError('service_unavailable', 'Rate limiting is unavailable; try again shortly', { headers: { 'Retry-After': '5' } });
   }
-  if (!decision.allowed) throw rateLimitedError(decision.retryAfterSeconds, config.phoneLimits);
+  if (!admission.allowed && admission.reason === 'global_budget') {
+    logWarn('limiter.global_budget_spent', { retryAfterSeconds: admission.retryAfterSeconds });
+    throw new ApiError('service_unavailable', 'The service is at capacity; try again shortly', {
+      headers: { 'Retry-After': String(admission.retryAfterSeconds) },
+    });
+  }
+  if (!admission.allowed) throw rateLimitedError(admission.retryAfterSeconds, config.phoneLimits);
 
-  const requestId = newRequestId();
   const expiresAt = now + config.otp.ttlSeconds * 1000;
   const statements = [
     ...insertRequestStatements(env.DB, {
@@ -66,6 +75,8 @@ export async function createOtpRequest(
       if (replay) return replay;
     }
     logError('request.insert_failed', { error: errorName(error) });
+    // Nothing was recorded, so nothing should count against the caller's limits.
+    waitUntil(admission.release().catch(() => {}));
     throw new ApiError('service_unavailable', 'The request could not be recorded; try again shortly', { headers: { 'Retry-After': '5' } });
   }
 

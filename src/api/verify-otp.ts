@@ -3,7 +3,7 @@ import { type Config, otpSecretFor } from '../config';
 import { type OtpRequestRow, getRequest } from '../db/requests';
 import { type VerificationOutcome, verificationEventStatement } from '../db/verification-events';
 import { ApiError } from '../errors';
-import { consumeLimit, refundLimit, verifyFailureKey } from '../limiter/limiter-client';
+import { consumeLimit, prefixGuardFor, refundLimit, verifyFailureKey } from '../limiter/limiter-client';
 import { errorName, logWarn } from '../log';
 import { effectiveStatus } from './request-view';
 
@@ -55,7 +55,7 @@ export async function verifyOtp(
     // Something changed since the read (a concurrent guess used the last attempt, or the
     // request was verified, superseded or expired): answer from its state now. No guess was
     // compared, so the phone's failure budget gets its unit back.
-    waitUntil(refundLimit(env, verifyFailureKey(request.phone_number)).catch(() => {}));
+    waitUntil(refundLimit(env, verifyFailureKey(request.phone_number), phoneBudget.eventId).catch(() => {}));
     const current = (await getRequest(env.DB, request.id)) ?? request;
     refuseFinished(current, Date.now(), config, record);
     throw new ApiError('too_many_attempts', 'Too many wrong codes for this request; request a new code');
@@ -72,7 +72,13 @@ export async function verifyOtp(
     ]);
     if (!update?.meta.changes) throw new ApiError('already_verified', 'This code was already used');
     // A correct code is not a failure: give back the unit the phone's failure budget lent it.
-    waitUntil(refundLimit(env, verifyFailureKey(request.phone_number)).catch(() => {}));
+    waitUntil(refundLimit(env, verifyFailureKey(request.phone_number), phoneBudget.eventId).catch(() => {}));
+    // And it is the conversion signal that tells real traffic from SMS pumping.
+    waitUntil(
+      prefixGuardFor(env, request.phone_prefix)
+        .recordVerification(request.id)
+        .catch((error) => logWarn('verify.conversion_not_recorded', { requestId: request.id, error: errorName(error) })),
+    );
     return { ...request, status: 'verified', verified_at: verifiedAt };
   }
 

@@ -4,9 +4,14 @@ import type { Decision } from './retry-policy';
 
 /**
  * How long one consumer owns a request while it calls the provider. Another copy of the same
- * job (queues deliver at least once) that arrives meanwhile waits instead of calling too.
+ * job (queues deliver at least once) that arrives meanwhile waits instead of calling too. It
+ * outlasts the longest a batch can take: waiting for its send time, then a call that times out.
  */
 export const SEND_LEASE_MS = 30_000;
+
+export function sendLeaseMs(providerTimeoutMs: number, pacingHorizonMs: number): number {
+  return Math.max(SEND_LEASE_MS, pacingHorizonMs + providerTimeoutMs + 15_000);
+}
 
 const ClaimedRow = z.object({ id: z.string(), phone_number: z.string(), expires_at: z.number(), attempts: z.number() });
 export type ClaimedRequest = z.infer<typeof ClaimedRow>;
@@ -18,7 +23,12 @@ export type RequestState = z.infer<typeof StateRow>;
  * Takes the send lease of each request in one D1 round trip. A request is claimable while it
  * waits to be sent, is not leased by another consumer, and its code has not expired.
  */
-export async function claimRequests(db: D1Database, ids: readonly string[], now: number): Promise<Map<string, ClaimedRequest>> {
+export async function claimRequests(
+  db: D1Database,
+  ids: readonly string[],
+  now: number,
+  leaseMs: number,
+): Promise<Map<string, ClaimedRequest>> {
   if (ids.length === 0) return new Map();
   const results = await db.batch(
     ids.map((id) =>
@@ -30,7 +40,7 @@ export async function claimRequests(db: D1Database, ids: readonly string[], now:
              AND expires_at > ?2
            RETURNING id, phone_number, expires_at, attempts`,
         )
-        .bind(now + SEND_LEASE_MS, now, id),
+        .bind(now + leaseMs, now, id),
     ),
   );
   const claimed = new Map<string, ClaimedRequest>();

@@ -30,7 +30,7 @@ export type Decision =
 /** What to do after one provider call, given when the request's code stops being valid. */
 export function decide(
   outcome: SendOutcome,
-  context: { attemptNumber: number; now: number; expiresAt: number; retry: RetrySettings; random?: () => number },
+  context: { attemptNumber: number; now: number; expiresAt: number; retry: RetrySettings; maxAttempts?: number; random?: () => number },
 ): Decision {
   switch (outcome.kind) {
     case 'sent':
@@ -38,6 +38,9 @@ export function decide(
     case 'permanent':
       return { action: 'fail', errorCode: outcome.errorCode, message: outcome.message };
     case 'transient': {
+      if (context.maxAttempts !== undefined && context.attemptNumber >= context.maxAttempts) {
+        return { action: 'fail', errorCode: 'retries_exhausted', message: `${outcome.errorCode} on all ${context.attemptNumber} attempts` };
+      }
       const delaySeconds = retryDelaySeconds(context.attemptNumber, context.retry, outcome.retryAfterSeconds, context.random);
       if (context.now + delaySeconds * 1000 >= context.expiresAt) {
         // A code that arrives after it expired is useless and costs money: stop here.

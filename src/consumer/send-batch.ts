@@ -7,10 +7,12 @@ import { selectProvider } from '../provider/select-provider';
 import type { SendOutcome, SmsProvider } from '../provider/types';
 import type { SendJob } from '../queue/messages';
 import { deadLetterUnreadable } from './dead-letter';
+import { PACING_HORIZON_MS, delayUntilFree, reserveProviderSlots, waitUntilSlot } from './provider-slots';
+import type { Reservation } from '../limiter/provider-pacer';
 import {
   type AttemptRecord,
   type ClaimedRequest,
-  SEND_LEASE_MS,
+  sendLeaseMs,
   claimRequests,
   finishWithoutSendingStatement,
   isFinal,
@@ -30,13 +32,29 @@ export async function handleSendJobs(
   env: Env,
   config: Config,
 ): Promise<void> {
-  const jobs: Job[] = messages.map(({ message, body }) => ({ message, requestId: body.requestId }));
+  const all: Job[] = messages.map(({ message, body }) => ({ message, requestId: body.requestId }));
+  if (all.length === 0) return;
+
+  // Send times from the account-wide pacer; jobs that got none wait in the queue until it frees up.
+  const ids = unique(all.map((job) => job.requestId));
+  let reservation: Reservation;
+  try {
+    reservation = await reserveProviderSlots(env, config, ids.length);
+  } catch (error) {
+    logError('send.pacer_unavailable', { error: errorName(error), messages: all.length });
+    for (const job of all) job.message.retry({ delaySeconds: backoffFor(job.message, config) });
+    return;
+  }
+  const slotOf = new Map(ids.slice(0, reservation.slots.length).map((id, index) => [id, reservation.slots[index]!]));
+  const jobs = all.filter((job) => slotOf.has(job.requestId));
+  for (const job of all) if (!slotOf.has(job.requestId)) job.message.retry({ delaySeconds: delayUntilFree(reservation) });
   if (jobs.length === 0) return;
 
   const now = Date.now();
+  const leaseMs = sendLeaseMs(config.provider.timeoutMs, PACING_HORIZON_MS);
   let claimed: Map<string, ClaimedRequest>;
   try {
-    claimed = await claimRequests(env.DB, unique(jobs.map((job) => job.requestId)), now);
+    claimed = await claimRequests(env.DB, unique(jobs.map((job) => job.requestId)), now, leaseMs);
   } catch (error) {
     logError('send.claim_failed', { error: errorName(error), messages: jobs.length });
     for (const job of jobs) job.message.retry({ delaySeconds: backoffFor(job.message, config) });
@@ -53,7 +71,7 @@ export async function handleSendJobs(
   }
 
   const finishing: D1PreparedStatement[] = [];
-  await settleSkipped(env, skipped, now, finishing);
+  await settleSkipped(env, skipped, now, finishing, leaseMs);
 
   const choice = selectProvider(config, env.DB);
   const secret = otpSecretFor(config);
@@ -71,15 +89,16 @@ export async function handleSendJobs(
         }),
       );
     }
-    if (await commit(env, finishing, toSend, config)) for (const job of toSend) job.message.ack();
+    if (await commit(env, finishing, toSend, config, leaseMs)) for (const job of toSend) job.message.ack();
     return;
   }
 
-  const attempts = await mapWithConcurrency(toSend, config.sendConcurrency, (job) =>
-    attemptSend(choice.provider, secret, config, job.request),
-  );
+  const attempts = await mapWithConcurrency(toSend, config.sendConcurrency, async (job) => {
+    await waitUntilSlot(slotOf.get(job.requestId)!);
+    return attemptSend(choice.provider, secret, config, job.request);
+  });
   for (const attempt of attempts) finishing.push(...recordAttemptStatements(env.DB, attempt));
-  if (!(await commit(env, finishing, toSend, config))) return;
+  if (!(await commit(env, finishing, toSend, config, leaseMs))) return;
 
   toSend.forEach((job, index) => {
     const attempt = attempts[index]!;
@@ -128,19 +147,20 @@ async function attemptSend(
       now: finishedAt,
       expiresAt: request.expires_at,
       retry: config.retry,
+      maxAttempts: config.maxSendAttempts,
     }),
   };
 }
 
 /** Acks duplicates and finished requests, retries leased ones later, ends expired ones. */
-async function settleSkipped(env: Env, skipped: Job[], now: number, finishing: D1PreparedStatement[]): Promise<void> {
+async function settleSkipped(env: Env, skipped: Job[], now: number, finishing: D1PreparedStatement[], leaseMs: number): Promise<void> {
   if (skipped.length === 0) return;
   let states;
   try {
     states = await readStates(env.DB, unique(skipped.map((job) => job.requestId)));
   } catch (error) {
     logError('send.read_state_failed', { error: errorName(error) });
-    for (const job of skipped) job.message.retry({ delaySeconds: Math.ceil(SEND_LEASE_MS / 1000) });
+    for (const job of skipped) job.message.retry({ delaySeconds: Math.ceil(leaseMs / 1000) });
     return;
   }
   for (const job of skipped) {
@@ -175,14 +195,14 @@ async function settleSkipped(env: Env, skipped: Job[], now: number, finishing: D
  * provider call is retried once its lease has lapsed: the next call reuses the idempotency key,
  * so the provider answers with the original result instead of sending a second SMS.
  */
-async function commit(env: Env, statements: D1PreparedStatement[], sent: Job[], config: Config): Promise<boolean> {
+async function commit(env: Env, statements: D1PreparedStatement[], sent: Job[], config: Config, leaseMs: number): Promise<boolean> {
   if (statements.length === 0) return true;
   try {
     await env.DB.batch(statements);
     return true;
   } catch (error) {
     logError('send.record_failed', { error: errorName(error), messages: sent.length });
-    const delaySeconds = Math.ceil(SEND_LEASE_MS / 1000) + 1;
+    const delaySeconds = Math.ceil(leaseMs / 1000) + 1;
     for (const job of sent) job.message.retry({ delaySeconds: Math.max(delaySeconds, backoffFor(job.message, config)) });
     return false;
   }

@@ -3,6 +3,11 @@ import { sendJob } from '../queue/messages';
 
 /** A queued request with no enqueue mark after this long lost its job on the way to the queue. */
 export const ORPHAN_AFTER_MS = 30_000;
+/**
+ * A queued request untouched for this long has no job in flight (the longest retry delay is a
+ * minute or two): re-enqueue it too. A duplicate job is harmless; the consumer dedupes it.
+ */
+export const STALE_AFTER_MS = 5 * 60_000;
 const SWEEP_LIMIT = 100;
 
 /**
@@ -23,17 +28,18 @@ export async function sweep(env: Env, now = Date.now()): Promise<{ reenqueued: n
 
   const { results } = await env.DB.prepare(
     `SELECT id FROM otp_requests
-     WHERE status = 'queued' AND enqueued_at IS NULL AND created_at <= ?1 AND expires_at > ?2
+     WHERE status = 'queued' AND expires_at > ?2
+       AND ((enqueued_at IS NULL AND created_at <= ?1) OR updated_at <= ?3)
      ORDER BY created_at LIMIT ${SWEEP_LIMIT}`,
   )
-    .bind(now - ORPHAN_AFTER_MS, now)
+    .bind(now - ORPHAN_AFTER_MS, now, now - STALE_AFTER_MS)
     .all<{ id: string }>();
   let reenqueued = 0;
   if (results.length > 0) {
     try {
       await env.SEND_QUEUE.sendBatch(results.map((row) => ({ body: sendJob(row.id) })));
       const placeholders = results.map((_, index) => `?${index + 2}`).join(', ');
-      await env.DB.prepare(`UPDATE otp_requests SET enqueued_at = ?1 WHERE id IN (${placeholders})`)
+      await env.DB.prepare(`UPDATE otp_requests SET enqueued_at = ?1, updated_at = ?1 WHERE id IN (${placeholders})`)
         .bind(now, ...results.map((row) => row.id))
         .run();
       reenqueued = results.length;

@@ -1,27 +1,31 @@
 import type { WindowRule } from '../config';
-import type { LimitDecision } from './rate-limiter';
+import type { ConsumeInput, LimitDecision } from './rate-limiter';
 
 /**
- * Asks the Durable Object that owns `key` to admit one send under `rules`. Each key has its own
- * object, so no single object sits on every request's path.
+ * Stubs for the limiter objects. Each key has its own object, so no single object sits on every
+ * request's path; names are prefixed by scope so keys of different scopes never share state.
  */
-export async function consumeLimit(env: Env, key: string, rules: WindowRule[]): Promise<LimitDecision> {
-  return limiterFor(env, key).consume({ rules });
-}
 
-export async function refundLimit(env: Env, key: string): Promise<void> {
-  await limiterFor(env, key).refund();
-}
-
-function limiterFor(env: Env, key: string) {
+export function rateLimiterFor(env: Env, key: string) {
   return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
 }
 
-export function phoneLimitKey(phoneNumber: string): string {
-  return `phone:${phoneNumber}`;
+export function prefixGuardFor(env: Env, prefix: string) {
+  return env.PREFIX_GUARD.get(env.PREFIX_GUARD.idFromName(`prefix:${prefix}`));
 }
 
-/** Failed verifications per phone, across all of its requests, so new codes do not reset the budget. */
-export function verifyFailureKey(phoneNumber: string): string {
-  return `verify-failures:${phoneNumber}`;
+export async function consumeLimit(env: Env, key: string, rules: WindowRule[], cooldown?: ConsumeInput['cooldown']): Promise<LimitDecision> {
+  return rateLimiterFor(env, key).consume({ rules, cooldown });
 }
+
+export async function refundLimit(env: Env, key: string, eventId?: number): Promise<void> {
+  await rateLimiterFor(env, key).refund(eventId);
+}
+
+export const phoneLimitKey = (phoneNumber: string) => `phone:${phoneNumber}`;
+export const ipLimitKey = (ip: string) => `ip:${ip}`;
+/** Named by the budget too: a changed budget starts counting afresh instead of inheriting old counts. */
+export const globalShardKey = (budget: string, shard: number) => `global:${budget}:${shard}`;
+
+/** Failed verifications per phone, across all of its requests, so new codes do not reset the budget. */
+export const verifyFailureKey = (phoneNumber: string) => `verify-failures:${phoneNumber}`;

@@ -20,11 +20,20 @@ export function startMessagingEnv(overrides: Partial<Record<keyof Env, string>> 
   } as Env;
 }
 
-let phoneCounter = 0;
-/** A distinct, valid E.164 number per call, so tests never share rate-limit state. */
+const issued = new Set<string>();
+/**
+ * A distinct, valid Indian mobile number per call, spread over thousands of destination prefixes
+ * and number blocks, so tests never share rate-limit state or look like a sequential burst.
+ */
 export function uniquePhone(): string {
-  phoneCounter += 1;
-  return `+9198${String(Date.now() % 1_000_000).padStart(6, '0')}${String(phoneCounter).padStart(2, '0')}`.slice(0, 14);
+  for (;;) {
+    const digits = Array.from(crypto.getRandomValues(new Uint8Array(9)), (byte) => byte % 10).join('');
+    const phone = `+91${6 + (crypto.getRandomValues(new Uint8Array(1))[0]! % 4)}${digits}`;
+    if (!issued.has(phone)) {
+      issued.add(phone);
+      return phone;
+    }
+  }
 }
 
 /** Writes a queued request straight to D1, as the API would. */

@@ -72,7 +72,8 @@ export const otpRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
       throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 8 to 255 printable ASCII characters');
     }
     const { phoneNumber } = c.req.valid('json');
-    const created = await createOtpRequest(c.env, c.get('config'), { phoneNumber, idempotencyKey }, (promise) =>
+    const clientIp = c.req.header('CF-Connecting-IP');
+    const created = await createOtpRequest(c.env, c.get('config'), { phoneNumber, idempotencyKey, clientIp }, (promise) =>
       c.executionCtx.waitUntil(promise),
     );
     const statusUrl = new URL(`/v1/otp/${created.requestId}`, c.req.url).toString();

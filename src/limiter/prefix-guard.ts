@@ -1,0 +1,214 @@
+import { DurableObject } from 'cloudflare:workers';
+import { z } from 'zod';
+import { logError, logInfo } from '../log';
+import { WindowRule, createWindowLog, evaluateWindows, longestWindowMs, pruneEvents, recordEvent, removeEvent } from './window-log';
+
+/**
+ * One destination prefix (country code plus leading digits): its send rate limit, its SMS-pumping
+ * signals and its block. Pumping shows as sends that are never verified, often to runs of
+ * consecutive numbers; legitimate traffic converts 60-80%. When either signal fires the prefix is
+ * blocked for a while, and every block (automatic or by an operator) is mirrored to D1 so
+ * operators can list them.
+ */
+
+export const PumpingPolicy = z.object({
+  windowSeconds: z.number().int().min(1),
+  graceSeconds: z.number().int().min(0),
+  minSends: z.number().int().min(1),
+  minConversion: z.number().min(0).max(1),
+  blockSeconds: z.number().int().min(1),
+  sequentialNumbers: z.number().int().min(2),
+  sequentialSeconds: z.number().int().min(1),
+});
+export type PumpingPolicy = z.infer<typeof PumpingPolicy>;
+
+export const AdmitInput = z.object({
+  prefix: z.string().regex(/^\+\d{1,15}$/),
+  requestId: z.string(),
+  /** Hash of the whole number, and of the number without its last three digits. */
+  numberKey: z.string().min(8),
+  blockKey: z.string().min(8),
+  rules: z.array(WindowRule).min(1).max(10),
+  pumping: PumpingPolicy,
+});
+export type AdmitInput = z.infer<typeof AdmitInput>;
+
+export type BlockReason = 'low_conversion' | 'sequential_numbers' | 'operator';
+
+export interface PrefixBlock {
+  prefix: string;
+  reason: BlockReason;
+  note: string | null;
+  blockedAt: number;
+  until: number;
+}
+
+export type AdmitDecision =
+  | { allowed: true; eventId: number }
+  | { allowed: false; blocked: boolean; retryAfterSeconds: number };
+
+const EVENTS = 'events';
+const BLOCK_KEY = 'block';
+
+export class PrefixGuard extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.createSchema();
+  }
+
+  private createSchema(): void {
+    createWindowLog(this.sql, EVENTS);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS sends (
+      request_id TEXT PRIMARY KEY, event_id INTEGER NOT NULL, at INTEGER NOT NULL,
+      number_key TEXT NOT NULL, block_key TEXT NOT NULL, verified INTEGER NOT NULL DEFAULT 0)`);
+    this.sql.exec('CREATE INDEX IF NOT EXISTS sends_at ON sends (at)');
+    this.sql.exec('CREATE INDEX IF NOT EXISTS sends_block_at ON sends (block_key, at)');
+  }
+
+  async admit(input: AdmitInput): Promise<AdmitDecision> {
+    const request = AdmitInput.parse(input);
+    const now = Date.now();
+    const block = await this.activeBlock(now);
+    if (block) return { allowed: false, blocked: true, retryAfterSeconds: Math.ceil((block.until - now) / 1000) };
+
+    const keepMs = Math.max(longestWindowMs(request.rules), request.pumping.windowSeconds * 1000, request.pumping.sequentialSeconds * 1000);
+    pruneEvents(this.sql, EVENTS, now - keepMs);
+    this.sql.exec('DELETE FROM sends WHERE at <= ?', now - keepMs);
+
+    const signal = this.pumpingSignal(request, now);
+    if (signal) {
+      const blocked = await this.setBlock(request.prefix, signal.reason, signal.note, now, request.pumping.blockSeconds);
+      return { allowed: false, blocked: true, retryAfterSeconds: Math.ceil((blocked.until - now) / 1000) };
+    }
+
+    const verdict = evaluateWindows(this.sql, EVENTS, request.rules, undefined, now);
+    if (!verdict.allowed) return { allowed: false, blocked: false, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) };
+
+    const eventId = recordEvent(this.sql, EVENTS, now);
+    this.sql.exec(
+      'INSERT OR REPLACE INTO sends (request_id, event_id, at, number_key, block_key) VALUES (?, ?, ?, ?, ?)',
+      request.requestId,
+      eventId,
+      now,
+      request.numberKey,
+      request.blockKey,
+    );
+    await this.ctx.storage.put('keepMs', keepMs);
+    await this.alarmNoLaterThan(now + keepMs);
+    return { allowed: true, eventId };
+  }
+
+  /** Another scope denied the request: it was never sent, so it counts for nothing here. */
+  async refund(requestId: string): Promise<void> {
+    const row = this.sql.exec<{ event_id: number }>('SELECT event_id FROM sends WHERE request_id = ?', requestId).toArray()[0];
+    if (!row) return;
+    removeEvent(this.sql, EVENTS, row.event_id);
+    this.sql.exec('DELETE FROM sends WHERE request_id = ?', requestId);
+  }
+
+  /** A code sent to this prefix was verified: the conversion signal. */
+  async recordVerification(requestId: string): Promise<void> {
+    this.sql.exec('UPDATE sends SET verified = 1 WHERE request_id = ?', requestId);
+  }
+
+  async status(): Promise<{ block: PrefixBlock | null; sends: number; verified: number }> {
+    const counts = this.sql.exec<{ sends: number; verified: number | null }>('SELECT COUNT(*) AS sends, SUM(verified) AS verified FROM sends').one();
+    return { block: await this.activeBlock(Date.now()), sends: counts.sends, verified: counts.verified ?? 0 };
+  }
+
+  async block(input: { prefix: string; seconds: number; note?: string }): Promise<PrefixBlock> {
+    const { prefix, seconds, note } = z
+      .object({ prefix: z.string().regex(/^\+\d{1,15}$/), seconds: z.number().int().min(1).max(365 * 86400), note: z.string().max(200).optional() })
+      .parse(input);
+    return this.setBlock(prefix, 'operator', note ?? null, Date.now(), seconds);
+  }
+
+  async lift(): Promise<PrefixBlock | null> {
+    const block = await this.activeBlock(Date.now());
+    await this.ctx.storage.delete(BLOCK_KEY);
+    // Signals that led to an automatic block would block again at once: start counting afresh.
+    this.sql.exec('DELETE FROM sends');
+    if (block) {
+      logInfo('prefix.unblocked', { prefix: block.prefix, reason: block.reason });
+      await this.env.DB.prepare('UPDATE prefix_blocks SET lifted_at = ?1 WHERE prefix = ?2').bind(Date.now(), block.prefix).run();
+    }
+    return block;
+  }
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    const keepMs = (await this.ctx.storage.get<number>('keepMs')) ?? 0;
+    const newest = pruneEvents(this.sql, EVENTS, now - keepMs);
+    this.sql.exec('DELETE FROM sends WHERE at <= ?', now - keepMs);
+    const block = await this.activeBlock(now);
+    if (newest === null && !block) {
+      await this.ctx.storage.deleteAll();
+      this.createSchema();
+      return;
+    }
+    await this.ctx.storage.setAlarm(Math.max(now + 1000, Math.min(newest !== null ? newest + keepMs : Infinity, block?.until ?? Infinity)));
+  }
+
+  private pumpingSignal(request: AdmitInput, now: number): { reason: BlockReason; note: string } | null {
+    const { pumping } = request;
+    // Consecutive numbers: distinct numbers in this one thousand-number block, this one included.
+    const distinct = this.sql
+      .exec<{ n: number }>(
+        'SELECT COUNT(DISTINCT number_key) AS n FROM sends WHERE block_key = ? AND at > ? AND number_key != ?',
+        request.blockKey,
+        now - pumping.sequentialSeconds * 1000,
+        request.numberKey,
+      )
+      .one().n + 1;
+    if (distinct >= pumping.sequentialNumbers) {
+      return { reason: 'sequential_numbers', note: `${distinct} numbers of one thousand-block within ${pumping.sequentialSeconds} s` };
+    }
+    // Conversion of sends old enough to have been verified by a real user.
+    const settled = this.sql
+      .exec<{ sends: number; verified: number | null }>(
+        'SELECT COUNT(*) AS sends, SUM(verified) AS verified FROM sends WHERE at > ? AND at <= ?',
+        now - pumping.windowSeconds * 1000,
+        now - pumping.graceSeconds * 1000,
+      )
+      .one();
+    if (settled.sends >= pumping.minSends) {
+      const conversion = (settled.verified ?? 0) / settled.sends;
+      if (conversion < pumping.minConversion) {
+        return { reason: 'low_conversion', note: `${Math.round(conversion * 100)}% of ${settled.sends} sends verified` };
+      }
+    }
+    return null;
+  }
+
+  private async setBlock(prefix: string, reason: BlockReason, note: string | null, now: number, seconds: number): Promise<PrefixBlock> {
+    const block: PrefixBlock = { prefix, reason, note, blockedAt: now, until: now + seconds * 1000 };
+    await this.ctx.storage.put(BLOCK_KEY, block);
+    await this.alarmNoLaterThan(block.until);
+    logError('prefix.blocked', { prefix, reason, note, until: new Date(block.until).toISOString() });
+    try {
+      await this.env.DB.prepare(
+        `INSERT INTO prefix_blocks (prefix, reason, note, blocked_at, until) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (prefix) DO UPDATE SET reason = ?2, note = ?3, blocked_at = ?4, until = ?5, lifted_at = NULL`,
+      )
+        .bind(prefix, reason, note, now, block.until)
+        .run();
+    } catch (error) {
+      // The block itself lives here and is in force; only the operators' listing lags.
+      logError('prefix.block_not_mirrored', { prefix, error: error instanceof Error ? error.message : String(error) });
+    }
+    return block;
+  }
+
+  private async activeBlock(now: number): Promise<PrefixBlock | null> {
+    const block = await this.ctx.storage.get<PrefixBlock>(BLOCK_KEY);
+    return block && block.until > now ? block : null;
+  }
+
+  private async alarmNoLaterThan(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+/**
+ * A sliding-window log kept in a Durable Object's SQLite storage: one row per admitted event.
+ * Deciding is a few indexed COUNTs; the object runs one call at a time and SQL calls are
+ * synchronous, so check-then-record cannot interleave and every limit is exact.
+ */
+
+export const WindowRule = z.object({ limit: z.number().int().min(1), windowSeconds: z.number().int().min(1).max(7 * 86400) });
+export type WindowRule = z.infer<typeof WindowRule>;
+
+/**
+ * Progressive cooldown: after the k-th event within `resetSeconds`, the next one must wait
+ * `scheduleSeconds[k-1]` (the last entry repeats) after the latest event.
+ */
+export const Cooldown = z.object({
+  scheduleSeconds: z.array(z.number().int().min(0).max(86400)).min(1).max(10),
+  resetSeconds: z.number().int().min(1).max(7 * 86400),
+});
+export type Cooldown = z.infer<typeof Cooldown>;
+
+export interface WindowVerdict {
+  allowed: boolean;
+  /** When denied: ms until the call could succeed. */
+  retryAfterMs: number;
+  /** Events left in the tightest window were this call admitted. */
+  remaining: number;
+}
+
+export function createWindowLog(sql: SqlStorage, table: string): void {
+  sql.exec(`CREATE TABLE IF NOT EXISTS ${table} (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL)`);
+  sql.exec(`CREATE INDEX IF NOT EXISTS ${table}_at ON ${table} (at)`);
+}
+
+export function evaluateWindows(sql: SqlStorage, table: string, rules: WindowRule[], cooldown: Cooldown | undefined, now: number): WindowVerdict {
+  let retryAfterMs = 0;
+  let remaining = Number.POSITIVE_INFINITY;
+  for (const rule of rules) {
+    const windowMs = rule.windowSeconds * 1000;
+    const count = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE at > ?`, now - windowMs).one().n;
+    if (count >= rule.limit) {
+      // The window frees a slot when its (count - limit + 1)-th oldest event leaves it.
+      const freeing = sql
+        .exec<{ at: number }>(`SELECT at FROM ${table} WHERE at > ? ORDER BY at LIMIT 1 OFFSET ?`, now - windowMs, count - rule.limit)
+        .one().at;
+      retryAfterMs = Math.max(retryAfterMs, freeing + windowMs - now);
+    }
+    remaining = Math.min(remaining, Math.max(0, rule.limit - count - 1));
+  }
+  if (cooldown) {
+    const recent = sql
+      .exec<{ n: number; latest: number | null }>(`SELECT COUNT(*) AS n, MAX(at) AS latest FROM ${table} WHERE at > ?`, now - cooldown.resetSeconds * 1000)
+      .one();
+    if (recent.n > 0 && recent.latest !== null) {
+      const waitSeconds = cooldown.scheduleSeconds[Math.min(recent.n, cooldown.scheduleSeconds.length) - 1]!;
+      const readyAt = recent.latest + waitSeconds * 1000;
+      if (readyAt > now) retryAfterMs = Math.max(retryAfterMs, readyAt - now);
+    }
+  }
+  return { allowed: retryAfterMs === 0, retryAfterMs, remaining: retryAfterMs === 0 ? remaining : 0 };
+}
+
+/** Records an admitted event; the id lets the caller take exactly this event back. */
+export function recordEvent(sql: SqlStorage, table: string, now: number): number {
+  return sql.exec<{ id: number }>(`INSERT INTO ${table} (at) VALUES (?) RETURNING id`, now).one().id;
+}
+
+export function removeEvent(sql: SqlStorage, table: string, id: number): void {
+  sql.exec(`DELETE FROM ${table} WHERE id = ?`, id);
+}
+
+/** Drops events older than every window; returns the newest remaining event time, if any. */
+export function pruneEvents(sql: SqlStorage, table: string, olderThan: number): number | null {
+  sql.exec(`DELETE FROM ${table} WHERE at <= ?`, olderThan);
+  return sql.exec<{ at: number | null }>(`SELECT MAX(at) AS at FROM ${table}`).one().at;
+}
+
+export function longestWindowMs(rules: WindowRule[], cooldown?: Cooldown): number {
+  return Math.max(...rules.map((rule) => rule.windowSeconds), cooldown?.resetSeconds ?? 0) * 1000;
+}

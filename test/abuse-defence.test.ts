@@ -1,0 +1,181 @@
+import { SELF, env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import worker from '../src/index';
+import type { PrefixGuard } from '../src/limiter/prefix-guard';
+import type { RateLimiter } from '../src/limiter/rate-limiter';
+import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
+import { phonePrefix } from '../src/phone';
+import { uniquePhone } from './support/fixtures';
+
+const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
+
+/** POST /v1/otp through the real Worker with its env changed by `vars`. */
+function send(phoneNumber: string, options: { ip?: string; vars?: Record<string, string> } = {}) {
+  const request = new Request('https://otp.test/v1/otp', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...(options.ip ? { 'CF-Connecting-IP': options.ip } : {}) },
+    body: JSON.stringify({ phoneNumber }),
+  });
+  return options.vars ? worker.fetch(request, { ...env, ...options.vars } as Env, ctx) : SELF.fetch(request);
+}
+
+let ipCounter = 0;
+const uniqueIp = () => `198.51.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
+/** A destination prefix (the first five digits) of its own per call, so prefix state never leaks between tests. */
+let prefixCounter = 100;
+const freshPrefix = () => `+44${++prefixCounter}`;
+const prefixPhone = (prefix: string, n: number) => `${prefix}${String(n).padStart(8, '0')}`;
+
+async function storedEvents(stub: DurableObjectStub<RateLimiter>) {
+  return runInDurableObject(stub, (_i: RateLimiter, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
+}
+
+describe('per-phone scope', () => {
+  it('admits exactly one of 100 concurrent sends for one phone', async () => {
+    const phone = uniquePhone();
+    const responses = await Promise.all(Array.from({ length: 100 }, () => send(phone, { ip: uniqueIp() })));
+    expect(responses.filter((r) => r.status === 202)).toHaveLength(1);
+    expect(responses.filter((r) => r.status === 429)).toHaveLength(99);
+  });
+
+  it('progressive cooldown: 30 s, then 60 s, then 120 s, then 300 s between sends', async () => {
+    const phone = uniquePhone();
+    const stub = rateLimiterFor(env, phoneLimitKey(phone));
+    const rules = [{ limit: 100, windowSeconds: 86400 }];
+    const cooldown = { scheduleSeconds: [30, 60, 120, 300], resetSeconds: 3600 };
+    const waits: number[] = [];
+    for (let send = 0; send < 5; send++) {
+      expect((await stub.consume({ rules, cooldown })).allowed).toBe(true);
+      const denied = await stub.consume({ rules, cooldown });
+      waits.push(denied.retryAfterSeconds);
+      // Move time forward past the cooldown by ageing every event.
+      await runInDurableObject(stub, (_i: RateLimiter, state) => {
+        state.storage.sql.exec('UPDATE events SET at = at - ?', denied.retryAfterSeconds * 1000);
+      });
+    }
+    expect(waits).toEqual([30, 60, 120, 300, 300]);
+  });
+});
+
+describe('per-IP scope', () => {
+  it('one IP cannot fan out to unlimited phones: exactly its limit of 100 concurrent sends to distinct phones', async () => {
+    const ip = uniqueIp();
+    const responses = await Promise.all(Array.from({ length: 100 }, () => send(uniquePhone(), { ip })));
+    // IP_LIMITS default: 10 a minute.
+    expect(responses.filter((r) => r.status === 202)).toHaveLength(10);
+    expect(responses.filter((r) => r.status === 429)).toHaveLength(90);
+  });
+
+  it('IPv6 clients are limited per /64', async () => {
+    const vars = { IP_LIMITS: '2/60' };
+    const base = '2001:db8:aa:bb';
+    const statuses = [];
+    for (const host of ['::1', ':1:2:3:4', ':ffff::9']) statuses.push((await send(uniquePhone(), { ip: `${base}${host}`, vars })).status);
+    expect(statuses).toEqual([202, 202, 429]);
+  });
+});
+
+describe('per-prefix scope', () => {
+  it('is exact under 100 concurrent sends to distinct numbers of one prefix', async () => {
+    const prefix = freshPrefix();
+    const vars = { PREFIX_LIMITS: '7/60', SEQUENTIAL_BURST_NUMBERS: '1000' };
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => send(prefixPhone(prefix, 1000 * i + 7), { ip: uniqueIp(), vars })),
+    );
+    expect(responses.filter((r) => r.status === 202)).toHaveLength(7);
+  });
+});
+
+describe('a denied request consumes nothing', () => {
+  it('a phone denied by its own limit leaves the IP and prefix budgets untouched', async () => {
+    const phone = prefixPhone(freshPrefix(), 4242);
+    const ip = uniqueIp();
+    expect((await send(phone, { ip })).status).toBe(202);
+    for (let i = 0; i < 5; i++) expect((await send(phone, { ip })).status).toBe(429);
+    expect(await storedEvents(rateLimiterFor(env, ipLimitKey(ip)))).toBe(1);
+    expect((await prefixGuardFor(env, phonePrefix(phone)).status()).sends).toBe(1);
+  });
+
+  it('an IP denied by its limit leaves the phone’s budget untouched', async () => {
+    const ip = uniqueIp();
+    const vars = { IP_LIMITS: '1/60' };
+    expect((await send(uniquePhone(), { ip, vars })).status).toBe(202);
+    const phone = uniquePhone();
+    expect((await send(phone, { ip, vars })).status).toBe(429);
+    expect(await storedEvents(rateLimiterFor(env, phoneLimitKey(phone)))).toBe(0);
+    // The same phone from another address is admitted at once.
+    expect((await send(phone, { ip: uniqueIp(), vars })).status).toBe(202);
+  });
+
+  it('a denied request writes nothing to D1', async () => {
+    const phone = uniquePhone();
+    await send(phone, { ip: uniqueIp() });
+    const before = await env.DB.prepare('SELECT COUNT(*) AS n FROM otp_requests').first<{ n: number }>();
+    for (let i = 0; i < 5; i++) await send(phone, { ip: uniqueIp() });
+    const after = await env.DB.prepare('SELECT COUNT(*) AS n FROM otp_requests').first<{ n: number }>();
+    expect(after!.n).toBe(before!.n);
+  });
+});
+
+describe('429 answers', () => {
+  it('carry Retry-After and the RateLimit fields, and do not say which scope tripped', async () => {
+    const ip = uniqueIp();
+    const vars = { IP_LIMITS: '1/60' };
+    await send(uniquePhone(), { ip, vars });
+    const byIp = await send(uniquePhone(), { ip, vars });
+    const phone = uniquePhone();
+    await send(phone, { ip: uniqueIp() });
+    const byPhone = await send(phone, { ip: uniqueIp() });
+    for (const response of [byIp, byPhone]) {
+      expect(response.status).toBe(429);
+      const retryAfter = response.headers.get('Retry-After');
+      expect(Number(retryAfter)).toBeGreaterThan(0);
+      expect(response.headers.get('RateLimit')).toBe(`"otp";r=0;t=${retryAfter}`);
+      expect(response.headers.get('RateLimit-Policy')).toMatch(/^"otp";q=\d+;w=\d+$/);
+    }
+    const [a, b] = await Promise.all([byIp.json<{ error: object }>(), byPhone.json<{ error: object }>()]);
+    const strip = (body: { error: object }) => ({ ...body.error, requestId: undefined, retryAfterSeconds: undefined });
+    expect(strip(a)).toEqual(strip(b));
+  });
+});
+
+describe('country allowlist and global budget', () => {
+  it('refuses numbers outside the allowed countries with 422 country_not_allowed', async () => {
+    const vars = { ALLOWED_COUNTRY_CODES: '91,44' };
+    expect((await send(uniquePhone(), { vars })).status).toBe(202);
+    const refused = await send('+8821612345678', { vars });
+    expect(refused.status).toBe(422);
+    expect((await refused.json<{ error: { code: string } }>()).error.code).toBe('country_not_allowed');
+  });
+
+  it('answers 503 with Retry-After once the global budget is spent, and never admits more than it', async () => {
+    const vars = { GLOBAL_SEND_LIMIT: '8/60', GLOBAL_SHARDS: '2', IP_LIMITS: '1000/60' };
+    const responses = await Promise.all(Array.from({ length: 30 }, () => send(uniquePhone(), { vars, ip: uniqueIp() })));
+    const admitted = responses.filter((r) => r.status === 202).length;
+    // Two shards of 4; a request whose first shard is spent tries the other, so exactly 8.
+    expect(admitted).toBe(8);
+    const refused = responses.find((r) => r.status === 503)!;
+    expect(Number(refused.headers.get('Retry-After'))).toBeGreaterThan(0);
+    expect((await refused.json<{ error: { code: string } }>()).error.code).toBe('service_unavailable');
+  });
+});
+
+describe('window state expires', () => {
+  it('the prefix guard deletes its storage once idle and unblocked', async () => {
+    const prefix = freshPrefix();
+    await send(prefixPhone(prefix, 12345), { ip: uniqueIp() });
+    const stub = prefixGuardFor(env, prefix);
+    await runInDurableObject(stub, (_i: PrefixGuard, state) => {
+      state.storage.sql.exec('UPDATE events SET at = at - 100000000');
+      state.storage.sql.exec('UPDATE sends SET at = at - 100000000');
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const left = await runInDurableObject(stub, async (_i: PrefixGuard, state) => ({
+      events: state.storage.sql.exec('SELECT * FROM events').toArray().length,
+      sends: state.storage.sql.exec('SELECT * FROM sends').toArray().length,
+      alarm: await state.storage.getAlarm(),
+      kv: (await state.storage.list()).size,
+    }));
+    expect(left).toEqual({ events: 0, sends: 0, alarm: null, kv: 0 });
+  });
+});
