@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { FINAL_STATUSES, RequestStatus } from '../db/requests';
-import type { Decision } from './retry-policy';
+import type { AttemptRecord as AttemptRecordSchema } from '../queue/messages';
 
 /**
  * How long one consumer owns a request while it calls the provider. Another copy of the same
@@ -69,14 +69,7 @@ export function isFinal(status: RequestStatus): boolean {
   return FINAL_STATUSES.includes(status);
 }
 
-export interface AttemptRecord {
-  requestId: string;
-  attemptNumber: number;
-  startedAt: number;
-  finishedAt: number;
-  httpStatus: number | null;
-  decision: Decision;
-}
+export type AttemptRecord = z.infer<typeof AttemptRecordSchema>;
 
 /**
  * The audit row of one provider call and the request's new state, as statements for one batch.

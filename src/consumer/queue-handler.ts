@@ -1,8 +1,9 @@
 import { type Config, ConfigError, loadConfig } from '../config';
 import { logError } from '../log';
-import { type SendJob, WorkMessage } from '../queue/messages';
+import { type RecordAttempts, type SendJob, WorkMessage } from '../queue/messages';
 import { deadLetterUnreadable } from './dead-letter';
 import { handleDeadLetterBatch } from './dead-letter-batch';
+import { handleRecordAttempts } from './record-attempts';
 import { handleSendJobs } from './send-batch';
 
 /** The dead-letter queue is recognised by name, so renamed deployments keep working. */
@@ -25,6 +26,7 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
   }
 
   const sends: Parsed<SendJob> = [];
+  const records: Parsed<RecordAttempts> = [];
   for (const message of batch.messages) {
     const parsed = WorkMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -35,7 +37,10 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
       case 'send':
         sends.push({ message, body: parsed.data });
         break;
+      case 'record_attempts':
+        records.push({ message, body: parsed.data });
+        break;
     }
   }
-  await handleSendJobs(sends, env, config);
+  await Promise.all([handleSendJobs(sends, env, config), handleRecordAttempts(records, env)]);
 }

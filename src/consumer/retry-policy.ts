@@ -1,4 +1,6 @@
+import type { z } from 'zod';
 import type { SendOutcome } from '../provider/types';
+import type { Decision as DecisionSchema } from '../queue/messages';
 
 export interface RetrySettings {
   baseSeconds: number;
@@ -21,11 +23,7 @@ export function retryDelaySeconds(
   return Math.max(jittered, Math.ceil(retryAfterSeconds ?? 0));
 }
 
-export type Decision =
-  | { action: 'sent'; messageId: string | null }
-  | { action: 'fail'; errorCode: string; message: string }
-  | { action: 'retry'; delaySeconds: number; errorCode: string; message: string }
-  | { action: 'expire'; errorCode: string; message: string };
+export type Decision = z.infer<typeof DecisionSchema>;
 
 /** What to do after one provider call, given when the request's code stops being valid. */
 export function decide(

@@ -5,7 +5,7 @@ import { providerIdempotencyKey } from '../ids';
 import { errorName, logError, logInfo, logWarn } from '../log';
 import { selectProvider } from '../provider/select-provider';
 import type { SendOutcome, SmsProvider } from '../provider/types';
-import type { SendJob } from '../queue/messages';
+import type { RecordAttempts, SendJob } from '../queue/messages';
 import { deadLetterUnreadable } from './dead-letter';
 import { PACING_HORIZON_MS, delayUntilFree, reserveProviderSlots, waitUntilSlot } from './provider-slots';
 import type { Reservation } from '../limiter/provider-pacer';
@@ -89,7 +89,7 @@ export async function handleSendJobs(
         }),
       );
     }
-    if (await commit(env, finishing, toSend, config, leaseMs)) for (const job of toSend) job.message.ack();
+    if ((await commit(env, finishing, toSend, config, leaseMs)) === 'written') for (const job of toSend) job.message.ack();
     return;
   }
 
@@ -98,7 +98,12 @@ export async function handleSendJobs(
     return attemptSend(choice.provider, secret, config, job.request);
   });
   for (const attempt of attempts) finishing.push(...recordAttemptStatements(env.DB, attempt));
-  if (!(await commit(env, finishing, toSend, config, leaseMs))) return;
+  const recorded = await commit(env, finishing, toSend, config, leaseMs, attempts);
+  if (recorded === 'retried') return;
+  if (recorded === 'deferred') {
+    for (const job of toSend) job.message.ack();
+    return;
+  }
 
   toSend.forEach((job, index) => {
     const attempt = attempts[index]!;
@@ -191,21 +196,40 @@ async function settleSkipped(env: Env, skipped: Job[], now: number, finishing: D
 }
 
 /**
- * Writes the batch's outcomes in one D1 transaction. When that fails, every message that made a
- * provider call is retried once its lease has lapsed: the next call reuses the idempotency key,
- * so the provider answers with the original result instead of sending a second SMS.
+ * Writes the batch's outcomes in one D1 transaction. When D1 fails after provider calls were
+ * made, the outcomes travel on through the queue (`record_attempts`) and are written from there,
+ * so no call is made twice. Only if that enqueue fails too are the jobs retried once their lease
+ * lapses; the repeated call reuses the idempotency key, so the provider answers with the
+ * original result and sends no second SMS.
  */
-async function commit(env: Env, statements: D1PreparedStatement[], sent: Job[], config: Config, leaseMs: number): Promise<boolean> {
-  if (statements.length === 0) return true;
+async function commit(
+  env: Env,
+  statements: D1PreparedStatement[],
+  sent: Job[],
+  config: Config,
+  leaseMs: number,
+  attempts: AttemptRecord[] = [],
+): Promise<'written' | 'deferred' | 'retried'> {
+  if (statements.length === 0) return 'written';
   try {
     await env.DB.batch(statements);
-    return true;
+    return 'written';
   } catch (error) {
     logError('send.record_failed', { error: errorName(error), messages: sent.length });
-    const delaySeconds = Math.ceil(leaseMs / 1000) + 1;
-    for (const job of sent) job.message.retry({ delaySeconds: Math.max(delaySeconds, backoffFor(job.message, config)) });
-    return false;
   }
+  if (attempts.length > 0) {
+    try {
+      const body: RecordAttempts = { type: 'record_attempts', v: 1, attempts };
+      await env.SEND_QUEUE.send(body);
+      logWarn('send.record_deferred', { attempts: attempts.length });
+      return 'deferred';
+    } catch (error) {
+      logError('send.record_defer_failed', { error: errorName(error) });
+    }
+  }
+  const delaySeconds = Math.ceil(leaseMs / 1000) + 1;
+  for (const job of sent) job.message.retry({ delaySeconds: Math.max(delaySeconds, backoffFor(job.message, config)) });
+  return 'retried';
 }
 
 function backoffFor(message: Message<unknown>, config: Config): number {

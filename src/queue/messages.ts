@@ -21,8 +21,36 @@ export const RejectedMessage = z.object({
 });
 export type RejectedMessage = z.infer<typeof RejectedMessage>;
 
+const text = z.string().max(300);
+export const Decision = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('sent'), messageId: z.string().max(200).nullable() }),
+  z.object({ action: z.literal('fail'), errorCode: text, message: text }),
+  z.object({ action: z.literal('retry'), delaySeconds: z.number().int().min(0).max(43200), errorCode: text, message: text }),
+  z.object({ action: z.literal('expire'), errorCode: text, message: text }),
+]);
+
+export const AttemptRecord = z.object({
+  requestId: z.string().regex(REQUEST_ID_PATTERN),
+  attemptNumber: z.number().int().min(1),
+  startedAt: z.number().int(),
+  finishedAt: z.number().int(),
+  httpStatus: z.number().int().nullable(),
+  decision: Decision,
+});
+
+/**
+ * The outcomes of provider calls whose D1 write failed. Carrying them through the queue means
+ * the calls are recorded without being made again. Error texts are already redacted.
+ */
+export const RecordAttempts = z.object({
+  type: z.literal('record_attempts'),
+  v: z.literal(1),
+  attempts: z.array(AttemptRecord).min(1).max(100),
+});
+export type RecordAttempts = z.infer<typeof RecordAttempts>;
+
 /** Every kind of work the `otp-send` queue carries, told apart by `type`. */
-export const WorkMessage = z.discriminatedUnion('type', [SendJob]);
+export const WorkMessage = z.discriminatedUnion('type', [SendJob, RecordAttempts]);
 export type WorkMessage = z.infer<typeof WorkMessage>;
 
 export const DeadLetterBody = z.discriminatedUnion('type', [SendJob, RejectedMessage]);

@@ -1,0 +1,33 @@
+import { errorName, logError } from '../log';
+import { type RecordAttempts, sendJob } from '../queue/messages';
+import { recordAttemptStatements } from './delivery-store';
+
+/**
+ * Writes provider-call outcomes that could not be written when the calls were made, then puts
+ * the jobs that were to be retried back on the queue with their delay. Writing twice is
+ * harmless: attempt rows are unique per (request, attempt) and status updates apply only to a
+ * request still in `sending`.
+ */
+export async function handleRecordAttempts(
+  messages: ReadonlyArray<{ message: Message<unknown>; body: RecordAttempts }>,
+  env: Env,
+): Promise<void> {
+  for (const { message, body } of messages) {
+    try {
+      await env.DB.batch(body.attempts.flatMap((attempt) => recordAttemptStatements(env.DB, attempt)));
+      const retries = body.attempts.filter((attempt) => attempt.decision.action === 'retry');
+      if (retries.length > 0) {
+        await env.SEND_QUEUE.sendBatch(
+          retries.map((attempt) => ({
+            body: sendJob(attempt.requestId),
+            delaySeconds: attempt.decision.action === 'retry' ? attempt.decision.delaySeconds : 0,
+          })),
+        );
+      }
+      message.ack();
+    } catch (error) {
+      logError('record_attempts.failed', { messageId: message.id, error: errorName(error) });
+      message.retry({ delaySeconds: 10 });
+    }
+  }
+}
