@@ -20,6 +20,8 @@ export default defineConfig(async () => {
       setupFiles: ['./test/support/setup.ts'],
       // The Worker logs a JSON line per event; show them only for tests that fail.
       silent: 'passed-only' as const,
+      // Generous: a 2-core machine running other work makes the 100-request concurrency tests slow.
+      testTimeout: 30_000,
       reporters: process.env.CI ? ['default', ['json', { outputFile: '.test-results.json' }] as ['json', object]] : ['default'],
     },
   };

@@ -1,13 +1,12 @@
 import { SELF, env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import worker from '../src/index';
 import type { PrefixGuard } from '../src/limiter/prefix-guard';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
 import { phonePrefix } from '../src/phone';
 import { uniquePhone } from './support/fixtures';
+import { fetchWithEnv } from './support/worker';
 
-const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
 
 /** POST /v1/otp through the real Worker with its env changed by `vars`. */
 function send(phoneNumber: string, options: { ip?: string; vars?: Record<string, string> } = {}) {
@@ -16,7 +15,7 @@ function send(phoneNumber: string, options: { ip?: string; vars?: Record<string,
     headers: { 'Content-Type': 'application/json', ...(options.ip ? { 'CF-Connecting-IP': options.ip } : {}) },
     body: JSON.stringify({ phoneNumber }),
   });
-  return options.vars ? worker.fetch(request, { ...env, ...options.vars } as Env, ctx) : SELF.fetch(request);
+  return options.vars ? fetchWithEnv(request, { ...env, ...options.vars } as Env) : SELF.fetch(request);
 }
 
 let ipCounter = 0;

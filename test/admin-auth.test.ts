@@ -1,10 +1,9 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import worker from '../src/index';
+import { fetchWithEnv } from './support/worker';
 
-const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
 const call = (headers: Record<string, string>, vars: Record<string, string> = { ADMIN_TOKEN: 'correct-token-123' }) =>
-  worker.fetch(new Request('https://otp.test/v1/admin/requests', { headers }), { ...env, ...vars } as Env, ctx);
+  fetchWithEnv(new Request('https://otp.test/v1/admin/requests', { headers }), { ...env, ...vars } as Env);
 
 describe('admin bearer token', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { SELF, env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import worker from '../src/index';
 import { ConfigError, loadConfig } from '../src/config';
+import { fetchWithEnv } from './support/worker';
 
 const withVars = (vars: Record<string, string>) => ({ ...env, ...vars }) as Env;
 
@@ -47,8 +47,7 @@ describe('configuration', () => {
 
   it('a misconfigured deployment answers 500 configuration_error and logs what is wrong', async () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
-    const response = await worker.fetch(new Request('https://otp.test/healthz'), withVars({ OTP_TTL_SECONDS: 'soon' }), ctx);
+    const response = await fetchWithEnv(new Request('https://otp.test/healthz'), withVars({ OTP_TTL_SECONDS: 'soon' }));
     expect(response.status).toBe(500);
     const body = await response.json<{ error: { code: string; message: string } }>();
     expect(body.error.code).toBe('configuration_error');
@@ -58,12 +57,9 @@ describe('configuration', () => {
   });
 
   it('the sandbox listing does not exist outside sandbox mode', async () => {
-    const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
-    const response = await worker.fetch(
+    const response = await fetchWithEnv(
       new Request('https://otp.test/v1/sandbox/messages'),
-      withVars({ PROVIDER_MODE: 'startmessaging' }),
-      ctx,
-    );
+      withVars({ PROVIDER_MODE: 'startmessaging' }));
     expect(response.status).toBe(404);
     expect((await SELF.fetch('https://otp.test/v1/sandbox/messages')).status).toBe(200);
   });

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/errors';
-import worker from '../src/index';
+import { fetchWithEnv } from './support/worker';
 
 /**
  * Property: whatever arrives (method, path, parameters, headers, content type, body: huge,
@@ -10,7 +10,6 @@ import worker from '../src/index';
  */
 
 const ADMIN_TOKEN = 'fuzz-admin-token';
-const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
 const fuzzEnv = { ...env, ADMIN_TOKEN, IP_LIMITS: '100000/60', GLOBAL_SEND_LIMIT: '1000000/60' } as Env;
 
 const segment = fc.oneof(
@@ -124,7 +123,7 @@ describe('fuzzing every route', () => {
       fc.asyncProperty(fc.oneof({ arbitrary: anyCase, weight: 3 }, { arbitrary: nearValidCase, weight: 1 }), async ([m, p, q, h, b]) => {
         const request = buildRequest(m, p, q, h, b);
         if (!request) return;
-        const response = await worker.fetch(request, fuzzEnv, ctx);
+        const response = await fetchWithEnv(request, fuzzEnv);
         seen.set(response.status, (seen.get(response.status) ?? 0) + 1);
         expect(response.status, `${m} ${p}${q}`).toBeLessThan(500);
         if (response.status >= 400 && m !== 'HEAD') {

@@ -2,11 +2,10 @@ import { SELF, env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
 import { SANDBOX_OTP_SECRET } from '../src/config';
-import worker from '../src/index';
 import type { PrefixGuard } from '../src/limiter/prefix-guard';
 import { prefixGuardFor } from '../src/limiter/limiter-client';
+import { fetchWithEnv } from './support/worker';
 
-const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
 const ADMIN = { Authorization: 'Bearer test-admin-token' };
 
 let prefixCounter = 500;
@@ -15,7 +14,7 @@ const freshPrefix = () => `+44${++prefixCounter}`;
 const numberIn = (prefix: string, n: number) => `${prefix}${String(n).padStart(8, '0')}`;
 
 function call(path: string, init: RequestInit, vars: Record<string, string> = {}) {
-  return worker.fetch(new Request(`https://otp.test${path}`, init), { ...env, ADMIN_TOKEN: 'test-admin-token', ...vars } as Env, ctx);
+  return fetchWithEnv(new Request(`https://otp.test${path}`, init), { ...env, ADMIN_TOKEN: 'test-admin-token', ...vars } as Env);
 }
 
 const send = (phoneNumber: string, vars: Record<string, string> = {}) =>

@@ -1,8 +1,8 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { ORPHAN_AFTER_MS, sweep } from '../src/consumer/sweeper';
-import worker from '../src/index';
 import { requestRow, seedRequest } from './support/fixtures';
+import worker from '../src/index';
 
 describe('sweeper (cron)', () => {
   it('re-enqueues a request whose job never reached the queue', async () => {

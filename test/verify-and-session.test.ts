@@ -4,6 +4,7 @@ import { deriveCode } from '../src/codes';
 import { SANDBOX_OTP_SECRET, SANDBOX_SESSION_SECRET } from '../src/config';
 import { SESSION_COOKIE, signSession } from '../src/api/session-cookie';
 import { requestRow, seedRequest, uniquePhone } from './support/fixtures';
+import { fetchWithEnv } from './support/worker';
 
 const BASE = 'https://otp.test';
 
@@ -214,26 +215,23 @@ describe('sessions', () => {
   it('after rotation, cookies signed with the previous secret are still read; new ones use the current secret', async () => {
     const worker = (await import('../src/index')).default;
     const rotated = { ...env, SESSION_SECRET: 'new-secret', SESSION_SECRET_PREVIOUS: SANDBOX_SESSION_SECRET } as Env;
-    const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
     const oldCookie = await signSession(payload(), SANDBOX_SESSION_SECRET);
-    const read = await worker.fetch(new Request(`${BASE}/v1/session`, { headers: { Cookie: `${SESSION_COOKIE}=${oldCookie}` } }), rotated, ctx);
+    const read = await fetchWithEnv(new Request(`${BASE}/v1/session`, { headers: { Cookie: `${SESSION_COOKIE}=${oldCookie}` } }), rotated);
     expect(read.status).toBe(200);
 
     const { id } = await seedRequest();
-    const verified = await worker.fetch(
+    const verified = await fetchWithEnv(
       new Request(`${BASE}/v1/otp/${id}/verify`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ code: await codeFor(id) }),
       }),
-      rotated,
-      ctx,
-    );
+      rotated);
     expect(verified.status).toBe(200);
     const fresh = sessionCookieFrom(verified);
     // Signed with the new secret: valid under rotation, not under the old secret alone.
     expect((await getSession(fresh)).status).toBe(401);
-    const readFresh = await worker.fetch(new Request(`${BASE}/v1/session`, { headers: { Cookie: `${SESSION_COOKIE}=${fresh}` } }), rotated, ctx);
+    const readFresh = await fetchWithEnv(new Request(`${BASE}/v1/session`, { headers: { Cookie: `${SESSION_COOKIE}=${fresh}` } }), rotated);
     expect(readFresh.status).toBe(200);
   });
 
@@ -266,14 +264,11 @@ describe('cross-site protection', () => {
 
   it('CORS answers only configured app origins, with credentials, never *', async () => {
     const worker = (await import('../src/index')).default;
-    const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
     const configured = { ...env, CORS_ALLOWED_ORIGINS: 'https://app.example' } as Env;
     const preflight = (origin: string) =>
-      worker.fetch(
+      fetchWithEnv(
         new Request(`${BASE}/v1/otp`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST' } }),
-        configured,
-        ctx,
-      );
+        configured);
     const ok = await preflight('https://app.example');
     expect(ok.headers.get('Access-Control-Allow-Origin')).toBe('https://app.example');
     expect(ok.headers.get('Access-Control-Allow-Credentials')).toBe('true');
@@ -281,23 +276,20 @@ describe('cross-site protection', () => {
     expect(other.headers.get('Access-Control-Allow-Origin')).toBeNull();
 
     const { id } = await seedRequest();
-    const fromApp = await worker.fetch(
+    const fromApp = await fetchWithEnv(
       new Request(`${BASE}/v1/otp/${id}/verify`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Origin: 'https://app.example' },
         body: JSON.stringify({ code: await codeFor(id) }),
       }),
-      configured,
-      ctx,
-    );
+      configured);
     expect(fromApp.status).toBe(200);
   });
 
   it('config refuses * as a CORS origin', async () => {
     const worker = (await import('../src/index')).default;
-    const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    const response = await worker.fetch(new Request(`${BASE}/healthz`), { ...env, CORS_ALLOWED_ORIGINS: '*' } as Env, ctx);
+    const response = await fetchWithEnv(new Request(`${BASE}/healthz`), { ...env, CORS_ALLOWED_ORIGINS: '*' } as Env);
     errors.mockRestore();
     expect(response.status).toBe(500);
   });
