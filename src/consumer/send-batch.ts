@@ -6,9 +6,9 @@ import { errorName, logError, logInfo, logWarn } from '../log';
 import { selectProvider } from '../provider/select-provider';
 import type { SendOutcome, SmsProvider } from '../provider/types';
 import type { RecordAttempts, SendJob } from '../queue/messages';
+import type { Reservation } from '../limiter/provider-pacer';
 import { deadLetterUnreadable } from './dead-letter';
 import { PACING_HORIZON_MS, delayUntilFree, reserveProviderSlots, waitUntilSlot } from './provider-slots';
-import type { Reservation } from '../limiter/provider-pacer';
 import {
   type AttemptRecord,
   type ClaimedRequest,
@@ -34,6 +34,13 @@ export async function handleSendJobs(
 ): Promise<void> {
   const all: Job[] = messages.map(({ message, body }) => ({ message, requestId: body.requestId }));
   if (all.length === 0) return;
+
+  const choice = selectProvider(config, env.DB);
+  const secret = otpSecretFor(config);
+  if ('misconfigured' in choice || !secret) {
+    await failMisconfigured(env, all, 'misconfigured' in choice ? choice.misconfigured : 'OTP_SECRET is not set', config);
+    return;
+  }
 
   // Send times from the account-wide pacer; jobs that got none wait in the queue until it frees up.
   const ids = unique(all.map((job) => job.requestId));
@@ -73,26 +80,6 @@ export async function handleSendJobs(
   const finishing: D1PreparedStatement[] = [];
   await settleSkipped(env, skipped, now, finishing, leaseMs);
 
-  const choice = selectProvider(config, env.DB);
-  const secret = otpSecretFor(config);
-  if ('misconfigured' in choice || !secret) {
-    const reason = 'misconfigured' in choice ? choice.misconfigured : 'OTP_SECRET is not set';
-    logError('send.provider_misconfigured', { reason, requests: toSend.length });
-    for (const job of toSend) {
-      finishing.push(
-        finishWithoutSendingStatement(env.DB, {
-          requestId: job.requestId,
-          status: 'failed',
-          errorCode: 'provider_misconfigured',
-          message: reason,
-          now,
-        }),
-      );
-    }
-    if ((await commit(env, finishing, toSend, config, leaseMs)) === 'written') for (const job of toSend) job.message.ack();
-    return;
-  }
-
   const attempts = await mapWithConcurrency(toSend, config.sendConcurrency, async (job) => {
     await waitUntilSlot(slotOf.get(job.requestId)!);
     return attemptSend(choice.provider, secret, config, job.request);
@@ -118,6 +105,25 @@ export async function handleSendJobs(
     if (attempt.decision.action === 'retry') job.message.retry({ delaySeconds: attempt.decision.delaySeconds });
     else job.message.ack();
   });
+}
+
+/**
+ * Without its credentials the provider cannot be called: say so loudly and end the requests as
+ * `failed` (the update applies only to requests still waiting), instead of retrying for nothing.
+ */
+async function failMisconfigured(env: Env, jobs: Job[], reason: string, config: Config): Promise<void> {
+  logError('send.provider_misconfigured', { reason, requests: jobs.length });
+  const now = Date.now();
+  const statements = unique(jobs.map((job) => job.requestId)).map((requestId) =>
+    finishWithoutSendingStatement(env.DB, { requestId, status: 'failed', errorCode: 'provider_misconfigured', message: reason, now }),
+  );
+  try {
+    await env.DB.batch(statements);
+    for (const job of jobs) job.message.ack();
+  } catch (error) {
+    logError('send.record_failed', { error: errorName(error), messages: jobs.length });
+    for (const job of jobs) job.message.retry({ delaySeconds: backoffFor(job.message, config) });
+  }
 }
 
 async function attemptSend(
