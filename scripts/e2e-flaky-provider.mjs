@@ -317,6 +317,7 @@ async function main() {
     '--var', `SM_BASE_URL:${standIn.url}`,
     '--var', `SM_API_KEY:${API_KEY}`,
     '--var', 'OTP_SECRET:e2e-otp-secret',
+    '--var', 'SESSION_SECRET:e2e-session-secret',
     '--var', 'SEND_RETRY_BASE_SECONDS:1',
     '--var', 'SEND_RETRY_MAX_SECONDS:4',
     ...(HANG_RATE ? ['--var', `SM_TIMEOUT_MS:${SM_TIMEOUT_MS}`] : []),
@@ -478,6 +479,43 @@ async function main() {
     attemptMismatch.length === 0,
     short(attemptMismatch) || (finished < requests.length ? `compared ${finished} finished requests of ${requests.length}` : ''),
   );
+
+  // 5. Verify each delivered code: exactly once, yielding a session; a locked request refuses even the right code.
+  const codeOf = (requestId) => (byKey.get(`otpd-${requestId}`) ?? []).find((call) => call.status === 201)?.otp;
+  const postJson = (url, body, headers = {}) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+    });
+  const [locked, ...toVerify] = requests;
+  const lockedCode = codeOf(locked.requestId);
+  const wrongCode = lockedCode ? String((Number(lockedCode) + 1) % 10 ** OTP_LENGTH).padStart(OTP_LENGTH, '0') : '000000';
+  const wrongAnswers = [];
+  for (let i = 0; i < 5; i++) wrongAnswers.push((await postJson(`${base}/v1/otp/${locked.requestId}/verify`, { code: wrongCode })).status);
+  const afterLock = await postJson(`${base}/v1/otp/${locked.requestId}/verify`, { code: lockedCode });
+  check('five wrong codes lock a request, even against the right code', wrongAnswers.every((status) => status === 400) && afterLock.status === 429, `answers ${wrongAnswers.join(',')} then ${afterLock.status}`);
+
+  const verifyProblems = [];
+  let sessionCookie = null;
+  await mapLimit(toVerify, 8, async ({ requestId, phoneNumber }) => {
+    const code = codeOf(requestId);
+    const first = await postJson(`${base}/v1/otp/${requestId}/verify`, { code });
+    const cookie = first.headers.get('set-cookie')?.split(';')[0];
+    if (first.status !== 200 || !cookie) return verifyProblems.push(`${requestId}: verify answered ${first.status}`);
+    const session = await fetch(`${base}/v1/session`, { headers: { Cookie: cookie }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    const body = await session.json().catch(() => ({}));
+    if (session.status !== 200 || body.phoneNumber !== phoneNumber) return verifyProblems.push(`${requestId}: session answered ${session.status}`);
+    const again = await postJson(`${base}/v1/otp/${requestId}/verify`, { code });
+    if (again.status !== 409) return verifyProblems.push(`${requestId}: second verify answered ${again.status}`);
+    sessionCookie ??= cookie;
+  });
+  check('every delivered code verifies exactly once and yields a session GET /v1/session accepts', verifyProblems.length === 0, short(verifyProblems));
+  const [name, value = ''] = (sessionCookie ?? 'otp_session=').split('=');
+  const tampered = `${name}=${value.slice(0, -2)}${value.endsWith('AA') ? 'BB' : 'AA'}`;
+  const tamperedAnswer = await fetch(`${base}/v1/session`, { headers: { Cookie: tampered }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+  check('a tampered session cookie gets 401', sessionCookie !== null && tamperedAnswer.status === 401, `answered ${tamperedAnswer.status}`);
 
   summaryTable([
     ['requests', String(requests.length)],
