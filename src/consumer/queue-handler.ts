@@ -1,9 +1,11 @@
 import { type Config, ConfigError, loadConfig } from '../config';
 import { logError } from '../log';
-import { type SendJob, WorkMessage } from '../queue/messages';
+import { type ResendFanout, type SendJob, type StatusCheck, WorkMessage } from '../queue/messages';
 import { deadLetterUnreadable } from './dead-letter';
 import { handleDeadLetterBatch } from './dead-letter-batch';
+import { handleResendFanouts } from './resend-fanout';
 import { handleSendJobs } from './send-batch';
+import { handleStatusChecks } from './status-check';
 
 /** The dead-letter queue is recognised by name, so renamed deployments keep working. */
 export function isDeadLetterQueue(queueName: string): boolean {
@@ -25,6 +27,8 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
   }
 
   const sends: Parsed<SendJob> = [];
+  const checks: Parsed<StatusCheck> = [];
+  const fanouts: Parsed<ResendFanout> = [];
   for (const message of batch.messages) {
     const parsed = WorkMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -35,7 +39,13 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
       case 'send':
         sends.push({ message, body: parsed.data });
         break;
+      case 'status_check':
+        checks.push({ message, body: parsed.data });
+        break;
+      case 'resend_fanout':
+        fanouts.push({ message, body: parsed.data });
+        break;
     }
   }
-  await handleSendJobs(sends, env, config);
+  await Promise.all([handleSendJobs(sends, env, config), handleStatusChecks(checks, env, config), handleResendFanouts(fanouts, env, config)]);
 }

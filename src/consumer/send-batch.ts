@@ -18,6 +18,7 @@ import {
   recordAttemptStatements,
 } from './delivery-store';
 import { decide, retryDelaySeconds } from './retry-policy';
+import { scheduleStatusChecks } from './schedule-status-checks';
 
 type Job = { message: Message<unknown>; requestId: string };
 
@@ -80,6 +81,8 @@ export async function handleSendJobs(
   );
   for (const attempt of attempts) finishing.push(...recordAttemptStatements(env.DB, attempt));
   if (!(await commit(env, finishing, toSend, config))) return;
+  // Delivery reports: one delayed status check per message the provider accepted.
+  await scheduleStatusChecks(env, config, attempts);
 
   toSend.forEach((job, index) => {
     const attempt = attempts[index]!;
