@@ -101,7 +101,9 @@ export function timeline(request: OtpRequestRow, attempts: AttemptRow[], checks:
   add(request.verified_at, 4, 'verified', 'the code was verified');
   for (const next of replacedBy) add(next.created_at, 5, 'replaced', `operator resend created ${next.id} (${next.status})`);
   if (['failed', 'expired', 'superseded'].includes(request.status)) {
-    add(request.updated_at, 6, request.status, request.last_error_code ? `${request.last_error_code}: ${request.last_error_message ?? ''}` : request.status);
+    // The end cannot come before what led to it, whatever updated_at says.
+    const endedAt = Math.max(request.updated_at, ...events.map((event) => event.ms));
+    add(endedAt, 6, request.status, request.last_error_code ? `${request.last_error_code}: ${request.last_error_message ?? ''}` : request.status);
   }
   return events.sort((a, b) => a.ms - b.ms || a.order - b.order).map(({ at, event, detail }) => ({ at, event, detail }));
 }

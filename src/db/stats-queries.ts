@@ -79,11 +79,11 @@ export async function computeStats(db: D1Database, range: StatsRange) {
        FROM otp_requests WHERE ${requestsIn} GROUP BY country ORDER BY requests DESC, country LIMIT ${TOP_COUNTRIES}`,
     ),
     bindBucketed(
-      `SELECT (created_at - ?1) / ?3 AS bucket, COUNT(*) AS requests, SUM(delivery_status = 'delivered') AS delivered,
+      `SELECT CAST((created_at - ?1) / ?3 AS INTEGER) AS bucket, COUNT(*) AS requests, SUM(delivery_status = 'delivered') AS delivered,
          SUM(status = 'verified') AS verified
        FROM otp_requests WHERE ${requestsIn} GROUP BY bucket`,
     ),
-    bindBucketed(`SELECT (started_at - ?1) / ?3 AS bucket, outcome, COUNT(*) AS n FROM delivery_attempts WHERE ${attemptsIn} GROUP BY bucket, outcome`),
+    bindBucketed(`SELECT CAST((started_at - ?1) / ?3 AS INTEGER) AS bucket, outcome, COUNT(*) AS n FROM delivery_attempts WHERE ${attemptsIn} GROUP BY bucket, outcome`),
   ]);
   const [byStatus, totals, attemptsDistribution, byOutcome, latency, bins, errors, countries, requestBuckets, attemptBuckets] = results.map(
     (result) => result.results,
