@@ -102,18 +102,16 @@ async function runStep(body: ResendFanout, env: Env, config: Config, prefixBlock
 
 type Decision = { match: MatchRow; skip: SkipReason | null };
 
-/** Which matches get a new code, and why the others do not. The first match of a phone decides for it. */
+/** Which matches get a new code, and why the others do not. */
 async function decide(rows: MatchRow[], config: Config, prefixBlocks: PrefixBlocks): Promise<Decision[]> {
-  const seen = new Set<string>();
   const decisions: Decision[] = [];
   for (const match of rows) {
     let skip: SkipReason | null = null;
-    if (match.already_resent || seen.has(match.phone_number)) skip = 'already_resent';
+    if (!match.newest_match || match.already_resent) skip = 'same_phone';
     else if (match.verified_since) skip = 'verified_since';
     else if (match.newer_active) skip = 'newer_request';
     else if (await prefixBlocks.isBlocked(match.phone_number)) skip = 'prefix_blocked';
     else if (match.requests_last_day >= config.resend.dailyCapPerPhone) skip = 'daily_cap';
-    seen.add(match.phone_number);
     decisions.push({ match, skip });
   }
   return decisions;

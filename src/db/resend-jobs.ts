@@ -12,11 +12,15 @@ export interface ResendFilter {
   requestIds?: string[];
 }
 
-export const SKIP_REASONS = ['already_resent', 'verified_since', 'newer_request', 'prefix_blocked', 'daily_cap'] as const;
+/**
+ * Why a match got no new code. `same_phone`: the phone is decided at its newest match, so each of
+ * its older matches is counted here (as is a match of a phone this resend already covered).
+ */
+export const SKIP_REASONS = ['same_phone', 'verified_since', 'newer_request', 'prefix_blocked', 'daily_cap'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 const SKIP_COLUMNS: Record<SkipReason, string> = {
-  already_resent: 'skipped_duplicate',
+  same_phone: 'skipped_duplicate',
   verified_since: 'skipped_verified',
   newer_request: 'skipped_newer_request',
   prefix_blocked: 'skipped_prefix_blocked',
