@@ -7,10 +7,11 @@
  * Debian's Chromium with playwright-core: signs in (a wrong token first), reads the charts and
  * tables, filters the attempts, opens a request's timeline, runs a dry-run resend and then the
  * resend itself, and checks the page on a phone-sized screen. Screenshots go to a temporary
- * directory whose path is printed. Ends with one line: `N passed, M failed`.
+ * directory whose path is printed. Ends with one line: `N passed, M failed` (also written as JSON to
+ * $BROWSER_RESULTS_FILE when set, for the CI summary).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -56,6 +57,7 @@ function finish() {
   const passed = results.filter(Boolean).length;
   const failed = results.length - passed;
   console.log(`${passed} passed, ${failed} failed`);
+  if (process.env.BROWSER_RESULTS_FILE) writeFileSync(process.env.BROWSER_RESULTS_FILE, JSON.stringify({ passed, failed }));
   process.exit(failed || results.length === 0 ? 1 : 0);
 }
 
