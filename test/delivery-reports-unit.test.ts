@@ -186,6 +186,17 @@ describe('status_check messages', () => {
     expect(await requestRow(id)).toMatchObject({ status: 'verified', delivery_status: 'delivered' });
   });
 
+  it('a status check that ran out of queue retries is dead-lettered with its reason; the request is not failed for it', async () => {
+    const { queue, testEnv } = reportEnv();
+    const { id } = await sentRequest(testEnv, 'msg_dlq');
+    queue.take();
+    const { ids, result } = await deliver(env, 'otp-send-dlq', [statusCheck(id, 2)]);
+    expect(result.explicitAcks).toEqual(ids);
+    const letter = await env.DB.prepare('SELECT request_id, reason FROM dead_letters WHERE message_id = ?').bind(ids[0]).first();
+    expect(letter).toEqual({ request_id: id, reason: 'status_check_retries_exhausted' });
+    expect((await requestRow(id)).status).toBe('sent');
+  });
+
   it('a check for a request that no longer exists (retention) is acked and forgotten', async () => {
     const { testEnv } = reportEnv();
     const { ids, result } = await deliver(testEnv, 'otp-send', [statusCheck('otp_AAAAAAAAAAAAAAAAAAAAAA', 1)]);
