@@ -47,5 +47,9 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
         break;
     }
   }
-  await Promise.all([handleSendJobs(sends, env, config), handleStatusChecks(checks, env, config), handleResendFanouts(fanouts, env, config)]);
+  await Promise.all([
+    handleSendJobs(sends, env, config),
+    handleStatusChecks(checks, env, config),
+    handleResendFanouts(fanouts, env, config),
+  ]);
 }
