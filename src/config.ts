@@ -125,6 +125,11 @@ const configSchema = z
     SEND_MAX_ATTEMPTS: intVar('SEND_MAX_ATTEMPTS', 1, 50, 8),
     VERIFY_FAILURE_LIMITS: windowRulesVar('VERIFY_FAILURE_LIMITS', '10/3600'),
     SESSION_TTL_SECONDS: intVar('SESSION_TTL_SECONDS', 60, 30 * 86400, 86400),
+    DELIVERY_CHECK_BASE_SECONDS: intVar('DELIVERY_CHECK_BASE_SECONDS', 1, 3600, 30),
+    DELIVERY_CHECK_MAX: intVar('DELIVERY_CHECK_MAX', 0, 20, 6),
+    RESEND_PHONE_DAILY_CAP: intVar('RESEND_PHONE_DAILY_CAP', 1, 1000, 10),
+    RESEND_SENDS_PER_SECOND: intVar('RESEND_SENDS_PER_SECOND', 1, 100, 10),
+    RETENTION_DAYS: intVar('RETENTION_DAYS', 1, 3650, 30),
     CORS_ALLOWED_ORIGINS: z
       .string()
       .optional()
@@ -196,6 +201,11 @@ export interface Config {
   session: { ttlSeconds: number; secret: string | undefined; previousSecret: string | undefined };
   corsAllowedOrigins: string[];
   adminToken: string | undefined;
+  /** Delivery reports: the first status check waits `baseSeconds`, each later one twice as long; `maxChecks` 0 turns them off. */
+  deliveryChecks: { baseSeconds: number; maxChecks: number };
+  /** Operator resends: at most `dailyCapPerPhone` requests per phone in 24 h, queued at `sendsPerSecond`. */
+  resend: { dailyCapPerPhone: number; sendsPerSecond: number };
+  retentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -255,6 +265,9 @@ export function loadConfig(env: Env): Config {
     session: { ttlSeconds: raw.SESSION_TTL_SECONDS, secret: raw.SESSION_SECRET, previousSecret: raw.SESSION_SECRET_PREVIOUS },
     corsAllowedOrigins: raw.CORS_ALLOWED_ORIGINS,
     adminToken: raw.ADMIN_TOKEN,
+    deliveryChecks: { baseSeconds: raw.DELIVERY_CHECK_BASE_SECONDS, maxChecks: raw.DELIVERY_CHECK_MAX },
+    resend: { dailyCapPerPhone: raw.RESEND_PHONE_DAILY_CAP, sendsPerSecond: raw.RESEND_SENDS_PER_SECOND },
+    retentionDays: raw.RETENTION_DAYS,
   };
   cache.set(env, config);
   return config;
@@ -278,4 +291,16 @@ export function sessionSecretFor(config: Config): string | undefined {
 export function otpSecretFor(config: Config): string | undefined {
   if (config.otp.secret) return config.otp.secret;
   return config.providerMode === 'sandbox' ? SANDBOX_OTP_SECRET : undefined;
+}
+
+/**
+ * The fixed operator token of local development, public on purpose: sandbox mode never reaches a
+ * phone, and production refuses sandbox mode, so it opens nothing that matters.
+ */
+export const SANDBOX_ADMIN_TOKEN = 'sandbox-admin-token';
+
+/** The bearer token operators must present, or undefined (every admin route then answers 401). */
+export function adminTokenFor(config: Config): string | undefined {
+  if (config.adminToken) return config.adminToken;
+  return config.providerMode === 'sandbox' ? SANDBOX_ADMIN_TOKEN : undefined;
 }

@@ -7,6 +7,13 @@ export function newRequestId(): string {
 
 export const REQUEST_ID_PATTERN = /^otp_[A-Za-z0-9_-]{22}$/;
 
+/** A bulk resend job; the same 128 random bits as a request id, told apart by its prefix. */
+export function newResendId(): string {
+  return `rsd_${base64Url(crypto.getRandomValues(new Uint8Array(16)))}`;
+}
+
+export const RESEND_ID_PATTERN = /^rsd_[A-Za-z0-9_-]{22}$/;
+
 /** Trace id for one API call, echoed in `X-Request-Id` and in error bodies. */
 export function newTraceId(): string {
   return `req_${base64Url(crypto.getRandomValues(new Uint8Array(12)))}`;

@@ -1,6 +1,6 @@
 import { SELF, env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config';
+import { ConfigError, SANDBOX_ADMIN_TOKEN, adminTokenFor, loadConfig } from '../src/config';
 import { fetchWithEnv } from './support/worker';
 
 const withVars = (vars: Record<string, string>) => ({ ...env, ...vars }) as Env;
@@ -34,6 +34,23 @@ describe('configuration', () => {
       expect(problems).toContain('PHONE_LIMITS must look like "1/60,5/3600"');
       expect(problems).toContain('SM_BASE_URL');
     }
+  });
+
+  it('parses the operations vars, with their ranges', () => {
+    expect(loadConfig(env)).toMatchObject({
+      deliveryChecks: { baseSeconds: 30, maxChecks: 6 },
+      resend: { dailyCapPerPhone: 10, sendsPerSecond: 10 },
+      retentionDays: 30,
+    });
+    expect(loadConfig(withVars({ DELIVERY_CHECK_MAX: '0' })).deliveryChecks.maxChecks).toBe(0);
+    expect(() => loadConfig(withVars({ RESEND_SENDS_PER_SECOND: '500' }))).toThrow(/RESEND_SENDS_PER_SECOND must be an integer from 1 to 100/);
+    expect(() => loadConfig(withVars({ DELIVERY_CHECK_BASE_SECONDS: 'soon' }))).toThrow(/DELIVERY_CHECK_BASE_SECONDS/);
+  });
+
+  it('the admin token: ADMIN_TOKEN when set; in sandbox mode only, the development token otherwise', () => {
+    expect(adminTokenFor(loadConfig(withVars({ ADMIN_TOKEN: 'set-token' })))).toBe('set-token');
+    expect(adminTokenFor(loadConfig(withVars({ ADMIN_TOKEN: '' })))).toBe(SANDBOX_ADMIN_TOKEN);
+    expect(adminTokenFor(loadConfig(withVars({ ADMIN_TOKEN: '', PROVIDER_MODE: 'startmessaging' })))).toBeUndefined();
   });
 
   it('refuses sandbox mode in production', () => {

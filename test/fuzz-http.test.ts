@@ -20,7 +20,26 @@ const segment = fc.oneof(
 );
 
 const path = fc.oneof(
-  fc.constantFrom('/v1/otp', '/v1/session', '/v1/session/logout', '/v1/sandbox/messages', '/v1/admin/prefix-blocks', '/healthz', '/openapi.json', '/docs', '/', '/v1', '/v1/admin'),
+  fc.constantFrom(
+    '/v1/otp',
+    '/v1/session',
+    '/v1/session/logout',
+    '/v1/sandbox/messages',
+    '/v1/admin/prefix-blocks',
+    '/v1/admin/requests',
+    '/v1/admin/attempts',
+    '/v1/admin/stats',
+    '/v1/admin/resends',
+    '/admin',
+    '/healthz',
+    '/openapi.json',
+    '/docs',
+    '/',
+    '/v1',
+    '/v1/admin',
+  ),
+  segment.map((id) => `/v1/admin/requests/${id}`),
+  segment.map((id) => `/v1/admin/resends/${id}`),
   segment.map((id) => `/v1/otp/${id}`),
   segment.map((id) => `/v1/otp/${id}/verify`),
   segment.map((prefix) => `/v1/admin/prefix-blocks/${prefix}`),
@@ -29,7 +48,7 @@ const path = fc.oneof(
 
 const query = fc.oneof(
   fc.constant(''),
-  fc.dictionary(fc.constantFrom('limit', 'phoneNumber', 'cursor', 'since', 'status', 'x'), fc.oneof(fc.string({ maxLength: 30 }), fc.integer().map(String))).map(
+  fc.dictionary(fc.constantFrom('limit', 'phoneNumber', 'cursor', 'since', 'until', 'status', 'outcome', 'errorCode', 'bucket', 'format', 'x'), fc.oneof(fc.string({ maxLength: 30 }), fc.integer().map(String))).map(
     (entries) => `?${new URLSearchParams(entries)}`,
   ),
 );
@@ -39,6 +58,16 @@ const plausibleBody = fc.oneof(
   fc.record({ phoneNumber: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('+919876543210', '+15555550100', '+1', '+0123456789'), jsonValue) }, { requiredKeys: [] }),
   fc.record({ code: fc.oneof(fc.string({ maxLength: 10 }), fc.stringMatching(/^\d{4,8}$/), jsonValue) }, { requiredKeys: [] }),
   fc.record({ prefix: fc.string({ maxLength: 10 }), durationSeconds: fc.oneof(fc.integer(), fc.double(), fc.string()), note: fc.string({ maxLength: 300 }) }, { requiredKeys: [] }),
+  fc.record(
+    {
+      filter: fc.record(
+        { status: fc.oneof(fc.constantFrom('failed', 'expired', 'sent'), fc.string()), since: fc.oneof(fc.date().map((d) => (Number.isNaN(d.getTime()) ? 'x' : d.toISOString())), fc.string()), phoneNumbers: fc.array(fc.string({ maxLength: 16 }), { maxLength: 5 }) },
+        { requiredKeys: [] },
+      ),
+      dryRun: fc.oneof(fc.boolean(), fc.string()),
+    },
+    { requiredKeys: [] },
+  ),
 );
 
 const body: fc.Arbitrary<BodyInit | undefined> = fc.oneof(

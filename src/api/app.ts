@@ -7,6 +7,7 @@ import { jsonBody } from './middleware/json-body';
 import { loadConfigMiddleware } from './middleware/load-config';
 import { traceId } from './middleware/trace-id';
 import { adminRoutes } from './routes/admin';
+import { dashboardRoutes } from './routes/dashboard';
 import { metaRoutes } from './routes/meta';
 import { otpRoutes } from './routes/otp';
 import { sandboxRoutes } from './routes/sandbox';
@@ -21,15 +22,17 @@ export function createApp() {
   app.use(secureHeaders());
   app.use(loadConfigMiddleware());
   app.use('/v1/*', corsForApps());
-  app.use('/v1/*', jsonBody({ maxBytes: MAX_BODY_BYTES }));
+  const appBodies = jsonBody({ maxBytes: MAX_BODY_BYTES });
+  // Admin routes check their bodies themselves, after the bearer token (routes/admin.ts).
+  app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/admin/') ? next() : appBodies(c, next)));
 
   app.route('/', metaRoutes);
   app.route('/', otpRoutes);
   app.route('/', sessionRoutes);
   app.route('/', sandboxRoutes);
   app.route('/', adminRoutes);
+  app.route('/', dashboardRoutes);
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

@@ -9,21 +9,25 @@ export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, env: E
   const now = Date.now();
   for (const message of batch.messages) {
     const parsed = DeadLetterBody.safeParse(message.body);
-    const requestId = parsed.success && parsed.data.type === 'send' ? parsed.data.requestId : null;
-    const reason = !parsed.success
+    const body = parsed.success ? parsed.data : null;
+    const requestId = body?.type === 'send' || body?.type === 'status_check' ? body.requestId : null;
+    const reason = !body
       ? 'unreadable_dead_letter'
-      : parsed.data.type === 'send'
-        ? 'retries_exhausted'
-        : parsed.data.reason;
+      : body.type === 'rejected'
+        ? body.reason
+        : body.type === 'send'
+          ? 'retries_exhausted'
+          : `${body.type}_retries_exhausted`;
     const statements = [
       env.DB.prepare('INSERT INTO dead_letters (message_id, request_id, reason, received_at) VALUES (?1, ?2, ?3, ?4)').bind(
-        parsed.success && parsed.data.type === 'rejected' ? parsed.data.sourceMessageId : message.id,
+        body?.type === 'rejected' ? body.sourceMessageId : message.id,
         requestId,
         reason,
         now,
       ),
     ];
-    if (requestId) {
+    // Only a send that gave up ends its request; a lost status check or resend step does not.
+    if (requestId && body?.type === 'send') {
       statements.push(
         env.DB.prepare(
           `UPDATE otp_requests

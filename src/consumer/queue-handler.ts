@@ -1,10 +1,12 @@
 import { type Config, ConfigError, loadConfig } from '../config';
 import { logError } from '../log';
-import { type RecordAttempts, type SendJob, WorkMessage } from '../queue/messages';
+import { type RecordAttempts, type ResendFanout, type SendJob, type StatusCheck, WorkMessage } from '../queue/messages';
 import { deadLetterUnreadable } from './dead-letter';
 import { handleDeadLetterBatch } from './dead-letter-batch';
 import { handleRecordAttempts } from './record-attempts';
+import { handleResendFanouts } from './resend-fanout';
 import { handleSendJobs } from './send-batch';
+import { handleStatusChecks } from './status-check';
 
 /** The dead-letter queue is recognised by name, so renamed deployments keep working. */
 export function isDeadLetterQueue(queueName: string): boolean {
@@ -27,6 +29,8 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
 
   const sends: Parsed<SendJob> = [];
   const records: Parsed<RecordAttempts> = [];
+  const checks: Parsed<StatusCheck> = [];
+  const fanouts: Parsed<ResendFanout> = [];
   for (const message of batch.messages) {
     const parsed = WorkMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -40,7 +44,18 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
       case 'record_attempts':
         records.push({ message, body: parsed.data });
         break;
+      case 'status_check':
+        checks.push({ message, body: parsed.data });
+        break;
+      case 'resend_fanout':
+        fanouts.push({ message, body: parsed.data });
+        break;
     }
   }
-  await Promise.all([handleSendJobs(sends, env, config), handleRecordAttempts(records, env)]);
+  await Promise.all([
+    handleSendJobs(sends, env, config),
+    handleRecordAttempts(records, env, config),
+    handleStatusChecks(checks, env, config),
+    handleResendFanouts(fanouts, env, config),
+  ]);
 }

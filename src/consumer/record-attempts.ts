@@ -1,6 +1,8 @@
+import type { Config } from '../config';
 import { errorName, logError } from '../log';
 import { type RecordAttempts, sendJob } from '../queue/messages';
 import { recordAttemptStatements } from './delivery-store';
+import { scheduleStatusChecks } from './schedule-status-checks';
 
 /**
  * Writes provider-call outcomes that could not be written when the calls were made, then puts
@@ -11,6 +13,7 @@ import { recordAttemptStatements } from './delivery-store';
 export async function handleRecordAttempts(
   messages: ReadonlyArray<{ message: Message<unknown>; body: RecordAttempts }>,
   env: Env,
+  config: Config,
 ): Promise<void> {
   for (const { message, body } of messages) {
     try {
@@ -24,6 +27,7 @@ export async function handleRecordAttempts(
           })),
         );
       }
+      await scheduleStatusChecks(env, config, body.attempts);
       message.ack();
     } catch (error) {
       logError('record_attempts.failed', { messageId: message.id, error: errorName(error) });

@@ -20,6 +20,7 @@ import {
   recordAttemptStatements,
 } from './delivery-store';
 import { decide, retryDelaySeconds } from './retry-policy';
+import { scheduleStatusChecks } from './schedule-status-checks';
 
 type Job = { message: Message<unknown>; requestId: string };
 
@@ -91,6 +92,9 @@ export async function handleSendJobs(
     for (const job of toSend) job.message.ack();
     return;
   }
+
+  // Delivery reports: one delayed status check per message the provider accepted.
+  await scheduleStatusChecks(env, config, attempts);
 
   toSend.forEach((job, index) => {
     const attempt = attempts[index]!;

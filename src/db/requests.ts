@@ -29,6 +29,10 @@ export const OtpRequestRow = z.object({
   last_error_message: z.string().nullable(),
   verify_attempts: z.number(),
   verified_at: z.number().nullable(),
+  delivery_status: z.enum(['pending', 'delivered', 'failed', 'unknown']).nullable(),
+  delivered_at: z.number().nullable(),
+  delivery_checks: z.number(),
+  resend_id: z.string().nullable(),
 });
 export type OtpRequestRow = z.infer<typeof OtpRequestRow>;
 
@@ -38,6 +42,8 @@ export interface NewRequest {
   phonePrefix: string;
   createdAt: number;
   expiresAt: number;
+  /** Set for operator resends: the request this one replaces and the bulk resend that made it. */
+  operatorResend?: { replacesRequestId: string; resendId: string };
 }
 
 /** Inserts a queued request. Its phone's older active requests are superseded: one live code per phone. */
@@ -51,10 +57,20 @@ export function insertRequestStatements(db: D1Database, request: NewRequest): D1
       .bind(request.createdAt, request.phoneNumber),
     db
       .prepare(
-        `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at)
-         VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?5)`,
+        `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at,
+           origin, replaces_request_id, resend_id)
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?5, ?6, ?7, ?8)`,
       )
-      .bind(request.id, request.phoneNumber, request.phonePrefix, request.createdAt, request.expiresAt),
+      .bind(
+        request.id,
+        request.phoneNumber,
+        request.phonePrefix,
+        request.createdAt,
+        request.expiresAt,
+        request.operatorResend ? 'operator_resend' : 'api',
+        request.operatorResend?.replacesRequestId ?? null,
+        request.operatorResend?.resendId ?? null,
+      ),
   ];
 }
 

@@ -10,6 +10,8 @@ export const SANDBOX_MAGIC_NUMBERS = {
   unavailable: '+15555550101',
   slow: '+15555550102',
   flaky: '+15555550103',
+  /** Accepted like any other, but its delivery report says `failed`. */
+  undeliverable: '+15555550104',
 } as const;
 
 const SLOW_ANSWER_MS = 3000;

@@ -152,6 +152,6 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 }
 
 /** Provider error texts may echo the number or the code; long digit runs never reach D1. */
-function redactDigits(text: string): string {
+export function redactDigits(text: string): string {
   return text.replace(/\+?\d[\d\s-]{3,}\d/g, '[redacted]');
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { REQUEST_ID_PATTERN } from '../ids';
+import { REQUEST_ID_PATTERN, RESEND_ID_PATTERN } from '../ids';
 
 /**
  * Queue message bodies. They carry ids only: the phone number lives in D1 and the code is
@@ -11,6 +11,24 @@ export const SendJob = z.object({
   requestId: z.string().regex(REQUEST_ID_PATTERN),
 });
 export type SendJob = z.infer<typeof SendJob>;
+
+/** Asks the provider what became of a sent request's SMS; `check` counts from 1 and bounds the polling. */
+export const StatusCheck = z.object({
+  type: z.literal('status_check'),
+  v: z.literal(1),
+  requestId: z.string().regex(REQUEST_ID_PATTERN),
+  check: z.number().int().min(1).max(50),
+});
+export type StatusCheck = z.infer<typeof StatusCheck>;
+
+/** One page of a bulk resend's matches; `step` is the page number, so a stale copy is recognised. */
+export const ResendFanout = z.object({
+  type: z.literal('resend_fanout'),
+  v: z.literal(1),
+  resendId: z.string().regex(RESEND_ID_PATTERN),
+  step: z.number().int().min(0),
+});
+export type ResendFanout = z.infer<typeof ResendFanout>;
 
 /** What the consumer puts on the dead-letter queue for a message it could not even parse. */
 export const RejectedMessage = z.object({
@@ -50,11 +68,19 @@ export const RecordAttempts = z.object({
 export type RecordAttempts = z.infer<typeof RecordAttempts>;
 
 /** Every kind of work the `otp-send` queue carries, told apart by `type`. */
-export const WorkMessage = z.discriminatedUnion('type', [SendJob, RecordAttempts]);
+export const WorkMessage = z.discriminatedUnion('type', [SendJob, RecordAttempts, StatusCheck, ResendFanout]);
 export type WorkMessage = z.infer<typeof WorkMessage>;
 
-export const DeadLetterBody = z.discriminatedUnion('type', [SendJob, RejectedMessage]);
+export const DeadLetterBody = z.discriminatedUnion('type', [SendJob, StatusCheck, ResendFanout, RejectedMessage]);
 
 export function sendJob(requestId: string): SendJob {
   return { type: 'send', v: 1, requestId };
+}
+
+export function statusCheck(requestId: string, check: number): StatusCheck {
+  return { type: 'status_check', v: 1, requestId, check };
+}
+
+export function resendFanout(resendId: string, step: number): ResendFanout {
+  return { type: 'resend_fanout', v: 1, resendId, step };
 }

@@ -1,6 +1,8 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { ApiError } from '../../errors';
 import { prefixGuardFor } from '../../limiter/limiter-client';
+import type { PrefixBlock } from '../../limiter/prefix-guard';
+import { prefixBlocksFor } from '../../prefix-blocks';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { errorResponses } from '../schemas';
@@ -15,12 +17,12 @@ const Block = z
     prefix: z.string(),
     reason: z.enum(['low_conversion', 'sequential_numbers', 'operator']),
     note: z.string().nullable(),
-    blockedAt: z.string().openapi({ format: 'date-time' }),
+    since: z.string().openapi({ format: 'date-time' }),
     until: z.string().openapi({ format: 'date-time' }),
   })
   .openapi('PrefixBlock');
 
-const security = [{ bearerAuth: [] }];
+const security = [{ adminBearer: [] }];
 
 const list = createRoute({
   method: 'get',
@@ -73,24 +75,20 @@ const lift = createRoute({
   },
 });
 
-const view = (block: { prefix: string; reason: 'low_conversion' | 'sequential_numbers' | 'operator'; note: string | null; blockedAt: number; until: number }) => ({
+const view = (block: PrefixBlock) => ({
   prefix: block.prefix,
   reason: block.reason,
   note: block.note,
-  blockedAt: new Date(block.blockedAt).toISOString(),
+  since: new Date(block.blockedAt).toISOString(),
   until: new Date(block.until).toISOString(),
 });
 
 /** Operators list, pre-set and lift prefix blocks; the PrefixGuard objects enforce them. */
-export const prefixBlockRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+export const adminPrefixBlockRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(list, async (c) => {
-    const { results } = await c.env.DB.prepare(
-      `SELECT prefix, reason, note, blocked_at, until FROM prefix_blocks
-       WHERE lifted_at IS NULL AND until > ?1 ORDER BY blocked_at DESC LIMIT 500`,
-    )
-      .bind(Date.now())
-      .all<{ prefix: string; reason: 'low_conversion' | 'sequential_numbers' | 'operator'; note: string | null; blocked_at: number; until: number }>();
-    return c.json({ blocks: results.map((row) => view({ ...row, blockedAt: row.blocked_at })) }, 200);
+    const blocks = await prefixBlocksFor(c.env).listActive();
+    c.header('Cache-Control', 'no-store');
+    return c.json({ blocks: blocks.map(view) }, 200);
   })
   .openapi(create, async (c) => {
     const { prefix, durationSeconds, note } = c.req.valid('json');

@@ -2,9 +2,29 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { adminAuth } from '../middleware/admin-auth';
-import { prefixBlockRoutes } from './admin-prefix-blocks';
+import { jsonBody } from '../middleware/json-body';
+import { adminAttemptRoutes } from './admin-attempts';
+import { adminPrefixBlockRoutes } from './admin-prefix-blocks';
+import { adminRequestRoutes } from './admin-requests';
+import { adminResendRoutes } from './admin-resends';
+import { adminStatsRoutes } from './admin-stats';
+
+/** A bulk resend may list up to a thousand phone numbers or request ids. */
+export const ADMIN_MAX_BODY_BYTES = 64 * 1024;
 
 /** Operator endpoints under /v1/admin. Every route here is behind the admin bearer token. */
 export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 adminRoutes.use('/v1/admin/*', adminAuth());
-adminRoutes.route('/', prefixBlockRoutes);
+// After the token check, so that without a token every admin route answers 401 and nothing else.
+adminRoutes.use('/v1/admin/*', jsonBody({ maxBytes: ADMIN_MAX_BODY_BYTES }));
+adminRoutes.openAPIRegistry.registerComponent('securitySchemes', 'adminBearer', {
+  type: 'http',
+  scheme: 'bearer',
+  description: 'ADMIN_TOKEN (in sandbox mode without one: sandbox-admin-token)',
+});
+
+adminRoutes.route('/', adminRequestRoutes);
+adminRoutes.route('/', adminAttemptRoutes);
+adminRoutes.route('/', adminStatsRoutes);
+adminRoutes.route('/', adminResendRoutes);
+adminRoutes.route('/', adminPrefixBlockRoutes);

@@ -1,0 +1,71 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { listAttempts } from '../../db/audit-queries';
+import { ErrorCodeParam, PageParams, PageSchema, PhoneQueryParam, TimeParam, listParam } from '../admin-schemas';
+import { attemptView } from '../admin-views';
+import type { AppEnv } from '../app-env';
+import { validationHook } from '../error-handler';
+import { csvResponse, readPaged } from '../paged-listing';
+import { RequestIdSchema, errorResponses } from '../schemas';
+import { AdminAttempt } from './admin-requests';
+
+const OUTCOMES = ['sent', 'retry', 'failed', 'expired'] as const;
+
+const listAttemptsRoute = createRoute({
+  method: 'get',
+  path: '/v1/admin/attempts',
+  summary: 'Provider calls, newest first, filtered (operators)',
+  description:
+    'Every delivery attempt from the audit table. Keyset pagination: pass `nextCursor` as `cursor`. `format=csv` answers the same query as CSV.',
+  security: [{ adminBearer: [] }],
+  request: {
+    query: z.object({
+      phoneNumber: PhoneQueryParam.optional(),
+      requestId: RequestIdSchema.optional().openapi({ param: { name: 'requestId', in: 'query' } }),
+      outcome: listParam(OUTCOMES, 'Attempt outcome').optional(),
+      errorCode: ErrorCodeParam.optional(),
+      since: TimeParam.optional().openapi({ description: 'Started at or after' }),
+      until: TimeParam.optional().openapi({ description: 'Started before' }),
+      ...PageParams,
+    }),
+  },
+  responses: {
+    200: {
+      description: 'One page',
+      content: {
+        'application/json': { schema: z.object({ attempts: z.array(AdminAttempt), ...PageSchema }) },
+        'text/csv': { schema: z.string() },
+      },
+    },
+    ...errorResponses(400, 401),
+  },
+});
+
+const ATTEMPT_CSV_COLUMNS = [
+  ['attemptId', (a) => a.attemptId],
+  ['startedAt', (a) => a.startedAt],
+  ['requestId', (a) => a.requestId],
+  ['phoneNumber', (a) => a.phoneNumber],
+  ['origin', (a) => a.origin],
+  ['attemptNumber', (a) => a.attemptNumber],
+  ['outcome', (a) => a.outcome],
+  ['httpStatus', (a) => a.httpStatus],
+  ['durationMs', (a) => a.durationMs],
+  ['errorCode', (a) => a.errorCode],
+  ['errorMessage', (a) => a.errorMessage],
+  ['retryDelaySeconds', (a) => a.retryDelaySeconds],
+  ['providerMessageId', (a) => a.providerMessageId],
+] as const satisfies ReadonlyArray<readonly [string, (row: ReturnType<typeof attemptView>) => unknown]>;
+
+export const adminAttemptRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(listAttemptsRoute, async (c) => {
+  const { phoneNumber, requestId, outcome, errorCode, since, until, ...page } = c.req.valid('query');
+  const { rows, nextCursor } = await readPaged(
+    'attempts',
+    page,
+    (after, count) => listAttempts(c.env.DB, { phoneNumber, requestId, outcomes: outcome, errorCode, since, until }, { after, limit: count }),
+    (row) => ({ at: row.started_at, id: row.id }),
+  );
+  const attempts = rows.map(attemptView);
+  if (page.format === 'csv') return csvResponse(c, 'attempts', ATTEMPT_CSV_COLUMNS, attempts, nextCursor);
+  c.header('Cache-Control', 'no-store');
+  return c.json({ attempts, nextCursor }, 200);
+});

@@ -1,0 +1,179 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { listRequests, requestHistory } from '../../db/audit-queries';
+import { RequestStatus } from '../../db/requests';
+import { ApiError } from '../../errors';
+import { RESEND_ID_PATTERN } from '../../ids';
+import { ErrorCodeParam, PageParams, PageSchema, PhoneQueryParam, TimeParam, listParam } from '../admin-schemas';
+import { adminRequestView, attemptView, statusCheckView, timeline } from '../admin-views';
+import type { AppEnv } from '../app-env';
+import { validationHook } from '../error-handler';
+import { csvResponse, readPaged } from '../paged-listing';
+import { RequestIdSchema, RequestStatusSchema, errorResponses } from '../schemas';
+
+const AdminRequest = z
+  .object({
+    requestId: z.string(),
+    status: RequestStatusSchema,
+    effectiveStatus: RequestStatusSchema.openapi({ description: 'As apps see it: an active request past its expiry reads expired' }),
+    origin: z.enum(['api', 'operator_resend']),
+    phoneNumber: z.string(),
+    phonePrefix: z.string(),
+    attempts: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    expiresAt: z.string(),
+    enqueuedAt: z.string().nullable(),
+    sentAt: z.string().nullable(),
+    providerMessageId: z.string().nullable(),
+    deliveryStatus: z.enum(['pending', 'delivered', 'failed', 'unknown']).nullable(),
+    deliveredAt: z.string().nullable(),
+    deliveryChecks: z.number().int(),
+    verifiedAt: z.string().nullable(),
+    verifyAttempts: z.number().int(),
+    lastError: z.object({ code: z.string(), message: z.string() }).nullable(),
+    replacesRequestId: z.string().nullable(),
+    resendId: z.string().nullable(),
+  })
+  .openapi('AdminRequest');
+
+export const AdminAttempt = z
+  .object({
+    attemptId: z.number().int(),
+    requestId: z.string(),
+    phoneNumber: z.string(),
+    origin: z.enum(['api', 'operator_resend']),
+    attemptNumber: z.number().int(),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    durationMs: z.number().int(),
+    outcome: z.enum(['sent', 'retry', 'failed', 'expired']),
+    httpStatus: z.number().int().nullable(),
+    providerMessageId: z.string().nullable(),
+    errorCode: z.string().nullable(),
+    errorMessage: z.string().nullable(),
+    retryDelaySeconds: z.number().int().nullable(),
+  })
+  .openapi('AdminAttempt');
+
+const StatusCheck = z
+  .object({
+    checkNumber: z.number().int(),
+    checkedAt: z.string(),
+    durationMs: z.number().int(),
+    httpStatus: z.number().int().nullable(),
+    providerStatus: z.string().nullable(),
+    outcome: z.enum(['delivered', 'failed', 'pending', 'error']),
+    errorCode: z.string().nullable(),
+    errorMessage: z.string().nullable(),
+    nextCheckSeconds: z.number().int().nullable(),
+  })
+  .openapi('AdminStatusCheck');
+
+const csvContent = { 'text/csv': { schema: z.string() } };
+
+const listRequestsRoute = createRoute({
+  method: 'get',
+  path: '/v1/admin/requests',
+  summary: 'Requests, newest first, filtered (operators)',
+  description:
+    'Keyset pagination: pass `nextCursor` as `cursor`. Pages stay stable while new requests arrive. `format=csv` answers the same query as CSV (next page cursor in `X-Next-Cursor`).',
+  security: [{ adminBearer: [] }],
+  request: {
+    query: z.object({
+      phoneNumber: PhoneQueryParam.optional(),
+      status: listParam(RequestStatus.options as [RequestStatus, ...RequestStatus[]], 'Stored status').optional(),
+      origin: z.enum(['api', 'operator_resend']).optional(),
+      errorCode: ErrorCodeParam.optional().openapi({ description: 'The request’s last error code' }),
+      resendId: z.string().regex(RESEND_ID_PATTERN, { error: 'is not a valid resend id' }).optional(),
+      since: TimeParam.optional().openapi({ description: 'Created at or after' }),
+      until: TimeParam.optional().openapi({ description: 'Created before' }),
+      ...PageParams,
+    }),
+  },
+  responses: {
+    200: {
+      description: 'One page',
+      content: { 'application/json': { schema: z.object({ requests: z.array(AdminRequest), ...PageSchema }) }, ...csvContent },
+    },
+    ...errorResponses(400, 401),
+  },
+});
+
+const getRequestRoute = createRoute({
+  method: 'get',
+  path: '/v1/admin/requests/{requestId}',
+  summary: 'One request with its full timeline (operators)',
+  security: [{ adminBearer: [] }],
+  request: { params: z.object({ requestId: RequestIdSchema }) },
+  responses: {
+    200: {
+      description: 'The request, every provider call, every status check, what replaced it, and all of it as one timeline',
+      content: {
+        'application/json': {
+          schema: z.object({
+            request: AdminRequest,
+            attempts: z.array(AdminAttempt),
+            statusChecks: z.array(StatusCheck),
+            replacedBy: z.array(z.object({ requestId: z.string(), status: z.string(), origin: z.string(), createdAt: z.string() })),
+            timeline: z.array(z.object({ at: z.string(), event: z.string(), detail: z.string() })),
+          }),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 404),
+  },
+});
+
+const REQUEST_CSV_COLUMNS = [
+  ['requestId', (r) => r.requestId],
+  ['createdAt', (r) => r.createdAt],
+  ['status', (r) => r.status],
+  ['effectiveStatus', (r) => r.effectiveStatus],
+  ['origin', (r) => r.origin],
+  ['phoneNumber', (r) => r.phoneNumber],
+  ['attempts', (r) => r.attempts],
+  ['sentAt', (r) => r.sentAt],
+  ['deliveryStatus', (r) => r.deliveryStatus],
+  ['deliveredAt', (r) => r.deliveredAt],
+  ['verifiedAt', (r) => r.verifiedAt],
+  ['lastErrorCode', (r) => r.lastError?.code],
+  ['lastErrorMessage', (r) => r.lastError?.message],
+  ['replacesRequestId', (r) => r.replacesRequestId],
+  ['resendId', (r) => r.resendId],
+] as const satisfies ReadonlyArray<readonly [string, (row: ReturnType<typeof adminRequestView>) => unknown]>;
+
+export const adminRequestRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(listRequestsRoute, async (c) => {
+    const { phoneNumber, status, origin, errorCode, resendId, since, until, ...page } = c.req.valid('query');
+    const { rows, nextCursor } = await readPaged(
+      'requests',
+      page,
+      (after, count) => listRequests(c.env.DB, { phoneNumber, statuses: status, origin, errorCode, resendId, since, until }, { after, limit: count }),
+      (row) => ({ at: row.created_at, id: row.id }),
+    );
+    const now = Date.now();
+    const requests = rows.map((row) => adminRequestView(row, now));
+    if (page.format === 'csv') return csvResponse(c, 'requests', REQUEST_CSV_COLUMNS, requests, nextCursor);
+    c.header('Cache-Control', 'no-store');
+    return c.json({ requests, nextCursor }, 200);
+  })
+  .openapi(getRequestRoute, async (c) => {
+    const history = await requestHistory(c.env.DB, c.req.valid('param').requestId);
+    if (!history) throw new ApiError('not_found', 'No such request');
+    c.header('Cache-Control', 'no-store');
+    return c.json(
+      {
+        request: adminRequestView(history.request, Date.now()),
+        attempts: history.attempts.map(attemptView),
+        statusChecks: history.statusChecks.map(statusCheckView),
+        replacedBy: history.replacedBy.map((next) => ({
+          requestId: next.id,
+          status: next.status,
+          origin: next.origin,
+          createdAt: new Date(next.created_at).toISOString(),
+        })),
+        timeline: timeline(history.request, history.attempts, history.statusChecks, history.replacedBy),
+      },
+      200,
+    );
+  });

@@ -1,0 +1,157 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { RESENDABLE_STATUSES, type ResendFilter, SKIP_REASONS, getJob, insertJobStatement, recentJobs } from '../../db/resend-jobs';
+import { countMatches } from '../../db/resend-matches';
+import { ApiError } from '../../errors';
+import { RESEND_ID_PATTERN, newResendId } from '../../ids';
+import { errorName, logError, logInfo } from '../../log';
+import { resendFanout } from '../../queue/messages';
+import { TimeParam } from '../admin-schemas';
+import { resendJobView } from '../admin-views';
+import type { AppEnv } from '../app-env';
+import { validationHook } from '../error-handler';
+import { PhoneNumberSchema, RequestIdSchema, errorResponses } from '../schemas';
+
+const MAX_LISTED = 1000;
+const ResendableStatus = z.enum(RESENDABLE_STATUSES);
+const BodyTime = z.union([z.number().int().min(0).openapi({ description: 'epoch milliseconds' }), TimeParam]);
+
+const ResendRequest = z
+  .object({
+    filter: z
+      .object({
+        status: z
+          .union([ResendableStatus, z.array(ResendableStatus).min(1).max(RESENDABLE_STATUSES.length)])
+          .openapi({ description: 'Which requests to resend: failed, expired, or sent (accepted but never reported delivered)', example: ['failed', 'expired'] }),
+        since: BodyTime.openapi({ description: 'Requests created at or after (ISO 8601 or epoch ms)', example: '2026-11-26T09:00:00Z' }),
+        until: BodyTime.optional().openapi({ description: 'Requests created before; default now', example: '2026-11-26T10:00:00Z' }),
+        phoneNumbers: z.array(PhoneNumberSchema).min(1).max(MAX_LISTED).optional(),
+        requestIds: z.array(RequestIdSchema).min(1).max(MAX_LISTED).optional(),
+      })
+      .strict(),
+    dryRun: z.boolean().default(false).openapi({ description: 'Only count the matches; change nothing' }),
+  })
+  .strict()
+  .openapi('ResendRequest');
+
+const Skipped = z.object({
+  total: z.number().int(),
+  byReason: z.object(Object.fromEntries(SKIP_REASONS.map((reason) => [reason, z.number().int()])) as Record<(typeof SKIP_REASONS)[number], z.ZodNumber>),
+});
+
+const ResendJob = z
+  .object({
+    resendId: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    finishedAt: z.string().nullable(),
+    done: z.boolean(),
+    filter: z.object({
+      status: z.array(ResendableStatus),
+      since: z.string(),
+      until: z.string(),
+      phoneNumbers: z.array(z.string()).optional(),
+      requestIds: z.array(z.string()).optional(),
+    }),
+    matched: z.number().int().openapi({ description: 'Requests the filter matched when the resend was created' }),
+    pagesDone: z.number().int(),
+    enqueued: z.number().int().openapi({ description: 'New requests created and queued: one per phone at most' }),
+    skipped: Skipped.openapi({
+      description:
+        'Matches that got no new code: already_resent (the phone was covered by an earlier match), verified_since, newer_request (the phone has a newer live code), prefix_blocked, daily_cap',
+    }),
+  })
+  .openapi('ResendJob');
+
+const createResend = createRoute({
+  method: 'post',
+  path: '/v1/admin/resends',
+  summary: 'Bulk resend through the queue, or count what it would match (operators)',
+  description:
+    'Each matching phone gets one new request (new id, new code, `origin: operator_resend`, linked to the request it replaces), unless it verified since, has a newer live code, is prefix-blocked or reached its daily cap. Short resend windows do not apply. Sends are spread at RESEND_SENDS_PER_SECOND.',
+  security: [{ adminBearer: [] }],
+  request: { body: { required: true, content: { 'application/json': { schema: ResendRequest } } } },
+  responses: {
+    200: {
+      description: 'Dry run: how many requests (and distinct phones) match; nothing changed',
+      content: { 'application/json': { schema: z.object({ dryRun: z.literal(true), matched: z.number().int(), phones: z.number().int() }) } },
+    },
+    202: {
+      description: 'The resend is recorded and its fan-out queued; follow it at `statusUrl`',
+      content: {
+        'application/json': {
+          schema: z.object({ resendId: z.string(), matched: z.number().int(), phones: z.number().int(), statusUrl: z.string() }),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 413, 415),
+  },
+});
+
+const getResend = createRoute({
+  method: 'get',
+  path: '/v1/admin/resends/{resendId}',
+  summary: 'Progress of a bulk resend (operators)',
+  security: [{ adminBearer: [] }],
+  request: {
+    params: z.object({
+      resendId: z.string().regex(RESEND_ID_PATTERN, { error: 'is not a valid resend id' }).openapi({ param: { name: 'resendId', in: 'path' } }),
+    }),
+  },
+  responses: {
+    200: { description: 'Matched, enqueued, skipped with reasons, done', content: { 'application/json': { schema: ResendJob } } },
+    ...errorResponses(400, 401, 404),
+  },
+});
+
+const listResends = createRoute({
+  method: 'get',
+  path: '/v1/admin/resends',
+  summary: 'The most recent bulk resends (operators)',
+  security: [{ adminBearer: [] }],
+  request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
+  responses: {
+    200: { description: 'Newest first', content: { 'application/json': { schema: z.object({ resends: z.array(ResendJob) }) } } },
+    ...errorResponses(400, 401),
+  },
+});
+
+export const adminResendRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(createResend, async (c) => {
+    const { filter: input, dryRun } = c.req.valid('json');
+    const now = Date.now();
+    const filter: ResendFilter = {
+      statuses: [...new Set(Array.isArray(input.status) ? input.status : [input.status])],
+      since: input.since,
+      // A resend matches what existed when it was asked for, never the requests it creates.
+      until: Math.min(input.until ?? now, now),
+      ...(input.phoneNumbers ? { phoneNumbers: [...new Set(input.phoneNumbers)] } : {}),
+      ...(input.requestIds ? { requestIds: [...new Set(input.requestIds)] } : {}),
+    };
+    if (filter.since >= filter.until) throw new ApiError('invalid_request', 'filter.since: must be before filter.until and before now');
+    const { matched, phones } = await countMatches(c.env.DB, filter);
+    if (dryRun) return c.json({ dryRun: true as const, matched, phones }, 200);
+
+    const resendId = newResendId();
+    await c.env.DB.batch([insertJobStatement(c.env.DB, { id: resendId, filter, matched, now })]);
+    try {
+      await c.env.SEND_QUEUE.send(resendFanout(resendId, 0));
+    } catch (error) {
+      // The job is recorded; the every-minute cron starts a job whose first step never ran.
+      logError('resend.enqueue_failed', { resendId, error: errorName(error) });
+    }
+    logInfo('resend.created', { resendId, matched, phones, statuses: filter.statuses.join(',') });
+    const statusUrl = new URL(`/v1/admin/resends/${resendId}`, c.req.url).toString();
+    c.header('Location', statusUrl);
+    return c.json({ resendId, matched, phones, statusUrl }, 202);
+  })
+  .openapi(getResend, async (c) => {
+    const job = await getJob(c.env.DB, c.req.valid('param').resendId);
+    if (!job) throw new ApiError('not_found', 'No such resend');
+    c.header('Cache-Control', 'no-store');
+    return c.json(resendJobView(job), 200);
+  })
+  .openapi(listResends, async (c) => {
+    const jobs = await recentJobs(c.env.DB, c.req.valid('query').limit);
+    c.header('Cache-Control', 'no-store');
+    return c.json({ resends: jobs.map(resendJobView) }, 200);
+  });

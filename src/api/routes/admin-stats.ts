@@ -1,0 +1,110 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { LATENCY_BUCKET_EDGES_MS, computeStats } from '../../db/stats-queries';
+import { ApiError } from '../../errors';
+import { TimeParam } from '../admin-schemas';
+import type { AppEnv } from '../app-env';
+import { validationHook } from '../error-handler';
+import { errorResponses } from '../schemas';
+
+const BUCKETS = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '6h': 21_600_000, '1d': 86_400_000 } as const;
+type Bucket = keyof typeof BUCKETS;
+const BUCKET_NAMES = Object.keys(BUCKETS) as [Bucket, ...Bucket[]];
+/** Series longer than this are refused: a chart cannot show them and D1 should not compute them. */
+export const MAX_BUCKETS = 1000;
+/** Without `bucket`, the finest one that keeps the series this short. */
+const AUTO_BUCKETS = 120;
+const MAX_RANGE_MS = 400 * 86_400_000;
+
+const Counts = z.record(z.string(), z.number().int());
+const Rate = z.number().nullable().openapi({ description: 'A fraction from 0 to 1; null when there is nothing to divide by' });
+const ByOutcome = z.object({ sent: z.number().int(), retry: z.number().int(), failed: z.number().int(), expired: z.number().int() });
+
+const Stats = z
+  .object({
+    since: z.string(),
+    until: z.string(),
+    bucket: z.enum(BUCKET_NAMES),
+    requests: z.object({ total: z.number().int(), byStatus: Counts, byOrigin: Counts }),
+    delivery: z.object({
+      accepted: z.number().int().openapi({ description: 'Requests the provider accepted' }),
+      delivered: z.number().int().openapi({ description: 'Requests the provider reports delivered' }),
+      failed: z.number().int().openapi({ description: 'Requests the provider reports not delivered' }),
+      pending: z.number().int(),
+      unknown: z.number().int().openapi({ description: 'No final report after every status check' }),
+      verified: z.number().int(),
+      acceptedRate: Rate.openapi({ description: 'accepted ÷ requests whose sending ended (accepted, failed or expired)' }),
+      successRate: Rate.openapi({ description: 'Delivery success rate: delivered ÷ (delivered + failed) reports' }),
+      verifiedRate: Rate.openapi({ description: 'verified ÷ accepted: the conversion that pumping drags down' }),
+    }),
+    attempts: z.object({
+      total: z.number().int(),
+      byOutcome: ByOutcome,
+      perRequest: z.object({
+        average: z.number().nullable(),
+        max: z.number().int(),
+        distribution: z.array(z.object({ attempts: z.number().int(), orMore: z.boolean(), requests: z.number().int() })),
+      }),
+    }),
+    latencyMs: z.object({
+      count: z.number().int(),
+      mean: z.number().nullable(),
+      p50: z.number().nullable(),
+      p95: z.number().nullable(),
+      p99: z.number().nullable(),
+      max: z.number().nullable(),
+      histogram: z.array(z.object({ upToMs: z.number().nullable(), count: z.number().int() })).openapi({
+        description: `Provider call durations in bins ending at ${LATENCY_BUCKET_EDGES_MS.join(', ')} ms and above`,
+      }),
+    }),
+    topErrors: z.array(z.object({ source: z.enum(['attempt', 'status_check']), code: z.string(), count: z.number().int() })),
+    byCountry: z.array(
+      z.object({
+        country: z.string().openapi({ example: '+91' }),
+        requests: z.number().int(),
+        accepted: z.number().int(),
+        delivered: z.number().int(),
+        failed: z.number().int(),
+        expired: z.number().int(),
+        verified: z.number().int(),
+      }),
+    ),
+    series: z.array(
+      z.object({ start: z.string(), requests: z.number().int(), delivered: z.number().int(), verified: z.number().int(), attempts: ByOutcome }),
+    ),
+  })
+  .openapi('AdminStats');
+
+const statsRoute = createRoute({
+  method: 'get',
+  path: '/v1/admin/stats',
+  summary: 'Delivery statistics for a time range (operators)',
+  description:
+    'Counts by status and outcome, delivery success rate, attempts per request, provider latency percentiles (nearest rank), top error codes, by country calling code and per time bucket. Defaults: the last 24 hours, a bucket giving at most 120 points.',
+  security: [{ adminBearer: [] }],
+  request: {
+    query: z.object({
+      since: TimeParam.optional(),
+      until: TimeParam.optional(),
+      bucket: z.enum(BUCKET_NAMES).optional(),
+    }),
+  },
+  responses: {
+    200: { description: 'Statistics', content: { 'application/json': { schema: Stats } } },
+    ...errorResponses(400, 401),
+  },
+});
+
+export const adminStatsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(statsRoute, async (c) => {
+  const query = c.req.valid('query');
+  const until = query.until ?? Date.now();
+  const since = query.since ?? until - 86_400_000;
+  if (since >= until) throw new ApiError('invalid_request', 'since: must be before until');
+  if (until - since > MAX_RANGE_MS) throw new ApiError('invalid_request', 'until: the range may span at most 400 days');
+  const bucket = query.bucket ?? BUCKET_NAMES.find((name) => (until - since) / BUCKETS[name] <= AUTO_BUCKETS) ?? '1d';
+  if ((until - since) / BUCKETS[bucket] > MAX_BUCKETS) {
+    throw new ApiError('invalid_request', `bucket: ${bucket} would make more than ${MAX_BUCKETS} points; choose a longer bucket`);
+  }
+  const stats = await computeStats(c.env.DB, { since, until, bucketMs: BUCKETS[bucket] });
+  c.header('Cache-Control', 'no-store');
+  return c.json({ since: new Date(since).toISOString(), until: new Date(until).toISOString(), bucket, ...stats }, 200);
+});
