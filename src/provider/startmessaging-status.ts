@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PROVIDER_MESSAGE_STATUSES, type DeliveryStatusSource, type StatusOutcome } from './delivery-status';
+import { callProvider } from './provider-http';
 import { type StartMessagingOptions, parseRetryAfter, redactDigits } from './startmessaging';
 
 /**
@@ -22,23 +23,13 @@ export class StartMessagingStatusSource implements DeliveryStatusSource {
   constructor(private readonly options: StartMessagingOptions) {}
 
   async messageStatus(messageId: string): Promise<StatusOutcome> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.options.baseUrl}/messages/${encodeURIComponent(messageId)}`, {
-        method: 'GET',
-        headers: { Accept: 'application/json', 'X-API-Key': this.options.apiKey },
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-    } catch (error) {
-      const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
-      return {
-        kind: 'transient',
-        httpStatus: null,
-        errorCode: timedOut ? 'provider_timeout' : 'provider_network_error',
-        message: timedOut ? `no answer within ${this.options.timeoutMs} ms` : 'could not reach the provider',
-      };
-    }
-    const text = await response.text().catch(() => '');
+    const answer = await callProvider(
+      `${this.options.baseUrl}/messages/${encodeURIComponent(messageId)}`,
+      { method: 'GET', headers: { Accept: 'application/json', 'X-API-Key': this.options.apiKey } },
+      this.options.timeoutMs,
+    );
+    if (!('response' in answer)) return answer;
+    const { response, text } = answer;
     const status = response.status;
     if (response.ok) return reportFrom(status, text);
     const message = `HTTP ${status}`;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { callProvider } from './provider-http';
 import type { SendOutcome, SendRequest, SmsProvider } from './types';
 
 /**
@@ -53,9 +54,9 @@ export class StartMessagingProvider implements SmsProvider {
   constructor(private readonly options: StartMessagingOptions) {}
 
   async send(request: SendRequest): Promise<SendOutcome> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.options.baseUrl}/otp/send`, {
+    const answer = await callProvider(
+      `${this.options.baseUrl}/otp/send`,
+      {
         method: 'POST',
         headers: {
           'Content-Type': 'application/json',
@@ -68,29 +69,12 @@ export class StartMessagingProvider implements SmsProvider {
           variables: { otp: request.code },
           idempotencyKey: request.idempotencyKey,
         }),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-    } catch (error) {
-      const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
-      return {
-        kind: 'transient',
-        httpStatus: null,
-        errorCode: timedOut ? 'provider_timeout' : 'provider_network_error',
-        message: timedOut ? `no answer within ${this.options.timeoutMs} ms` : 'could not reach the provider',
-      };
-    }
-
-    const text = await readBody(response);
-    if (response.ok) return successOutcome(response.status, text);
-    return failureOutcome(response, text);
-  }
-}
-
-async function readBody(response: Response): Promise<string> {
-  try {
-    return await response.text();
-  } catch {
-    return '';
+      },
+      this.options.timeoutMs,
+    );
+    if (!('response' in answer)) return answer;
+    if (answer.response.ok) return successOutcome(answer.response.status, answer.text);
+    return failureOutcome(answer.response, answer.text);
   }
 }
 
