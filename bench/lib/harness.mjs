@@ -479,3 +479,33 @@ export function parseArgs(argv, defaults) {
   }
   return options;
 }
+
+/**
+ * CPU milliseconds used so far by a dev server's processes, by role: the wrangler CLI (node),
+ * the dev proxy (the workerd process that owns the public port and forwards every request) and
+ * the runtime (the workerd process that runs the Worker, its Durable Objects, local D1 and
+ * queues).
+ */
+export function cpuByRole(dev) {
+  const totals = { wrangler: 0, proxy: 0, runtime: 0, other: 0 };
+  for (const pid of processTree(dev.child.pid)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      let role = 'other';
+      if (name === 'workerd') role = cmdline.includes(`entry=127.0.0.1:${dev.port}`) ? 'proxy' : 'runtime';
+      else if (/node|MainThread/.test(name)) role = 'wrangler';
+      totals[role] += ms;
+    } catch {
+      /* gone */
+    }
+  }
+  return totals;
+}
+
+export function cpuDelta(before, after) {
+  return Object.fromEntries(Object.keys(after).map((key) => [key, after[key] - (before[key] ?? 0)]));
+}

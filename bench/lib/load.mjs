@@ -81,3 +81,80 @@ export async function runLoad({ base, concurrency, durationMs, warmupMs = 1000, 
     p99: percentile(latencies, 99),
   };
 }
+
+/**
+ * Open-loop load: requests start at a fixed rate whatever the answers do, as independent users
+ * would. At a rate both systems can sustain, latency here is each request's own cost, not time
+ * spent queueing behind other requests.
+ */
+export async function runOpenLoop({ base, ratePerSecond, durationMs, build, timeoutMs = 30_000, maxInFlight = 512 }) {
+  const target = new URL(base);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: maxInFlight, maxFreeSockets: maxInFlight });
+  const latencies = [];
+  const statuses = {};
+  let errors = 0;
+  let shed = 0;
+  let inFlight = 0;
+  const interval = 1000 / ratePerSecond;
+  const total = Math.floor((durationMs / 1000) * ratePerSecond);
+  const startedAt = performance.now();
+  const pending = [];
+  for (let index = 0; index < total; index += 1) {
+    const wait = startedAt + index * interval - performance.now();
+    if (wait > 0) await new Promise((done) => setTimeout(done, wait));
+    if (inFlight >= maxInFlight) {
+      shed += 1;
+      continue;
+    }
+    const spec = build(index);
+    const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    inFlight += 1;
+    pending.push(
+      new Promise((done) => {
+        const begin = performance.now();
+        const finish = (status) => {
+          inFlight -= 1;
+          if (status === null) errors += 1;
+          else statuses[status] = (statuses[status] ?? 0) + 1;
+          latencies.push(performance.now() - begin);
+          done();
+        };
+        const req = http.request(
+          {
+            method: spec.method ?? 'POST',
+            host: target.hostname,
+            port: target.port,
+            path: spec.path,
+            agent,
+            headers: {
+              ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }),
+              ...spec.headers,
+            },
+            timeout: timeoutMs,
+          },
+          (res) => {
+            res.on('data', () => {});
+            res.on('end', () => finish(res.statusCode));
+            res.on('error', () => finish(null));
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', () => finish(null));
+        if (payload !== undefined) req.write(payload);
+        req.end();
+      }),
+    );
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return {
+    ratePerSecond,
+    requests: latencies.length,
+    shed,
+    errors,
+    statuses,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}

@@ -31,9 +31,9 @@ function freshMeter() {
   return {
     since: Date.now(),
     workerInvocations: { fetch: 0, queue: 0, scheduled: 0 },
-    d1: { statements: 0, batches: 0, rowsRead: 0, rowsWritten: 0, byStatement: {} },
+    d1: { statements: 0, batches: 0, rowsRead: 0, rowsWritten: 0, sizeAfter: null, byStatement: {} },
     queue: { sent: {}, delivered: {}, acked: {}, retried: {}, invocations: {} },
-    durableObjects: { rpc: {}, rpcMs: {}, alarms: {}, constructed: {}, sqlStatements: 0, sqlRowsRead: 0, sqlRowsWritten: 0, storageCalls: {} },
+    durableObjects: { rpc: {}, rpcMs: {}, alarms: {}, constructed: {}, alarmsScheduledBy: {}, byClass: {} },
     subrequests: {},
   };
 }
@@ -44,11 +44,17 @@ const bump = (record, key, by = 1) => {
 
 let metering = false;
 
+function objectCounters(className) {
+  return (meter.durableObjects.byClass[className] ??= { sqlStatements: 0, sqlRowsRead: 0, sqlRowsWritten: 0, storageCalls: {} });
+}
+
+/** Rows a cursor read and wrote are known once it has been consumed: counted when the meter is read. */
 function settleCursors() {
-  for (const cursor of cursors) {
+  for (const { cursor, className } of cursors) {
     try {
-      meter.durableObjects.sqlRowsRead += cursor.rowsRead;
-      meter.durableObjects.sqlRowsWritten += cursor.rowsWritten;
+      const counters = objectCounters(className);
+      counters.sqlRowsRead += cursor.rowsRead;
+      counters.sqlRowsWritten += cursor.rowsWritten;
     } catch {
       /* a cursor that cannot report counts nothing */
     }
@@ -69,6 +75,7 @@ function countD1(label, meta) {
   meter.d1.statements += 1;
   meter.d1.rowsRead += meta?.rows_read ?? 0;
   meter.d1.rowsWritten += meta?.rows_written ?? 0;
+  if (typeof meta?.size_after === 'number') meter.d1.sizeAfter = meta.size_after;
   const entry = (meter.d1.byStatement[label] ??= { count: 0, rowsRead: 0, rowsWritten: 0 });
   entry.count += 1;
   entry.rowsRead += meta?.rows_read ?? 0;
@@ -215,7 +222,7 @@ function meteredNamespace(namespace, className) {
 
 const STORAGE_CALLS = new Set(['get', 'put', 'delete', 'list', 'getAlarm', 'setAlarm', 'deleteAlarm', 'deleteAll']);
 
-function meteredSql(sql) {
+function meteredSql(sql, className) {
   return new Proxy(sql, {
     get(target, property) {
       const value = Reflect.get(target, property);
@@ -223,8 +230,8 @@ function meteredSql(sql) {
         return (...args) => {
           const cursor = target.exec(...args);
           if (metering) {
-            meter.durableObjects.sqlStatements += 1;
-            cursors.push(cursor);
+            objectCounters(className).sqlStatements += 1;
+            cursors.push({ cursor, className });
           }
           return cursor;
         };
@@ -234,15 +241,23 @@ function meteredSql(sql) {
   });
 }
 
-function meteredState(ctx) {
+function meteredState(ctx, className) {
+  let alarmCounted = false;
   const storage = new Proxy(ctx.storage, {
     get(target, property) {
       const value = Reflect.get(target, property);
-      if (property === 'sql') return meteredSql(value);
+      if (property === 'sql') return meteredSql(value, className);
       if (typeof value !== 'function') return value;
       if (STORAGE_CALLS.has(property)) {
         return (...args) => {
-          if (metering) bump(meter.durableObjects.storageCalls, property);
+          if (metering) {
+            bump(objectCounters(className).storageCalls, property);
+            // Each object with an alarm set will be woken at least once to clean up.
+            if (property === 'setAlarm' && !alarmCounted) {
+              alarmCounted = true;
+              bump(meter.durableObjects.alarmsScheduledBy, className);
+            }
+          }
           return value.apply(target, args);
         };
       }
@@ -304,9 +319,9 @@ function meteredObjectClass(Base, className, methods) {
       super(ctx, env);
       if (env.BENCH_METER !== '1') return;
       bump(meter.durableObjects.constructed, className);
-      Object.defineProperty(this, 'ctx', { value: meteredState(ctx), configurable: true });
+      Object.defineProperty(this, 'ctx', { value: meteredState(ctx, className), configurable: true });
       Object.defineProperty(this, 'env', { value: meteredEnv(env), configurable: true });
-      if ('sql' in this) Object.defineProperty(this, 'sql', { value: meteredSql(ctx.storage.sql), configurable: true, writable: true });
+      if ('sql' in this) Object.defineProperty(this, 'sql', { value: meteredSql(ctx.storage.sql, className), configurable: true, writable: true });
     }
   };
   for (const method of methods) {
