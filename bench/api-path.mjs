@@ -15,20 +15,20 @@
  * report gives medians over runs. Then the same two designs at one fixed arrival rate (open loop),
  * and a CPU profile of the Worker's isolate under load, to show where the local runtime's time goes.
  *
- * Options: --runs 3 --duration 6 --warmup 1 --levels 1,16,64 --open-rate 20 --global-limit 24000/60
+ * Options: --runs 3 --duration 5 --warmup 1 --levels 1,16,64 --open-rate 20 --global-limit 24000/60
  *          --json <file> --no-profile
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
-import { cpuByRole, cpuDelta, createRun, deriveConfig, fmt, median, migrate, parseArgs, request, selfCpuMs, snapshotProject, startDev, stateDir } from './lib/harness.mjs';
+import { cpuByRole, cpuDelta, createRun, deriveConfig, fmt, foreignLoad, median, migrate, parseArgs, request, selfCpuMs, snapshotProject, startDev, stateDir } from './lib/harness.mjs';
 import { runLoad, runOpenLoop } from './lib/load.mjs';
 import { connectProfiler, summariseProfile } from './lib/profile.mjs';
 import { wranglerVars } from './lib/vars.mjs';
 
 const options = parseArgs(process.argv.slice(2), {
   runs: 3,
-  duration: 6,
+  duration: 5,
   warmup: 1,
   levels: '1,16,64',
   openRate: 20,
@@ -102,11 +102,13 @@ await run.main(async () => {
       for (const name of ['ceiling', 'api', 'sync']) {
         const cpuBefore = cpuByRole(servers[name]);
         const selfBefore = selfCpuMs();
+        const load = foreignLoad(Object.values(servers).map((server) => server.child.pid));
         const result = await runLoad({ base: servers[name].base, concurrency, durationMs: options.duration * 1000, warmupMs: options.warmup * 1000, build: builder(name) });
         const cpu = cpuDelta(cpuBefore, cpuByRole(servers[name]));
         const requestsSeen = result.sent;
         result.cpuMsPerRequest = Object.fromEntries(Object.entries(cpu).map(([role, ms]) => [role, ms / requestsSeen]));
         result.loadGeneratorCpuMsPerRequest = (selfCpuMs() - selfBefore) / requestsSeen;
+        Object.assign(result, load.end());
         row[name] = result;
       }
       row.throughputShare = row.api.throughput / row.ceiling.throughput;
@@ -158,6 +160,7 @@ await run.main(async () => {
       cpuMsPerRequest: Object.fromEntries(['ceiling', 'api', 'sync'].map((name) => [name, { proxy: cpu(name, 'proxy'), runtime: cpu(name, 'runtime'), wrangler: cpu(name, 'wrangler') }])),
       loadGeneratorCpuMsPerRequest: median(rows.map((row) => row.api.loadGeneratorCpuMsPerRequest)),
       nonSuccess: rows.reduce((sum, row) => sum + row.api.requests - (row.api.statuses[202] ?? 0), 0),
+      foreignCpuShare: median(rows.flatMap((row) => ['ceiling', 'api', 'sync'].map((name) => row[name].foreign))),
     };
   });
   const openSummary = {

@@ -13,11 +13,15 @@
  * writes, through a bench-only route of bench/workers/instrumented), because the local API admits
  * fewer requests per second than the 100/s being measured and would throttle the drain itself.
  *
- * Options: --sends 2000 --runs 3 --rate 100 --latency 100 --fail-rate 0.2 --json <file>
+ * A third scenario is a what-if on the configuration (batches of 100 instead of the shipped
+ * size), to show how much of any shortfall comes per batch; --what-if=false skips it.
+ *
+ * Options: --sends 2000 --runs 3 --rate 100 --latency 100 --fail-rate 0.2 --what-if=false --json <file>
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
-import { createRun, deriveConfig, fmt, median, migrate, parseArgs, request, sleep, snapshotProject, startDev, stateDir } from './lib/harness.mjs';
+import { createRun, deriveConfig, fmt, foreignLoad, median, migrate, parseArgs, request, sleep, snapshotProject, startDev, stateDir } from './lib/harness.mjs';
 
 const options = parseArgs(process.argv.slice(2), {
   sends: 2000,
@@ -25,6 +29,7 @@ const options = parseArgs(process.argv.slice(2), {
   rate: 100,
   latency: 100,
   failRate: 0.2,
+  whatIf: true,
   json: '',
 });
 const TARGET_RATE_SHARE = 0.95;
@@ -42,9 +47,22 @@ await run.main(async () => {
   run.closers.push(() => flaky.close());
 
   const config = deriveConfig(project, { file: 'wrangler.bench-dispatch.toml', main: 'bench/workers/instrumented/index.js' });
+  const batchSize = Number(/max_batch_size = (\d+)/.exec(readFileSync(join(project, 'wrangler.toml'), 'utf8'))?.[1]);
+  // What-if, not the shipped config: the send queue's batches at the platform's maximum of 100,
+  // to show how much of the shortfall is per batch.
+  const bigBatches = deriveConfig(project, {
+    file: 'wrangler.bench-dispatch-100.toml',
+    main: 'bench/workers/instrumented/index.js',
+    edit: (text) => {
+      const edited = text.replace(/(queue = "otp-send"\nmax_batch_size = )\d+/, '$1100');
+      if (edited === text) throw new Error('could not find the otp-send consumer batch size in wrangler.toml');
+      return edited;
+    },
+  });
   const scenarios = [
-    { name: 'clean', standIn, failRate: 0 },
-    { name: `${Math.round(options.failRate * 100)}% 500s`, standIn: flaky, failRate: options.failRate },
+    { name: 'clean', label: 'clean', standIn, failRate: 0, config },
+    { name: `${Math.round(options.failRate * 100)}% 500s`, label: 'flaky', standIn: flaky, failRate: options.failRate, config },
+    ...(options.whatIf ? [{ name: 'clean, batches of 100 (what-if)', label: 'batch100', standIn, failRate: 0, config: bigBatches, whatIf: true }] : []),
   ];
   console.log(`Dispatch path: ${options.sends} queued sends, provider latency ${options.latency} ms, account limit ${options.rate}/s, PROVIDER_RATE_PER_SECOND=${options.rate}, ${options.runs} runs per scenario`);
 
@@ -52,13 +70,13 @@ await run.main(async () => {
   let phoneBase = 7_000_000_000;
   for (const scenario of scenarios) {
     // A server per scenario, each pointed at its stand-in; the pacer's state starts fresh.
-    const persistTo = stateDir(run, scenario.failRate ? 'flaky' : 'clean');
-    await migrate(run, project, persistTo, config);
+    const persistTo = stateDir(run, scenario.label);
+    await migrate(run, project, persistTo, scenario.config);
     const dev = await startDev(run, {
       cwd: project,
-      config,
+      config: scenario.config,
       persistTo,
-      label: `dispatch-${scenario.failRate ? 'flaky' : 'clean'}`,
+      label: `dispatch-${scenario.label}`,
       vars: {
         PROVIDER_MODE: 'startmessaging',
         SM_BASE_URL: scenario.standIn.url,
@@ -72,6 +90,7 @@ await run.main(async () => {
       await sleep(500);
       const phones = Array.from({ length: options.sends }, (_, i) => `+91${phoneBase + i}`);
       phoneBase += options.sends;
+      const load = foreignLoad([dev.child.pid]);
       const seededAt = Date.now();
       const requestIds = [];
       for (let offset = 0; offset < phones.length; offset += 100) {
@@ -93,6 +112,7 @@ await run.main(async () => {
         }
         await sleep(200);
       }
+      const { foreign } = load.end();
       await sleep(500);
 
       const calls = scenario.standIn.calls();
@@ -143,6 +163,7 @@ await run.main(async () => {
         statuses,
         idleGaps: gaps,
         idleSeconds: idleMs / 1000,
+        foreignCpuShare: foreign,
       };
       results.push(row);
       console.log(
@@ -170,6 +191,8 @@ await run.main(async () => {
       idleSeconds: median(rows.map((row) => row.idleSeconds)),
       idleGaps: median(rows.map((row) => row.idleGaps)),
       allDrained: rows.every((row) => row.drainSeconds !== null),
+      whatIf: Boolean(scenario.whatIf),
+      foreignCpuShare: median(rows.map((row) => row.foreignCpuShare)),
     };
   });
 
@@ -183,6 +206,7 @@ await run.main(async () => {
   }
   const result = {
     options,
+    batchSize,
     targets: { rateShareMin: TARGET_RATE_SHARE, rateLimited: 0, duplicates: 0, lost: 0 },
     summary,
     runs: results,

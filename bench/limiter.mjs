@@ -16,13 +16,13 @@
  * - admit everything (1,000,000/60): every decision inserts a row, so the window's log grows; the
  *   worst case for a sliding-window log.
  *
- * Options: --calls 3000 --runs 3 --concurrency 64 --keys 1,4,16,64,256 --json <file>
+ * Options: --calls 2000 --runs 3 --concurrency 64 --keys 1,4,16,64,256 --json <file>
  */
 import { writeFileSync } from 'node:fs';
 import { createRun, deriveConfig, fmt, median, migrate, parseArgs, percentile, request, snapshotProject, startDev, stateDir } from './lib/harness.mjs';
 import { wranglerVars } from './lib/vars.mjs';
 
-const options = parseArgs(process.argv.slice(2), { calls: 3000, runs: 3, concurrency: 64, keys: '1,4,16,64,256', json: '' });
+const options = parseArgs(process.argv.slice(2), { calls: 2000, runs: 3, concurrency: 64, keys: '1,4,16,64,256', json: '' });
 const keyCounts = options.keys.split(',').map(Number);
 
 const parseRules = (text) =>
@@ -57,22 +57,39 @@ await run.main(async () => {
   const dev = await startDev(run, { cwd: project, config, persistTo, label: 'limiter' });
   console.log(`Limiter: ${options.calls} decisions per measurement, ${options.concurrency} in flight, keys ${keyCounts.join(', ')}, ${options.runs} runs`);
 
+  const drive = async (body) => {
+    const answer = await request('POST', `${dev.base}/__bench/limiter`, { body, timeoutMs: 300_000 });
+    if (answer.status !== 200) throw new Error(`limiter route: ${answer.status} ${answer.text.slice(0, 300)}`);
+    return answer.json;
+  };
+
+  // One decision at a time on one warm object: the round trip of a decision without queueing.
+  const single = [];
+  for (let runIndex = 0; runIndex < options.runs; runIndex += 1) {
+    for (const [policyIndex, policy] of policies.entries()) {
+      const answer = await drive({ keyPrefix: `single:${runIndex}:${policyIndex}`, keys: 1, calls: 500, concurrency: 1, rules: policy.rules, cooldown: policy.cooldown, warm: true });
+      const latencies = answer.latencies.sort((a, b) => a - b);
+      single.push({ run: runIndex + 1, policy: policy.name, decisionsPerSecond: answer.calls / (answer.elapsedMs / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99) });
+    }
+  }
+  const singleSummary = policies.map((policy) => {
+    const subset = single.filter((row) => row.policy === policy.name);
+    return { policy: policy.name, decisionsPerSecond: median(subset.map((row) => row.decisionsPerSecond)), p50: median(subset.map((row) => row.p50)), p99: median(subset.map((row) => row.p99)) };
+  });
+  for (const row of singleSummary) console.log(`  one at a time, ${row.policy}: ${fmt(row.decisionsPerSecond, 0)} decisions/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms`);
+
   const rows = [];
   for (let runIndex = 0; runIndex < options.runs; runIndex += 1) {
     for (const [policyIndex, policy] of policies.entries()) {
       for (const keys of keyCounts) {
-        const answer = await request('POST', `${dev.base}/__bench/limiter`, {
-          body: { keyPrefix: `bench:${runIndex}:${policyIndex}:${keys}`, keys, calls: options.calls, concurrency: options.concurrency, rules: policy.rules, cooldown: policy.cooldown },
-          timeoutMs: 300_000,
-        });
-        if (answer.status !== 200) throw new Error(`limiter route: ${answer.status} ${answer.text.slice(0, 300)}`);
-        const latencies = answer.json.latencies.sort((a, b) => a - b);
+        const answer = await drive({ keyPrefix: `bench:${runIndex}:${policyIndex}:${keys}`, keys, calls: options.calls, concurrency: options.concurrency, rules: policy.rules, cooldown: policy.cooldown, warm: true });
+        const latencies = answer.latencies.sort((a, b) => a - b);
         const row = {
           run: runIndex + 1,
           policy: policy.name,
           keys,
-          decisionsPerSecond: answer.json.calls / (answer.json.elapsedMs / 1000),
-          allowed: answer.json.allowed,
+          decisionsPerSecond: answer.calls / (answer.elapsedMs / 1000),
+          allowed: answer.allowed,
           p50: percentile(latencies, 50),
           p99: percentile(latencies, 99),
         };
@@ -102,7 +119,7 @@ await run.main(async () => {
   for (const entry of summary) {
     console.log(`| ${entry.policy} | ${entry.byKeys.map((cell) => `${fmt(cell.decisionsPerSecond, 0)}/s (p99 ${fmt(cell.p99, 1)} ms)`).join(' | ')} |`);
   }
-  const result = { options, summary, rows, seconds: (Date.now() - started) / 1000 };
+  const result = { options, single: singleSummary, summary, rows, seconds: (Date.now() - started) / 1000 };
   if (options.json) writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
   return 0;
 });

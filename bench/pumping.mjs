@@ -23,11 +23,13 @@
  *
  * Options: --factor 10  --legit-per-hour 1200  --attack-per-second 3 (synthetic)  --attack sequential|scattered
  *          --abandon-rate 0.2  --seed 3  --json <file>  --quick (a 10x shorter replay, for trying it out)
+ *          --doc docs/pumping.md (rewrite that file's generated block for this attack mode; `npm run
+ *          bench:pumping` passes it; ignored with --quick)
  * Environment: BENCH_KEEP_TMP=1 keeps the temporary directory and the wrangler log.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
-import { createRun, fmt, fmtInt, keepAliveAgent, migrate, parseArgs, percentile, request, sleep, snapshotProject, startDev, stateDir } from './lib/harness.mjs';
+import { createRun, fmt, machineInfo, fmtInt, keepAliveAgent, migrate, parseArgs, percentile, request, sleep, snapshotProject, startDev, stateDir } from './lib/harness.mjs';
 import { scaleSeconds, scaleSecondsList, scaleWindows, wranglerVars } from './lib/vars.mjs';
 
 const options = parseArgs(process.argv.slice(2), {
@@ -41,6 +43,7 @@ const options = parseArgs(process.argv.slice(2), {
   abandonRate: 0.2,
   seed: 3,
   json: '',
+  doc: '',
   quick: false,
 });
 if (!['sequential', 'scattered'].includes(options.attack)) throw new Error('--attack must be sequential or scattered');
@@ -426,5 +429,50 @@ await run.main(async () => {
   );
   console.log(`result: ${result.pass ? 'both targets met' : 'a target was missed'} (${fmt(result.seconds, 0)} s in all)`);
   if (options.json) writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
+  if (options.doc && !options.quick) {
+    writeDocBlock(options.doc, options.attack, renderBlock(result));
+    console.log(`wrote the ${options.attack} block of ${options.doc}`);
+  }
   return result.pass ? 0 : 1;
 });
+
+// ---------------------------------------------------------------------------------------------
+// The doc: prose is written by hand; each attack mode's measured block is rewritten between markers.
+
+function renderBlock(result) {
+  const machine = machineInfo();
+  const pct = (value) => `${fmt(value * 100, 2)}%`;
+  const command = result.attackMode === 'sequential' ? 'npm run bench:pumping' : `npm run bench:pumping -- --attack ${result.attackMode}`;
+  const lines = [
+    `Measured ${machine.date.slice(0, 10)} with \`${command}\` (${fmt(result.seconds / 60, 1)} min) on ${machine.nproc} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, wrangler ${machine.wrangler}, workerd ${machine.workerd}.`,
+    `One synthetic hour replayed in ${fmt(result.syntheticHourSeconds, 0)} s: every time-based var divided by ${result.factor} (${Object.entries(result.scaledVars).map(([name, value]) => `\`${name}=${value}\``).join(', ')}).`,
+    `\`CF-Connecting-IP\` honoured by \`wrangler dev\`: ${result.clientIpHonoured ? 'yes, checked at the start of the run' : 'no'}.`,
+    '',
+    '| population | volume | outcome | share | target |',
+    '|---|---:|---:|---:|---|',
+    `| attack (${result.attackMode} numbers, ${result.prefixes.length} prefixes, ${result.attack.ratePerSecondReal}/s real = ${result.attack.ratePerSecondSynthetic}/s synthetic) | ${fmtInt(result.attack.requests)} requests | ${result.attack.sms} SMS | ${pct(result.attack.share)} | at most 1%: ${result.attack.share <= result.targets.attackSmsShareMax ? '**met**' : `**missed** by ${fmt((result.attack.share - result.targets.attackSmsShareMax) * 100, 2)} points`} |`,
+    `| legitimate users (${pct(result.legit.abandonRate)} abandon) | ${fmtInt(result.legit.users)} users, ${fmtInt(result.legit.tried)} verify | ${fmtInt(result.legit.verified)} verified, ${fmtInt(result.legit.gotCode)} got their code | ${pct(result.legit.share)} | at least 99%: ${result.legit.share >= result.targets.legitSuccessMin ? '**met**' : `**missed** by ${fmt((result.targets.legitSuccessMin - result.legit.share) * 100, 2)} points`} |`,
+    '',
+    '| attacked prefix | requests | admitted | SMS | blocked by | from attack start to block, real / synthetic |',
+    '|---|---:|---:|---:|---|---|',
+    ...result.prefixes.map(
+      (row) =>
+        `| \`${row.prefix}\` | ${fmtInt(row.requests)} | ${row.admitted} | ${row.sms} | ${row.reason ? `${row.reason} (${row.note})` : 'not blocked'} | ${row.secondsToBlock === null ? 'n/a' : `${fmt(row.secondsToBlock, 1)} s / ${fmt(row.secondsToBlock * result.factor, 0)} s`} |`,
+    ),
+    '',
+    `Legitimate outcomes: ${Object.entries(result.legit.outcomes).map(([name, count]) => `${name} ${count}`).join(', ')}; ${pct(result.legit.conversion)} of delivered codes were verified. ` +
+      `SMS delay (request to provider call): p50 ${fmt(result.smsDelay.p50Ms, 0)} ms, p99 ${fmt(result.smsDelay.p99Ms, 0)} ms. ` +
+      `Legitimate prefixes blocked: ${result.legitPrefixesBlocked.length ? result.legitPrefixesBlocked.map((block) => `\`${block.prefix}\` (${block.reason})`).join(', ') : 'none'}.`,
+  ];
+  return lines.join('\n');
+}
+
+function writeDocBlock(path, mode, block) {
+  const start = `<!-- pumping:${mode}:start -->`;
+  const end = `<!-- pumping:${mode}:end -->`;
+  const text = readFileSync(path, 'utf8');
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`${path} has no ${start} ... ${end} block`);
+  writeFileSync(path, `${text.slice(0, from + start.length)}\n${block}\n${text.slice(to)}`);
+}
