@@ -34,9 +34,11 @@ const ADMIN_TOKEN = 'bench-admin-token';
 
 /**
  * Workers Paid list prices in USD, marginal (beyond the monthly inclusions), as published on
- * developers.cloudflare.com: Workers pricing, Durable Objects pricing, D1 pricing, Queues pricing.
- * Read from those pages' text in the docs index on 2026-11-26; check them before relying on them.
+ * developers.cloudflare.com. Read from those pages' text on PRICES_CHECKED; check them before
+ * relying on them.
  */
+const PRICES_SOURCE = 'developers.cloudflare.com: Workers Pricing, Durable Objects Pricing, D1 Pricing, Queues Pricing';
+const PRICES_CHECKED = '2026-11-26';
 export const PRICES = {
   workerRequestsPerMillion: 0.3,
   workerCpuMsPerMillion: 0.02,
@@ -283,6 +285,8 @@ await run.main(async () => {
   const result = {
     options,
     prices: PRICES,
+    pricesSource: PRICES_SOURCE,
+    pricesChecked: PRICES_CHECKED,
     smsUsdPerMillion,
     successful,
     split,

@@ -163,6 +163,8 @@ await run.main(async () => {
         statuses,
         idleGaps: gaps,
         idleSeconds: idleMs / 1000,
+        // The rate while calls were flowing: how exact the pacing is, apart from the gaps.
+        busyRate: (times.length - 1) / (spanSeconds - idleMs / 1000),
         foreignCpuShare: foreign,
       };
       results.push(row);
@@ -190,6 +192,7 @@ await run.main(async () => {
       lost: Math.max(...rows.map((row) => row.lost)),
       idleSeconds: median(rows.map((row) => row.idleSeconds)),
       idleGaps: median(rows.map((row) => row.idleGaps)),
+      busyRate: median(rows.map((row) => row.busyRate)),
       allDrained: rows.every((row) => row.drainSeconds !== null),
       whatIf: Boolean(scenario.whatIf),
       foreignCpuShare: median(rows.map((row) => row.foreignCpuShare)),
