@@ -451,7 +451,7 @@ function renderBlock(result) {
     '| population | volume | outcome | share | target |',
     '|---|---:|---:|---:|---|',
     `| attack (${result.attackMode} numbers, ${result.prefixes.length} prefixes, ${result.attack.ratePerSecondReal}/s real = ${result.attack.ratePerSecondSynthetic}/s synthetic) | ${fmtInt(result.attack.requests)} requests | ${result.attack.sms} SMS | ${pct(result.attack.share)} | at most 1%: ${result.attack.share <= result.targets.attackSmsShareMax ? '**met**' : `**missed** by ${fmt((result.attack.share - result.targets.attackSmsShareMax) * 100, 2)} points`} |`,
-    `| legitimate users (${pct(result.legit.abandonRate)} abandon) | ${fmtInt(result.legit.users)} users, ${fmtInt(result.legit.tried)} verify | ${fmtInt(result.legit.verified)} verified, ${fmtInt(result.legit.gotCode)} got their code | ${pct(result.legit.share)} | at least 99%: ${result.legit.share >= result.targets.legitSuccessMin ? '**met**' : `**missed** by ${fmt((result.targets.legitSuccessMin - result.legit.share) * 100, 2)} points`} |`,
+    `| legitimate users (${fmt(result.legit.abandonRate * 100, 0)}% abandon) | ${fmtInt(result.legit.users)} users, ${fmtInt(result.legit.tried)} verify | ${fmtInt(result.legit.verified)} verified, ${fmtInt(result.legit.gotCode)} got their code | ${pct(result.legit.share)} | at least 99%: ${result.legit.share >= result.targets.legitSuccessMin ? '**met**' : `**missed** by ${fmt((result.targets.legitSuccessMin - result.legit.share) * 100, 2)} points`} |`,
     '',
     '| attacked prefix | requests | admitted | SMS | blocked by | from attack start to block, real / synthetic |',
     '|---|---:|---:|---:|---|---|',
