@@ -239,19 +239,6 @@ export async function migrate(run, cwd, persistTo, config) {
   await runWrangler(run, 'migrate', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo, ...(config ? ['-c', config] : [])], cwd);
 }
 
-/** Runs SQL against the local D1 a dev server persists to; returns the result rows. */
-export async function d1Query(run, cwd, persistTo, sql, config) {
-  const output = await runWrangler(
-    run,
-    'd1',
-    ['d1', 'execute', 'DB', '--local', '--persist-to', persistTo, '--json', '--command', sql, ...(config ? ['-c', config] : [])],
-    cwd,
-  );
-  const start = output.indexOf('[');
-  const parsed = JSON.parse(output.slice(start, output.lastIndexOf(']') + 1));
-  return parsed[0]?.results ?? [];
-}
-
 /**
  * Starts `wrangler dev` and waits until `readyPath` answers 200. Request logging is turned down
  * (`--log-level warn`): at thousands of requests a second, printing a line per request in the
