@@ -34,7 +34,6 @@ async function verifyCorrectly(requestId: string) {
 async function age(prefix: string, seconds: number) {
   await runInDurableObject(prefixGuardFor(env, prefix), (_i: PrefixGuard, state) => {
     state.storage.sql.exec('UPDATE sends SET at = at - ?', seconds * 1000);
-    state.storage.sql.exec('UPDATE events SET at = at - ?', seconds * 1000);
   });
 }
 

@@ -1,7 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
 import { logError, logInfo } from '../log';
-import { WindowRule, createWindowLog, evaluateWindows, longestWindowMs, pruneEvents, recordEvent, removeEvent } from './window-log';
+import { StorageUpkeep } from './storage-upkeep';
+import { WindowRule, evaluateWindows, longestWindowMs, pruneEvents } from './window-log';
 
 /**
  * One destination prefix (country code plus leading digits): its send rate limit, its SMS-pumping
@@ -43,29 +44,28 @@ export interface PrefixBlock {
   until: number;
 }
 
-export type AdmitDecision =
-  | { allowed: true; eventId: number }
-  | { allowed: false; blocked: boolean; retryAfterSeconds: number };
+export type AdmitDecision = { allowed: true } | { allowed: false; blocked: boolean; retryAfterSeconds: number };
 
-const EVENTS = 'events';
+/** The send log is also the prefix's rate-limit log: one row per admitted send, nothing else. */
+const SENDS = 'sends';
 const BLOCK_KEY = 'block';
 
 export class PrefixGuard extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly upkeep: StorageUpkeep;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.upkeep = new StorageUpkeep(ctx.storage);
     this.createSchema();
   }
 
+  /** No secondary index: a prefix keeps an hour of sends, scanned cheaply; each index would cost a write per send. */
   private createSchema(): void {
-    createWindowLog(this.sql, EVENTS);
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS sends (
-      request_id TEXT PRIMARY KEY, event_id INTEGER NOT NULL, at INTEGER NOT NULL,
-      number_key TEXT NOT NULL, block_key TEXT NOT NULL, verified INTEGER NOT NULL DEFAULT 0)`);
-    this.sql.exec('CREATE INDEX IF NOT EXISTS sends_at ON sends (at)');
-    this.sql.exec('CREATE INDEX IF NOT EXISTS sends_block_at ON sends (block_key, at)');
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS ${SENDS} (
+      request_id TEXT PRIMARY KEY, at INTEGER NOT NULL, number_key TEXT NOT NULL, block_key TEXT NOT NULL,
+      verified INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`);
   }
 
   async admit(input: AdmitInput): Promise<AdmitDecision> {
@@ -75,8 +75,7 @@ export class PrefixGuard extends DurableObject<Env> {
     if (block) return { allowed: false, blocked: true, retryAfterSeconds: Math.ceil((block.until - now) / 1000) };
 
     const keepMs = Math.max(longestWindowMs(request.rules), request.pumping.windowSeconds * 1000, request.pumping.sequentialSeconds * 1000);
-    pruneEvents(this.sql, EVENTS, now - keepMs);
-    this.sql.exec('DELETE FROM sends WHERE at <= ?', now - keepMs);
+    if (this.upkeep.shouldPrune(now, keepMs)) pruneEvents(this.sql, SENDS, now - keepMs);
 
     const signal = this.pumpingSignal(request, now);
     if (signal) {
@@ -84,29 +83,23 @@ export class PrefixGuard extends DurableObject<Env> {
       return { allowed: false, blocked: true, retryAfterSeconds: Math.ceil((blocked.until - now) / 1000) };
     }
 
-    const verdict = evaluateWindows(this.sql, EVENTS, request.rules, undefined, now);
+    const verdict = evaluateWindows(this.sql, SENDS, request.rules, undefined, now);
     if (!verdict.allowed) return { allowed: false, blocked: false, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) };
 
-    const eventId = recordEvent(this.sql, EVENTS, now);
     this.sql.exec(
-      'INSERT OR REPLACE INTO sends (request_id, event_id, at, number_key, block_key) VALUES (?, ?, ?, ?, ?)',
+      `INSERT OR REPLACE INTO ${SENDS} (request_id, at, number_key, block_key) VALUES (?, ?, ?, ?)`,
       request.requestId,
-      eventId,
       now,
       request.numberKey,
       request.blockKey,
     );
-    await this.ctx.storage.put('keepMs', keepMs);
-    await this.alarmNoLaterThan(now + keepMs);
-    return { allowed: true, eventId };
+    await this.upkeep.keep(keepMs, now + keepMs);
+    return { allowed: true };
   }
 
   /** Another scope denied the request: it was never sent, so it counts for nothing here. */
   async refund(requestId: string): Promise<void> {
-    const row = this.sql.exec<{ event_id: number }>('SELECT event_id FROM sends WHERE request_id = ?', requestId).toArray()[0];
-    if (!row) return;
-    removeEvent(this.sql, EVENTS, row.event_id);
-    this.sql.exec('DELETE FROM sends WHERE request_id = ?', requestId);
+    this.sql.exec(`DELETE FROM ${SENDS} WHERE request_id = ?`, requestId);
   }
 
   /** A code sent to this prefix was verified: the conversion signal. */
@@ -140,16 +133,16 @@ export class PrefixGuard extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const now = Date.now();
-    const keepMs = (await this.ctx.storage.get<number>('keepMs')) ?? 0;
-    const newest = pruneEvents(this.sql, EVENTS, now - keepMs);
-    this.sql.exec('DELETE FROM sends WHERE at <= ?', now - keepMs);
+    const keepMs = await this.upkeep.storedKeepMs();
+    const newest = pruneEvents(this.sql, SENDS, now - keepMs);
     const block = await this.activeBlock(now);
     if (newest === null && !block) {
       await this.ctx.storage.deleteAll();
+      this.upkeep.forget();
       this.createSchema();
       return;
     }
-    await this.ctx.storage.setAlarm(Math.max(now + 1000, Math.min(newest !== null ? newest + keepMs : Infinity, block?.until ?? Infinity)));
+    await this.upkeep.alarmFired(Math.max(now + 1000, Math.min(newest !== null ? newest + keepMs : Infinity, block?.until ?? Infinity)));
   }
 
   private pumpingSignal(request: AdmitInput, now: number): { reason: BlockReason; note: string } | null {
@@ -157,7 +150,7 @@ export class PrefixGuard extends DurableObject<Env> {
     // Consecutive numbers: distinct numbers in this one thousand-number block, this one included.
     const distinct = this.sql
       .exec<{ n: number }>(
-        'SELECT COUNT(DISTINCT number_key) AS n FROM sends WHERE block_key = ? AND at > ? AND number_key != ?',
+        `SELECT COUNT(DISTINCT number_key) AS n FROM ${SENDS} WHERE block_key = ? AND at > ? AND number_key != ?`,
         request.blockKey,
         now - pumping.sequentialSeconds * 1000,
         request.numberKey,
@@ -186,7 +179,7 @@ export class PrefixGuard extends DurableObject<Env> {
   private async setBlock(prefix: string, reason: BlockReason, note: string | null, now: number, seconds: number): Promise<PrefixBlock> {
     const block: PrefixBlock = { prefix, reason, note, blockedAt: now, until: now + seconds * 1000 };
     await this.ctx.storage.put(BLOCK_KEY, block);
-    await this.alarmNoLaterThan(block.until);
+    await this.upkeep.alarmBy(block.until);
     logError('prefix.blocked', { prefix, reason, note, until: new Date(block.until).toISOString() });
     try {
       await this.env.DB.prepare(
@@ -205,10 +198,5 @@ export class PrefixGuard extends DurableObject<Env> {
   private async activeBlock(now: number): Promise<PrefixBlock | null> {
     const block = await this.ctx.storage.get<PrefixBlock>(BLOCK_KEY);
     return block && block.until > now ? block : null;
-  }
-
-  private async alarmNoLaterThan(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 }

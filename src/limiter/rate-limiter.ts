@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
+import { StorageUpkeep } from './storage-upkeep';
 import { Cooldown, WindowRule, createWindowLog, evaluateWindows, longestWindowMs, pruneEvents, recordEvent, removeEvent } from './window-log';
 
 /**
@@ -27,10 +28,12 @@ const EVENTS = 'events';
 
 export class RateLimiter extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly upkeep: StorageUpkeep;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.upkeep = new StorageUpkeep(ctx.storage);
     createWindowLog(this.sql, EVENTS);
   }
 
@@ -38,11 +41,11 @@ export class RateLimiter extends DurableObject<Env> {
     const { rules, cooldown } = ConsumeInput.parse(input);
     const now = Date.now();
     const keepMs = longestWindowMs(rules, cooldown);
-    pruneEvents(this.sql, EVENTS, now - keepMs);
+    if (this.upkeep.shouldPrune(now, keepMs)) pruneEvents(this.sql, EVENTS, now - keepMs);
     const verdict = evaluateWindows(this.sql, EVENTS, rules, cooldown, now);
     if (!verdict.allowed) return { allowed: false, remaining: 0, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) };
     const eventId = recordEvent(this.sql, EVENTS, now);
-    await this.keepUntil(now + keepMs, keepMs);
+    await this.upkeep.keep(keepMs, now + keepMs);
     return { allowed: true, remaining: verdict.remaining, retryAfterSeconds: 0, eventId };
   }
 
@@ -52,20 +55,16 @@ export class RateLimiter extends DurableObject<Env> {
     else this.sql.exec(`DELETE FROM ${EVENTS} WHERE id = (SELECT MAX(id) FROM ${EVENTS})`);
   }
 
+  /** Drops events that left every window; an idle key frees all of its storage. */
   override async alarm(): Promise<void> {
-    const keepMs = (await this.ctx.storage.get<number>('keepMs')) ?? 0;
+    const keepMs = await this.upkeep.storedKeepMs();
     const newest = pruneEvents(this.sql, EVENTS, Date.now() - keepMs);
     if (newest === null) {
       await this.ctx.storage.deleteAll();
+      this.upkeep.forget();
       createWindowLog(this.sql, EVENTS);
       return;
     }
-    await this.ctx.storage.setAlarm(newest + keepMs);
-  }
-
-  private async keepUntil(at: number, keepMs: number): Promise<void> {
-    await this.ctx.storage.put('keepMs', keepMs);
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current < at) await this.ctx.storage.setAlarm(at);
+    await this.upkeep.alarmFired(newest + keepMs);
   }
 }

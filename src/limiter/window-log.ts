@@ -27,9 +27,12 @@ export interface WindowVerdict {
   remaining: number;
 }
 
+/**
+ * One row per event and no index: a key's log holds at most a window or two of events, so a scan
+ * reads a few rows (cheap), while every index would add a row written per event (the costly part).
+ */
 export function createWindowLog(sql: SqlStorage, table: string): void {
-  sql.exec(`CREATE TABLE IF NOT EXISTS ${table} (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL)`);
-  sql.exec(`CREATE INDEX IF NOT EXISTS ${table}_at ON ${table} (at)`);
+  sql.exec(`CREATE TABLE IF NOT EXISTS ${table} (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)`);
 }
 
 export function evaluateWindows(sql: SqlStorage, table: string, rules: WindowRule[], cooldown: Cooldown | undefined, now: number): WindowVerdict {
