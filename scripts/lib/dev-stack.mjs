@@ -95,7 +95,7 @@ function childEnv() {
   };
 }
 
-async function stopChild(child) {
+export async function stopChild(child) {
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const signalGroup = (signal) => {
@@ -228,8 +228,8 @@ export function createDevStack({ label = 'otpd', vars = [], testScheduled = fals
   return stack;
 }
 
-/** Every descendant of `pid` (from `ps`), with its command name and RSS in KiB. */
-export async function descendants(pid) {
+/** `pid` and every process below it (from `ps`), each with its command name and RSS in KiB. */
+export async function processTree(pid) {
   const { execFile } = await import('node:child_process');
   const text = await new Promise((resolve) =>
     execFile('ps', ['-eo', 'pid=,ppid=,rss=,comm='], { timeout: 5000 }, (error, stdout) => resolve(error ? '' : stdout)),
@@ -239,18 +239,19 @@ export async function descendants(pid) {
     .map((line) => line.trim().split(/\s+/))
     .filter((parts) => parts.length >= 4)
     .map(([p, pp, rss, ...comm]) => ({ pid: Number(p), ppid: Number(pp), rssKb: Number(rss), comm: comm.join(' ') }));
-  const result = [];
+  const root = rows.find((row) => row.pid === pid) ?? null;
+  const below = [];
   const frontier = [pid];
   for (let guard = 0; frontier.length > 0 && guard < 10_000; guard += 1) {
     const parent = frontier.shift();
     for (const row of rows) {
       if (row.ppid === parent) {
-        result.push(row);
+        below.push(row);
         frontier.push(row.pid);
       }
     }
   }
-  return result;
+  return { root, descendants: below };
 }
 
 export function percentile(sorted, p) {
