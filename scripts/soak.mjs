@@ -24,20 +24,29 @@
  * step's: beyond it, more clients only queue and add latency.
  *
  * After the soak, traffic stops and every request sent during the run is polled until it shows a
- * final status (drain, at most 90 s): any that does not is lost. Memory: the RSS of the workerd
- * process(es) under wrangler dev (found by walking the process tree with `ps`) is sampled every
- * 3 s. Judged over the soak phase: flat when the mean of the last third of the samples is at most
- * 15% above the mean of the first third.
+ * final status (drain, at most 90 s): any that does not is lost.
+ *
+ * Memory: the RSS of the two workerd processes under wrangler dev (found by walking the process
+ * tree with `ps`): the runtime (the Worker with its local D1, queues and Durable Objects) and
+ * wrangler's own dev proxy, every 3 s. wrangler dev itself keeps memory for every request it
+ * serves, whatever the Worker does (bare workerd serving a one-line Worker stays flat), so raw RSS
+ * under sustained load is never flat there. The soak therefore also runs a control: the same
+ * wrangler dev serving a Worker that only answers "ok", driven by as many clients for as many
+ * requests. Memory is judged flat when the runtime's growth during the soak beyond the control's
+ * (per 1,000 requests, least squares, times the soak's requests) is at most 15% of the runtime's
+ * RSS at the start of the soak. The raw series and the first/last-third change are printed too.
  *
  * Exits 1 when any of these fails: zero 5xx; zero transport errors and zero unexpected statuses in
  * the soak phase; zero lost requests; zero duplicate SMS at the stand-in and exactly one SMS per
- * request that reached `sent`; replays answered with the original requestId; memory flat.
+ * request that reached `sent`; replays answered with the original requestId; memory flat as above.
  * Environment: SOAK_SECONDS (70), SOAK_CONCURRENCY (skip the ramp), SOAK_RAMP ("1,2,4,8,16,32"),
- * SOAK_STEP_SECONDS (6), SOAK_JSON=<file> (also write the results as JSON), E2E_KEEP_TMP=1.
+ * SOAK_STEP_SECONDS (6), SOAK_MIX ("send:30,replay:2,poll:35,verify:15,admin:8,bad:10"),
+ * SOAK_IDLE_SECONDS (0; sample memory with no traffic after the drain), SOAK_JSON=<file> (also
+ * write the results as JSON), E2E_KEEP_TMP=1.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, createDevStack, http, intEnv, percentile, processTree, sleep, stopChild } from './lib/dev-stack.mjs';
 
@@ -75,14 +84,14 @@ const VARS = [
   'PUMPING_MIN_SENDS:100000',
 ];
 
-const MIX = [
-  ['send', 30],
-  ['replay', 2],
-  ['poll', 35],
-  ['verify', 15],
-  ['admin', 8],
-  ['bad', 10],
-];
+const DEFAULT_MIX = 'send:30,replay:2,poll:35,verify:15,admin:8,bad:10';
+// SOAK_MIX reweights the traffic, e.g. "poll:60,admin:20,bad:20" to see what memory does without sends.
+const MIX = (process.env.SOAK_MIX || DEFAULT_MIX).split(',').map((part) => {
+  const [kind, weight] = part.split(':');
+  if (!['send', 'replay', 'poll', 'verify', 'admin', 'bad'].includes(kind) || !(Number(weight) >= 0)) throw new Error(`SOAK_MIX: bad entry ${part}`);
+  return [kind, Number(weight)];
+});
+const IDLE_SECONDS = intEnv('SOAK_IDLE_SECONDS', 0, 0, 600);
 const MIX_TOTAL = MIX.reduce((sum, [, weight]) => sum + weight, 0);
 
 function parseArgs(argv) {
@@ -101,13 +110,13 @@ function parseArgs(argv) {
 // ---------------------------------------------------------------------------------------------
 // Processes, stopped whatever happens
 
-const state = { stack: null, standIn: null, memoryTimer: null, codeTimer: null };
+const state = { stack: null, control: null, standIn: null, memoryTimer: null, codeTimer: null };
 let exiting = false;
 
 async function cleanup() {
   clearInterval(state.memoryTimer);
   clearInterval(state.codeTimer);
-  await Promise.allSettled([state.stack?.stop(), state.standIn ? stopChild(state.standIn) : null]);
+  await Promise.allSettled([state.stack?.stop(), state.control?.stop(), state.standIn ? stopChild(state.standIn) : null]);
 }
 
 async function bail(message, code = 1) {
@@ -386,6 +395,80 @@ function summarize(label, seconds) {
   };
 }
 
+/** RSS of the workerd processes under a wrangler dev, every MEMORY_EVERY_MS, into `series`. */
+function startMemorySampler(stack, series, currentPhase, requestCount) {
+  const sample = async () => {
+    const { descendants } = await processTree(stack.pid);
+    const workerd = descendants.filter((row) => row.comm === 'workerd');
+    const runtime = workerd.filter((row) => row.args.includes('--inspector-addr'));
+    const proxy = workerd.filter((row) => !row.args.includes('--inspector-addr'));
+    const mb = (rows) => rows.reduce((sum, row) => sum + row.rssKb, 0) / 1024;
+    series.push({ t: (Date.now() - series.startedAt) / 1000, phase: currentPhase(), requests: requestCount(), runtimeMb: mb(runtime), proxyMb: mb(proxy) });
+  };
+  series.startedAt = Date.now();
+  return { sample, timer: setInterval(() => void sample(), MEMORY_EVERY_MS) };
+}
+
+/** Least-squares slope of `key` (MB) against the requests made so far, in MB per 1,000 requests. */
+function mbPerThousand(series, key) {
+  if (series.length < 3) return null;
+  const n = series.length;
+  const mx = series.reduce((sum, s) => sum + s.requests, 0) / n;
+  const my = series.reduce((sum, s) => sum + s[key], 0) / n;
+  const sxx = series.reduce((sum, s) => sum + (s.requests - mx) ** 2, 0);
+  const sxy = series.reduce((sum, s) => sum + (s.requests - mx) * (s[key] - my), 0);
+  return sxx === 0 ? null : (sxy / sxx) * 1000;
+}
+
+/** Mean of the first and last third of a series, and the change between them. */
+function thirds(series, key) {
+  const third = Math.max(1, Math.floor(series.length / 3));
+  const mean = (list) => list.reduce((sum, s) => sum + s[key], 0) / Math.max(1, list.length);
+  const first = mean(series.slice(0, third));
+  const last = mean(series.slice(-third));
+  return { first, last, change: first > 0 ? (last - first) / first : 0 };
+}
+
+/**
+ * The same wrangler dev serving a Worker that only answers `ok`, driven by as many clients for
+ * as many requests as the soak made: what the local dev server itself keeps per request.
+ */
+async function runControl(concurrency, requestTarget, maxSeconds) {
+  const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'))?.[1] ?? '2026-11-01';
+  const control = createDevStack({
+    label: 'otpd-soak-control',
+    files: {
+      'index.js': 'export default { fetch() { return new Response("ok"); } };\n',
+      'wrangler.toml': `name = "soak-control"\nmain = "index.js"\ncompatibility_date = "${compatibilityDate}"\n`,
+    },
+  });
+  state.control = control;
+  try {
+    await control.start({ healthPath: '/' });
+    const series = [];
+    let made = 0;
+    let controlPhase = 'warm-up';
+    const sampler = startMemorySampler(control, series, () => controlPhase, () => made);
+    await sampler.sample();
+    const until = Date.now() + maxSeconds * 1000;
+    controlPhase = 'control';
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let i = 0; i < 1_000_000 && made < requestTarget && Date.now() < until; i += 1) {
+          made += 1;
+          await http('GET', `${control.base}/`, { timeoutMs: REQUEST_TIMEOUT_MS }).catch(() => {});
+        }
+      }),
+    );
+    await sampler.sample();
+    clearInterval(sampler.timer);
+    return { requests: made, series: series.filter((s) => s.phase === 'control') };
+  } finally {
+    await control.stop();
+    state.control = null;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 
@@ -427,17 +510,16 @@ async function main() {
   };
   state.codeTimer = setInterval(fetchCodes, 1000);
 
-  // Memory of the workerd process(es) under wrangler dev.
+  // Memory of the two workerd processes under wrangler dev: the runtime (the Worker, with local
+  // D1, queues and Durable Objects; started with an inspector) and wrangler's own dev proxy.
   const memory = [];
-  let workerdPids = [];
-  const sampleMemory = async () => {
-    const tree = await processTree(stack.pid);
-    const workerd = tree.descendants.filter((row) => row.comm.includes('workerd'));
-    workerdPids = workerd.map((row) => row.pid);
-    memory.push({ t: (Date.now() - started) / 1000, phase, workerdMb: workerd.reduce((sum, row) => sum + row.rssKb, 0) / 1024, wranglerMb: (tree.root?.rssKb ?? 0) / 1024 });
-  };
-  await sampleMemory();
-  state.memoryTimer = setInterval(() => void sampleMemory(), MEMORY_EVERY_MS);
+  const sampler = startMemorySampler(stack, memory, () => phase, () => samples.length);
+  state.memoryTimer = sampler.timer;
+  await sampler.sample();
+
+  // A few requests to poll from the start, whatever the mix.
+  phase = 'seed';
+  for (let i = 0; i < 20; i += 1) await opSend(base);
 
   // 1. Ramp
   let concurrency = FIXED_CONCURRENCY;
@@ -466,7 +548,7 @@ async function main() {
   const progress = setInterval(() => {
     const done = samples.filter((sample) => sample.phase === 'soak').length;
     const mem = memory.at(-1);
-    console.log(`  t+${fmt((Date.now() - soakStartedAt) / 1000, 0)} s: ${done} calls, ${pending.length} pending, workerd ${fmt(mem?.workerdMb)} MB`);
+    console.log(`  t+${fmt((Date.now() - soakStartedAt) / 1000, 0)} s: ${done} calls, ${pending.length} pending, workerd runtime ${fmt(mem?.runtimeMb)} MB, dev proxy ${fmt(mem?.proxyMb)} MB`);
   }, 10_000);
   const soakSeconds = await drive(base, concurrency, SOAK_SECONDS, 'soak');
   clearInterval(progress);
@@ -488,8 +570,16 @@ async function main() {
     if (pending.length > 0) await sleep(500);
   }
   const drainSeconds = (Date.now() - drainStartedAt) / 1000;
+  if (IDLE_SECONDS > 0) {
+    // No traffic at all: does the runtime give memory back once idle objects are evicted?
+    phase = 'idle';
+    await sleep(IDLE_SECONDS * 1000);
+  }
   clearInterval(state.memoryTimer);
   await fetchCodes();
+  const soakRequests = samples.filter((sample) => sample.phase === 'soak').length;
+  // Stopped first, so the control does not share the two cores with an idle-but-alive stack.
+  const stopped = stack.stop();
 
   // 4. The stand-in's view: SMS per key.
   const stats = (await http('GET', `${standInUrl}/__stats`)).json;
@@ -501,7 +591,14 @@ async function main() {
   const lost = [...requests.values()].filter((request) => !FINAL.has(request.status));
   const statusCounts = {};
   for (const request of requests.values()) statusCounts[request.status] = (statusCounts[request.status] ?? 0) + 1;
-  const timesToFinal = [...requests.values()].filter((r) => r.finalAt).map((r) => (r.finalAt - r.createdAt) / 1000).sort((a, b) => a - b);
+  // 202 to the SMS leaving (the stand-in's arrival time of the call that sent it): the service's
+  // own delivery latency, unlike the time a client first saw `sent`, which depends on polling.
+  const smsAt = new Map(allCalls.filter((call) => call.newSms).map((call) => [call.idempotencyKey, call.at]));
+  const toSms = [...requests.values()]
+    .map((request) => smsAt.get(`otpd-${request.id}`) - request.createdAt)
+    .filter((ms) => Number.isFinite(ms))
+    .map((ms) => Math.max(0, ms) / 1000)
+    .sort((a, b) => a - b);
 
   // 5. Report
   if (ramp.length) {
@@ -541,22 +638,49 @@ async function main() {
 
   console.log(
     `\nRequests created: ${requests.size} (${Object.entries(statusCounts).map(([status, count]) => `${status} ${count}`).join(', ')}); ` +
-      `202 to final p50 ${fmt(percentile(timesToFinal, 50))} s, p99 ${fmt(percentile(timesToFinal, 99))} s; drain ${fmt(drainSeconds)} s`,
+      `202 to SMS at the provider p50 ${fmt(percentile(toSms, 50), 2)} s, p99 ${fmt(percentile(toSms, 99), 2)} s, max ${fmt(toSms.at(-1), 2)} s; drain ${fmt(drainSeconds)} s`,
   );
   console.log(
     `Stand-in: ${stats.calls} calls (${Object.entries(stats.byStatus).map(([status, count]) => `${status}: ${count}`).join(', ')}), ` +
       `${stats.delivered} SMS, ${stats.replays} idempotent replays, ${stats.duplicates} duplicates`,
   );
 
+  await stopped;
+  console.log(`\nControl: a Worker that only answers "ok" under the same wrangler dev, ${concurrency} clients, up to ${soakRequests} requests ...`);
+  const control = await runControl(concurrency, soakRequests, Math.max(30, SOAK_SECONDS));
+
   const soakMemory = memory.filter((sample) => sample.phase === 'soak');
-  const third = Math.max(1, Math.floor(soakMemory.length / 3));
-  const mean = (list) => list.reduce((sum, sample) => sum + sample.workerdMb, 0) / Math.max(1, list.length);
-  const firstThird = mean(soakMemory.slice(0, third));
-  const lastThird = mean(soakMemory.slice(-third));
-  const growth = firstThird > 0 ? (lastThird - firstThird) / firstThird : 0;
-  console.log(`\nMemory, RSS of workerd (pids ${workerdPids.join(', ') || '?'}) and of wrangler's node process, every ${MEMORY_EVERY_MS / 1000} s:`);
-  console.log(memory.map((sample) => `  t=${fmt(sample.t, 0).padStart(4)} s  ${sample.phase.padEnd(8)} workerd ${fmt(sample.workerdMb).padStart(7)} MB  wrangler ${fmt(sample.wranglerMb).padStart(7)} MB`).join('\n'));
-  console.log(`  soak phase: first third ${fmt(firstThird)} MB, last third ${fmt(lastThird)} MB, change ${fmt(growth * 100)}% (flat: at most +${MEMORY_GROWTH_LIMIT * 100}%)`);
+  const runtime = thirds(soakMemory, 'runtimeMb');
+  const proxy = thirds(soakMemory, 'proxyMb');
+  const slopes = {
+    soakRuntime: mbPerThousand(soakMemory, 'runtimeMb'),
+    soakProxy: mbPerThousand(soakMemory, 'proxyMb'),
+    controlRuntime: mbPerThousand(control.series, 'runtimeMb'),
+    controlProxy: mbPerThousand(control.series, 'proxyMb'),
+  };
+  const line = (sample) =>
+    `  t=${fmt(sample.t, 0).padStart(4)} s  ${sample.phase.padEnd(8)} requests ${String(sample.requests).padStart(6)}  runtime ${fmt(sample.runtimeMb).padStart(7)} MB  dev proxy ${fmt(sample.proxyMb).padStart(7)} MB`;
+  console.log(`\nMemory (RSS) of the workerd runtime and of wrangler's dev proxy (also workerd), every ${MEMORY_EVERY_MS / 1000} s:`);
+  console.log(memory.map(line).join('\n'));
+  console.log('  control:');
+  console.log(control.series.map(line).join('\n'));
+  console.log(
+    `  soak phase: runtime ${fmt(runtime.first)} -> ${fmt(runtime.last)} MB (first -> last third, ${fmt(runtime.change * 100)}%), ` +
+      `dev proxy ${fmt(proxy.first)} -> ${fmt(proxy.last)} MB (${fmt(proxy.change * 100)}%)`,
+  );
+  console.log(
+    `  growth per 1,000 requests: soak runtime ${fmt(slopes.soakRuntime)} MB, dev proxy ${fmt(slopes.soakProxy)} MB; ` +
+      `control (${control.requests} requests) runtime ${fmt(slopes.controlRuntime)} MB, dev proxy ${fmt(slopes.controlProxy)} MB`,
+  );
+  // What the Worker itself adds: the runtime's growth beyond what the same wrangler dev keeps for
+  // a Worker that does nothing, over the soak's requests, as a share of the runtime's size then.
+  const ownGrowthMb =
+    slopes.soakRuntime === null || slopes.controlRuntime === null ? null : (Math.max(0, slopes.soakRuntime - slopes.controlRuntime) * soakRequests) / 1000;
+  const growth = ownGrowthMb === null || runtime.first <= 0 ? null : ownGrowthMb / runtime.first;
+  console.log(
+    `  the Worker's own growth over ${soakRequests} soak requests: ${fmt(ownGrowthMb)} MB = ${fmt(growth === null ? null : growth * 100)}% of the runtime's ${fmt(runtime.first)} MB ` +
+      `(flat: at most ${MEMORY_GROWTH_LIMIT * 100}%); raw runtime RSS changed ${fmt(runtime.change * 100)}% between the first and last third`,
+  );
 
   const soakByKind = Object.fromEntries(kinds.map((kind) => [kind, soakSamples.filter((sample) => sample.kind === kind).length]));
   const all5xx = samples.filter((sample) => typeof sample.status === 'number' && sample.status >= 500).length;
@@ -569,8 +693,12 @@ async function main() {
     ['zero duplicate SMS at the stand-in', stats.duplicates === 0, `${stats.duplicates}`],
     ['exactly one SMS per request that reached sent', notOneSms.length === 0, `${notOneSms.length} of ${delivered.length} differ`],
     ['replays answered the original requestId', replayMismatches === 0, `${replayMismatches} mismatches`],
-    ['every kind of traffic ran in the soak', MIX.every(([kind]) => (soakByKind[kind] ?? 0) > 0), JSON.stringify(soakByKind)],
-    [`memory flat (last third within +${MEMORY_GROWTH_LIMIT * 100}% of first third)`, soakMemory.length >= 3 && growth <= MEMORY_GROWTH_LIMIT, `${fmt(growth * 100)}%`],
+    ['every kind of traffic ran in the soak', MIX.every(([kind, weight]) => weight === 0 || (soakByKind[kind] ?? 0) > 0), JSON.stringify(soakByKind)],
+    [
+      `memory flat (the Worker's own RSS growth in the soak at most ${MEMORY_GROWTH_LIMIT * 100}% of the runtime's size, beyond what wrangler dev keeps for a no-op Worker)`,
+      growth !== null && growth <= MEMORY_GROWTH_LIMIT,
+      `${fmt(ownGrowthMb)} MB, ${fmt(growth === null ? null : growth * 100)}%`,
+    ],
   ];
   console.log('');
   for (const [name, ok, detail] of criteria) console.log(`${ok ? 'ok  ' : 'FAIL'}  ${name}: ${detail}`);
@@ -579,7 +707,7 @@ async function main() {
   if (process.env.SOAK_JSON) {
     writeFileSync(
       process.env.SOAK_JSON,
-      `${JSON.stringify({ concurrency, ramp, soak, soakByKind, statusCounts, lost: lost.length, stats, memory, growth, criteria }, null, 2)}\n`,
+      `${JSON.stringify({ concurrency, ramp, soak, soakByKind, statusCounts, lost: lost.length, stats, memory, control, slopes, growth, criteria }, null, 2)}\n`,
     );
   }
   return criteria.every(([, ok]) => ok);

@@ -4,7 +4,7 @@
  * HTTP and concurrency helpers. Used by e2e-faults.mjs and soak.mjs.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -84,6 +84,12 @@ function snapshotProject(target) {
   return target;
 }
 
+function writeProject(target, files) {
+  mkdirSync(target, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(target, name), text);
+  return target;
+}
+
 function childEnv() {
   return {
     ...process.env,
@@ -128,14 +134,15 @@ export async function stopChild(child) {
  * A temporary directory holding the project snapshot, the D1/queue/DO state and the wrangler log.
  * `vars` are `--var NAME:VALUE` pairs. Call `start()`, then always `stop()` (idempotent).
  */
-export function createDevStack({ label = 'otpd', vars = [], testScheduled = false, keepTmp = false } = {}) {
+export function createDevStack({ label = 'otpd', vars = [], testScheduled = false, keepTmp = false, files = null } = {}) {
   const tmp = mkdtempSync(join(tmpdir(), `${label}-`));
   const logPath = join(tmp, 'wrangler.log');
   const logStream = createWriteStream(logPath);
   const persistTo = join(tmp, 'state');
   // wrangler dev rebuilds and restarts whenever a watched file changes, and a restart loses the
   // local queue's in-flight and delayed messages: run a snapshot so edits during a run cannot.
-  const project = snapshotProject(join(tmp, 'project'));
+  // `files` ({ name: text }) runs a throwaway project instead, with no D1 to migrate.
+  const project = files ? writeProject(join(tmp, 'project'), files) : snapshotProject(join(tmp, 'project'));
   const children = new Set();
   const recentLog = [];
   let wrangler = null;
@@ -182,8 +189,8 @@ export function createDevStack({ label = 'otpd', vars = [], testScheduled = fals
       return wrangler?.pid ?? null;
     },
     /** Applies the migrations, starts wrangler dev and waits until /healthz answers 200. */
-    async start({ migrateTimeoutMs = 60_000, healthTimeoutMs = 60_000 } = {}) {
-      await run('migrate', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo], migrateTimeoutMs);
+    async start({ migrateTimeoutMs = 60_000, healthTimeoutMs = 60_000, healthPath = '/healthz' } = {}) {
+      if (!files) await run('migrate', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo], migrateTimeoutMs);
       const port = await freePort();
       const inspectorPort = await freePort();
       stack.base = `http://127.0.0.1:${port}`;
@@ -201,7 +208,7 @@ export function createDevStack({ label = 'otpd', vars = [], testScheduled = fals
       const deadline = Date.now() + healthTimeoutMs;
       for (let i = 0; i < 1000 && Date.now() < deadline && exit === null; i += 1) {
         try {
-          const answer = await http('GET', `${stack.base}/healthz`, { timeoutMs: 2000 });
+          const answer = await http('GET', `${stack.base}${healthPath}`, { timeoutMs: 2000 });
           if (answer.status === 200) return answer.json;
         } catch {
           /* not listening yet */
@@ -228,17 +235,17 @@ export function createDevStack({ label = 'otpd', vars = [], testScheduled = fals
   return stack;
 }
 
-/** `pid` and every process below it (from `ps`), each with its command name and RSS in KiB. */
+/** `pid` and every process below it (from `ps`), each with its command name, arguments and RSS in KiB. */
 export async function processTree(pid) {
   const { execFile } = await import('node:child_process');
   const text = await new Promise((resolve) =>
-    execFile('ps', ['-eo', 'pid=,ppid=,rss=,comm='], { timeout: 5000 }, (error, stdout) => resolve(error ? '' : stdout)),
+    execFile('ps', ['-eo', 'pid=,ppid=,rss=,comm=,args='], { timeout: 5000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout) => resolve(error ? '' : stdout)),
   );
   const rows = text
     .split('\n')
     .map((line) => line.trim().split(/\s+/))
-    .filter((parts) => parts.length >= 4)
-    .map(([p, pp, rss, ...comm]) => ({ pid: Number(p), ppid: Number(pp), rssKb: Number(rss), comm: comm.join(' ') }));
+    .filter((parts) => parts.length >= 5)
+    .map(([p, pp, rss, comm, ...args]) => ({ pid: Number(p), ppid: Number(pp), rssKb: Number(rss), comm, args: args.join(' ') }));
   const root = rows.find((row) => row.pid === pid) ?? null;
   const below = [];
   const frontier = [pid];
