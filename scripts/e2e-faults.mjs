@@ -241,6 +241,7 @@ async function main() {
     const statuses = [...new Set(mine.map((r) => (r.view ? `${r.view.status}${r.view.lastError ? ` (${r.view.lastError.code})` : ''}` : 'none')))];
     const callCounts = [...new Set(audited.map((a) => a.calls.length))].sort((a, b) => a - b);
     const timesToFinal = mine.filter((r) => r.observedAt).map((r) => r.observedAt - r.submittedAt).sort((a, b) => a - b);
+    const gaps = audited.filter((a) => a.calls.length >= 2).map((a) => a.calls[1].at - a.calls[0].at);
     return {
       name: scenario.name,
       script: scenario.script.join(','),
@@ -250,6 +251,7 @@ async function main() {
       sms: audited.reduce((sum, a) => sum + a.calls.filter((call) => call.newSms).length, 0),
       afterExpiry: audited.reduce((sum, a) => sum + a.calls.filter((call) => call.at >= Date.parse(a.request.expiresAt)).length, 0),
       secondsToFinal: timesToFinal.length ? seconds(timesToFinal[timesToFinal.length - 1]) : '-',
+      firstGap: gaps.length ? seconds(Math.min(...gaps)) : '-',
       note: scenario.note ?? '',
       problems: audited.flatMap((a) => a.problems.map((problem) => `${a.request.requestId}: ${problem}`)),
     };
@@ -273,7 +275,7 @@ async function main() {
 }
 
 function printTable(results, stats, requestCount, drainMs, totalMs) {
-  const header = ['#', 'scenario', 'script', 'final status (lastError)', 'calls/req', 'SMS (all reqs)', 'calls after expiry', 's to final (max)', 'result'];
+  const header = ['#', 'scenario', 'script', 'final status (lastError)', 'calls/req', 'SMS (all reqs)', 'calls after expiry', 'call 1->2 s (min)', 's to final (max)', 'result'];
   const rows = results.map((result, index) => [
     String(index + 1),
     result.name,
@@ -282,6 +284,7 @@ function printTable(results, stats, requestCount, drainMs, totalMs) {
     result.calls,
     String(result.sms),
     String(result.afterExpiry),
+    result.firstGap,
     result.secondsToFinal,
     result.problems.length ? 'FAIL' : 'pass',
   ]);
