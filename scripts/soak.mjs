@@ -18,7 +18,7 @@
  *   admin    8%  GET /v1/admin/prefix-blocks with the bearer token
  *   bad     10%  malformed input of nine kinds, each with the 4xx and error shape it must get
  *
- * Finding the rate: after 4 s of unmeasured warm-up, a ramp of 6 s steps at 1, 2, 4, 8, 16, 32
+ * Finding the rate: after 4 s of unmeasured warm-up, a ramp of 8 s steps at 1, 2, 4, 8, 16, 32
  * clients. A step is healthy when it had no 5xx, no transport error and a p99 at most 4x the
  * single client's (and at most 2 s): past that, more clients mostly queue and add latency. The
  * soak runs at the healthy step with the highest throughput.
@@ -40,7 +40,7 @@
  * the soak phase; zero lost requests; zero duplicate SMS at the stand-in and exactly one SMS per
  * request that reached `sent`; replays answered with the original requestId; memory flat as above.
  * Environment: SOAK_SECONDS (70), SOAK_CONCURRENCY (skip the ramp), SOAK_RAMP ("1,2,4,8,16,32"),
- * SOAK_STEP_SECONDS (6), SOAK_MIX ("send:30,replay:2,poll:35,verify:15,admin:8,bad:10"),
+ * SOAK_STEP_SECONDS (8), SOAK_MIX ("send:30,replay:2,poll:35,verify:15,admin:8,bad:10"),
  * SOAK_IDLE_SECONDS (0; sample memory with no traffic after the drain), SOAK_JSON=<file> (also
  * write the results as JSON), E2E_KEEP_TMP=1.
  */
@@ -54,7 +54,7 @@ const args = parseArgs(process.argv.slice(2));
 const SOAK_SECONDS = args.duration ?? intEnv('SOAK_SECONDS', 70, 10, 3600);
 const FIXED_CONCURRENCY = args.concurrency ?? (process.env.SOAK_CONCURRENCY ? intEnv('SOAK_CONCURRENCY', 8, 1, 256) : null);
 const RAMP = (process.env.SOAK_RAMP ?? '1,2,4,8,16,32').split(',').map(Number);
-const STEP_SECONDS = intEnv('SOAK_STEP_SECONDS', 6, 2, 120);
+const STEP_SECONDS = intEnv('SOAK_STEP_SECONDS', 8, 2, 120);
 const DRAIN_SECONDS = 90;
 const MEMORY_EVERY_MS = 3000;
 const MEMORY_GROWTH_LIMIT = 0.15;
@@ -604,7 +604,7 @@ async function main() {
 
   // 5. Report
   if (ramp.length) {
-    console.log('\nRamp (closed loop, 6 s per step):');
+    console.log(`\nRamp (closed loop, ${STEP_SECONDS} s per step):`);
     console.log(
       table(
         ['clients', 'req/s', 'p50 ms', 'p99 ms', '5xx', 'transport errors', 'healthy'],
