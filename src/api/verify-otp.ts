@@ -101,7 +101,8 @@ function refuseFinished(request: OtpRequestRow, now: number, config: Config, rec
     record('superseded');
     throw new ApiError('superseded', 'A newer code was requested for this phone number; use that one');
   }
-  if (status === 'expired') {
+  // A failed send keeps its status past expiry (its code may have arrived), so check the time too.
+  if (status === 'expired' || request.expires_at <= now) {
     record('expired');
     throw new ApiError('expired', 'This code has expired; request a new one');
   }
