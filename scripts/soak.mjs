@@ -18,6 +18,7 @@
  *   admin    8%  GET /v1/admin/prefix-blocks with the bearer token
  *   bad     10%  malformed input of nine kinds, each with the 4xx and error shape it must get
  *
+ * Twenty sends come first, so that polls have something to read whatever the mix.
  * Finding the rate: after 4 s of unmeasured warm-up, a ramp of 8 s steps at 1, 2, 4, 8, 16, 32
  * clients. A step is healthy when it had no 5xx, no transport error and a p99 at most 4x the
  * single client's (and at most 2 s): past that, more clients mostly queue and add latency. The

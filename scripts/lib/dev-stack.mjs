@@ -134,7 +134,7 @@ export async function stopChild(child) {
  * A temporary directory holding the project snapshot, the D1/queue/DO state and the wrangler log.
  * `vars` are `--var NAME:VALUE` pairs. Call `start()`, then always `stop()` (idempotent).
  */
-export function createDevStack({ label = 'otpd', vars = [], testScheduled = false, keepTmp = false, files = null } = {}) {
+export function createDevStack({ label = 'otpd', vars = [], keepTmp = false, files = null } = {}) {
   const tmp = mkdtempSync(join(tmpdir(), `${label}-`));
   const logPath = join(tmp, 'wrangler.log');
   const logStream = createWriteStream(logPath);
@@ -201,7 +201,6 @@ export function createDevStack({ label = 'otpd', vars = [], testScheduled = fals
         '--inspector-port', String(inspectorPort),
         '--persist-to', persistTo,
         '--show-interactive-dev-session=false',
-        ...(testScheduled ? ['--test-scheduled'] : []),
         ...vars.flatMap((pair) => ['--var', pair]),
       ]);
       wrangler.once('exit', (code, signal) => (exit = code ?? signal));
