@@ -4,7 +4,7 @@
  *
  *   npm run soak                          # ramp to find the concurrency, then 70 s of traffic
  *   npm run soak -- --duration 120        # a longer soak
- *   npm run soak -- --concurrency 8       # skip the ramp, soak at 8 concurrent clients
+ *   npm run soak -- --concurrency 8       # skip the ramp (3,000 warm-up calls instead), soak at 8 clients
  *
  * The stand-in runs as its own process (40 ms latency + up to 20 ms jitter, 10% of calls answer
  * 500, seeded); wrangler dev runs PROVIDER_MODE=startmessaging against it. Traffic is closed-loop:
@@ -93,6 +93,9 @@ const MIX = (process.env.SOAK_MIX || DEFAULT_MIX).split(',').map((part) => {
   return [kind, Number(weight)];
 });
 const IDLE_SECONDS = intEnv('SOAK_IDLE_SECONDS', 0, 0, 600);
+// Runtime RSS climbs steeply over the first few thousand requests (isolates, Durable Objects, D1
+// and SQLite caches warming up); the ramp covers that, and without a ramp so does this.
+const WARM_UP_REQUESTS = 3000;
 const MIX_TOTAL = MIX.reduce((sum, [, weight]) => sum + weight, 0);
 
 function parseArgs(argv) {
@@ -368,14 +371,15 @@ function pickKind() {
   return 'poll';
 }
 
-/** `clients` closed-loop clients, each making one call at a time, until `seconds` have passed. */
-async function drive(base, clients, seconds, label) {
+/** `clients` closed-loop clients, each making one call at a time, for `seconds` (or `maxCalls` calls). */
+async function drive(base, clients, seconds, label, maxCalls = Infinity) {
   phase = label;
   const until = Date.now() + seconds * 1000;
   const startedAt = Date.now();
+  const before = samples.length;
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      for (let i = 0; i < 1_000_000 && Date.now() < until; i += 1) await OPS[pickKind()](base);
+      for (let i = 0; i < 1_000_000 && Date.now() < until && samples.length - before < maxCalls; i += 1) await OPS[pickKind()](base);
     }),
   );
   return (Date.now() - startedAt) / 1000;
@@ -450,19 +454,27 @@ async function runControl(concurrency, requestTarget, maxSeconds) {
     let made = 0;
     let controlPhase = 'warm-up';
     const sampler = startMemorySampler(control, series, () => controlPhase, () => made);
+    clearInterval(sampler.timer);
     await sampler.sample();
     const until = Date.now() + maxSeconds * 1000;
     controlPhase = 'control';
+    // The no-op Worker answers fast, so sample by requests served rather than by time: a dozen
+    // samples whatever the rate.
+    const every = Math.max(50, Math.floor(requestTarget / 12));
+    let nextSampleAt = every;
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         for (let i = 0; i < 1_000_000 && made < requestTarget && Date.now() < until; i += 1) {
           made += 1;
           await http('GET', `${control.base}/`, { timeoutMs: REQUEST_TIMEOUT_MS }).catch(() => {});
+          if (made >= nextSampleAt) {
+            nextSampleAt += every;
+            await sampler.sample();
+          }
         }
       }),
     );
     await sampler.sample();
-    clearInterval(sampler.timer);
     return { requests: made, series: series.filter((s) => s.phase === 'control') };
   } finally {
     await control.stop();
@@ -525,7 +537,11 @@ async function main() {
   // 1. Ramp
   let concurrency = FIXED_CONCURRENCY;
   const ramp = [];
-  if (concurrency === null) {
+  if (concurrency !== null) {
+    // Without a ramp, warm up anyway, so that warm-up is not judged as growth.
+    console.log(`warm-up: ${concurrency} clients for ${WARM_UP_REQUESTS} requests or 60 s (unmeasured) ...`);
+    await drive(base, concurrency, 60, 'warm-up', WARM_UP_REQUESTS);
+  } else {
     // Unmeasured warm-up, so the first step (the latency reference) does not pay for cold starts.
     await drive(base, 4, 4, 'warm-up');
     for (const level of RAMP) {
