@@ -31,11 +31,14 @@
  * tree with `ps`): the runtime (the Worker with its local D1, queues and Durable Objects) and
  * wrangler's own dev proxy, every 3 s. wrangler dev itself keeps memory for every request it
  * serves, whatever the Worker does (bare workerd serving a one-line Worker stays flat), so raw RSS
- * under sustained load is never flat there. The soak therefore also runs a control: the same
- * wrangler dev serving a Worker that only answers "ok", driven by as many clients for as many
- * requests. Memory is judged flat when the runtime's growth during the soak beyond the control's
- * (per 1,000 requests, least squares, times the soak's requests) is at most 15% of the runtime's
- * RSS at the start of the soak. The raw series and the first/last-third change are printed too.
+ * under sustained load is never flat there; and each new SQLite-backed Durable Object (the service
+ * creates one limiter object per new number and per new client IP) adds more. The soak therefore
+ * also runs a control: the same wrangler dev serving a Worker that only answers "ok", driven by as
+ * many clients for as many requests, creating as many new Durable Objects as the soak's traffic
+ * created limiter objects, after a warm-up matching the soak's seed and ramp. Memory is judged flat when the runtime's growth during the soak beyond
+ * the control's (per 1,000 requests, least squares, times the soak's requests) is at most 15% of
+ * the runtime's RSS at the start of the soak. The raw series and first/last-third change are
+ * printed too.
  *
  * Exits 1 when any of these fails: zero 5xx; zero transport errors and zero unexpected statuses in
  * the soak phase; zero lost requests; zero duplicate SMS at the stand-in and exactly one SMS per
@@ -175,6 +178,9 @@ const keyed = []; // { key, phoneNumber, requestId } of sends that carried an Id
 const codes = new Map(); // provider idempotency key -> the code the stand-in received
 const samples = []; // { phase, kind, status, ms, ok, detail }
 let phase = 'ramp:0';
+/** Limiter objects the traffic created, by phase: each send's number and client IP, and each number's first verify. */
+const newObjects = new Map();
+const countNewObjects = (count) => newObjects.set(phase, (newObjects.get(phase) ?? 0) + count);
 let ipCounter = 0;
 let badCounter = 0;
 
@@ -281,6 +287,7 @@ async function opSend(base) {
   if (answer?.status === 202 && answer.json?.requestId) {
     const id = answer.json.requestId;
     requests.set(id, { id, phoneNumber, createdAt: Date.now(), status: 'queued', finalAt: null, wrong: 0 });
+    countNewObjects(2);
     allIds.push(id);
     addPending(id);
     if (idempotencyKey) keyed.push({ key: idempotencyKey, phoneNumber, requestId: id });
@@ -325,6 +332,10 @@ async function opVerify(base) {
   if (!id) return opPoll(base);
   const request = requests.get(id);
   const code = codes.get(`otpd-${id}`);
+  if (!request.verifyTried) {
+    request.verifyTried = true;
+    countNewObjects(1);
+  }
   // At most two wrong guesses per request: the limit (5) is not what is measured here.
   const wrong = request.wrong < 2 && Math.random() < 0.15;
   const guess = wrong ? `${code.slice(0, -1)}${(Number(code.at(-1)) + 1) % 10}` : code;
@@ -435,16 +446,40 @@ function thirds(series, key) {
 }
 
 /**
- * The same wrangler dev serving a Worker that only answers `ok`, driven by as many clients for
- * as many requests as the soak made: what the local dev server itself keeps per request.
+ * The Worker of the control: it answers `ok`, and on `/new` first creates a SQLite-backed Durable
+ * Object that writes a row and sets an alarm, as each new limiter object of the service does.
  */
-async function runControl(concurrency, requestTarget, maxSeconds) {
+const CONTROL_WORKER = `import { DurableObject } from 'cloudflare:workers';
+export class Probe extends DurableObject {
+  async hit() {
+    this.ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS hits (at INTEGER)');
+    this.ctx.storage.sql.exec('INSERT INTO hits VALUES (?)', Date.now());
+    await this.ctx.storage.setAlarm(Date.now() + 3600000);
+  }
+  async alarm() {}
+}
+export default {
+  async fetch(request, env) {
+    if (new URL(request.url).pathname === '/new') await env.PROBE.get(env.PROBE.idFromName(crypto.randomUUID())).hit();
+    return new Response('ok');
+  },
+};
+`;
+
+/**
+ * The same wrangler dev serving the control Worker, driven by as many clients for as many
+ * requests as the soak made, creating as many new Durable Objects per request as the soak's
+ * traffic did: what the local dev server and its Durable Object runtime keep on their own.
+ */
+async function runControl(concurrency, warmUp, measured, maxSeconds) {
   const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'))?.[1] ?? '2026-11-01';
   const control = createDevStack({
     label: 'otpd-soak-control',
     files: {
-      'index.js': 'export default { fetch() { return new Response("ok"); } };\n',
-      'wrangler.toml': `name = "soak-control"\nmain = "index.js"\ncompatibility_date = "${compatibilityDate}"\n`,
+      'index.js': CONTROL_WORKER,
+      'wrangler.toml':
+        `name = "soak-control"\nmain = "index.js"\ncompatibility_date = "${compatibilityDate}"\n` +
+        '[[durable_objects.bindings]]\nname = "PROBE"\nclass_name = "Probe"\n[[migrations]]\ntag = "v1"\nnew_sqlite_classes = ["Probe"]\n',
     },
   });
   state.control = control;
@@ -455,27 +490,41 @@ async function runControl(concurrency, requestTarget, maxSeconds) {
     let controlPhase = 'warm-up';
     const sampler = startMemorySampler(control, series, () => controlPhase, () => made);
     clearInterval(sampler.timer);
-    await sampler.sample();
+    // As many requests and new objects as the soak's warm-up (seed and ramp) first, so that both
+    // are compared in the same state; then the measured part, sampled by requests served (the
+    // control answers faster than the service): a dozen samples whatever the rate.
     const until = Date.now() + maxSeconds * 1000;
-    controlPhase = 'control';
-    // The no-op Worker answers fast, so sample by requests served rather than by time: a dozen
-    // samples whatever the rate.
-    const every = Math.max(50, Math.floor(requestTarget / 12));
-    let nextSampleAt = every;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        for (let i = 0; i < 1_000_000 && made < requestTarget && Date.now() < until; i += 1) {
-          made += 1;
-          await http('GET', `${control.base}/`, { timeoutMs: REQUEST_TIMEOUT_MS }).catch(() => {});
-          if (made >= nextSampleAt) {
-            nextSampleAt += every;
-            await sampler.sample();
+    let created = 0;
+    let nextSampleAt = Infinity;
+    let every = Infinity;
+    const run = (count, objectsPerRequest) =>
+      Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          const start = made;
+          const createdBefore = created;
+          for (let i = 0; i < 1_000_000 && made < start + count && Date.now() < until; i += 1) {
+            made += 1;
+            const create = created - createdBefore < (made - start) * objectsPerRequest;
+            if (create) created += 1;
+            await http('GET', `${control.base}${create ? '/new' : '/'}`, { timeoutMs: REQUEST_TIMEOUT_MS }).catch(() => {});
+            if (made >= nextSampleAt) {
+              nextSampleAt += every;
+              await sampler.sample();
+            }
           }
-        }
-      }),
-    );
+        }),
+      );
+    await run(warmUp.requests, warmUp.objectsPerRequest);
+    const warmObjects = created;
+    controlPhase = 'control';
+    made = 0;
+    created = 0;
+    every = Math.max(50, Math.floor(measured.requests / 12));
+    nextSampleAt = every;
     await sampler.sample();
-    return { requests: made, series: series.filter((s) => s.phase === 'control') };
+    await run(measured.requests, measured.objectsPerRequest);
+    await sampler.sample();
+    return { warmUpObjects: warmObjects, requests: made, objects: created, series: series.filter((s) => s.phase === 'control') };
   } finally {
     await control.stop();
     state.control = null;
@@ -665,8 +714,19 @@ async function main() {
   );
 
   await stopped;
-  console.log(`\nControl: a Worker that only answers "ok" under the same wrangler dev, ${concurrency} clients, up to ${soakRequests} requests ...`);
-  const control = await runControl(concurrency, soakRequests, Math.max(30, SOAK_SECONDS));
+  const soakObjects = newObjects.get('soak') ?? 0;
+  const warmUpRequests = samples.filter((sample) => sample.phase === 'seed' || sample.phase === 'warm-up' || sample.phase.startsWith('ramp:')).length;
+  const warmUpObjects = [...newObjects].filter(([name]) => name !== 'soak' && name !== 'drain').reduce((sum, [, count]) => sum + count, 0);
+  console.log(
+    `\nControl: a no-op Worker under the same wrangler dev, ${concurrency} clients: ${warmUpRequests} warm-up requests creating ${warmUpObjects} ` +
+      `Durable Objects, then ${soakRequests} measured requests creating ${soakObjects}, as the soak's traffic created limiter objects ...`,
+  );
+  const control = await runControl(
+    concurrency,
+    { requests: warmUpRequests, objectsPerRequest: warmUpRequests ? warmUpObjects / warmUpRequests : 0 },
+    { requests: soakRequests, objectsPerRequest: soakRequests ? soakObjects / soakRequests : 0 },
+    Math.max(60, 2 * SOAK_SECONDS),
+  );
 
   const soakMemory = memory.filter((sample) => sample.phase === 'soak');
   const runtime = thirds(soakMemory, 'runtimeMb');
@@ -689,7 +749,7 @@ async function main() {
   );
   console.log(
     `  growth per 1,000 requests: soak runtime ${fmt(slopes.soakRuntime)} MB, dev proxy ${fmt(slopes.soakProxy)} MB; ` +
-      `control (${control.requests} requests) runtime ${fmt(slopes.controlRuntime)} MB, dev proxy ${fmt(slopes.controlProxy)} MB`,
+      `control (${control.requests} requests, ${control.objects} new objects, after ${control.warmUpObjects} in its warm-up) runtime ${fmt(slopes.controlRuntime)} MB, dev proxy ${fmt(slopes.controlProxy)} MB`,
   );
   // What the Worker itself adds: the runtime's growth beyond what the same wrangler dev keeps for
   // a Worker that does nothing, over the soak's requests, as a share of the runtime's size then.
@@ -714,7 +774,7 @@ async function main() {
     ['replays answered the original requestId', replayMismatches === 0, `${replayMismatches} mismatches`],
     ['every kind of traffic ran in the soak', MIX.every(([kind, weight]) => weight === 0 || (soakByKind[kind] ?? 0) > 0), JSON.stringify(soakByKind)],
     [
-      `memory flat (the Worker's own RSS growth in the soak at most ${MEMORY_GROWTH_LIMIT * 100}% of the runtime's size, beyond what wrangler dev keeps for a no-op Worker)`,
+      `memory flat (the Worker's own RSS growth in the soak at most ${MEMORY_GROWTH_LIMIT * 100}% of the runtime's size, beyond what the control keeps)`,
       growth !== null && growth <= MEMORY_GROWTH_LIMIT,
       `${fmt(ownGrowthMb)} MB, ${fmt(growth === null ? null : growth * 100)}%`,
     ],
@@ -726,7 +786,7 @@ async function main() {
   if (process.env.SOAK_JSON) {
     writeFileSync(
       process.env.SOAK_JSON,
-      `${JSON.stringify({ concurrency, ramp, soak, soakByKind, statusCounts, lost: lost.length, stats, memory, control, slopes, growth, criteria }, null, 2)}\n`,
+      `${JSON.stringify({ concurrency, ramp, soak, soakByKind, statusCounts, lost: lost.length, stats, memory, control, soakObjects, slopes, ownGrowthMb, growth, criteria }, null, 2)}\n`,
     );
   }
   return criteria.every(([, ok]) => ok);
