@@ -7,7 +7,8 @@
  *   GET  /messages/:messageId  delivery status of a message this stand-in "sent"
  *   GET  /__stats              counters (see stats() below)
  *   GET  /__calls              every recorded /otp/send call (?since=<seq> for the newer ones)
- *   POST /__reset              forget every call, message and idempotency key
+ *   POST /__reset              forget every call, message and idempotency key (and runtime scripts)
+ *   POST /__script             { "<phoneNumber>": [step, ...], ... }: script those numbers (see below)
  *
  * Programmatic use:
  *   import { startStandIn } from './startmessaging-stand-in.mjs';
@@ -18,7 +19,7 @@
  * CLI (prints {"url":...,"port":...} as one JSON line on stdout once listening):
  *   node scripts/startmessaging-stand-in.mjs --port 0 --latency-ms 100 --fail-rate 0.3 --rate-limit 100 [--seed 7]
  *     [--hang-rate 0.05] [--hang-after-send] [--latency-jitter-ms 20] [--host 127.0.0.1]
- *     [--allow-missing-key] [--log]
+ *     [--allow-missing-key] [--log] [--script '{"+15550100001":["500","ok"]}']
  *
  * Order of checks for one POST /otp/send (each outcome is recorded with the HTTP status answered):
  *   1. latency (latencyMs plus up to latencyJitterMs) is waited before any answer;
@@ -37,6 +38,22 @@
  * Idempotency keys are scoped per account (API key). The key is read from the body field
  * `idempotencyKey`, or else from the `Idempotency-Key` / `X-Idempotency-Key` header; a header that
  * disagrees with the body field is a 400 (`IDEMPOTENCY_KEY_MISMATCH`).
+ *
+ * Scripted faults: a phone number with a script (option `script`, CLI `--script <json>`, or at run
+ * time `POST /__script`) gets its steps instead of steps 3-5 above, one step per call to that
+ * number, in order; the last step repeats. The random draws are still consumed, so the unscripted
+ * traffic of a seeded run stays reproducible. Steps:
+ *   "ok"               steps 6-8 as usual (a new SMS, or the original answer for a known key)
+ *   "500", "503", "400", "401", "402", "409", ... (any 4xx/5xx but 429)
+ *                      that status with an error body, no side effect; "503:7" adds Retry-After: 7
+ *   "429"              rate limited with no Retry-After header and no retry_after in the body
+ *   "429:<seconds>"    rate limited with Retry-After: <seconds>
+ *   "hang"             never answers, no side effect
+ *   "hang-after-send"  steps 6-8 (an SMS may go out), then never answers
+ *   "malformed"        steps 6-8, then a 201 whose body is HTML instead of JSON
+ *   "truncated"        steps 6-8, then a 201 whose JSON body is cut off mid-way
+ *   "wrong-shape"      steps 6-8, then a 201 whose body is JSON in no documented shape
+ * Each call records the step it got (`step`, null for unscripted numbers).
  */
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -79,6 +96,31 @@ function nonNegative(name, value) {
   return number;
 }
 
+const SIMPLE_STEPS = new Set(['ok', 'hang', 'hang-after-send', 'malformed', 'truncated', 'wrong-shape']);
+
+/** Checks one script step; returns it parsed as { kind, status?, retryAfter? }. */
+export function parseStep(step) {
+  if (typeof step !== 'string') throw new TypeError(`a script step must be a string, got ${JSON.stringify(step)}`);
+  if (SIMPLE_STEPS.has(step)) return { kind: step };
+  const match = /^([45]\d\d)(?::(\d{1,6}))?$/.exec(step);
+  if (!match) throw new RangeError(`unknown script step: ${JSON.stringify(step)}`);
+  const status = Number(match[1]);
+  const retryAfter = match[2] === undefined ? null : Number(match[2]);
+  return { kind: 'status', status, retryAfter };
+}
+
+/** Validates { phoneNumber: [step, ...] }; returns a Map of phoneNumber -> parsed steps. */
+function parseScript(script) {
+  const parsed = new Map();
+  if (script === undefined || script === null) return parsed;
+  if (typeof script !== 'object' || Array.isArray(script)) throw new TypeError('a script is an object { phoneNumber: [step, ...] }');
+  for (const [phoneNumber, steps] of Object.entries(script)) {
+    if (!Array.isArray(steps) || steps.length === 0) throw new TypeError(`the script of ${phoneNumber} must be a non-empty array of steps`);
+    parsed.set(phoneNumber, steps.map((step) => ({ step, ...parseStep(step) })));
+  }
+  return parsed;
+}
+
 function id(prefix) {
   return `${prefix}_${randomBytes(12).toString('base64url')}`;
 }
@@ -88,8 +130,9 @@ function id(prefix) {
  *   port (0 = any free port), host ('127.0.0.1'),
  *   latencyMs, latencyJitterMs, failRate, hangRate, hangAfterSend, rateLimit (requests per second
  *   per account; 0 = unlimited), rateBurst (bucket size; defaults to rateLimit), seed,
- *   requireIdempotencyKey (true), log (a function receiving one line per call, or true for stderr).
- * Resolves to { url, port, stats(), calls(), reset(), close() }.
+ *   requireIdempotencyKey (true), log (a function receiving one line per call, or true for stderr),
+ *   script ({ phoneNumber: [step, ...] }, see the header).
+ * Resolves to { url, port, stats(), calls(), reset(), setScript(script), close() }.
  */
 export async function startStandIn(options = {}) {
   const host = options.host ?? '127.0.0.1';
@@ -103,6 +146,11 @@ export async function startStandIn(options = {}) {
   const requireIdempotencyKey = options.requireIdempotencyKey ?? true;
   const random = options.seed === undefined || options.seed === null ? Math.random : mulberry32(seedToInt(options.seed));
   const log = options.log === true ? (line) => process.stderr.write(`${line}\n`) : typeof options.log === 'function' ? options.log : null;
+  const baseScript = parseScript(options.script);
+  /** phoneNumber -> parsed steps; the options' scripts plus those added at run time */
+  let scripts = new Map(baseScript);
+  /** phoneNumber -> calls that number's script has answered so far */
+  let scriptProgress = new Map();
 
   /** @type {Array<object>} every POST /otp/send, in arrival order */
   let calls = [];
@@ -163,10 +211,22 @@ export async function startStandIn(options = {}) {
   }
 
   function sendJson(res, status, body, headers = {}) {
+    sendText(res, status, JSON.stringify(body), 'application/json; charset=utf-8', headers);
+  }
+
+  function sendText(res, status, text, contentType, headers = {}) {
     if (res.destroyed || res.writableEnded) return;
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text), ...headers });
     res.end(text);
+  }
+
+  /** The next script step for a call to `phoneNumber`, or null when the number has no script. */
+  function nextStep(phoneNumber) {
+    const steps = phoneNumber === null ? undefined : scripts.get(phoneNumber);
+    if (!steps) return null;
+    const used = scriptProgress.get(phoneNumber) ?? 0;
+    scriptProgress.set(phoneNumber, used + 1);
+    return steps[Math.min(used, steps.length - 1)];
   }
 
   function readBody(req) {
@@ -294,6 +354,7 @@ export async function startStandIn(options = {}) {
       durationMs: null,
       newSms: false,
       clientGone: false,
+      step: null,
     };
     calls.push(record);
     res.on('close', () => {
@@ -308,14 +369,54 @@ export async function startStandIn(options = {}) {
     // Both draws happen for every call, so a seeded sequence does not depend on earlier outcomes.
     const hangDraw = random();
     const failDraw = random();
-    const allowed = apiKey ? takeToken(account, arrivedAt) : true;
+    const scripted = nextStep(record.phoneNumber);
+    record.step = scripted?.step ?? null;
+    // A scripted number's behaviour is all in its script: it does not draw on the rate limit.
+    const allowed = apiKey && !scripted ? takeToken(account, arrivedAt) : true;
     const delay = latencyMs + (latencyJitterMs ? random() * latencyJitterMs : 0);
 
-    const answer = (status, body, headers) => {
+    const answer = (status, body, headers, rawText) => {
       record.status = status;
       record.durationMs = Date.now() - arrivedAt;
-      sendJson(res, status, body, headers);
-      log?.(`${record.time} ${status} ${record.outcome} key=${record.idempotencyKey ?? '-'} phone=${record.phoneNumber ?? '-'}`);
+      if (rawText === undefined) sendJson(res, status, body, headers);
+      else sendText(res, status, rawText, rawText.startsWith('<') ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8', headers);
+      log?.(`${record.time} ${status} ${record.outcome} key=${record.idempotencyKey ?? '-'} phone=${record.phoneNumber ?? '-'}${record.step ? ` step=${record.step}` : ''}`);
+    };
+
+    const withhold = () => {
+      log?.(`${record.time} (no answer) ${record.outcome} key=${record.idempotencyKey ?? '-'}`);
+    };
+
+    /** Steps 6-8 for a scripted number, then the answer its step calls for. */
+    const runScripted = () => {
+      const { kind, status, retryAfter } = scripted;
+      if (kind === 'status') {
+        record.outcome = status === 429 ? 'rate_limited' : status >= 500 ? 'failed' : `refused_${status}`;
+        const headers = retryAfter === null ? {} : { 'Retry-After': String(retryAfter) };
+        const body =
+          status === 429
+            ? errorBody(429, 'RATE_LIMITED', 'Too many requests')
+            : errorBody(status, `SCRIPTED_${status}`, `Scripted answer ${status}`);
+        return answer(status, body, headers);
+      }
+      if (kind === 'hang') {
+        record.outcome = 'hang';
+        return withhold();
+      }
+      const [processedStatus, body, headers] = process_(record, account, text, tooLarge, req.headers);
+      if (kind === 'hang-after-send') {
+        record.outcome = `hang_after_${record.outcome}`;
+        return withhold();
+      }
+      if (kind === 'ok' || processedStatus >= 300) return answer(processedStatus, body, headers);
+      record.outcome = `${kind}_${record.outcome}`;
+      const full = JSON.stringify(body);
+      const garbled = {
+        malformed: '<html><body><h1>201 Created</h1></body></html>',
+        truncated: full.slice(0, Math.floor(full.length / 2)),
+        'wrong-shape': JSON.stringify({ success: true, data: 'queued' }),
+      }[kind];
+      return answer(processedStatus, body, headers, garbled);
     };
 
     later(delay, () => {
@@ -326,6 +427,7 @@ export async function startStandIn(options = {}) {
         record.outcome = 'unauthorized';
         return answer(401, errorBody(401, 'UNAUTHORIZED', 'Missing or invalid API key'));
       }
+      if (scripted) return runScripted();
       if (!allowed) {
         record.outcome = 'rate_limited';
         return answer(429, errorBody(429, 'RATE_LIMITED', 'Too many requests', { retry_after: 1 }), { 'Retry-After': '1' });
@@ -393,6 +495,16 @@ export async function startStandIn(options = {}) {
     buckets = new Map();
     recentArrivals = [];
     peakRps = 0;
+    scripts = new Map(baseScript);
+    scriptProgress = new Map();
+  }
+
+  /** Adds or replaces the scripts of the given numbers; their progress starts afresh. */
+  function setScript(script) {
+    for (const [phoneNumber, steps] of parseScript(script)) {
+      scripts.set(phoneNumber, steps);
+      scriptProgress.delete(phoneNumber);
+    }
   }
 
   const server = createServer((req, res) => {
@@ -414,6 +526,16 @@ export async function startStandIn(options = {}) {
     if (path === '/__reset' && req.method === 'POST') {
       reset();
       return sendJson(res, 200, { ok: true });
+    }
+    if (path === '/__script' && req.method === 'POST') {
+      return void readBody(req).then(({ text }) => {
+        try {
+          setScript(JSON.parse(text));
+          sendJson(res, 200, { ok: true, scripted: scripts.size });
+        } catch (error) {
+          sendJson(res, 400, errorBody(400, 'INVALID_SCRIPT', String(error?.message ?? error)));
+        }
+      });
     }
     return sendJson(res, 404, errorBody(404, 'NOT_FOUND', `No route for ${req.method} ${path}`));
   });
@@ -439,6 +561,7 @@ export async function startStandIn(options = {}) {
     stats,
     calls: () => calls.map((call) => ({ ...call })),
     reset,
+    setScript,
     close() {
       closing ??= new Promise((resolve) => {
         for (const timer of timers) clearTimeout(timer);
@@ -466,6 +589,7 @@ function parseArgs(argv) {
     '--rate-limit': ['rateLimit', Number],
     '--rate-burst': ['rateBurst', Number],
     '--seed': ['seed', (value) => (/^\d+$/.test(value) ? Number(value) : value)],
+    '--script': ['script', (value) => JSON.parse(value)],
   };
   const booleans = { '--hang-after-send': 'hangAfterSend', '--log': 'log' };
   const options = {};
@@ -512,7 +636,7 @@ if (isMain()) {
     process.stdout.write(
       'usage: node scripts/startmessaging-stand-in.mjs [--port 0] [--host 127.0.0.1] [--latency-ms N] [--latency-jitter-ms N]\n' +
         '         [--fail-rate 0..1] [--hang-rate 0..1] [--hang-after-send] [--rate-limit RPS] [--rate-burst N]\n' +
-        '         [--seed S] [--allow-missing-key] [--log]\n',
+        '         [--seed S] [--allow-missing-key] [--log] [--script \'{"<phoneNumber>":["500","ok"]}\']\n',
     );
     process.exit(0);
   }

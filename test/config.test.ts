@@ -2,6 +2,7 @@ import { SELF, env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, SANDBOX_ADMIN_TOKEN, adminTokenFor, loadConfig } from '../src/config';
 import { fetchWithEnv } from './support/worker';
+import { requestRow, seedRequest } from './support/fixtures';
 
 const withVars = (vars: Record<string, string>) => ({ ...env, ...vars }) as Env;
 
@@ -70,6 +71,25 @@ describe('configuration', () => {
     expect(body.error.code).toBe('configuration_error');
     expect(body.error.message).not.toContain('OTP_TTL_SECONDS');
     expect(errors.mock.calls.flat().join('\n')).toContain('OTP_TTL_SECONDS');
+    errors.mockRestore();
+  });
+
+  it.each([
+    ['SESSION_SECRET', { OTP_SECRET: 'an-otp-secret' }],
+    ['OTP_SECRET', { SESSION_SECRET: 'a-session-secret' }],
+  ])('verify without %s answers 500 configuration_error, names it in the log and consumes no attempt', async (missing, secrets) => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const { id } = await seedRequest();
+    const response = await fetchWithEnv(
+      new Request(`https://otp.test/v1/otp/${id}/verify`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"code":"123456"}' }),
+      withVars({ PROVIDER_MODE: 'startmessaging', SM_API_KEY: 'k', OTP_SECRET: '', SESSION_SECRET: '', ...secrets }),
+    );
+    expect(response.status).toBe(500);
+    const body = await response.json<{ error: { code: string; message: string } }>();
+    expect(body.error.code).toBe('configuration_error');
+    expect(body.error.message).not.toContain(missing);
+    expect(errors.mock.calls.flat().join('\n')).toContain(missing);
+    expect((await requestRow(id)).verify_attempts).toBe(0);
     errors.mockRestore();
   });
 

@@ -275,3 +275,32 @@ describe('dead letters', () => {
     expect((await requestRow(id)).status).toBe('sent');
   });
 });
+
+describe('expiry and pacing', () => {
+  // Runs last in this file: it leaves the account-wide pacer booked about two seconds ahead.
+  it('never calls the provider when the code expires before its pacing slot; the request ends expired', async () => {
+    const { id } = await seedRequest({ ttlMs: 800 });
+    const { expires_at: expiresAt } = await requestRow(id);
+    // A backlog: at 1 call/s, the next free send time is about two seconds away, past the expiry.
+    const pacer = env.PROVIDER_PACER.get(env.PROVIDER_PACER.idFromName('provider'));
+    await pacer.reserve({ count: 2, ratePerSecond: 1, horizonMs: 2000 });
+    const calledAt: number[] = [];
+    const calls = interceptOrigin(PROVIDER_URL, () => {
+      calledAt.push(Date.now());
+      return accepted();
+    });
+    const testEnv = startMessagingEnv({ PROVIDER_RATE_PER_SECOND: '1' });
+    const first = await deliverSendJobs(testEnv, [id]);
+    expect(calls).toHaveLength(0);
+    expect(first.result.retryMessages.map((m) => m.msgId)).toEqual(first.ids);
+    expect(await requestRow(id)).toMatchObject({ status: 'queued', attempts: 0 });
+
+    // When the job comes back after the expiry it is ended without a call.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now() + 10)));
+    const again = await deliverSendJobs(testEnv, [id], 2);
+    expect(again.result.explicitAcks).toEqual(again.ids);
+    expect(calls).toHaveLength(0);
+    expect(calledAt.filter((at) => at >= expiresAt)).toEqual([]);
+    expect(await requestRow(id)).toMatchObject({ status: 'expired', last_error_code: 'expired_before_delivery', attempts: 0 });
+  });
+});

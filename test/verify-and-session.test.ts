@@ -91,6 +91,17 @@ describe('POST /v1/otp/:requestId/verify', () => {
     expect((await errorOf(response)).code).toBe('expired');
   });
 
+  it('the expired code of a request whose send failed is 410 expired too, and costs no attempt', async () => {
+    // A send can fail after the SMS went out (its answer lost on every try), so a failed request's
+    // code is checkable while it lives; once it has expired the answer must say so.
+    const { id } = await seedRequest();
+    await env.DB.prepare("UPDATE otp_requests SET status = 'failed', expires_at = ? WHERE id = ?").bind(Date.now() - 1, id).run();
+    const response = await verify(id, await codeFor(id));
+    expect(response.status).toBe(410);
+    expect((await errorOf(response)).code).toBe('expired');
+    expect((await requestRow(id)).verify_attempts).toBe(0);
+  });
+
   it('a resend supersedes the earlier request: its code stops working with 410 superseded', async () => {
     const phoneNumber = uniquePhone();
     const first = await seedRequest({ phoneNumber });

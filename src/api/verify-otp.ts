@@ -4,7 +4,7 @@ import { type OtpRequestRow, getRequest } from '../db/requests';
 import { type VerificationOutcome, verificationEventStatement } from '../db/verification-events';
 import { ApiError } from '../errors';
 import { consumeLimit, prefixGuardFor, refundLimit, verifyFailureKey } from '../limiter/limiter-client';
-import { errorName, logWarn } from '../log';
+import { errorName, logError, logWarn } from '../log';
 import { effectiveStatus } from './request-view';
 
 /** Statuses in which a code can still be checked (a `failed` send may still have reached the phone). */
@@ -22,7 +22,10 @@ export async function verifyOtp(
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<OtpRequestRow> {
   const secret = otpSecretFor(config);
-  if (!secret) throw new ApiError('configuration_error', 'The service is misconfigured; the operator has been told why in the logs');
+  if (!secret) {
+    logError('config.missing_secret', { secret: 'OTP_SECRET', path: 'verify' });
+    throw new ApiError('configuration_error', 'The service is misconfigured; the operator has been told why in the logs');
+  }
   const now = Date.now();
   const request = await getRequest(env.DB, input.requestId);
   if (!request) throw new ApiError('not_found', 'No such request');
@@ -98,7 +101,8 @@ function refuseFinished(request: OtpRequestRow, now: number, config: Config, rec
     record('superseded');
     throw new ApiError('superseded', 'A newer code was requested for this phone number; use that one');
   }
-  if (status === 'expired') {
+  // A failed send keeps its status past expiry (its code may have arrived), so check the time too.
+  if (status === 'expired' || request.expires_at <= now) {
     record('expired');
     throw new ApiError('expired', 'This code has expired; request a new one');
   }

@@ -21,13 +21,16 @@ export type RequestState = z.infer<typeof StateRow>;
 
 /**
  * Takes the send lease of each request in one D1 round trip. A request is claimable while it
- * waits to be sent, is not leased by another consumer, and its code has not expired.
+ * waits to be sent, is not leased by another consumer, and its code outlives the moment its
+ * provider call may start (`sendAt`, its pacing slot, up to the pacing horizon ahead): a code
+ * that would expire while the call waits for its slot is never sent.
  */
 export async function claimRequests(
   db: D1Database,
   ids: readonly string[],
   now: number,
   leaseMs: number,
+  sendAt: ReadonlyMap<string, number> = new Map(),
 ): Promise<Map<string, ClaimedRequest>> {
   if (ids.length === 0) return new Map();
   const results = await db.batch(
@@ -37,10 +40,10 @@ export async function claimRequests(
           `UPDATE otp_requests
            SET status = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2
            WHERE id = ?3 AND status IN ('queued', 'sending') AND (lease_until IS NULL OR lease_until <= ?2)
-             AND expires_at > ?2
+             AND expires_at > ?4
            RETURNING id, phone_number, expires_at, attempts`,
         )
-        .bind(now + leaseMs, now, id),
+        .bind(now + leaseMs, now, id, Math.max(now, sendAt.get(id) ?? now)),
     ),
   );
   const claimed = new Map<string, ClaimedRequest>();

@@ -62,7 +62,7 @@ export async function handleSendJobs(
   const leaseMs = sendLeaseMs(config.provider.timeoutMs, PACING_HORIZON_MS);
   let claimed: Map<string, ClaimedRequest>;
   try {
-    claimed = await claimRequests(env.DB, unique(jobs.map((job) => job.requestId)), now, leaseMs);
+    claimed = await claimRequests(env.DB, unique(jobs.map((job) => job.requestId)), now, leaseMs, slotOf);
   } catch (error) {
     logError('send.claim_failed', { error: errorName(error), messages: jobs.length });
     for (const job of jobs) job.message.retry({ delaySeconds: backoffFor(job.message, config) });
@@ -198,7 +198,8 @@ async function settleSkipped(env: Env, skipped: Job[], now: number, finishing: D
       );
       job.message.ack();
     } else {
-      // Another consumer holds the lease (a concurrent copy of this job, or one in this batch).
+      // Another consumer holds the lease (a concurrent copy of this job, or one in this batch),
+      // or the code expires before this job's send time: it comes back and is ended above.
       const waitMs = Math.max(1000, (state.lease_until ?? now) - now);
       job.message.retry({ delaySeconds: Math.ceil(waitMs / 1000) });
     }

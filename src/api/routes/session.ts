@@ -3,6 +3,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Context } from 'hono';
 import { sessionSecretFor } from '../../config';
 import { ApiError } from '../../errors';
+import { logError } from '../../log';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { originGuard } from '../middleware/origin-guard';
@@ -67,7 +68,10 @@ const logout = createRoute({
 function sessionSecrets(c: Context<AppEnv>): string[] {
   const config = c.get('config');
   const current = sessionSecretFor(config);
-  if (!current) throw new ApiError('configuration_error', 'The service is misconfigured; the operator has been told why in the logs');
+  if (!current) {
+    logError('config.missing_secret', { secret: 'SESSION_SECRET', path: c.req.path });
+    throw new ApiError('configuration_error', 'The service is misconfigured; the operator has been told why in the logs');
+  }
   return [current, ...(config.session.previousSecret ? [config.session.previousSecret] : [])];
 }
 
