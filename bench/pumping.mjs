@@ -345,7 +345,7 @@ await run.main(async () => {
     const block = blocks.find((entry) => entry.prefix === prefix);
     const requests = sentAttack.filter((item) => item.prefix === prefix);
     const prefixSms = attackSms.filter((call) => call.phoneNumber.startsWith(prefix));
-    const blockedAt = block ? Date.parse(block.blockedAt) : null;
+    const blockedAt = block ? Date.parse(block.since) : null;
     const firstRequest = requests[0]?.sentAt ?? null;
     return {
       prefix,
