@@ -7,6 +7,7 @@ import { PROVIDER_URL, attemptRows, requestRow, seedRequest, startMessagingEnv }
 import { recordingQueue, withFaultyBatch } from './support/faults';
 import { json, interceptOrigin } from './support/outbound';
 import { deliver, deliverSendJobs } from './support/queue';
+import { fetchWithEnv } from './support/worker';
 
 /** A provider with StartMessaging's idempotency: one SMS per key, repeats answered from memory. */
 function idempotentProvider(respond: (callIndex: number) => Response | null = () => null) {
@@ -120,5 +121,46 @@ describe('the consumer dies mid-batch', () => {
     expect(provider.calls).toHaveLength(6);
     expect(provider.sms()).toBe(3);
     for (const request of requests) expect((await requestRow(request.id)).status).toBe('sent');
+  });
+});
+
+describe('D1 unreachable on the API', () => {
+  /** The real database, except that every statement run fails as D1 does when it is unreachable. */
+  function unreachableDb(db: D1Database): D1Database {
+    const fail = () => Promise.reject(new Error('D1_ERROR: Network connection lost.'));
+    return new Proxy(db, {
+      get(target, property) {
+        if (property === 'batch') return fail;
+        if (property === 'prepare') {
+          return (query: string) => {
+            const statement = target.prepare(query);
+            const failing = { first: fail, all: fail, run: fail, raw: fail, bind: () => failing };
+            return statement && failing;
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as D1Database;
+  }
+
+  it.each([
+    ['GET /v1/otp/:id', () => new Request('https://otp.test/v1/otp/otp_AAAAAAAAAAAAAAAAAAAAAA')],
+    [
+      'POST /v1/otp with an Idempotency-Key',
+      () =>
+        new Request('https://otp.test/v1/otp', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() },
+          body: JSON.stringify({ phoneNumber: '+447700900777' }),
+        }),
+    ],
+  ])('%s answers 503 service_unavailable with Retry-After, not 500', async (_name, request) => {
+    const spies = quietly();
+    const response = await fetchWithEnv(request(), { ...env, DB: unreachableDb(env.DB) } as Env);
+    spies.forEach((spy) => spy.mockRestore());
+    expect(response.status).toBe(503);
+    expect(response.headers.get('Retry-After')).toBe('5');
+    expect((await response.json<{ error: { code: string } }>()).error.code).toBe('service_unavailable');
   });
 });

@@ -23,9 +23,21 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
     const code: ErrorCode = error.status === 413 ? 'payload_too_large' : error.status === 415 ? 'unsupported_media_type' : 'invalid_json';
     return errorResponse(c, code, error.status === 400 ? 'The request body is not valid JSON' : error.message);
   }
+  if (isStorageOutage(error)) {
+    // D1 or a Durable Object is unreachable: a passing fault the caller may retry, not a bug.
+    logError('api.storage_unavailable', { error: errorName(error), path: c.req.path, traceId: c.get('traceId') });
+    return errorResponse(c, 'service_unavailable', 'Storage is briefly unavailable; try again shortly', { headers: { 'Retry-After': '5' } });
+  }
   logError('api.unhandled_error', { error: errorName(error), path: c.req.path, traceId: c.get('traceId') });
   return errorResponse(c, 'internal_error', 'Something went wrong on our side; it has been logged');
 };
+
+/** D1 reports its faults as `D1_…` errors; Durable Object faults carry `retryable` or `overloaded`. */
+function isStorageOutage(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const flags = error as Error & { retryable?: boolean; overloaded?: boolean };
+  return /^D1_/.test(error.message) || flags.retryable === true || flags.overloaded === true;
+}
 
 export const onNotFound: NotFoundHandler<AppEnv> = (c) => errorResponse(c, 'not_found', `No route for ${c.req.method} ${c.req.path}`);
 
