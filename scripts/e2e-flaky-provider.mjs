@@ -23,10 +23,10 @@
  */
 import { spawn } from 'node:child_process';
 import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, intEnv, mapLimit, sleep, stopChild } from './lib/dev-stack.mjs';
 import { startStandIn } from './startmessaging-stand-in.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -64,49 +64,12 @@ const ADMISSION_OVERRIDES = [
 ];
 const TERMINAL_STATUSES = new Set(['sent', 'delivered', 'failed', 'expired', 'verified', 'superseded']);
 
-function intEnv(name, fallback, min, max) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max}`);
-  return value;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const elapsed = (since) => ((Date.now() - since) / 1000).toFixed(1);
 
 // ---------------------------------------------------------------------------------------------
 // Resources, cleaned up exactly once whatever happens
 
 const state = { standIn: null, children: new Set(), tmp: null, project: null, logStream: null, logPath: null, cleaning: null };
-
-async function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const signalGroup = (signal) => {
-    try {
-      process.kill(-child.pid, signal); // the child leads its own process group (workerd included)
-    } catch {
-      try {
-        child.kill(signal);
-      } catch {
-        /* already gone */
-      }
-    }
-  };
-  signalGroup('SIGTERM');
-  const done = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
-  if (!done) {
-    signalGroup('SIGKILL');
-    await Promise.race([exited, sleep(2000)]);
-  }
-  // wrangler may exit before its workerd does: make sure nothing of the group survives.
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    /* group empty */
-  }
-}
 
 function cleanup() {
   state.cleaning ??= (async () => {
@@ -142,18 +105,6 @@ overallTimer.unref();
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function childEnv() {
   return {
@@ -236,20 +187,6 @@ function snapshotProject(target) {
   }
   symlinkSync(join(ROOT, 'node_modules'), join(target, 'node_modules'), 'dir');
   return target;
-}
-
-/** Runs `fn` over items with at most `limit` in flight. */
-async function mapLimit(items, limit, fn) {
-  const results = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index], index);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,10 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, sleep, stopChild } from '../scripts/lib/dev-stack.mjs';
+
+export { freePort };
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WRANGLER_JS = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -16,19 +18,6 @@ const WRANGLER_JS = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
 const PINNED_NODE = join(ROOT, 'node_modules', '.bin', 'node');
 const NODE = existsSync(PINNED_NODE) ? PINNED_NODE : process.execPath;
 
-const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
-
-export function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
 
 function childEnv() {
   return {
@@ -39,24 +28,6 @@ function childEnv() {
     FORCE_COLOR: '0',
     CI: '1',
   };
-}
-
-async function stopGroup(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((done) => child.once('exit', done));
-  const signal = (name) => {
-    try {
-      process.kill(-child.pid, name); // the child leads its own process group
-    } catch {
-      /* already gone */
-    }
-  };
-  signal('SIGTERM');
-  if (!(await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]))) {
-    signal('SIGKILL');
-    await Promise.race([exited, sleep(2000)]);
-  }
-  signal('SIGKILL'); // wrangler may exit before its workerd does
 }
 
 /** Runs `wrangler dev` with `vars`; resolves once /healthz answers. */
