@@ -1,8 +1,51 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ORPHAN_AFTER_MS, sweep } from '../src/consumer/sweeper';
-import { requestRow, seedRequest } from './support/fixtures';
+import { recordingQueue } from './support/faults';
+import { requestRow, seedRequest, uniquePhone } from './support/fixtures';
+import { fetchWithEnv } from './support/worker';
 import worker from '../src/index';
+
+function postOtp(testEnv: Env): Promise<Response> {
+  return fetchWithEnv(
+    new Request('https://otp.test/v1/otp', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ phoneNumber: uniquePhone() }),
+    }),
+    testEnv,
+  );
+}
+
+describe('the enqueue mark written by POST /v1/otp', () => {
+  it('is written with the request when its job reaches the queue', async () => {
+    const queue = recordingQueue();
+    const response = await postOtp({ ...env, SEND_QUEUE: queue.queue } as Env);
+    expect(response.status).toBe(202);
+    const { requestId } = await response.json<{ requestId: string }>();
+    const row = await requestRow(requestId);
+    expect(row.enqueued_at).toBe(row.created_at);
+    expect(queue.sent).toEqual([{ body: { type: 'send', v: 1, requestId }, delaySeconds: undefined }]);
+    // Marked: the sweeper leaves it to the queue, however old it gets.
+    await env.DB.prepare('UPDATE otp_requests SET created_at = ? WHERE id = ?').bind(Date.now() - ORPHAN_AFTER_MS - 1, requestId).run();
+    expect((await sweep(env)).reenqueued).toBe(0);
+  });
+
+  it('is cleared when the queue refuses the job, so the sweeper enqueues it later', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const response = await postOtp({ ...env, SEND_QUEUE: recordingQueue({ fail: true }).queue } as Env);
+    expect(response.status).toBe(202);
+    const { requestId } = await response.json<{ requestId: string }>();
+    expect((await requestRow(requestId)).enqueued_at).toBeNull();
+    expect(error.mock.calls.map((call) => String(call[0]))).toEqual([expect.stringContaining('request.enqueue_failed')]);
+    error.mockRestore();
+
+    await env.DB.prepare('UPDATE otp_requests SET created_at = ? WHERE id = ?').bind(Date.now() - ORPHAN_AFTER_MS - 1, requestId).run();
+    const queue = recordingQueue();
+    expect((await sweep({ ...env, SEND_QUEUE: queue.queue } as Env)).reenqueued).toBe(1);
+    expect(queue.sent.map((message) => message.body)).toEqual([{ type: 'send', v: 1, requestId }]);
+  });
+});
 
 describe('sweeper (cron)', () => {
   it('re-enqueues a request whose job never reached the queue', async () => {

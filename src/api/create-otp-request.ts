@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import { sha256Hex } from '../crypto';
 import { claimIdempotencyKeyStatements, findIdempotencyKey, isUniqueViolation } from '../db/idempotency';
-import { getRequest, insertRequestStatements, markEnqueued } from '../db/requests';
+import { clearEnqueued, getRequest, insertRequestStatements } from '../db/requests';
 import { ApiError } from '../errors';
 import { newRequestId } from '../ids';
 import { admitSend, countryAllowed } from '../limiter/admission';
@@ -19,7 +19,9 @@ export interface CreatedRequest {
 /**
  * The whole of `POST /v1/otp` after validation: replay a known Idempotency-Key, admit the send
  * through the limiter, record the request, enqueue its job. The request row is written before
- * the job is enqueued, so a failed enqueue leaves a row that the sweeper re-enqueues.
+ * the job is enqueued, already marked as enqueued (saving a second write on every request); a
+ * failed enqueue clears the mark, and the sweeper re-enqueues unmarked rows. Should clearing
+ * fail too, the sweeper still re-enqueues the row once it has been queued untouched for a while.
  */
 export async function createOtpRequest(
   env: Env,
@@ -61,6 +63,7 @@ export async function createOtpRequest(
       phonePrefix: phonePrefix(input.phoneNumber),
       createdAt: now,
       expiresAt,
+      enqueuedAt: now,
     }),
   ];
   if (input.idempotencyKey) {
@@ -82,10 +85,10 @@ export async function createOtpRequest(
 
   try {
     await env.SEND_QUEUE.send(sendJob(requestId));
-    waitUntil(markEnqueued(env.DB, requestId, Date.now()).catch((error) => logWarn('request.mark_enqueued_failed', { requestId, error: errorName(error) })));
   } catch (error) {
-    // The request is recorded; the sweeper enqueues it within a minute or so.
+    // The request is recorded; without its enqueue mark the sweeper enqueues it within a minute or so.
     logError('request.enqueue_failed', { requestId, error: errorName(error) });
+    waitUntil(clearEnqueued(env.DB, requestId).catch((clearError) => logWarn('request.clear_enqueued_failed', { requestId, error: errorName(clearError) })));
   }
   return { requestId, expiresAt, replayed: false };
 }

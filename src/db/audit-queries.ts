@@ -41,7 +41,9 @@ export async function listRequests(
   const sql = new Sql();
   if (filter.phoneNumber) sql.conditions.push(`phone_number = ${sql.param(filter.phoneNumber)}`);
   if (filter.statuses?.length) sql.conditions.push(`status IN (SELECT value FROM json_each(${sql.param(JSON.stringify(filter.statuses))}))`);
-  if (filter.origin) sql.conditions.push(`origin = ${sql.param(filter.origin)}`);
+  // A literal, not a parameter (the value is one of two, checked by zod): only a literal lets
+  // SQLite use the partial index that holds operator resends.
+  if (filter.origin) sql.conditions.push(filter.origin === 'operator_resend' ? "origin = 'operator_resend'" : "origin = 'api'");
   if (filter.errorCode) sql.conditions.push(`last_error_code = ${sql.param(filter.errorCode)}`);
   if (filter.resendId) sql.conditions.push(`resend_id = ${sql.param(filter.resendId)}`);
   if (filter.since !== undefined) sql.conditions.push(`created_at >= ${sql.param(filter.since)}`);

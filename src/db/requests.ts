@@ -44,6 +44,11 @@ export interface NewRequest {
   expiresAt: number;
   /** Set for operator resends: the request this one replaces and the bulk resend that made it. */
   operatorResend?: { replacesRequestId: string; resendId: string };
+  /**
+   * When the caller hands the job to the queue right after this insert: written with the row
+   * (one row written instead of a second update), and cleared by `clearEnqueued` if the send fails.
+   */
+  enqueuedAt?: number;
 }
 
 /** Inserts a queued request. Its phone's older active requests are superseded: one live code per phone. */
@@ -58,8 +63,8 @@ export function insertRequestStatements(db: D1Database, request: NewRequest): D1
     db
       .prepare(
         `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at,
-           origin, replaces_request_id, resend_id)
-         VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?5, ?6, ?7, ?8)`,
+           origin, replaces_request_id, resend_id, enqueued_at)
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?5, ?6, ?7, ?8, ?9)`,
       )
       .bind(
         request.id,
@@ -70,6 +75,7 @@ export function insertRequestStatements(db: D1Database, request: NewRequest): D1
         request.operatorResend ? 'operator_resend' : 'api',
         request.operatorResend?.replacesRequestId ?? null,
         request.operatorResend?.resendId ?? null,
+        request.enqueuedAt ?? null,
       ),
   ];
 }
@@ -79,6 +85,7 @@ export async function getRequest(db: D1Database, id: string): Promise<OtpRequest
   return row ? OtpRequestRow.parse(row) : null;
 }
 
-export async function markEnqueued(db: D1Database, id: string, at: number): Promise<void> {
-  await db.prepare('UPDATE otp_requests SET enqueued_at = ?1 WHERE id = ?2').bind(at, id).run();
+/** The job never reached the queue after all: the sweeper looks for exactly this mark's absence. */
+export async function clearEnqueued(db: D1Database, id: string): Promise<void> {
+  await db.prepare('UPDATE otp_requests SET enqueued_at = NULL WHERE id = ?1').bind(id).run();
 }
