@@ -8,6 +8,9 @@
 --    kept; retention deletes the oldest rows, never the newest, so ids are not handed out twice in
 --    practice, and nothing depends on that beyond the keyset order (time first, id second).
 --    SQLite cannot drop AUTOINCREMENT in place, so each table is rebuilt with its indexes.
+-- 3. delivery_attempts keeps one time-ordered index, delivery_attempts_stats, which also holds
+--    outcome and error_code: the operator listing filtered by either walks it newest first and
+--    reads only the index until a page is full, instead of two more entries written per attempt.
 PRAGMA defer_foreign_keys = true;
 
 DROP INDEX otp_requests_origin_created_id;
@@ -35,8 +38,6 @@ INSERT INTO delivery_attempts_rebuilt (id, request_id, attempt_number, started_a
   FROM delivery_attempts;
 DROP TABLE delivery_attempts;
 ALTER TABLE delivery_attempts_rebuilt RENAME TO delivery_attempts;
-CREATE INDEX delivery_attempts_outcome_started ON delivery_attempts (outcome, started_at DESC);
-CREATE INDEX delivery_attempts_error_started ON delivery_attempts (error_code, started_at DESC);
 CREATE INDEX delivery_attempts_stats ON delivery_attempts (started_at, outcome, duration_ms, error_code);
 
 CREATE TABLE status_checks_rebuilt (
