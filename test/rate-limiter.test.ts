@@ -1,6 +1,6 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { RateLimiter } from '../src/limiter/rate-limiter';
+import { HOLD_TTL_MS, type RateLimiter } from '../src/limiter/rate-limiter';
 
 const stubFor = (key: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
 
@@ -79,3 +79,52 @@ describe('RateLimiter Durable Object', () => {
     expect((await stub.consume({ rules })).allowed).toBe(true);
   });
 });
+
+const storedEvents = (stub: ReturnType<typeof stubFor>) =>
+  runInDurableObject(stub, (_instance: RateLimiter, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
+
+describe('RateLimiter holds (a budget of failures)', () => {
+  const rules = [{ limit: 3, windowSeconds: 3600 }];
+
+  it('counts lent events while they are out, so concurrent holds cannot overdraw', async () => {
+    const stub = stubFor(`t-${crypto.randomUUID()}`);
+    const decisions = await Promise.all(Array.from({ length: 20 }, () => stub.hold({ rules })));
+    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(3);
+    // Nothing is written while the holds are out.
+    expect(await storedEvents(stub)).toBe(0);
+  });
+
+  it('writes an event only for a hold settled as counting; a dropped hold frees its unit', async () => {
+    const stub = stubFor(`t-${crypto.randomUUID()}`);
+    const first = await stub.hold({ rules });
+    const second = await stub.hold({ rules });
+    await stub.settle({ holdId: first.holdId!, counts: false, rules });
+    await stub.settle({ holdId: second.holdId!, counts: true, rules });
+    expect(await storedEvents(stub)).toBe(1);
+    // One unit written, none out: two more holds fit, the third does not.
+    expect((await stub.hold({ rules })).allowed).toBe(true);
+    expect((await stub.hold({ rules })).allowed).toBe(true);
+    const denied = await stub.hold({ rules });
+    expect(denied.allowed).toBe(false);
+    expect(denied.retryAfterSeconds).toBeGreaterThan(3500);
+  });
+
+  it('a hold settled as counting after the object lost it is still written', async () => {
+    const stub = stubFor(`t-${crypto.randomUUID()}`);
+    await stub.settle({ holdId: 41, counts: true, rules });
+    await stub.settle({ holdId: 42, counts: false, rules });
+    expect(await storedEvents(stub)).toBe(1);
+  });
+
+  it('a hold nobody settles is written once it is abandoned (its caller died): it never comes back free', async () => {
+    const stub = stubFor(`t-${crypto.randomUUID()}`);
+    const lent = await stub.hold({ rules });
+    await runInDurableObject(stub, (instance: RateLimiter) => {
+      const holds = (instance as unknown as { holds: Map<number, { at: number }> }).holds;
+      holds.get(lent.holdId!)!.at -= HOLD_TTL_MS + 1;
+    });
+    expect((await stub.hold({ rules })).allowed).toBe(true);
+    expect(await storedEvents(stub)).toBe(1);
+  });
+});
+

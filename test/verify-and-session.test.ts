@@ -1,8 +1,9 @@
-import { SELF, env } from 'cloudflare:test';
+import { SELF, env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
 import { SANDBOX_OTP_SECRET, SANDBOX_SESSION_SECRET } from '../src/config';
 import { SESSION_COOKIE, signSession } from '../src/api/session-cookie';
+import { verifyFailureKey } from '../src/limiter/limiter-client';
 import { requestRow, seedRequest, uniquePhone } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
 
@@ -140,6 +141,33 @@ describe('POST /v1/otp/:requestId/verify', () => {
       const { id } = await seedRequest({ phoneNumber });
       expect((await verify(id, await codeFor(id))).status).toBe(200);
     }
+  });
+
+  it('the phone’s failure budget stores nothing for a right code, and a row (with its clean-up alarm) for a wrong one', async () => {
+    const phoneNumber = uniquePhone();
+    const budget = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(verifyFailureKey(phoneNumber)));
+    const stored = () =>
+      runInDurableObject(budget, async (_instance, state) => ({
+        failures: state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n,
+        alarm: await state.storage.getAlarm(),
+      }));
+    // Settling the budget is background work: this waits for it, as SELF does not.
+    const verifyAndSettle = (id: string, code: string) =>
+      fetchWithEnv(
+        new Request(`${BASE}/v1/otp/${id}/verify`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }) }),
+        env,
+      );
+    const first = await seedRequest({ phoneNumber });
+    expect((await verifyAndSettle(first.id, await codeFor(first.id))).status).toBe(200);
+    expect(await stored()).toEqual({ failures: 0, alarm: null });
+
+    const second = await seedRequest({ phoneNumber });
+    expect((await verifyAndSettle(second.id, await wrongCodeFor(second.id))).status).toBe(400);
+    expect((await verifyAndSettle(second.id, await codeFor(second.id))).status).toBe(200);
+    const after = await stored();
+    expect(after.failures).toBe(1);
+    expect(after.alarm).toBeGreaterThan(Date.now());
+    expect(await requestRow(second.id)).toMatchObject({ status: 'verified', verify_attempts: 2 });
   });
 
   it('compares codes in constant time', async () => {

@@ -3,7 +3,7 @@ import { type Config, otpSecretFor } from '../config';
 import { type OtpRequestRow, getRequest } from '../db/requests';
 import { type VerificationOutcome, verificationEventStatement } from '../db/verification-events';
 import { ApiError } from '../errors';
-import { consumeLimit, prefixGuardFor, refundLimit, verifyFailureKey } from '../limiter/limiter-client';
+import { holdLimit, prefixGuardFor, settleLimit, verifyFailureKey } from '../limiter/limiter-client';
 import { errorName, logError, logWarn } from '../log';
 import { effectiveStatus } from './request-view';
 
@@ -11,9 +11,11 @@ import { effectiveStatus } from './request-view';
 const CHECKABLE = "('queued', 'sending', 'sent', 'delivered', 'failed')";
 
 /**
- * Checks a submitted code. Every terminal case has its own answer; attempts are counted in D1
- * before the comparison (so concurrent guesses cannot exceed the limit), and failures are also
- * counted per phone across requests (so asking for new codes does not reset the guessing budget).
+ * Checks a submitted code. Every terminal case has its own answer. The attempt is counted and,
+ * for the right code, the request verified in one atomic D1 statement, so concurrent guesses
+ * cannot exceed the limit. Failures are also counted per phone across requests (so asking for new
+ * codes does not reset the guessing budget): the phone's budget lends each guess a unit, written
+ * only when the guess turns out wrong.
  */
 export async function verifyOtp(
   env: Env,
@@ -39,55 +41,90 @@ export async function verifyOtp(
 
   refuseFinished(request, now, config, record);
 
-  const phoneBudget = await consumeLimit(env, verifyFailureKey(request.phone_number), config.verifyFailureLimits);
+  const budgetKey = verifyFailureKey(request.phone_number);
+  const phoneBudget = await holdLimit(env, budgetKey, config.verifyFailureLimits);
   if (!phoneBudget.allowed) {
     record('phone_locked');
     throw new ApiError('too_many_attempts', 'Too many wrong codes for this phone number; try again later', {
       headers: { 'Retry-After': String(phoneBudget.retryAfterSeconds) },
     });
   }
+  const settleBudget = (wrongGuess: boolean) =>
+    waitUntil(
+      settleLimit(env, budgetKey, config.verifyFailureLimits, phoneBudget.holdId, wrongGuess).catch((error) =>
+        logWarn('verify.failure_budget_not_settled', { requestId: request.id, error: errorName(error) }),
+      ),
+    );
 
-  const counted = await env.DB.prepare(
-    `UPDATE otp_requests SET verify_attempts = verify_attempts + 1, updated_at = ?1
-     WHERE id = ?2 AND verify_attempts < ?3 AND status IN ${CHECKABLE} AND expires_at > ?1
-     RETURNING verify_attempts`,
-  )
-    .bind(now, request.id, config.otp.maxVerifyAttempts)
-    .first<{ verify_attempts: number }>();
+  const matches = await codeMatches(secret, request.id, config.otp.length, input.code);
+  let counted: { verify_attempts: number; status: string } | null;
+  try {
+    counted = await countAttempt(env.DB, request, matches, now, config.otp.maxVerifyAttempts);
+  } catch (error) {
+    settleBudget(false);
+    throw error;
+  }
   if (!counted) {
     // Something changed since the read (a concurrent guess used the last attempt, or the
     // request was verified, superseded or expired): answer from its state now. No guess was
-    // compared, so the phone's failure budget gets its unit back.
-    waitUntil(refundLimit(env, verifyFailureKey(request.phone_number), phoneBudget.eventId).catch(() => {}));
+    // compared, so the phone's failure budget does not keep the unit.
+    settleBudget(false);
     const current = (await getRequest(env.DB, request.id)) ?? request;
     refuseFinished(current, Date.now(), config, record);
     throw new ApiError('too_many_attempts', 'Too many wrong codes for this request; request a new code');
   }
 
-  if (await codeMatches(secret, request.id, config.otp.length, input.code)) {
-    const verifiedAt = Date.now();
-    const [update] = await env.DB.batch([
-      env.DB.prepare(
-        `UPDATE otp_requests SET status = 'verified', verified_at = ?1, updated_at = ?1
-         WHERE id = ?2 AND status IN ${CHECKABLE}`,
-      ).bind(verifiedAt, request.id),
-      verificationEventStatement(env.DB, { requestId: request.id, phonePrefix: request.phone_prefix, outcome: 'verified', at: verifiedAt }),
-    ]);
-    if (!update?.meta.changes) throw new ApiError('already_verified', 'This code was already used');
-    // A correct code is not a failure: give back the unit the phone's failure budget lent it.
-    waitUntil(refundLimit(env, verifyFailureKey(request.phone_number), phoneBudget.eventId).catch(() => {}));
-    // And it is the conversion signal that tells real traffic from SMS pumping.
+  if (counted.status === 'verified') {
+    settleBudget(false);
+    // A verification is the conversion signal that tells real traffic from SMS pumping.
     waitUntil(
       prefixGuardFor(env, request.phone_prefix)
         .recordVerification(request.id)
         .catch((error) => logWarn('verify.conversion_not_recorded', { requestId: request.id, error: errorName(error) })),
     );
-    return { ...request, status: 'verified', verified_at: verifiedAt };
+    return { ...request, status: 'verified', verified_at: now, verify_attempts: counted.verify_attempts };
   }
 
+  settleBudget(true);
   record('invalid_code');
   const attemptsRemaining = Math.max(0, config.otp.maxVerifyAttempts - counted.verify_attempts);
   throw new ApiError('invalid_code', 'The code is not correct', { details: { attemptsRemaining } });
+}
+
+/**
+ * Counts one attempt and, when the code matched, verifies the request, in one statement: one row
+ * written instead of two. Applies only while the request can still be checked and has attempts
+ * left; answers null otherwise. A verification's event goes in the same transaction.
+ */
+async function countAttempt(
+  db: D1Database,
+  request: OtpRequestRow,
+  matches: boolean,
+  now: number,
+  maxAttempts: number,
+): Promise<{ verify_attempts: number; status: string } | null> {
+  const [update] = await db.batch<{ verify_attempts: number; status: string }>([
+    db
+      .prepare(
+        `UPDATE otp_requests
+         SET verify_attempts = verify_attempts + 1, updated_at = ?1,
+             status = CASE WHEN ?4 = 1 THEN 'verified' ELSE status END,
+             verified_at = CASE WHEN ?4 = 1 THEN ?1 ELSE verified_at END
+         WHERE id = ?2 AND verify_attempts < ?3 AND status IN ${CHECKABLE} AND expires_at > ?1
+         RETURNING verify_attempts, status`,
+      )
+      .bind(now, request.id, maxAttempts, matches ? 1 : 0),
+    // Written only when the statement above just verified the request: it changed the row (a
+    // concurrent call in the same millisecond that found it verified already changed nothing).
+    db
+      .prepare(
+        `INSERT INTO verification_events (request_id, phone_prefix, outcome, at)
+         SELECT id, phone_prefix, 'verified', verified_at FROM otp_requests
+         WHERE ?3 = 1 AND changes() = 1 AND id = ?1 AND status = 'verified' AND verified_at = ?2`,
+      )
+      .bind(request.id, now, matches ? 1 : 0),
+  ]);
+  return update?.results[0] ?? null;
 }
 
 /** Throws the answer for a request whose code can no longer be checked. */

@@ -18,6 +18,16 @@ export async function consumeLimit(env: Env, key: string, rules: WindowRule[], c
   return rateLimiterFor(env, key).consume({ rules, cooldown });
 }
 
+/** Lends an event instead of recording it; `settleLimit` records or drops it (see `RateLimiter.hold`). */
+export async function holdLimit(env: Env, key: string, rules: WindowRule[]): Promise<LimitDecision> {
+  return rateLimiterFor(env, key).hold({ rules });
+}
+
+export async function settleLimit(env: Env, key: string, rules: WindowRule[], holdId: number | undefined, counts: boolean): Promise<void> {
+  if (holdId === undefined) return;
+  await rateLimiterFor(env, key).settle({ holdId, counts, rules });
+}
+
 export async function refundLimit(env: Env, key: string, eventId?: number): Promise<void> {
   await rateLimiterFor(env, key).refund(eventId);
 }

@@ -14,6 +14,14 @@ export const ConsumeInput = z.object({
 });
 export type ConsumeInput = z.input<typeof ConsumeInput>;
 
+const SettleInput = z.object({
+  holdId: z.number().int().min(1),
+  counts: z.boolean(),
+  /** The rules the hold was decided by: how long a written event must be kept. */
+  rules: z.array(WindowRule).min(1).max(10),
+});
+export type SettleInput = z.input<typeof SettleInput>;
+
 export interface LimitDecision {
   allowed: boolean;
   /** Events left in the tightest window after this decision. */
@@ -22,6 +30,19 @@ export interface LimitDecision {
   retryAfterSeconds: number;
   /** When admitted, what `refund` needs to take this event back. */
   eventId?: number;
+  /** When admitted by `hold`, what `settle` needs to keep or drop the lent event. */
+  holdId?: number;
+}
+
+/**
+ * A lent event nobody settled within this time (its caller died mid-way) is written as if it
+ * counted: for a failure budget, losing track of a guess must not hand it back.
+ */
+export const HOLD_TTL_MS = 60_000;
+
+interface Hold {
+  at: number;
+  keepMs: number;
 }
 
 const EVENTS = 'events';
@@ -29,6 +50,9 @@ const EVENTS = 'events';
 export class RateLimiter extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly upkeep: StorageUpkeep;
+  /** Lent events, in memory only: most are given back, and a row written costs; see `hold`. */
+  private readonly holds = new Map<number, Hold>();
+  private nextHoldId = 1;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -47,6 +71,51 @@ export class RateLimiter extends DurableObject<Env> {
     const eventId = recordEvent(this.sql, EVENTS, now);
     await this.upkeep.keep(keepMs, now + keepMs);
     return { allowed: true, remaining: verdict.remaining, retryAfterSeconds: 0, eventId };
+  }
+
+  /**
+   * Decides like `consume`, but lends the event instead of writing it: `settle` later writes it
+   * (it counted) or drops it (it did not). Lent events count in every decision until then, so
+   * concurrent callers cannot overdraw the budget. For a budget of failures, where nearly every
+   * call ends in success, this writes a row only for actual failures instead of a row and its
+   * deletion for every call.
+   */
+  async hold(input: ConsumeInput): Promise<LimitDecision> {
+    const { rules, cooldown } = ConsumeInput.parse(input);
+    const now = Date.now();
+    const keepMs = longestWindowMs(rules, cooldown);
+    await this.writeAbandonedHolds(now);
+    if (this.upkeep.shouldPrune(now, keepMs)) pruneEvents(this.sql, EVENTS, now - keepMs);
+    const pending = [...this.holds.values()].map((held) => held.at);
+    const verdict = evaluateWindows(this.sql, EVENTS, rules, cooldown, now, pending);
+    if (!verdict.allowed) return { allowed: false, remaining: 0, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) };
+    const holdId = this.nextHoldId++;
+    this.holds.set(holdId, { at: now, keepMs });
+    return { allowed: true, remaining: verdict.remaining, retryAfterSeconds: 0, holdId };
+  }
+
+  /**
+   * Ends a hold: `counts` writes the event at the time it was lent, otherwise it is dropped. A
+   * hold this object no longer knows (it restarted in between) that counts is written now.
+   */
+  async settle(input: SettleInput): Promise<void> {
+    const { holdId, counts, rules } = SettleInput.parse(input);
+    const held = this.holds.get(holdId);
+    this.holds.delete(holdId);
+    if (counts) await this.write(held ?? { at: Date.now(), keepMs: longestWindowMs(rules) });
+  }
+
+  private async writeAbandonedHolds(now: number): Promise<void> {
+    for (const [holdId, held] of this.holds) {
+      if (now - held.at < HOLD_TTL_MS) continue;
+      this.holds.delete(holdId);
+      await this.write(held);
+    }
+  }
+
+  private async write(event: Hold): Promise<void> {
+    recordEvent(this.sql, EVENTS, event.at);
+    await this.upkeep.keep(event.keepMs, event.at + event.keepMs);
   }
 
   /** Takes an admitted event back: another scope denied the request, or it did not count. */

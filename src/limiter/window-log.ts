@@ -35,28 +35,46 @@ export function createWindowLog(sql: SqlStorage, table: string): void {
   sql.exec(`CREATE TABLE IF NOT EXISTS ${table} (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)`);
 }
 
-export function evaluateWindows(sql: SqlStorage, table: string, rules: WindowRule[], cooldown: Cooldown | undefined, now: number): WindowVerdict {
+/**
+ * `pending` are events lent out but not yet written (see `RateLimiter.hold`): they count like
+ * stored ones, so callers in flight at the same time cannot overdraw a window.
+ */
+export function evaluateWindows(
+  sql: SqlStorage,
+  table: string,
+  rules: WindowRule[],
+  cooldown: Cooldown | undefined,
+  now: number,
+  pending: readonly number[] = [],
+): WindowVerdict {
   let retryAfterMs = 0;
   let remaining = Number.POSITIVE_INFINITY;
   for (const rule of rules) {
     const windowMs = rule.windowSeconds * 1000;
-    const count = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE at > ?`, now - windowMs).one().n;
+    const since = now - windowMs;
+    const pendingInWindow = pending.filter((at) => at > since);
+    const count = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE at > ?`, since).one().n + pendingInWindow.length;
     if (count >= rule.limit) {
       // The window frees a slot when its (count - limit + 1)-th oldest event leaves it.
-      const freeing = sql
-        .exec<{ at: number }>(`SELECT at FROM ${table} WHERE at > ? ORDER BY at LIMIT 1 OFFSET ?`, now - windowMs, count - rule.limit)
-        .one().at;
+      const index = count - rule.limit;
+      const stored = sql
+        .exec<{ at: number }>(`SELECT at FROM ${table} WHERE at > ? ORDER BY at LIMIT ?`, since, index + 1)
+        .toArray()
+        .map((row) => row.at);
+      const freeing = [...stored, ...pendingInWindow].sort((a, b) => a - b)[index]!;
       retryAfterMs = Math.max(retryAfterMs, freeing + windowMs - now);
     }
     remaining = Math.min(remaining, Math.max(0, rule.limit - count - 1));
   }
   if (cooldown) {
-    const recent = sql
-      .exec<{ n: number; latest: number | null }>(`SELECT COUNT(*) AS n, MAX(at) AS latest FROM ${table} WHERE at > ?`, now - cooldown.resetSeconds * 1000)
-      .one();
-    if (recent.n > 0 && recent.latest !== null) {
-      const waitSeconds = cooldown.scheduleSeconds[Math.min(recent.n, cooldown.scheduleSeconds.length) - 1]!;
-      const readyAt = recent.latest + waitSeconds * 1000;
+    const since = now - cooldown.resetSeconds * 1000;
+    const stored = sql.exec<{ n: number; latest: number | null }>(`SELECT COUNT(*) AS n, MAX(at) AS latest FROM ${table} WHERE at > ?`, since).one();
+    const pendingRecent = pending.filter((at) => at > since);
+    const n = stored.n + pendingRecent.length;
+    const latest = Math.max(stored.latest ?? Number.NEGATIVE_INFINITY, ...pendingRecent);
+    if (n > 0) {
+      const waitSeconds = cooldown.scheduleSeconds[Math.min(n, cooldown.scheduleSeconds.length) - 1]!;
+      const readyAt = latest + waitSeconds * 1000;
       if (readyAt > now) retryAfterMs = Math.max(retryAfterMs, readyAt - now);
     }
   }
