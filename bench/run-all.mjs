@@ -316,7 +316,9 @@ function costSection() {
     `| rejected: per-phone limit (429) | ${col(r.rejected.perPhone).join(' | ')} |`,
     `| rejected: blocked prefix (429) | ${col(r.rejected.blockedPrefix).join(' | ')} |`,
     '',
-    `Of the successful OTP, the request costs ${fmt(r.split.request.doRequests, 0)} object calls (phone, IP, prefix, one global shard), ${fmt(r.split.request.d1.statements, 0)} D1 statements (${fmt(r.split.request.d1.rowsWritten, 0)} rows written) and one queue write; delivery costs ${fmt(r.split.delivery.d1.statements, 0)} D1 statements (${fmt(r.split.delivery.d1.rowsWritten, 0)} rows written), a share of a pacer call and of a consumer invocation per batch, one read and one delete of the queue message (${fmt(s.queueReads, 2)} reads: a job that finds no send time left in the pacer's horizon goes back to the queue) and the provider call; verification costs the rest (a per-phone failure-budget call and its refund, the conversion signal to the prefix object, ${fmt(perPhase(r, 'verification', 'd1.statements'), 0)} D1 statements).`,
+    `Of the successful OTP, the request costs ${fmt(r.split.request.doRequests, 0)} object calls (phone, IP, prefix, one global shard), ${fmt(r.split.request.d1.statements, 0)} D1 statements (${fmt(r.split.request.d1.rowsWritten, 0)} rows written) and one queue write; delivery costs ${fmt(r.split.delivery.d1.statements, 0)} D1 statements (${fmt(r.split.delivery.d1.rowsWritten, 0)} rows written), a share of a pacer call and of a consumer invocation per batch, one read and one delete of the queue message (${fmt(s.queueReads, 2)} reads: a job that finds no send time left in the pacer's horizon goes back to the queue) and the provider call; verification costs the rest (a hold on the phone\'s failure budget and its settlement, which write nothing for a right code; the conversion signal to the prefix object; ${fmt(perPhase(r, 'verification', 'd1.statements'), 0)} D1 statements).`,
+    '',
+    ...rowsWrittenTable(r),
     '',
     `Prices (USD, Workers Paid, marginal beyond the monthly inclusions), from Cloudflare's pricing pages (${r.pricesSource}) as read on ${r.pricesChecked}: requests $${r.prices.workerRequestsPerMillion}/M, CPU $${r.prices.workerCpuMsPerMillion}/M ms; Durable Objects $${r.prices.doRequestsPerMillion}/M requests, $${r.prices.doGbSecondsPerMillion}/M GB-s at ${r.prices.doMemoryGb * 1000} MB, SQLite storage rows $${r.prices.doRowsReadPerMillion}/M read and $${r.prices.doRowsWrittenPerMillion}/M written; D1 $${r.prices.d1RowsReadPerMillion}/M rows read and $${r.prices.d1RowsWrittenPerMillion}/M written; Queues $${r.prices.queueOperationsPerMillion}/M operations (per 64 KB written, read or deleted); subrequests free. **Check them before relying on them**: they were read from the docs' text, not from a signed-in account. The SMS price is StartMessaging's Rs ${r.prices.smsInr} per OTP (see the provider sheet), converted at Rs ${r.options.usdInr} per USD (an assumed rate; pass \`--usd-inr\`).`,
     '',
@@ -342,10 +344,33 @@ function costSection() {
     '',
     `- **Infrastructure under 1% of the SMS: ${r.infraShare < 0.01 ? 'met' : 'missed'}** (${pct(r.infraShare, 2)}${r.infraShare < 0.01 ? '' : `, ${fmt(r.infraShare / 0.01, 1)}x the target`}). ${topContributors(r)}`,
     `- **A rejected request touches no D1 and no queue: ${r.rejected.perPhone.d1Statements + r.rejected.blockedPrefix.d1Statements + r.rejected.perPhone.queueWrites + r.rejected.blockedPrefix.queueWrites === 0 ? 'met' : 'missed'}.** It does cost ${fmt(r.rejected.perPhone.doRequests, 0)} object calls and about ${fmt(r.rejected.perPhone.doSqlRowsWritten + r.rejected.perPhone.doKvWrites, 0)} object rows written: every scope is asked at once and the ones that admitted are refunded (an insert and then a delete), and new phone and IP objects are created for it.`,
-    '- **What would fix it** (none of it changes behaviour). Already done: the limiter objects write only their events (no secondary indexes; window length and alarm written only when they change; about 30 object rows per OTP became 7), and migration 0005 dropped three indexes that cost a write on nearly every step of every OTP. Left, about 6 D1 rows per OTP, which would bring it to about 1.0%: the `AUTOINCREMENT` ids of `delivery_attempts`, `status_checks` and `verification_events` (each insert also updates SQLite\'s sequence table; rebuilding them with plain integer keys saves about 3 rows); the `sending` status, written and overwritten milliseconds later (deriving it from the lease would save one transition\'s index rows, about 2); and `enqueued_at`, written by a separate update after the queue send (1). Refunding less (asking the per-phone object first, the others only when it admits) would make rejections cheaper at the cost of a round trip. Each D1 or object row written costs $1 per million; removing ten per OTP removes $10 per million OTPs.',
+    r.infraShare < 0.01
+      ? '- **How it got under 1%** (none of it changes behaviour; rows written are what is billed, and every index entry is a row): the limiter objects write only their events (no secondary indexes; window length and alarm written only when they change); the phone\'s failure budget lends each verification a unit and writes it only for a wrong code (a right code used to cost an insert and its deletion); migrations 0005 and 0006 dropped indexes that cost a write on nearly every OTP and rebuilt the audit tables without `AUTOINCREMENT` (which also writes SQLite\'s sequence row on every insert); the enqueue mark is written with the request instead of by a second update; counting a verification attempt and verifying are one statement. Left on the table, about a row each: deriving the `sending` status from the send lease instead of writing it (one status-index entry per attempt), and a `WITHOUT ROWID` request table (its text primary key is a second index). Each D1 or object row written costs $1 per million OTPs.'
+      : '- **What would fix it**: fewer rows written per OTP (each D1 or object row written costs $1 per million OTPs): deriving the `sending` status from the send lease instead of writing it, a `WITHOUT ROWID` request table, fewer indexes on the audit tables.',
     '',
   ];
   return lines.join('\n');
+}
+
+/** Where one successful OTP's D1 rows written go, statement by statement (from the meter). */
+function rowsWrittenTable(r) {
+  if (!r.byStatement) return [];
+  const rows = [];
+  for (const [phase, statements] of Object.entries(r.byStatement)) {
+    for (const [label, entry] of Object.entries(statements)) {
+      if (entry.count > 0 && entry.rowsWritten > 0) rows.push({ phase: phase === 'delivery' ? 'request and delivery' : phase, label, perOtp: entry.rowsWritten / r.options.otps, perCall: entry.rowsWritten / entry.count });
+    }
+  }
+  if (!rows.length) return [];
+  return [
+    'D1 rows written per successful OTP, by statement (a row written is the row itself plus one per index entry it adds or changes):',
+    '',
+    '| phase | statement | rows written per OTP |',
+    '|---|---|---:|',
+    ...rows.map((row) => `| ${row.phase} | \`${row.label.replace(/\s+/g, ' ').replace(/\|/g, '\\|')}…\` | ${fmt(row.perOtp, 1)} |`),
+    `| | **total** | **${fmt(rows.reduce((total, row) => total + row.perOtp, 0), 1)}** |`,
+    '',
+  ];
 }
 
 function perPhase(r, label, path) {
