@@ -4,14 +4,19 @@
  *
  * `POST /v1/otp` throughput and latency (p50, p99) at 1, 16 and 64 concurrent keep-alive
  * connections, every request with its own phone number and client address, the default limits in
- * place. In the same run, on the same runtime, two baselines:
+ * place. In the same run, on the same runtime, two baselines and one decomposition:
  *
  * - ceiling: a Worker that answers 202 and does nothing else (bench/workers/ceiling);
  * - synchronous: the tutorial design, a per-phone Durable Object counter and then the provider
  *   call inside the request (bench/workers/sync-tutorial), against the StartMessaging stand-in
- *   answering after 300 ms.
+ *   answering after 300 ms;
+ * - API, platform stubbed: the same production Worker with D1, the queues and the Durable Object
+ *   namespaces replaced by in-memory stand-ins that answer at once what the real ones answer on
+ *   the admit path (bench/workers/stubbed). Its cost is the Worker's own code; the difference
+ *   from the API is what the local simulation of the platform (and the objects' own code) costs.
+ *   A decomposition of the local figures, not a production design.
  *
- * Each run measures the three side by side at each level; ratios are taken within a run and the
+ * Each run measures the four side by side at each level; ratios are taken within a run and the
  * report gives medians over runs. Then the same two designs at one fixed arrival rate (open loop),
  * and a CPU profile of the Worker's isolate under load, to show where the local runtime's time goes.
  *
@@ -42,6 +47,27 @@ const TARGET_THROUGHPUT_SHARE = 0.5;
 const TARGET_P99_FACTOR = 10;
 
 /**
+ * What one run at one level says about the API's cost per request, from the stubbed design
+ * measured next to it: the stubbed Worker's throughput against the ceiling; the share of the
+ * API's time per request (1 / throughput) that the platform simulation takes, 1 - API/stubbed;
+ * and the same split of the runtime process's CPU per request: ceiling (the runtime's floor),
+ * the Worker's own code above that floor (stubbed - ceiling), the platform simulation with the
+ * objects' own code (API - stubbed).
+ */
+const DECOMPOSITION_FIELDS = ['stubbedThroughputShare', 'platformShare', 'platformCpuShare', 'workerCpuMsPerRequest', 'platformCpuMsPerRequest'];
+
+function decomposition(row) {
+  const runtime = (name) => row[name].cpuMsPerRequest.runtime;
+  return {
+    stubbedThroughputShare: row.stubbed.throughput / row.ceiling.throughput,
+    platformShare: 1 - row.api.throughput / row.stubbed.throughput,
+    platformCpuShare: (runtime('api') - runtime('stubbed')) / runtime('api'),
+    workerCpuMsPerRequest: runtime('stubbed') - runtime('ceiling'),
+    platformCpuMsPerRequest: runtime('api') - runtime('stubbed'),
+  };
+}
+
+/**
  * Request i's phone: +1, an area code and one more digit (8,000 five-digit prefixes), then a
  * thousand-block unique to i. Traffic this wide trips no pumping signal (no prefix sees 20 sends,
  * no thousand-block sees two numbers), as a large real audience would not, even though nobody
@@ -70,9 +96,12 @@ await run.main(async () => {
   const apiConfig = deriveConfig(project, { file: 'wrangler.bench-api.toml', dropConsumers: true });
   const apiState = stateDir(run, 'api');
   await migrate(run, project, apiState, apiConfig);
+  // The same bindings and vars as the API, `main` pointed at the entry module with the stand-ins.
+  const stubbedConfig = deriveConfig(project, { file: 'wrangler.bench-stubbed.toml', main: 'bench/workers/stubbed/index.js', dropConsumers: true });
   const servers = {
     ceiling: await startDev(run, { cwd: join(project, 'bench/workers/ceiling'), label: 'ceiling' }),
     api: await startDev(run, { cwd: project, config: apiConfig, persistTo: apiState, label: 'api', vars: { GLOBAL_SEND_LIMIT: options.globalLimit } }),
+    stubbed: await startDev(run, { cwd: project, config: stubbedConfig, persistTo: stateDir(run, 'stubbed'), label: 'stubbed', vars: { GLOBAL_SEND_LIMIT: options.globalLimit } }),
     sync: await startDev(run, {
       cwd: join(project, 'bench/workers/sync-tutorial'),
       persistTo: stateDir(run, 'sync'),
@@ -80,26 +109,29 @@ await run.main(async () => {
       vars: { SM_BASE_URL: standIn.url },
     }),
   };
-  const counters = { ceiling: 0, api: 0, sync: 0 };
+  const designs = ['ceiling', 'api', 'stubbed', 'sync'];
+  const counters = { ceiling: 0, api: 0, stubbed: 0, sync: 0 };
   const builder = (name) => () => {
     const i = counters[name]++;
     return { path: '/v1/otp', headers: { 'CF-Connecting-IP': ipFor(i) }, body: { phoneNumber: phoneFor(i) } };
   };
 
-  // Sanity: each answers what it should before anything is measured.
-  for (const [name, expected] of [['ceiling', 202], ['api', 202], ['sync', 200]]) {
+  // Sanity: each answers what it should before anything is measured. The stubbed design answers
+  // 202 only if every stand-in's answer satisfies the Worker and its inputs pass the real
+  // objects' schemas (bench/workers/stubbed checks them on first use).
+  for (const [name, expected] of [['ceiling', 202], ['api', 202], ['stubbed', 202], ['sync', 200]]) {
     const spec = builder(name)();
     const answer = await request('POST', `${servers[name].base}${spec.path}`, { body: spec.body, headers: spec.headers });
     if (answer.status !== expected) throw new Error(`${name}: expected ${expected}, got ${answer.status} ${answer.text.slice(0, 200)}`);
   }
-  console.log(`API path: ${options.runs} runs x levels ${levels.join(', ')} x (ceiling, api, sync), ${options.duration} s each after ${options.warmup} s warm-up`);
+  console.log(`API path: ${options.runs} runs x levels ${levels.join(', ')} x (${designs.join(', ')}), ${options.duration} s each after ${options.warmup} s warm-up`);
   console.log(`  limits: defaults from wrangler.toml except GLOBAL_SEND_LIMIT=${options.globalLimit} (default ${defaults.GLOBAL_SEND_LIMIT}); queue consumer detached; sync provider latency ${options.providerLatency} ms`);
 
   const measurements = [];
   for (let runIndex = 0; runIndex < options.runs; runIndex += 1) {
     for (const concurrency of levels) {
       const row = { run: runIndex + 1, concurrency };
-      for (const name of ['ceiling', 'api', 'sync']) {
+      for (const name of designs) {
         const cpuBefore = cpuByRole(servers[name]);
         const selfBefore = selfCpuMs();
         const load = foreignLoad(Object.values(servers).map((server) => server.child.pid));
@@ -113,9 +145,10 @@ await run.main(async () => {
       }
       row.throughputShare = row.api.throughput / row.ceiling.throughput;
       row.p99Factor = row.sync.p99 / row.api.p99;
+      Object.assign(row, decomposition(row));
       measurements.push(row);
       console.log(
-        `  run ${row.run} c=${concurrency}: ceiling ${fmt(row.ceiling.throughput, 0)}/s p99 ${fmt(row.ceiling.p99)} ms | api ${fmt(row.api.throughput, 0)}/s p50 ${fmt(row.api.p50)} p99 ${fmt(row.api.p99)} ms ${JSON.stringify(row.api.statuses)} | sync ${fmt(row.sync.throughput, 0)}/s p50 ${fmt(row.sync.p50)} p99 ${fmt(row.sync.p99)} ms ${JSON.stringify(row.sync.statuses)} | api/ceiling ${fmt(row.throughputShare * 100)}% sync/api p99 ${fmt(row.p99Factor)}x`,
+        `  run ${row.run} c=${concurrency}: ceiling ${fmt(row.ceiling.throughput, 0)}/s p99 ${fmt(row.ceiling.p99)} ms | api ${fmt(row.api.throughput, 0)}/s p50 ${fmt(row.api.p50)} p99 ${fmt(row.api.p99)} ms ${JSON.stringify(row.api.statuses)} | stubbed ${fmt(row.stubbed.throughput, 0)}/s p50 ${fmt(row.stubbed.p50)} p99 ${fmt(row.stubbed.p99)} ms ${JSON.stringify(row.stubbed.statuses)} | sync ${fmt(row.sync.throughput, 0)}/s p50 ${fmt(row.sync.p50)} p99 ${fmt(row.sync.p99)} ms ${JSON.stringify(row.sync.statuses)} | api/ceiling ${fmt(row.throughputShare * 100)}% stubbed/ceiling ${fmt(row.stubbedThroughputShare * 100)}% platform ${fmt(row.platformShare * 100)}% of api time, ${fmt(row.platformCpuShare * 100)}% of api runtime CPU | sync/api p99 ${fmt(row.p99Factor)}x`,
       );
     }
   }
@@ -154,13 +187,15 @@ await run.main(async () => {
       concurrency,
       ceiling: { throughput: pick('ceiling', 'throughput'), p50: pick('ceiling', 'p50'), p99: pick('ceiling', 'p99') },
       api: { throughput: pick('api', 'throughput'), p50: pick('api', 'p50'), p99: pick('api', 'p99') },
+      stubbed: { throughput: pick('stubbed', 'throughput'), p50: pick('stubbed', 'p50'), p99: pick('stubbed', 'p99'), nonSuccess: rows.reduce((sum, row) => sum + row.stubbed.requests - (row.stubbed.statuses[202] ?? 0), 0) },
       sync: { throughput: pick('sync', 'throughput'), p50: pick('sync', 'p50'), p99: pick('sync', 'p99') },
       throughputShare: median(rows.map((row) => row.throughputShare)),
       p99Factor: median(rows.map((row) => row.p99Factor)),
-      cpuMsPerRequest: Object.fromEntries(['ceiling', 'api', 'sync'].map((name) => [name, { proxy: cpu(name, 'proxy'), runtime: cpu(name, 'runtime'), wrangler: cpu(name, 'wrangler') }])),
+      ...Object.fromEntries(DECOMPOSITION_FIELDS.map((field) => [field, median(rows.map((row) => row[field]))])),
+      cpuMsPerRequest: Object.fromEntries(designs.map((name) => [name, { proxy: cpu(name, 'proxy'), runtime: cpu(name, 'runtime'), wrangler: cpu(name, 'wrangler') }])),
       loadGeneratorCpuMsPerRequest: median(rows.map((row) => row.api.loadGeneratorCpuMsPerRequest)),
       nonSuccess: rows.reduce((sum, row) => sum + row.api.requests - (row.api.statuses[202] ?? 0), 0),
-      foreignCpuShare: median(rows.flatMap((row) => ['ceiling', 'api', 'sync'].map((name) => row[name].foreign))),
+      foreignCpuShare: median(rows.flatMap((row) => designs.map((name) => row[name].foreign))),
     };
   });
   const openSummary = {
@@ -179,6 +214,17 @@ await run.main(async () => {
     );
   }
   console.log(`open loop at ${openSummary.ratePerSecond}/s: API p99 ${fmt(openSummary.api.p99)} ms, sync p99 ${fmt(openSummary.sync.p99)} ms: ${fmt(openSummary.p99Factor)}x`);
+  console.log('');
+  console.log('API, platform stubbed (D1, queues and Durable Objects answered at once by in-memory stand-ins; the Worker unchanged): a decomposition, not a production figure.');
+  console.log('Runtime CPU ms per request; platform share = 1 - API req/s / stubbed req/s (time), and (API - stubbed) / API runtime CPU.');
+  console.log('| connections | stubbed req/s | stubbed / ceiling | stubbed p50 / p99 ms | runtime CPU ms/req ceiling / API / stubbed | platform share of API time | of API runtime CPU |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of summary) {
+    const cpu = row.cpuMsPerRequest;
+    console.log(
+      `| ${row.concurrency} | ${fmt(row.stubbed.throughput, 0)} | ${fmt(row.stubbedThroughputShare * 100)}% | ${fmt(row.stubbed.p50)} / ${fmt(row.stubbed.p99)} | ${fmt(cpu.ceiling.runtime, 2)} / ${fmt(cpu.api.runtime, 2)} / ${fmt(cpu.stubbed.runtime, 2)} | ${fmt(row.platformShare * 100)}% | ${fmt(row.platformCpuShare * 100)}% |`,
+    );
+  }
 
   const result = {
     options,

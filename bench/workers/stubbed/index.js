@@ -1,0 +1,190 @@
+/**
+ * "API, platform stubbed": the production Worker (src/index.ts, unchanged) behind a bench-only
+ * entry module that hands it an env in which every platform binding the request path uses is an
+ * in-memory stand-in answering at once:
+ *
+ * - `DB` (D1): `prepare(...).bind(...)` builds nothing; `batch`, `run`, `all` answer an empty
+ *   success (`{ success: true, results: [], meta }`), `first` answers null (no row);
+ * - `SEND_QUEUE`, `DEAD_LETTER_QUEUE`: `send` and `sendBatch` accept and answer
+ *   `{ metadata: { metrics } }`;
+ * - `RATE_LIMITER`, `PREFIX_GUARD`, `PROVIDER_PACER`: `idFromName` and `get` give a stand-in
+ *   stub whose methods answer what the real object answers to a key it has never seen, which is
+ *   every key of the benchmark: `consume` admits (`{ allowed: true, remaining, retryAfterSeconds:
+ *   0, eventId }`, `remaining` as the real window log computes it for an empty log), `admit`
+ *   admits (`{ allowed: true }`), `refund` does nothing. The pacer is not on the admit path; its
+ *   stand-in refuses every call, so a request that reached it would fail loudly.
+ *
+ * Everything the Worker itself does still runs: Hono routing and middleware, zod validation,
+ * config loading, hashing, id generation, the admission logic around the limiter calls, the D1
+ * statements it prepares and binds, JSON. Measured next to the real API in the same runtime, the
+ * difference is what the local simulation of the platform costs per request, together with the
+ * objects' own code (their input validation and SQL), which the stand-ins skip too. The
+ * stand-ins do no work at all, so this design's throughput is an upper bound for what the
+ * Worker's own code allows here; it says nothing about production, where these bindings are
+ * remote calls with their own latency.
+ *
+ * The stand-ins' shapes are checked: the first call of each stand-in method in an isolate
+ * validates its input with the real object's schema (so the Worker is known to send what the
+ * objects accept), and the benchmark's sanity request must get 202, which needs every answer
+ * above to satisfy the Worker's code. Later calls skip the check and do nothing.
+ */
+import worker from '../../../src/index.ts';
+import { AdmitInput } from '../../../src/limiter/prefix-guard.ts';
+import { ConsumeInput } from '../../../src/limiter/rate-limiter.ts';
+
+// The classes the wrangler config binds; the stand-ins stand in front of them, they never run.
+export { PrefixGuard, ProviderPacer, RateLimiter } from '../../../src/index.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Shape checks, once per method and isolate
+
+const checked = new Set();
+
+function checkOnce(label, schema, input) {
+  if (checked.has(label)) return;
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new Error(`stubbed ${label}: the real object would refuse this input: ${parsed.error.message}`);
+  checked.add(label);
+}
+
+// ---------------------------------------------------------------------------------------------
+// D1
+
+const D1_META = Object.freeze({ duration: 0, size_after: 0, rows_read: 0, rows_written: 0, last_row_id: 0, changed_db: false, changes: 0 });
+const emptyResult = () => ({ success: true, results: [], meta: D1_META });
+
+const stubStatement = {
+  bind: () => stubStatement,
+  first: async () => null,
+  all: async () => emptyResult(),
+  run: async () => emptyResult(),
+  raw: async () => [],
+};
+
+const stubD1 = {
+  prepare: () => stubStatement,
+  batch: async (statements) => {
+    if (!checked.has('D1.batch')) {
+      if (!Array.isArray(statements) || statements.some((statement) => statement !== stubStatement)) throw new Error('stubbed D1.batch: expected prepared statements');
+      checked.add('D1.batch');
+    }
+    return statements.map(() => emptyResult());
+  },
+  exec: async () => ({ count: 0, duration: 0 }),
+  withSession: () => stubD1,
+  dump: async () => new ArrayBuffer(0),
+};
+
+// ---------------------------------------------------------------------------------------------
+// Queues
+
+const QUEUE_METADATA = Object.freeze({ metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } });
+
+const stubQueue = (name) => ({
+  send: async (body) => {
+    if (!checked.has(`${name}.send`)) {
+      // The real producer serialises the body (structured clone); a body it cannot take fails here too.
+      structuredClone(body);
+      checked.add(`${name}.send`);
+    }
+    return QUEUE_METADATA;
+  },
+  sendBatch: async (messages) => {
+    if (!checked.has(`${name}.sendBatch`)) {
+      for (const message of messages) structuredClone(message.body);
+      checked.add(`${name}.sendBatch`);
+    }
+    return QUEUE_METADATA;
+  },
+  metrics: async () => QUEUE_METADATA.metadata.metrics,
+});
+
+// ---------------------------------------------------------------------------------------------
+// Durable Objects
+
+let nextEventId = 1;
+
+/** `remaining` as the real window log computes it for a key with no events yet. */
+function remainingOnEmptyLog(rules) {
+  let remaining = Number.POSITIVE_INFINITY;
+  for (const rule of rules) remaining = Math.min(remaining, Math.max(0, rule.limit - 1));
+  return remaining;
+}
+
+const rateLimiterStub = {
+  consume: async (input) => {
+    checkOnce('RateLimiter.consume', ConsumeInput, input);
+    return { allowed: true, remaining: remainingOnEmptyLog(input.rules), retryAfterSeconds: 0, eventId: nextEventId++ };
+  },
+  hold: async (input) => {
+    checkOnce('RateLimiter.hold', ConsumeInput, input);
+    return { allowed: true, remaining: remainingOnEmptyLog(input.rules), retryAfterSeconds: 0, holdId: nextEventId++ };
+  },
+  settle: async () => {},
+  refund: async () => {},
+};
+
+const prefixGuardStub = {
+  admit: async (input) => {
+    checkOnce('PrefixGuard.admit', AdmitInput, input);
+    return { allowed: true };
+  },
+  refund: async () => {},
+  recordVerification: async () => {},
+};
+
+function refusingStub(className) {
+  return new Proxy(
+    {},
+    {
+      get(_target, property) {
+        if (property === 'then' || typeof property !== 'string') return undefined;
+        return async () => {
+          throw new Error(`stubbed ${className}.${property}: not on the admit path, no stand-in`);
+        };
+      },
+    },
+  );
+}
+
+/** A namespace whose every object answers through `stub`; ids carry their name and nothing else. */
+function stubNamespace(stub) {
+  const idOf = (name) => ({ name, toString: () => name, equals: (other) => other?.name === name });
+  return {
+    idFromName: idOf,
+    idFromString: idOf,
+    newUniqueId: () => idOf(`unique:${nextEventId++}`),
+    get: () => stub,
+    getByName: () => stub,
+    jurisdiction: () => stubNamespace(stub),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The env handed to the Worker: the real one (vars, secrets) with the platform bindings replaced.
+// One per real env object, so the Worker's per-env config cache works as it does in production.
+
+const stubbedEnvs = new WeakMap();
+
+function stubbedEnv(env) {
+  let stubbed = stubbedEnvs.get(env);
+  if (!stubbed) {
+    stubbed = {
+      ...env,
+      DB: stubD1,
+      SEND_QUEUE: stubQueue('SEND_QUEUE'),
+      DEAD_LETTER_QUEUE: stubQueue('DEAD_LETTER_QUEUE'),
+      RATE_LIMITER: stubNamespace(rateLimiterStub),
+      PREFIX_GUARD: stubNamespace(prefixGuardStub),
+      PROVIDER_PACER: stubNamespace(refusingStub('ProviderPacer')),
+    };
+    stubbedEnvs.set(env, stubbed);
+  }
+  return stubbed;
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    return worker.fetch(request, stubbedEnv(env), ctx);
+  },
+};
