@@ -2,7 +2,8 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { deriveCode } from '../src/codes';
 import { SEND_LEASE_MS } from '../src/consumer/delivery-store';
-import { providerIdempotencyKey } from '../src/ids';
+import { newResendId, providerIdempotencyKey } from '../src/ids';
+import { type RecordAttempts, WorkMessage, resendFanout, sendJob, statusCheck } from '../src/queue/messages';
 import { PROVIDER_URL, TEST_API_KEY, TEST_OTP_SECRET, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { json, interceptOrigin } from './support/outbound';
 import { deliver, deliverSendJobs } from './support/queue';
@@ -264,6 +265,32 @@ describe('dead letters', () => {
       expect.arrayContaining([
         { message_id: ids[0], request_id: id, reason: 'retries_exhausted' },
         { message_id: 'msg-x', request_id: null, reason: 'invalid body' },
+      ]),
+    );
+  });
+
+  it('the dead-letter consumer reads every kind of work message that ran out of retries', async () => {
+    const { id } = await seedRequest();
+    const now = Date.now();
+    const record: RecordAttempts = {
+      type: 'record_attempts',
+      v: 1,
+      attempts: [{ requestId: id, attemptNumber: 1, startedAt: now, finishedAt: now, httpStatus: 503, decision: { action: 'retry', delaySeconds: 4, errorCode: 'provider_unavailable', message: 'HTTP 503' } }],
+    };
+    const bodies = [sendJob(id), record, statusCheck(id, 2), resendFanout(newResendId(), 3)];
+    expect(new Set(bodies.map((body) => WorkMessage.parse(body).type)).size).toBe(WorkMessage.options.length);
+    const { ids, result } = await deliver(env, 'otp-send-dlq', bodies);
+    expect(result.explicitAcks.sort()).toEqual([...ids].sort());
+    const placeholders = ids.map((_, index) => `?${index + 1}`).join(', ');
+    const { results } = await env.DB.prepare(`SELECT message_id, reason FROM dead_letters WHERE message_id IN (${placeholders})`)
+      .bind(...ids)
+      .all<{ message_id: string; reason: string }>();
+    expect(new Map(results.map((row) => [row.message_id, row.reason]))).toEqual(
+      new Map([
+        [ids[0], 'retries_exhausted'],
+        [ids[1], 'record_attempts_retries_exhausted'],
+        [ids[2], 'status_check_retries_exhausted'],
+        [ids[3], 'resend_fanout_retries_exhausted'],
       ]),
     );
   });
