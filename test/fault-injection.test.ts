@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { createExecutionContext, createMessageBatch } from 'cloudflare:test';
 import worker from '../src/index';
+import { deadLetterRetryDelaySeconds } from '../src/consumer/dead-letter-batch';
 import { claimRequests, recordAttemptStatements } from '../src/consumer/delivery-store';
 import { sweep } from '../src/consumer/sweeper';
 import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';
@@ -147,15 +148,19 @@ describe('D1 fails for longer than the queue retries a recorded outcome', () => 
     expect(queue.sent).toEqual([{ body: statusCheck(id, 1), delaySeconds: expect.any(Number) }]);
   });
 
-  it('when D1 still fails there, the dead letter is retried and nothing is lost', async () => {
+  it('when D1 still fails there, the dead letter is retried with a growing delay and nothing is lost', async () => {
     const spies = quietly();
     const { id, body } = await deferredOutcome();
     const failing = deadLetterEnv({ DB: withFaultyBatch(env.DB, () => 'fail') });
     const first = await deliver(failing.testEnv, 'otp-send-dlq', [body]);
     expect(first.result.explicitAcks).toEqual([]);
     expect(first.result.retryMessages).toEqual([expect.objectContaining({ msgId: first.ids[0], delaySeconds: 30 })]);
-    const later = await deliver(failing.testEnv, 'otp-send-dlq', [body], 3);
-    expect(later.result.retryMessages).toEqual([expect.objectContaining({ msgId: later.ids[0], delaySeconds: 30 })]);
+    const later = await deliver(failing.testEnv, 'otp-send-dlq', [body], 8);
+    expect(later.result.retryMessages).toEqual([expect.objectContaining({ msgId: later.ids[0], delaySeconds: 900 })]);
+    // The dead-letter queue's 100 retries (wrangler.toml) span about a day: 30 s doubling to 15 minutes.
+    const delays = Array.from({ length: 100 }, (_, index) => deadLetterRetryDelaySeconds(index + 1));
+    expect(delays.slice(0, 7)).toEqual([30, 60, 120, 240, 480, 900, 900]);
+    expect(delays.reduce((sum, delay) => sum + delay, 0)).toBe(86_430);
     // The failed transactions left nothing behind, not even half of it.
     expect(await attemptRows(id)).toEqual([]);
     expect(await deadLetters(id)).toEqual([]);
@@ -164,7 +169,7 @@ describe('D1 fails for longer than the queue retries a recorded outcome', () => 
 
     // D1 answers again before the retries run out.
     const { testEnv } = deadLetterEnv();
-    const { ids, result } = await deliver(testEnv, 'otp-send-dlq', [body], 4);
+    const { ids, result } = await deliver(testEnv, 'otp-send-dlq', [body], 9);
     spies.forEach((spy) => spy.mockRestore());
     expect(result.explicitAcks).toEqual(ids);
     expect(await attemptRows(id)).toEqual([expect.objectContaining({ attempt_number: 1, outcome: 'sent' })]);

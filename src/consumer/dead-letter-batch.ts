@@ -4,6 +4,19 @@ import { DeadLetterBody, type RecordAttempts } from '../queue/messages';
 import { lateAttemptStatements } from './late-attempts';
 import { scheduleStatusChecks } from './schedule-status-checks';
 
+/** First delay of a dead letter whose D1 write failed; it doubles on each retry up to the cap. */
+const RETRY_BASE_SECONDS = 30;
+const RETRY_MAX_SECONDS = 900;
+
+/**
+ * How long a dead letter waits after its D1 write failed. With `max_retries = 100` on
+ * `otp-send-dlq` (wrangler.toml) the retries span about a day: past them a dead letter is
+ * dropped without a trace, and one holding provider outcomes holds the only record of them.
+ */
+export function deadLetterRetryDelaySeconds(attempts: number): number {
+  return Math.min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** Math.min(Math.max(attempts, 1) - 1, 10));
+}
+
 /**
  * Consumes `otp-send-dlq`: send jobs that ran out of retries end as `failed`, provider outcomes
  * whose D1 write ran out of retries are written now, and every dead letter is kept in D1 with
@@ -89,6 +102,7 @@ function deadLetterStatement(db: D1Database, messageId: string, requestId: strin
 }
 
 function retryLater(message: Message<unknown>, error: unknown): void {
-  logError('dead_letter.record_failed', { messageId: message.id, error: errorName(error) });
-  message.retry({ delaySeconds: 30 });
+  const delaySeconds = deadLetterRetryDelaySeconds(message.attempts);
+  logError('dead_letter.record_failed', { messageId: message.id, error: errorName(error), attempt: message.attempts, delaySeconds });
+  message.retry({ delaySeconds });
 }
