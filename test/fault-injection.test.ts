@@ -2,7 +2,10 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { createExecutionContext, createMessageBatch } from 'cloudflare:test';
 import worker from '../src/index';
-import { sendJob } from '../src/queue/messages';
+import { deadLetterRetryDelaySeconds } from '../src/consumer/dead-letter-batch';
+import { claimRequests, recordAttemptStatements } from '../src/consumer/delivery-store';
+import { sweep } from '../src/consumer/sweeper';
+import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';
 import { PROVIDER_URL, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { recordingQueue, withFaultyBatch } from './support/faults';
 import { json, interceptOrigin } from './support/outbound';
@@ -94,6 +97,149 @@ describe('D1 fails while the consumer records an outcome', () => {
     expect(provider.calls).toHaveLength(0);
     expect((await requestRow(id)).status).toBe('queued');
     spies.forEach((spy) => spy.mockRestore());
+  });
+});
+
+describe('D1 fails for longer than the queue retries a recorded outcome', () => {
+  /**
+   * A provider call whose outcome D1 would not take: the consumer hands it to the queue as a
+   * `record_attempts` message, returned here. The request is left `sending`, its lease running.
+   */
+  async function deferredOutcome(respond?: (callIndex: number) => Response | null) {
+    const { id } = await seedRequest();
+    const provider = idempotentProvider(respond);
+    const queue = recordingQueue();
+    const testEnv = { ...startMessagingEnv(), DB: withFaultyBatch(env.DB, (n) => (n === 2 ? 'fail' : 'pass')), SEND_QUEUE: queue.queue } as Env;
+    await deliverSendJobs(testEnv, [id]);
+    expect(queue.sent).toEqual([{ body: expect.objectContaining({ type: 'record_attempts' }), delaySeconds: undefined }]);
+    return { id, provider, body: queue.sent[0]!.body as RecordAttempts };
+  }
+
+  /** The dead-letter consumer, with a send queue that keeps what it is given. */
+  function deadLetterEnv(overrides: Partial<Env> = {}) {
+    const queue = recordingQueue();
+    return { queue, testEnv: { ...startMessagingEnv(), SEND_QUEUE: queue.queue, ...overrides } as Env };
+  }
+
+  async function deadLetters(requestId: string) {
+    const { results } = await env.DB.prepare('SELECT message_id, reason FROM dead_letters WHERE request_id = ?').bind(requestId).all();
+    return results;
+  }
+
+  it('the dead-letter consumer writes the outcome: the attempt, the request sent with its message id, a dead letter', async () => {
+    const spies = quietly();
+    const { id, provider, body } = await deferredOutcome();
+    // On otp-send the write fails to the last retry (max_retries = 100); the queue then dead-letters it.
+    const lastTry = await deliver({ ...startMessagingEnv(), DB: withFaultyBatch(env.DB, () => 'fail') } as Env, 'otp-send', [body], 101);
+    expect(lastTry.result.retryMessages.map((m) => m.msgId)).toEqual(lastTry.ids);
+    expect(await attemptRows(id)).toEqual([]);
+
+    const { queue, testEnv } = deadLetterEnv();
+    const { ids, result } = await deliver(testEnv, 'otp-send-dlq', [body]);
+    spies.forEach((spy) => spy.mockRestore());
+    expect(result.explicitAcks).toEqual(ids);
+    expect(provider.calls).toHaveLength(1);
+    expect(await attemptRows(id)).toEqual([
+      expect.objectContaining({ attempt_number: 1, outcome: 'sent', provider_message_id: `msg-otpd-${id}` }),
+    ]);
+    expect(await requestRow(id)).toMatchObject({ status: 'sent', provider_message_id: `msg-otpd-${id}`, lease_until: null, last_error_code: null });
+    expect(await deadLetters(id)).toEqual([{ message_id: ids[0], reason: 'record_attempts_retries_exhausted' }]);
+    // As on the normal path, the accepted SMS gets its delivery checks.
+    expect(queue.sent).toEqual([{ body: statusCheck(id, 1), delaySeconds: expect.any(Number) }]);
+  });
+
+  it('when D1 still fails there, the dead letter is retried with a growing delay and nothing is lost', async () => {
+    const spies = quietly();
+    const { id, body } = await deferredOutcome();
+    const failing = deadLetterEnv({ DB: withFaultyBatch(env.DB, () => 'fail') });
+    const first = await deliver(failing.testEnv, 'otp-send-dlq', [body]);
+    expect(first.result.explicitAcks).toEqual([]);
+    expect(first.result.retryMessages).toEqual([expect.objectContaining({ msgId: first.ids[0], delaySeconds: 30 })]);
+    const later = await deliver(failing.testEnv, 'otp-send-dlq', [body], 8);
+    expect(later.result.retryMessages).toEqual([expect.objectContaining({ msgId: later.ids[0], delaySeconds: 900 })]);
+    // The dead-letter queue's 100 retries (wrangler.toml) span about a day: 30 s doubling to 15 minutes.
+    const delays = Array.from({ length: 100 }, (_, index) => deadLetterRetryDelaySeconds(index + 1));
+    expect(delays.slice(0, 7)).toEqual([30, 60, 120, 240, 480, 900, 900]);
+    expect(delays.reduce((sum, delay) => sum + delay, 0)).toBe(86_430);
+    // The failed transactions left nothing behind, not even half of it.
+    expect(await attemptRows(id)).toEqual([]);
+    expect(await deadLetters(id)).toEqual([]);
+    expect((await requestRow(id)).status).toBe('sending');
+    expect(failing.queue.sent).toEqual([]);
+
+    // D1 answers again before the retries run out.
+    const { testEnv } = deadLetterEnv();
+    const { ids, result } = await deliver(testEnv, 'otp-send-dlq', [body], 9);
+    spies.forEach((spy) => spy.mockRestore());
+    expect(result.explicitAcks).toEqual(ids);
+    expect(await attemptRows(id)).toEqual([expect.objectContaining({ attempt_number: 1, outcome: 'sent' })]);
+    expect(await requestRow(id)).toMatchObject({ status: 'sent', provider_message_id: `msg-otpd-${id}` });
+    expect(await deadLetters(id)).toEqual([{ message_id: ids[0], reason: 'record_attempts_retries_exhausted' }]);
+  });
+
+  it('an SMS that went out counts as sent even if the sweeper ended the request expired meanwhile', async () => {
+    const spies = quietly();
+    const { id, body } = await deferredOutcome();
+    // D1 came back and the cron ran first: the code expired while the request sat in `sending`.
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ?1, lease_until = ?1 WHERE id = ?2').bind(Date.now() - 1, id).run();
+    await sweep(env);
+    expect(await requestRow(id)).toMatchObject({ status: 'expired', last_error_code: 'expired_before_delivery' });
+
+    await deliver(deadLetterEnv().testEnv, 'otp-send-dlq', [body]);
+    spies.forEach((spy) => spy.mockRestore());
+    const row = await requestRow(id);
+    expect(row).toMatchObject({ status: 'sent', provider_message_id: `msg-otpd-${id}`, last_error_code: null, last_error_message: null });
+    expect(row.sent_at).toBe(body.attempts[0]!.finishedAt);
+  });
+
+  it('a late sent also ends a request claimed again and put back in line meanwhile; a later state stands', async () => {
+    const spies = quietly();
+    // Claimed again once the lease lapsed; that call failed for now and put the request back in line.
+    const requeued = await deferredOutcome();
+    await expireLease(requeued.id);
+    await claimRequests(env.DB, [requeued.id], Date.now(), 30_000);
+    const now = Date.now();
+    const retry = { action: 'retry', delaySeconds: 5, errorCode: 'provider_unavailable', message: 'HTTP 503' } as const;
+    await env.DB.batch(recordAttemptStatements(env.DB, { requestId: requeued.id, attemptNumber: 2, startedAt: now, finishedAt: now, httpStatus: 503, decision: retry }));
+    expect(await requestRow(requeued.id)).toMatchObject({ status: 'queued', attempts: 2 });
+    // Verified, or superseded by a newer code, before the outcome came: that stands.
+    const verified = await deferredOutcome();
+    await env.DB.prepare("UPDATE otp_requests SET status = 'verified', lease_until = NULL WHERE id = ?").bind(verified.id).run();
+
+    const { ids, result } = await deliver(deadLetterEnv().testEnv, 'otp-send-dlq', [requeued.body, verified.body]);
+    spies.forEach((spy) => spy.mockRestore());
+    expect(result.explicitAcks.sort()).toEqual([...ids].sort());
+    expect(await requestRow(requeued.id)).toMatchObject({ status: 'sent', attempts: 2, provider_message_id: `msg-otpd-${requeued.id}`, last_error_code: null });
+    expect((await attemptRows(requeued.id)).map((row) => row.outcome)).toEqual(['sent', 'retry']);
+    expect(await requestRow(verified.id)).toMatchObject({ status: 'verified', provider_message_id: null });
+    expect(await attemptRows(verified.id)).toEqual([expect.objectContaining({ attempt_number: 1, outcome: 'sent' })]);
+  });
+
+  it('a late retry or failure leaves a request claimed again alone, and ends one that was not', async () => {
+    const spies = quietly();
+    // The provider is down for the first request's call, and refuses the second request's.
+    const reclaimed = await deferredOutcome(() => json(503, {}));
+    const refused = await deferredOutcome(() => json(400, { success: false, error: { message: 'bad number' } }));
+    // The first was claimed again once its lease lapsed, and that call is under way.
+    await expireLease(reclaimed.id);
+    await claimRequests(env.DB, [reclaimed.id], Date.now(), 30_000);
+    const claim = await requestRow(reclaimed.id);
+    expect(claim).toMatchObject({ status: 'sending', attempts: 2 });
+    await expireLease(refused.id);
+
+    await deliver(deadLetterEnv().testEnv, 'otp-send-dlq', [reclaimed.body, refused.body]);
+    spies.forEach((spy) => spy.mockRestore());
+    // The newer claim keeps its status and its lease; the late call is on record all the same.
+    expect(await requestRow(reclaimed.id)).toMatchObject({
+      status: 'sending',
+      attempts: 2,
+      lease_until: claim.lease_until,
+      last_error_code: claim.last_error_code,
+    });
+    expect(await attemptRows(reclaimed.id)).toEqual([expect.objectContaining({ attempt_number: 1, outcome: 'retry', http_status: 503 })]);
+    expect(await requestRow(refused.id)).toMatchObject({ status: 'failed', last_error_code: 'provider_rejected_request', lease_until: null });
+    expect(await attemptRows(refused.id)).toEqual([expect.objectContaining({ attempt_number: 1, outcome: 'failed' })]);
+    expect(await deadLetters(refused.id)).toEqual([expect.objectContaining({ reason: 'record_attempts_retries_exhausted' })]);
   });
 });
 

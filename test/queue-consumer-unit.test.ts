@@ -2,7 +2,8 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { deriveCode } from '../src/codes';
 import { SEND_LEASE_MS } from '../src/consumer/delivery-store';
-import { providerIdempotencyKey } from '../src/ids';
+import { newResendId, providerIdempotencyKey } from '../src/ids';
+import { type RecordAttempts, WorkMessage, resendFanout, sendJob, statusCheck } from '../src/queue/messages';
 import { PROVIDER_URL, TEST_API_KEY, TEST_OTP_SECRET, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { json, interceptOrigin } from './support/outbound';
 import { deliver, deliverSendJobs } from './support/queue';
@@ -268,6 +269,32 @@ describe('dead letters', () => {
     );
   });
 
+  it('the dead-letter consumer reads every kind of work message that ran out of retries', async () => {
+    const { id } = await seedRequest();
+    const now = Date.now();
+    const record: RecordAttempts = {
+      type: 'record_attempts',
+      v: 1,
+      attempts: [{ requestId: id, attemptNumber: 1, startedAt: now, finishedAt: now, httpStatus: 503, decision: { action: 'retry', delaySeconds: 4, errorCode: 'provider_unavailable', message: 'HTTP 503' } }],
+    };
+    const bodies = [sendJob(id), record, statusCheck(id, 2), resendFanout(newResendId(), 3)];
+    expect(new Set(bodies.map((body) => WorkMessage.parse(body).type)).size).toBe(WorkMessage.options.length);
+    const { ids, result } = await deliver(env, 'otp-send-dlq', bodies);
+    expect(result.explicitAcks.sort()).toEqual([...ids].sort());
+    const placeholders = ids.map((_, index) => `?${index + 1}`).join(', ');
+    const { results } = await env.DB.prepare(`SELECT message_id, reason FROM dead_letters WHERE message_id IN (${placeholders})`)
+      .bind(...ids)
+      .all<{ message_id: string; reason: string }>();
+    expect(new Map(results.map((row) => [row.message_id, row.reason]))).toEqual(
+      new Map([
+        [ids[0], 'retries_exhausted'],
+        [ids[1], 'record_attempts_retries_exhausted'],
+        [ids[2], 'status_check_retries_exhausted'],
+        [ids[3], 'resend_fanout_retries_exhausted'],
+      ]),
+    );
+  });
+
   it('the dead-letter consumer leaves a request that already finished alone', async () => {
     const { id } = await seedRequest();
     await env.DB.prepare("UPDATE otp_requests SET status = 'sent' WHERE id = ?").bind(id).run();
@@ -279,11 +306,16 @@ describe('dead letters', () => {
 describe('expiry and pacing', () => {
   // Runs last in this file: it leaves the account-wide pacer booked about two seconds ahead.
   it('never calls the provider when the code expires before its pacing slot; the request ends expired', async () => {
+    // Earlier tests may have left the pacer booked ahead: start from a free one, so that the
+    // times below do not depend on what ran before.
+    const pacer = env.PROVIDER_PACER.get(env.PROVIDER_PACER.idFromName('provider'));
+    const { nextFreeAt } = await pacer.reserve({ count: 0, ratePerSecond: 1, horizonMs: 0 });
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, nextFreeAt - Date.now())));
     const { id } = await seedRequest({ ttlMs: 800 });
     const { expires_at: expiresAt } = await requestRow(id);
-    // A backlog: at 1 call/s, the next free send time is about two seconds away, past the expiry.
-    const pacer = env.PROVIDER_PACER.get(env.PROVIDER_PACER.idFromName('provider'));
-    await pacer.reserve({ count: 2, ratePerSecond: 1, horizonMs: 2000 });
+    // A backlog: at 1 call/s, the job's send time is a second away, past the expiry; when the job
+    // comes back after the expiry, the next one is still within the pacing horizon.
+    await pacer.reserve({ count: 1, ratePerSecond: 1, horizonMs: 2000 });
     const calledAt: number[] = [];
     const calls = interceptOrigin(PROVIDER_URL, () => {
       calledAt.push(Date.now());

@@ -67,11 +67,19 @@ export const RecordAttempts = z.object({
 });
 export type RecordAttempts = z.infer<typeof RecordAttempts>;
 
+const WORK_MESSAGES = [SendJob, RecordAttempts, StatusCheck, ResendFanout] as const;
+
 /** Every kind of work the `otp-send` queue carries, told apart by `type`. */
-export const WorkMessage = z.discriminatedUnion('type', [SendJob, RecordAttempts, StatusCheck, ResendFanout]);
+export const WorkMessage = z.discriminatedUnion('type', [...WORK_MESSAGES]);
 export type WorkMessage = z.infer<typeof WorkMessage>;
 
-export const DeadLetterBody = z.discriminatedUnion('type', [SendJob, StatusCheck, ResendFanout, RejectedMessage]);
+/**
+ * What `otp-send-dlq` holds: any work message that ran out of retries, and the rejections the
+ * consumer sends there itself. Built from the same list as `WorkMessage`, so a new kind of work
+ * cannot reach the dead-letter queue without its consumer being able to read it.
+ */
+export const DeadLetterBody = z.discriminatedUnion('type', [...WORK_MESSAGES, RejectedMessage]);
+export type DeadLetterBody = z.infer<typeof DeadLetterBody>;
 
 export function sendJob(requestId: string): SendJob {
   return { type: 'send', v: 1, requestId };
