@@ -192,6 +192,20 @@ describe('D1 fails for longer than the queue retries a recorded outcome', () => 
     expect(row.sent_at).toBe(body.attempts[0]!.finishedAt);
   });
 
+  it('on the work queue too, a recorded SMS counts as sent even if the sweeper ended the request expired first', async () => {
+    const spies = quietly();
+    const { id, body } = await deferredOutcome();
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ?1, lease_until = ?1 WHERE id = ?2').bind(Date.now() - 1, id).run();
+    await sweep(env);
+    expect((await requestRow(id)).status).toBe('expired');
+
+    const { ids, result } = await deliver(deadLetterEnv().testEnv, 'otp-send', [body], 3);
+    spies.forEach((spy) => spy.mockRestore());
+    expect(result.explicitAcks).toEqual(ids);
+    expect(await requestRow(id)).toMatchObject({ status: 'sent', provider_message_id: `msg-otpd-${id}`, last_error_code: null });
+    expect(await attemptRows(id)).toEqual([expect.objectContaining({ attempt_number: 1, outcome: 'sent' })]);
+  });
+
   it('a late sent also ends a request claimed again and put back in line meanwhile; a later state stands', async () => {
     const spies = quietly();
     // Claimed again once the lease lapsed; that call failed for now and put the request back in line.

@@ -76,8 +76,9 @@ export type AttemptRecord = z.infer<typeof AttemptRecordSchema>;
 
 /**
  * The audit row of one provider call and the request's new state, as statements for one batch.
- * The state update applies only while this consumer still holds the request in `sending`, so a
- * request superseded meanwhile keeps its newer state.
+ * The state update applies only while the request is still `sending` under this attempt's claim
+ * (each claim counts itself in `attempts`): a request superseded meanwhile keeps its newer state,
+ * and one claimed again after its lease lapsed belongs to the newer claim.
  */
 export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord): D1PreparedStatement[] {
   const { decision } = attempt;
@@ -115,9 +116,9 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
              sent_at = CASE WHEN ?1 = 'sent' THEN ?2 ELSE sent_at END,
              provider_message_id = COALESCE(?3, provider_message_id),
              last_error_code = ?4, last_error_message = ?5
-         WHERE id = ?6 AND status = 'sending'`,
+         WHERE id = ?6 AND status = 'sending' AND attempts = ?7`,
       )
-      .bind(newStatus, attempt.finishedAt, messageId, errorCode, errorMessage, attempt.requestId),
+      .bind(newStatus, attempt.finishedAt, messageId, errorCode, errorMessage, attempt.requestId, attempt.attemptNumber),
   ];
 }
 

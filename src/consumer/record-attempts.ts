@@ -1,14 +1,15 @@
 import type { Config } from '../config';
 import { errorName, logError } from '../log';
 import { type RecordAttempts, sendJob } from '../queue/messages';
-import { recordAttemptStatements } from './delivery-store';
+import { lateAttemptStatements } from './late-attempts';
 import { scheduleStatusChecks } from './schedule-status-checks';
 
 /**
  * Writes provider-call outcomes that could not be written when the calls were made, then puts
  * the jobs that were to be retried back on the queue with their delay. Writing twice is
  * harmless: attempt rows are unique per (request, attempt) and status updates apply only to a
- * request still in `sending`.
+ * request still held by this attempt's claim. They are late by design (D1 was failing), so they
+ * are written as late outcomes: an SMS that went out counts as sent whatever the sweeper did meanwhile.
  */
 export async function handleRecordAttempts(
   messages: ReadonlyArray<{ message: Message<unknown>; body: RecordAttempts }>,
@@ -17,7 +18,7 @@ export async function handleRecordAttempts(
 ): Promise<void> {
   for (const { message, body } of messages) {
     try {
-      await env.DB.batch(body.attempts.flatMap((attempt) => recordAttemptStatements(env.DB, attempt)));
+      await env.DB.batch(body.attempts.flatMap((attempt) => lateAttemptStatements(env.DB, attempt)));
       const retries = body.attempts.filter((attempt) => attempt.decision.action === 'retry');
       if (retries.length > 0) {
         await env.SEND_QUEUE.sendBatch(
