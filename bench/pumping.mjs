@@ -31,6 +31,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
 import { createRun, fmt, machineInfo, fmtInt, keepAliveAgent, migrate, parseArgs, percentile, request, sleep, snapshotProject, startDev, stateDir } from './lib/harness.mjs';
 import { scaleSeconds, scaleSecondsList, scaleWindows, wranglerVars } from './lib/vars.mjs';
+import { mulberry32 } from '../scripts/lib/random.mjs';
 
 const options = parseArgs(process.argv.slice(2), {
   factor: 10,
@@ -93,16 +94,6 @@ const realRate = (perSyntheticSecond) => perSyntheticSecond * k;
 // ---------------------------------------------------------------------------------------------
 // Deterministic randomness
 
-function mulberry32(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = mulberry32(options.seed);
 const randomInt = (min, max) => min + Math.floor(random() * (max - min + 1));
 const digits = (count) => Array.from({ length: count }, () => randomInt(0, 9)).join('');

@@ -26,7 +26,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { startStandIn } from './startmessaging-stand-in.mjs';
-import { createDevStack, http, intEnv, mapLimit, sleep } from './lib/dev-stack.mjs';
+import { mapLimit, sleep } from './lib/async.mjs';
+import { createDevStack } from './lib/dev-stack.mjs';
+import { intEnv } from './lib/env.mjs';
+import { http } from './lib/http.mjs';
+import { bailOnFatal } from './lib/processes.mjs';
 
 const PER_SCENARIO = intEnv('E2E_FAULTS_REQUESTS', 3, 1, 20);
 const TTL_SECONDS = 45;
@@ -130,12 +134,7 @@ async function bail(message, code = 1) {
   process.exit(code);
 }
 
-process.once('SIGINT', () => void bail('interrupted (SIGINT)', 130));
-process.once('SIGTERM', () => void bail('terminated (SIGTERM)', 143));
-process.on('uncaughtException', (error) => void bail(`uncaught: ${error?.stack ?? error}`));
-process.on('unhandledRejection', (error) => void bail(`unhandled rejection: ${error?.stack ?? error}`));
-const overallTimer = setTimeout(() => void bail(`overall timeout after ${OVERALL_TIMEOUT_MS / 1000} s`), OVERALL_TIMEOUT_MS);
-overallTimer.unref();
+const overallTimer = bailOnFatal(bail, { overallTimeoutMs: OVERALL_TIMEOUT_MS });
 
 const seconds = (ms) => (ms / 1000).toFixed(1);
 

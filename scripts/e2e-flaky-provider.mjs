@@ -21,21 +21,12 @@
  * retry with the same key).
  * Exit status 0 when every check passed, 1 otherwise (also on timeouts and SIGINT).
  */
-import { spawn } from 'node:child_process';
-import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort, intEnv, mapLimit, sleep, stopChild } from './lib/dev-stack.mjs';
+import { mapLimit, sleep } from './lib/async.mjs';
+import { createDevStack } from './lib/dev-stack.mjs';
+import { intEnv } from './lib/env.mjs';
+import { http } from './lib/http.mjs';
+import { bailOnFatal } from './lib/processes.mjs';
 import { startStandIn } from './startmessaging-stand-in.mjs';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const WRANGLER_JS = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
-const WRANGLER_BIN = existsSync(WRANGLER_JS) ? WRANGLER_JS : join(ROOT, 'node_modules', '.bin', 'wrangler');
-// The project pins its Node as a devDependency; wrangler needs it even if this script was started
-// with an older system Node.
-const PINNED_NODE = join(ROOT, 'node_modules', '.bin', 'node');
-const NODE = existsSync(PINNED_NODE) ? PINNED_NODE : process.execPath;
 
 const REQUESTS = intEnv('E2E_REQUESTS', 40, 1, 99);
 const SEED = intEnv('E2E_SEED', 20261126, 0, 2 ** 32 - 1);
@@ -69,18 +60,12 @@ const elapsed = (since) => ((Date.now() - since) / 1000).toFixed(1);
 // ---------------------------------------------------------------------------------------------
 // Resources, cleaned up exactly once whatever happens
 
-const state = { standIn: null, children: new Set(), tmp: null, project: null, logStream: null, logPath: null, cleaning: null };
+const state = { standIn: null, stack: null, cleaning: null };
 
 function cleanup() {
   state.cleaning ??= (async () => {
-    await Promise.allSettled([...state.children].map(stopChild));
-    state.children.clear();
+    await state.stack?.stop().catch(() => {});
     await state.standIn?.close().catch(() => {});
-    if (state.logStream) await new Promise((resolve) => state.logStream.end(resolve));
-    if (state.tmp) {
-      if (process.env.E2E_KEEP_TMP === '1') console.log(`kept ${state.tmp}`);
-      else rmSync(state.tmp, { recursive: true, force: true, maxRetries: 3 });
-    }
   })();
   return state.cleaning;
 }
@@ -96,97 +81,17 @@ async function bail(message, code = 1) {
   process.exit(code);
 }
 
-process.once('SIGINT', () => void bail('interrupted (SIGINT)', 130));
-process.once('SIGTERM', () => void bail('terminated (SIGTERM)', 143));
-process.on('uncaughtException', (error) => void bail(`uncaught: ${error?.stack ?? error}`));
-process.on('unhandledRejection', (error) => void bail(`unhandled rejection: ${error?.stack ?? error}`));
-const overallTimer = setTimeout(() => void bail(`overall timeout after ${OVERALL_TIMEOUT_MS / 1000} s`), OVERALL_TIMEOUT_MS);
-overallTimer.unref();
+const overallTimer = bailOnFatal(bail, { overallTimeoutMs: OVERALL_TIMEOUT_MS });
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-function childEnv() {
-  return {
-    ...process.env,
-    PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
-    WRANGLER_SEND_METRICS: 'false',
-    NO_COLOR: '1',
-    FORCE_COLOR: '0',
-    CI: '1',
-  };
-}
-
-const recentLog = [];
-function logLine(text) {
-  state.logStream?.write(text.endsWith('\n') ? text : `${text}\n`);
-  for (const line of text.split('\n')) if (line.trim()) recentLog.push(line);
-  if (recentLog.length > 400) recentLog.splice(0, recentLog.length - 200);
-}
-
-function spawnLogged(label, args) {
-  const child = spawn(NODE, [WRANGLER_BIN, ...args], {
-    cwd: state.project ?? ROOT,
-    env: childEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  state.children.add(child);
-  child.once('exit', () => state.children.delete(child));
-  for (const stream of [child.stdout, child.stderr]) {
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => logLine(chunk.split('\n').map((line) => (line ? `[${label}] ${line}` : line)).join('\n')));
-  }
-  return child;
-}
-
-async function run(label, args, timeoutMs) {
-  const child = spawnLogged(label, args);
-  const code = await Promise.race([
-    new Promise((resolve) => child.once('exit', (exitCode, signal) => resolve(exitCode ?? signal))),
-    sleep(timeoutMs).then(() => 'timeout'),
-  ]);
-  if (code !== 0) {
-    await stopChild(child);
-    throw new Error(`${label} failed (${code}); see the log tail below`);
-  }
-}
-
-async function http(method, url, body) {
-  const response = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-  });
-  const text = await response.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text };
-}
-
 function printLogTail(lines = 60) {
-  const tail = recentLog.slice(-lines);
+  const tail = state.stack?.logTail(lines) ?? [];
   if (tail.length === 0) return;
   console.error(`--- last ${tail.length} lines of the wrangler output ---`);
   for (const line of tail) console.error(line);
   console.error('--- end of wrangler output ---');
-}
-
-/** Copies the project (without dependencies, VCS, build and local state) and links node_modules. */
-function snapshotProject(target) {
-  const skip = new Set(['node_modules', '.git', '.wrangler', 'dist', 'bench']);
-  mkdirSync(target, { recursive: true });
-  for (const entry of readdirSync(ROOT)) {
-    if (skip.has(entry) || entry.startsWith('.env') || entry.startsWith('.dev.vars')) continue;
-    cpSync(join(ROOT, entry), join(target, entry), { recursive: true });
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(target, 'node_modules'), 'dir');
-  return target;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -210,16 +115,6 @@ function summaryTable(rows) {
 
 async function main() {
   const started = Date.now();
-  state.tmp = mkdtempSync(join(tmpdir(), 'otpd-e2e-'));
-  state.logPath = join(state.tmp, 'wrangler.log');
-  state.logStream = createWriteStream(state.logPath);
-  const persistTo = join(state.tmp, 'state');
-
-  // wrangler dev rebuilds and restarts whenever a watched source or wrangler.toml changes, and a
-  // restart loses the local queue's in-flight and delayed messages. Run a snapshot of the working
-  // tree instead, so that edits made during the run cannot disturb it.
-  state.project = snapshotProject(join(state.tmp, 'project'));
-
   state.standIn = await startStandIn({
     port: 0,
     host: '127.0.0.1',
@@ -237,58 +132,37 @@ async function main() {
       `${RATE_LIMIT ? `, rateLimit ${RATE_LIMIT}/s` : ''}${HANG_RATE ? `, hangRate ${HANG_RATE} after send` : ''})`,
   );
 
-  console.log('applying D1 migrations to a throwaway directory ...');
-  await run('migrate', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo], MIGRATE_TIMEOUT_MS);
-
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const wrangler = spawnLogged('wrangler', [
-    'dev',
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--inspector-port', String(inspectorPort),
-    '--persist-to', persistTo,
-    '--show-interactive-dev-session=false',
-    '--var', 'PROVIDER_MODE:startmessaging',
-    '--var', `SM_BASE_URL:${standIn.url}`,
-    '--var', `SM_API_KEY:${API_KEY}`,
-    '--var', 'OTP_SECRET:e2e-otp-secret',
-    '--var', 'SESSION_SECRET:e2e-session-secret',
-    '--var', 'SEND_RETRY_BASE_SECONDS:1',
-    '--var', 'SEND_RETRY_MAX_SECONDS:4',
-    ...(HANG_RATE ? ['--var', `SM_TIMEOUT_MS:${SM_TIMEOUT_MS}`] : []),
-    ...ADMISSION_OVERRIDES.flatMap((pair) => ['--var', pair]),
-  ]);
-  let wranglerExit = null;
-  wrangler.once('exit', (code, signal) => (wranglerExit = code ?? signal));
-  console.log(`wrangler dev: ${base} (log: ${state.logPath}; kept only with E2E_KEEP_TMP=1)`);
+  state.stack = createDevStack({
+    label: 'otpd-e2e',
+    vars: [
+      'PROVIDER_MODE:startmessaging',
+      `SM_BASE_URL:${standIn.url}`,
+      `SM_API_KEY:${API_KEY}`,
+      'OTP_SECRET:e2e-otp-secret',
+      'SESSION_SECRET:e2e-session-secret',
+      'SEND_RETRY_BASE_SECONDS:1',
+      'SEND_RETRY_MAX_SECONDS:4',
+      ...(HANG_RATE ? [`SM_TIMEOUT_MS:${SM_TIMEOUT_MS}`] : []),
+      ...ADMISSION_OVERRIDES,
+    ],
+    keepTmp: process.env.E2E_KEEP_TMP === '1',
+  });
+  const stack = state.stack;
+  console.log(`applying D1 migrations to a throwaway directory, then wrangler dev (log: ${stack.logPath}; kept only with E2E_KEEP_TMP=1) ...`);
 
   // 1. Health
-  const healthDeadline = Date.now() + HEALTH_TIMEOUT_MS;
-  let health = null;
-  for (let i = 0; i < 600 && Date.now() < healthDeadline && wranglerExit === null; i += 1) {
-    try {
-      const answer = await http('GET', `${base}/healthz`);
-      if (answer.status === 200) {
-        health = answer.json;
-        break;
-      }
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(250);
-  }
-  if (!health) throw new Error(wranglerExit !== null ? `wrangler dev exited (${wranglerExit}) before /healthz answered` : `/healthz did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000} s`);
+  const health = await stack.start({ migrateTimeoutMs: MIGRATE_TIMEOUT_MS, healthTimeoutMs: HEALTH_TIMEOUT_MS });
+  const base = stack.base;
+  console.log(`wrangler dev: ${base}`);
   console.log(`healthy after ${elapsed(started)} s`);
-  check('GET /healthz reports providerMode startmessaging', health.providerMode === 'startmessaging', `providerMode=${health.providerMode}`);
+  check('GET /healthz reports providerMode startmessaging', health?.providerMode === 'startmessaging', `providerMode=${health?.providerMode}`);
 
   // 2. Requests
   const phones = Array.from({ length: REQUESTS }, (_, i) => `+9198765400${String(i).padStart(2, '0')}`);
   const submittedAt = Date.now();
   const created = await mapLimit(phones, 8, async (phoneNumber) => {
     try {
-      const answer = await http('POST', `${base}/v1/otp`, { phoneNumber });
+      const answer = await http('POST', `${base}/v1/otp`, { body: { phoneNumber }, timeoutMs: FETCH_TIMEOUT_MS });
       return { phoneNumber, status: answer.status, requestId: answer.json?.requestId, body: answer.text };
     } catch (error) {
       return { phoneNumber, status: null, error: String(error?.message ?? error) };
@@ -311,10 +185,10 @@ async function main() {
   for (let round = 0; round < Math.ceil(DRAIN_TIMEOUT_MS / POLL_INTERVAL_MS) + 10 && Date.now() < drainDeadline; round += 1) {
     const pending = [...latest].filter(([, view]) => !TERMINAL_STATUSES.has(view.status)).map(([id]) => id);
     if (pending.length === 0) break;
-    if (wranglerExit !== null) throw new Error(`wrangler dev exited (${wranglerExit}) while draining`);
+    if (stack.exit !== null) throw new Error(`wrangler dev exited (${stack.exit}) while draining`);
     await mapLimit(pending, 8, async (requestId) => {
       try {
-        const answer = await http('GET', `${base}/v1/otp/${requestId}`);
+        const answer = await http('GET', `${base}/v1/otp/${requestId}`, { timeoutMs: FETCH_TIMEOUT_MS });
         if (answer.status === 200 && answer.json) latest.set(requestId, answer.json);
       } catch {
         /* try again next round */
@@ -351,7 +225,7 @@ async function main() {
   await sleep(1500);
   await mapLimit(requests, 8, async ({ requestId }) => {
     try {
-      const answer = await http('GET', `${base}/v1/otp/${requestId}`);
+      const answer = await http('GET', `${base}/v1/otp/${requestId}`, { timeoutMs: FETCH_TIMEOUT_MS });
       if (answer.status === 200 && answer.json) latest.set(requestId, answer.json);
     } catch {
       /* keep the last view */

@@ -28,7 +28,7 @@
  * final status (drain, at most 90 s): any that does not is lost.
  *
  * Memory: the RSS of the two workerd processes under wrangler dev (found by walking the process
- * tree with `ps`): the runtime (the Worker with its local D1, queues and Durable Objects) and
+ * tree in /proc): the runtime (the Worker with its local D1, queues and Durable Objects) and
  * wrangler's own dev proxy, every 3 s. Under load both climb for minutes before they level off
  * (wrangler dev keeps memory per request served even for a no-op Worker, and every new limiter
  * object and D1 row adds some), so the soak is preceded by a warm-up at the chosen concurrency
@@ -50,7 +50,16 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, createDevStack, http, intEnv, percentile, processTree, sleep, stopChild } from './lib/dev-stack.mjs';
+import { sleep } from './lib/async.mjs';
+import { createDevStack } from './lib/dev-stack.mjs';
+import { intEnv } from './lib/env.mjs';
+import { http } from './lib/http.mjs';
+import { bailOnFatal, processArgs, processRssKb, processStat, processTree, stopChild } from './lib/processes.mjs';
+import { percentile } from './lib/stats.mjs';
+import { ROOT } from './lib/wrangler.mjs';
+
+// Soak reports an empty sample as null (its tables print '-'), not NaN.
+const percentileOrNull = (sorted, p) => percentile(sorted, p, null);
 
 const args = parseArgs(process.argv.slice(2));
 const SOAK_SECONDS = args.duration ?? intEnv('SOAK_SECONDS', 70, 10, 3600);
@@ -132,12 +141,7 @@ async function bail(message, code = 1) {
   process.exit(code);
 }
 
-process.once('SIGINT', () => void bail('interrupted (SIGINT)', 130));
-process.once('SIGTERM', () => void bail('terminated (SIGTERM)', 143));
-process.on('uncaughtException', (error) => void bail(`uncaught: ${error?.stack ?? error}`));
-process.on('unhandledRejection', (error) => void bail(`unhandled rejection: ${error?.stack ?? error}`));
-const overallTimer = setTimeout(() => void bail(`overall timeout after ${OVERALL_TIMEOUT_MS / 1000} s`), OVERALL_TIMEOUT_MS);
-overallTimer.unref();
+const overallTimer = bailOnFatal(bail, { overallTimeoutMs: OVERALL_TIMEOUT_MS });
 
 async function startStandInProcess() {
   const child = spawn(
@@ -395,8 +399,8 @@ function summarize(label, seconds) {
     label,
     calls: mine.length,
     rps: mine.length / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
+    p50: percentileOrNull(latencies, 50),
+    p99: percentileOrNull(latencies, 99),
     errors5xx: mine.filter((sample) => typeof sample.status === 'number' && sample.status >= 500).length,
     transport: mine.filter((sample) => sample.status === 'error').length,
     unexpected: mine.filter((sample) => !sample.ok).length,
@@ -406,8 +410,10 @@ function summarize(label, seconds) {
 /** RSS of the workerd processes under a wrangler dev, every MEMORY_EVERY_MS, into `series`. */
 function startMemorySampler(stack, series, currentPhase, requestCount) {
   const sample = async () => {
-    const { descendants } = await processTree(stack.pid);
-    const workerd = descendants.filter((row) => row.comm === 'workerd');
+    const workerd = processTree(stack.pid)
+      .slice(1)
+      .filter((pid) => processStat(pid)?.name === 'workerd')
+      .map((pid) => ({ args: processArgs(pid), rssKb: processRssKb(pid) ?? 0 }));
     const runtime = workerd.filter((row) => row.args.includes('--inspector-addr'));
     const proxy = workerd.filter((row) => !row.args.includes('--inspector-addr'));
     const mb = (rows) => rows.reduce((sum, row) => sum + row.rssKb, 0) / 1024;
@@ -604,8 +610,8 @@ async function main() {
           fmt(mine.length / soakSeconds),
           Object.entries(byStatus).map(([status, count]) => `${status}:${count}`).join(' '),
           mine.filter((sample) => !sample.ok).length,
-          fmt(percentile(latencies, 50)),
-          fmt(percentile(latencies, 99)),
+          fmt(percentileOrNull(latencies, 50)),
+          fmt(percentileOrNull(latencies, 99)),
         ];
       }),
     ),
@@ -615,7 +621,7 @@ async function main() {
 
   console.log(
     `\nRequests created: ${requests.size} (${Object.entries(statusCounts).map(([status, count]) => `${status} ${count}`).join(', ')}); ` +
-      `202 to SMS at the provider p50 ${fmt(percentile(toSms, 50), 2)} s, p99 ${fmt(percentile(toSms, 99), 2)} s, max ${fmt(toSms.at(-1), 2)} s; drain ${fmt(drainSeconds)} s`,
+      `202 to SMS at the provider p50 ${fmt(percentileOrNull(toSms, 50), 2)} s, p99 ${fmt(percentileOrNull(toSms, 99), 2)} s, max ${fmt(toSms.at(-1), 2)} s; drain ${fmt(drainSeconds)} s`,
   );
   console.log(
     `Stand-in: ${stats.calls} calls (${Object.entries(stats.byStatus).map(([status, count]) => `${status}: ${count}`).join(', ')}), ` +

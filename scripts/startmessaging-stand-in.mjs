@@ -59,30 +59,12 @@ import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { mulberry32, seedToInt } from './lib/random.mjs';
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 const OTP = /^\d{4,8}$/;
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_KEY_LENGTH = 255;
-
-/** Small, fast, seedable PRNG; returns floats in [0, 1). */
-function mulberry32(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function seedToInt(seed) {
-  if (typeof seed === 'number' && Number.isFinite(seed)) return Math.trunc(seed) >>> 0;
-  let hash = 2166136261;
-  for (const char of String(seed)) hash = Math.imul(hash ^ char.charCodeAt(0), 16777619) >>> 0;
-  return hash;
-}
 
 function rate(name, value) {
   const number = Number(value ?? 0);

@@ -15,7 +15,9 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startWranglerDev } from './wrangler-dev.mjs';
+import { sleep } from '../scripts/lib/async.mjs';
+import { createDevStack } from '../scripts/lib/dev-stack.mjs';
+import { ROOT } from '../scripts/lib/wrangler.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -32,7 +34,6 @@ const NUMBERS = {
   undeliverable: '+15555550104',
 };
 
-const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 const results = [];
 let server;
 let browser;
@@ -110,9 +111,12 @@ async function signIn(page, token) {
 async function main() {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
   const shots = mkdtempSync(join(tmpdir(), 'otpd-dashboard-'));
-  server = await startWranglerDev({
+  server = createDevStack({
+    label: 'otpd-browser',
     vars: { DELIVERY_CHECK_BASE_SECONDS: '1', SEND_RETRY_BASE_SECONDS: '1', SEND_RETRY_MAX_SECONDS: '2' },
+    cwd: ROOT, // the working tree as it is, as `npm run dev` runs it
   });
+  await server.start({ healthTimeoutMs: 90_000 });
   console.log(`wrangler dev on ${server.base}; screenshots in ${shots}`);
 
   // Traffic: good numbers, a rejected one, an undeliverable one, a flaky one, one whose provider is down.
@@ -261,7 +265,7 @@ try {
 } catch (error) {
   results.push(false);
   console.log(`FAIL  ${error?.stack ?? error}`);
-  if (server?.log) console.log(server.log.slice(-30).join('\n'));
+  for (const line of server?.logTail(30) ?? []) console.log(line);
 }
 clearTimeout(overall);
 await cleanup();

@@ -1,27 +1,25 @@
 /**
- * Process and environment plumbing shared by the benchmarks: a snapshot of the tree to run
- * `wrangler dev` on, free ports, child processes that are always killed (with their workerd), a
- * keep-alive HTTP client, small statistics helpers and a description of the machine.
+ * What the benchmarks share: a run (one temporary directory and every child process, cleaned up
+ * whatever happens), `wrangler dev` on a snapshot of the tree with a derived config, CPU
+ * accounting by role, a keep-alive HTTP client, formatting and a description of the machine. The
+ * process and wrangler plumbing itself lives in scripts/lib, shared with the e2e scripts.
  *
  * Dependency-free on purpose (node: modules only), so `npm ci` is all a benchmark needs.
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { bailOnFatal, expectSuccess, machineCpu, processArgs, processStat, processTree, stopChild } from '../../scripts/lib/processes.mjs';
+import { NODE, ROOT, migrateArgs, snapshotProject as snapshotInto, spawnWrangler as spawnInto, startWranglerDev } from '../../scripts/lib/wrangler.mjs';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const WRANGLER_JS = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
-const WRANGLER_BIN = existsSync(WRANGLER_JS) ? WRANGLER_JS : join(ROOT, 'node_modules', '.bin', 'wrangler');
-// wrangler needs the Node the project pins, whatever Node started this script.
-const PINNED_NODE = join(ROOT, 'node_modules', '.bin', 'node');
-export const NODE = existsSync(PINNED_NODE) ? PINNED_NODE : process.execPath;
-
-export const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+// The helpers the scripts share, re-exported under the names the benchmarks import.
+export { freePort, machineCpu, processTree, stopChild } from '../../scripts/lib/processes.mjs';
+export { NODE, ROOT } from '../../scripts/lib/wrangler.mjs';
+export { mapLimit, sleep } from '../../scripts/lib/async.mjs';
+export { median, percentile } from '../../scripts/lib/stats.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // A run: one temporary directory, every child process, cleaned up exactly once whatever happens.
@@ -76,14 +74,7 @@ export function createRun(name, { overallTimeoutMs, keepEnv = 'BENCH_KEEP_TMP' }
     await run.cleanup();
     process.exit(code);
   };
-  process.once('SIGINT', () => void run.bail('interrupted (SIGINT)', 130));
-  process.once('SIGTERM', () => void run.bail('terminated (SIGTERM)', 143));
-  process.on('uncaughtException', (error) => void run.bail(`uncaught: ${error?.stack ?? error}`));
-  process.on('unhandledRejection', (error) => void run.bail(`unhandled rejection: ${error?.stack ?? error}`));
-  if (overallTimeoutMs) {
-    const timer = setTimeout(() => void run.bail(`${name}: overall timeout after ${Math.round(overallTimeoutMs / 1000)} s`), overallTimeoutMs);
-    timer.unref();
-  }
+  bailOnFatal(run.bail, { overallTimeoutMs, label: name });
 
   /** Runs `main` and always cleans up; exits with main's result (a number) or 1 on error. */
   run.main = async (main) => {
@@ -119,61 +110,9 @@ export function stateDir(run, name = 'state') {
   return dir;
 }
 
-export async function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((done) => child.once('exit', done));
-  const signalGroup = (signal) => {
-    try {
-      process.kill(-child.pid, signal); // the child leads its own process group, workerd included
-    } catch {
-      try {
-        child.kill(signal);
-      } catch {
-        /* already gone */
-      }
-    }
-  };
-  signalGroup('SIGTERM');
-  const done = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
-  if (!done) {
-    signalGroup('SIGKILL');
-    await Promise.race([exited, sleep(2000)]);
-  }
-  // wrangler may exit before its workerd does: make sure nothing of the group survives.
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    /* group empty */
-  }
-}
-
-export function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
-/**
- * Copies the project (sources, config, migrations, bench workers; not dependencies, VCS, docs or
- * local state) and links node_modules. wrangler dev watches its inputs and restarts on a change,
- * which would drop the local queue's delayed messages; a snapshot cannot change under it.
- */
+/** The project snapshot a benchmark runs on: with the bench workers, without docs and CI files. */
 export function snapshotProject(run) {
-  const target = join(run.tmp, 'project');
-  const skip = new Set(['node_modules', '.git', '.wrangler', 'dist', 'docs', '.ci']);
-  mkdirSync(target, { recursive: true });
-  for (const entry of readdirSync(ROOT)) {
-    if (skip.has(entry) || entry.startsWith('.env') || entry.startsWith('.dev.vars') || entry.startsWith('.test-results')) continue;
-    cpSync(join(ROOT, entry), join(target, entry), { recursive: true });
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(target, 'node_modules'), 'dir');
-  return target;
+  return snapshotInto(join(run.tmp, 'project'), { skip: ['docs', '.ci'], skipPrefixes: ['.test-results'] });
 }
 
 /**
@@ -195,48 +134,28 @@ export function deriveConfig(project, { file, main, dropConsumers = false, edit 
   return file;
 }
 
-function childEnv() {
-  return {
-    ...process.env,
-    PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
-    WRANGLER_SEND_METRICS: 'false',
-    NO_COLOR: '1',
-    FORCE_COLOR: '0',
-    CI: '1',
-  };
-}
-
 export function spawnWrangler(run, label, args, cwd) {
-  const child = spawn(NODE, [WRANGLER_BIN, ...args], { cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  run.children.add(child);
-  child.once('exit', () => run.children.delete(child));
-  child.output = '';
-  for (const stream of [child.stdout, child.stderr]) {
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
+  const child = spawnInto(args, {
+    cwd,
+    children: run.children,
+    onOutput: (chunk) => {
       if (child.output.length < 1_000_000) child.output += chunk;
       run.log(label, chunk);
-    });
-  }
+    },
+  });
+  child.output = ''; // before any output: that arrives on a later turn of the event loop
   return child;
 }
 
 /** Runs a wrangler command to completion; returns its output, throws on failure. */
 export async function runWrangler(run, label, args, cwd, timeoutMs = 90_000) {
   const child = spawnWrangler(run, label, args, cwd);
-  const code = await Promise.race([
-    new Promise((done) => child.once('exit', (exitCode, signal) => done(exitCode ?? signal))),
-    sleep(timeoutMs).then(() => 'timeout'),
-  ]);
-  if (code !== 0) {
-    await stopChild(child);
-    throw new Error(`${label} failed (${code})`);
-  }
+  await expectSuccess(child, label, timeoutMs);
   return child.output;
 }
 
 export async function migrate(run, cwd, persistTo, config) {
-  await runWrangler(run, 'migrate', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo, ...(config ? ['-c', config] : [])], cwd);
+  await runWrangler(run, 'migrate', migrateArgs(persistTo, config), cwd);
 }
 
 /**
@@ -245,87 +164,28 @@ export async function migrate(run, cwd, persistTo, config) {
  * wrangler process would be measured along with the Worker.
  */
 export async function startDev(run, { cwd, config, persistTo, vars = {}, label = 'dev', readyPath = '/healthz', logLevel = 'warn', extraArgs = [], readyTimeoutMs = 90_000 }) {
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const args = [
-    'dev',
-    ...(config ? ['-c', config] : []),
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--inspector-port', String(inspectorPort),
-    '--show-interactive-dev-session=false',
-    '--log-level', logLevel,
-    ...(persistTo ? ['--persist-to', persistTo] : []),
-    ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
-    ...extraArgs,
-  ];
-  const child = spawnWrangler(run, label, args, cwd);
-  let exited = null;
-  child.once('exit', (code, signal) => (exited = code ?? signal));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + readyTimeoutMs;
-  for (let i = 0; i < 1000 && Date.now() < deadline; i += 1) {
-    if (exited !== null) throw new Error(`${label}: wrangler dev exited (${exited}) before it was ready`);
-    try {
-      const answer = await fetch(`${base}${readyPath}`, { signal: AbortSignal.timeout(2000) });
-      await answer.arrayBuffer();
-      if (answer.status === 200) return { base, port, inspectorPort, child, label, stop: () => stopChild(child), pids: () => processTree(child.pid) };
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(250);
-  }
-  throw new Error(`${label}: ${readyPath} did not answer 200 within ${readyTimeoutMs / 1000} s`);
+  const { base, port, inspectorPort, child } = await startWranglerDev((args) => spawnWrangler(run, label, args, cwd), {
+    label,
+    config,
+    persistTo,
+    vars,
+    logLevel,
+    extraArgs,
+    readyPath,
+    readyTimeoutMs,
+  });
+  return { base, port, inspectorPort, child, label, stop: () => stopChild(child), pids: () => processTree(child.pid) };
 }
 
 // ---------------------------------------------------------------------------------------------
 // CPU accounting from /proc: the local runtime's processes, for "where does the time go".
 
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** The pid and every descendant (wrangler, its workerd processes). */
-export function processTree(rootPid) {
-  const children = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(entry));
-    } catch {
-      /* gone */
-    }
-  }
-  const out = [];
-  const stack = [rootPid];
-  while (stack.length && out.length < 1000) {
-    const pid = stack.pop();
-    out.push(pid);
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return out;
-}
-
 /** CPU milliseconds (user + system) used so far, by process name, over the given pids. */
 export function cpuByName(pids) {
   const totals = {};
   for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-      totals[name] = (totals[name] ?? 0) + ms;
-    } catch {
-      /* gone */
-    }
+    const stat = processStat(pid);
+    if (stat) totals[stat.name] = (totals[stat.name] ?? 0) + stat.cpuMs;
   }
   return totals;
 }
@@ -385,35 +245,8 @@ export function request(method, url, { body, headers = {}, agent = defaultAgent,
   });
 }
 
-/** Runs `fn` over items with at most `limit` in flight. */
-export async function mapLimit(items, limit, fn) {
-  const results = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index], index);
-    }
-  });
-  await Promise.all(workers);
-  return results;
-}
-
 // ---------------------------------------------------------------------------------------------
-// Statistics
-
-export function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank];
-}
-
-export function median(values) {
-  const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
+// Formatting
 
 export const fmt = (value, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 export const fmtInt = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : 'n/a');
@@ -478,19 +311,12 @@ export function parseArgs(argv, defaults) {
 export function cpuByRole(dev) {
   const totals = { wrangler: 0, proxy: 0, runtime: 0, other: 0 };
   for (const pid of processTree(dev.child.pid)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      let role = 'other';
-      if (name === 'workerd') role = cmdline.includes(`entry=127.0.0.1:${dev.port}`) ? 'proxy' : 'runtime';
-      else if (/node|MainThread/.test(name)) role = 'wrangler';
-      totals[role] += ms;
-    } catch {
-      /* gone */
-    }
+    const stat = processStat(pid);
+    if (!stat) continue; // gone
+    let role = 'other';
+    if (stat.name === 'workerd') role = processArgs(pid).includes(`entry=127.0.0.1:${dev.port}`) ? 'proxy' : 'runtime';
+    else if (/node|MainThread/.test(stat.name)) role = 'wrangler';
+    totals[role] += stat.cpuMs;
   }
   return totals;
 }
@@ -499,37 +325,10 @@ export function cpuDelta(before, after) {
   return Object.fromEntries(Object.keys(after).map((key) => [key, after[key] - (before[key] ?? 0)]));
 }
 
-/**
- * Whole-machine CPU from /proc/stat, in milliseconds busy and total across all cores. Sampled
- * around a measurement and compared with the benchmark's own processes, it shows how much of the
- * machine other work took meanwhile: on a shared machine that is the first suspect for noise.
- */
-export function machineCpu() {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
-    const fields = line.trim().split(/\s+/).slice(1).map(Number);
-    const idle = fields[3] + (fields[4] ?? 0);
-    const total = fields.reduce((a, b) => a + b, 0);
-    return { busyMs: ((total - idle) * 1000) / CLOCK_TICKS, totalMs: (total * 1000) / CLOCK_TICKS };
-  } catch {
-    return { busyMs: NaN, totalMs: NaN };
-  }
-}
-
 /** CPU ms of every process in the given trees plus this process. */
 export function ownCpuMs(rootPids) {
   let ms = selfCpuMs();
-  for (const root of rootPids) {
-    for (const pid of processTree(root)) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        ms += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-      } catch {
-        /* gone */
-      }
-    }
-  }
+  for (const root of rootPids) for (const pid of processTree(root)) ms += processStat(pid)?.cpuMs ?? 0;
   return ms;
 }
 

@@ -6,7 +6,7 @@
  * answer's body.
  */
 import http from 'node:http';
-import { percentile } from './harness.mjs';
+import { percentile } from '../../scripts/lib/stats.mjs';
 
 export async function runLoad({ base, concurrency, durationMs, warmupMs = 1000, build, timeoutMs = 30_000 }) {
   const target = new URL(base);
@@ -21,34 +21,7 @@ export async function runLoad({ base, concurrency, durationMs, warmupMs = 1000, 
   const stopAt = startedAt + warmupMs + durationMs;
   const warmEndsAt = startedAt + warmupMs;
 
-  const once = (spec) =>
-    new Promise((done) => {
-      const payload = spec.body === undefined ? undefined : typeof spec.body === 'string' ? spec.body : JSON.stringify(spec.body);
-      const begin = performance.now();
-      const req = http.request(
-        {
-          method: spec.method ?? 'POST',
-          host: target.hostname,
-          port: target.port,
-          path: spec.path,
-          agent,
-          headers: {
-            ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }),
-            ...spec.headers,
-          },
-          timeout: timeoutMs,
-        },
-        (res) => {
-          res.on('data', () => {});
-          res.on('end', () => done({ status: res.statusCode, ms: performance.now() - begin }));
-          res.on('error', () => done({ status: null, ms: performance.now() - begin }));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', () => done({ status: null, ms: performance.now() - begin }));
-      if (payload !== undefined) req.write(payload);
-      req.end();
-    });
+  const once = (spec) => new Promise((done) => timedRequest(agent, target, spec, timeoutMs, (status, ms) => done({ status, ms })));
 
   const worker = async () => {
     // Bounded by time and, as a safety net, by count.
@@ -106,43 +79,17 @@ export async function runOpenLoop({ base, ratePerSecond, durationMs, build, time
       shed += 1;
       continue;
     }
-    const spec = build(index);
-    const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     inFlight += 1;
     pending.push(
-      new Promise((done) => {
-        const begin = performance.now();
-        const finish = (status) => {
+      new Promise((done) =>
+        timedRequest(agent, target, build(index), timeoutMs, (status, ms) => {
           inFlight -= 1;
           if (status === null) errors += 1;
           else statuses[status] = (statuses[status] ?? 0) + 1;
-          latencies.push(performance.now() - begin);
+          latencies.push(ms);
           done();
-        };
-        const req = http.request(
-          {
-            method: spec.method ?? 'POST',
-            host: target.hostname,
-            port: target.port,
-            path: spec.path,
-            agent,
-            headers: {
-              ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }),
-              ...spec.headers,
-            },
-            timeout: timeoutMs,
-          },
-          (res) => {
-            res.on('data', () => {});
-            res.on('end', () => finish(res.statusCode));
-            res.on('error', () => finish(null));
-          },
-        );
-        req.on('timeout', () => req.destroy(new Error('timeout')));
-        req.on('error', () => finish(null));
-        if (payload !== undefined) req.write(payload);
-        req.end();
-      }),
+        }),
+      ),
     );
   }
   await Promise.all(pending);
@@ -157,4 +104,38 @@ export async function runOpenLoop({ base, ratePerSecond, durationMs, build, time
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
   };
+}
+
+/**
+ * Sends one request built by the caller (`{ method = 'POST', path, headers, body }`, body JSON
+ * unless a string) and calls `finish(status, ms)` once its answer's body has been read, or with
+ * status null on an error or after `timeoutMs`. ms runs from just before the request is written.
+ */
+function timedRequest(agent, target, spec, timeoutMs, finish) {
+  const payload = spec.body === undefined ? undefined : typeof spec.body === 'string' ? spec.body : JSON.stringify(spec.body);
+  const begin = performance.now();
+  const end = (status) => finish(status, performance.now() - begin);
+  const req = http.request(
+    {
+      method: spec.method ?? 'POST',
+      host: target.hostname,
+      port: target.port,
+      path: spec.path,
+      agent,
+      headers: {
+        ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }),
+        ...spec.headers,
+      },
+      timeout: timeoutMs,
+    },
+    (res) => {
+      res.on('data', () => {});
+      res.on('end', () => end(res.statusCode));
+      res.on('error', () => end(null));
+    },
+  );
+  req.on('timeout', () => req.destroy(new Error('timeout')));
+  req.on('error', () => end(null));
+  if (payload !== undefined) req.write(payload);
+  req.end();
 }
