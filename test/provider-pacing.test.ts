@@ -1,5 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import wranglerToml from '../wrangler.toml?raw';
+import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/consumer/provider-slots';
 import { PROVIDER_URL, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { json, interceptOrigin } from './support/outbound';
 import { deliverSendJobs } from './support/queue';
@@ -15,6 +17,20 @@ describe('ProviderPacer', () => {
     const none = await pacer.reserve({ count: 5, ratePerSecond: 20, horizonMs: 0 });
     expect(none.slots).toEqual([]);
     expect(none.nextFreeAt).toBeGreaterThan(Date.now());
+  });
+
+  it('a full batch at the production rate fits the horizon', async () => {
+    expect(pacingHorizonMs(20)).toBe(5000);
+    expect(pacingHorizonMs(100)).toBe(2000);
+    expect(pacingHorizonMs(1)).toBe(10_000);
+    const pacer = env.PROVIDER_PACER.get(env.PROVIDER_PACER.idFromName(`pacer-${crypto.randomUUID()}`));
+    const { slots } = await pacer.reserve({ count: SEND_BATCH_SIZE, ratePerSecond: 20, horizonMs: pacingHorizonMs(20) });
+    expect(slots).toHaveLength(SEND_BATCH_SIZE);
+  });
+
+  it('SEND_BATCH_SIZE is the send queue\'s max_batch_size in every environment of wrangler.toml', () => {
+    const sizes = [...wranglerToml.matchAll(/queue = "otp-send"\n(?:#.*\n)*max_batch_size = (\d+)/g)].map((match) => Number(match[1]));
+    expect(sizes).toEqual([SEND_BATCH_SIZE, SEND_BATCH_SIZE]);
   });
 });
 
@@ -50,16 +66,19 @@ describe('provider pacing in the consumer', () => {
     const provider = rateLimitedProvider(20);
     const testEnv = startMessagingEnv({ PROVIDER_RATE_PER_SECOND: '20' });
 
-    // Plays the queue: delivers batches of up to 50 and redelivers what was retried.
+    // Plays the queue: delivers batches of the shipped size and redelivers what was retried.
     let pending = requests.map((request) => request.id);
-    for (let round = 0; pending.length > 0 && round < 50; round++) {
-      const batch = pending.slice(0, 50);
-      const { ids, result } = await deliverSendJobs(testEnv, batch, round + 1);
+    let rounds = 0;
+    for (; pending.length > 0 && rounds < 50; rounds++) {
+      const batch = pending.slice(0, SEND_BATCH_SIZE);
+      const { ids, result } = await deliverSendJobs(testEnv, batch, rounds + 1);
       const retried = new Set(result.retryMessages.map((message) => message.msgId));
-      pending = [...batch.filter((_, index) => retried.has(ids[index]!)), ...pending.slice(50)];
+      pending = [...batch.filter((_, index) => retried.has(ids[index]!)), ...pending.slice(SEND_BATCH_SIZE)];
     }
 
     expect(pending).toEqual([]);
+    // The pacing horizon covers a full batch at this rate: none of it went back to the queue.
+    expect(rounds).toBe(1);
     expect(provider.rejected()).toBe(0);
     // Timers can start a call a few ms late, so one extra call may share a second with the next 20.
     expect(provider.peakPerSecond()).toBeLessThanOrEqual(21);
