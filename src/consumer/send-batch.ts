@@ -59,7 +59,8 @@ export async function handleSendJobs(
   if (jobs.length === 0) return;
 
   const now = Date.now();
-  const leaseMs = sendLeaseMs(config.provider.timeoutMs, pacingHorizonMs(config.providerRatePerSecond));
+  const callsInTurn = Math.ceil(jobs.length / config.sendConcurrency);
+  const leaseMs = sendLeaseMs(config.provider.timeoutMs, pacingHorizonMs(config.providerRatePerSecond), callsInTurn);
   let claimed: Map<string, ClaimedRequest>;
   try {
     claimed = await claimRequests(env.DB, unique(jobs.map((job) => job.requestId)), now, leaseMs, slotOf);
