@@ -151,6 +151,15 @@ await run.main(async () => {
         }
       }
       const gaps = gapList.length;
+      // Headroom against the stand-in's limit: the fewest tokens a bucket of `rate` (refilled at
+      // `rate`/s, full at the first call) held as a call arrived; below 1 that call drew a 429.
+      let tokens = options.rate;
+      let bucketLow = options.rate;
+      for (let i = 0; i < times.length; i += 1) {
+        if (i > 0) tokens = Math.min(options.rate, tokens + ((times[i] - times[i - 1]) / 1000) * options.rate);
+        bucketLow = Math.min(bucketLow, tokens);
+        tokens -= 1;
+      }
       const bigGaps = [...gapList].sort((a, b) => b.idleMs - a.idleMs).slice(0, 5);
       const row = {
         scenario: scenario.name,
@@ -167,6 +176,7 @@ await run.main(async () => {
         rateLimited: stats.rateLimited,
         failed500: stats.failed500,
         peakRps: stats.peakRps,
+        bucketLow,
         // A request with two SMS, seen by key or by phone (each phone asked once).
         duplicates: Math.max(duplicateKeys, duplicatePhones, stats.duplicates),
         // A request that never got its SMS, or whose row never reached `sent`.
@@ -181,7 +191,7 @@ await run.main(async () => {
       };
       results.push(row);
       console.log(
-        `  ${scenario.name} run ${row.run}: drained in ${row.drainSeconds === null ? 'did not drain' : `${fmt(row.drainSeconds)} s`}, ${row.providerCalls} calls at ${fmt(row.callRate)}/s (${fmt(row.rateShare * 100)}% of ${options.rate}/s), 429s ${row.rateLimited}, 500s ${row.failed500}, duplicates ${row.duplicates}, lost ${row.lost}; peak ${row.peakRps} calls in a second; provider idle ${fmt(row.idleSeconds)} s in ${row.idleGaps} gaps`,
+        `  ${scenario.name} run ${row.run}: drained in ${row.drainSeconds === null ? 'did not drain' : `${fmt(row.drainSeconds)} s`}, ${row.providerCalls} calls at ${fmt(row.callRate)}/s (${fmt(row.rateShare * 100)}% of ${options.rate}/s), 429s ${row.rateLimited}, 500s ${row.failed500}, duplicates ${row.duplicates}, lost ${row.lost}; peak ${row.peakRps} calls in a second, bucket never below ${fmt(row.bucketLow, 0)} tokens; provider idle ${fmt(row.idleSeconds)} s in ${row.idleGaps} gaps`,
       );
       if (bigGaps.length) {
         console.log(`    largest gaps: ${bigGaps.map((gap) => `${fmt(gap.idleMs, 0)} ms before call ${gap.call} (at ${fmt(gap.afterFirstMs / 1000)} s)`).join(', ')}`);
@@ -209,6 +219,7 @@ await run.main(async () => {
       idleGaps: median(rows.map((row) => row.idleGaps)),
       busyRate: median(rows.map((row) => row.busyRate)),
       peakRps: Math.max(...rows.map((row) => row.peakRps)),
+      bucketLow: Math.min(...rows.map((row) => row.bucketLow)),
       allDrained: rows.every((row) => row.drainSeconds !== null),
       foreignCpuShare: median(rows.map((row) => row.foreignCpuShare)),
     };
