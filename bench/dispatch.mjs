@@ -15,7 +15,8 @@
  * writes, through a bench-only route of bench/workers/instrumented), because the local API admits
  * fewer requests per second than the 100/s being measured and would throttle the drain itself.
  *
- * Idle gaps: the pacer allows a call once the previous one is half the even spacing behind and
+ * Idle gaps: the pacer allows a call once the previous one is the catch-up spacing behind (the
+ * even spacing divided by 1.25, the pacer's CATCH_UP_RATE) and
  * the call N places earlier a second behind. A call that started more than three even spacings
  * after the moment its predecessors allowed it marks a gap, whose length is capacity not used.
  *
@@ -139,7 +140,7 @@ await run.main(async () => {
       const delivered = calls.filter((call) => call.newSms).length;
       // Where the provider sat idle although the pacer's rule had room (see the header).
       const interval = 1000 / options.rate;
-      const minGap = interval / 2;
+      const minGap = interval / 1.25;
       let idleMs = 0;
       const gapList = [];
       for (let i = 1; i < times.length; i += 1) {

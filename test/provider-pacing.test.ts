@@ -2,13 +2,13 @@ import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import wranglerToml from '../wrangler.toml?raw';
 import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/consumer/provider-slots';
-import type { ProviderPacer } from '../src/limiter/provider-pacer';
+import { CATCH_UP_RATE, type ProviderPacer } from '../src/limiter/provider-pacer';
 import { PROVIDER_URL, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { json, interceptOrigin } from './support/outbound';
 import { deliverSendJobs } from './support/queue';
 
 const RATE = 20;
-const MIN_GAP_MS = 1000 / (2 * RATE);
+const MIN_GAP_MS = 1000 / (CATCH_UP_RATE * RATE);
 
 function newPacer() {
   return env.PROVIDER_PACER.get(env.PROVIDER_PACER.idFromName(`pacer-${crypto.randomUUID()}`));
@@ -32,13 +32,13 @@ function gaps(slots: number[]): number[] {
 }
 
 describe('ProviderPacer', () => {
-  it('grants an idle second at twice the even rate, then each time a second after the one N places earlier, within the horizon', async () => {
+  it('grants an idle second at the catch-up rate, then each time a second after the one N places earlier, within the horizon', async () => {
     const pacer = newPacer();
     const before = Date.now();
     const first = await pacer.reserve({ count: 100, ratePerSecond: RATE, horizonMs: 1000 });
     const start = first.slots[0]!;
     expect(start).toBeGreaterThanOrEqual(before);
-    // 20 at 25 ms apart, then the 21st exactly one second after the first; the 22nd is past the horizon.
+    // 20 at 40 ms apart, then the 21st exactly one second after the first; the 22nd is past the horizon.
     expect(first.slots).toEqual([...Array.from({ length: RATE }, (_, i) => start + i * MIN_GAP_MS), start + 1000]);
     expect(first.nextFreeAt).toBe(start + MIN_GAP_MS + 1000);
 
@@ -52,7 +52,7 @@ describe('ProviderPacer', () => {
     expect((await pacer.reserve({ count: 0, ratePerSecond: RATE, horizonMs: 2000 })).slots).toEqual([]);
   });
 
-  it('never grants more than N in any second, nor two closer than half the even spacing, across many calls and a pause', async () => {
+  it('never grants more than N in any second, nor two closer than the catch-up spacing, across many calls and a pause', async () => {
     const pacer = newPacer();
     const granted: number[] = [];
     const counts = [7, 30, 1, 12, 0, 25, 3, 40, 9, 2, 18];
@@ -70,7 +70,7 @@ describe('ProviderPacer', () => {
     expect(mostInOneSecond(granted)).toBeLessThanOrEqual(RATE);
   });
 
-  it('catches up after a pause: the second still gets its N calls, at no more than twice the rate', async () => {
+  it('catches up after a pause: the second still gets its N calls, at no more than the catch-up rate', async () => {
     const pacer = newPacer();
     const early = await pacer.reserve({ count: 2, ratePerSecond: RATE, horizonMs: 1000 });
     const start = early.slots[0]!;
@@ -179,7 +179,7 @@ describe('provider pacing in the consumer', () => {
     expect(provider.rejected()).toBe(0);
     // The send times hold 20 in any second (the pacer's tests check that exactly); a call starts
     // when its timer fires, a few ms late and later still on a busy machine. While catching up the
-    // times are 25 ms apart, so a call up to 50 ms late may share a second with two of the next 20.
+    // times are 40 ms apart, so a call up to 80 ms late may share a second with two of the next 20.
     expect(provider.peakPerSecond()).toBeLessThanOrEqual(22);
     expect(provider.calls).toHaveLength(100);
     for (const request of requests) expect((await requestRow(request.id)).status).toBe('sent');

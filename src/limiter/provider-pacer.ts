@@ -8,10 +8,12 @@ import { z } from 'zod';
  * batch, not per message.
  *
  * The rule is what "N requests per second" literally says: no 1-second interval holds more than
- * N send times. Each new time is the latest of now, the previous time plus a minimum gap of half
- * the even spacing, and the time granted N places earlier plus one second. Unlike strict 1/N
- * spacing, capacity left unused while a consumer is between batches is caught up afterwards (at
- * up to twice the rate, never as a burst of N at once). A schedule that holds in every rolling
+ * N send times. Each new time is the latest of now, the previous time plus a minimum gap (the even
+ * spacing divided by `CATCH_UP_RATE`), and the time granted N places earlier plus one second.
+ * Unlike strict 1/N spacing, capacity left unused while a consumer is between batches is caught
+ * up afterwards, at a quarter above the even rate: never as a burst, so a provider whose bucket
+ * is smaller than N still sees a nearly even stream (under a steady backlog: 0.8 s of calls, then
+ * 0.2 s in which the consumer's next batch gets ready). A schedule that holds in every rolling
  * second is also accepted by a fixed-window counter (each fixed second is one of those
  * intervals) and by a token bucket of capacity N refilled at N/s (any span of d seconds holds at
  * most N(1 + d) calls, which is what such a bucket admits), so it is safe whichever of these the
@@ -19,6 +21,8 @@ import { z } from 'zod';
  */
 
 const WINDOW_MS = 1000;
+/** How much faster than the even rate unused capacity is caught up. */
+export const CATCH_UP_RATE = 1.25;
 
 export const ReserveInput = z.object({
   count: z.number().int().min(0).max(1000),
@@ -65,7 +69,7 @@ export class ProviderPacer extends DurableObject<Env> {
   async reserve(input: ReserveInput): Promise<Reservation> {
     const { count, ratePerSecond, horizonMs } = ReserveInput.parse(input);
     const now = Date.now();
-    const minGapMs = WINDOW_MS / (2 * ratePerSecond);
+    const minGapMs = WINDOW_MS / (CATCH_UP_RATE * ratePerSecond);
     // Times granted a second ago or earlier cannot hold a new one back.
     const current = this.recent.findIndex((at) => at > now - WINDOW_MS);
     this.recent.splice(0, current === -1 ? this.recent.length : current);
