@@ -6,19 +6,25 @@
  * the StartMessaging stand-in answering after 100 ms with an account limit of 100 requests/s
  * (token bucket), with PROVIDER_RATE_PER_SECOND=100. Measured from the stand-in's records and the
  * request rows: time to drain, achieved provider rate as a share of the limit, provider 429s,
- * duplicates (a request with more than one SMS), lost requests (no SMS, or not `sent`). Then again
+ * duplicates (a request with more than one SMS), lost requests (no SMS, or not `sent`). Delivery
+ * reports are off (DELIVERY_CHECK_MAX=0): their status checks would share the pacer. Then again
  * with 20% of provider calls failing with 500: every request must still be delivered exactly once.
+ * The consumer runs as shipped (wrangler.toml's batch size and the pacer's rule).
  *
  * The backlog is written directly (the same insert statements and queue message `POST /v1/otp`
  * writes, through a bench-only route of bench/workers/instrumented), because the local API admits
  * fewer requests per second than the 100/s being measured and would throttle the drain itself.
  *
- * A third scenario is a what-if on the configuration (batches of 100 instead of the shipped
- * size), to show how much of any shortfall comes per batch; --what-if=false skips it.
+ * Idle gaps: the pacer allows a call once the previous one is the catch-up spacing behind (the
+ * even spacing divided by 1.25, the pacer's CATCH_UP_RATE) and
+ * the call N places earlier a second behind. A call that started more than three even spacings
+ * after the moment its predecessors allowed it marks a gap, whose length is capacity not used.
  *
- * Options: --sends 2000 --runs 3 --rate 100 --latency 100 --fail-rate 0.2 --what-if=false --json <file>
+ * Options: --sends 2000 --runs 3 --rate 100 --latency 100 --fail-rate 0.2 --scenarios clean,flaky
+ *          --calls <dir> (each run's provider calls as the stand-in recorded them, for analysis)
+ *          --json <file>
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
 import { createRun, deriveConfig, fmt, foreignLoad, median, migrate, parseArgs, request, sleep, snapshotProject, startDev, stateDir } from './lib/harness.mjs';
@@ -29,13 +35,17 @@ const options = parseArgs(process.argv.slice(2), {
   rate: 100,
   latency: 100,
   failRate: 0.2,
-  whatIf: true,
+  scenarios: 'clean,flaky',
+  calls: '',
   json: '',
 });
 const TARGET_RATE_SHARE = 0.95;
 const API_KEY = 'bench-key';
 
 const run = createRun('dispatch', { overallTimeoutMs: 40 * 60_000 });
+
+/** Requests whose SMS went out and whose row recorded it. */
+const sentCount = (statuses) => (statuses.sent ?? 0) + (statuses.delivered ?? 0);
 
 await run.main(async () => {
   const started = Date.now();
@@ -47,24 +57,13 @@ await run.main(async () => {
   run.closers.push(() => flaky.close());
 
   const config = deriveConfig(project, { file: 'wrangler.bench-dispatch.toml', main: 'bench/workers/instrumented/index.js' });
-  const batchSize = Number(/max_batch_size = (\d+)/.exec(readFileSync(join(project, 'wrangler.toml'), 'utf8'))?.[1]);
-  // What-if, not the shipped config: the send queue's batches at the platform's maximum of 100,
-  // to show how much of the shortfall is per batch.
-  const bigBatches = deriveConfig(project, {
-    file: 'wrangler.bench-dispatch-100.toml',
-    main: 'bench/workers/instrumented/index.js',
-    edit: (text) => {
-      const edited = text.replace(/(queue = "otp-send"\nmax_batch_size = )\d+/, '$1100');
-      if (edited === text) throw new Error('could not find the otp-send consumer batch size in wrangler.toml');
-      return edited;
-    },
-  });
+  const batchSize = Number(/queue = "otp-send"\n(?:#.*\n)*max_batch_size = (\d+)/.exec(readFileSync(join(project, 'wrangler.toml'), 'utf8'))?.[1]);
+  if (!batchSize) throw new Error('could not find the otp-send consumer batch size in wrangler.toml');
   const scenarios = [
     { name: 'clean', label: 'clean', standIn, failRate: 0, config },
     { name: `${Math.round(options.failRate * 100)}% 500s`, label: 'flaky', standIn: flaky, failRate: options.failRate, config },
-    ...(options.whatIf ? [{ name: 'clean, batches of 100 (what-if)', label: 'batch100', standIn, failRate: 0, config: bigBatches, whatIf: true }] : []),
-  ];
-  console.log(`Dispatch path: ${options.sends} queued sends, provider latency ${options.latency} ms, account limit ${options.rate}/s, PROVIDER_RATE_PER_SECOND=${options.rate}, ${options.runs} runs per scenario`);
+  ].filter((scenario) => options.scenarios.split(',').includes(scenario.label));
+  console.log(`Dispatch path: ${options.sends} queued sends, provider latency ${options.latency} ms, account limit ${options.rate}/s, PROVIDER_RATE_PER_SECOND=${options.rate}, max_batch_size ${batchSize}, ${options.runs} runs per scenario`);
 
   const results = [];
   let phoneBase = 7_000_000_000;
@@ -83,6 +82,10 @@ await run.main(async () => {
         SM_API_KEY: API_KEY,
         OTP_SECRET: 'bench-otp-secret-not-for-production',
         PROVIDER_RATE_PER_SECOND: String(options.rate),
+        // No delivery reports: each accepted SMS would schedule a status check 30 s later, and
+        // those take provider slots from the pacer too (the stand-in does not count them), so a
+        // run would share the account limit with the checks of the run before it.
+        DELIVERY_CHECK_MAX: '0',
       },
     });
     for (let runIndex = 0; runIndex < options.runs; runIndex += 1) {
@@ -100,13 +103,13 @@ await run.main(async () => {
       }
       const enqueuedAt = Date.now();
 
-      // Drained when every request row reads `sent`; bounded in time.
+      // Drained when every request row reads `sent` (or `delivered`, should a report have come); bounded in time.
       const deadline = Date.now() + (scenario.failRate ? 240_000 : 150_000);
       let statuses = {};
       let drainedAt = null;
       for (let i = 0; i < 5000 && Date.now() < deadline; i += 1) {
         statuses = (await request('GET', `${dev.base}/__bench/statuses?since=${seededAt}`)).json ?? {};
-        if ((statuses.sent ?? 0) >= options.sends) {
+        if (sentCount(statuses) >= options.sends) {
           drainedAt = Date.now();
           break;
         }
@@ -116,6 +119,11 @@ await run.main(async () => {
       await sleep(500);
 
       const calls = scenario.standIn.calls();
+      if (options.calls) {
+        mkdirSync(options.calls, { recursive: true });
+        const file = join(options.calls, `${scenario.label}-${runIndex + 1}.json`);
+        writeFileSync(file, JSON.stringify(calls.map(({ seq, at, status, idempotencyKey }) => ({ seq, at, status, idempotencyKey }))));
+      }
       const stats = scenario.standIn.stats();
       const keys = new Map(requestIds.map((id) => [`otpd-${id}`, 0]));
       for (const call of calls) if (call.newSms && keys.has(call.idempotencyKey)) keys.set(call.idempotencyKey, keys.get(call.idempotencyKey) + 1);
@@ -130,17 +138,30 @@ await run.main(async () => {
       const spanSeconds = times.length > 1 ? (times.at(-1) - times[0]) / 1000 : NaN;
       const callRate = (times.length - 1) / spanSeconds;
       const delivered = calls.filter((call) => call.newSms).length;
-      // Where the provider sat idle: gaps well above the pacing interval between calls.
+      // Where the provider sat idle although the pacer's rule had room (see the header).
       const interval = 1000 / options.rate;
+      const minGap = interval / 1.25;
       let idleMs = 0;
-      let gaps = 0;
+      const gapList = [];
       for (let i = 1; i < times.length; i += 1) {
-        const gap = times[i] - times[i - 1];
-        if (gap > 3 * interval) {
-          idleMs += gap - interval;
-          gaps += 1;
+        const allowedAt = Math.max(times[i - 1] + minGap, i >= options.rate ? times[i - options.rate] + 1000 : -Infinity);
+        const late = times[i] - allowedAt;
+        if (late > 3 * interval) {
+          idleMs += late;
+          gapList.push({ call: i, afterFirstMs: times[i] - times[0], idleMs: late });
         }
       }
+      const gaps = gapList.length;
+      // Headroom against the stand-in's limit: the fewest tokens a bucket of `rate` (refilled at
+      // `rate`/s, full at the first call) held as a call arrived; below 1 that call drew a 429.
+      let tokens = options.rate;
+      let bucketLow = options.rate;
+      for (let i = 0; i < times.length; i += 1) {
+        if (i > 0) tokens = Math.min(options.rate, tokens + ((times[i] - times[i - 1]) / 1000) * options.rate);
+        bucketLow = Math.min(bucketLow, tokens);
+        tokens -= 1;
+      }
+      const bigGaps = [...gapList].sort((a, b) => b.idleMs - a.idleMs).slice(0, 5);
       const row = {
         scenario: scenario.name,
         run: runIndex + 1,
@@ -156,21 +177,26 @@ await run.main(async () => {
         rateLimited: stats.rateLimited,
         failed500: stats.failed500,
         peakRps: stats.peakRps,
+        bucketLow,
         // A request with two SMS, seen by key or by phone (each phone asked once).
         duplicates: Math.max(duplicateKeys, duplicatePhones, stats.duplicates),
         // A request that never got its SMS, or whose row never reached `sent`.
-        lost: Math.max(lost, options.sends - (statuses.sent ?? 0)),
+        lost: Math.max(lost, options.sends - sentCount(statuses)),
         statuses,
         idleGaps: gaps,
         idleSeconds: idleMs / 1000,
+        largestGaps: bigGaps,
         // The rate while calls were flowing: how exact the pacing is, apart from the gaps.
         busyRate: (times.length - 1) / (spanSeconds - idleMs / 1000),
         foreignCpuShare: foreign,
       };
       results.push(row);
       console.log(
-        `  ${scenario.name} run ${row.run}: drained in ${row.drainSeconds === null ? 'did not drain' : `${fmt(row.drainSeconds)} s`}, ${row.providerCalls} calls at ${fmt(row.callRate)}/s (${fmt(row.rateShare * 100)}% of ${options.rate}/s), 429s ${row.rateLimited}, 500s ${row.failed500}, duplicates ${row.duplicates}, lost ${row.lost}; provider idle ${fmt(row.idleSeconds)} s in ${row.idleGaps} gaps`,
+        `  ${scenario.name} run ${row.run}: drained in ${row.drainSeconds === null ? 'did not drain' : `${fmt(row.drainSeconds)} s`}, ${row.providerCalls} calls at ${fmt(row.callRate)}/s (${fmt(row.rateShare * 100)}% of ${options.rate}/s), 429s ${row.rateLimited}, 500s ${row.failed500}, duplicates ${row.duplicates}, lost ${row.lost}; peak ${row.peakRps} calls in a second, bucket never below ${fmt(row.bucketLow, 0)} tokens; provider idle ${fmt(row.idleSeconds)} s in ${row.idleGaps} gaps`,
       );
+      if (bigGaps.length) {
+        console.log(`    largest gaps: ${bigGaps.map((gap) => `${fmt(gap.idleMs, 0)} ms before call ${gap.call} (at ${fmt(gap.afterFirstMs / 1000)} s)`).join(', ')}`);
+      }
     }
     await dev.stop();
   }
@@ -193,18 +219,19 @@ await run.main(async () => {
       idleSeconds: median(rows.map((row) => row.idleSeconds)),
       idleGaps: median(rows.map((row) => row.idleGaps)),
       busyRate: median(rows.map((row) => row.busyRate)),
+      peakRps: Math.max(...rows.map((row) => row.peakRps)),
+      bucketLow: Math.min(...rows.map((row) => row.bucketLow)),
       allDrained: rows.every((row) => row.drainSeconds !== null),
-      whatIf: Boolean(scenario.whatIf),
       foreignCpuShare: median(rows.map((row) => row.foreignCpuShare)),
     };
   });
 
   console.log('');
-  console.log('| scenario | time to drain | provider calls | achieved rate | share of limit | 429s | 500s | duplicates | lost |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| scenario | time to drain | provider calls | achieved rate | share of limit | 429s | 500s | duplicates | lost | idle gaps |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of summary) {
     console.log(
-      `| ${row.scenario} | ${fmt(row.drainSeconds)} s | ${fmt(row.providerCalls, 0)} | ${fmt(row.callRate)}/s | ${fmt(row.rateShare * 100)}% | ${row.rateLimited} | ${fmt(row.failed500, 0)} | ${row.duplicates} | ${row.lost} |`,
+      `| ${row.scenario} | ${fmt(row.drainSeconds)} s | ${fmt(row.providerCalls, 0)} | ${fmt(row.callRate)}/s | ${fmt(row.rateShare * 100)}% | ${row.rateLimited} | ${fmt(row.failed500, 0)} | ${row.duplicates} | ${row.lost} | ${fmt(row.idleSeconds)} s in ${fmt(row.idleGaps, 0)} |`,
     );
   }
   const result = {

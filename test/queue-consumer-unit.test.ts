@@ -1,7 +1,8 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { SEND_LEASE_MS } from '../src/consumer/delivery-store';
+import { SEND_LEASE_MS, sendLeaseMs } from '../src/consumer/delivery-store';
+import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/consumer/provider-slots';
 import { newResendId, providerIdempotencyKey } from '../src/ids';
 import { type RecordAttempts, WorkMessage, resendFanout, sendJob, statusCheck } from '../src/queue/messages';
 import { PROVIDER_URL, TEST_API_KEY, TEST_OTP_SECRET, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
@@ -300,6 +301,17 @@ describe('dead letters', () => {
     await env.DB.prepare("UPDATE otp_requests SET status = 'sent' WHERE id = ?").bind(id).run();
     await deliver(env, 'otp-send-dlq', [{ type: 'send', v: 1, requestId: id }]);
     expect((await requestRow(id)).status).toBe('sent');
+  });
+});
+
+describe('send lease', () => {
+  it('outlasts the wait for the last send time plus every call a worker makes in turn, each timing out', () => {
+    // The slowest configuration: the lowest rate (longest horizon), the longest timeout, one call at a time.
+    const horizonMs = pacingHorizonMs(1);
+    expect(sendLeaseMs(30_000, horizonMs, SEND_BATCH_SIZE)).toBeGreaterThan(horizonMs + SEND_BATCH_SIZE * 30_000);
+    // The defaults: 20/s, 8 s timeout, a full batch over 50 workers in two turns.
+    expect(sendLeaseMs(8000, pacingHorizonMs(20), Math.ceil(SEND_BATCH_SIZE / 50))).toBeGreaterThan(5000 + 2 * 8000);
+    expect(sendLeaseMs(8000, pacingHorizonMs(20))).toBe(SEND_LEASE_MS);
   });
 });
 

@@ -5,12 +5,13 @@ import type { AttemptRecord as AttemptRecordSchema } from '../queue/messages';
 /**
  * How long one consumer owns a request while it calls the provider. Another copy of the same
  * job (queues deliver at least once) that arrives meanwhile waits instead of calling too. It
- * outlasts the longest a batch can take: waiting for its send time, then a call that times out.
+ * outlasts the longest a batch can take: waiting for its send time, then a call that times out,
+ * once per call a worker makes in turn when the batch holds more calls than run at once.
  */
 export const SEND_LEASE_MS = 30_000;
 
-export function sendLeaseMs(providerTimeoutMs: number, pacingHorizonMs: number): number {
-  return Math.max(SEND_LEASE_MS, pacingHorizonMs + providerTimeoutMs + 15_000);
+export function sendLeaseMs(providerTimeoutMs: number, pacingHorizonMs: number, callsInTurn = 1): number {
+  return Math.max(SEND_LEASE_MS, pacingHorizonMs + callsInTurn * providerTimeoutMs + 15_000);
 }
 
 const ClaimedRow = z.object({ id: z.string(), phone_number: z.string(), expires_at: z.number(), attempts: z.number() });

@@ -8,7 +8,7 @@ import type { SendOutcome, SmsProvider } from '../provider/types';
 import type { RecordAttempts, SendJob } from '../queue/messages';
 import type { Reservation } from '../limiter/provider-pacer';
 import { deadLetterUnreadable } from './dead-letter';
-import { PACING_HORIZON_MS, delayUntilFree, reserveProviderSlots, waitUntilSlot } from './provider-slots';
+import { delayUntilFree, pacingHorizonMs, reserveProviderSlots, waitUntilSlot } from './provider-slots';
 import {
   type AttemptRecord,
   type ClaimedRequest,
@@ -59,7 +59,8 @@ export async function handleSendJobs(
   if (jobs.length === 0) return;
 
   const now = Date.now();
-  const leaseMs = sendLeaseMs(config.provider.timeoutMs, PACING_HORIZON_MS);
+  const callsInTurn = Math.ceil(jobs.length / config.sendConcurrency);
+  const leaseMs = sendLeaseMs(config.provider.timeoutMs, pacingHorizonMs(config.providerRatePerSecond), callsInTurn);
   let claimed: Map<string, ClaimedRequest>;
   try {
     claimed = await claimRequests(env.DB, unique(jobs.map((job) => job.requestId)), now, leaseMs, slotOf);
