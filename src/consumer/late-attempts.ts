@@ -18,8 +18,10 @@ import { type AttemptRecord, recordAttemptStatements } from './delivery-store';
 export function lateAttemptStatements(db: D1Database, attempt: AttemptRecord): D1PreparedStatement[] {
   const recorded = recordAttemptStatements(db, attempt);
   if (attempt.decision.action !== 'sent') return recorded;
+  // The audit row as usual; the request update is a wider one that covers the usual case too.
+  const [auditRow] = recorded;
   return [
-    ...recorded,
+    auditRow!,
     db
       .prepare(
         `UPDATE otp_requests

@@ -62,15 +62,10 @@ export class RateLimiter extends DurableObject<Env> {
   }
 
   async consume(input: ConsumeInput): Promise<LimitDecision> {
-    const { rules, cooldown } = ConsumeInput.parse(input);
-    const now = Date.now();
-    const keepMs = longestWindowMs(rules, cooldown);
-    if (this.upkeep.shouldPrune(now, keepMs)) pruneEvents(this.sql, EVENTS, now - keepMs);
-    const verdict = evaluateWindows(this.sql, EVENTS, rules, cooldown, now);
-    if (!verdict.allowed) return { allowed: false, remaining: 0, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) };
-    const eventId = recordEvent(this.sql, EVENTS, now);
-    await this.upkeep.keep(keepMs, now + keepMs);
-    return { allowed: true, remaining: verdict.remaining, retryAfterSeconds: 0, eventId };
+    const decision = await this.decide(input);
+    if (!decision.allowed) return decision.denied;
+    const eventId = await this.write(decision.event);
+    return { allowed: true, remaining: decision.remaining, retryAfterSeconds: 0, eventId };
   }
 
   /**
@@ -81,17 +76,11 @@ export class RateLimiter extends DurableObject<Env> {
    * deletion for every call.
    */
   async hold(input: ConsumeInput): Promise<LimitDecision> {
-    const { rules, cooldown } = ConsumeInput.parse(input);
-    const now = Date.now();
-    const keepMs = longestWindowMs(rules, cooldown);
-    await this.writeAbandonedHolds(now);
-    if (this.upkeep.shouldPrune(now, keepMs)) pruneEvents(this.sql, EVENTS, now - keepMs);
-    const pending = [...this.holds.values()].map((held) => held.at);
-    const verdict = evaluateWindows(this.sql, EVENTS, rules, cooldown, now, pending);
-    if (!verdict.allowed) return { allowed: false, remaining: 0, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) };
+    const decision = await this.decide(input);
+    if (!decision.allowed) return decision.denied;
     const holdId = this.nextHoldId++;
-    this.holds.set(holdId, { at: now, keepMs });
-    return { allowed: true, remaining: verdict.remaining, retryAfterSeconds: 0, holdId };
+    this.holds.set(holdId, decision.event);
+    return { allowed: true, remaining: decision.remaining, retryAfterSeconds: 0, holdId };
   }
 
   /**
@@ -105,6 +94,23 @@ export class RateLimiter extends DurableObject<Env> {
     if (counts) await this.write(held ?? { at: Date.now(), keepMs: longestWindowMs(rules) });
   }
 
+  /** The one decision `consume` and `hold` share: written and lent events both count. */
+  private async decide(
+    input: ConsumeInput,
+  ): Promise<{ allowed: false; denied: LimitDecision } | { allowed: true; remaining: number; event: Hold }> {
+    const { rules, cooldown } = ConsumeInput.parse(input);
+    const now = Date.now();
+    const keepMs = longestWindowMs(rules, cooldown);
+    await this.writeAbandonedHolds(now);
+    if (this.upkeep.shouldPrune(now, keepMs)) pruneEvents(this.sql, EVENTS, now - keepMs);
+    const pending = [...this.holds.values()].map((held) => held.at);
+    const verdict = evaluateWindows(this.sql, EVENTS, rules, cooldown, now, pending);
+    if (!verdict.allowed) {
+      return { allowed: false, denied: { allowed: false, remaining: 0, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) } };
+    }
+    return { allowed: true, remaining: verdict.remaining, event: { at: now, keepMs } };
+  }
+
   private async writeAbandonedHolds(now: number): Promise<void> {
     for (const [holdId, held] of this.holds) {
       if (now - held.at < HOLD_TTL_MS) continue;
@@ -113,9 +119,11 @@ export class RateLimiter extends DurableObject<Env> {
     }
   }
 
-  private async write(event: Hold): Promise<void> {
-    recordEvent(this.sql, EVENTS, event.at);
+  /** Records an event and makes sure the alarm that forgets it is set; the id is what `refund` takes. */
+  private async write(event: Hold): Promise<number> {
+    const eventId = recordEvent(this.sql, EVENTS, event.at);
     await this.upkeep.keep(event.keepMs, event.at + event.keepMs);
+    return eventId;
   }
 
   /** Takes an admitted event back: another scope denied the request, or it did not count. */
