@@ -43,6 +43,9 @@ export const windowRulesVar = (name: string, fallback: string) =>
 
 export type { WindowRule } from './limiter/window-log';
 
+/** The longest SESSION_TTL_SECONDS accepted: a revocation must outlive every session it refuses. */
+export const SESSION_TTL_MAX_SECONDS = 30 * 86400;
+
 /** `"30,60,120,300"`: seconds, ascending use. */
 const secondsListVar = (name: string, fallback: string) =>
   z
@@ -124,7 +127,7 @@ const configSchema = z
     SEND_CONCURRENCY: intVar('SEND_CONCURRENCY', 1, 100, 50),
     SEND_MAX_ATTEMPTS: intVar('SEND_MAX_ATTEMPTS', 1, 50, 8),
     VERIFY_FAILURE_LIMITS: windowRulesVar('VERIFY_FAILURE_LIMITS', '10/3600'),
-    SESSION_TTL_SECONDS: intVar('SESSION_TTL_SECONDS', 60, 30 * 86400, 86400),
+    SESSION_TTL_SECONDS: intVar('SESSION_TTL_SECONDS', 60, SESSION_TTL_MAX_SECONDS, 86400),
     DELIVERY_CHECK_BASE_SECONDS: intVar('DELIVERY_CHECK_BASE_SECONDS', 1, 3600, 30),
     DELIVERY_CHECK_MAX: intVar('DELIVERY_CHECK_MAX', 0, 20, 6),
     RESEND_PHONE_DAILY_CAP: intVar('RESEND_PHONE_DAILY_CAP', 1, 1000, 10),

@@ -14,6 +14,11 @@ export function newResendId(): string {
 
 export const RESEND_ID_PATTERN = /^rsd_[A-Za-z0-9_-]{22}$/;
 
+/** A session (one per verified code): the same 128 random bits, so it cannot be guessed either. */
+export function newSessionId(): string {
+  return `ses_${base64Url(crypto.getRandomValues(new Uint8Array(16)))}`;
+}
+
 /** Trace id for one API call, echoed in `X-Request-Id` and in error bodies. */
 export function newTraceId(): string {
   return `req_${base64Url(crypto.getRandomValues(new Uint8Array(12)))}`;

@@ -2,9 +2,11 @@ import { SELF, env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
 import { SANDBOX_OTP_SECRET, SANDBOX_SESSION_SECRET } from '../src/config';
-import { SESSION_COOKIE, signSession } from '../src/api/session-cookie';
+import { SESSION_COOKIE, type Session, signPayload, signSession } from '../src/api/session-cookie';
+import { newSessionId } from '../src/ids';
 import { verifyFailureKey } from '../src/limiter/limiter-client';
 import { requestRow, seedRequest, uniquePhone } from './support/fixtures';
+import { adminFetch, adminJson } from './support/admin';
 import { fetchWithEnv } from './support/worker';
 
 const BASE = 'https://otp.test';
@@ -18,12 +20,19 @@ async function wrongCodeFor(requestId: string) {
   return String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 }
 
-function verify(requestId: string, code: string, headers: Record<string, string> = {}) {
-  return SELF.fetch(`${BASE}/v1/otp/${requestId}/verify`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...headers },
-    body: JSON.stringify({ code }),
-  });
+/**
+ * Verification settles the phone's failure budget and records its outcome in `waitUntil`; this
+ * waits for that work (SELF does not), so what a test reads next is already written.
+ */
+function verify(requestId: string, code: string, headers: Record<string, string> = {}, testEnv: Env = env) {
+  return fetchWithEnv(
+    new Request(`${BASE}/v1/otp/${requestId}/verify`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body: JSON.stringify({ code }),
+    }),
+    testEnv,
+  );
 }
 
 function sessionCookieFrom(response: Response): string {
@@ -33,8 +42,21 @@ function sessionCookieFrom(response: Response): string {
   return match[1]!;
 }
 
+const cookieHeader = (cookie?: string): Record<string, string> => (cookie ? { Cookie: `${SESSION_COOKIE}=${cookie}` } : {});
+
 const getSession = (cookie?: string, headers: Record<string, string> = {}) =>
-  SELF.fetch(`${BASE}/v1/session`, { headers: { ...(cookie ? { Cookie: `${SESSION_COOKIE}=${cookie}` } : {}), ...headers } });
+  SELF.fetch(`${BASE}/v1/session`, { headers: { ...cookieHeader(cookie), ...headers } });
+
+const logout = (cookie?: string, headers: Record<string, string> = {}) =>
+  SELF.fetch(`${BASE}/v1/session/logout`, { method: 'POST', headers: { ...cookieHeader(cookie), ...headers } });
+
+/** A fresh request for `phoneNumber`, verified: the session cookie it set. */
+async function sessionFor(phoneNumber = uniquePhone()) {
+  const { id } = await seedRequest({ phoneNumber });
+  const response = await verify(id, await codeFor(id));
+  expect(response.status).toBe(200);
+  return sessionCookieFrom(response);
+}
 
 async function errorOf(response: Response) {
   return (await response.json<{ error: { code: string; attemptsRemaining?: number } }>()).error;
@@ -151,12 +173,8 @@ describe('POST /v1/otp/:requestId/verify', () => {
         failures: state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n,
         alarm: await state.storage.getAlarm(),
       }));
-    // Settling the budget is background work: this waits for it, as SELF does not.
-    const verifyAndSettle = (id: string, code: string) =>
-      fetchWithEnv(
-        new Request(`${BASE}/v1/otp/${id}/verify`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }) }),
-        env,
-      );
+    // Settling the budget is background work: verify() waits for it.
+    const verifyAndSettle = verify;
     const first = await seedRequest({ phoneNumber });
     expect((await verifyAndSettle(first.id, await codeFor(first.id))).status).toBe(200);
     expect(await stored()).toEqual({ failures: 0, alarm: null });
@@ -179,9 +197,8 @@ describe('POST /v1/otp/:requestId/verify', () => {
   });
 
   it.each([
-    ['letters', { code: 'abcdef' }],
-    ['too short', { code: '123' }],
     ['a number, not a string', { code: 123456 }],
+    ['no code', {}],
     ['extra fields', { code: '123456', phoneNumber: '+1' }],
   ])('refuses a malformed body (%s) without counting an attempt', async (_name, body) => {
     const { id } = await seedRequest();
@@ -195,12 +212,52 @@ describe('POST /v1/otp/:requestId/verify', () => {
     expect((await requestRow(id)).verify_attempts).toBe(0);
   });
 
+  it.each([
+    ['one digit short', '12345'],
+    ['one digit long', '1234567'],
+    ['empty', ''],
+    ['letters', 'abcdef'],
+    ['spaces', ' 12345'],
+    ['Arabic-Indic digits', '١٢٣٤٥٦'],
+    ['fullwidth digits', '１２３４５６'],
+    ['Devanagari digits', '१२३४५६'],
+  ])('a code that is not exactly OTP_LENGTH ASCII digits (%s) is 400 invalid_code_format and costs nothing', async (_name, code) => {
+    const phoneNumber = uniquePhone();
+    const { id } = await seedRequest({ phoneNumber });
+    const budget = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(verifyFailureKey(phoneNumber)));
+    // More malformed codes than the request's attempts (5) and the phone's hourly budget (10).
+    for (let guess = 0; guess < 12; guess++) {
+      const response = await verify(id, code);
+      expect(response.status).toBe(400);
+      const error = await errorOf(response);
+      expect(error.code).toBe('invalid_code_format');
+      expect(error).not.toHaveProperty('attemptsRemaining');
+    }
+    expect((await requestRow(id)).verify_attempts).toBe(0);
+    const failures = await runInDurableObject(budget, (_instance, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
+    expect(failures).toBe(0);
+    const outcomes = await env.DB.prepare('SELECT COUNT(*) AS n FROM verification_events WHERE request_id = ?').bind(id).first<{ n: number }>();
+    expect(outcomes!.n).toBe(0);
+    // Nothing was used up: the right code still verifies.
+    expect((await verify(id, await codeFor(id))).status).toBe(200);
+  });
+
+  it('OTP_LENGTH sets the format: with 4-digit codes a 6-digit one is malformed', async () => {
+    const shortCodes = { ...env, OTP_LENGTH: '4' } as Env;
+    const { id } = await seedRequest();
+    const response = await verify(id, '123456', {}, shortCodes);
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).code).toBe('invalid_code_format');
+    const right = await deriveCode(SANDBOX_OTP_SECRET, id, 4);
+    expect((await verify(id, right, {}, shortCodes)).status).toBe(200);
+  });
+
   it('unknown request ids are 404', async () => {
     const response = await verify('otp_AAAAAAAAAAAAAAAAAAAAAA', '123456');
     expect(response.status).toBe(404);
   });
 
-  it('records every outcome with time and phone prefix for the conversion signal', async () => {
+  it('records every outcome with time and phone prefix for the conversion signal (written in the background, awaited by verify())', async () => {
     const { id } = await seedRequest({ phoneNumber: '+447700900123' });
     await verify(id, await wrongCodeFor(id));
     await verify(id, await codeFor(id));
@@ -217,12 +274,12 @@ describe('POST /v1/otp/:requestId/verify', () => {
 });
 
 describe('sessions', () => {
-  const payload = (overrides: Partial<{ exp: number; phoneNumber: string }> = {}) => ({
-    v: 1 as const,
-    phoneNumber: '+919876543210',
+  const session = (overrides: Partial<Session> = {}): Session => ({
+    sessionId: newSessionId(),
+    phoneNumber: uniquePhone(),
     requestId: 'otp_AAAAAAAAAAAAAAAAAAAAAA',
-    iat: Math.floor(Date.now() / 1000),
-    exp: Math.floor(Date.now() / 1000) + 600,
+    issuedAt: Date.now(),
+    expiresAt: Date.now() + 600_000,
     ...overrides,
   });
 
@@ -233,9 +290,9 @@ describe('sessions', () => {
   });
 
   it('a tampered cookie is 401', async () => {
-    const cookie = await signSession(payload(), SANDBOX_SESSION_SECRET);
+    const cookie = await signSession(session(), SANDBOX_SESSION_SECRET);
     const [body, signature] = cookie.split('.');
-    const forged = btoa(JSON.stringify(payload({ phoneNumber: '+15550001111' }))).replace(/=+$/, '');
+    const forged = btoa(JSON.stringify({ v: 2, ...session({ phoneNumber: '+15550001111' }) })).replace(/=+$/, '');
     for (const bad of [`${forged}.${signature}`, `${body}.${signature!.slice(0, -2)}xx`, `${body}`, `${body}.${signature}.x`, 'garbage']) {
       expect((await getSession(bad)).status).toBe(401);
     }
@@ -243,43 +300,169 @@ describe('sessions', () => {
   });
 
   it('an expired cookie is 401', async () => {
-    const cookie = await signSession(payload({ exp: Math.floor(Date.now() / 1000) - 1 }), SANDBOX_SESSION_SECRET);
+    const cookie = await signSession(session({ expiresAt: Date.now() - 1 }), SANDBOX_SESSION_SECRET);
     expect((await getSession(cookie)).status).toBe(401);
   });
 
   it('a cookie signed with another secret is 401', async () => {
-    expect((await getSession(await signSession(payload(), 'some-other-secret'))).status).toBe(401);
+    expect((await getSession(await signSession(session(), 'some-other-secret'))).status).toBe(401);
   });
 
   it('after rotation, cookies signed with the previous secret are still read; new ones use the current secret', async () => {
-    const worker = (await import('../src/index')).default;
     const rotated = { ...env, SESSION_SECRET: 'new-secret', SESSION_SECRET_PREVIOUS: SANDBOX_SESSION_SECRET } as Env;
-    const oldCookie = await signSession(payload(), SANDBOX_SESSION_SECRET);
-    const read = await fetchWithEnv(new Request(`${BASE}/v1/session`, { headers: { Cookie: `${SESSION_COOKIE}=${oldCookie}` } }), rotated);
+    const oldCookie = await signSession(session(), SANDBOX_SESSION_SECRET);
+    const read = await fetchWithEnv(new Request(`${BASE}/v1/session`, { headers: cookieHeader(oldCookie) }), rotated);
     expect(read.status).toBe(200);
 
     const { id } = await seedRequest();
-    const verified = await fetchWithEnv(
-      new Request(`${BASE}/v1/otp/${id}/verify`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ code: await codeFor(id) }),
-      }),
-      rotated);
+    const verified = await verify(id, await codeFor(id), {}, rotated);
     expect(verified.status).toBe(200);
     const fresh = sessionCookieFrom(verified);
     // Signed with the new secret: valid under rotation, not under the old secret alone.
     expect((await getSession(fresh)).status).toBe(401);
-    const readFresh = await fetchWithEnv(new Request(`${BASE}/v1/session`, { headers: { Cookie: `${SESSION_COOKIE}=${fresh}` } }), rotated);
+    const readFresh = await fetchWithEnv(new Request(`${BASE}/v1/session`, { headers: cookieHeader(fresh) }), rotated);
     expect(readFresh.status).toBe(200);
   });
 
-  it('logout clears the cookie', async () => {
-    const response = await SELF.fetch(`${BASE}/v1/session/logout`, { method: 'POST' });
-    expect(response.status).toBe(200);
-    const setCookie = response.headers.get('Set-Cookie')!;
-    expect(setCookie).toMatch(new RegExp(`${SESSION_COOKIE}=;`));
-    expect(setCookie).toContain('Max-Age=0');
+  it('logout clears the cookie, with or without one', async () => {
+    for (const cookie of [undefined, 'garbage', await sessionFor()]) {
+      const response = await logout(cookie);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ loggedOut: true });
+      const setCookie = response.headers.get('Set-Cookie')!;
+      expect(setCookie).toMatch(new RegExp(`${SESSION_COOKIE}=;`));
+      expect(setCookie).toContain('Max-Age=0');
+    }
+  });
+
+  it('logout revokes the session server-side: a kept copy of the cookie is 401 on the next request', async () => {
+    const phoneNumber = uniquePhone();
+    const cookie = await sessionFor(phoneNumber);
+    const otherSessionOfThePhone = await sessionFor(phoneNumber);
+    expect((await getSession(cookie)).status).toBe(200);
+
+    expect((await logout(cookie)).status).toBe(200);
+    const after = await getSession(cookie);
+    expect(after.status).toBe(401);
+    expect((await errorOf(after)).code).toBe('unauthorized');
+    // Only that session ended: the phone's other session (another device) goes on.
+    expect((await getSession(otherSessionOfThePhone)).status).toBe(200);
+    // Logging out twice is harmless.
+    expect((await logout(cookie)).status).toBe(200);
+  });
+
+  it('cookies signed before sessions had ids are still read, and logout revokes them too', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const payload = { v: 1, phoneNumber: uniquePhone(), requestId: 'otp_BBBBBBBBBBBBBBBBBBBBBB', iat: now, exp: now + 600 };
+    const cookie = await signPayload(payload, SANDBOX_SESSION_SECRET);
+    const read = await getSession(cookie);
+    expect(read.status).toBe(200);
+    expect(await read.json()).toEqual({ phoneNumber: payload.phoneNumber, requestId: payload.requestId, expiresAt: new Date(payload.exp * 1000).toISOString() });
+    expect((await logout(cookie)).status).toBe(200);
+    expect((await getSession(cookie)).status).toBe(401);
+  });
+
+  it('an operator revokes every session of a phone; other phones and later sessions are untouched', async () => {
+    const phoneNumber = uniquePhone();
+    const sessions = [await sessionFor(phoneNumber), await sessionFor(phoneNumber)];
+    const otherPhone = await sessionFor();
+
+    const { status, body } = await adminJson<{ revoked: boolean; revokedBefore: string }>('/v1/admin/sessions/revoke', {
+      method: 'POST',
+      body: JSON.stringify({ phoneNumber }),
+    });
+    expect(status).toBe(200);
+    expect(body).toEqual({ revoked: true, revokedBefore: expect.any(String) });
+
+    for (const cookie of sessions) expect((await getSession(cookie)).status).toBe(401);
+    expect((await getSession(otherPhone)).status).toBe(200);
+    // A session issued after the revocation (here: 1 ms after it, signed directly) is valid.
+    const revokedBefore = Date.parse(body.revokedBefore);
+    const later = await signSession(session({ phoneNumber, issuedAt: revokedBefore + 1 }), SANDBOX_SESSION_SECRET);
+    const atTheInstant = await signSession(session({ phoneNumber, issuedAt: revokedBefore }), SANDBOX_SESSION_SECRET);
+    expect((await getSession(later)).status).toBe(200);
+    expect((await getSession(atTheInstant)).status).toBe(401);
+  });
+
+  it('revoking sessions is an operator action: bearer token and a valid number required', async () => {
+    const phoneNumber = uniquePhone();
+    const cookie = await sessionFor(phoneNumber);
+    const unauthorized = await adminFetch('/v1/admin/sessions/revoke', {
+      method: 'POST',
+      body: JSON.stringify({ phoneNumber }),
+      headers: { Authorization: 'Bearer wrong' },
+    });
+    expect(unauthorized.status).toBe(401);
+    const invalid = await adminFetch('/v1/admin/sessions/revoke', { method: 'POST', body: JSON.stringify({ phoneNumber: '98765' }) });
+    expect(invalid.status).toBe(400);
+    expect((await errorOf(invalid)).code).toBe('invalid_phone_number');
+    expect((await getSession(cookie)).status).toBe(200);
+  });
+
+  it('revocations store no phone number, and clear out rows whose cookies have expired anyway', async () => {
+    // This file's tests share one database: start from empty revocation tables.
+    await env.DB.batch([env.DB.prepare('DELETE FROM revoked_sessions'), env.DB.prepare('DELETE FROM phone_session_revocations')]);
+    const phoneNumber = uniquePhone();
+    await logout(await sessionFor(phoneNumber));
+    await adminFetch('/v1/admin/sessions/revoke', { method: 'POST', body: JSON.stringify({ phoneNumber }) });
+    const rows = async () => {
+      const sessions = await env.DB.prepare('SELECT * FROM revoked_sessions').all<Record<string, unknown>>();
+      const phones = await env.DB.prepare('SELECT * FROM phone_session_revocations').all<Record<string, unknown>>();
+      return [...sessions.results, ...phones.results];
+    };
+    const stored = JSON.stringify(await rows());
+    expect(stored).not.toContain(phoneNumber.slice(1));
+    expect(stored).not.toContain(phoneNumber.slice(-7));
+    expect(await rows()).toHaveLength(2);
+
+    // Both rows have outlived every cookie they refuse: the next revocation deletes them.
+    await env.DB.batch([
+      env.DB.prepare('UPDATE revoked_sessions SET expires_at = ?').bind(Date.now() - 1),
+      env.DB.prepare('UPDATE phone_session_revocations SET expires_at = ?').bind(Date.now() - 1),
+    ]);
+    await logout(await sessionFor());
+    await adminFetch('/v1/admin/sessions/revoke', { method: 'POST', body: JSON.stringify({ phoneNumber: uniquePhone() }) });
+    const left = await rows();
+    expect(left).toHaveLength(2);
+    expect(left.every((row) => (row.expires_at as number) > Date.now())).toBe(true);
+  });
+});
+
+describe('the session status endpoint answers 401 and 403', () => {
+  it('401 for a missing, malformed, expired, logged-out or operator-revoked session; the body names no phone', async () => {
+    const phoneNumber = uniquePhone();
+    const loggedOut = await sessionFor(phoneNumber);
+    await logout(loggedOut);
+    const revokedPhone = uniquePhone();
+    const revoked = await sessionFor(revokedPhone);
+    await adminFetch('/v1/admin/sessions/revoke', { method: 'POST', body: JSON.stringify({ phoneNumber: revokedPhone }) });
+    const expired = await signSession(
+      { sessionId: newSessionId(), phoneNumber, requestId: 'otp_AAAAAAAAAAAAAAAAAAAAAA', issuedAt: Date.now() - 2000, expiresAt: Date.now() - 1000 },
+      SANDBOX_SESSION_SECRET,
+    );
+    for (const cookie of [undefined, '', 'a.b', expired, loggedOut, revoked]) {
+      const response = await getSession(cookie);
+      expect(response.status, String(cookie)).toBe(401);
+      const text = await response.text();
+      expect(JSON.parse(text).error.code).toBe('unauthorized');
+      expect(text).not.toContain(phoneNumber.slice(1));
+      expect(text).not.toContain(revokedPhone.slice(1));
+    }
+  });
+
+  it('403 forbidden_origin for a foreign origin even with a valid cookie, and nothing of the session in the answer', async () => {
+    const phoneNumber = uniquePhone();
+    const cookie = await sessionFor(phoneNumber);
+    const foreign: Array<Record<string, string>> = [{ Origin: 'https://evil.example' }, { 'Sec-Fetch-Site': 'cross-site' }, { Origin: 'null' }];
+    for (const headers of foreign) {
+      const response = await getSession(cookie, headers);
+      expect(response.status, JSON.stringify(headers)).toBe(403);
+      const text = await response.text();
+      expect(JSON.parse(text).error.code).toBe('forbidden_origin');
+      expect(text).not.toContain(phoneNumber.slice(1));
+    }
+    // The same cookie from this service's own pages works.
+    expect((await getSession(cookie, { Origin: BASE, 'Sec-Fetch-Site': 'same-origin' })).status).toBe(200);
   });
 });
 

@@ -23,6 +23,7 @@ export async function verifyOtp(
   input: { requestId: string; code: string },
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<OtpRequestRow> {
+  refuseMalformedCode(input.code, config.otp.length);
   const secret = otpSecretFor(config);
   if (!secret) {
     logError('config.missing_secret', { secret: 'OTP_SECRET', path: 'verify' });
@@ -89,6 +90,17 @@ export async function verifyOtp(
   record('invalid_code');
   const attemptsRemaining = Math.max(0, config.otp.maxVerifyAttempts - counted.verify_attempts);
   throw new ApiError('invalid_code', 'The code is not correct', { details: { attemptsRemaining } });
+}
+
+/**
+ * A code that is not exactly `length` ASCII digits can never match: it is refused before anything
+ * is read or counted, so a typo costs neither an attempt nor a unit of the phone's failure budget.
+ * `[0-9]`, not `\d` with a Unicode flag: other scripts' digits are malformed too.
+ */
+function refuseMalformedCode(code: string, length: number) {
+  if (code.length !== length || !/^[0-9]+$/.test(code)) {
+    throw new ApiError('invalid_code_format', `code: must be exactly ${length} digits (0-9)`);
+  }
 }
 
 /**

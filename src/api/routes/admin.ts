@@ -7,6 +7,7 @@ import { adminAttemptRoutes } from './admin-attempts';
 import { adminPrefixBlockRoutes } from './admin-prefix-blocks';
 import { adminRequestRoutes } from './admin-requests';
 import { adminResendRoutes } from './admin-resends';
+import { adminSessionRoutes } from './admin-sessions';
 import { adminStatsRoutes } from './admin-stats';
 
 /** A bulk resend may list up to a thousand phone numbers or request ids. */
@@ -28,3 +29,4 @@ adminRoutes.route('/', adminAttemptRoutes);
 adminRoutes.route('/', adminStatsRoutes);
 adminRoutes.route('/', adminResendRoutes);
 adminRoutes.route('/', adminPrefixBlockRoutes);
+adminRoutes.route('/', adminSessionRoutes);

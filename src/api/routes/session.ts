@@ -2,21 +2,22 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Context } from 'hono';
 import { sessionSecretFor } from '../../config';
+import { isSessionRevoked, revokeSession } from '../../db/session-revocations';
 import { ApiError } from '../../errors';
+import { newSessionId } from '../../ids';
 import { logError } from '../../log';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { originGuard } from '../middleware/origin-guard';
 import { RequestIdSchema, errorResponses } from '../schemas';
-import { SESSION_COOKIE, type SessionPayload, readSession, signSession } from '../session-cookie';
+import { SESSION_COOKIE, type Session, readSession, signSession } from '../session-cookie';
 import { verifyOtp } from '../verify-otp';
 
 const VerifyBody = z
   .object({
     code: z
       .string({ error: 'is required and must be a string of digits' })
-      .regex(/^\d{4,8}$/, { error: 'must be 4 to 8 digits' })
-      .openapi({ example: '123456' }),
+      .openapi({ example: '123456', description: 'Exactly OTP_LENGTH ASCII digits (6 by default)' }),
   })
   .strict()
   .openapi('VerifyOtpRequest');
@@ -34,7 +35,7 @@ const verify = createRoute({
   path: '/v1/otp/{requestId}/verify',
   summary: 'Check a code; on success, start a session',
   description:
-    'Wrong code: 400 invalid_code with attemptsRemaining. After too many wrong codes (per request, and per phone across requests): 429 too_many_attempts, even for the right code. 410 expired, 410 superseded (a newer code exists), 409 already_verified (a code works once). On success a signed, HttpOnly session cookie is set.',
+    'A code that is not exactly OTP_LENGTH ASCII digits: 400 invalid_code_format, which costs no attempt. Wrong code: 400 invalid_code with attemptsRemaining. After too many wrong codes (per request, and per phone across requests): 429 too_many_attempts, even for the right code. 410 expired, 410 superseded (a newer code exists), 409 already_verified (a code works once). On success a signed, HttpOnly session cookie is set.',
   request: {
     params: z.object({ requestId: RequestIdSchema }),
     body: { required: true, content: { 'application/json': { schema: VerifyBody } } },
@@ -49,6 +50,7 @@ const getSession = createRoute({
   method: 'get',
   path: '/v1/session',
   summary: 'The verified phone behind the session cookie',
+  description: 'A missing, expired, tampered or revoked (logged out, or revoked by an operator) session cookie: 401 unauthorized.',
   responses: {
     200: { description: 'A valid session', content: { 'application/json': { schema: SessionBody } } },
     ...errorResponses(401, 403),
@@ -58,10 +60,11 @@ const getSession = createRoute({
 const logout = createRoute({
   method: 'post',
   path: '/v1/session/logout',
-  summary: 'End the session (clears the cookie)',
+  summary: 'End the session: revoke it server-side and clear the cookie',
+  description: 'The session is refused from the next request on, even if a copy of the cookie was kept. Without a valid session cookie it only clears the cookie.',
   responses: {
-    200: { description: 'Cookie cleared', content: { 'application/json': { schema: z.object({ loggedOut: z.literal(true) }) } } },
-    ...errorResponses(403),
+    200: { description: 'Session revoked, cookie cleared', content: { 'application/json': { schema: z.object({ loggedOut: z.literal(true) }) } } },
+    ...errorResponses(403, 503),
   },
 });
 
@@ -92,19 +95,29 @@ sessionRoutes
       { requestId: c.req.valid('param').requestId, code: c.req.valid('json').code },
       (promise) => c.executionCtx.waitUntil(promise),
     );
-    const now = Math.floor(Date.now() / 1000);
-    const payload: SessionPayload = { v: 1, phoneNumber: request.phone_number, requestId: request.id, iat: now, exp: now + config.session.ttlSeconds };
-    setCookie(c, SESSION_COOKIE, await signSession(payload, secret!), { ...cookieOptions, maxAge: config.session.ttlSeconds });
+    const issuedAt = Date.now();
+    const session: Session = {
+      sessionId: newSessionId(),
+      phoneNumber: request.phone_number,
+      requestId: request.id,
+      issuedAt,
+      expiresAt: issuedAt + config.session.ttlSeconds * 1000,
+    };
+    setCookie(c, SESSION_COOKIE, await signSession(session, secret!), { ...cookieOptions, maxAge: config.session.ttlSeconds });
     c.header('Cache-Control', 'no-store');
     return c.json({ verified: true as const }, 200);
   })
   .openapi(getSession, async (c) => {
     const session = await readSession(getCookie(c, SESSION_COOKIE), sessionSecrets(c), Date.now());
-    if (!session) throw new ApiError('unauthorized', 'No valid session');
+    if (!session || (await isSessionRevoked(c.env.DB, session))) throw new ApiError('unauthorized', 'No valid session');
     c.header('Cache-Control', 'no-store');
-    return c.json({ phoneNumber: session.phoneNumber, requestId: session.requestId, expiresAt: new Date(session.exp * 1000).toISOString() }, 200);
+    return c.json({ phoneNumber: session.phoneNumber, requestId: session.requestId, expiresAt: new Date(session.expiresAt).toISOString() }, 200);
   })
-  .openapi(logout, (c) => {
+  .openapi(logout, async (c) => {
+    const session = await readSession(getCookie(c, SESSION_COOKIE), sessionSecrets(c), Date.now());
+    // Revoked before answering: a copy of the cookie is refused from the very next request.
+    if (session) await revokeSession(c.env.DB, session, Date.now());
     deleteCookie(c, SESSION_COOKIE, cookieOptions);
+    c.header('Cache-Control', 'no-store');
     return c.json({ loggedOut: true as const }, 200);
   });
