@@ -1,5 +1,6 @@
 import { ACTIVE_STATUSES, type OtpRequestRow, type RequestStatus } from '../db/requests';
 import { maskPhoneNumber } from '../phone';
+import { publicLastError } from './public-last-error';
 
 /**
  * A request's status as apps see it. A code whose lifetime ended while it was still waiting or
@@ -19,10 +20,11 @@ export function requestView(row: OtpRequestRow, now: number) {
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
     expiresAt: new Date(row.expires_at).toISOString(),
+    // Never the stored message: it may hold the provider's text (admin-views.ts shows it to operators).
     ...(row.last_error_code
-      ? { lastError: { code: row.last_error_code, message: row.last_error_message ?? '' } }
+      ? { lastError: publicLastError(row.last_error_code) }
       : status === 'expired' && row.status !== 'expired'
-        ? { lastError: { code: 'code_expired', message: 'the code expired before it was verified' } }
+        ? { lastError: publicLastError('code_expired') }
         : {}),
   };
 }

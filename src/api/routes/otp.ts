@@ -29,7 +29,13 @@ const StatusBody = z
     createdAt: z.string().openapi({ format: 'date-time' }),
     updatedAt: z.string().openapi({ format: 'date-time' }),
     expiresAt: z.string().openapi({ format: 'date-time' }),
-    lastError: z.object({ code: z.string(), message: z.string() }).optional(),
+    lastError: z
+      .object({
+        code: z.string().openapi({ example: 'provider_unavailable' }),
+        message: z.string().openapi({ description: 'A fixed sentence for the code; the provider’s own text is shown to operators only' }),
+      })
+      .optional()
+      .openapi({ description: 'Why the last send failed or the request ended, when it did' }),
   })
   .openapi('OtpStatus');
 
