@@ -1,10 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './app-env';
-import { onError, onNotFound } from './error-handler';
+import { allowedMethodsOf } from './allowed-methods';
+import { notFoundHandler, onError } from './error-handler';
 import { corsForApps } from './middleware/cors-for-apps';
 import { jsonBody } from './middleware/json-body';
 import { loadConfigMiddleware } from './middleware/load-config';
+import { singleQueryValues } from './middleware/single-query-values';
 import { traceId } from './middleware/trace-id';
 import { adminRoutes } from './routes/admin';
 import { dashboardRoutes } from './routes/dashboard';
@@ -23,8 +25,11 @@ export function createApp() {
   app.use(loadConfigMiddleware());
   app.use('/v1/*', corsForApps());
   const appBodies = jsonBody({ maxBytes: MAX_BODY_BYTES });
-  // Admin routes check their bodies themselves, after the bearer token (routes/admin.ts).
-  app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/admin/') ? next() : appBodies(c, next)));
+  const appQueries = singleQueryValues();
+  // Admin routes check their input themselves, after the bearer token (routes/admin.ts).
+  const isAdmin = (path: string) => path.startsWith('/v1/admin/');
+  app.use('/v1/*', (c, next) => (isAdmin(c.req.path) ? next() : appBodies(c, next)));
+  app.use((c, next) => (isAdmin(c.req.path) ? next() : appQueries(c, next)));
 
   app.route('/', metaRoutes);
   app.route('/', otpRoutes);
@@ -42,6 +47,6 @@ export function createApp() {
     },
   });
   app.onError(onError);
-  app.notFound(onNotFound);
+  app.notFound(notFoundHandler(allowedMethodsOf(app.routes)));
   return app;
 }

@@ -1,16 +1,17 @@
 /**
  * An interactive page for the OpenAPI document, self-contained (no CDN), so it also works in
  * local development without internet: every operation with its description, a form for its
- * parameters and body, and the live answer.
+ * parameters and body, and the live answer. Its one style sheet and one script carry `nonce`,
+ * the only way the page's content security policy lets them apply.
  */
-export function docsPage(specUrl: string): string {
+export function docsPage(specUrl: string, nonce: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>OTP dispatcher API</title>
-<style>
+<style nonce="${nonce}">
   body { font: 15px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 60rem; padding: 1rem; color: #1d2330; }
   h1 { font-size: 1.5rem; } details { border: 1px solid #d5d9e0; border-radius: 6px; margin: .5rem 0; }
   summary { cursor: pointer; padding: .6rem .8rem; font-family: ui-monospace, monospace; }
@@ -26,7 +27,7 @@ export function docsPage(specUrl: string): string {
 <h1>OTP dispatcher API</h1>
 <p>Spec: <a href="${specUrl}">${specUrl}</a>. Every operation below can be tried against this server.</p>
 <div id="ops">Loading…</div>
-<script type="module">
+<script type="module" nonce="${nonce}">
 const spec = await (await fetch(${JSON.stringify(specUrl)})).json();
 const root = document.getElementById('ops');
 root.textContent = '';

@@ -39,7 +39,18 @@ function isStorageOutage(error: unknown): boolean {
   return /^D1_/.test(error.message) || flags.retryable === true || flags.overloaded === true;
 }
 
-export const onNotFound: NotFoundHandler<AppEnv> = (c) => errorResponse(c, 'not_found', `No route for ${c.req.method} ${c.req.path}`);
+/** No route for this method: 405 with `Allow` when the path has routes for other methods, else 404. */
+export function notFoundHandler(allowedMethods: (path: string) => string[]): NotFoundHandler<AppEnv> {
+  return (c) => {
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length > 0 && !allowed.includes(c.req.method)) {
+      return errorResponse(c, 'method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; it answers ${allowed.join(', ')}`, {
+        headers: { Allow: allowed.join(', ') },
+      });
+    }
+    return errorResponse(c, 'not_found', `No route for ${c.req.method} ${c.req.path}`);
+  };
+}
 
 /**
  * Turns a zod validation failure into a 400. A bad phone number gets its own code because apps

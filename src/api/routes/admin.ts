@@ -3,6 +3,7 @@ import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { adminAuth } from '../middleware/admin-auth';
 import { jsonBody } from '../middleware/json-body';
+import { singleQueryValues } from '../middleware/single-query-values';
 import { adminAttemptRoutes } from './admin-attempts';
 import { adminPrefixBlockRoutes } from './admin-prefix-blocks';
 import { adminRequestRoutes } from './admin-requests';
@@ -18,6 +19,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook
 adminRoutes.use('/v1/admin/*', adminAuth());
 // After the token check, so that without a token every admin route answers 401 and nothing else.
 adminRoutes.use('/v1/admin/*', jsonBody({ maxBytes: ADMIN_MAX_BODY_BYTES }));
+adminRoutes.use('/v1/admin/*', singleQueryValues());
 adminRoutes.openAPIRegistry.registerComponent('securitySchemes', 'adminBearer', {
   type: 'http',
   scheme: 'bearer',

@@ -6,6 +6,9 @@ import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { errorResponses } from '../schemas';
 
+/** The newest messages are what a developer looks for; older ones are not paged. */
+const SANDBOX_LISTING_MAX = 100;
+
 const SandboxMessage = z
   .object({
     messageId: z.string(),
@@ -20,11 +23,17 @@ const listMessages = createRoute({
   method: 'get',
   path: '/v1/sandbox/messages',
   summary: 'SMS the sandbox provider would have sent (sandbox mode only)',
-  description: 'Exists only while PROVIDER_MODE=sandbox; answers 404 in every other mode.',
+  description: `Exists only while PROVIDER_MODE=sandbox; answers 404 in every other mode. Lists at most ${SANDBOX_LISTING_MAX} messages per call (\`limit\`, 20 by default).`,
   request: {
     query: z.object({
-      phoneNumber: z.string().optional(),
-      limit: z.coerce.number().int().min(1).max(100).default(20),
+      phoneNumber: z.string().optional().openapi({ description: 'Only messages to this number (E.164; encode the + as %2B)' }),
+      limit: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(SANDBOX_LISTING_MAX)
+        .default(20)
+        .openapi({ description: `Messages to list, newest first: 20 by default, at most ${SANDBOX_LISTING_MAX} (a larger value is a 400)` }),
     }),
   },
   responses: {
