@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
 import { SANDBOX_OTP_SECRET } from '../src/config';
 import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
+import { adminFetch } from './support/admin';
 import { uniquePhone } from './support/fixtures';
 
 const BASE = 'https://otp.test';
@@ -36,6 +37,9 @@ describe('nothing secret in the logs', () => {
     expect(verified.status).toBe(200);
     const cookie = verified.headers.get('Set-Cookie')!.split(';')[0]!;
     await SELF.fetch(`${BASE}/v1/session`, { headers: { Cookie: cookie } });
+    await SELF.fetch(`${BASE}/v1/session/logout`, { method: 'POST', headers: { Cookie: cookie } });
+    const revoked = await adminFetch('/v1/admin/sessions/revoke', { method: 'POST', body: JSON.stringify({ phoneNumber: phone }) });
+    expect(revoked.status).toBe(200);
 
     const rejected = await (await post('/v1/otp', { phoneNumber: SANDBOX_MAGIC_NUMBERS.rejected })).json<{ requestId: string }>();
     await waitForStatus(rejected.requestId, ['failed']);
@@ -43,6 +47,7 @@ describe('nothing secret in the logs', () => {
 
     // The consumer's per-attempt lines were captured, so the check below looked at real output.
     expect(lines.filter((line) => line.includes('"event":"send.attempt"')).length).toBeGreaterThanOrEqual(2);
+    expect(lines.filter((line) => line.includes('"event":"sessions.revoked_for_phone"'))).toHaveLength(1);
     for (const line of lines) {
       expect(line).not.toContain(phone.slice(1));
       expect(line).not.toContain(SANDBOX_MAGIC_NUMBERS.rejected.slice(1));
