@@ -10,7 +10,7 @@ async function adminOperations(): Promise<Array<{ method: string; path: string }
   const operations: Array<{ method: string; path: string }> = [];
   for (const [path, methods] of Object.entries(await spec())) {
     if (!path.startsWith('/v1/admin/')) continue;
-    const concrete = path.replace('{requestId}', 'otp_AAAAAAAAAAAAAAAAAAAAAA').replace('{resendId}', 'rsd_AAAAAAAAAAAAAAAAAAAAAA').replace('{prefix}', '+99999');
+    const concrete = path.replace('{requestId}', 'otp_AAAAAAAAAAAAAAAAAAAAAA').replace('{resendId}', 'rsd_AAAAAAAAAAAAAAAAAAAAAA').replace('{prefix}', '+99999').replace('{phoneNumber}', '%2B919999999999');
     for (const method of Object.keys(methods)) operations.push({ method: method.toUpperCase(), path: concrete });
   }
   return operations;
@@ -30,6 +30,8 @@ describe('every admin route is behind the bearer token', () => {
         '/v1/admin/resends',
         '/v1/admin/resends/{resendId}',
         '/v1/admin/prefix-blocks',
+        '/v1/admin/locked-phones',
+        '/v1/admin/locked-phones/{phoneNumber}',
       ]),
     );
     expect(JSON.stringify(paths['/v1/admin/stats'])).toContain('adminBearer');
