@@ -141,7 +141,12 @@ async function claimOrReplay(
       headers: { 'Retry-After': '1' },
     });
   }
-  const request = await getRequest(env.DB, found.requestId);
+  const request = await getRequest(env.DB, found.requestId).catch((error: unknown) => {
+    logError('idempotency.replay_failed', { error: errorName(error) });
+    throw new ApiError('service_unavailable', 'The request this Idempotency-Key made could not be read from storage; try again shortly', {
+      headers: { 'Retry-After': FAULT_RETRY_SECONDS },
+    });
+  });
   // The claim found the request, so only a deletion in between (retention) could hide it now.
   if (!request) throw new ApiError('request_in_progress', 'This Idempotency-Key is being reused; retry shortly', { headers: { 'Retry-After': '1' } });
   return { requestId: request.id, expiresAt: request.expires_at, replayed: true };
