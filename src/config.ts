@@ -110,6 +110,7 @@ const configSchema = z
     PHONE_LIMITS: windowRulesVar('PHONE_LIMITS', '1/60,3/600,5/3600,10/86400'),
     PHONE_COOLDOWN_SECONDS: secondsListVar('PHONE_COOLDOWN_SECONDS', '30,60,120,300'),
     IP_LIMITS: windowRulesVar('IP_LIMITS', '10/60,40/600,100/3600'),
+    UNKNOWN_IP_LIMITS: windowRulesVar('UNKNOWN_IP_LIMITS', '5/60,20/3600'),
     PREFIX_LIMITS: windowRulesVar('PREFIX_LIMITS', '60/60,600/3600'),
     GLOBAL_SEND_LIMIT: windowRulesVar('GLOBAL_SEND_LIMIT', '6000/60'),
     GLOBAL_SHARDS: intVar('GLOBAL_SHARDS', 1, 256, 16),
@@ -182,6 +183,8 @@ export interface Config {
   limits: {
     phoneCooldown: { scheduleSeconds: number[]; resetSeconds: number };
     ip: WindowRule[];
+    /** The one bucket every client whose address is missing or unreadable shares. */
+    unknownIp: WindowRule[];
     prefix: WindowRule[];
     global: WindowRule[];
     globalShards: number;
@@ -246,6 +249,7 @@ export function loadConfig(env: Env): Config {
       // The cooldown steps back to the first entry after an hour without a send.
       phoneCooldown: { scheduleSeconds: raw.PHONE_COOLDOWN_SECONDS, resetSeconds: 3600 },
       ip: raw.IP_LIMITS,
+      unknownIp: raw.UNKNOWN_IP_LIMITS,
       prefix: raw.PREFIX_LIMITS,
       global: raw.GLOBAL_SEND_LIMIT,
       globalShards: raw.GLOBAL_SHARDS,

@@ -17,10 +17,13 @@ export function maskPhoneNumber(phone: string): string {
   return `+${head}${'*'.repeat(digits.length - head.length - tail.length)}${tail}`;
 }
 
+/** Digits of a destination prefix: the limiter's and the pumping defence's unit. */
+export const PREFIX_DIGITS = 5;
+
 /**
  * The destination prefix used for statistics and abuse defence: the first digits of the number
  * (country code plus the leading national digits), never enough to identify a subscriber.
  */
-export function phonePrefix(phone: string, digits = 5): string {
+export function phonePrefix(phone: string, digits = PREFIX_DIGITS): string {
   return phone.slice(0, 1 + Math.min(digits, phone.length - 1 - 4));
 }

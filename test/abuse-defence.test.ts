@@ -7,7 +7,6 @@ import { phonePrefix } from '../src/phone';
 import { uniquePhone } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
 
-
 /** POST /v1/otp through the real Worker with its env changed by `vars`. */
 function send(phoneNumber: string, options: { ip?: string; vars?: Record<string, string> } = {}) {
   const request = new Request('https://otp.test/v1/otp', {
@@ -54,6 +53,31 @@ describe('per-phone scope', () => {
     }
     expect(waits).toEqual([30, 60, 120, 300, 300]);
   });
+
+  it('PHONE_COOLDOWN_SECONDS reaches admission: POST /v1/otp waits its values, not the defaults', async () => {
+    const phone = uniquePhone();
+    // Windows roomy enough never to refuse here: only the cooldown can.
+    const vars = { PHONE_LIMITS: '100/86400', PHONE_COOLDOWN_SECONDS: '45,90' };
+    const retryAfter = async () => {
+      const refused = await send(phone, { ip: uniqueIp(), vars });
+      expect(refused.status).toBe(429);
+      expect((await refused.json<{ error: { code: string } }>()).error.code).toBe('phone_rate_limited');
+      return Number(refused.headers.get('Retry-After'));
+    };
+    expect((await send(phone, { ip: uniqueIp(), vars })).status).toBe(202);
+    const first = await retryAfter();
+    // 45 s less the moments since the send; the default schedule would say 30.
+    expect(first).toBeGreaterThan(30);
+    expect(first).toBeLessThanOrEqual(45);
+    // The cooldown passes: the phone's send is made 45 s older.
+    await runInDurableObject(rateLimiterFor(env, phoneLimitKey(phone)), (_i: RateLimiter, state) => {
+      state.storage.sql.exec('UPDATE events SET at = at - 45000');
+    });
+    expect((await send(phone, { ip: uniqueIp(), vars })).status).toBe(202);
+    const second = await retryAfter();
+    expect(second).toBeGreaterThan(45);
+    expect(second).toBeLessThanOrEqual(90);
+  });
 });
 
 describe('per-IP scope', () => {
@@ -71,6 +95,30 @@ describe('per-IP scope', () => {
     const statuses = [];
     for (const host of ['::1', ':1:2:3:4', ':ffff::9']) statuses.push((await send(uniquePhone(), { ip: `${base}${host}`, vars })).status);
     expect(statuses).toEqual([202, 202, 429]);
+  });
+
+  it('an IPv4-mapped IPv6 address is its IPv4 address, dotted or in hex', async () => {
+    const vars = { IP_LIMITS: '3/60' };
+    const statuses = [];
+    for (const ip of ['10.60.0.1', '::ffff:10.60.0.1', '::FFFF:a3c:1', '0:0:0:0:0:ffff:10.60.0.1']) {
+      const response = await send(uniquePhone(), { ip, vars });
+      statuses.push(response.status === 429 ? (await response.json<{ error: { code: string } }>()).error.code : response.status);
+    }
+    expect(statuses).toEqual([202, 202, 202, 'ip_rate_limited']);
+  });
+
+  it('missing and unreadable addresses share one strict bucket (UNKNOWN_IP_LIMITS, 5 a minute by default)', async () => {
+    // The suite opens this bucket up (see vitest.config.ts); an empty value restores the default.
+    const vars = { UNKNOWN_IP_LIMITS: '' };
+    const unreadable = [undefined, 'garbage', '10.61.0.1, 10.61.0.2', '999.1.1.1', '::ffff:10.61.0.1.5', '1::2::3', undefined];
+    const answers = [];
+    for (const ip of unreadable) {
+      const response = await send(uniquePhone(), { ip, vars });
+      answers.push(response.status === 429 ? (await response.json<{ error: { code: string } }>()).error.code : response.status);
+    }
+    expect(answers).toEqual([202, 202, 202, 202, 202, 'ip_rate_limited', 'ip_rate_limited']);
+    // A readable address is not in that bucket.
+    expect((await send(uniquePhone(), { ip: uniqueIp(), vars })).status).toBe(202);
   });
 });
 
@@ -116,8 +164,8 @@ describe('a denied request consumes nothing', () => {
   });
 });
 
-describe('429 answers', () => {
-  it('carry Retry-After and the RateLimit fields, and do not say which scope tripped', async () => {
+describe('refusals name their reason', () => {
+  it('a 429 says which scope refused, with Retry-After and the RateLimit fields', async () => {
     const ip = uniqueIp();
     const vars = { IP_LIMITS: '1/60' };
     await send(uniquePhone(), { ip, vars });
@@ -125,16 +173,34 @@ describe('429 answers', () => {
     const phone = uniquePhone();
     await send(phone, { ip: uniqueIp() });
     const byPhone = await send(phone, { ip: uniqueIp() });
-    for (const response of [byIp, byPhone]) {
+    const prefix = freshPrefix();
+    const prefixVars = { PREFIX_LIMITS: '1/60' };
+    await send(prefixPhone(prefix, 1000), { ip: uniqueIp(), vars: prefixVars });
+    const byPrefix = await send(prefixPhone(prefix, 2000), { ip: uniqueIp(), vars: prefixVars });
+    const codes = [];
+    for (const response of [byIp, byPhone, byPrefix]) {
       expect(response.status).toBe(429);
       const retryAfter = response.headers.get('Retry-After');
       expect(Number(retryAfter)).toBeGreaterThan(0);
       expect(response.headers.get('RateLimit')).toBe(`"otp";r=0;t=${retryAfter}`);
       expect(response.headers.get('RateLimit-Policy')).toMatch(/^"otp";q=\d+;w=\d+$/);
+      const { error } = await response.json<{ error: { code: string; retryAfterSeconds: number } }>();
+      expect(error.retryAfterSeconds).toBe(Number(retryAfter));
+      codes.push(error.code);
     }
-    const [a, b] = await Promise.all([byIp.json<{ error: object }>(), byPhone.json<{ error: object }>()]);
-    const strip = (body: { error: object }) => ({ ...body.error, requestId: undefined, retryAfterSeconds: undefined });
-    expect(strip(a)).toEqual(strip(b));
+    expect(codes).toEqual(['ip_rate_limited', 'phone_rate_limited', 'prefix_rate_limited']);
+  });
+
+  it('when several scopes refuse, the phone is named before the IP, with the longest Retry-After of all', async () => {
+    const ip = uniqueIp();
+    const phone = uniquePhone();
+    const vars = { IP_LIMITS: '1/3600' };
+    expect((await send(phone, { ip, vars })).status).toBe(202);
+    // The phone waits out its 30 s cooldown and 60 s window; the IP its hour.
+    const both = await send(phone, { ip, vars });
+    expect(both.status).toBe(429);
+    expect((await both.json<{ error: { code: string } }>()).error.code).toBe('phone_rate_limited');
+    expect(Number(both.headers.get('Retry-After'))).toBeGreaterThan(3500);
   });
 });
 
@@ -147,7 +213,7 @@ describe('country allowlist and global budget', () => {
     expect((await refused.json<{ error: { code: string } }>()).error.code).toBe('country_not_allowed');
   });
 
-  it('answers 503 with Retry-After once the global budget is spent, and never admits more than it', async () => {
+  it('answers 503 global_budget_exhausted with Retry-After once the global budget is spent, and never admits more than it', async () => {
     const vars = { GLOBAL_SEND_LIMIT: '8/60', GLOBAL_SHARDS: '2', IP_LIMITS: '1000/60' };
     const responses = await Promise.all(Array.from({ length: 30 }, () => send(uniquePhone(), { vars, ip: uniqueIp() })));
     const admitted = responses.filter((r) => r.status === 202).length;
@@ -155,7 +221,8 @@ describe('country allowlist and global budget', () => {
     expect(admitted).toBe(8);
     const refused = responses.find((r) => r.status === 503)!;
     expect(Number(refused.headers.get('Retry-After'))).toBeGreaterThan(0);
-    expect((await refused.json<{ error: { code: string } }>()).error.code).toBe('service_unavailable');
+    expect(refused.headers.get('RateLimit')).toBeNull();
+    expect((await refused.json<{ error: { code: string } }>()).error.code).toBe('global_budget_exhausted');
   });
 });
 

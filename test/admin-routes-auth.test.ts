@@ -1,6 +1,7 @@
 import { SELF, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/api/app';
+import { recordPhoneLock } from '../src/phone-locks';
 import { ADMIN_TOKEN, adminFetch, adminJson } from './support/admin';
 import { seedRequest, uniquePhone } from './support/fixtures';
 import { recordingQueue, withQueue } from './support/recording-queue';
@@ -25,7 +26,7 @@ function adminRoutes(): Array<{ method: string; path: string }> {
 }
 
 const concrete = (path: string) =>
-  path.replace(':requestId', 'otp_AAAAAAAAAAAAAAAAAAAAAA').replace(':resendId', 'rsd_AAAAAAAAAAAAAAAAAAAAAA').replace(':prefix', '+99999');
+  path.replace(':requestId', 'otp_AAAAAAAAAAAAAAAAAAAAAA').replace(':resendId', 'rsd_AAAAAAAAAAAAAAAAAAAAAA').replace(':prefix', '+99999').replace(':phoneNumber', '%2B919999999999');
 
 /**
  * How to call each admin route so that, with the token, it does its job: the exact success
@@ -62,6 +63,12 @@ const SUCCESSFUL_CALLS: Record<string, () => Promise<Call>> = {
     const blocked = await adminFetch('/v1/admin/prefix-blocks', { method: 'POST', body: JSON.stringify({ prefix: '+99997', durationSeconds: 3600 }) });
     expect(blocked.status).toBe(201);
     return { path: '/v1/admin/prefix-blocks/+99997', init: { method: 'DELETE' }, status: 200 };
+  },
+  'GET /v1/admin/locked-phones': async () => ({ path: '/v1/admin/locked-phones', status: 200 }),
+  'DELETE /v1/admin/locked-phones/:phoneNumber': async () => {
+    const phoneNumber = uniquePhone();
+    await recordPhoneLock(env.DB, { phoneNumber, failures: 10, lockedUntil: Date.now() + 3_600_000 }, Date.now());
+    return { path: `/v1/admin/locked-phones/${encodeURIComponent(phoneNumber)}`, init: { method: 'DELETE' }, status: 200 };
   },
   'POST /v1/admin/sessions/revoke': async () => ({
     path: '/v1/admin/sessions/revoke',

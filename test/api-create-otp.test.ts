@@ -1,7 +1,14 @@
-import { SELF, env } from 'cloudflare:test';
+import { SELF, createExecutionContext, env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { CLAIM_TTL_MS, IDEMPOTENCY_WINDOW_MS } from '../src/db/idempotency';
 import { REQUEST_ID_PATTERN } from '../src/ids';
+import worker from '../src/index';
+import { phoneLimitKey, rateLimiterFor } from '../src/limiter/limiter-client';
+import type { RateLimiter } from '../src/limiter/rate-limiter';
+import { sendJob } from '../src/queue/messages';
+import { recordingQueue, withFaultyBatch } from './support/faults';
 import { requestRow, uniquePhone } from './support/fixtures';
+import { fetchWithEnv } from './support/worker';
 
 interface Accepted {
   requestId: string;
@@ -10,13 +17,15 @@ interface Accepted {
   statusUrl: string;
 }
 
-function post(phoneNumber: string, headers: Record<string, string> = {}) {
-  return SELF.fetch('https://otp.test/v1/otp', {
+function otpRequest(phoneNumber: string, headers: Record<string, string> = {}) {
+  return new Request('https://otp.test/v1/otp', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...headers },
     body: JSON.stringify({ phoneNumber }),
   });
 }
+
+const post = (phoneNumber: string, headers: Record<string, string> = {}) => SELF.fetch(otpRequest(phoneNumber, headers));
 
 async function countRequests(phoneNumber: string) {
   const row = await env.DB.prepare('SELECT COUNT(*) AS n FROM otp_requests WHERE phone_number = ?').bind(phoneNumber).first<{ n: number }>();
@@ -72,18 +81,94 @@ describe('POST /v1/otp', () => {
     expect(await countRequests(other)).toBe(0);
   });
 
-  it('concurrent calls with one Idempotency-Key create one request', async () => {
+  it('concurrent calls with one Idempotency-Key create one request: each answers its 202, or 409 until a retry replays it', async () => {
     const phone = uniquePhone();
     const key = crypto.randomUUID();
-    const responses = await Promise.all(Array.from({ length: 5 }, () => post(phone, { 'Idempotency-Key': key })));
-    const accepted = responses.filter((response) => response.status === 202);
-    expect(accepted.length).toBeGreaterThanOrEqual(1);
-    const ids = new Set(await Promise.all(accepted.map(async (response) => (await response.json<Accepted>()).requestId)));
-    expect(ids.size).toBe(1);
+    const queue = recordingQueue();
+    const testEnv = { ...env, SEND_QUEUE: queue.queue } as Env;
+    const call = () => fetchWithEnv(otpRequest(phone, { 'Idempotency-Key': key }), testEnv);
+    const first = await Promise.all(Array.from({ length: 5 }, call));
+    // A call that finds the key's request still being created is told so, never rate-limited.
+    for (const response of first.filter((r) => r.status !== 202)) {
+      expect(response.status).toBe(409);
+      expect(response.headers.get('Retry-After')).toBe('1');
+      expect((await response.json<{ error: { code: string } }>()).error.code).toBe('request_in_progress');
+    }
+    // Its retry, once the first call is done, is answered with the first call's request.
+    const answers = await Promise.all(first.map((response) => (response.status === 409 ? call() : response)));
+    expect(answers.map((response) => response.status)).toEqual([202, 202, 202, 202, 202]);
+    const ids = await Promise.all(answers.map(async (response) => (await response.json<Accepted>()).requestId));
+    expect(new Set(ids).size).toBe(1);
+    expect(answers.filter((response) => response.headers.get('Idempotent-Replayed') === 'true')).toHaveLength(4);
+    expect(await countRequests(phone)).toBe(1);
+    expect(queue.sent).toEqual([{ body: sendJob(ids[0]!), delaySeconds: undefined }]);
+  });
+
+  it('a key claimed by a call that died answers 409 until the claim lapses; then the key creates the request', async () => {
+    const phone = uniquePhone();
+    const key = crypto.randomUUID();
+    const roomy = { ...env, PHONE_LIMITS: '100/60', PHONE_COOLDOWN_SECONDS: '0' } as Env;
+    // This call claims the key, then D1 stops answering it for good: it never finishes.
+    void worker.fetch(otpRequest(phone, { 'Idempotency-Key': key }), { ...roomy, DB: withFaultyBatch(env.DB, () => 'hang') } as Env, createExecutionContext());
+    const claim = () => env.DB.prepare('SELECT request_id, pending_until FROM idempotency_keys WHERE key = ?').bind(key).first<{ request_id: string; pending_until: number | null }>();
+    for (let i = 0; i < 200 && !(await claim()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const pending = await claim();
+    expect(pending?.pending_until).toBeGreaterThan(Date.now());
+
+    const waiting = await fetchWithEnv(otpRequest(phone, { 'Idempotency-Key': key }), roomy);
+    expect(waiting.status).toBe(409);
+    expect((await waiting.json<{ error: { code: string } }>()).error.code).toBe('request_in_progress');
+    expect(await countRequests(phone)).toBe(0);
+
+    // The claim's time runs out.
+    await env.DB.prepare('UPDATE idempotency_keys SET pending_until = pending_until - ?1 WHERE key = ?2').bind(CLAIM_TTL_MS, key).run();
+    const created = await fetchWithEnv(otpRequest(phone, { 'Idempotency-Key': key }), roomy);
+    expect(created.status).toBe(202);
+    expect(created.headers.get('Idempotent-Replayed')).toBeNull();
+    const { requestId } = await created.json<Accepted>();
+    expect(await claim()).toEqual({ request_id: requestId, pending_until: null });
     expect(await countRequests(phone)).toBe(1);
   });
 
-  it('admits exactly one of 50 concurrent sends for one phone; the rest get 429 with Retry-After', async () => {
+  it('a call refused by the limiter gives its key up: the retry, once admitted, creates the request', async () => {
+    const phone = uniquePhone();
+    const key = crypto.randomUUID();
+    expect((await post(phone)).status).toBe(202);
+    const refused = await post(phone, { 'Idempotency-Key': key });
+    expect(refused.status).toBe(429);
+    expect((await refused.json<{ error: { code: string } }>()).error.code).toBe('phone_rate_limited');
+    // The phone's windows and cooldown pass.
+    await runInDurableObject(rateLimiterFor(env, phoneLimitKey(phone)), (_instance: RateLimiter, state) => {
+      state.storage.sql.exec('UPDATE events SET at = at - ?', 3_600_000);
+    });
+    const retried = await post(phone, { 'Idempotency-Key': key });
+    expect(retried.status).toBe(202);
+    expect(retried.headers.get('Idempotent-Replayed')).toBeNull();
+    expect(await countRequests(phone)).toBe(2);
+  });
+
+  it('a key answers with its request for 24 hours; after that the same key creates a new request', async () => {
+    const phone = uniquePhone();
+    const key = crypto.randomUUID();
+    const roomy = { ...env, PHONE_LIMITS: '100/60', PHONE_COOLDOWN_SECONDS: '0' } as Env;
+    const send = () => fetchWithEnv(otpRequest(phone, { 'Idempotency-Key': key }), roomy);
+    const age = (ms: number) => env.DB.prepare('UPDATE idempotency_keys SET created_at = created_at - ?1 WHERE key = ?2').bind(ms, key).run();
+    const { requestId } = await (await send()).json<Accepted>();
+
+    await age(IDEMPOTENCY_WINDOW_MS - 60_000);
+    const replayed = await send();
+    expect(replayed.headers.get('Idempotent-Replayed')).toBe('true');
+    expect((await replayed.json<Accepted>()).requestId).toBe(requestId);
+
+    await age(60_000);
+    const renewed = await send();
+    expect(renewed.status).toBe(202);
+    expect(renewed.headers.get('Idempotent-Replayed')).toBeNull();
+    expect((await renewed.json<Accepted>()).requestId).not.toBe(requestId);
+    expect(await countRequests(phone)).toBe(2);
+  });
+
+  it('admits exactly one of 50 concurrent sends for one phone; the rest get 429 phone_rate_limited with Retry-After', async () => {
     const phone = uniquePhone();
     const responses = await Promise.all(Array.from({ length: 50 }, () => post(phone)));
     const statuses = responses.map((response) => response.status);
@@ -96,8 +181,8 @@ describe('POST /v1/otp', () => {
     expect(denied.headers.get('RateLimit')).toBe(`"otp";r=0;t=${retryAfter}`);
     expect(denied.headers.get('RateLimit-Policy')).toBe('"otp";q=1;w=60');
     const body = await denied.json<{ error: { code: string; message: string } }>();
-    expect(body.error.code).toBe('rate_limited');
-    expect(body.error.message).not.toMatch(/phone|hour|minute/i);
+    expect(body.error.code).toBe('phone_rate_limited');
+    expect(body.error.message).toMatch(/phone number/);
     expect(await countRequests(phone)).toBe(1);
   });
 

@@ -3,8 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config';
 import { handleResendFanouts } from '../src/consumer/resend-fanout';
 import { RESEND_STALLED_AFTER_MS, reviveStalledResends } from '../src/consumer/resend-revival';
-import { prefixGuardFor } from '../src/limiter/limiter-client';
-import { phonePrefix } from '../src/phone';
+import { prefixBlocksFor } from '../src/prefix-blocks';
 import type { ResendFanout } from '../src/queue/messages';
 import { adminFetch, adminJson } from './support/admin';
 import { insertRequestRow, privateWindow } from './support/audit-seed';
@@ -257,8 +256,8 @@ describe('bulk resend through the queue', () => {
     const { queue, testEnv } = resendEnv();
     const { body } = await postResend(testEnv, { filter: { status: 'failed', since: iso(since), until: iso(until) } });
     const [fanout] = queue.take();
-    // A real block, set where the request path enforces it.
-    await prefixGuardFor(env, phonePrefix(blockedPhone)).block({ prefix: phonePrefix(blockedPhone), seconds: 3600, note: 'test' });
+    // A real operator block of a range, as the admin API sets it.
+    await prefixBlocksFor(env).block({ prefix: '+4477009', seconds: 3600, note: 'test' });
     const batch = createMessageBatch('otp-send', [{ id: 'fanout-1', timestamp: Date.now(), attempts: 1, body: fanout!.body }]);
     await handleResendFanouts([{ message: batch.messages[0]!, body: fanout!.body as ResendFanout }], testEnv, loadConfig(testEnv));
     expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toEqual(['fanout-1']);

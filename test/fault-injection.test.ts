@@ -1,4 +1,4 @@
-import { env } from 'cloudflare:test';
+import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { createExecutionContext, createMessageBatch } from 'cloudflare:test';
 import worker from '../src/index';
@@ -6,8 +6,11 @@ import { deadLetterRetryDelaySeconds } from '../src/consumer/dead-letter-batch';
 import { claimRequests, recordAttemptStatements } from '../src/consumer/delivery-store';
 import { sweep } from '../src/consumer/sweeper';
 import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';
-import { PROVIDER_URL, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
-import { recordingQueue, withFaultyBatch } from './support/faults';
+import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
+import type { RateLimiter } from '../src/limiter/rate-limiter';
+import { phonePrefix } from '../src/phone';
+import { PROVIDER_URL, attemptRows, requestRow, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
+import { recordingQueue, withFailingBatchOf, withFaultyBatch } from './support/faults';
 import { json, interceptOrigin } from './support/outbound';
 import { deliver, deliverSendJobs } from './support/queue';
 import { fetchWithEnv } from './support/worker';
@@ -25,6 +28,9 @@ function idempotentProvider(respond: (callIndex: number) => Response | null = ()
 }
 
 const quietly = () => [vi.spyOn(console, 'error').mockImplementation(() => {}), vi.spyOn(console, 'warn').mockImplementation(() => {})];
+
+const storedEvents = (stub: DurableObjectStub<RateLimiter>) =>
+  runInDurableObject(stub, (_i: RateLimiter, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
 
 async function expireLease(id: string) {
   await env.DB.prepare('UPDATE otp_requests SET lease_until = ? WHERE id = ?').bind(Date.now() - 1, id).run();
@@ -322,5 +328,68 @@ describe('D1 unreachable on the API', () => {
     expect(response.status).toBe(503);
     expect(response.headers.get('Retry-After')).toBe('5');
     expect((await response.json<{ error: { code: string } }>()).error.code).toBe('service_unavailable');
+  });
+});
+
+describe('POST /v1/otp when one part fails', () => {
+  const otpRequest = (phoneNumber: string, ip: string) =>
+    new Request('https://otp.test/v1/otp', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': ip },
+      body: JSON.stringify({ phoneNumber }),
+    });
+
+  it('only the insert fails: 503 naming what failed, and every limit it took is given back', async () => {
+    const spies = quietly();
+    const phone = uniquePhone();
+    const ip = '192.0.2.77';
+    const db = withFailingBatchOf(env.DB, /INSERT INTO otp_requests/);
+    const failed = await fetchWithEnv(otpRequest(phone, ip), { ...env, DB: db } as Env);
+    spies.forEach((spy) => spy.mockRestore());
+    expect(db.failedBatches()).toBe(1);
+    expect(failed.status).toBe(503);
+    expect(failed.headers.get('Retry-After')).toBe('5');
+    const { error } = await failed.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('service_unavailable');
+    expect(error.message).toMatch(/could not be recorded/);
+    expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM otp_requests WHERE phone_number = ?').bind(phone).first('n')).toBe(0);
+
+    // Refunded: the phone's one-a-minute send, from the same address, is still there.
+    const retried = await fetchWithEnv(otpRequest(phone, ip), env);
+    expect(retried.status).toBe(202);
+    expect(await storedEvents(rateLimiterFor(env, phoneLimitKey(phone)))).toBe(1);
+    expect(await storedEvents(rateLimiterFor(env, ipLimitKey(ip)))).toBe(1);
+    expect((await prefixGuardFor(env, phonePrefix(phone)).status()).sends).toBe(1);
+  });
+
+  it('D1 cannot be read at admission: 503 service_unavailable naming what failed, and the limiters are refunded', async () => {
+    const spies = quietly();
+    const phone = uniquePhone();
+    const db = withFailingBatchOf(env.DB, /FROM phone_locks/);
+    const response = await fetchWithEnv(otpRequest(phone, '192.0.2.79'), { ...env, DB: db } as Env);
+    spies.forEach((spy) => spy.mockRestore());
+    expect(response.status).toBe(503);
+    expect(response.headers.get('Retry-After')).toBe('5');
+    const { error } = await response.json<{ error: { code: string; message: string } }>();
+    expect(error).toMatchObject({ code: 'service_unavailable', message: expect.stringMatching(/prefix blocks and phone locks could not be read/i) });
+    expect(await storedEvents(rateLimiterFor(env, phoneLimitKey(phone)))).toBe(0);
+  });
+
+  it('the limiter objects fail: 503 limiter_unavailable with Retry-After, and the scopes that answered are refunded', async () => {
+    const spies = quietly();
+    const phone = uniquePhone();
+    const broken = () => Promise.reject(Object.assign(new Error('Durable Object storage is unavailable'), { retryable: true }));
+    const rateLimiter = {
+      idFromName: (name: string) => env.RATE_LIMITER.idFromName(name),
+      get: () => ({ consume: broken, refund: broken }),
+    } as unknown as Env['RATE_LIMITER'];
+    const response = await fetchWithEnv(otpRequest(phone, '192.0.2.78'), { ...env, RATE_LIMITER: rateLimiter } as Env);
+    spies.forEach((spy) => spy.mockRestore());
+    expect(response.status).toBe(503);
+    expect(response.headers.get('Retry-After')).toBe('5');
+    expect((await response.json<{ error: { code: string } }>()).error.code).toBe('limiter_unavailable');
+    expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM otp_requests WHERE phone_number = ?').bind(phone).first('n')).toBe(0);
+    // The prefix object had admitted the send; it was taken back.
+    expect((await prefixGuardFor(env, phonePrefix(phone)).status()).sends).toBe(0);
   });
 });

@@ -4,6 +4,8 @@ import { deriveCode } from '../src/codes';
 import { SANDBOX_OTP_SECRET } from '../src/config';
 import type { PrefixGuard } from '../src/limiter/prefix-guard';
 import { prefixGuardFor } from '../src/limiter/limiter-client';
+import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
+import { recordingQueue } from './support/faults';
 import { fetchWithEnv } from './support/worker';
 
 const ADMIN = { Authorization: 'Bearer test-admin-token' };
@@ -49,6 +51,7 @@ describe('automatic pumping defence', () => {
     await age(prefix, 200);
     const blocked = await send(numberIn(prefix, 999_001), pumping);
     expect(blocked.status).toBe(429);
+    expect((await blocked.json<{ error: { code: string } }>()).error.code).toBe('prefix_blocked');
     expect(Number(blocked.headers.get('Retry-After'))).toBeGreaterThan(40_000);
     const logged = errors.mock.calls.flat().join('\n');
     errors.mockRestore();
@@ -120,6 +123,68 @@ describe('operator blocks', () => {
     expect((await send(numberIn(prefix, 300), vars)).status).toBe(202);
   });
 
+  /** The number with the prefix's last digit changed: just outside the block. */
+  const outside = (prefix: string, number: string) => `${prefix.slice(0, -1)}${(Number(prefix.at(-1)) + 1) % 10}${number.slice(prefix.length)}`;
+
+  it.each([
+    ['a country calling code', '+358', '+358401234567'],
+    ['a range shorter than the limiter’s prefix', '+4479', '+447912345678'],
+    ['the limiter’s 5-digit prefix', '+44792', '+447923456789'],
+    ['a range longer than it', '+4478123', '+447812345678'],
+    ['one number', '+447700900456', '+447700900456'],
+  ])('a block of %s (%s) refuses every number that starts with it, and no other', async (_name, prefix, covered) => {
+    const errors = quiet();
+    const created = await call('/v1/admin/prefix-blocks', {
+      method: 'POST',
+      headers: { ...ADMIN, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ prefix, durationSeconds: 3600 }),
+    });
+    expect(created.status).toBe(201);
+    const refused = await send(covered);
+    expect(refused.status).toBe(429);
+    expect((await refused.json<{ error: { code: string } }>()).error.code).toBe('prefix_blocked');
+    expect(Number(refused.headers.get('Retry-After'))).toBeGreaterThan(3500);
+    expect((await send(outside(prefix, covered))).status).toBe(202);
+
+    expect((await call(`/v1/admin/prefix-blocks/${encodeURIComponent(prefix)}`, { method: 'DELETE', headers: ADMIN })).status).toBe(200);
+    errors.mockRestore();
+    // The refused send consumed nothing: the number is admitted at once.
+    expect((await send(covered)).status).toBe(202);
+  });
+
+  it('refuses a prefix shorter than a country calling code with a 400 that says why', async () => {
+    for (const prefix of ['+4', '+88']) {
+      const refused = await call('/v1/admin/prefix-blocks', {
+        method: 'POST',
+        headers: { ...ADMIN, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ prefix, durationSeconds: 3600 }),
+      });
+      expect(refused.status).toBe(400);
+      const { error } = await refused.json<{ error: { code: string; message: string } }>();
+      expect(error).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('whole country calling code') });
+    }
+  });
+
+  it('an automatic block does not cut short a longer operator block of the same prefix', async () => {
+    const errors = quiet();
+    const prefix = freshPrefix();
+    const vars = { SEQUENTIAL_BURST_NUMBERS: '3' };
+    for (let i = 0; i < 2; i++) expect((await send(numberIn(prefix, 100 + i), vars)).status).toBe(202);
+    await call('/v1/admin/prefix-blocks', {
+      method: 'POST',
+      headers: { ...ADMIN, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ prefix, durationSeconds: 30 * 86400, note: 'premium-rate range' }),
+    });
+    // The third number of the thousand-block sets the object's own 12-hour block as well.
+    expect((await send(numberIn(prefix, 102), vars)).status).toBe(429);
+    expect((await prefixGuardFor(env, prefix).status()).block).toMatchObject({ reason: 'sequential_numbers' });
+    errors.mockRestore();
+    const { blocks } = await (await call('/v1/admin/prefix-blocks', { headers: ADMIN })).json<{ blocks: Array<{ prefix: string; reason: string; until: string }> }>();
+    const listed = blocks.find((block) => block.prefix === prefix)!;
+    expect(listed.reason).toBe('operator');
+    expect(Date.parse(listed.until) - Date.now()).toBeGreaterThan(29 * 86400 * 1000);
+  });
+
   it('refuses bad input and unknown blocks with clear 4xx', async () => {
     const bad = await call('/v1/admin/prefix-blocks', {
       method: 'POST',
@@ -130,5 +195,26 @@ describe('operator blocks', () => {
     const missing = await call(`/v1/admin/prefix-blocks/${encodeURIComponent(freshPrefix())}`, { method: 'DELETE', headers: ADMIN });
     expect(missing.status).toBe(404);
     expect((await call('/v1/admin/prefix-blocks', { headers: {} })).status).toBe(401);
+  });
+});
+
+describe('the sandbox test numbers', () => {
+  const sendTo = (phoneNumber: string, queue: Queue) =>
+    fetchWithEnv(
+      new Request('https://otp.test/v1/otp', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ phoneNumber }) }),
+      { ...env, SEND_QUEUE: queue } as Env,
+    );
+
+  it('never feed the pumping signals: trying all five in a row blocks nothing, yet each keeps its per-phone limit', async () => {
+    const { queue } = recordingQueue();
+    const numbers = Object.values(SANDBOX_MAGIC_NUMBERS);
+    // Five numbers of one thousand-block: as real traffic, the default SEQUENTIAL_BURST_NUMBERS (5) would block +15555.
+    for (const number of numbers) expect((await sendTo(number, queue)).status).toBe(202);
+    expect(await prefixGuardFor(env, '+15555').status()).toEqual({ block: null, sends: 0, verified: 0 });
+    expect((await sendTo('+15555550199', queue)).status).toBe(202);
+
+    const again = await sendTo(numbers[0]!, queue);
+    expect(again.status).toBe(429);
+    expect((await again.json<{ error: { code: string } }>()).error.code).toBe('phone_rate_limited');
   });
 });

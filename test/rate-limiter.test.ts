@@ -109,6 +109,26 @@ describe('RateLimiter holds (a budget of failures)', () => {
     expect(denied.retryAfterSeconds).toBeGreaterThan(3500);
   });
 
+  it('a counting settle answers the budget’s state: spent, and until when, by the event that spends it', async () => {
+    const stub = stubFor(`t-${crypto.randomUUID()}`);
+    const states = [];
+    for (let i = 0; i < 3; i++) {
+      const lent = await stub.hold({ rules });
+      states.push(await stub.settle({ holdId: lent.holdId!, counts: true, rules }));
+    }
+    expect(states.slice(0, 2)).toEqual([
+      { used: 1, spentUntil: null },
+      { used: 2, spentUntil: null },
+    ]);
+    const oldest = await runInDurableObject(stub, (_i: RateLimiter, state) => state.storage.sql.exec<{ at: number }>('SELECT MIN(at) AS at FROM events').one().at);
+    expect(states[2]).toEqual({ used: 3, spentUntil: oldest + 3_600_000 });
+    const refused = await stub.hold({ rules });
+    expect(refused).toMatchObject({ allowed: false, used: 3 });
+    // Clearing starts the budget afresh.
+    await stub.clear();
+    expect((await stub.hold({ rules })).allowed).toBe(true);
+  });
+
   it('a hold settled as counting after the object lost it is still written', async () => {
     const stub = stubFor(`t-${crypto.randomUUID()}`);
     await stub.settle({ holdId: 41, counts: true, rules });

@@ -1,14 +1,14 @@
 import type { Config } from '../config';
 import { sha256Hex } from '../crypto';
-import { claimIdempotencyKeyStatements, findIdempotencyKey, isUniqueViolation } from '../db/idempotency';
+import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey } from '../db/idempotency';
 import { clearEnqueued, getRequest, insertRequestStatements } from '../db/requests';
 import { ApiError } from '../errors';
 import { newRequestId } from '../ids';
-import { admitSend, countryAllowed } from '../limiter/admission';
+import { AdmissionUnavailableError, admitSend, countryAllowed } from '../limiter/admission';
 import { errorName, logError, logWarn } from '../log';
 import { phonePrefix } from '../phone';
 import { sendJob } from '../queue/messages';
-import { rateLimitedError } from './rate-limit-headers';
+import { refusedSendError } from './rate-limit-headers';
 
 export interface CreatedRequest {
   requestId: string;
@@ -16,12 +16,18 @@ export interface CreatedRequest {
   replayed: boolean;
 }
 
+/** Seconds a caller is asked to wait before retrying a call that failed on a passing fault. */
+const FAULT_RETRY_SECONDS = '5';
+
 /**
- * The whole of `POST /v1/otp` after validation: replay a known Idempotency-Key, admit the send
- * through the limiter, record the request, enqueue its job. The request row is written before
- * the job is enqueued, already marked as enqueued (saving a second write on every request); a
- * failed enqueue clears the mark, and the sweeper re-enqueues unmarked rows. Should clearing
- * fail too, the sweeper still re-enqueues the row once it has been queued untouched for a while.
+ * The whole of `POST /v1/otp` after validation: claim the Idempotency-Key (or replay what it
+ * answered), admit the send through the limiter, record the request, enqueue its job. The key is
+ * claimed before admission so that concurrent calls with it wait for the first (409
+ * `request_in_progress`) instead of each being admitted or refused on their own; a claim whose
+ * request was refused or not recorded is released at once. The request row is written before the
+ * job is enqueued, already marked as enqueued (saving a second write on every request); a failed
+ * enqueue clears the mark, and the sweeper re-enqueues unmarked rows. Should clearing fail too,
+ * the sweeper still re-enqueues the row once it has been queued untouched for a while.
  */
 export async function createOtpRequest(
   env: Env,
@@ -33,54 +39,72 @@ export async function createOtpRequest(
     throw new ApiError('country_not_allowed', 'Codes cannot be sent to numbers in this country');
   }
   const now = Date.now();
-  const fingerprint = input.idempotencyKey ? await sha256Hex(JSON.stringify({ phoneNumber: input.phoneNumber })) : '';
-  if (input.idempotencyKey) {
-    const replay = await replayIdempotencyKey(env, input.idempotencyKey, fingerprint, now);
+  const requestId = newRequestId();
+  const key = input.idempotencyKey;
+  if (key) {
+    const replay = await claimOrReplay(env, { key, phoneNumber: input.phoneNumber, requestId, now });
     if (replay) return replay;
   }
+  try {
+    return await admitAndRecord(env, config, { ...input, requestId, now }, waitUntil);
+  } catch (error) {
+    // Nothing was recorded under the key: give it up before answering, so a retry is not told to
+    // wait. Should that fail too, the claim lapses after CLAIM_TTL_MS.
+    if (key) {
+      await releaseIdempotencyKey(env.DB, { key, requestId }).catch((releaseError) =>
+        logWarn('idempotency.release_failed', { requestId, error: errorName(releaseError) }),
+      );
+    }
+    throw error;
+  }
+}
 
-  const requestId = newRequestId();
+async function admitAndRecord(
+  env: Env,
+  config: Config,
+  input: { phoneNumber: string; idempotencyKey?: string; clientIp?: string; requestId: string; now: number },
+  waitUntil: (promise: Promise<unknown>) => void,
+): Promise<CreatedRequest> {
+  const { requestId, now } = input;
   let admission;
   try {
     admission = await admitSend(env, config, { requestId, phoneNumber: input.phoneNumber, clientIp: input.clientIp });
   } catch (error) {
-    logError('limiter.unavailable', { error: errorName(error) });
-    throw new ApiError('service_unavailable', 'Rate limiting is unavailable; try again shortly', { headers: { 'Retry-After': '5' } });
-  }
-  if (!admission.allowed && admission.reason === 'global_budget') {
-    logWarn('limiter.global_budget_spent', { retryAfterSeconds: admission.retryAfterSeconds });
-    throw new ApiError('service_unavailable', 'The service is at capacity; try again shortly', {
-      headers: { 'Retry-After': String(admission.retryAfterSeconds) },
+    if (!(error instanceof AdmissionUnavailableError)) throw error;
+    logError('limiter.unavailable', { failed: error.failed, error: error.message });
+    if (error.failed === 'limiter') {
+      throw new ApiError('limiter_unavailable', 'Rate limiting is unavailable, so no code can be sent; try again shortly', {
+        headers: { 'Retry-After': FAULT_RETRY_SECONDS },
+      });
+    }
+    throw new ApiError('service_unavailable', 'Prefix blocks and phone locks could not be read from storage; try again shortly', {
+      headers: { 'Retry-After': FAULT_RETRY_SECONDS },
     });
   }
-  if (!admission.allowed) throw rateLimitedError(admission.retryAfterSeconds, config.phoneLimits);
+  if (!admission.allowed) {
+    if (admission.reason === 'global_budget_exhausted') logWarn('limiter.global_budget_spent', { retryAfterSeconds: admission.retryAfterSeconds });
+    throw refusedSendError(admission.reason, admission.retryAfterSeconds, config.phoneLimits);
+  }
 
   const expiresAt = now + config.otp.ttlSeconds * 1000;
-  const statements = [
-    ...insertRequestStatements(env.DB, {
-      id: requestId,
-      phoneNumber: input.phoneNumber,
-      phonePrefix: phonePrefix(input.phoneNumber),
-      createdAt: now,
-      expiresAt,
-      enqueuedAt: now,
-    }),
-  ];
-  if (input.idempotencyKey) {
-    statements.unshift(...claimIdempotencyKeyStatements(env.DB, { key: input.idempotencyKey, fingerprint, requestId, now }));
-  }
+  const statements = insertRequestStatements(env.DB, {
+    id: requestId,
+    phoneNumber: input.phoneNumber,
+    phonePrefix: phonePrefix(input.phoneNumber),
+    createdAt: now,
+    expiresAt,
+    enqueuedAt: now,
+  });
+  if (input.idempotencyKey) statements.push(completeIdempotencyKeyStatement(env.DB, { key: input.idempotencyKey, requestId }));
   try {
     await env.DB.batch(statements);
   } catch (error) {
-    if (input.idempotencyKey && isUniqueViolation(error)) {
-      // A concurrent call with the same key won the race: answer what it answered.
-      const replay = await replayIdempotencyKey(env, input.idempotencyKey, fingerprint, now);
-      if (replay) return replay;
-    }
     logError('request.insert_failed', { error: errorName(error) });
     // Nothing was recorded, so nothing should count against the caller's limits.
     waitUntil(admission.release().catch(() => {}));
-    throw new ApiError('service_unavailable', 'The request could not be recorded; try again shortly', { headers: { 'Retry-After': '5' } });
+    throw new ApiError('service_unavailable', 'The request could not be recorded in storage; try again shortly', {
+      headers: { 'Retry-After': FAULT_RETRY_SECONDS },
+    });
   }
 
   try {
@@ -93,13 +117,37 @@ export async function createOtpRequest(
   return { requestId, expiresAt, replayed: false };
 }
 
-async function replayIdempotencyKey(env: Env, key: string, fingerprint: string, now: number): Promise<CreatedRequest | null> {
-  const existing = await findIdempotencyKey(env.DB, key, now);
-  if (!existing) return null;
-  if (existing.fingerprint !== fingerprint) {
+/** Claims the key for `requestId`; answers the original request when the key already made one. */
+async function claimOrReplay(
+  env: Env,
+  claim: { key: string; phoneNumber: string; requestId: string; now: number },
+): Promise<CreatedRequest | null> {
+  const fingerprint = await sha256Hex(JSON.stringify({ phoneNumber: claim.phoneNumber }));
+  let found;
+  try {
+    found = await claimIdempotencyKey(env.DB, { key: claim.key, fingerprint, requestId: claim.requestId, now: claim.now });
+  } catch (error) {
+    logError('idempotency.claim_failed', { error: errorName(error) });
+    throw new ApiError('service_unavailable', 'The Idempotency-Key could not be checked in storage; try again shortly', {
+      headers: { 'Retry-After': FAULT_RETRY_SECONDS },
+    });
+  }
+  if (found.kind === 'claimed') return null;
+  if (found.fingerprint !== fingerprint) {
     throw new ApiError('idempotency_key_conflict', 'This Idempotency-Key was already used with a different request body');
   }
-  const request = await getRequest(env.DB, existing.request_id);
-  if (!request) return null;
+  if (found.kind === 'pending') {
+    throw new ApiError('request_in_progress', 'A request with this Idempotency-Key is still being created; retry shortly for its answer', {
+      headers: { 'Retry-After': '1' },
+    });
+  }
+  const request = await getRequest(env.DB, found.requestId).catch((error: unknown) => {
+    logError('idempotency.replay_failed', { error: errorName(error) });
+    throw new ApiError('service_unavailable', 'The request this Idempotency-Key made could not be read from storage; try again shortly', {
+      headers: { 'Retry-After': FAULT_RETRY_SECONDS },
+    });
+  });
+  // The claim found the request, so only a deletion in between (retention) could hide it now.
+  if (!request) throw new ApiError('request_in_progress', 'This Idempotency-Key is being reused; retry shortly', { headers: { 'Retry-After': '1' } });
   return { requestId: request.id, expiresAt: request.expires_at, replayed: true };
 }

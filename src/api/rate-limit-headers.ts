@@ -1,19 +1,33 @@
 import type { WindowRule } from '../config';
 import { ApiError } from '../errors';
+import type { RefusalReason } from '../limiter/admission';
+
+const MESSAGES: Record<RefusalReason, string> = {
+  prefix_blocked: 'Codes cannot be sent to numbers in this range for now (blocked against SMS fraud); try again later',
+  phone_locked: 'Too many wrong codes were entered for this phone number; new codes can be requested after Retry-After',
+  phone_rate_limited: 'Too many codes were requested for this phone number; try again later',
+  ip_rate_limited: 'Too many code requests from this address; try again later',
+  prefix_rate_limited: 'Too many codes were requested for numbers in this range; try again later',
+  global_budget_exhausted: 'The service is at capacity; try again shortly',
+};
 
 /**
- * A 429 with `Retry-After` and the IETF RateLimit fields. Every scope is reported under the one
- * policy name "otp", so the answer says when to come back but not which limit tripped.
+ * The answer to a refused send: its reason as the error code, `Retry-After`, and for a 429 the
+ * IETF RateLimit fields. The reason is named because apps and operators need it (a locked phone
+ * or a blocked range is not cured by retrying in a minute) and an attacker learns it cheaply
+ * anyway, by varying one input at a time.
  */
-export function rateLimitedError(retryAfterSeconds: number, rules: WindowRule[]): ApiError {
+export function refusedSendError(reason: RefusalReason, retryAfterSeconds: number, rules: WindowRule[]): ApiError {
   const seconds = String(Math.max(1, Math.ceil(retryAfterSeconds)));
+  const details = { retryAfterSeconds: Number(seconds) };
+  if (reason === 'global_budget_exhausted') return new ApiError(reason, MESSAGES[reason], { headers: { 'Retry-After': seconds }, details });
   const tightest = rules.reduce((a, b) => (a.windowSeconds <= b.windowSeconds ? a : b));
-  return new ApiError('rate_limited', 'Too many code requests; try again later', {
+  return new ApiError(reason, MESSAGES[reason], {
     headers: {
       'Retry-After': seconds,
       RateLimit: `"otp";r=0;t=${seconds}`,
       'RateLimit-Policy': `"otp";q=${tightest.limit};w=${tightest.windowSeconds}`,
     },
-    details: { retryAfterSeconds: Number(seconds) },
+    details,
   });
 }

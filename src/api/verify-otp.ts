@@ -3,8 +3,9 @@ import { type Config, otpSecretFor } from '../config';
 import { type OtpRequestRow, getRequest } from '../db/requests';
 import { type VerificationOutcome, verificationEventStatement } from '../db/verification-events';
 import { ApiError } from '../errors';
-import { holdLimit, prefixGuardFor, settleLimit, verifyFailureKey } from '../limiter/limiter-client';
+import { holdLimit, prefixGuardFor, verifyFailureKey } from '../limiter/limiter-client';
 import { errorName, logError, logWarn } from '../log';
+import { noteLockedPhone, settleGuess } from '../phone-locks';
 import { effectiveStatus } from './request-view';
 
 /** Statuses in which a code can still be checked (a `failed` send may still have reached the phone). */
@@ -46,13 +47,15 @@ export async function verifyOtp(
   const phoneBudget = await holdLimit(env, budgetKey, config.verifyFailureLimits);
   if (!phoneBudget.allowed) {
     record('phone_locked');
+    waitUntil(noteLockedPhone(env, request.phone_number, phoneBudget));
     throw new ApiError('too_many_attempts', 'Too many wrong codes for this phone number; try again later', {
       headers: { 'Retry-After': String(phoneBudget.retryAfterSeconds) },
     });
   }
   const settleBudget = (wrongGuess: boolean) =>
     waitUntil(
-      settleLimit(env, budgetKey, config.verifyFailureLimits, phoneBudget.holdId, wrongGuess).catch((error) =>
+      // A wrong guess that spends the budget locks the phone: no more codes are sent to it meanwhile.
+      settleGuess(env, config.verifyFailureLimits, request.phone_number, phoneBudget.holdId, wrongGuess).catch((error) =>
         logWarn('verify.failure_budget_not_settled', { requestId: request.id, error: errorName(error) }),
       ),
     );

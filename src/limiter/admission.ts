@@ -1,25 +1,75 @@
 import type { Config } from '../config';
 import { sha256Hex } from '../crypto';
+import { errorName, logWarn } from '../log';
 import { phonePrefix } from '../phone';
+import { activeLockFrom, activeLockStatement } from '../phone-locks';
+import { activeBlockFrom, activeBlockStatement } from '../prefix-blocks';
+import { isSandboxTestNumber } from '../provider/sandbox';
 import { clientIpKey } from './client-ip';
-import { consumeLimit, globalShardKey, ipLimitKey, phoneLimitKey, prefixGuardFor, refundLimit } from './limiter-client';
+import {
+  consumeLimit,
+  globalShardKey,
+  ipLimitKey,
+  phoneLimitKey,
+  prefixGuardFor,
+  refundLimit,
+  unknownIpLimitKey,
+} from './limiter-client';
+
+/** Why a send was refused; each is the error code of its answer. */
+export type RefusalReason =
+  | 'prefix_blocked'
+  | 'phone_locked'
+  | 'phone_rate_limited'
+  | 'ip_rate_limited'
+  | 'prefix_rate_limited'
+  | 'global_budget_exhausted';
+
+/**
+ * When several scopes refuse at once, the answer names the first of these: what lasts longest and
+ * needs an operator first, then the caller's own limits from the narrowest scope out, and the
+ * global budget (which says nothing about the caller) last. Retry-After is the longest of them all.
+ */
+export const REFUSAL_ORDER: readonly RefusalReason[] = [
+  'prefix_blocked',
+  'phone_locked',
+  'phone_rate_limited',
+  'ip_rate_limited',
+  'prefix_rate_limited',
+  'global_budget_exhausted',
+];
 
 export type Admission =
   | { allowed: true; release: () => Promise<void> }
-  | { allowed: false; reason: 'rate_limited' | 'global_budget'; retryAfterSeconds: number };
+  | { allowed: false; reason: RefusalReason; retryAfterSeconds: number };
+
+/** A scope could not answer: a limiter object, or the D1 record of blocks and locks. */
+export class AdmissionUnavailableError extends Error {
+  constructor(readonly failed: 'limiter' | 'storage', cause: unknown) {
+    super(`admission ${failed} unavailable: ${errorName(cause)}`);
+    this.name = 'AdmissionUnavailableError';
+  }
+}
+
+interface Refusal {
+  reason: RefusalReason;
+  retryAfterSeconds: number;
+}
 
 interface ScopeResult {
-  allowed: boolean;
-  retryAfterSeconds: number;
-  reason: 'rate_limited' | 'global_budget';
+  refusals: Refusal[];
   refund: () => Promise<void>;
 }
 
+const nothingToRefund = async () => {};
+
 /**
  * Decides whether one code may be sent: per phone (windows and a progressive cooldown), per
- * client IP, per destination prefix (with its pumping defence) and against a share of the
- * global budget. Every scope is asked at once, each in its own Durable Object, so each is exact;
- * when any denies, the scopes that admitted are refunded, so a denied request consumes nothing.
+ * client IP, per destination prefix (with its pumping defence), against a share of the global
+ * budget, and against the blocks and locks on record in D1 (operator prefix blocks of any length,
+ * locked phones). Every scope is asked at once, each limiter in its own Durable Object, so each is
+ * exact; the D1 record is one indexed read. When any refuses (or cannot answer), the scopes that
+ * admitted are refunded, so a refused request consumes nothing.
  */
 export async function admitSend(
   env: Env,
@@ -28,61 +78,63 @@ export async function admitSend(
 ): Promise<Admission> {
   const { limits } = config;
   const ipKey = clientIpKey(request.clientIp);
-  const prefix = phonePrefix(request.phoneNumber);
-  const [numberKey, blockKey] = await Promise.all([
-    sha256Hex(`number:${request.phoneNumber}`),
-    sha256Hex(`block:${request.phoneNumber.slice(0, -3)}`),
-  ]);
+  const scopes: Array<[kind: 'limiter' | 'storage', Promise<ScopeResult>]> = [
+    ['limiter', windowScope(env, phoneLimitKey(request.phoneNumber), config.phoneLimits, 'phone_rate_limited', limits.phoneCooldown)],
+    // Every missing or unreadable address shares one strict bucket: never an unlimited one.
+    ['limiter', ipKey ? windowScope(env, ipLimitKey(ipKey), limits.ip, 'ip_rate_limited') : windowScope(env, unknownIpLimitKey(limits.unknownIp), limits.unknownIp, 'ip_rate_limited')],
+    ['limiter', globalScope(env, config)],
+    ['storage', recordedScope(env.DB, request.phoneNumber)],
+  ];
+  // The sandbox's test numbers are for trying the failure paths: they never feed the pumping
+  // signals (five of them in a row would look like a sequential burst and block +15555).
+  if (!(config.providerMode === 'sandbox' && isSandboxTestNumber(request.phoneNumber))) {
+    scopes.push(['limiter', prefixScope(env, request, config)]);
+  }
 
-  const scopes = await Promise.all([
-    windowScope(env, phoneLimitKey(request.phoneNumber), config.phoneLimits, limits.phoneCooldown),
-    ipKey ? windowScope(env, ipLimitKey(ipKey), limits.ip) : null,
-    prefixScope(env, prefix, { requestId: request.requestId, numberKey, blockKey }, config),
-    globalScope(env, config),
-  ]);
-  const results = scopes.filter((scope): scope is ScopeResult => scope !== null);
-  const denied = results.filter((scope) => !scope.allowed);
-  if (denied.length === 0) return { allowed: true, release: async () => void (await Promise.all(results.map((scope) => scope.refund()))) };
-
-  await Promise.all(results.filter((scope) => scope.allowed).map((scope) => scope.refund()));
-  const global = denied.find((scope) => scope.reason === 'global_budget');
-  return {
-    allowed: false,
-    reason: global ? 'global_budget' : 'rate_limited',
-    retryAfterSeconds: Math.max(...denied.map((scope) => scope.retryAfterSeconds), 1),
+  const settled = await Promise.allSettled(scopes.map(([, scope]) => scope));
+  const answered = settled.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+  const refusals = answered.flatMap((scope) => scope.refusals);
+  const failure = settled.findIndex((outcome) => outcome.status === 'rejected');
+  const release = async () => {
+    const refunds = await Promise.allSettled(answered.map((scope) => scope.refund()));
+    for (const refund of refunds) if (refund.status === 'rejected') logWarn('limiter.refund_failed', { error: errorName(refund.reason) });
   };
+  if (refusals.length === 0 && failure === -1) return { allowed: true, release };
+
+  await release();
+  if (refusals.length > 0) {
+    const first = REFUSAL_ORDER.find((reason) => refusals.some((refusal) => refusal.reason === reason))!;
+    return { allowed: false, reason: first, retryAfterSeconds: Math.max(1, ...refusals.map((refusal) => refusal.retryAfterSeconds)) };
+  }
+  // Without an answer from every scope nothing is known: a refusal would be a guess, an admission unsafe.
+  const failedKinds = settled.flatMap((outcome, index) => (outcome.status === 'rejected' ? [scopes[index]![0]] : []));
+  const cause = (settled[failure] as PromiseRejectedResult).reason;
+  throw new AdmissionUnavailableError(failedKinds.includes('limiter') ? 'limiter' : 'storage', cause);
 }
 
 async function windowScope(
   env: Env,
   key: string,
   rules: Config['phoneLimits'],
+  reason: RefusalReason,
   cooldown?: Config['limits']['phoneCooldown'],
-  reason: ScopeResult['reason'] = 'rate_limited',
 ): Promise<ScopeResult> {
   const decision = await consumeLimit(env, key, rules, cooldown);
-  return {
-    allowed: decision.allowed,
-    retryAfterSeconds: decision.retryAfterSeconds,
-    reason,
-    refund: () => refundLimit(env, key, decision.eventId),
-  };
+  if (!decision.allowed) return { refusals: [{ reason, retryAfterSeconds: decision.retryAfterSeconds }], refund: nothingToRefund };
+  return { refusals: [], refund: () => refundLimit(env, key, decision.eventId) };
 }
 
-async function prefixScope(
-  env: Env,
-  prefix: string,
-  keys: { requestId: string; numberKey: string; blockKey: string },
-  config: Config,
-): Promise<ScopeResult> {
+async function prefixScope(env: Env, request: { requestId: string; phoneNumber: string }, config: Config): Promise<ScopeResult> {
+  const prefix = phonePrefix(request.phoneNumber);
+  const [numberKey, blockKey] = await Promise.all([
+    sha256Hex(`number:${request.phoneNumber}`),
+    sha256Hex(`block:${request.phoneNumber.slice(0, -3)}`),
+  ]);
   const guard = prefixGuardFor(env, prefix);
-  const decision = await guard.admit({ prefix, ...keys, rules: config.limits.prefix, pumping: config.pumping });
-  return {
-    allowed: decision.allowed,
-    retryAfterSeconds: decision.allowed ? 0 : decision.retryAfterSeconds,
-    reason: 'rate_limited',
-    refund: () => guard.refund(keys.requestId),
-  };
+  const decision = await guard.admit({ prefix, requestId: request.requestId, numberKey, blockKey, rules: config.limits.prefix, pumping: config.pumping });
+  if (decision.allowed) return { refusals: [], refund: () => guard.refund(request.requestId) };
+  const reason = decision.blocked ? 'prefix_blocked' : 'prefix_rate_limited';
+  return { refusals: [{ reason, retryAfterSeconds: decision.retryAfterSeconds }], refund: nothingToRefund };
 }
 
 /**
@@ -95,12 +147,25 @@ async function globalScope(env: Env, config: Config): Promise<ScopeResult> {
   const rules = config.limits.global.map((rule) => ({ ...rule, limit: Math.max(1, Math.floor(rule.limit / shards)) }));
   const budget = `${config.limits.global.map((rule) => `${rule.limit}/${rule.windowSeconds}`).join(',')}@${shards}`;
   const first = Math.floor(Math.random() * shards);
-  let result = await windowScope(env, globalShardKey(budget, first), rules, undefined, 'global_budget');
-  if (!result.allowed && shards > 1) {
+  let result = await windowScope(env, globalShardKey(budget, first), rules, 'global_budget_exhausted');
+  if (result.refusals.length > 0 && shards > 1) {
     const second = (first + 1 + Math.floor(Math.random() * (shards - 1))) % shards;
-    result = await windowScope(env, globalShardKey(budget, second), rules, undefined, 'global_budget');
+    result = await windowScope(env, globalShardKey(budget, second), rules, 'global_budget_exhausted');
   }
   return result;
+}
+
+/** Operator prefix blocks of any length (and mirrored automatic ones) and phone locks: one D1 round trip. */
+async function recordedScope(db: D1Database, phoneNumber: string): Promise<ScopeResult> {
+  const now = Date.now();
+  const [blocks, locks] = await db.batch([activeBlockStatement(db, phoneNumber, now), activeLockStatement(db, phoneNumber, now)]);
+  const block = activeBlockFrom(blocks!);
+  const lock = activeLockFrom(locks!);
+  const secondsUntil = (at: number) => Math.ceil((at - now) / 1000);
+  const refusals: Refusal[] = [];
+  if (block) refusals.push({ reason: 'prefix_blocked', retryAfterSeconds: secondsUntil(block.until) });
+  if (lock) refusals.push({ reason: 'phone_locked', retryAfterSeconds: secondsUntil(lock.lockedUntil) });
+  return { refusals, refund: nothingToRefund };
 }
 
 /** Whether a number's country calling code is allowed (null list: any). */

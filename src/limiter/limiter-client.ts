@@ -1,5 +1,5 @@
 import type { WindowRule } from '../config';
-import type { ConsumeInput, LimitDecision } from './rate-limiter';
+import type { BudgetState, ConsumeInput, LimitDecision } from './rate-limiter';
 
 /**
  * Stubs for the limiter objects. Each key has its own object, so no single object sits on every
@@ -23,9 +23,10 @@ export async function holdLimit(env: Env, key: string, rules: WindowRule[]): Pro
   return rateLimiterFor(env, key).hold({ rules });
 }
 
-export async function settleLimit(env: Env, key: string, rules: WindowRule[], holdId: number | undefined, counts: boolean): Promise<void> {
-  if (holdId === undefined) return;
-  await rateLimiterFor(env, key).settle({ holdId, counts, rules });
+/** Answers the budget's state when the event was written (see `RateLimiter.settle`), else null. */
+export async function settleLimit(env: Env, key: string, rules: WindowRule[], holdId: number | undefined, counts: boolean): Promise<BudgetState | null> {
+  if (holdId === undefined) return null;
+  return rateLimiterFor(env, key).settle({ holdId, counts, rules });
 }
 
 export async function refundLimit(env: Env, key: string, eventId?: number): Promise<void> {
@@ -34,6 +35,8 @@ export async function refundLimit(env: Env, key: string, eventId?: number): Prom
 
 export const phoneLimitKey = (phoneNumber: string) => `phone:${phoneNumber}`;
 export const ipLimitKey = (ip: string) => `ip:${ip}`;
+/** The one bucket of every missing or unreadable client address; named by its budget, as the global one is. */
+export const unknownIpLimitKey = (rules: WindowRule[]) => `ip-unknown:${rules.map((rule) => `${rule.limit}/${rule.windowSeconds}`).join(',')}`;
 /** Named by the budget too: a changed budget starts counting afresh instead of inheriting old counts. */
 export const globalShardKey = (budget: string, shard: number) => `global:${budget}:${shard}`;
 

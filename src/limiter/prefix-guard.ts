@@ -8,8 +8,8 @@ import { WindowRule, evaluateWindows, longestWindowMs, pruneEvents } from './win
  * One destination prefix (country code plus leading digits): its send rate limit, its SMS-pumping
  * signals and its block. Pumping shows as sends that are never verified, often to runs of
  * consecutive numbers; legitimate traffic converts 60-80%. When either signal fires the prefix is
- * blocked for a while, and every block (automatic or by an operator) is mirrored to D1 so
- * operators can list them.
+ * blocked for a while, and the block is mirrored to D1 so operators can list and lift it. Operator
+ * blocks, of any length, live in D1 only (see prefix-blocks.ts).
  */
 
 export const PumpingPolicy = z.object({
@@ -112,13 +112,6 @@ export class PrefixGuard extends DurableObject<Env> {
     return { block: await this.activeBlock(Date.now()), sends: counts.sends, verified: counts.verified ?? 0 };
   }
 
-  async block(input: { prefix: string; seconds: number; note?: string }): Promise<PrefixBlock> {
-    const { prefix, seconds, note } = z
-      .object({ prefix: z.string().regex(/^\+\d{1,15}$/), seconds: z.number().int().min(1).max(365 * 86400), note: z.string().max(200).optional() })
-      .parse(input);
-    return this.setBlock(prefix, 'operator', note ?? null, Date.now(), seconds);
-  }
-
   async lift(): Promise<PrefixBlock | null> {
     const block = await this.activeBlock(Date.now());
     await this.ctx.storage.delete(BLOCK_KEY);
@@ -184,12 +177,14 @@ export class PrefixGuard extends DurableObject<Env> {
     try {
       await this.env.DB.prepare(
         `INSERT INTO prefix_blocks (prefix, reason, note, blocked_at, until) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (prefix) DO UPDATE SET reason = ?2, note = ?3, blocked_at = ?4, until = ?5, lifted_at = NULL`,
+         ON CONFLICT (prefix) DO UPDATE SET reason = ?2, note = ?3, blocked_at = ?4, until = ?5, lifted_at = NULL
+         WHERE prefix_blocks.lifted_at IS NOT NULL OR prefix_blocks.until < ?5`,
       )
         .bind(prefix, reason, note, now, block.until)
         .run();
     } catch (error) {
-      // The block itself lives here and is in force; only the operators' listing lags.
+      // The block itself lives here and is in force; only the operators' listing lags. (A longer
+      // block already on record, e.g. an operator's, is kept: the WHERE above.)
       logError('prefix.block_not_mirrored', { prefix, error: error instanceof Error ? error.message : String(error) });
     }
     return block;

@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
 import { StorageUpkeep } from './storage-upkeep';
-import { Cooldown, WindowRule, createWindowLog, evaluateWindows, longestWindowMs, pruneEvents, recordEvent, removeEvent } from './window-log';
+import { Cooldown, WindowRule, countEvents, createWindowLog, evaluateWindows, longestWindowMs, pruneEvents, recordEvent, removeEvent } from './window-log';
 
 /**
  * One rate-limit key (a phone number, a client IP, a shard of the global budget) as a
@@ -32,6 +32,14 @@ export interface LimitDecision {
   eventId?: number;
   /** When admitted by `hold`, what `settle` needs to keep or drop the lent event. */
   holdId?: number;
+  /** When denied: events written within the longest window (for a failure budget, the failures). */
+  used?: number;
+}
+
+/** A budget after an event was written: how much of it is used, and until when it is spent (null: not spent). */
+export interface BudgetState {
+  used: number;
+  spentUntil: number | null;
 }
 
 /**
@@ -85,13 +93,24 @@ export class RateLimiter extends DurableObject<Env> {
 
   /**
    * Ends a hold: `counts` writes the event at the time it was lent, otherwise it is dropped. A
-   * hold this object no longer knows (it restarted in between) that counts is written now.
+   * hold this object no longer knows (it restarted in between) that counts is written now. A
+   * written event answers the budget's state, so the caller learns when this event spent it.
    */
-  async settle(input: SettleInput): Promise<void> {
+  async settle(input: SettleInput): Promise<BudgetState | null> {
     const { holdId, counts, rules } = SettleInput.parse(input);
     const held = this.holds.get(holdId);
     this.holds.delete(holdId);
-    if (counts) await this.write(held ?? { at: Date.now(), keepMs: longestWindowMs(rules) });
+    if (!counts) return null;
+    await this.write(held ?? { at: Date.now(), keepMs: longestWindowMs(rules) });
+    const now = Date.now();
+    // Written events only: lent ones may still turn out not to count.
+    const verdict = evaluateWindows(this.sql, EVENTS, rules, undefined, now);
+    return { used: countEvents(this.sql, EVENTS, now - longestWindowMs(rules)), spentUntil: verdict.allowed ? null : now + verdict.retryAfterMs };
+  }
+
+  /** Forgets every written event: an operator lifted the lock this budget imposes. */
+  async clear(): Promise<void> {
+    this.sql.exec(`DELETE FROM ${EVENTS}`);
   }
 
   /** The one decision `consume` and `hold` share: written and lent events both count. */
@@ -106,7 +125,8 @@ export class RateLimiter extends DurableObject<Env> {
     const pending = [...this.holds.values()].map((held) => held.at);
     const verdict = evaluateWindows(this.sql, EVENTS, rules, cooldown, now, pending);
     if (!verdict.allowed) {
-      return { allowed: false, denied: { allowed: false, remaining: 0, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) } };
+      const used = countEvents(this.sql, EVENTS, now - longestWindowMs(rules));
+      return { allowed: false, denied: { allowed: false, remaining: 0, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000), used } };
     }
     return { allowed: true, remaining: verdict.remaining, event: { at: now, keepMs } };
   }

@@ -86,6 +86,11 @@ export function recordEvent(sql: SqlStorage, table: string, now: number): number
   return sql.exec<{ id: number }>(`INSERT INTO ${table} (at) VALUES (?) RETURNING id`, now).one().id;
 }
 
+/** Events recorded after `since`. */
+export function countEvents(sql: SqlStorage, table: string, since: number): number {
+  return sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE at > ?`, since).one().n;
+}
+
 export function removeEvent(sql: SqlStorage, table: string, id: number): void {
   sql.exec(`DELETE FROM ${table} WHERE id = ?`, id);
 }

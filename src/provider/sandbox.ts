@@ -14,6 +14,13 @@ export const SANDBOX_MAGIC_NUMBERS = {
   undeliverable: '+15555550104',
 } as const;
 
+const MAGIC_NUMBERS: readonly string[] = Object.values(SANDBOX_MAGIC_NUMBERS);
+
+/** One of the sandbox's test numbers above: trying them is testing, not traffic (see admission). */
+export function isSandboxTestNumber(phoneNumber: string): boolean {
+  return MAGIC_NUMBERS.includes(phoneNumber);
+}
+
 const SLOW_ANSWER_MS = 3000;
 const FLAKY_FAILURES = 2;
 

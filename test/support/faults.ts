@@ -40,3 +40,28 @@ export function recordingQueue(options: { fail?: boolean } = {}) {
   } as unknown as Queue;
   return { queue, sent };
 }
+
+/**
+ * The real D1 database, except that a batch holding a statement whose SQL matches `pattern`
+ * fails as D1 does when it is unreachable: one write fails while everything else works.
+ */
+export function withFailingBatchOf(db: D1Database, pattern: RegExp): D1Database & { failedBatches: () => number } {
+  let failed = 0;
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'failedBatches') return () => failed;
+      if (property === 'batch') {
+        return async (statements: D1PreparedStatement[]) => {
+          // The runtime's prepared statements carry their SQL as `statement`.
+          if (statements.some((statement) => pattern.test((statement as unknown as { statement: string }).statement))) {
+            failed += 1;
+            throw new Error('D1_ERROR: injected fault');
+          }
+          return target.batch(statements);
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as D1Database & { failedBatches: () => number };
+}

@@ -1,8 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { countryCallingCode } from '../../country-codes';
 import { ApiError } from '../../errors';
-import { prefixGuardFor } from '../../limiter/limiter-client';
-import type { PrefixBlock } from '../../limiter/prefix-guard';
-import { prefixBlocksFor } from '../../prefix-blocks';
+import { type PrefixBlock, prefixBlocksFor } from '../../prefix-blocks';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { errorResponses } from '../schemas';
@@ -11,6 +10,9 @@ const PrefixSchema = z
   .string()
   .regex(/^\+[1-9]\d{0,14}$/, { error: 'must be + and the leading digits of numbers, e.g. +91987' })
   .openapi({ example: '+88216' });
+
+/** `+4` or `+88` are parts of country calling codes, not whole ones (padding finds the code they start). */
+const holdsCountryCode = (prefix: string) => prefix.length >= countryCallingCode(prefix.padEnd(4, '0')).length;
 
 const Block = z
   .object({
@@ -39,7 +41,9 @@ const create = createRoute({
   method: 'post',
   path: '/v1/admin/prefix-blocks',
   summary: 'Block sends to a destination prefix ahead of time',
-  description: 'The prefix is matched the way the limiter keys prefixes: "+" and the first five digits of the number.',
+  description:
+    'Blocks every number that starts with the prefix: a country calling code (+44), a range (+4479, +4478123) or one number. ' +
+    'The prefix must hold at least a whole country calling code; a shorter one would span several countries.',
   security,
   request: {
     body: {
@@ -48,7 +52,9 @@ const create = createRoute({
         'application/json': {
           schema: z
             .object({
-              prefix: PrefixSchema,
+              prefix: PrefixSchema.refine(holdsCountryCode, {
+                error: 'must hold at least a whole country calling code (e.g. +44, +1, +880): a shorter prefix would span several countries',
+              }),
               durationSeconds: z.number().int().min(60).max(365 * 86400).default(43200),
               note: z.string().max(200).optional(),
             })
@@ -83,7 +89,7 @@ const view = (block: PrefixBlock) => ({
   until: new Date(block.until).toISOString(),
 });
 
-/** Operators list, pre-set and lift prefix blocks; the PrefixGuard objects enforce them. */
+/** Operators list, pre-set and lift prefix blocks (see prefix-blocks.ts for where each kind is enforced). */
 export const adminPrefixBlockRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(list, async (c) => {
     const blocks = await prefixBlocksFor(c.env).listActive();
@@ -92,12 +98,12 @@ export const adminPrefixBlockRoutes = new OpenAPIHono<AppEnv>({ defaultHook: val
   })
   .openapi(create, async (c) => {
     const { prefix, durationSeconds, note } = c.req.valid('json');
-    const block = await prefixGuardFor(c.env, prefix).block({ prefix, seconds: durationSeconds, note });
+    const block = await prefixBlocksFor(c.env).block({ prefix, seconds: durationSeconds, note });
     return c.json(view(block), 201);
   })
   .openapi(lift, async (c) => {
     const { prefix } = c.req.valid('param');
-    const lifted = await prefixGuardFor(c.env, prefix).lift();
+    const lifted = await prefixBlocksFor(c.env).lift(prefix);
     if (!lifted) throw new ApiError('not_found', `No active block for ${prefix}`);
     return c.json({ lifted: view(lifted) }, 200);
   });

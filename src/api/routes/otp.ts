@@ -44,19 +44,24 @@ const createOtp = createRoute({
   path: '/v1/otp',
   summary: 'Request a one-time code',
   description:
-    'Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl`.',
+    'Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl`. ' +
+    'A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, ' +
+    '`prefix_blocked` or `phone_locked`; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
   request: {
     headers: z.object({
       'idempotency-key': z
         .string()
         .optional()
-        .openapi({ description: '8-255 printable ASCII characters; the same key within 24 h replays the first answer' }),
+        .openapi({
+          description:
+            '8-255 printable ASCII characters; the same key within 24 h replays the first answer. While the first call with the key is still being created, others get 409 `request_in_progress` with `Retry-After`.',
+        }),
     }),
     body: { required: true, content: { 'application/json': { schema: CreateBody } } },
   },
   responses: {
     202: { description: 'Queued', content: { 'application/json': { schema: Accepted } } },
-    ...errorResponses(400, 413, 415, 422, 429, 503),
+    ...errorResponses(400, 409, 413, 415, 422, 429, 503),
   },
 });
 
