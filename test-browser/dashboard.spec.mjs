@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { sleep } from '../scripts/lib/async.mjs';
 import { createDevStack } from '../scripts/lib/dev-stack.mjs';
+import { LOCAL_DEV_SECRETS } from '../scripts/lib/local-dev-secrets.mjs';
 import { ROOT } from '../scripts/lib/wrangler.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -24,7 +25,8 @@ const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
   '--disable-sync', '--no-first-run',
 ];
-const DEV_TOKEN = 'sandbox-admin-token';
+// What `npm run dev` writes to .dev.vars; the dev stack passes it with --var.
+const DEV_TOKEN = LOCAL_DEV_SECRETS.ADMIN_TOKEN;
 const OVERALL_TIMEOUT_MS = 300_000;
 const NUMBERS = {
   ok: ['+919800000001', '+919800000002', '+919800000003', '+447700900001'],
@@ -140,7 +142,7 @@ async function main() {
 
   await check('the page asks for the token, and refuses a wrong one', async () => {
     await page.getByTestId('sign-in-panel').waitFor({ state: 'visible' });
-    assert.match(await page.getByTestId('sandbox-hint').innerText(), /sandbox-admin-token/);
+    assert.match(await page.getByTestId('development-hint').innerText(), /ADMIN_TOKEN in \.dev\.vars/);
     await signIn(page, 'not-the-token');
     await page.getByTestId('sign-in-error').filter({ hasText: 'refused' }).waitFor();
     assert.equal(await page.getByTestId('dashboard').isVisible(), false);

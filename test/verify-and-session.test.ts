@@ -1,16 +1,15 @@
 import { SELF, env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { SANDBOX_OTP_SECRET, SANDBOX_SESSION_SECRET } from '../src/config';
 import { SESSION_COOKIE, signSession } from '../src/api/session-cookie';
 import { verifyFailureKey } from '../src/limiter/limiter-client';
-import { requestRow, seedRequest, uniquePhone } from './support/fixtures';
+import { TEST_OTP_SECRET, TEST_SESSION_SECRET, requestRow, seedRequest, uniquePhone } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
 
 const BASE = 'https://otp.test';
 
 async function codeFor(requestId: string) {
-  return deriveCode(SANDBOX_OTP_SECRET, requestId, 6);
+  return deriveCode(TEST_OTP_SECRET, requestId, 6);
 }
 
 async function wrongCodeFor(requestId: string) {
@@ -233,7 +232,7 @@ describe('sessions', () => {
   });
 
   it('a tampered cookie is 401', async () => {
-    const cookie = await signSession(payload(), SANDBOX_SESSION_SECRET);
+    const cookie = await signSession(payload(), TEST_SESSION_SECRET);
     const [body, signature] = cookie.split('.');
     const forged = btoa(JSON.stringify(payload({ phoneNumber: '+15550001111' }))).replace(/=+$/, '');
     for (const bad of [`${forged}.${signature}`, `${body}.${signature!.slice(0, -2)}xx`, `${body}`, `${body}.${signature}.x`, 'garbage']) {
@@ -243,7 +242,7 @@ describe('sessions', () => {
   });
 
   it('an expired cookie is 401', async () => {
-    const cookie = await signSession(payload({ exp: Math.floor(Date.now() / 1000) - 1 }), SANDBOX_SESSION_SECRET);
+    const cookie = await signSession(payload({ exp: Math.floor(Date.now() / 1000) - 1 }), TEST_SESSION_SECRET);
     expect((await getSession(cookie)).status).toBe(401);
   });
 
@@ -253,8 +252,8 @@ describe('sessions', () => {
 
   it('after rotation, cookies signed with the previous secret are still read; new ones use the current secret', async () => {
     const worker = (await import('../src/index')).default;
-    const rotated = { ...env, SESSION_SECRET: 'new-secret', SESSION_SECRET_PREVIOUS: SANDBOX_SESSION_SECRET } as Env;
-    const oldCookie = await signSession(payload(), SANDBOX_SESSION_SECRET);
+    const rotated = { ...env, SESSION_SECRET: 'new-secret', SESSION_SECRET_PREVIOUS: TEST_SESSION_SECRET } as Env;
+    const oldCookie = await signSession(payload(), TEST_SESSION_SECRET);
     const read = await fetchWithEnv(new Request(`${BASE}/v1/session`, { headers: { Cookie: `${SESSION_COOKIE}=${oldCookie}` } }), rotated);
     expect(read.status).toBe(200);
 

@@ -3,6 +3,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './app-env';
 import { onError, onNotFound } from './error-handler';
 import { corsForApps } from './middleware/cors-for-apps';
+import { developmentLocalOnly } from './middleware/development-local-only';
 import { jsonBody } from './middleware/json-body';
 import { loadConfigMiddleware } from './middleware/load-config';
 import { traceId } from './middleware/trace-id';
@@ -21,6 +22,7 @@ export function createApp() {
   app.use(traceId());
   app.use(secureHeaders());
   app.use(loadConfigMiddleware());
+  app.use(developmentLocalOnly());
   app.use('/v1/*', corsForApps());
   const appBodies = jsonBody({ maxBytes: MAX_BODY_BYTES });
   // Admin routes check their bodies themselves, after the bearer token (routes/admin.ts).

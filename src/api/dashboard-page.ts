@@ -1,14 +1,12 @@
-import { SANDBOX_ADMIN_TOKEN } from '../config';
-
 /**
  * The operator dashboard, one self-contained page (no CDN, no build step) that reads the admin API
  * with the token the operator signs in with. Charts are inline SVG; every value from the API is
  * put in the page as text, never as markup. Stable `data-testid`s are what the browser test uses.
  */
-export function dashboardPage(options: { nonce: string; sandbox: boolean }): string {
+export function dashboardPage(options: { nonce: string; development: boolean }): string {
   const { nonce } = options;
-  const hint = options.sandbox
-    ? `<p class="hint" data-testid="sandbox-hint">Sandbox mode: the development token is <code>${SANDBOX_ADMIN_TOKEN}</code>.</p>`
+  const hint = options.development
+    ? '<p class="hint" data-testid="development-hint">Local development: the token is <code>ADMIN_TOKEN</code> in <code>.dev.vars</code>, which <code>npm run dev</code> writes.</p>'
     : '';
   return `<!doctype html>
 <html lang="en">

@@ -1,11 +1,12 @@
 import { codeMatches } from '../codes';
-import { type Config, otpSecretFor } from '../config';
+import type { Config } from '../config';
 import { type OtpRequestRow, getRequest } from '../db/requests';
 import { type VerificationOutcome, verificationEventStatement } from '../db/verification-events';
 import { ApiError } from '../errors';
 import { holdLimit, prefixGuardFor, settleLimit, verifyFailureKey } from '../limiter/limiter-client';
-import { errorName, logError, logWarn } from '../log';
+import { errorName, logWarn } from '../log';
 import { effectiveStatus } from './request-view';
+import { requireSecret } from './required-secret';
 
 /** Statuses in which a code can still be checked (a `failed` send may still have reached the phone). */
 const CHECKABLE = "('queued', 'sending', 'sent', 'delivered', 'failed')";
@@ -23,11 +24,7 @@ export async function verifyOtp(
   input: { requestId: string; code: string },
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<OtpRequestRow> {
-  const secret = otpSecretFor(config);
-  if (!secret) {
-    logError('config.missing_secret', { secret: 'OTP_SECRET', path: 'verify' });
-    throw new ApiError('configuration_error', 'The service is misconfigured; the operator has been told why in the logs');
-  }
+  const secret = requireSecret(config, 'OTP_SECRET', 'verify');
   const now = Date.now();
   const request = await getRequest(env.DB, input.requestId);
   if (!request) throw new ApiError('not_found', 'No such request');
