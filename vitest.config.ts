@@ -1,19 +1,24 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { TEST_SECRETS } from './test/support/secrets.ts';
 
 // This file runs in Node; the project's type set is the Workers runtime's, which has no `process`.
 declare const process: { env: Record<string, string | undefined> };
 
 export default defineConfig(async () => {
+  // wrangler.toml requires these secrets; a test run has no .dev.vars, so give them where wrangler
+  // looks next, or it warns once per test file. The bindings below are what the tests run with.
+  for (const [name, value] of Object.entries(TEST_SECRETS)) process.env[name] ??= value;
   const migrations = await readD1Migrations('migrations');
   return {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: './wrangler.toml' },
         miniflare: {
+          // The secrets are given here, never read from a developer's .dev.vars.
           // SELF.fetch sends no CF-Connecting-IP (Cloudflare always does), so every test call without
           // one would share the strict bucket of unreadable addresses; the tests of that bucket set it back.
-          bindings: { ENVIRONMENT: 'test', TEST_MIGRATIONS: migrations, UNKNOWN_IP_LIMITS: '100000/60' },
+          bindings: { ENVIRONMENT: 'test', TEST_MIGRATIONS: migrations, UNKNOWN_IP_LIMITS: '100000/60', ...TEST_SECRETS },
         },
       }),
     ],

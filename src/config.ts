@@ -280,34 +280,22 @@ export function loadConfig(env: Env): Config {
   return config;
 }
 
-/**
- * Sandbox mode needs no secrets, so that a fresh clone runs with none. Codes there are derived
- * from a fixed, public development secret; the sandbox never reaches a phone, so nothing leaks.
- */
-export const SANDBOX_OTP_SECRET = 'sandbox-only-otp-secret-not-for-production';
+/** The secrets the Worker cannot do without, by what needs them. None has a built-in default. */
+export const REQUIRED_SECRETS = {
+  OTP_SECRET: 'codes can be neither sent nor checked',
+  SESSION_SECRET: 'sessions can be neither started nor read',
+  ADMIN_TOKEN: 'the admin API is closed',
+} as const;
+export type RequiredSecret = keyof typeof REQUIRED_SECRETS;
 
-export const SANDBOX_SESSION_SECRET = 'sandbox-only-session-secret-not-for-production';
-
-/** The secret session cookies are signed with, or undefined when the deployment lacks one. */
-export function sessionSecretFor(config: Config): string | undefined {
-  if (config.session.secret) return config.session.secret;
-  return config.providerMode === 'sandbox' ? SANDBOX_SESSION_SECRET : undefined;
-}
-
-/** The secret codes are derived with, or undefined when the deployment lacks one. */
-export function otpSecretFor(config: Config): string | undefined {
-  if (config.otp.secret) return config.otp.secret;
-  return config.providerMode === 'sandbox' ? SANDBOX_OTP_SECRET : undefined;
-}
-
-/**
- * The fixed operator token of local development, public on purpose: sandbox mode never reaches a
- * phone, and production refuses sandbox mode, so it opens nothing that matters.
- */
-export const SANDBOX_ADMIN_TOKEN = 'sandbox-admin-token';
-
-/** The bearer token operators must present, or undefined (every admin route then answers 401). */
-export function adminTokenFor(config: Config): string | undefined {
-  if (config.adminToken) return config.adminToken;
-  return config.providerMode === 'sandbox' ? SANDBOX_ADMIN_TOKEN : undefined;
+/** The value of a required secret, or undefined when the deployment lacks it. */
+export function secretValue(config: Config, name: RequiredSecret): string | undefined {
+  switch (name) {
+    case 'OTP_SECRET':
+      return config.otp.secret;
+    case 'SESSION_SECRET':
+      return config.session.secret;
+    case 'ADMIN_TOKEN':
+      return config.adminToken;
+  }
 }

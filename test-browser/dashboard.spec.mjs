@@ -5,8 +5,10 @@
  * Starts `wrangler dev` (sandbox provider, throwaway local state, fast delivery reports), sends
  * some traffic through the public API (including the sandbox's misbehaving numbers), then drives
  * Debian's Chromium with playwright-core: signs in (a wrong token first), reads the charts and
- * tables, filters the attempts, opens a request's timeline, runs a dry-run resend and then the
- * resend itself, and checks the page on a phone-sized screen. Screenshots go to a temporary
+ * tables (the range fitted to the data, a stuck request in the headline, an empty range shown as
+ * such), filters the attempts, opens a request's timeline, lifts a prefix block, lists and lifts a
+ * locked phone, runs a dry-run resend and then the resend itself, and checks on a phone-sized screen
+ * that the page and every table fit. Screenshots go to a temporary
  * directory whose path is printed. Ends with one line: `N passed, M failed` (also written as JSON to
  * $BROWSER_RESULTS_FILE when set, for the CI summary).
  */
@@ -17,6 +19,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { sleep } from '../scripts/lib/async.mjs';
 import { createDevStack } from '../scripts/lib/dev-stack.mjs';
+import { LOCAL_DEV_SECRETS } from '../scripts/lib/local-dev-secrets.mjs';
 import { ROOT } from '../scripts/lib/wrangler.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -24,7 +27,8 @@ const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
   '--disable-sync', '--no-first-run',
 ];
-const DEV_TOKEN = 'sandbox-admin-token';
+// What `npm run dev` writes to .dev.vars; the dev stack passes it with --var.
+const DEV_TOKEN = LOCAL_DEV_SECRETS.ADMIN_TOKEN;
 const OVERALL_TIMEOUT_MS = 300_000;
 const NUMBERS = {
   ok: ['+919800000001', '+919800000002', '+919800000003', '+447700900001'],
@@ -32,7 +36,13 @@ const NUMBERS = {
   unavailable: '+15555550101',
   flaky: '+15555550103',
   undeliverable: '+15555550104',
+  stuck: '+919800000099',
+  locked: '+919800000077',
 };
+const BLOCKS = [
+  { prefix: '+88216', durationSeconds: 3600, note: 'premium range, lifted by the test' },
+  { prefix: '+88217', durationSeconds: 3600, note: 'premium range: a longer note that has to wrap on a phone-sized screen' },
+];
 
 const results = [];
 let server;
@@ -96,12 +106,44 @@ async function newPage(context) {
   page.problems = [];
   page.on('pageerror', (error) => page.problems.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
-    // A refused token answers 401 on purpose; the browser logs that fetch as an error.
-    if (message.type() === 'error' && !/status of 401/.test(message.text())) page.problems.push(`console: ${message.text()}`);
+    // A refused token answers 401 on purpose, and a service without the locked-phones route 404;
+    // the browser logs those fetches as errors.
+    const expected = /status of 401/.test(message.text()) || (/status of 404/.test(message.text()) && message.location().url.endsWith('/v1/admin/locked-phones'));
+    if (message.type() === 'error' && !expected) page.problems.push(`console: ${message.text()}`);
   });
   page.on('dialog', (dialog) => dialog.accept());
   return page;
 }
+
+/**
+ * Answers the page's locked-phones calls with the API's documented shape (list and lift), whether
+ * or not this service has the route; `calls` records each one.
+ */
+const LOCKED_PHONES_ROUTE = /\/v1\/admin\/locked-phones(\/|\?|$)/;
+const STATS_ROUTE = /\/v1\/admin\/stats\?/;
+
+async function stubLockedPhones(page, calls) {
+  let locked = [{ phoneNumber: NUMBERS.locked, failures: 10, lockedUntil: new Date(Date.now() + 3_600_000).toISOString() }];
+  await page.route(LOCKED_PHONES_ROUTE, async (route) => {
+    const request = route.request();
+    calls.push(`${request.method()} ${new URL(request.url()).pathname}`);
+    if (request.method() === 'DELETE') {
+      const lifted = locked[0];
+      locked = [];
+      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ lifted }) });
+    }
+    return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ lockedPhones: locked }) });
+  });
+}
+
+/** Tables whose content is wider than the box that shows it: cut off on this screen. */
+const cutOffTables = (page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll('main table')]
+      .filter((table) => table.offsetParent !== null)
+      .filter((table) => table.scrollWidth > table.parentElement.clientWidth + 1 || table.getBoundingClientRect().right > window.innerWidth + 1)
+      .map((table) => `${table.dataset.testid}: ${table.scrollWidth}px in ${table.parentElement.clientWidth}px`),
+  );
 
 async function signIn(page, token) {
   await page.getByTestId('token-input').fill(token);
@@ -133,6 +175,14 @@ async function main() {
     await waitForStatus(ids[NUMBERS.flaky], ['sent', 'delivered']);
   });
 
+  // A request stuck in `queued` for 10 minutes, as a restart of the dev server leaves one behind.
+  const stuckAt = Date.now() - 10 * 60_000;
+  await server.d1(
+    `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, origin, created_at, updated_at, expires_at, attempts, enqueued_at)
+     VALUES ('otp_StuckStuckStuckStuck01', '${NUMBERS.stuck}', '+91980', 'queued', 'api', ${stuckAt}, ${stuckAt}, ${stuckAt + 300_000}, 0, ${stuckAt})`,
+  );
+  for (const block of BLOCKS) assert.equal((await api('/v1/admin/prefix-blocks', { method: 'POST', body: JSON.stringify(block) })).status, 201);
+
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   const desktop = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await newPage(desktop);
@@ -140,7 +190,7 @@ async function main() {
 
   await check('the page asks for the token, and refuses a wrong one', async () => {
     await page.getByTestId('sign-in-panel').waitFor({ state: 'visible' });
-    assert.match(await page.getByTestId('sandbox-hint').innerText(), /sandbox-admin-token/);
+    assert.match(await page.getByTestId('development-hint').innerText(), /ADMIN_TOKEN in \.dev\.vars/);
     await signIn(page, 'not-the-token');
     await page.getByTestId('sign-in-error').filter({ hasText: 'refused' }).waitFor();
     assert.equal(await page.getByTestId('dashboard').isVisible(), false);
@@ -154,11 +204,83 @@ async function main() {
     assert.ok(requests >= 8, `requests card says ${requests}`);
     assert.ok((await page.getByTestId('sends-chart').locator('rect[data-outcome="sent"]').count()) >= 1, 'a sent bar');
     assert.ok((await page.getByTestId('sends-chart').locator('rect[data-outcome="failed"]').count()) >= 1, 'a failed bar');
-    assert.match(await page.getByTestId('latency-percentiles').innerText(), /p50 \d+ ms · p95 \d+ ms · p99 \d+ ms/);
+    // Sandbox calls take under a millisecond: "<1 ms", never "0 ms".
+    assert.match(await page.getByTestId('latency-percentiles').innerText(), /p50 (<1|\d+) ms · p95 (<1|\d+) ms · p99 (<1|\d+) ms/);
+    const latency = (await page.getByTestId('card-latency').locator('.value').innerText()).trim();
+    assert.match(latency, /^(<1|[1-9]\d*) ms$/, `latency card says ${latency}`);
     const errors = await page.getByTestId('top-errors').innerText();
     assert.match(errors, /provider_rejected_request/);
     assert.match(errors, /provider_delivery_failed/);
     assert.match(await page.getByTestId('card-delivered').innerText(), /%/);
+  });
+
+  await check('the range starts at the first request by default, in 1-minute bars', async () => {
+    assert.equal(await page.getByTestId('range').inputValue(), 'first');
+    assert.equal(await page.getByTestId('range-shown').getAttribute('data-bucket'), '1m');
+    assert.ok(Number(await page.getByTestId('sends-chart').locator('svg').getAttribute('data-bars')) >= 15);
+    const { body } = await api(`/v1/admin/stats?since=first&until=${Date.now()}`);
+    assert.equal(body.bucket, '1m');
+    assert.equal(Number((await page.getByTestId('card-requests').locator('.value').innerText()).trim()), body.requests.total);
+  });
+
+  await check('the stuck request is in the headline', async () => {
+    const card = page.getByTestId('card-stuck');
+    const [stuck, inFlight] = (await card.locator('.value').innerText()).split('/').map((part) => Number(part.trim()));
+    assert.equal(stuck, 1);
+    assert.ok(inFlight >= stuck, `in flight ${inFlight}`);
+    assert.match(await card.getAttribute('class'), /\balert\b/);
+    assert.match(await card.locator('.sub').innerText(), /untouched 2\+ min/);
+  });
+
+  await check('an empty range shows dashes, not zero milliseconds', async () => {
+    const empty = `since=${Date.UTC(2001, 0, 1)}&until=${Date.UTC(2001, 0, 1, 1)}`;
+    await page.route(STATS_ROUTE, (route) => route.continue({ url: route.request().url().replace(/since=[^&]*&until=\d+/, empty) }));
+    await page.getByTestId('refresh').click();
+    await page.getByTestId('card-requests').locator('.value').filter({ hasText: /^0$/ }).waitFor();
+    assert.equal((await page.getByTestId('card-latency').locator('.value').innerText()).trim(), '—');
+    assert.equal((await page.getByTestId('card-delivered').locator('.value').innerText()).trim(), '—');
+    assert.match(await page.getByTestId('latency-percentiles').innerText(), /No provider calls in this range/);
+    await page.unroute(STATS_ROUTE);
+    await page.getByTestId('refresh').click();
+    await page.getByTestId('card-requests').locator('.value').filter({ hasText: /^[1-9]/ }).waitFor();
+  });
+
+  await check('prefix blocks show their notes, and one is lifted from the page', async () => {
+    for (const block of BLOCKS) {
+      const row = page.locator(`[data-testid="prefix-block-row"][data-prefix="${block.prefix}"]`);
+      assert.equal(await row.getByTestId('prefix-block-note').innerText(), block.note);
+    }
+    assert.deepEqual(await cutOffTables(page), []);
+    await page.locator(`[data-testid="prefix-block-row"][data-prefix="${BLOCKS[0].prefix}"]`).getByTestId('lift-prefix-block').click();
+    await page.locator(`[data-testid="prefix-block-row"][data-prefix="${BLOCKS[0].prefix}"]`).waitFor({ state: 'detached' });
+    const { body } = await api('/v1/admin/prefix-blocks');
+    assert.deepEqual(body.blocks.map((block) => block.prefix), [BLOCKS[1].prefix]);
+  });
+
+  await check('locked phones: no panel while the service has no such route, else its list', async () => {
+    const { status, body } = await api('/v1/admin/locked-phones');
+    const panel = page.getByTestId('locked-phones-panel');
+    if (status === 404) {
+      assert.equal(await panel.isVisible(), false);
+    } else {
+      assert.equal(status, 200);
+      await panel.waitFor({ state: 'visible' });
+      assert.equal(await page.getByTestId('locked-phone-row').count(), body.lockedPhones.length);
+    }
+  });
+
+  await check('locked phones: listed with their figures, and lifted from the page (the documented API shape)', async () => {
+    const calls = [];
+    await stubLockedPhones(page, calls);
+    await page.getByTestId('refresh').click();
+    const row = page.locator(`[data-testid="locked-phone-row"][data-phone="${NUMBERS.locked}"]`);
+    await row.waitFor();
+    assert.match(await row.innerText(), /10/);
+    await row.getByTestId('lift-locked-phone').click();
+    await row.waitFor({ state: 'detached' });
+    assert.match(await page.getByTestId('locked-phones').innerText(), /No phone is locked/);
+    assert.ok(calls.includes(`DELETE /v1/admin/locked-phones/${encodeURIComponent(NUMBERS.locked)}`), calls.join(', '));
+    await page.unroute(LOCKED_PHONES_ROUTE);
   });
 
   await check('the attempts table filters by outcome and by phone', async () => {
@@ -242,13 +364,31 @@ async function main() {
 
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   const small = await newPage(phone);
+  await stubLockedPhones(small, []);
   await small.goto(`${server.base}/admin`);
-  await check('on a phone-sized screen the page fits its width', async () => {
+  await check('on a phone-sized screen the page and every table fit its width, and the stuck request shows', async () => {
     await signIn(small, DEV_TOKEN);
     await small.getByTestId('card-requests').filter({ hasText: /\d/ }).waitFor();
     await small.getByTestId('attempt-row').first().waitFor();
+    await small.getByTestId('country-row').first().waitFor();
+    await small.getByTestId('prefix-block-row').first().waitFor();
+    await small.getByTestId('locked-phone-row').first().waitFor();
+    await small.getByTestId('resend-row').first().waitFor();
     const widths = await small.evaluate(() => ({ page: document.documentElement.scrollWidth, screen: window.innerWidth }));
+    assert.equal(widths.screen, 390);
     assert.ok(widths.page <= widths.screen, `page is ${widths.page}px wide on a ${widths.screen}px screen`);
+    assert.deepEqual(await cutOffTables(small), []);
+    // Every figure of a country row is on screen, each beside its label.
+    const cells = await small.evaluate(() =>
+      [...document.querySelector('[data-testid="country-row"]').cells].map((cell) => {
+        const box = cell.getBoundingClientRect();
+        return { label: cell.dataset.label, shown: box.width > 0 && box.left >= 0 && box.right <= window.innerWidth, before: getComputedStyle(cell, '::before').content };
+      }),
+    );
+    assert.deepEqual(cells.map((cell) => cell.label), ['code', 'requests', 'accepted', 'delivered', 'failed', 'expired', 'verified']);
+    for (const cell of cells) assert.ok(cell.shown && cell.before === `"${cell.label}"`, JSON.stringify(cell));
+    assert.equal(Number((await small.getByTestId('card-stuck').locator('.value').innerText()).split('/')[0].trim()), 1);
+    await small.getByTestId('by-country').screenshot({ path: join(shots, 'phone-by-country.png') });
     await small.screenshot({ path: join(shots, 'phone.png'), fullPage: true });
     await small.screenshot({ path: join(shots, 'phone-top.png') });
     await small.getByTestId('attempts-table').screenshot({ path: join(shots, 'phone-attempts.png') });

@@ -62,6 +62,7 @@ describe('admin queries read through indexes', () => {
       '/v1/admin/attempts?errorCode=provider_unavailable',
       `/v1/admin/attempts?since=${since}&format=csv`,
       '/v1/admin/stats',
+      '/v1/admin/stats?since=first',
     ];
     for (const path of paths) expect((await adminFetch(path, {}, testEnv)).status, path).toBe(200);
     const dry = await adminFetch(

@@ -1,6 +1,6 @@
 import { SELF, env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigError, SANDBOX_ADMIN_TOKEN, adminTokenFor, loadConfig } from '../src/config';
+import { ConfigError, REQUIRED_SECRETS, type RequiredSecret, loadConfig, secretValue } from '../src/config';
 import { fetchWithEnv } from './support/worker';
 import { requestRow, seedRequest } from './support/fixtures';
 
@@ -48,10 +48,15 @@ describe('configuration', () => {
     expect(() => loadConfig(withVars({ DELIVERY_CHECK_BASE_SECONDS: 'soon' }))).toThrow(/DELIVERY_CHECK_BASE_SECONDS/);
   });
 
-  it('the admin token: ADMIN_TOKEN when set; in sandbox mode only, the development token otherwise', () => {
-    expect(adminTokenFor(loadConfig(withVars({ ADMIN_TOKEN: 'set-token' })))).toBe('set-token');
-    expect(adminTokenFor(loadConfig(withVars({ ADMIN_TOKEN: '' })))).toBe(SANDBOX_ADMIN_TOKEN);
-    expect(adminTokenFor(loadConfig(withVars({ ADMIN_TOKEN: '', PROVIDER_MODE: 'startmessaging' })))).toBeUndefined();
+  it('no secret has a built-in value, in any mode: unset is unset', () => {
+    const names = Object.keys(REQUIRED_SECRETS) as RequiredSecret[];
+    expect(names.sort()).toEqual(['ADMIN_TOKEN', 'OTP_SECRET', 'SESSION_SECRET']);
+    for (const mode of ['sandbox', 'startmessaging']) {
+      const unset = loadConfig(withVars({ PROVIDER_MODE: mode, OTP_SECRET: '', SESSION_SECRET: '', ADMIN_TOKEN: '' }));
+      for (const name of names) expect(secretValue(unset, name), `${mode} ${name}`).toBeUndefined();
+    }
+    const set = loadConfig(withVars({ OTP_SECRET: 'o', SESSION_SECRET: 's', ADMIN_TOKEN: 'a' }));
+    expect([secretValue(set, 'OTP_SECRET'), secretValue(set, 'SESSION_SECRET'), secretValue(set, 'ADMIN_TOKEN')]).toEqual(['o', 's', 'a']);
   });
 
   it('refuses sandbox mode in production', () => {
@@ -77,7 +82,7 @@ describe('configuration', () => {
   it.each([
     ['SESSION_SECRET', { OTP_SECRET: 'an-otp-secret' }],
     ['OTP_SECRET', { SESSION_SECRET: 'a-session-secret' }],
-  ])('verify without %s answers 500 configuration_error, names it in the log and consumes no attempt', async (missing, secrets) => {
+  ])('verify without %s answers 500 configuration_error naming it, logs it and consumes no attempt', async (missing, secrets) => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     const { id } = await seedRequest();
     const response = await fetchWithEnv(
@@ -85,9 +90,9 @@ describe('configuration', () => {
       withVars({ PROVIDER_MODE: 'startmessaging', SM_API_KEY: 'k', OTP_SECRET: '', SESSION_SECRET: '', ...secrets }),
     );
     expect(response.status).toBe(500);
-    const body = await response.json<{ error: { code: string; message: string } }>();
-    expect(body.error.code).toBe('configuration_error');
-    expect(body.error.message).not.toContain(missing);
+    const body = await response.json<{ error: { code: string; message: string; missingSecret: string } }>();
+    expect(body.error).toMatchObject({ code: 'configuration_error', missingSecret: missing });
+    expect(body.error.message).toContain(`${missing} is not set`);
     expect(errors.mock.calls.flat().join('\n')).toContain(missing);
     expect((await requestRow(id)).verify_attempts).toBe(0);
     errors.mockRestore();

@@ -1,12 +1,11 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { SANDBOX_OTP_SECRET } from '../src/config';
 import { ipLimitKey, phoneLimitKey, rateLimiterFor, verifyFailureKey } from '../src/limiter/limiter-client';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { adminJson } from './support/admin';
 import { recordingQueue } from './support/faults';
-import { uniquePhone } from './support/fixtures';
+import { TEST_OTP_SECRET, uniquePhone } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
 
 /** Two wrong codes lock a phone for an hour; sends are limited only by the lock here. */
@@ -32,7 +31,7 @@ async function send(testEnv: Env, phoneNumber: string, ip = uniqueIp()) {
 }
 
 async function verify(testEnv: Env, requestId: string, right: boolean) {
-  const code = await deriveCode(SANDBOX_OTP_SECRET, requestId, 6);
+  const code = await deriveCode(TEST_OTP_SECRET, requestId, 6);
   const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
   return fetchWithEnv(
     new Request(`https://otp.test/v1/otp/${requestId}/verify`, {

@@ -1,11 +1,11 @@
 import { SELF, env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { SANDBOX_OTP_SECRET } from '../src/config';
 import type { PrefixGuard } from '../src/limiter/prefix-guard';
 import { prefixGuardFor } from '../src/limiter/limiter-client';
 import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
 import { recordingQueue } from './support/faults';
+import { TEST_OTP_SECRET } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
 
 const ADMIN = { Authorization: 'Bearer test-admin-token' };
@@ -23,7 +23,7 @@ const send = (phoneNumber: string, vars: Record<string, string> = {}) =>
   call('/v1/otp', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ phoneNumber }) }, vars);
 
 async function verifyCorrectly(requestId: string) {
-  const code = await deriveCode(SANDBOX_OTP_SECRET, requestId, 6);
+  const code = await deriveCode(TEST_OTP_SECRET, requestId, 6);
   const response = await SELF.fetch(`https://otp.test/v1/otp/${requestId}/verify`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },

@@ -1,10 +1,9 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { SANDBOX_OTP_SECRET } from '../src/config';
 import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
 import { adminFetch } from './support/admin';
-import { uniquePhone } from './support/fixtures';
+import { TEST_OTP_SECRET, uniquePhone } from './support/fixtures';
 
 const BASE = 'https://otp.test';
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -30,7 +29,7 @@ describe('nothing secret in the logs', () => {
     await post('/v1/otp', { phoneNumber: phone }); // rate limited
     await post('/v1/otp', { phoneNumber: `${phone}99999` }); // invalid
     await waitForStatus(requestId, ['sent']);
-    const code = await deriveCode(SANDBOX_OTP_SECRET, requestId, 6);
+    const code = await deriveCode(TEST_OTP_SECRET, requestId, 6);
     const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
     await post(`/v1/otp/${requestId}/verify`, { code: wrong });
     const verified = await post(`/v1/otp/${requestId}/verify`, { code });

@@ -1,18 +1,17 @@
 import { SELF, env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { SANDBOX_OTP_SECRET, SANDBOX_SESSION_SECRET } from '../src/config';
 import { SESSION_COOKIE, type Session, signPayload, signSession } from '../src/api/session-cookie';
 import { newSessionId } from '../src/ids';
 import { verifyFailureKey } from '../src/limiter/limiter-client';
-import { requestRow, seedRequest, uniquePhone } from './support/fixtures';
+import { TEST_OTP_SECRET, TEST_SESSION_SECRET, requestRow, seedRequest, uniquePhone } from './support/fixtures';
 import { adminFetch, adminJson } from './support/admin';
 import { fetchWithEnv } from './support/worker';
 
 const BASE = 'https://otp.test';
 
 async function codeFor(requestId: string) {
-  return deriveCode(SANDBOX_OTP_SECRET, requestId, 6);
+  return deriveCode(TEST_OTP_SECRET, requestId, 6);
 }
 
 async function wrongCodeFor(requestId: string) {
@@ -248,7 +247,7 @@ describe('POST /v1/otp/:requestId/verify', () => {
     const response = await verify(id, '123456', {}, shortCodes);
     expect(response.status).toBe(400);
     expect((await errorOf(response)).code).toBe('invalid_code_format');
-    const right = await deriveCode(SANDBOX_OTP_SECRET, id, 4);
+    const right = await deriveCode(TEST_OTP_SECRET, id, 4);
     expect((await verify(id, right, {}, shortCodes)).status).toBe(200);
   });
 
@@ -290,7 +289,7 @@ describe('sessions', () => {
   });
 
   it('a tampered cookie is 401', async () => {
-    const cookie = await signSession(session(), SANDBOX_SESSION_SECRET);
+    const cookie = await signSession(session(), TEST_SESSION_SECRET);
     const [body, signature] = cookie.split('.');
     const forged = btoa(JSON.stringify({ v: 2, ...session({ phoneNumber: '+15550001111' }) })).replace(/=+$/, '');
     for (const bad of [`${forged}.${signature}`, `${body}.${signature!.slice(0, -2)}xx`, `${body}`, `${body}.${signature}.x`, 'garbage']) {
@@ -300,7 +299,7 @@ describe('sessions', () => {
   });
 
   it('an expired cookie is 401', async () => {
-    const cookie = await signSession(session({ expiresAt: Date.now() - 1 }), SANDBOX_SESSION_SECRET);
+    const cookie = await signSession(session({ expiresAt: Date.now() - 1 }), TEST_SESSION_SECRET);
     expect((await getSession(cookie)).status).toBe(401);
   });
 
@@ -309,8 +308,8 @@ describe('sessions', () => {
   });
 
   it('after rotation, cookies signed with the previous secret are still read; new ones use the current secret', async () => {
-    const rotated = { ...env, SESSION_SECRET: 'new-secret', SESSION_SECRET_PREVIOUS: SANDBOX_SESSION_SECRET } as Env;
-    const oldCookie = await signSession(session(), SANDBOX_SESSION_SECRET);
+    const rotated = { ...env, SESSION_SECRET: 'new-secret', SESSION_SECRET_PREVIOUS: TEST_SESSION_SECRET } as Env;
+    const oldCookie = await signSession(session(), TEST_SESSION_SECRET);
     const read = await fetchWithEnv(new Request(`${BASE}/v1/session`, { headers: cookieHeader(oldCookie) }), rotated);
     expect(read.status).toBe(200);
 
@@ -354,7 +353,7 @@ describe('sessions', () => {
   it('cookies signed before sessions had ids are still read, and logout revokes them too', async () => {
     const now = Math.floor(Date.now() / 1000);
     const payload = { v: 1, phoneNumber: uniquePhone(), requestId: 'otp_BBBBBBBBBBBBBBBBBBBBBB', iat: now, exp: now + 600 };
-    const cookie = await signPayload(payload, SANDBOX_SESSION_SECRET);
+    const cookie = await signPayload(payload, TEST_SESSION_SECRET);
     const read = await getSession(cookie);
     expect(read.status).toBe(200);
     expect(await read.json()).toEqual({ phoneNumber: payload.phoneNumber, requestId: payload.requestId, expiresAt: new Date(payload.exp * 1000).toISOString() });
@@ -378,8 +377,8 @@ describe('sessions', () => {
     expect((await getSession(otherPhone)).status).toBe(200);
     // A session issued after the revocation (here: 1 ms after it, signed directly) is valid.
     const revokedBefore = Date.parse(body.revokedBefore);
-    const later = await signSession(session({ phoneNumber, issuedAt: revokedBefore + 1 }), SANDBOX_SESSION_SECRET);
-    const atTheInstant = await signSession(session({ phoneNumber, issuedAt: revokedBefore }), SANDBOX_SESSION_SECRET);
+    const later = await signSession(session({ phoneNumber, issuedAt: revokedBefore + 1 }), TEST_SESSION_SECRET);
+    const atTheInstant = await signSession(session({ phoneNumber, issuedAt: revokedBefore }), TEST_SESSION_SECRET);
     expect((await getSession(later)).status).toBe(200);
     expect((await getSession(atTheInstant)).status).toBe(401);
   });
@@ -438,7 +437,7 @@ describe('the session status endpoint answers 401 and 403', () => {
     await adminFetch('/v1/admin/sessions/revoke', { method: 'POST', body: JSON.stringify({ phoneNumber: revokedPhone }) });
     const expired = await signSession(
       { sessionId: newSessionId(), phoneNumber, requestId: 'otp_AAAAAAAAAAAAAAAAAAAAAA', issuedAt: Date.now() - 2000, expiresAt: Date.now() - 1000 },
-      SANDBOX_SESSION_SECRET,
+      TEST_SESSION_SECRET,
     );
     for (const cookie of [undefined, '', 'a.b', expired, loggedOut, revoked]) {
       const response = await getSession(cookie);

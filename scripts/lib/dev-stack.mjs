@@ -72,6 +72,11 @@ export function createDevStack({ label = 'otpd', vars = [], keepTmp = false, fil
       stack.base = dev.base;
       return parseJson(dev.body);
     },
+    /** Runs one SQL statement on the local D1 database (`wrangler d1 execute --local`), as an operator might. */
+    async d1(sql, { timeoutMs = 60_000 } = {}) {
+      if (files) throw new Error('d1: this stack has no D1 database');
+      await expectSuccess(spawnLogged('d1', ['d1', 'execute', 'DB', '--local', '--persist-to', persistTo, '--command', sql]), 'd1 execute', timeoutMs);
+    },
     logTail(lines = 60) {
       return recentLog.slice(-lines);
     },

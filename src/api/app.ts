@@ -4,6 +4,7 @@ import type { AppEnv } from './app-env';
 import { allowedMethodsOf } from './allowed-methods';
 import { notFoundHandler, onError } from './error-handler';
 import { corsForApps } from './middleware/cors-for-apps';
+import { developmentLocalOnly } from './middleware/development-local-only';
 import { jsonBody } from './middleware/json-body';
 import { loadConfigMiddleware } from './middleware/load-config';
 import { singleQueryValues } from './middleware/single-query-values';
@@ -23,6 +24,7 @@ export function createApp() {
   app.use(traceId());
   app.use(secureHeaders());
   app.use(loadConfigMiddleware());
+  app.use(developmentLocalOnly());
   app.use('/v1/*', corsForApps());
   const appBodies = jsonBody({ maxBytes: MAX_BODY_BYTES });
   const appQueries = singleQueryValues();

@@ -1,14 +1,12 @@
-import { SANDBOX_ADMIN_TOKEN } from '../config';
-
 /**
  * The operator dashboard, one self-contained page (no CDN, no build step) that reads the admin API
  * with the token the operator signs in with. Charts are inline SVG; every value from the API is
  * put in the page as text, never as markup. Stable `data-testid`s are what the browser test uses.
  */
-export function dashboardPage(options: { nonce: string; sandbox: boolean }): string {
+export function dashboardPage(options: { nonce: string; development: boolean }): string {
   const { nonce } = options;
-  const hint = options.sandbox
-    ? `<p class="hint" data-testid="sandbox-hint">Sandbox mode: the development token is <code>${SANDBOX_ADMIN_TOKEN}</code>.</p>`
+  const hint = options.development
+    ? '<p class="hint" data-testid="development-hint">Local development: the token is <code>ADMIN_TOKEN</code> in <code>.dev.vars</code>, which <code>npm run dev</code> writes.</p>'
     : '';
   return `<!doctype html>
 <html lang="en">
@@ -42,13 +40,15 @@ export function dashboardPage(options: { nonce: string; sandbox: boolean }): str
   <section class="toolbar">
     <label>Range
       <select id="range" data-testid="range">
+        <option value="first" selected>since the first request</option>
         <option value="3600000">last hour</option>
-        <option value="86400000" selected>last 24 hours</option>
+        <option value="86400000">last 24 hours</option>
         <option value="604800000">last 7 days</option>
         <option value="2592000000">last 30 days</option>
       </select>
     </label>
     <button type="button" id="refresh" data-testid="refresh">Refresh</button>
+    <span class="muted small" id="range-shown" data-testid="range-shown"></span>
     <span class="muted small" id="updated" data-testid="updated"></span>
   </section>
 
@@ -65,11 +65,11 @@ export function dashboardPage(options: { nonce: string; sandbox: boolean }): str
     </section>
     <section class="panel">
       <h2>Top errors</h2>
-      <div class="scroll"><table data-testid="top-errors"><thead><tr><th>code</th><th>from</th><th class="num">count</th></tr></thead><tbody id="top-errors"></tbody></table></div>
+      <div class="scroll"><table data-testid="top-errors" class="cards-on-phone"><thead><tr><th>code</th><th>from</th><th class="num">count</th></tr></thead><tbody id="top-errors"></tbody></table></div>
     </section>
     <section class="panel">
       <h2>By country</h2>
-      <div class="scroll"><table data-testid="by-country"><thead><tr><th>code</th><th class="num">requests</th><th class="num">accepted</th><th class="num">delivered</th><th class="num">failed</th><th class="num">expired</th><th class="num">verified</th></tr></thead><tbody id="by-country"></tbody></table></div>
+      <div class="scroll"><table data-testid="by-country" class="cards-on-phone"><thead><tr><th>code</th><th class="num">requests</th><th class="num">accepted</th><th class="num">delivered</th><th class="num">failed</th><th class="num">expired</th><th class="num">verified</th></tr></thead><tbody id="by-country"></tbody></table></div>
     </section>
   </div>
 
@@ -130,11 +130,18 @@ export function dashboardPage(options: { nonce: string; sandbox: boolean }): str
         <p class="error" id="resend-error" role="alert"></p>
       </form>
       <h3>Recent resends</h3>
-      <div class="scroll"><table data-testid="resend-list"><thead><tr><th>created</th><th class="num">matched</th><th class="num">enqueued</th><th class="num">skipped</th><th>state</th></tr></thead><tbody id="resends"></tbody></table></div>
+      <div class="scroll"><table data-testid="resend-list" class="cards-on-phone"><thead><tr><th>created</th><th class="num">matched</th><th class="num">enqueued</th><th class="num">skipped</th><th>state</th></tr></thead><tbody id="resends"></tbody></table></div>
     </section>
     <section class="panel">
       <h2>Active prefix blocks</h2>
-      <div class="scroll"><table data-testid="prefix-blocks"><thead><tr><th>prefix</th><th>reason</th><th>since</th><th>until</th></tr></thead><tbody id="prefix-blocks"></tbody></table></div>
+      <p class="error" id="prefix-blocks-error" role="alert"></p>
+      <div class="scroll"><table data-testid="prefix-blocks" class="cards-on-phone"><thead><tr><th>prefix</th><th>reason</th><th>note</th><th>since</th><th>until</th><th></th></tr></thead><tbody id="prefix-blocks"></tbody></table></div>
+    </section>
+    <section class="panel" id="locked-phones-panel" data-testid="locked-phones-panel" hidden>
+      <h2>Locked phones</h2>
+      <p class="muted small">Phones that used up their wrong-code budget: no code is sent to them until the lock ends or is lifted.</p>
+      <p class="error" id="locked-phones-error" role="alert"></p>
+      <div class="scroll"><table data-testid="locked-phones" class="cards-on-phone"><thead><tr><th>phone</th><th class="num">wrong codes</th><th>locked until</th><th></th></tr></thead><tbody id="locked-phones"></tbody></table></div>
     </section>
   </div>
 </main>
@@ -156,10 +163,11 @@ h2 { font-size: 1rem; margin: 0 0 .6rem; } h3 { font-size: .9rem; margin: 1rem 0
 .panel { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 1rem; margin-bottom: 1rem; min-width: 0; }
 .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(min(100%, 30rem), 1fr)); }
 .grid > .panel { margin-bottom: 0; } .grid { margin-bottom: 1rem; }
-.cards { display: grid; gap: .75rem; grid-template-columns: repeat(auto-fit, minmax(9.5rem, 1fr)); margin-bottom: 1rem; }
+.cards { display: grid; gap: .75rem; grid-template-columns: repeat(auto-fit, minmax(8.5rem, 1fr)); margin-bottom: 1rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .7rem .8rem; }
 .card .label { color: var(--muted); font-size: .8rem; } .card .value { font-size: 1.35rem; font-weight: 650; }
 .card .sub { color: var(--muted); font-size: .78rem; }
+.card.alert { border-color: var(--failed); } .card.alert .value { color: var(--failed); }
 .toolbar { display: flex; flex-wrap: wrap; gap: .75rem; align-items: center; margin-bottom: 1rem; }
 label { display: block; font-size: .85rem; color: var(--muted); } label.inline { display: inline-flex; gap: .3rem; margin-right: .9rem; color: var(--fg); }
 input, select, textarea { font: inherit; padding: .4rem .5rem; border: 1px solid var(--line); border-radius: 6px; background: #fff; color: var(--fg); max-width: 100%; }
@@ -170,12 +178,14 @@ input:not([type=checkbox]), textarea { width: 100%; } textarea { resize: vertica
 button { font: inherit; padding: .45rem .9rem; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; }
 button.ghost { background: transparent; color: var(--accent); } .top button.ghost { color: #fff; border-color: #8da2c8; }
 button.danger { background: var(--failed); border-color: var(--failed); } button:disabled { opacity: .45; cursor: not-allowed; }
+button.small { padding: .1rem .55rem; font-size: .8rem; }
 button.link { border: 0; background: none; color: var(--accent); padding: 0; font-family: ui-monospace, monospace; font-size: .8rem; text-decoration: underline; }
 .scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
 table { border-collapse: collapse; width: 100%; font-size: .85rem; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th { color: var(--muted); font-weight: 600; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.wrap { white-space: normal; min-width: 12rem; }
+td.note { white-space: normal; min-width: 8rem; overflow-wrap: anywhere; } td.when { white-space: normal; min-width: 5.5rem; }
 .pill { display: inline-block; padding: 0 .45rem; border-radius: 999px; font-size: .78rem; color: #fff; background: var(--muted); }
 .pill.sent, .pill.delivered, .pill.verified { background: var(--sent); } .pill.retry, .pill.queued, .pill.sending, .pill.pending { background: var(--retry); color: #222; }
 .pill.failed { background: var(--failed); } .pill.expired, .pill.superseded, .pill.unknown { background: var(--expired); }
@@ -195,6 +205,7 @@ code { font-family: ui-monospace, monospace; font-size: .85em; }
   table.cards-on-phone tr { display: block; padding: .35rem 0; border-bottom: 1px solid var(--line); }
   table.cards-on-phone td { display: flex; justify-content: space-between; gap: 1rem; border: 0; padding: .1rem 0; white-space: normal; text-align: right; min-width: 0; overflow-wrap: anywhere; }
   table.cards-on-phone td::before { content: attr(data-label); color: var(--muted); text-align: left; flex: none; }
+  table.cards-on-phone td[colspan] { justify-content: flex-start; text-align: left; }
 }
 `;
 
@@ -229,8 +240,12 @@ function s(tag, attrs, ...children) {
 }
 const pill = (value) => h('span', { class: 'pill ' + value }, value);
 const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' }) : '');
-const fmtRate = (rate) => (rate === null || rate === undefined ? '–' : (rate * 100).toFixed(1) + '%');
-const fmtMs = (ms) => (ms === null || ms === undefined ? '–' : ms + ' ms');
+const NONE = '—';
+const fmtRate = (rate) => (rate === null || rate === undefined ? NONE : (rate * 100).toFixed(1) + '%');
+// Durations are whole milliseconds: 0 means the call took under one (the sandbox never leaves the machine).
+const fmtMs = (ms) => (ms === null || ms === undefined ? NONE : ms === 0 ? '<1 ms' : ms + ' ms');
+const BUCKET_NAMES = { '1m': '1-minute', '5m': '5-minute', '15m': '15-minute', '1h': 'hourly', '6h': '6-hour', '1d': 'daily' };
+const td = (label, content, attrs) => h('td', Object.assign({ 'data-label': label }, attrs || {}), content);
 const fill = (tbody, rows, empty, columns) => {
   tbody.replaceChildren(...(rows.length ? rows : [h('tr', {}, h('td', { colspan: columns, class: 'muted' }, empty))]));
 };
@@ -244,7 +259,11 @@ async function api(path, init) {
   if (response.status === 401) { signOut('That token was refused.'); throw new Unauthorized(); }
   const type = response.headers.get('Content-Type') || '';
   const body = type.includes('json') ? await response.json() : await response.text();
-  if (!response.ok) throw new Error(body && body.error ? body.error.message + ' (' + body.error.code + ')' : 'HTTP ' + response.status);
+  if (!response.ok) {
+    const error = new Error(body && body.error ? body.error.message + ' (' + body.error.code + ')' : 'HTTP ' + response.status);
+    error.status = response.status;
+    throw error;
+  }
   return { body, response };
 }
 const report = (target) => (error) => { if (!(error instanceof Unauthorized)) $(target).textContent = error.message; };
@@ -278,31 +297,40 @@ async function signIn(candidate) {
 function refreshAll() {
   loadStats().catch(report('attempts-error'));
   loadAttempts(false).catch(report('attempts-error'));
-  loadPrefixBlocks().catch(report('attempts-error'));
+  loadPrefixBlocks().catch(report('prefix-blocks-error'));
+  loadLockedPhones().catch(report('locked-phones-error'));
   loadResends().catch(report('resend-error'));
 }
 
 // ---- statistics
 async function loadStats() {
   const until = Date.now();
-  const since = until - Number($('range').value);
+  const range = $('range').value;
+  const since = range === 'first' ? 'first' : String(until - Number(range));
   const { body } = await api('/v1/admin/stats?since=' + since + '&until=' + until);
-  const card = (label, value, sub, testid) =>
-    h('div', { class: 'card', 'data-testid': testid }, h('div', { class: 'label' }, label), h('div', { class: 'value' }, value), h('div', { class: 'sub' }, sub || ''));
+  const card = (label, value, sub, testid, alert) =>
+    h('div', { class: alert ? 'card alert' : 'card', 'data-testid': testid }, h('div', { class: 'label' }, label), h('div', { class: 'value' }, value), h('div', { class: 'sub' }, sub || ''));
   const failed = (body.requests.byStatus.failed || 0) + (body.requests.byStatus.expired || 0);
+  const flight = body.inFlight;
+  const latency = body.latencyMs;
   $('summary').replaceChildren(
     card('Requests', body.requests.total, body.requests.byOrigin.operator_resend + ' operator resends', 'card-requests'),
     card('Accepted by provider', fmtRate(body.delivery.acceptedRate), body.delivery.accepted + ' accepted', 'card-accepted'),
     card('Delivered', fmtRate(body.delivery.successRate), body.delivery.delivered + ' delivered, ' + body.delivery.failed + ' not', 'card-delivered'),
     card('Verified', fmtRate(body.delivery.verifiedRate), body.delivery.verified + ' verified', 'card-verified'),
     card('Failed or expired', failed, 'requests', 'card-failed'),
-    card('Attempts per request', body.attempts.perRequest.average === null ? '–' : body.attempts.perRequest.average.toFixed(2), 'max ' + body.attempts.perRequest.max, 'card-attempts'),
-    card('Latency p50 / p95 / p99', fmtMs(body.latencyMs.p50), fmtMs(body.latencyMs.p95) + ' / ' + fmtMs(body.latencyMs.p99), 'card-latency'),
+    card('Stuck / in flight', flight.stuck + ' / ' + (flight.queued + flight.sending),
+      flight.stuck ? 'untouched ' + flight.stuckAfterSeconds / 60 + '+ min, oldest ' + fmtTime(flight.oldestStuckAt) : flight.queued + ' queued, ' + flight.sending + ' sending now', 'card-stuck', flight.stuck > 0),
+    card('Attempts per request', body.attempts.perRequest.average === null ? NONE : body.attempts.perRequest.average.toFixed(2), 'max ' + body.attempts.perRequest.max, 'card-attempts'),
+    card('Latency p50 / p95 / p99', fmtMs(latency.p50), latency.count ? fmtMs(latency.p95) + ' / ' + fmtMs(latency.p99) : 'no provider calls in this range', 'card-latency'),
   );
+  $('range-shown').textContent = 'From ' + fmtTime(body.since) + ', ' + BUCKET_NAMES[body.bucket] + ' bars.';
+  $('range-shown').dataset.bucket = body.bucket;
   drawSends(body.series);
-  drawLatency(body.latencyMs);
-  fill($('top-errors'), body.topErrors.map((e) => h('tr', { 'data-testid': 'error-row' }, h('td', {}, h('code', {}, e.code)), h('td', {}, e.source === 'attempt' ? 'send' : 'status check'), h('td', { class: 'num' }, e.count))), 'No errors in this range', 3);
-  fill($('by-country'), body.byCountry.map((c) => h('tr', {}, h('td', {}, c.country), ...['requests', 'accepted', 'delivered', 'failed', 'expired', 'verified'].map((k) => h('td', { class: 'num' }, c[k])))), 'No requests in this range', 7);
+  drawLatency(latency);
+  fill($('top-errors'), body.topErrors.map((e) => h('tr', { 'data-testid': 'error-row' }, td('code', h('code', {}, e.code)), td('from', e.source === 'attempt' ? 'send' : 'status check'), td('count', e.count, { class: 'num' }))), 'No errors in this range', 3);
+  const countryColumns = ['requests', 'accepted', 'delivered', 'failed', 'expired', 'verified'];
+  fill($('by-country'), body.byCountry.map((c) => h('tr', { 'data-testid': 'country-row' }, td('code', c.country), ...countryColumns.map((k) => td(k, c[k], { class: 'num' })))), 'No requests in this range', 7);
   $('updated').textContent = 'Updated ' + new Date().toLocaleTimeString();
 }
 
@@ -312,7 +340,7 @@ function drawSends(series) {
   const max = Math.max(1, ...totals);
   const slot = (W - left) / Math.max(1, series.length);
   const y = (v) => top + (H - top - bottom) * (1 - v / max);
-  const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Provider calls per time bucket, stacked by outcome' });
+  const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Provider calls per time bucket, stacked by outcome', 'data-bars': series.length });
   svg.append(s('line', { x1: left, x2: W, y1: y(0), y2: y(0), stroke: '#d9dde5' }), s('line', { x1: left, x2: W, y1: y(max), y2: y(max), stroke: '#eef0f4' }));
   svg.append(s('text', { x: left - 4, y: y(max) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#5b6475' }, String(max)));
   svg.append(s('text', { x: left - 4, y: y(0), 'text-anchor': 'end', 'font-size': 11, fill: '#5b6475' }, '0'));
@@ -355,9 +383,10 @@ function drawLatency(latency) {
     const text = bin.upToMs === null ? '≥' + from : '<' + bin.upToMs;
     svg.append(s('text', { x: left + i * slot + slot / 2, y: H - 18, 'text-anchor': 'middle', 'font-size': 11, fill: '#5b6475' }, text));
   });
+  if (!latency.count) svg.append(s('text', { x: (W + left) / 2, y: H / 2, 'text-anchor': 'middle', 'font-size': 13, fill: '#5b6475' }, 'No provider calls in this range'));
   svg.append(s('text', { x: W, y: H - 3, 'text-anchor': 'end', 'font-size': 11, fill: '#5b6475' }, 'milliseconds'));
   $('latency-chart').replaceChildren(svg, h('p', { class: 'muted small', 'data-testid': 'latency-percentiles' },
-    'p50 ' + fmtMs(latency.p50) + ' · p95 ' + fmtMs(latency.p95) + ' · p99 ' + fmtMs(latency.p99) + ' · max ' + fmtMs(latency.max) + ' · ' + latency.count + ' calls'));
+    latency.count ? 'p50 ' + fmtMs(latency.p50) + ' · p95 ' + fmtMs(latency.p95) + ' · p99 ' + fmtMs(latency.p99) + ' · max ' + fmtMs(latency.max) + ' · ' + latency.count + ' calls' : 'No provider calls in this range'));
 }
 
 // ---- attempts
@@ -431,15 +460,50 @@ async function openRequest(requestId) {
 
 // ---- prefix blocks and resends
 async function loadPrefixBlocks() {
+  $('prefix-blocks-error').textContent = '';
   const { body } = await api('/v1/admin/prefix-blocks');
-  fill($('prefix-blocks'), body.blocks.map((b) => h('tr', {}, h('td', {}, b.prefix), h('td', {}, b.reason), h('td', {}, fmtTime(b.since)), h('td', {}, b.until ? fmtTime(b.until) : 'until lifted'))), 'No prefix is blocked', 4);
+  fill($('prefix-blocks'), body.blocks.map((b) => h('tr', { 'data-testid': 'prefix-block-row', 'data-prefix': b.prefix },
+    td('prefix', b.prefix), td('reason', b.reason), td('note', b.note || '', { class: 'note', 'data-testid': 'prefix-block-note' }),
+    td('since', fmtTime(b.since), { class: 'when' }), td('until', b.until ? fmtTime(b.until) : 'until lifted', { class: 'when' }),
+    td('', h('button', { type: 'button', class: 'ghost small', 'data-testid': 'lift-prefix-block', onclick: () => liftPrefixBlock(b.prefix).catch(report('prefix-blocks-error')) }, 'Lift')))),
+    'No prefix is blocked', 6);
+}
+
+async function liftPrefixBlock(prefix) {
+  if (!confirm('Lift the block on ' + prefix + '? Sends to it are admitted again at once.')) return;
+  await api('/v1/admin/prefix-blocks/' + encodeURIComponent(prefix), { method: 'DELETE' });
+  await loadPrefixBlocks();
+}
+
+// GET /v1/admin/locked-phones → { lockedPhones: [{ phoneNumber, failures, lockedUntil }] }. A service
+// without that route (404) shows no panel.
+async function loadLockedPhones() {
+  $('locked-phones-error').textContent = '';
+  let body;
+  try {
+    ({ body } = await api('/v1/admin/locked-phones'));
+  } catch (error) {
+    if (error.status === 404) { $('locked-phones-panel').hidden = true; return; }
+    throw error;
+  }
+  $('locked-phones-panel').hidden = false;
+  fill($('locked-phones'), body.lockedPhones.map((p) => h('tr', { 'data-testid': 'locked-phone-row', 'data-phone': p.phoneNumber },
+    td('phone', p.phoneNumber), td('wrong codes', p.failures, { class: 'num' }), td('locked until', fmtTime(p.lockedUntil), { class: 'when' }),
+    td('', h('button', { type: 'button', class: 'ghost small', 'data-testid': 'lift-locked-phone', onclick: () => liftLockedPhone(p.phoneNumber).catch(report('locked-phones-error')) }, 'Lift')))),
+    'No phone is locked', 4);
+}
+
+async function liftLockedPhone(phoneNumber) {
+  if (!confirm('Lift the lock on ' + phoneNumber + '? It can be sent codes and guess again at once.')) return;
+  await api('/v1/admin/locked-phones/' + encodeURIComponent(phoneNumber), { method: 'DELETE' });
+  await loadLockedPhones();
 }
 
 async function loadResends() {
   const { body } = await api('/v1/admin/resends?limit=10');
   fill($('resends'), body.resends.map((j) => h('tr', { 'data-testid': 'resend-row' },
-    h('td', {}, fmtTime(j.createdAt)), h('td', { class: 'num' }, j.matched), h('td', { class: 'num' }, j.enqueued), h('td', { class: 'num' }, j.skipped.total),
-    h('td', {}, j.done ? pill('sent') : pill('pending')))), 'No resends yet', 5);
+    td('created', fmtTime(j.createdAt)), td('matched', j.matched, { class: 'num' }), td('enqueued', j.enqueued, { class: 'num' }), td('skipped', j.skipped.total, { class: 'num' }),
+    td('state', j.done ? pill('sent') : pill('pending')))), 'No resends yet', 5);
 }
 
 const toLocalInput = (ms) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000); return d.toISOString().slice(0, 16); };

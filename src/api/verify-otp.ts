@@ -1,5 +1,5 @@
 import { codeMatches } from '../codes';
-import { type Config, otpSecretFor } from '../config';
+import type { Config } from '../config';
 import { type OtpRequestRow, getRequest } from '../db/requests';
 import { type VerificationOutcome, verificationEventStatement } from '../db/verification-events';
 import { ApiError } from '../errors';
@@ -7,6 +7,7 @@ import { holdLimit, prefixGuardFor, verifyFailureKey } from '../limiter/limiter-
 import { errorName, logError, logWarn } from '../log';
 import { noteLockedPhone, settleGuess } from '../phone-locks';
 import { effectiveStatus } from './request-view';
+import { requireSecret } from './required-secret';
 
 /** Statuses in which a code can still be checked (a `failed` send may still have reached the phone). */
 const CHECKABLE = "('queued', 'sending', 'sent', 'delivered', 'failed')";
@@ -25,11 +26,7 @@ export async function verifyOtp(
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<OtpRequestRow> {
   refuseMalformedCode(input.code, config.otp.length);
-  const secret = otpSecretFor(config);
-  if (!secret) {
-    logError('config.missing_secret', { secret: 'OTP_SECRET', path: 'verify' });
-    throw new ApiError('configuration_error', 'The service is misconfigured; the operator has been told why in the logs');
-  }
+  const secret = requireSecret(config, 'OTP_SECRET', 'verify');
   const now = Date.now();
   const request = await getRequest(env.DB, input.requestId);
   if (!request) throw new ApiError('not_found', 'No such request');

@@ -1,6 +1,6 @@
 import { deriveCode } from '../codes';
 import { mapWithConcurrency } from '../concurrency';
-import { type Config, otpSecretFor } from '../config';
+import type { Config } from '../config';
 import { providerIdempotencyKey } from '../ids';
 import { errorName, logError, logInfo, logWarn } from '../log';
 import { selectProvider } from '../provider/select-provider';
@@ -37,7 +37,7 @@ export async function handleSendJobs(
   if (all.length === 0) return;
 
   const choice = selectProvider(config, env.DB);
-  const secret = otpSecretFor(config);
+  const secret = config.otp.secret;
   if ('misconfigured' in choice || !secret) {
     await failMisconfigured(env, all, 'misconfigured' in choice ? choice.misconfigured : 'OTP_SECRET is not set', config);
     return;

@@ -16,6 +16,38 @@ export interface StatsRange {
   bucketMs: number;
 }
 
+/** A queued or sending request not touched for this long is counted as stuck (the longest retry wait is a minute). */
+export const STUCK_AFTER_MS = 120_000;
+
+/** When the first request before `until` was created, or null when there is none: where "since the first request" starts. */
+export async function firstRequestAt(db: D1Database, until: number): Promise<number | null> {
+  const row = await db.prepare('SELECT MIN(created_at) AS first FROM otp_requests WHERE created_at < ?1').bind(until).first<{ first: number | null }>();
+  return row?.first ?? null;
+}
+
+/**
+ * Work in flight now, whatever the range: requests `queued` or `sending`, and how many of them no
+ * step has touched for STUCK_AFTER_MS (a lost queue message, a crashed send, a sweeper not run).
+ */
+export async function inFlightNow(db: D1Database, now: number) {
+  const { results } = await db
+    .prepare(
+      `SELECT status, COUNT(*) AS n, SUM(updated_at <= ?1) AS stuck, MIN(CASE WHEN updated_at <= ?1 THEN created_at END) AS oldest_stuck
+       FROM otp_requests WHERE status IN ('queued', 'sending') GROUP BY status`,
+    )
+    .bind(now - STUCK_AFTER_MS)
+    .all<Row>();
+  const of = (status: string) => results.find((row) => row.status === status);
+  const oldest = results.map((row) => row.oldest_stuck).filter((value): value is number => typeof value === 'number');
+  return {
+    queued: num(of('queued')?.n),
+    sending: num(of('sending')?.n),
+    stuck: results.reduce((sum, row) => sum + num(row.stuck), 0),
+    stuckAfterSeconds: STUCK_AFTER_MS / 1000,
+    oldestStuckAt: oldest.length ? new Date(Math.min(...oldest)).toISOString() : null,
+  };
+}
+
 type Row = Record<string, number | string | null>;
 
 const num = (value: unknown) => (typeof value === 'number' ? value : 0);

@@ -1,7 +1,8 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import worker from '../../src/index';
+import { TEST_SECRETS } from './secrets';
 
-export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const ADMIN_TOKEN = TEST_SECRETS.ADMIN_TOKEN;
 
 /** Calls the Worker as an operator would: bearer token set, against `testEnv` (the sandbox env by default). */
 export async function adminFetch(path: string, init: RequestInit = {}, testEnv: Env = env): Promise<Response> {

@@ -2,10 +2,12 @@ import { env } from 'cloudflare:test';
 import { insertRequestStatements, getRequest } from '../../src/db/requests';
 import { newRequestId } from '../../src/ids';
 import { phonePrefix } from '../../src/phone';
+import { TEST_SECRETS } from './secrets';
 
 export const PROVIDER_URL = 'https://sm.test';
 export const TEST_API_KEY = 'sm_live_test_key';
-export const TEST_OTP_SECRET = 'test-otp-secret';
+export const TEST_OTP_SECRET = TEST_SECRETS.OTP_SECRET;
+export const TEST_SESSION_SECRET = TEST_SECRETS.SESSION_SECRET;
 
 /** The Worker's env switched to the real StartMessaging client, pointed at an intercepted origin. */
 export function startMessagingEnv(overrides: Partial<Record<keyof Env, string>> = {}): Env {

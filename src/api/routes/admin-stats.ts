@@ -1,5 +1,5 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { LATENCY_BUCKET_EDGES_MS, computeStats } from '../../db/stats-queries';
+import { LATENCY_BUCKET_EDGES_MS, computeStats, firstRequestAt, inFlightNow } from '../../db/stats-queries';
 import { ApiError } from '../../errors';
 import { TimeParam } from '../admin-schemas';
 import type { AppEnv } from '../app-env';
@@ -14,6 +14,8 @@ export const MAX_BUCKETS = 1000;
 /** Without `bucket`, the finest one that keeps the series this short. */
 const AUTO_BUCKETS = 120;
 const MAX_RANGE_MS = 400 * 86_400_000;
+/** `since=first` spans at least this much, so a fresh deployment's first minutes still get a few bars. */
+const MIN_FIRST_SPAN_MS = 15 * 60_000;
 
 const Counts = z.record(z.string(), z.number().int());
 const Rate = z.number().nullable().openapi({ description: 'A fraction from 0 to 1; null when there is nothing to divide by' });
@@ -71,6 +73,15 @@ const Stats = z
     series: z.array(
       z.object({ start: z.string(), requests: z.number().int(), delivered: z.number().int(), verified: z.number().int(), attempts: ByOutcome }),
     ),
+    inFlight: z
+      .object({
+        queued: z.number().int(),
+        sending: z.number().int(),
+        stuck: z.number().int().openapi({ description: 'Queued or sending, and untouched for stuckAfterSeconds' }),
+        stuckAfterSeconds: z.number().int(),
+        oldestStuckAt: z.string().nullable().openapi({ description: 'Creation time of the oldest stuck request' }),
+      })
+      .openapi({ description: 'Requests queued or sending now, whatever the range' }),
   })
   .openapi('AdminStats');
 
@@ -79,11 +90,14 @@ const statsRoute = createRoute({
   path: '/v1/admin/stats',
   summary: 'Delivery statistics for a time range (operators)',
   description:
-    'Counts by status and outcome, delivery success rate, attempts per request, provider latency percentiles (nearest rank), top error codes, by country calling code and per time bucket. Defaults: the last 24 hours, a bucket giving at most 120 points.',
+    'Counts by status and outcome, delivery success rate, attempts per request, provider latency percentiles (nearest rank), top error codes, by country calling code and per time bucket, and the requests in flight now (queued or sending; stuck when untouched for 2 minutes). Defaults: the last 24 hours, a bucket giving at most 120 points. `since=first` starts at the first request before `until` (at least 15 minutes back).',
   security: [{ adminBearer: [] }],
   request: {
     query: z.object({
-      since: TimeParam.optional(),
+      since: z
+        .union([z.literal('first'), TimeParam])
+        .optional()
+        .openapi({ description: 'ISO 8601 date-time, epoch milliseconds, or `first`: the first request before `until`' }),
       until: TimeParam.optional(),
       bucket: z.enum(BUCKET_NAMES).optional(),
     }),
@@ -96,15 +110,23 @@ const statsRoute = createRoute({
 
 export const adminStatsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(statsRoute, async (c) => {
   const query = c.req.valid('query');
-  const until = query.until ?? Date.now();
-  const since = query.since ?? until - 86_400_000;
+  const now = Date.now();
+  const until = query.until ?? now;
+  const since = query.since === 'first' ? await sinceFirstRequest(c.env.DB, until) : (query.since ?? until - 86_400_000);
   if (since >= until) throw new ApiError('invalid_request', 'since: must be before until');
   if (until - since > MAX_RANGE_MS) throw new ApiError('invalid_request', 'until: the range may span at most 400 days');
   const bucket = query.bucket ?? BUCKET_NAMES.find((name) => (until - since) / BUCKETS[name] <= AUTO_BUCKETS) ?? '1d';
   if ((until - since) / BUCKETS[bucket] > MAX_BUCKETS) {
     throw new ApiError('invalid_request', `bucket: ${bucket} would make more than ${MAX_BUCKETS} points; choose a longer bucket`);
   }
-  const stats = await computeStats(c.env.DB, { since, until, bucketMs: BUCKETS[bucket] });
+  const [stats, inFlight] = await Promise.all([computeStats(c.env.DB, { since, until, bucketMs: BUCKETS[bucket] }), inFlightNow(c.env.DB, now)]);
   c.header('Cache-Control', 'no-store');
-  return c.json({ since: new Date(since).toISOString(), until: new Date(until).toISOString(), bucket, ...stats }, 200);
+  return c.json({ since: new Date(since).toISOString(), until: new Date(until).toISOString(), bucket, ...stats, inFlight }, 200);
 });
+
+/** The first request's minute, at least MIN_FIRST_SPAN_MS and at most MAX_RANGE_MS before `until`. */
+async function sinceFirstRequest(db: D1Database, until: number): Promise<number> {
+  const first = await firstRequestAt(db, until);
+  const start = first === null ? until : Math.floor(first / 60_000) * 60_000;
+  return Math.max(until - MAX_RANGE_MS, Math.min(start, until - MIN_FIRST_SPAN_MS));
+}

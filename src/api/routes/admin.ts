@@ -24,7 +24,7 @@ adminRoutes.use('/v1/admin/*', singleQueryValues());
 adminRoutes.openAPIRegistry.registerComponent('securitySchemes', 'adminBearer', {
   type: 'http',
   scheme: 'bearer',
-  description: 'ADMIN_TOKEN (in sandbox mode without one: sandbox-admin-token)',
+  description: 'ADMIN_TOKEN (a secret; locally, in .dev.vars)',
 });
 
 adminRoutes.route('/', adminRequestRoutes);

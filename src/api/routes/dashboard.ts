@@ -17,5 +17,5 @@ export const dashboardRoutes = new Hono<AppEnv>().get('/admin', (c) => {
   );
   c.header('Cache-Control', 'no-store');
   c.header('Referrer-Policy', 'no-referrer');
-  return c.html(dashboardPage({ nonce, sandbox: c.get('config').providerMode === 'sandbox' }));
+  return c.html(dashboardPage({ nonce, development: c.get('config').environment === 'development' }));
 });

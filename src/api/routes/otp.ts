@@ -5,6 +5,7 @@ import type { AppEnv } from '../app-env';
 import { createOtpRequest } from '../create-otp-request';
 import { validationHook } from '../error-handler';
 import { requestView } from '../request-view';
+import { requireSecret } from '../required-secret';
 import { PhoneNumberSchema, RequestIdSchema, RequestStatusSchema, errorResponses } from '../schemas';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,255}$/;
@@ -83,6 +84,8 @@ export const otpRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
       throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 8 to 255 printable ASCII characters');
     }
     const { phoneNumber } = c.req.valid('json');
+    // Refused before any limit is spent: without it no code could be sent or checked.
+    requireSecret(c.get('config'), 'OTP_SECRET', c.req.path);
     const clientIp = c.req.header('CF-Connecting-IP');
     const created = await createOtpRequest(c.env, c.get('config'), { phoneNumber, idempotencyKey, clientIp }, (promise) =>
       c.executionCtx.waitUntil(promise),

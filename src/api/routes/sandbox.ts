@@ -1,9 +1,9 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { deriveCode } from '../../codes';
-import { otpSecretFor } from '../../config';
 import { ApiError } from '../../errors';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
+import { requireSecret } from '../required-secret';
 import { errorResponses } from '../schemas';
 
 /** The newest messages are what a developer looks for; older ones are not paged. */
@@ -49,6 +49,7 @@ const listMessages = createRoute({
 export const sandboxRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(listMessages, async (c) => {
   const config = c.get('config');
   if (config.providerMode !== 'sandbox') throw new ApiError('not_found', `No route for GET ${c.req.path}`);
+  const secret = requireSecret(config, 'OTP_SECRET', c.req.path);
   const { phoneNumber, limit } = c.req.valid('query');
   const statement = phoneNumber
     ? c.env.DB.prepare(
@@ -61,7 +62,6 @@ export const sandboxRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     phone_number: string;
     created_at: number;
   }>();
-  const secret = otpSecretFor(config)!;
   const messages = await Promise.all(
     results.map(async (row) => ({
       messageId: row.message_id,

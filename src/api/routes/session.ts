@@ -1,7 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Context } from 'hono';
-import { sessionSecretFor } from '../../config';
 import { isSessionRevoked, revokeSession } from '../../db/session-revocations';
 import { ApiError } from '../../errors';
 import { newSessionId } from '../../ids';
@@ -9,6 +8,7 @@ import { logError } from '../../log';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { originGuard } from '../middleware/origin-guard';
+import { requireSecret } from '../required-secret';
 import { RequestIdSchema, errorResponses } from '../schemas';
 import { SESSION_COOKIE, type Session, readSession, signSession } from '../session-cookie';
 import { verifyOtp } from '../verify-otp';
@@ -70,11 +70,7 @@ const logout = createRoute({
 
 function sessionSecrets(c: Context<AppEnv>): string[] {
   const config = c.get('config');
-  const current = sessionSecretFor(config);
-  if (!current) {
-    logError('config.missing_secret', { secret: 'SESSION_SECRET', path: c.req.path });
-    throw new ApiError('configuration_error', 'The service is misconfigured; the operator has been told why in the logs');
-  }
+  const current = requireSecret(config, 'SESSION_SECRET', c.req.path);
   return [current, ...(config.session.previousSecret ? [config.session.previousSecret] : [])];
 }
 
