@@ -225,7 +225,12 @@ describe('provider pacing seam', () => {
     const message = batch.messages[0]!;
     const delays: Array<number | undefined> = [];
     const retry = message.retry.bind(message);
-    Object.defineProperty(message, 'retry', { value: (options?: QueueRetryOptions) => (delays.push(options?.delaySeconds), retry(options)) });
+    Object.defineProperty(message, 'retry', {
+      value: (options?: QueueRetryOptions) => {
+        delays.push(options?.delaySeconds);
+        retry(options);
+      },
+    });
     await handleStatusChecks([{ message, body }], testEnv, loadConfig(testEnv), pacing);
     return { ...(await getQueueResult(batch, createExecutionContext())), delays };
   }

@@ -4,7 +4,7 @@ import { type OtpRequestRow, getRequest } from '../db/requests';
 import { type VerificationOutcome, verificationEventStatement } from '../db/verification-events';
 import { ApiError } from '../errors';
 import { holdLimit, prefixGuardFor, verifyFailureKey } from '../limiter/limiter-client';
-import { errorName, logError, logWarn } from '../log';
+import { errorName, logWarn } from '../log';
 import { noteLockedPhone, settleGuess } from '../phone-locks';
 import { effectiveStatus } from './request-view';
 import { requireSecret } from './required-secret';

@@ -171,7 +171,7 @@ async function attemptSend(
 /** Acks duplicates and finished requests, retries leased ones later, ends expired ones. */
 async function settleSkipped(env: Env, skipped: Job[], now: number, finishing: D1PreparedStatement[], leaseMs: number): Promise<void> {
   if (skipped.length === 0) return;
-  let states;
+  let states: Awaited<ReturnType<typeof readStates>>;
   try {
     states = await readStates(env.DB, unique(skipped.map((job) => job.requestId)));
   } catch (error) {
