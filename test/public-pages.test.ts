@@ -1,5 +1,6 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import wranglerToml from '../wrangler.toml?raw';
 import { envWith, fetchWithEnv } from './support/worker';
 
 /** The files in public/ reach a browser only through the routes the Worker gives them. */
@@ -36,5 +37,13 @@ describe('the pages in public/', () => {
     const wrongMethod = await SELF.fetch('https://otp.test/static/dashboard.js', { method: 'POST' });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('Allow')).toBe('GET, HEAD');
+  });
+
+  it('are configured alike for local runs and production, with the Worker first for every path', () => {
+    const table = (name: string) => new RegExp(`^\\[${name.replaceAll('.', '\\.')}\\]\\n((?:[a-z_]+ = .*\\n)+)`, 'm').exec(wranglerToml)?.[1];
+    const local = table('assets');
+    expect(local).toContain('binding = "ASSETS"');
+    expect(local).toContain('run_worker_first = true');
+    expect(table('env.production.assets')).toBe(local);
   });
 });
