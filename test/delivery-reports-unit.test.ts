@@ -7,7 +7,7 @@ import type { ProviderCallPurpose, ProviderPacing, ProviderSlot } from '../src/p
 import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
 import { SandboxStatusSource } from '../src/provider/sandbox-status';
 import { type StatusCheck, statusCheck } from '../src/queue/messages';
-import { PROVIDER_URL, TEST_API_KEY, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
+import { PROVIDER_URL, SEND_ROUTE, STATUS_ROUTE, TEST_API_KEY, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { type RecordedCall, interceptOrigin, json } from './support/outbound';
 import { deliver, deliverSendJobs } from './support/queue';
 import { recordingQueue, withQueue } from './support/recording-queue';
@@ -27,16 +27,16 @@ const statusAnswer = (status: string, extra: Record<string, unknown> = {}) => js
 /** A request the provider accepted as `messageId`, sent through the real send path. */
 async function sentRequest(testEnv: Env, messageId: string) {
   const { id, phoneNumber } = await seedRequest();
-  interceptOrigin(PROVIDER_URL, (call) => (call.method === 'POST' ? accepted(messageId) : json(500, {})));
+  interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted(messageId) });
   await deliverSendJobs(testEnv, [id]);
   expect((await requestRow(id)).status).toBe('sent');
   return { id, phoneNumber };
 }
 
-/** Answers status checks with `respond`, sends keep working; returns the GET calls. */
+/** Answers status checks with `respond`, sends keep working; returns the status checks made. */
 function provider(respond: (call: RecordedCall) => Response | Promise<Response>, messageId = 'm') {
-  const calls = interceptOrigin(PROVIDER_URL, (call) => (call.method === 'POST' ? accepted(messageId) : respond(call)));
-  return () => calls.filter((call) => call.method === 'GET');
+  const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted(messageId), [STATUS_ROUTE]: respond });
+  return () => calls.filter((call) => call.route === STATUS_ROUTE);
 }
 
 async function checkRows(requestId: string) {
@@ -59,7 +59,7 @@ describe('scheduling after a send', () => {
     ] as const) {
       const { queue, testEnv } = reportEnv(overrides);
       const { id } = await seedRequest();
-      interceptOrigin(PROVIDER_URL, () => response.clone());
+      interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => response.clone() });
       await deliverSendJobs(testEnv, [id]);
       expect((await requestRow(id)).status).toBe('sent');
       expect(queue.ofType('status_check')).toEqual([]);
@@ -70,7 +70,7 @@ describe('scheduling after a send', () => {
     const { queue, testEnv } = reportEnv();
     const failed = await seedRequest();
     const retried = await seedRequest();
-    interceptOrigin(PROVIDER_URL, (call) => ((call.body as { phoneNumber: string }).phoneNumber === failed.phoneNumber ? json(400, {}) : json(503, {})));
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: (call) => ((call.body as { phoneNumber: string }).phoneNumber === failed.phoneNumber ? json(400, {}) : json(503, {})) });
     await deliverSendJobs(testEnv, [failed.id, retried.id]);
     expect(queue.ofType('status_check')).toEqual([]);
   });

@@ -6,7 +6,7 @@ import { deadLetterRetryDelaySeconds } from '../src/consumer/dead-letter-batch';
 import { claimRequests, recordAttemptStatements } from '../src/consumer/delivery-store';
 import { sweep } from '../src/consumer/sweeper';
 import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';
-import { PROVIDER_URL, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
+import { PROVIDER_URL, SEND_ROUTE, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { recordingQueue, withFaultyBatch } from './support/faults';
 import { json, interceptOrigin } from './support/outbound';
 import { deliver, deliverSendJobs } from './support/queue';
@@ -15,11 +15,13 @@ import { fetchWithEnv } from './support/worker';
 /** A provider with StartMessaging's idempotency: one SMS per key, repeats answered from memory. */
 function idempotentProvider(respond: (callIndex: number) => Response | null = () => null) {
   const keysSent = new Set<string>();
-  const calls = interceptOrigin(PROVIDER_URL, (call, index) => {
-    const failure = respond(index);
-    if (failure) return failure;
-    keysSent.add(call.headers['idempotency-key']!);
-    return json(201, { success: true, data: { messageId: `msg-${call.headers['idempotency-key']}` } });
+  const calls = interceptOrigin(PROVIDER_URL, {
+    [SEND_ROUTE]: (call, index) => {
+      const failure = respond(index);
+      if (failure) return failure;
+      keysSent.add(call.headers['idempotency-key']!);
+      return json(201, { success: true, data: { messageId: `msg-${call.headers['idempotency-key']}` } });
+    },
   });
   return { calls, sms: () => keysSent.size };
 }

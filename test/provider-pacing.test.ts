@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import wranglerToml from '../wrangler.toml?raw';
 import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/consumer/provider-slots';
 import { CATCH_UP_RATE, type ProviderPacer } from '../src/limiter/provider-pacer';
-import { PROVIDER_URL, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
+import { PROVIDER_URL, SEND_ROUTE, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { json, interceptOrigin } from './support/outbound';
 import { deliverSendJobs } from './support/queue';
 
@@ -140,17 +140,19 @@ function rateLimitedProvider(rate: number) {
   let refilledAt = Date.now();
   let rejected = 0;
   const startedAt: number[] = [];
-  const calls = interceptOrigin(PROVIDER_URL, () => {
-    const now = Date.now();
-    tokens = Math.min(rate, tokens + ((now - refilledAt) / 1000) * rate);
-    refilledAt = now;
-    if (tokens < 1) {
-      rejected += 1;
-      return json(429, { message: 'rate limited' }, { 'Retry-After': '1' });
-    }
-    tokens -= 1;
-    startedAt.push(now);
-    return json(201, { success: true, data: { messageId: `m${startedAt.length}` } });
+  const calls = interceptOrigin(PROVIDER_URL, {
+    [SEND_ROUTE]: () => {
+      const now = Date.now();
+      tokens = Math.min(rate, tokens + ((now - refilledAt) / 1000) * rate);
+      refilledAt = now;
+      if (tokens < 1) {
+        rejected += 1;
+        return json(429, { message: 'rate limited' }, { 'Retry-After': '1' });
+      }
+      tokens -= 1;
+      startedAt.push(now);
+      return json(201, { success: true, data: { messageId: `m${startedAt.length}` } });
+    },
   });
   /** The most calls that started within any one-second window. */
   const peakPerSecond = () => Math.max(...startedAt.map((at) => startedAt.filter((other) => other >= at && other < at + 1000).length));

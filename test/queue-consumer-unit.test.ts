@@ -5,7 +5,7 @@ import { SEND_LEASE_MS, sendLeaseMs } from '../src/consumer/delivery-store';
 import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/consumer/provider-slots';
 import { newResendId, providerIdempotencyKey } from '../src/ids';
 import { type RecordAttempts, WorkMessage, resendFanout, sendJob, statusCheck } from '../src/queue/messages';
-import { PROVIDER_URL, TEST_API_KEY, TEST_OTP_SECRET, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
+import { PROVIDER_URL, SEND_ROUTE, TEST_API_KEY, TEST_OTP_SECRET, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { json, interceptOrigin } from './support/outbound';
 import { deliver, deliverSendJobs } from './support/queue';
 
@@ -21,7 +21,7 @@ const accepted = (messageId = 'msg_123') =>
 describe('send job → StartMessaging', () => {
   it('sends the derived code with a stable idempotency key in body and header, then marks the request sent', async () => {
     const { id, phoneNumber } = await seedRequest();
-    const calls = interceptOrigin(PROVIDER_URL, () => accepted('msg_abc'));
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted('msg_abc') });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
 
     expect(result.explicitAcks).toEqual(ids);
@@ -53,7 +53,7 @@ describe('send job → StartMessaging', () => {
     ['201 with no ids at all', json(201, { success: true }), null],
   ])('reads a success envelope: %s', async (_name, response, messageId) => {
     const { id } = await seedRequest();
-    interceptOrigin(PROVIDER_URL, () => response.clone());
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => response.clone() });
     await deliverSendJobs(startMessagingEnv(), [id]);
     expect(await requestRow(id)).toMatchObject({ status: 'sent', provider_message_id: messageId });
   });
@@ -66,7 +66,7 @@ describe('send job → StartMessaging', () => {
     [418, 'provider_rejected_request'],
   ])('a %i is permanent: failed with %s, acked, never retried', async (status, code) => {
     const { id } = await seedRequest();
-    const calls = interceptOrigin(PROVIDER_URL, () => json(status, { success: false, error: { code: 'X', message: 'nope for +919876543210' } }));
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(status, { success: false, error: { code: 'X', message: 'nope for +919876543210' } }) });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(calls).toHaveLength(1);
     expect(result.explicitAcks).toEqual(ids);
@@ -85,7 +85,7 @@ describe('send job → StartMessaging', () => {
     ['a hang past the timeout', () => new Promise<Response>(() => {}), 'provider_timeout'],
   ])('%s is transient: retried with backoff, request back to queued with the error', async (_name, respond, code) => {
     const { id } = await seedRequest();
-    interceptOrigin(PROVIDER_URL, respond);
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: respond });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toHaveLength(1);
@@ -99,7 +99,7 @@ describe('send job → StartMessaging', () => {
 
   it('honours Retry-After on a 429 as the least delay', async () => {
     const { id } = await seedRequest();
-    interceptOrigin(PROVIDER_URL, () => json(429, { error: { message: 'slow down' } }, { 'Retry-After': '17' }));
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(429, { error: { message: 'slow down' } }, { 'Retry-After': '17' }) });
     const { result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(result.retryMessages[0]!.delaySeconds).toBe(17);
     expect(await requestRow(id)).toMatchObject({ status: 'queued', last_error_code: 'provider_rate_limited' });
@@ -107,7 +107,7 @@ describe('send job → StartMessaging', () => {
 
   it('reads retry_after from the error body when the header is missing', async () => {
     const { id } = await seedRequest();
-    interceptOrigin(PROVIDER_URL, () => json(429, { success: false, error: { code: 'RATE', message: 'x', retry_after: 9 } }));
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(429, { success: false, error: { code: 'RATE', message: 'x', retry_after: 9 } }) });
     const { result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(result.retryMessages[0]!.delaySeconds).toBe(9);
   });
@@ -117,7 +117,7 @@ describe('send job → StartMessaging', () => {
     for (let attempt = 1; attempt <= 8; attempt++) {
       const { id } = await seedRequest();
       await env.DB.prepare('UPDATE otp_requests SET attempts = ? WHERE id = ?').bind(attempt - 1, id).run();
-      interceptOrigin(PROVIDER_URL, () => json(500, {}));
+      interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(500, {}) });
       const { result } = await deliverSendJobs(startMessagingEnv({ SEND_RETRY_BASE_SECONDS: '2', SEND_RETRY_MAX_SECONDS: '20', SEND_MAX_ATTEMPTS: '20' }), [id]);
       delays.push(result.retryMessages[0]!.delaySeconds!);
       expect(delays.at(-1)).toBeLessThanOrEqual(Math.min(20, 2 * 2 ** (attempt - 1)));
@@ -128,7 +128,7 @@ describe('send job → StartMessaging', () => {
   it('gives up after SEND_MAX_ATTEMPTS provider attempts: failed, retries_exhausted', async () => {
     const { id } = await seedRequest();
     await env.DB.prepare('UPDATE otp_requests SET attempts = 2 WHERE id = ?').bind(id).run();
-    interceptOrigin(PROVIDER_URL, () => json(503, {}));
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(503, {}) });
     const { ids, result } = await deliverSendJobs(startMessagingEnv({ SEND_MAX_ATTEMPTS: '3' }), [id]);
     expect(result.explicitAcks).toEqual(ids);
     expect(await requestRow(id)).toMatchObject({ status: 'failed', attempts: 3, last_error_code: 'retries_exhausted' });
@@ -137,7 +137,7 @@ describe('send job → StartMessaging', () => {
   it('keeps the same idempotency key and code on every retry', async () => {
     const { id } = await seedRequest();
     let call = 0;
-    const calls = interceptOrigin(PROVIDER_URL, () => (++call < 3 ? json(500, {}) : accepted()));
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => (++call < 3 ? json(500, {}) : accepted()) });
     const testEnv = startMessagingEnv();
     for (let delivery = 1; delivery <= 3; delivery++) await deliverSendJobs(testEnv, [id], delivery);
     expect(calls).toHaveLength(3);
@@ -148,7 +148,7 @@ describe('send job → StartMessaging', () => {
 
   it('never schedules a retry past the code’s expiry: the request ends expired', async () => {
     const { id } = await seedRequest({ ttlMs: 10_000 });
-    interceptOrigin(PROVIDER_URL, () => json(429, {}, { 'Retry-After': '30' }));
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(429, {}, { 'Retry-After': '30' }) });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(result.retryMessages).toEqual([]);
     expect(result.explicitAcks).toEqual(ids);
@@ -158,7 +158,7 @@ describe('send job → StartMessaging', () => {
   it('a job whose code already expired in the queue is ended without a provider call', async () => {
     const { id } = await seedRequest();
     await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?').bind(Date.now() - 1, id).run();
-    const calls = interceptOrigin(PROVIDER_URL, () => accepted());
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(calls).toHaveLength(0);
     expect(result.explicitAcks).toEqual(ids);
@@ -169,7 +169,7 @@ describe('send job → StartMessaging', () => {
 describe('duplicates and faults', () => {
   it('a redelivered job whose request is already sent is acked without a provider call', async () => {
     const { id } = await seedRequest();
-    const calls = interceptOrigin(PROVIDER_URL, () => accepted());
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const testEnv = startMessagingEnv();
     await deliverSendJobs(testEnv, [id]);
     const again = await deliverSendJobs(testEnv, [id], 2);
@@ -179,7 +179,7 @@ describe('duplicates and faults', () => {
 
   it('two copies of one job in a batch make one provider call', async () => {
     const { id } = await seedRequest();
-    const calls = interceptOrigin(PROVIDER_URL, () => accepted());
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id, id]);
     expect(calls).toHaveLength(1);
     expect(result.explicitAcks).toContain(ids[0]);
@@ -189,9 +189,11 @@ describe('duplicates and faults', () => {
 
   it('copies delivered concurrently to two consumers make one provider call', async () => {
     const { id } = await seedRequest();
-    const calls = interceptOrigin(PROVIDER_URL, async () => {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      return accepted();
+    const calls = interceptOrigin(PROVIDER_URL, {
+      [SEND_ROUTE]: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return accepted();
+      },
     });
     const testEnv = startMessagingEnv();
     const [a, b] = await Promise.all([deliverSendJobs(testEnv, [id]), deliverSendJobs(testEnv, [id])]);
@@ -204,7 +206,7 @@ describe('duplicates and faults', () => {
   it('a superseded request is not sent', async () => {
     const { id } = await seedRequest();
     await env.DB.prepare("UPDATE otp_requests SET status = 'superseded' WHERE id = ?").bind(id).run();
-    const calls = interceptOrigin(PROVIDER_URL, () => accepted());
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(calls).toHaveLength(0);
     expect(result.explicitAcks).toEqual(ids);
@@ -223,11 +225,13 @@ describe('duplicates and faults', () => {
     const good = await seedRequest();
     const bad = await seedRequest();
     const flaky = await seedRequest();
-    interceptOrigin(PROVIDER_URL, (call) => {
-      const phone = (call.body as { phoneNumber: string }).phoneNumber;
-      if (phone === bad.phoneNumber) return json(400, {});
-      if (phone === flaky.phoneNumber) return json(503, {});
-      return accepted();
+    interceptOrigin(PROVIDER_URL, {
+      [SEND_ROUTE]: (call) => {
+        const phone = (call.body as { phoneNumber: string }).phoneNumber;
+        if (phone === bad.phoneNumber) return json(400, {});
+        if (phone === flaky.phoneNumber) return json(503, {});
+        return accepted();
+      },
     });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [good.id, bad.id, flaky.id]);
     expect(result.explicitAcks.sort()).toEqual([ids[0], ids[1]].sort());
@@ -329,9 +333,11 @@ describe('expiry and pacing', () => {
     // comes back after the expiry, the next one is still within the pacing horizon.
     await pacer.reserve({ count: 1, ratePerSecond: 1, horizonMs: 2000 });
     const calledAt: number[] = [];
-    const calls = interceptOrigin(PROVIDER_URL, () => {
-      calledAt.push(Date.now());
-      return accepted();
+    const calls = interceptOrigin(PROVIDER_URL, {
+      [SEND_ROUTE]: () => {
+        calledAt.push(Date.now());
+        return accepted();
+      },
     });
     const testEnv = startMessagingEnv({ PROVIDER_RATE_PER_SECOND: '1' });
     const first = await deliverSendJobs(testEnv, [id]);

@@ -4,6 +4,9 @@ import { newRequestId } from '../../src/ids';
 import { phonePrefix } from '../../src/phone';
 
 export const PROVIDER_URL = 'https://sm.test';
+/** StartMessaging's two endpoints, as routes for `interceptOrigin`. */
+export const SEND_ROUTE = 'POST /otp/send';
+export const STATUS_ROUTE = 'GET /messages/:messageId';
 export const TEST_API_KEY = 'sm_live_test_key';
 export const TEST_OTP_SECRET = 'test-otp-secret';
 
