@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:test';
+import type { Reservation, ReserveInput } from '../../src/limiter/pacing-schedule';
 import type { ProviderPacer } from '../../src/limiter/provider-pacer';
 
 /**
@@ -37,4 +38,23 @@ export function mostInOneSecond(times: readonly number[]): number {
     most = Math.max(most, j - i);
   }
   return most;
+}
+
+/**
+ * `base` whose provider pacer answers with `answer(input, callIndex)`: for the consumer's
+ * handling of answers the real pacer gives only under timing no test should depend on (a send
+ * time already past, a pacer full when a call comes back for a new time).
+ */
+export function withScriptedPacer(base: Env, answer: (input: ReserveInput, callIndex: number) => Reservation): { testEnv: Env; asked: ReserveInput[] } {
+  const asked: ReserveInput[] = [];
+  const scripted = {
+    idFromName: () => base.PROVIDER_PACER.idFromName('scripted'),
+    get: () => ({
+      reserve: async (input: ReserveInput) => {
+        asked.push(input);
+        return answer(input, asked.length - 1);
+      },
+    }),
+  };
+  return { testEnv: { ...base, PROVIDER_PACER: scripted } as unknown as Env, asked };
 }
