@@ -100,6 +100,16 @@ describe('sweeper (cron): send jobs', () => {
     expect((await sweepRecorded()).bodies).toEqual([sendJobFor(id)]);
   });
 
+  it('recovers more than a queue batch of lost jobs in one run (a crash under load), each marked', async () => {
+    const requests = await Promise.all(Array.from({ length: 150 }, () => seedRequest()));
+    const ids = requests.map((request) => request.id);
+    await elapse(GRACE_MS, ids);
+    const { summary, bodies } = await sweepRecorded();
+    expect(summary.reenqueued).toBe(150);
+    expect(new Set(bodies.map((body) => (body as { requestId: string }).requestId))).toEqual(new Set(ids));
+    expect((await sweepRecorded()).bodies).toEqual([]);
+  });
+
   it('leaves young requests alone', async () => {
     const { id } = await seedRequest();
     expect((await sweepRecorded()).bodies).toEqual([]);

@@ -6,7 +6,13 @@ import { statusCheckDelaySeconds } from './status-check-policy';
 
 /** The send queue's `max_batch_timeout` in wrangler.toml, in ms (a test checks they agree). */
 export const QUEUE_BATCH_TIMEOUT_MS = 1000;
-const SWEEP_LIMIT = 100;
+/**
+ * Requests of each kind recovered per run, oldest first: a crash under load can leave many
+ * behind, and what is left waits for the next minute.
+ */
+export const SWEEP_LIMIT = 1000;
+/** Messages per `sendBatch` (the Queues limit), ids per statement (D1 allows 100 bound parameters). */
+const CHUNK = 90;
 
 /**
  * How long past the moment it was due a request may show no sign of life before the sweeper
@@ -75,19 +81,22 @@ async function reenqueueStalledSends(env: Env, now: number, grace: number): Prom
   )
     .bind(now, grace)
     .all<{ id: string }>();
-  if (results.length === 0) return 0;
-  try {
-    await env.SEND_QUEUE.sendBatch(results.map((row) => ({ body: sendJob(row.id) })));
-  } catch (error) {
-    logError('sweep.reenqueue_failed', { error: errorName(error), requests: results.length });
-    return 0;
+  let reenqueued = 0;
+  for (const ids of chunks(results.map((row) => row.id))) {
+    try {
+      await env.SEND_QUEUE.sendBatch(ids.map((id) => ({ body: sendJob(id) })));
+    } catch (error) {
+      logError('sweep.reenqueue_failed', { error: errorName(error), requests: ids.length });
+      break;
+    }
+    // The mark starts the grace afresh: the job just sent is not taken for lost before it had time to run.
+    const placeholders = ids.map((_, index) => `?${index + 2}`).join(', ');
+    await env.DB.prepare(`UPDATE otp_requests SET enqueued_at = ?1 WHERE id IN (${placeholders}) AND status IN ('queued', 'sending')`)
+      .bind(now, ...ids)
+      .run();
+    reenqueued += ids.length;
   }
-  // The mark starts the grace afresh: the job just sent is not taken for lost before it had time to run.
-  const placeholders = results.map((_, index) => `?${index + 2}`).join(', ');
-  await env.DB.prepare(`UPDATE otp_requests SET enqueued_at = ?1 WHERE id IN (${placeholders}) AND status IN ('queued', 'sending')`)
-    .bind(now, ...results.map((row) => row.id))
-    .run();
-  return results.length;
+  return reenqueued;
 }
 
 /**
@@ -113,12 +122,21 @@ async function rescheduleStalledChecks(env: Env, config: Config, now: number, gr
   )
     .bind(now - chainMs - config.otp.ttlSeconds * 1000 - grace, maxChecks, statusCheckDelaySeconds(1, config.deliveryChecks) * 1000, grace, now)
     .all<{ id: string; delivery_checks: number }>();
-  if (results.length === 0) return 0;
-  try {
-    await env.SEND_QUEUE.sendBatch(results.map((row) => ({ body: statusCheck(row.id, row.delivery_checks + 1) })));
-  } catch (error) {
-    logError('sweep.status_checks_failed', { error: errorName(error), requests: results.length });
-    return 0;
+  let rescheduled = 0;
+  for (const rows of chunks(results)) {
+    try {
+      await env.SEND_QUEUE.sendBatch(rows.map((row) => ({ body: statusCheck(row.id, row.delivery_checks + 1) })));
+    } catch (error) {
+      logError('sweep.status_checks_failed', { error: errorName(error), requests: rows.length });
+      break;
+    }
+    rescheduled += rows.length;
   }
-  return results.length;
+  return rescheduled;
+}
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += CHUNK) out.push(items.slice(start, start + CHUNK));
+  return out;
 }
