@@ -252,7 +252,7 @@ describe('status checks and the account-wide provider pacer', () => {
     const { queue, testEnv, pacer } = pacedReportEnv(20);
     const { id } = await sentRequest(testEnv, 'msg_refused');
     queue.take();
-    // Other work holds every time of the next 20 s, well past the 5.5 s horizon.
+    // Other work holds every time of the next 20 s, well past the 5.75 s horizon.
     const { nextFreeAt } = await pacer.reserve({ count: 1000, ratePerSecond: 20, horizonMs: 20_000 });
     const gets = provider(() => statusAnswer('delivered'));
     const before = Date.now();

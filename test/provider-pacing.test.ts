@@ -28,18 +28,18 @@ function gaps(slots: number[]): number[] {
 describe('PacingSchedule (the pacer’s rule, on an injected clock)', () => {
   it('grants an idle second at the catch-up rate, then each time a planned window after the one N places earlier, within the horizon', () => {
     const schedule = new PacingSchedule();
-    const first = schedule.reserve({ count: 100, ratePerSecond: RATE, horizonMs: 1200 }, T);
-    // 20 at 40 ms apart; the 21st a planned window (1.1 s) after the first, then 40 ms apart
+    const first = schedule.reserve({ count: 100, ratePerSecond: RATE, horizonMs: 1250 }, T);
+    // 20 at 40 ms apart; the 21st a planned window (1.15 s) after the first, then 40 ms apart
     // again while the times 20 places earlier allow; the 24th would be past the horizon.
-    expect(PLANNED_WINDOW_MS).toBe(1100);
-    expect(first.slots).toEqual([...Array.from({ length: RATE }, (_, i) => T + i * MIN_GAP_MS), T + 1100, T + 1140, T + 1180]);
-    expect(first.nextFreeAt).toBe(T + 1220);
+    expect(PLANNED_WINDOW_MS).toBe(1150);
+    expect(first.slots).toEqual([...Array.from({ length: RATE }, (_, i) => T + i * MIN_GAP_MS), T + 1150, T + 1190, T + 1230]);
+    expect(first.nextFreeAt).toBe(T + 1270);
 
     const second = schedule.reserve({ count: 5, ratePerSecond: RATE, horizonMs: 2000 }, T + 500);
-    expect(second.slots).toEqual([1220, 1260, 1300, 1340, 1380].map((offset) => T + offset));
+    expect(second.slots).toEqual([1270, 1310, 1350, 1390, 1430].map((offset) => T + offset));
 
     const none = schedule.reserve({ count: 5, ratePerSecond: RATE, horizonMs: 0 }, T + 500);
-    expect(none).toEqual({ slots: [], nextFreeAt: T + 1420 });
+    expect(none).toEqual({ slots: [], nextFreeAt: T + 1470 });
     expect(schedule.reserve({ count: 0, ratePerSecond: RATE, horizonMs: 2000 }, T + 500).slots).toEqual([]);
   });
 
@@ -153,7 +153,7 @@ describe('ProviderPacer (the object)', () => {
   });
 
   it('a full batch at the production rate fits the horizon', async () => {
-    expect(pacingHorizonMs(RATE)).toBe(5500);
+    expect(pacingHorizonMs(RATE)).toBe(5750);
     expect(pacingHorizonMs(100)).toBe(2000);
     expect(pacingHorizonMs(1)).toBe(10_000);
     const pacer = newPacer();

@@ -383,8 +383,9 @@ describe('expiry and pacing', () => {
   it('never calls the provider when the code expires before its send time; the request ends expired', async () => {
     const { testEnv, pacer } = withOwnPacer(startMessagingEnv({ PROVIDER_RATE_PER_SECOND: '1' }));
     const { id } = await seedRequest();
-    // A backlog: at 1 call/s the pacer's next free time is about 9 s away, within its 10 s horizon...
-    const { nextFreeAt } = await pacer.reserve({ count: 8, ratePerSecond: 1, horizonMs: 10_000 });
+    // A backlog: at 1 call/s the pacer's next free time is about 7 s away, within its 10 s horizon
+    // (and so is the one after it, for the job's second delivery)...
+    const { nextFreeAt } = await pacer.reserve({ count: 6, ratePerSecond: 1, horizonMs: 10_000 });
     // ...and the code expires before it.
     const expiresAt = nextFreeAt - 500;
     await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?').bind(expiresAt, id).run();
@@ -405,7 +406,7 @@ describe('expiry and pacing', () => {
   it('jobs past the pacing horizon wait in the queue until the pacer frees up: nothing claimed, nothing sent', async () => {
     const { testEnv, pacer } = withOwnPacer(startMessagingEnv());
     const requests = [await seedRequest(), await seedRequest(), await seedRequest()];
-    // Other work holds every time of the next 20 s; the horizon is 5.5 s.
+    // Other work holds every time of the next 20 s; the horizon is 5.75 s.
     const { nextFreeAt } = await pacer.reserve({ count: 1000, ratePerSecond: 20, horizonMs: 20_000 });
     const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const before = Date.now();

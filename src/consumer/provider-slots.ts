@@ -10,8 +10,8 @@ const MAX_LEAD_MS = 10_000;
 
 /**
  * Send times are handed out at most this far ahead; later work is retried through the queue. It
- * covers a full batch at the configured rate (100 at 20/s take 5.5 s: the pacer fits 20 into
- * each 1.1 s), so a batch is not sent back to the queue in part only because the rate is low.
+ * covers a full batch at the configured rate (100 at 20/s take 5.75 s: the pacer fits 20 into
+ * each 1.15 s), so a batch is not sent back to the queue in part only because the rate is low.
  */
 export function pacingHorizonMs(ratePerSecond: number): number {
   return Math.min(MAX_HORIZON_MS, Math.max(MIN_HORIZON_MS, Math.ceil((SEND_BATCH_SIZE * PLANNED_WINDOW_MS) / ratePerSecond)));

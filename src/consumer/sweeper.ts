@@ -18,7 +18,7 @@ const CHUNK = 90;
  * How long past the moment it was due a request may show no sign of life before the sweeper
  * takes its job for lost. A live job can be that late: it waits up to the queue's batch timeout to
  * be delivered, up to the pacing horizon for a send time, and a provider call's timeout while the
- * calls before it in its batch finish, plus a margin. At the defaults that is 19.5 s; it is capped
+ * calls before it in its batch finish, plus a margin. At the defaults that is 19.75 s; it is capped
  * at a quarter of the code's lifetime, so a short-lived code is recovered while it can still be
  * used. A job taken for lost too early costs nothing but a duplicate job: the claim's lease lets
  * only one copy call the provider, and the stable idempotency key keeps a repeated call from

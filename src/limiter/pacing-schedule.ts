@@ -26,7 +26,7 @@ export const CATCH_UP_RATE = 1.25;
 /** A call starting more than this after its send time does not start on it (it takes a new one). */
 export const START_TOLERANCE_MS = 50;
 /** How much more one call may take than another to reach the provider after it starts. */
-export const TRANSIT_ALLOWANCE_MS = 50;
+export const TRANSIT_ALLOWANCE_MS = 100;
 /** N send times never fall within this span. */
 export const PLANNED_WINDOW_MS = WINDOW_MS + START_TOLERANCE_MS + TRANSIT_ALLOWANCE_MS;
 
