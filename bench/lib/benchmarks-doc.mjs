@@ -60,6 +60,8 @@ function apiView(outcome) {
   const cpu = (design, digits) => fmt(mid.cpuMsPerRequest[design]?.runtime, digits);
   return {
     minutes: fmt(outcome.seconds / 60, 1),
+    // A remark added to the kept JSON after the run, e.g. that later code changed what it measured.
+    note: r.note ?? null,
     options: r.options,
     defaultsGlobalSendLimit: r.defaultsGlobalSendLimit,
     // Results from before the stubbed design existed (--from-json) render without its columns.
@@ -148,6 +150,8 @@ function dispatchView(outcome) {
   const flaky = r.summary.find((row) => row.failRate > 0);
   return {
     minutes: fmt(outcome.seconds / 60, 1),
+    // A remark added to the kept JSON after the run, e.g. that later code changed what it measured.
+    note: r.note ?? null,
     options: r.options,
     batchSize: r.batchSize,
     pacerSpacingMs: fmt(800 / r.options.rate, 0),
@@ -205,6 +209,8 @@ function limiterView(outcome) {
   const [hot, shard, growing] = r.summary;
   return {
     minutes: fmt(outcome.seconds / 60, 1),
+    // A remark added to the kept JSON after the run, e.g. that later code changed what it measured.
+    note: r.note ?? null,
     options: r.options,
     hotOneKey: cell(hot.byKeys.find((entry) => entry.keys === 1)),
     firstSingle: { p50: fmt(r.single[0].p50, 0), p99: fmt(r.single[0].p99, 0) },
@@ -228,6 +234,8 @@ function costView(outcome) {
   const total = r.costs.successful.total;
   return {
     minutes: fmt(outcome.seconds / 60, 1),
+    // A remark added to the kept JSON after the run, e.g. that later code changed what it measured.
+    note: r.note ?? null,
     options: r.options,
     prices: r.prices,
     pricesSource: r.pricesSource,
