@@ -103,7 +103,7 @@ export async function handleSendJobs(
   const outcomes = await mapWithConcurrency(toSend, config.sendConcurrency, async (job): Promise<Outcome> => {
     const code = await deriveCode(secret, job.request.id, config.otp.length);
     const deadline = Math.min(job.request.expires_at, lastStart);
-    let start;
+    let start: Awaited<ReturnType<StartGate['waitForStart']>>;
     try {
       start = await gate.waitForStart(slotOf.get(job.requestId)!, deadline);
     } catch (error) {
