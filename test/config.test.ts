@@ -10,17 +10,19 @@ describe('configuration', () => {
   it('parses the wrangler.toml defaults', () => {
     const config = loadConfig(env);
     expect(config).toMatchObject({
-      providerMode: 'sandbox',
       otp: { length: 6, ttlSeconds: 300, maxVerifyAttempts: 5 },
-      phoneLimits: [
-        { limit: 1, windowSeconds: 60 },
-        { limit: 3, windowSeconds: 600 },
-        { limit: 5, windowSeconds: 3600 },
-        { limit: 10, windowSeconds: 86400 },
-      ],
-      limits: { phoneCooldown: { scheduleSeconds: [30, 60, 120, 300], resetSeconds: 3600 }, globalShards: 16, allowedCountryCodes: null },
-      providerRatePerSecond: 20,
-      provider: { baseUrl: 'https://api.startmessaging.com' },
+      limits: {
+        phone: [
+          { limit: 1, windowSeconds: 60 },
+          { limit: 3, windowSeconds: 600 },
+          { limit: 5, windowSeconds: 3600 },
+          { limit: 10, windowSeconds: 86400 },
+        ],
+        phoneCooldown: { scheduleSeconds: [30, 60, 120, 300], resetSeconds: 3600 },
+        globalShards: 16,
+        allowedCountryCodes: null,
+      },
+      provider: { mode: 'sandbox', ratePerSecond: 20, baseUrl: 'https://api.startmessaging.com' },
     });
   });
 
@@ -41,7 +43,7 @@ describe('configuration', () => {
     expect(loadConfig(env)).toMatchObject({
       deliveryChecks: { baseSeconds: 30, maxChecks: 6 },
       resend: { dailyCapPerPhone: 10, sendsPerSecond: 10 },
-      retentionDays: 30,
+      retention: { days: 30 },
     });
     expect(loadConfig(withVars({ DELIVERY_CHECK_MAX: '0' })).deliveryChecks.maxChecks).toBe(0);
     expect(() => loadConfig(withVars({ RESEND_SENDS_PER_SECOND: '500' }))).toThrow(/RESEND_SENDS_PER_SECOND must be an integer from 1 to 100/);
@@ -61,7 +63,7 @@ describe('configuration', () => {
 
   it('refuses sandbox mode in production', () => {
     expect(() => loadConfig(withVars({ ENVIRONMENT: 'production', PROVIDER_MODE: 'sandbox' }))).toThrow(/refused in the production/);
-    expect(loadConfig(withVars({ ENVIRONMENT: 'production', PROVIDER_MODE: 'startmessaging' })).providerMode).toBe('startmessaging');
+    expect(loadConfig(withVars({ ENVIRONMENT: 'production', PROVIDER_MODE: 'startmessaging' })).provider.mode).toBe('startmessaging');
   });
 
   it('strips a trailing slash from SM_BASE_URL', () => {
