@@ -1,13 +1,14 @@
 import { SELF, env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigError, REQUIRED_SECRETS, type RequiredSecret, loadConfig, secretValue } from '../src/config';
+import wranglerToml from '../wrangler.toml?raw';
+import { ConfigError, REQUIRED_SECRETS, type RequiredSecret, SETTINGS, loadConfig, secretValue } from '../src/config';
 import { fetchWithEnv } from './support/worker';
 import { requestRow, seedRequest } from './support/fixtures';
 
 const withVars = (vars: Record<string, string>) => ({ ...env, ...vars }) as Env;
 
 describe('configuration', () => {
-  it('parses the wrangler.toml defaults', () => {
+  it('parses the defaults', () => {
     const config = loadConfig(env);
     expect(config).toMatchObject({
       otp: { length: 6, ttlSeconds: 300, maxVerifyAttempts: 5 },
@@ -108,3 +109,56 @@ describe('configuration', () => {
     expect((await SELF.fetch('https://otp.test/v1/sandbox/messages')).status).toBe(200);
   });
 });
+
+/** The `NAME = "value"` lines of one table of wrangler.toml. */
+function tomlTable(name: string): Record<string, string> {
+  const start = wranglerToml.indexOf(`\n[${name}]\n`);
+  expect(start, `[${name}] in wrangler.toml`).toBeGreaterThan(-1);
+  const body = wranglerToml.slice(start + name.length + 4).split(/\n\[/)[0]!;
+  return Object.fromEntries([...body.matchAll(/^([A-Z0-9_]+) = "(.*)"$/gm)].map((match) => [match[1]!, match[2]!]));
+}
+
+const requiredSecretsOf = (table: string) =>
+  JSON.parse(new RegExp(`^\\[${table.replaceAll('.', '\\.')}\\]\\s*\\nrequired = (\\[[^\\]]*\\])`, 'm').exec(wranglerToml)?.[1] ?? '[]') as string[];
+
+describe('each setting is declared once, in src/config.ts', () => {
+  const byName = new Map(SETTINGS.map((entry) => [entry.info.env, entry]));
+
+  it('an unset var and its default, written out, parse to the same value', () => {
+    const defaults = Object.fromEntries(SETTINGS.filter(({ info }) => !info.secret).map(({ info }) => [info.env, info.default!]));
+    const fromDefaults = loadConfig({ ...defaults, ENVIRONMENT: 'test' } as unknown as Env);
+    const unset = loadConfig({ ENVIRONMENT: 'test' } as unknown as Env);
+    expect(unset).toEqual(fromDefaults);
+    expect(unset.limits.unknownIp).toEqual([
+      { limit: 5, windowSeconds: 60 },
+      { limit: 20, windowSeconds: 3600 },
+    ]);
+  });
+
+  it('wrangler.toml sets only known vars, and only where they differ from the defaults', () => {
+    const local = tomlTable('vars');
+    const production = tomlTable('env.production.vars');
+    // ENVIRONMENT is stated locally although it is the default: it is what keeps that Worker on localhost.
+    expect(local).toEqual({ ENVIRONMENT: 'development' });
+    for (const [name, value] of Object.entries(production)) {
+      expect(byName.get(name)?.info.default, name).toBeDefined();
+      expect(value, `${name} repeats its default`).not.toBe(byName.get(name)!.info.default);
+    }
+    const config = loadConfig({ ...production, ...TEST_SECRETS_FOR_PRODUCTION } as unknown as Env);
+    expect(config).toMatchObject({ environment: 'production', provider: { mode: 'startmessaging' }, limits: { allowedCountryCodes: ['91'] } });
+  });
+
+  it('the required secrets wrangler.toml lists are the ones src/config.ts declares required', () => {
+    expect(requiredSecretsOf('secrets').sort()).toEqual(Object.keys(REQUIRED_SECRETS).sort());
+    expect(requiredSecretsOf('env.production.secrets').sort()).toEqual([...Object.keys(REQUIRED_SECRETS), 'SM_API_KEY'].sort());
+    for (const name of Object.keys(REQUIRED_SECRETS)) expect(byName.get(name)?.info.secret, name).toBeDefined();
+  });
+
+  it('a bad choice names the var and the accepted values', () => {
+    expect(() => loadConfig(withVars({ ENVIRONMENT: 'staging' }))).toThrow('ENVIRONMENT must be one of development, test, production, got "staging"');
+    expect(() => loadConfig(withVars({ PROVIDER_MODE: '' }))).toThrow(/PROVIDER_MODE must be one of startmessaging, sandbox/);
+  });
+});
+
+const TEST_SECRETS_FOR_PRODUCTION = { SM_API_KEY: 'k', OTP_SECRET: 'o', SESSION_SECRET: 's', ADMIN_TOKEN: 'a' };
+
