@@ -17,13 +17,29 @@
  * Retry-After floors are checked from the gaps between calls. The log is read only after every
  * code has expired, so a late call would be seen.
  *
- * wrangler dev runs no cron triggers, so the sweeper plays no part here: every final state below
- * is reached by the queue consumer alone.
+ * wrangler dev runs no cron triggers, so the sweeper plays no part there: every final state of
+ * those scenarios is reached by the queue consumer alone.
  *
- * Environment: E2E_FAULTS_REQUESTS (3 per scenario), E2E_KEEP_TMP=1 (keep the temporary directory
- * and the wrangler log), E2E_FAULTS_JSON=<file> (also write the results as JSON).
+ * Then, on a second wrangler dev (OTP_TTL_SECONDS=120) and a stand-in in a process of its own that
+ * allows 20 calls per second (a token bucket; status checks draw on it too, as at the provider):
+ *   - pacing: bursts of 100 sends to distinct numbers fired at once (E2E_FAULTS_BURSTS, 3), each
+ *     drained; the provider must answer no 429 and no second of its log, rolling, may hold more
+ *     than 20 calls (sends and status checks);
+ *   - crash recovery: three requests sent (their status checks due 30 s later), two inside a
+ *     provider call that took the SMS and holds its answer, five accepted and still in the queue;
+ *     then wrangler dev and its runtime are killed with SIGKILL and started again on the same
+ *     state (the local queue loses its messages), time passes until every lost piece is overdue,
+ *     and the cron is run once (/cdn-cgi/local/scheduled). Every request must then be sent with
+ *     exactly one SMS (the two mid-call ones called again with their key: the provider answers
+ *     with the original), and every sent SMS, the bursts' included, must get its delivery report.
+ *
+ * Environment: E2E_FAULTS_REQUESTS (3 per scenario), E2E_FAULTS_BURSTS (3), E2E_FAULTS_PARTS
+ * (`faults,paced`: which of the two parts to run), E2E_KEEP_TMP=1 (keep
+ * the temporary directories and the wrangler logs), E2E_FAULTS_JSON=<file> (also write the fault
+ * scenarios' results as JSON).
  * Prints a table and `e2e-faults: N passed, M failed`; exit status 1 on any failure.
  */
+import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { startStandIn } from './startmessaging-stand-in.mjs';
 import { mapLimit, sleep } from './lib/async.mjs';
@@ -31,6 +47,8 @@ import { createDevStack } from './lib/dev-stack.mjs';
 import { intEnv } from './lib/env.mjs';
 import { http } from './lib/http.mjs';
 import { bailOnFatal } from './lib/processes.mjs';
+import { startStandInProcess } from './lib/stand-in-process.mjs';
+import { mostInOneSecond, percentile } from './lib/stats.mjs';
 
 const PER_SCENARIO = intEnv('E2E_FAULTS_REQUESTS', 3, 1, 20);
 const TTL_SECONDS = 45;
@@ -40,7 +58,7 @@ const LATENCY_MS = 30;
 const OTP_LENGTH = 6;
 const API_KEY = 'e2e-faults-key';
 const POLL_INTERVAL_MS = 500;
-const OVERALL_TIMEOUT_MS = 6 * 60_000;
+const OVERALL_TIMEOUT_MS = 10 * 60_000;
 const FINAL = new Set(['sent', 'delivered', 'failed', 'expired', 'verified', 'superseded']);
 
 const VARS = [
@@ -116,19 +134,21 @@ const SCENARIOS = [
 // +1 555 numbers are fictional; scenario s, request r gets +1555 sss rrrr.
 const phoneFor = (scenarioIndex, requestIndex) => `+1555${String(scenarioIndex + 1).padStart(3, '0')}${String(requestIndex).padStart(4, '0')}`;
 
-const state = { standIn: null, stack: null };
+const state = { standIn: null, stack: null, pacedStandIn: null, pacedStack: null };
 let exiting = false;
 
 async function cleanup() {
   await state.stack?.stop().catch(() => {});
   await state.standIn?.close().catch(() => {});
+  await state.pacedStack?.stop().catch(() => {});
+  await state.pacedStandIn?.stop().catch(() => {});
 }
 
 async function bail(message, code = 1) {
   if (exiting) return;
   exiting = true;
   console.error(message);
-  for (const line of state.stack?.logTail() ?? []) console.error(line);
+  for (const line of (state.pacedStack ?? state.stack)?.logTail() ?? []) console.error(line);
   await cleanup();
   console.log('e2e-faults: 0 passed, 1 failed');
   process.exit(code);
@@ -171,7 +191,8 @@ function audit(scenario, request, calls) {
   return problems;
 }
 
-async function main() {
+/** The provider-fault scenarios; returns one { name, problems } per scenario and global check. */
+async function faultScenarios() {
   const started = Date.now();
   const script = {};
   SCENARIOS.forEach((scenario, s) => {
@@ -269,8 +290,268 @@ async function main() {
   for (const check of globals) console.log(`${check.problems.length ? 'FAIL' : 'ok  '}  ${check.name}${check.problems.length ? `: ${check.problems.join('; ')}` : ''}`);
   for (const result of results) for (const problem of result.problems) console.log(`FAIL  ${result.name}: ${problem}`);
   if (process.env.E2E_FAULTS_JSON) writeFileSync(process.env.E2E_FAULTS_JSON, `${JSON.stringify({ results, globals, stats }, null, 2)}\n`);
-  const outcomes = [...results, ...globals].map((entry) => entry.problems.length === 0);
-  return { passed: outcomes.filter(Boolean).length, failed: outcomes.filter((ok) => !ok).length };
+  return [...results, ...globals];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pacing and crash recovery
+
+const PACED_RATE = 20;
+const BURST = 100;
+const BURSTS = intEnv('E2E_FAULTS_BURSTS', 3, 1, 10);
+const RECOVERY_TTL_SECONDS = 120;
+/** The default provider timeout: a call held by the provider stays in flight that long. */
+const PACED_TIMEOUT_MS = 8000;
+/** At these settings: the send lease (src/consumer/delivery-store.ts) and the sweeper's grace (src/consumer/sweeper.ts). */
+const LEASE_MS = 30_000;
+const GRACE_MS = 1000 + 5750 + PACED_TIMEOUT_MS + 5000;
+/** DELIVERY_CHECK_BASE_SECONDS (the default): the first status check's delay after a send. */
+const FIRST_CHECK_MS = 30_000;
+const MID_CALL_PHONES = ['+15559990001', '+15559990002'];
+const SENT_PHONES = ['+15559980001', '+15559980002', '+15559980003'];
+const QUEUED_PHONES = ['+15559970001', '+15559970002', '+15559970003', '+15559970004', '+15559970005'];
+
+const ADMIN_TOKEN = `e2e-faults-admin-${randomUUID()}`;
+const PACED_VARS = [
+  'PROVIDER_MODE:startmessaging',
+  `ADMIN_TOKEN:${ADMIN_TOKEN}`,
+  `SM_API_KEY:${API_KEY}`,
+  'OTP_SECRET:e2e-faults-otp-secret',
+  `SM_TIMEOUT_MS:${PACED_TIMEOUT_MS}`,
+  `OTP_TTL_SECONDS:${RECOVERY_TTL_SECONDS}`,
+  `PROVIDER_RATE_PER_SECOND:${PACED_RATE}`,
+  'IP_LIMITS:10000/60',
+  'PREFIX_LIMITS:10000/60',
+  'SEQUENTIAL_BURST_NUMBERS:1000',
+  'PUMPING_MIN_SENDS:100000',
+];
+
+const burstPhone = (run, index) => `+1555${800 + run}${String(index).padStart(4, '0')}`;
+
+async function submit(base, phones) {
+  return mapLimit(phones, phones.length, async (phoneNumber) => {
+    // A cold wrangler dev on a busy machine takes seconds to admit 100 at once (a limiter object per number).
+    const answer = await http('POST', `${base}/v1/otp`, { body: { phoneNumber }, timeoutMs: 60_000 });
+    if (answer.status !== 202) throw new Error(`POST /v1/otp for ${phoneNumber}: ${answer.status} ${answer.text.slice(0, 200)}`);
+    return { phoneNumber, requestId: answer.json.requestId, submittedAt: Date.now() };
+  });
+}
+
+/**
+ * Polls each request until `done(record)` holds for it; returns the records. A record is what
+ * operators see (GET /v1/admin/requests/:id: the stored status, the delivery status, the attempts),
+ * which apps do not: their view reads `expired` once the code's lifetime is over.
+ */
+async function waitForViews(stack, requests, done, timeoutMs, label) {
+  const views = new Map();
+  const deadline = Date.now() + timeoutMs;
+  for (let round = 0; round < 1000 && Date.now() < deadline; round += 1) {
+    const pending = requests.filter((request) => !done(views.get(request.requestId)));
+    if (pending.length === 0) return views;
+    if (stack.exit !== null) throw new Error(`wrangler dev exited (${stack.exit}) while waiting: ${label}`);
+    await mapLimit(pending, 4, async ({ requestId }) => {
+      const answer = await http('GET', `${stack.base}/v1/admin/requests/${requestId}`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } }).catch(() => null);
+      if (answer?.status === 200) views.set(requestId, { ...answer.json.request, attempts: answer.json.attempts, statusChecks: answer.json.statusChecks });
+    });
+    await sleep(500);
+  }
+  const stuck = requests.filter((request) => !done(views.get(request.requestId)));
+  throw new Error(`${label}: ${stuck.length} not done after ${timeoutMs / 1000} s, e.g. ${stuck.slice(0, 3).map((r) => `${r.requestId}=${views.get(r.requestId)?.status}`).join(', ')}`);
+}
+
+async function pacingAndRecovery() {
+  const started = Date.now();
+  const script = Object.fromEntries(MID_CALL_PHONES.map((phone) => [phone, ['hang-after-send', 'ok']]));
+  state.pacedStandIn = await startStandInProcess([
+    '--rate-limit', String(PACED_RATE), '--limit-status-checks', '--latency-ms', String(LATENCY_MS), '--latency-jitter-ms', '10', '--script', JSON.stringify(script),
+  ]);
+  const standIn = state.pacedStandIn;
+  state.pacedStack = createDevStack({ label: 'otpd-e2e-paced', vars: [...PACED_VARS, `SM_BASE_URL:${standIn.url}`], keepTmp: process.env.E2E_KEEP_TMP === '1' });
+  const stack = state.pacedStack;
+  await stack.start();
+  console.log(`\npacing and crash recovery: stand-in ${standIn.url} allowing ${PACED_RATE} calls/s; wrangler dev ${stack.base} (${stack.tmp})`);
+  const checks = [];
+  const check = (name, problems) => {
+    checks.push({ name, problems });
+    console.log(`${problems.length ? 'FAIL' : 'ok  '}  ${name}${problems.length ? `: ${problems.slice(0, 5).join('; ')}` : ''}`);
+  };
+
+  // Bursts: 100 sends at once, drained before the next. The previous bursts' status checks (30 s
+  // after their sends) share the pacer with the later ones.
+  const bursts = [];
+  for (let run = 1; run <= BURSTS; run += 1) {
+    const begun = Date.now();
+    const requests = await submit(stack.base, Array.from({ length: BURST }, (_, index) => burstPhone(run, index)));
+    await waitForViews(stack, requests, (view) => FINAL.has(view?.status), 60_000, `burst ${run}`);
+    bursts.push({ run, requests, seconds: (Date.now() - begun) / 1000 });
+    console.log(`  burst ${run}: ${BURST} sends at once, all final after ${seconds(Date.now() - begun)} s`);
+  }
+
+  // The crash. Three requests sent: their first status checks wait in the queue.
+  const sent = await submit(stack.base, SENT_PHONES);
+  await waitForViews(stack, sent, (view) => view?.status === 'sent', 30_000, 'the sent group');
+  // Two requests inside their provider call: the provider took the SMS and holds its answer.
+  const midCall = await submit(stack.base, MID_CALL_PHONES);
+  const keys = new Set(midCall.map((request) => `otpd-${request.requestId}`));
+  for (let i = 0; i < 1000; i += 1) {
+    const { calls } = await standIn.log();
+    if (calls.filter((call) => keys.has(call.idempotencyKey)).length === keys.size) break;
+    await sleep(20);
+  }
+  // Five accepted, their jobs still in the queue (it hands a batch over after 1 s): killed at once.
+  const queued = await submit(stack.base, QUEUED_PHONES);
+  await stack.kill();
+  const killedAt = Date.now();
+  const { calls: callsBeforeKill } = await standIn.log();
+  console.log(`  killed wrangler dev and its runtime (SIGKILL) ${seconds(killedAt - queued[0].submittedAt)} s after the last five were accepted`);
+
+  await stack.start();
+  console.log(`  restarted on the same state: ${stack.base}`);
+  const crashed = [...sent, ...midCall, ...queued];
+  const before = await waitForViews(stack, crashed, (view) => Boolean(view), 10_000, 'reading the crashed requests');
+  // What each request was left in decides what recovering it takes. A busy machine may answer the
+  // five so slowly that the queue hands some over before the kill: those were sent before it.
+  const left = (requests, status) => requests.filter((request) => before.get(request.requestId)?.status === status).length;
+  const setupProblems = [];
+  if (left(sent, 'sent') !== sent.length) setupProblems.push(`sent group: ${sent.map((r) => before.get(r.requestId)?.status)}`);
+  if (left(midCall, 'sending') !== midCall.length) setupProblems.push(`mid-call group: ${midCall.map((r) => before.get(r.requestId)?.status)}`);
+  if (left(queued, 'queued') === 0) setupProblems.push(`queued group: ${queued.map((r) => before.get(r.requestId)?.status)}`);
+  check(
+    `the crash left ${left(sent, 'sent')} requests sent (status checks pending), ${left(midCall, 'sending')} sending (inside a provider call), ${left(queued, 'queued')} of 5 queued (jobs lost)`,
+    setupProblems,
+  );
+
+  // Until the cron's run every lost piece must be overdue: the mid-call claims' leases, the
+  // latest send's first status check, each by the sweeper's grace.
+  const lastCallAt = Math.max(...callsBeforeKill.map((call) => call.at));
+  const midCallAt = Math.max(...callsBeforeKill.filter((call) => keys.has(call.idempotencyKey)).map((call) => call.at));
+  const cronAt = Math.max(midCallAt + LEASE_MS, lastCallAt + FIRST_CHECK_MS) + GRACE_MS + 3000;
+  console.log(`  waiting ${seconds(cronAt - Date.now())} s until every lost piece is overdue, then running the cron once`);
+  await sleep(Math.max(0, cronAt - Date.now() - 1000));
+  const { calls: callsBeforeCron, statusCalls: checksBeforeCron } = await standIn.log();
+  const stillQueued = await waitForViews(stack, crashed, (view) => Boolean(view), 10_000, 'reading the crashed requests');
+  check(
+    'nothing recovered before the cron ran (no call, no status change)',
+    [
+      ...(callsBeforeCron.length !== callsBeforeKill.length ? [`${callsBeforeCron.length - callsBeforeKill.length} send calls`] : []),
+      ...crashed.filter((r) => stillQueued.get(r.requestId)?.status !== before.get(r.requestId)?.status).map((r) => `${r.requestId} moved`),
+    ],
+  );
+  await sleep(Math.max(0, cronAt - Date.now()));
+  const cron = await http('GET', `${stack.base}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`);
+  check('the cron ran (GET /cdn-cgi/local/scheduled)', cron.status === 200 ? [] : [`answered ${cron.status}`]);
+  const cronRanAt = Date.now();
+
+  // The recovered sends are done once sent (their own first check comes 30 s later, as usual);
+  // every SMS sent before the crash, once its delivery report says delivered.
+  const allBurst = bursts.flatMap((burst) => burst.requests);
+  const resent = new Set([...midCall, ...queued].map((request) => request.requestId));
+  let records = new Map();
+  const recovery = await waitForViews(
+    stack,
+    [...crashed, ...allBurst],
+    (view) => (view && resent.has(view.requestId) ? view.status === 'sent' || view.status === 'delivered' : view?.deliveryStatus === 'delivered'),
+    120_000,
+    'recovery',
+  ).then(
+    (views) => {
+      records = views;
+      return null;
+    },
+    (error) => String(error.message),
+  );
+  const { calls, statusCalls } = await standIn.log();
+  const stats = await standIn.stats();
+
+  // Exactly one SMS for every request, called again only with its own key.
+  const callsOf = (request) => calls.filter((call) => call.idempotencyKey === `otpd-${request.requestId}`);
+  const smsProblems = [];
+  for (const request of [...crashed, ...allBurst]) {
+    const own = callsOf(request);
+    const sms = own.filter((call) => call.newSms).length;
+    // Sent before the crash: its one call. Otherwise one more than it had made by the crash.
+    const atCrash = before.get(request.requestId);
+    const expectedCalls = !atCrash || atCrash.status === 'sent' ? 1 : atCrash.attempts + 1;
+    if (sms !== 1 || own.length !== expectedCalls) smsProblems.push(`${request.phoneNumber}: ${own.length} calls, ${sms} SMS (expected ${expectedCalls} calls, 1 SMS)`);
+    if (new Set(own.map((call) => call.otp)).size > 1) smsProblems.push(`${request.phoneNumber}: the code changed`);
+  }
+  check('after one cron run every crashed request is sent exactly once (the mid-call ones called again with their key, answered with the original)', [
+    ...(recovery ? [recovery] : []),
+    ...smsProblems.filter((problem) => crashed.some((request) => problem.startsWith(request.phoneNumber))),
+  ]);
+  check(`every burst request was sent with one call and one SMS (${BURSTS} x ${BURST})`, smsProblems.filter((problem) => !crashed.some((request) => problem.startsWith(request.phoneNumber))));
+  const messageOf = (request) => callsOf(request).find((call) => call.status === 201)?.messageId;
+  const checkedAfterCron = new Set(statusCalls.filter((call) => call.at >= cronRanAt).map((call) => call.messageId));
+  const revived = allBurst.filter((request) => checkedAfterCron.has(messageOf(request))).length;
+  check(
+    `every SMS sent before the crash got its delivery report: all ${sent.length + allBurst.length} read delivered (${revived} of the bursts' checks came back with the cron)`,
+    recovery ? [recovery] : [],
+  );
+  check('the status checks of the sent group were lost with the runtime and ran only after the cron', sent.filter((request) => statusCalls.some((c) => c.at < cronRanAt && c.messageId === messageOf(request))).map((r) => `${r.phoneNumber} was checked before the cron`));
+
+  // The provider's view of the rate: every call it received, sends and status checks alike.
+  const arrivals = [...calls.map((call) => call.at), ...statusCalls.map((call) => call.at)];
+  const peak = mostInOneSecond(arrivals);
+  if (peak > PACED_RATE) printDensestSecond(calls, statusCalls, records);
+  const rejected = calls.filter((call) => call.status === 429).length + statusCalls.filter((call) => call.status === 429).length;
+  check(`the provider answered no 429 (${calls.length} sends, ${statusCalls.length} status checks)`, rejected ? [`${rejected} answered 429`] : []);
+  check(`no rolling second of the provider's log holds more than ${PACED_RATE} calls (most: ${peak})`, peak > PACED_RATE ? [`${peak} calls within one second`] : []);
+  // And the service's own record of when each call started (delivery_attempts.started_at,
+  // status_checks.checked_at).
+  const startedAt = [...records.values()].flatMap((record) => [
+    ...record.attempts.map((attempt) => Date.parse(attempt.startedAt)),
+    ...record.statusChecks.map((statusCheck) => Date.parse(statusCheck.checkedAt)),
+  ]);
+  const recordedPeak = mostInOneSecond(startedAt);
+  check(
+    `no rolling second of the recorded call starts (sends and status checks) holds more than ${PACED_RATE} (most: ${recordedPeak} of ${startedAt.length})`,
+    recordedPeak > PACED_RATE || startedAt.length < 2 * allBurst.length ? [`${recordedPeak} starts within one second, ${startedAt.length} read`] : [],
+  );
+  check('the provider saw no second SMS for any key', stats.duplicates ? [`duplicates=${stats.duplicates}`] : []);
+  // How long a send took from its recorded start to the provider's log (one call per burst request).
+  const transit = allBurst
+    .map((request) => {
+      const [call] = callsOf(request);
+      const start = records.get(request.requestId)?.attempts?.[0]?.startedAt;
+      return call && start ? call.at - Date.parse(start) : null;
+    })
+    .filter((ms) => ms !== null)
+    .sort((a, b) => a - b);
+  if (transit.length) {
+    console.log(`  from recorded start to the provider's log: median ${percentile(transit, 50)} ms, p99 ${percentile(transit, 99)} ms, max ${transit.at(-1)} ms (${transit.length} sends)`);
+  }
+  // How long each burst took at the provider: its first call to its last.
+  const spans = bursts.map((burst) => {
+    const times = burst.requests.flatMap((request) => callsOf(request).map((call) => call.at));
+    return (Math.max(...times) - Math.min(...times)) / 1000;
+  });
+  console.log(
+    `  bursts: first to last call ${spans.map((span) => `${span.toFixed(1)} s`).join(', ')} at the provider (${BURST} calls at ${PACED_RATE}/s fit in 5.75 s); ` +
+      `polled final after ${bursts.map((burst) => `${burst.seconds.toFixed(1)} s`).join(', ')}; most calls in one rolling second ${peak}; ` +
+      `recovered ${seconds(Date.now() - cronRanAt)} s after the cron; part total ${seconds(Date.now() - started)} s`,
+  );
+  return checks;
+}
+
+/** For a failed rate check: the calls of the densest second, with what the service recorded for them. */
+function printDensestSecond(calls, statusCalls, records) {
+  const all = [
+    ...calls.map((call) => ({ at: call.at, what: `send ${call.idempotencyKey}` })),
+    ...statusCalls.map((call) => ({ at: call.at, what: `check ${call.messageId}` })),
+  ].sort((a, b) => a.at - b.at);
+  let best = [0, 0];
+  for (let i = 0, j = 0; i < all.length; i += 1) {
+    while (j < all.length && all[j].at < all[i].at + 1000) j += 1;
+    if (j - i > best[1] - best[0]) best = [i, j];
+  }
+  const starts = new Map();
+  for (const record of records.values()) for (const attempt of record.attempts ?? []) starts.set(`otpd-${record.requestId}#${attempt.attemptNumber}`, Date.parse(attempt.startedAt));
+  const first = all[best[0]].at;
+  console.log(`  the densest second at the provider (${best[1] - best[0]} calls), ms after its first call:`);
+  for (const entry of all.slice(best[0], best[1])) {
+    const start = starts.get(`${entry.what.slice(5)}#1`);
+    console.log(`    +${entry.at - first} ${entry.what}${start ? ` (recorded start +${start - first})` : ''}`);
+  }
 }
 
 function printTable(results, stats, requestCount, drainMs, totalMs) {
@@ -300,12 +581,25 @@ function printTable(results, stats, requestCount, drainMs, totalMs) {
   );
 }
 
+async function main() {
+  const parts = new Set((process.env.E2E_FAULTS_PARTS ?? 'faults,paced').split(',').map((part) => part.trim()));
+  const faults = parts.has('faults') ? await faultScenarios() : [];
+  // Each part on its own wrangler dev: free the first one's CPU and memory.
+  await state.stack?.stop();
+  await state.standIn?.close();
+  state.stack = null;
+  state.standIn = null;
+  const paced = parts.has('paced') ? await pacingAndRecovery() : [];
+  const outcomes = [...faults, ...paced].map((entry) => entry.problems.length === 0);
+  return { passed: outcomes.filter(Boolean).length, failed: outcomes.filter((ok) => !ok).length };
+}
+
 let outcome = { passed: 0, failed: 1 };
 try {
   outcome = await main();
 } catch (error) {
   console.error(`error: ${error?.stack ?? error}`);
-  for (const line of state.stack?.logTail() ?? []) console.error(line);
+  for (const line of (state.pacedStack ?? state.stack)?.logTail() ?? []) console.error(line);
   outcome = { passed: outcome.passed, failed: 1 };
 }
 if (!exiting) {

@@ -4,9 +4,11 @@
  * end-to-end tests and benchmarks. Dependency-free: node:http only.
  *
  *   POST /otp/send             the send endpoint, with idempotency, injected faults and a rate limit
- *   GET  /messages/:messageId  delivery status of a message this stand-in "sent"
+ *   GET  /messages/:messageId  delivery status of a message this stand-in "sent" (recorded; rate limited
+ *                              like sends with limitStatusChecks)
  *   GET  /__stats              counters (see stats() below)
- *   GET  /__calls              every recorded /otp/send call (?since=<seq> for the newer ones)
+ *   GET  /__calls              every recorded /otp/send call (?since=<seq> for the newer ones), and
+ *                              `statusCalls`: every GET /messages/:messageId
  *   POST /__reset              forget every call, message and idempotency key (and runtime scripts)
  *   POST /__script             { "<phoneNumber>": [step, ...], ... }: script those numbers (see below)
  *
@@ -19,7 +21,7 @@
  * CLI (prints {"url":...,"port":...} as one JSON line on stdout once listening):
  *   node scripts/startmessaging-stand-in.mjs --port 0 --latency-ms 100 --fail-rate 0.3 --rate-limit 100 [--seed 7]
  *     [--hang-rate 0.05] [--hang-after-send] [--latency-jitter-ms 20] [--host 127.0.0.1]
- *     [--allow-missing-key] [--log] [--script '{"+15550100001":["500","ok"]}']
+ *     [--allow-missing-key] [--limit-status-checks] [--log] [--script '{"+15550100001":["500","ok"]}']
  *
  * Order of checks for one POST /otp/send (each outcome is recorded with the HTTP status answered):
  *   1. latency (latencyMs plus up to latencyJitterMs) is waited before any answer;
@@ -111,10 +113,11 @@ function id(prefix) {
  * Starts the stand-in. Options (all optional):
  *   port (0 = any free port), host ('127.0.0.1'),
  *   latencyMs, latencyJitterMs, failRate, hangRate, hangAfterSend, rateLimit (requests per second
- *   per account; 0 = unlimited), rateBurst (bucket size; defaults to rateLimit), seed,
+ *   per account; 0 = unlimited), rateBurst (bucket size; defaults to rateLimit), limitStatusChecks
+ *   (status checks draw on the same bucket, as every call does at the real provider; false), seed,
  *   requireIdempotencyKey (true), log (a function receiving one line per call, or true for stderr),
  *   script ({ phoneNumber: [step, ...] }, see the header).
- * Resolves to { url, port, stats(), calls(), reset(), setScript(script), close() }.
+ * Resolves to { url, port, stats(), calls(), statusCalls(), reset(), setScript(script), close() }.
  */
 export async function startStandIn(options = {}) {
   const host = options.host ?? '127.0.0.1';
@@ -125,6 +128,7 @@ export async function startStandIn(options = {}) {
   const hangAfterSend = Boolean(options.hangAfterSend);
   const rateLimit = nonNegative('rateLimit', options.rateLimit);
   const rateBurst = options.rateBurst === undefined ? Math.max(1, rateLimit) : nonNegative('rateBurst', options.rateBurst);
+  const limitStatusChecks = Boolean(options.limitStatusChecks);
   const requireIdempotencyKey = options.requireIdempotencyKey ?? true;
   const random = options.seed === undefined || options.seed === null ? Math.random : mulberry32(seedToInt(options.seed));
   const log = options.log === true ? (line) => process.stderr.write(`${line}\n`) : typeof options.log === 'function' ? options.log : null;
@@ -136,6 +140,8 @@ export async function startStandIn(options = {}) {
 
   /** @type {Array<object>} every POST /otp/send, in arrival order */
   let calls = [];
+  /** @type {Array<{ seq: number, at: number, messageId: string, status: number }>} every GET /messages/:messageId */
+  let statusCalls = [];
   /** account -> key -> { phoneNumber, otp, status, body, messageId } (first successful send only) */
   let remembered = new Map();
   /** messageId -> { messageId, status, deliveredAt, phoneNumber, idempotencyKey } */
@@ -430,11 +436,22 @@ export async function startStandIn(options = {}) {
   }
 
   function handleMessage(req, res, messageId) {
+    const arrivedAt = Date.now();
+    noteArrival(arrivedAt);
+    const record = { seq: ++seq, at: arrivedAt, messageId, status: null };
+    statusCalls.push(record);
+    const answer = (status, body, headers) => {
+      record.status = status;
+      sendJson(res, status, body, headers);
+    };
     const apiKey = typeof req.headers['x-api-key'] === 'string' ? req.headers['x-api-key'].trim() : '';
-    if (!apiKey) return sendJson(res, 401, errorBody(401, 'UNAUTHORIZED', 'Missing or invalid API key'));
+    if (!apiKey) return answer(401, errorBody(401, 'UNAUTHORIZED', 'Missing or invalid API key'));
+    if (limitStatusChecks && !takeToken(apiKey, arrivedAt)) {
+      return answer(429, errorBody(429, 'RATE_LIMITED', 'Too many requests', { retry_after: 1 }), { 'Retry-After': '1' });
+    }
     const message = messages.get(messageId);
-    if (!message) return sendJson(res, 404, errorBody(404, 'NOT_FOUND', 'No such message'));
-    return sendJson(res, 200, envelope(200, { data: { messageId, status: message.status, deliveredAt: message.deliveredAt, error: null } }));
+    if (!message) return answer(404, errorBody(404, 'NOT_FOUND', 'No such message'));
+    return answer(200, envelope(200, { data: { messageId, status: message.status, deliveredAt: message.deliveredAt, error: null } }));
   }
 
   function stats() {
@@ -463,14 +480,17 @@ export async function startStandIn(options = {}) {
       inconsistentKeys,
       peakRps,
       rateLimited: byStatus['429'] ?? 0,
+      statusChecks: statusCalls.length,
+      statusChecksRateLimited: statusCalls.filter((call) => call.status === 429).length,
       failed500: byStatus['500'] ?? 0,
       hangs: calls.filter((call) => call.outcome.startsWith('hang')).length,
-      config: { latencyMs, latencyJitterMs, failRate, hangRate, hangAfterSend, rateLimit, rateBurst, seed: options.seed ?? null },
+      config: { latencyMs, latencyJitterMs, failRate, hangRate, hangAfterSend, rateLimit, rateBurst, limitStatusChecks, seed: options.seed ?? null },
     };
   }
 
   function reset() {
     calls = [];
+    statusCalls = [];
     remembered = new Map();
     messages = new Map();
     perKey = new Map();
@@ -503,7 +523,7 @@ export async function startStandIn(options = {}) {
     if (path === '/__stats' && req.method === 'GET') return sendJson(res, 200, stats());
     if (path === '/__calls' && req.method === 'GET') {
       const since = Number(url.searchParams.get('since') ?? 0) || 0;
-      return sendJson(res, 200, { calls: calls.filter((call) => call.seq > since) });
+      return sendJson(res, 200, { calls: calls.filter((call) => call.seq > since), statusCalls: statusCalls.filter((call) => call.seq > since) });
     }
     if (path === '/__reset' && req.method === 'POST') {
       reset();
@@ -542,6 +562,7 @@ export async function startStandIn(options = {}) {
     port,
     stats,
     calls: () => calls.map((call) => ({ ...call })),
+    statusCalls: () => statusCalls.map((call) => ({ ...call })),
     reset,
     setScript,
     close() {
@@ -573,7 +594,7 @@ function parseArgs(argv) {
     '--seed': ['seed', (value) => (/^\d+$/.test(value) ? Number(value) : value)],
     '--script': ['script', (value) => JSON.parse(value)],
   };
-  const booleans = { '--hang-after-send': 'hangAfterSend', '--log': 'log' };
+  const booleans = { '--hang-after-send': 'hangAfterSend', '--limit-status-checks': 'limitStatusChecks', '--log': 'log' };
   const options = {};
   for (let index = 0; index < argv.length; index += 1) {
     let arg = argv[index];
@@ -618,7 +639,7 @@ if (isMain()) {
     process.stdout.write(
       'usage: node scripts/startmessaging-stand-in.mjs [--port 0] [--host 127.0.0.1] [--latency-ms N] [--latency-jitter-ms N]\n' +
         '         [--fail-rate 0..1] [--hang-rate 0..1] [--hang-after-send] [--rate-limit RPS] [--rate-burst N]\n' +
-        '         [--seed S] [--allow-missing-key] [--log] [--script \'{"<phoneNumber>":["500","ok"]}\']\n',
+        '         [--seed S] [--allow-missing-key] [--limit-status-checks] [--log] [--script \'{"<phoneNumber>":["500","ok"]}\']\n',
     );
     process.exit(0);
   }

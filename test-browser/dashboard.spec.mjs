@@ -8,8 +8,8 @@
  * tables (the range fitted to the data, a stuck request in the headline, an empty range shown as
  * such), filters the attempts, opens a request's timeline, lifts a prefix block, lists and lifts a
  * locked phone, runs a dry-run resend and then the resend itself, and checks on a phone-sized screen
- * that the page and every table fit. Screenshots go to a temporary
- * directory whose path is printed. Ends with one line: `N passed, M failed` (also written as JSON to
+ * that the page and every table fit; then that the API docs page lists every operation. Screenshots
+ * go to a temporary directory whose path is printed. Ends with one line: `N passed, M failed` (also written as JSON to
  * $BROWSER_RESULTS_FILE when set, for the CI summary).
  */
 import assert from 'node:assert/strict';
@@ -393,6 +393,21 @@ async function main() {
     await small.screenshot({ path: join(shots, 'phone-top.png') });
     await small.getByTestId('attempts-table').screenshot({ path: join(shots, 'phone-attempts.png') });
     await small.getByTestId('resend-form').screenshot({ path: join(shots, 'phone-resend.png') });
+  });
+
+  await check('the API docs page lists every operation with an example body, with no script error', async () => {
+    const docs = await newPage(desktop);
+    await docs.goto(`${server.base}/docs`);
+    const spec = await (await fetch(`${server.base}/openapi.json`)).json();
+    const operations = Object.values(spec.paths).reduce((sum, methods) => sum + Object.keys(methods).length, 0);
+    await docs.locator('#ops details').nth(operations - 1).waitFor({ state: 'attached' });
+    assert.equal(await docs.locator('#ops details').count(), operations);
+    const body = await docs.evaluate(() => {
+      const create = [...document.querySelectorAll('#ops details')].find((details) => details.querySelector('summary').textContent.startsWith('POST/v1/otp — '));
+      return create.querySelector('textarea').value;
+    });
+    assert.ok('phoneNumber' in JSON.parse(body), body);
+    assert.deepEqual(docs.problems, []);
   });
 
   await check('no script error and no blocked resource on either page', async () => {

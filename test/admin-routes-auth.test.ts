@@ -4,6 +4,7 @@ import { createApp } from '../src/api/app';
 import { recordPhoneLock } from '../src/phone-locks';
 import { ADMIN_TOKEN, adminFetch, adminJson } from './support/admin';
 import { seedRequest, uniquePhone } from './support/fixtures';
+import { cspDirectives, expectOwnFilesOnly } from './support/page-files';
 import { recordingQueue, withQueue } from './support/recording-queue';
 
 const spec = async () =>
@@ -147,15 +148,18 @@ describe('the dashboard page', () => {
     const response = await SELF.fetch('https://otp.test/admin');
     expect(response.status).toBe(200);
     expect(response.headers.get('Content-Type')).toContain('text/html');
-    const csp = response.headers.get('Content-Security-Policy')!;
-    const nonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1];
-    expect(nonce).toBeTruthy();
-    expect(csp).toContain("default-src 'none'");
-    expect(csp).toContain("connect-src 'self'");
+    expect(response.headers.get('Cache-Control')).toBe('no-store');
+    const directives = cspDirectives(response.headers.get('Content-Security-Policy'));
+    expect(directives.get('default-src')).toEqual(["'none'"]);
+    // Only this origin's own files run and apply: nothing inline, so nothing injected could.
+    expect(directives.get('script-src')).toEqual(["'self'"]);
+    expect(directives.get('style-src')).toEqual(["'self'"]);
+    expect(directives.get('connect-src')).toEqual(["'self'"]);
     const html = await response.text();
-    expect(html).toContain(`<script nonce="${nonce}"`);
-    // Every script on the page carries the nonce: nothing runs that the Worker did not put there.
-    expect(html.match(/<script/g)!.length).toBe(html.match(new RegExp(`<script nonce="${nonce}"`, 'g'))!.length);
+    const files = await expectOwnFilesOnly(html);
+    expect([...files.keys()].sort()).toEqual(['/static/dashboard.css', '/static/dashboard.js']);
+    expect(html).not.toMatch(/<[^>]+\son\w+=/i);
+    expect(html).not.toMatch(/<[^>]+\sstyle=/i);
     expect(html).not.toMatch(/(src|href)=["']?https?:/);
   });
 });

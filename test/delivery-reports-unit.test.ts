@@ -1,14 +1,13 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
+import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config';
-import { handleStatusChecks } from '../src/consumer/status-check';
 import { planAfterCheck, statusCheckDelaySeconds } from '../src/consumer/status-check-policy';
-import type { ProviderCallPurpose, ProviderPacing, ProviderSlot } from '../src/provider/pacing';
+import { START_TOLERANCE_MS } from '../src/limiter/pacing-schedule';
 import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
 import { SandboxStatusSource } from '../src/provider/sandbox-status';
 import { type StatusCheck, statusCheck } from '../src/queue/messages';
-import { PROVIDER_URL, TEST_API_KEY, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
+import { PROVIDER_URL, SEND_ROUTE, STATUS_ROUTE, TEST_API_KEY, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { type RecordedCall, interceptOrigin, json } from './support/outbound';
+import { mostInOneSecond, withOwnPacer } from './support/pacer';
 import { deliver, deliverSendJobs } from './support/queue';
 import { recordingQueue, withQueue } from './support/recording-queue';
 
@@ -27,16 +26,16 @@ const statusAnswer = (status: string, extra: Record<string, unknown> = {}) => js
 /** A request the provider accepted as `messageId`, sent through the real send path. */
 async function sentRequest(testEnv: Env, messageId: string) {
   const { id, phoneNumber } = await seedRequest();
-  interceptOrigin(PROVIDER_URL, (call) => (call.method === 'POST' ? accepted(messageId) : json(500, {})));
+  interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted(messageId) });
   await deliverSendJobs(testEnv, [id]);
   expect((await requestRow(id)).status).toBe('sent');
   return { id, phoneNumber };
 }
 
-/** Answers status checks with `respond`, sends keep working; returns the GET calls. */
+/** Answers status checks with `respond`, sends keep working; returns the status checks made. */
 function provider(respond: (call: RecordedCall) => Response | Promise<Response>, messageId = 'm') {
-  const calls = interceptOrigin(PROVIDER_URL, (call) => (call.method === 'POST' ? accepted(messageId) : respond(call)));
-  return () => calls.filter((call) => call.method === 'GET');
+  const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted(messageId), [STATUS_ROUTE]: respond });
+  return () => calls.filter((call) => call.route === STATUS_ROUTE);
 }
 
 async function checkRows(requestId: string) {
@@ -59,7 +58,7 @@ describe('scheduling after a send', () => {
     ] as const) {
       const { queue, testEnv } = reportEnv(overrides);
       const { id } = await seedRequest();
-      interceptOrigin(PROVIDER_URL, () => response.clone());
+      interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => response.clone() });
       await deliverSendJobs(testEnv, [id]);
       expect((await requestRow(id)).status).toBe('sent');
       expect(queue.ofType('status_check')).toEqual([]);
@@ -70,7 +69,7 @@ describe('scheduling after a send', () => {
     const { queue, testEnv } = reportEnv();
     const failed = await seedRequest();
     const retried = await seedRequest();
-    interceptOrigin(PROVIDER_URL, (call) => ((call.body as { phoneNumber: string }).phoneNumber === failed.phoneNumber ? json(400, {}) : json(503, {})));
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: (call) => ((call.body as { phoneNumber: string }).phoneNumber === failed.phoneNumber ? json(400, {}) : json(503, {})) });
     await deliverSendJobs(testEnv, [failed.id, retried.id]);
     expect(queue.ofType('status_check')).toEqual([]);
   });
@@ -219,48 +218,73 @@ describe('status_check messages', () => {
   });
 });
 
-describe('provider pacing seam', () => {
-  async function runWithPacing(pacing: ProviderPacing, testEnv: Env, body: StatusCheck) {
-    const batch = createMessageBatch('otp-send', [{ id: 'paced-1', timestamp: Date.now(), attempts: 1, body }]);
-    const message = batch.messages[0]!;
-    const delays: Array<number | undefined> = [];
-    const retry = message.retry.bind(message);
-    Object.defineProperty(message, 'retry', { value: (options?: QueueRetryOptions) => (delays.push(options?.delaySeconds), retry(options)) });
-    await handleStatusChecks([{ message, body }], testEnv, loadConfig(testEnv), pacing);
-    return { ...(await getQueueResult(batch, createExecutionContext())), delays };
+describe('status checks and the account-wide provider pacer', () => {
+  /** A StartMessaging env with a pacer of its own, recorded queue, checks every 30 s·2^n. */
+  function pacedReportEnv(rate: number) {
+    const { queue, testEnv: base } = reportEnv({ PROVIDER_RATE_PER_SECOND: String(rate) });
+    const { testEnv, pacer } = withOwnPacer(base);
+    return { queue, testEnv, pacer };
   }
 
-  it('every status check takes a provider slot before calling the provider', async () => {
-    const { queue, testEnv } = reportEnv();
+  async function checkedAt(requestId: string): Promise<number> {
+    const row = await env.DB.prepare('SELECT checked_at FROM status_checks WHERE request_id = ?').bind(requestId).first<{ checked_at: number }>();
+    return row!.checked_at;
+  }
+
+  it('every status check takes a time from the pacer and calls the provider on it', async () => {
+    const { queue, testEnv, pacer } = pacedReportEnv(20);
     const { id } = await sentRequest(testEnv, 'msg_paced');
     queue.take();
-    const asked: ProviderCallPurpose[] = [];
+    const sendTime = await runInDurableObject(pacer, (_, state) => state.storage.get<number>('lastSlot'));
     const gets = provider(() => statusAnswer('delivered'));
-    const recording: ProviderPacing = {
-      acquireProviderSlot: async (purpose) => {
-        asked.push(purpose);
-        expect(gets()).toHaveLength(0); // asked before the call, not after
-        return { granted: true };
-      },
-    };
-    const result = await runWithPacing(recording, testEnv, statusCheck(id, 1));
-    expect(asked).toEqual(['status_check']);
+    const { ids, result } = await deliver(testEnv, 'otp-send', [statusCheck(id, 1)]);
+    expect(result.explicitAcks).toEqual(ids);
     expect(gets()).toHaveLength(1);
-    expect(result.explicitAcks).toEqual(['paced-1']);
+    // The pacer granted one more time, after the send's, and the check started on it.
+    const checkTime = await runInDurableObject(pacer, (_, state) => state.storage.get<number>('lastSlot'));
+    expect(checkTime).toBeGreaterThan(sendTime!);
+    const started = await checkedAt(id);
+    expect(started).toBeGreaterThanOrEqual(checkTime!);
+    expect(started).toBeLessThanOrEqual(checkTime! + START_TOLERANCE_MS);
   });
 
-  it('a refused slot retries the message after the given delay, with no provider call and nothing recorded', async () => {
-    const { queue, testEnv } = reportEnv();
+  it('a pacer booked past its horizon refuses: the check comes back when it frees up, with no provider call and nothing recorded', async () => {
+    const { queue, testEnv, pacer } = pacedReportEnv(20);
     const { id } = await sentRequest(testEnv, 'msg_refused');
     queue.take();
+    // Other work holds every time of the next 20 s, well past the 5.75 s horizon.
+    const { nextFreeAt } = await pacer.reserve({ count: 1000, ratePerSecond: 20, horizonMs: 20_000 });
     const gets = provider(() => statusAnswer('delivered'));
-    const refusing: ProviderPacing = { acquireProviderSlot: async (): Promise<ProviderSlot> => ({ granted: false, retryAfterSeconds: 2.2 }) };
-    const result = await runWithPacing(refusing, testEnv, statusCheck(id, 1));
-    expect(result.retryMessages).toEqual([{ msgId: 'paced-1' }]);
-    expect(result.delays).toEqual([3]);
+    const before = Date.now();
+    const { ids, result } = await deliver(testEnv, 'otp-send', [statusCheck(id, 1)]);
+    const after = Date.now();
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages.map((message) => message.msgId)).toEqual(ids);
+    const delay = result.retryMessages[0]!.delaySeconds!;
+    expect(delay).toBeGreaterThanOrEqual(Math.ceil((nextFreeAt - after) / 1000));
+    expect(delay).toBeLessThanOrEqual(Math.ceil((nextFreeAt - before) / 1000));
     expect(gets()).toHaveLength(0);
     expect(await checkRows(id)).toEqual([]);
     expect(queue.messages).toEqual([]);
+    expect((await requestRow(id)).delivery_checks).toBe(0);
+  });
+
+  it('sends and status checks share one budget: at 2 calls/s, no rolling second holds more than 2 of either kind', { timeout: 30_000 }, async () => {
+    const { queue, testEnv } = pacedReportEnv(2);
+    const checked = [await sentRequest(testEnv, 'msg_a'), await sentRequest(testEnv, 'msg_b')];
+    queue.take();
+    const waiting = [await seedRequest(), await seedRequest()];
+    provider(() => statusAnswer('delivered'));
+    // Two sends and two checks arrive together, as two batches would.
+    await Promise.all([deliverSendJobs(testEnv, waiting.map((request) => request.id)), deliver(testEnv, 'otp-send', checked.map(({ id }) => statusCheck(id, 1)))]);
+    for (const { id } of checked) expect((await requestRow(id)).delivery_status).toBe('delivered');
+    for (const { id } of waiting) expect((await requestRow(id)).status).toBe('sent');
+
+    const sendStarts = await Promise.all([...checked, ...waiting].map(async ({ id }) => (await attemptRows(id)).map((row) => row.started_at as number)));
+    const checkStarts = await Promise.all(checked.map(({ id }) => checkedAt(id)));
+    const starts = [...sendStarts.flat(), ...checkStarts];
+    expect(starts).toHaveLength(6);
+    expect(mostInOneSecond(starts)).toBe(2);
   });
 });
 

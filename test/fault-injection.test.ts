@@ -9,7 +9,7 @@ import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages
 import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { phonePrefix } from '../src/phone';
-import { PROVIDER_URL, attemptRows, requestRow, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
+import { PROVIDER_URL, SEND_ROUTE, attemptRows, requestRow, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
 import { recordingQueue, withFailingBatchOf, withFaultyBatch } from './support/faults';
 import { json, interceptOrigin } from './support/outbound';
 import { deliver, deliverSendJobs } from './support/queue';
@@ -18,11 +18,13 @@ import { fetchWithEnv } from './support/worker';
 /** A provider with StartMessaging's idempotency: one SMS per key, repeats answered from memory. */
 function idempotentProvider(respond: (callIndex: number) => Response | null = () => null) {
   const keysSent = new Set<string>();
-  const calls = interceptOrigin(PROVIDER_URL, (call, index) => {
-    const failure = respond(index);
-    if (failure) return failure;
-    keysSent.add(call.headers['idempotency-key']!);
-    return json(201, { success: true, data: { messageId: `msg-${call.headers['idempotency-key']}` } });
+  const calls = interceptOrigin(PROVIDER_URL, {
+    [SEND_ROUTE]: (call, index) => {
+      const failure = respond(index);
+      if (failure) return failure;
+      keysSent.add(call.headers['idempotency-key']!);
+      return json(201, { success: true, data: { messageId: `msg-${call.headers['idempotency-key']}` } });
+    },
   });
   return { calls, sms: () => keysSent.size };
 }

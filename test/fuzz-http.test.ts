@@ -34,6 +34,7 @@ const path = fc.oneof(
     '/healthz',
     '/openapi.json',
     '/docs',
+    '/static/dashboard.js',
     '/',
     '/v1',
     '/v1/admin',

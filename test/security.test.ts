@@ -60,6 +60,8 @@ describe('security headers', () => {
   it.each([
     ['GET', '/healthz'],
     ['GET', '/docs'],
+    ['GET', '/admin'],
+    ['GET', '/static/dashboard.js'],
     ['GET', '/openapi.json'],
     ['GET', '/v1/otp/otp_AAAAAAAAAAAAAAAAAAAAAA'],
     ['POST', '/v1/otp'],

@@ -20,7 +20,8 @@ function writeProject(target, files) {
 /**
  * `vars` are 'NAME:VALUE' pairs or { NAME: value }. wrangler dev runs on a snapshot of the tree
  * (see snapshotProject), or on `files` ({ name: text }, a throwaway project with no D1 to
- * migrate), or in `cwd` as it is. Call `start()`, then always `stop()` (idempotent).
+ * migrate), or in `cwd` as it is. Call `start()`, then always `stop()` (idempotent). `kill()` ends
+ * wrangler dev and its runtime as a crash would; `start()` then brings them back on the same state.
  */
 export function createDevStack({ label = 'otpd', vars = [], keepTmp = false, files = null, cwd = null } = {}) {
   const tmp = mkdtempSync(join(tmpdir(), `${label}-`));
@@ -60,6 +61,7 @@ export function createDevStack({ label = 'otpd', vars = [], keepTmp = false, fil
     },
     /** Applies the migrations, starts wrangler dev and resolves the JSON of the first 200 from `healthPath`. */
     async start({ migrateTimeoutMs = 60_000, healthTimeoutMs = 60_000, healthPath = '/healthz' } = {}) {
+      exit = null;
       if (!files) await expectSuccess(spawnLogged('migrate', migrateArgs(persistTo)), 'migrate', migrateTimeoutMs);
       const dev = await startWranglerDev(
         (args) => {
@@ -76,6 +78,23 @@ export function createDevStack({ label = 'otpd', vars = [], keepTmp = false, fil
     async d1(sql, { timeoutMs = 60_000 } = {}) {
       if (files) throw new Error('d1: this stack has no D1 database');
       await expectSuccess(spawnLogged('d1', ['d1', 'execute', 'DB', '--local', '--persist-to', persistTo, '--command', sql]), 'd1 execute', timeoutMs);
+    },
+    /**
+     * SIGKILL to wrangler dev's process group (wrangler and its workerd runtime) at once: nothing
+     * gets to finish or flush. The state directory stays: D1 and Durable Object storage survive, as
+     * they would on Cloudflare; the local queue's messages do not.
+     */
+    async kill() {
+      const child = wrangler;
+      stack.base = null;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((done) => child.once('exit', done));
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+      await exited;
     },
     logTail(lines = 60) {
       return recentLog.slice(-lines);

@@ -17,3 +17,14 @@ export function median(values) {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
+
+/** The most times (ms) that fall within any one second: a window starting at one of them. */
+export function mostInOneSecond(times) {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; i < sorted.length; i += 1) {
+    while (j < sorted.length && sorted[j] < sorted[i] + 1000) j += 1;
+    most = Math.max(most, j - i);
+  }
+  return most;
+}

@@ -15,6 +15,7 @@ import { metaRoutes } from './routes/meta';
 import { otpRoutes } from './routes/otp';
 import { sandboxRoutes } from './routes/sandbox';
 import { sessionRoutes } from './routes/session';
+import { staticFileRoutes } from './routes/static-files';
 
 /** Request bodies here are a phone number or a code: a few KiB is generous. */
 export const MAX_BODY_BYTES = 4096;
@@ -39,6 +40,7 @@ export function createApp() {
   app.route('/', sandboxRoutes);
   app.route('/', adminRoutes);
   app.route('/', dashboardRoutes);
+  app.route('/', staticFileRoutes);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -123,6 +123,21 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
   ];
 }
 
+/**
+ * Gives back a claim whose provider call never started (it could not keep a send time before its
+ * deadline): the request waits in line again and the claim's attempt is not counted, since
+ * `attempts` counts provider calls. Guarded like an outcome: a newer claim is left alone.
+ */
+export function releaseClaimStatement(db: D1Database, change: { requestId: string; attemptNumber: number; now: number }): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE otp_requests
+       SET status = 'queued', attempts = attempts - 1, lease_until = NULL, updated_at = ?1
+       WHERE id = ?2 AND status = 'sending' AND attempts = ?3`,
+    )
+    .bind(change.now, change.requestId, change.attemptNumber);
+}
+
 /** Ends a request that never reached the provider (expired in the queue, or misconfigured). */
 export function finishWithoutSendingStatement(
   db: D1Database,

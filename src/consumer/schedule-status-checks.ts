@@ -9,7 +9,7 @@ const QUEUE_SEND_BATCH_LIMIT = 100;
 /**
  * After a batch's outcomes are committed: one delayed first status check per message the provider
  * accepted with an id to ask about. A failed enqueue costs only the delivery report, never the
- * SMS, so it is logged and not retried.
+ * SMS, so it is logged and not retried here: the sweeper enqueues the check once it is overdue.
  */
 export async function scheduleStatusChecks(env: Env, config: Config, attempts: readonly AttemptRecord[]): Promise<void> {
   if (config.deliveryChecks.maxChecks === 0) return;

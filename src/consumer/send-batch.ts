@@ -6,9 +6,9 @@ import { errorName, logError, logInfo, logWarn } from '../log';
 import { selectProvider } from '../provider/select-provider';
 import type { SendOutcome, SmsProvider } from '../provider/types';
 import type { RecordAttempts, SendJob } from '../queue/messages';
-import type { Reservation } from '../limiter/provider-pacer';
+import type { Reservation } from '../limiter/pacing-schedule';
 import { deadLetterUnreadable } from './dead-letter';
-import { delayUntilFree, pacingHorizonMs, reserveProviderSlots, waitUntilSlot } from './provider-slots';
+import { claimLeadMs, delayUntilFree, noteClaimDuration, pacingHorizonMs, providerSlots } from './provider-slots';
 import {
   type AttemptRecord,
   type ClaimedRequest,
@@ -18,11 +18,19 @@ import {
   isFinal,
   readStates,
   recordAttemptStatements,
+  releaseClaimStatement,
 } from './delivery-store';
 import { decide, retryDelaySeconds } from './retry-policy';
 import { scheduleStatusChecks } from './schedule-status-checks';
+import { type Clock, StartGate, systemClock } from './start-gate';
 
 type Job = { message: Message<unknown>; requestId: string };
+
+/** A call starts only if its lease outlasts it by this much (its timeout counted in full). */
+const LEASE_END_MARGIN_MS = 5000;
+
+/** What became of one claimed request: a provider call, or none (its claim given back). */
+type Outcome = { called: AttemptRecord } | { released: { reason: string; retryAfterSeconds: number } };
 
 /**
  * Sends the `send` jobs of one queue batch. Each message is acked or retried on its own; D1 is
@@ -32,6 +40,7 @@ export async function handleSendJobs(
   messages: ReadonlyArray<{ message: Message<unknown>; body: SendJob }>,
   env: Env,
   config: Config,
+  clock: Clock = systemClock,
 ): Promise<void> {
   const all: Job[] = messages.map(({ message, body }) => ({ message, requestId: body.requestId }));
   if (all.length === 0) return;
@@ -44,10 +53,14 @@ export async function handleSendJobs(
   }
 
   // Send times from the account-wide pacer; jobs that got none wait in the queue until it frees up.
+  const reserve = providerSlots(env, config);
   const ids = unique(all.map((job) => job.requestId));
   let reservation: Reservation;
+  let roundTripMs: number;
   try {
-    reservation = await reserveProviderSlots(env, config, ids.length);
+    const askedAt = clock.now();
+    reservation = await reserve(ids.length, claimLeadMs());
+    roundTripMs = clock.now() - askedAt;
   } catch (error) {
     logError('send.pacer_unavailable', { error: errorName(error), messages: all.length });
     for (const job of all) job.message.retry({ delaySeconds: backoffFor(job.message, config) });
@@ -55,15 +68,16 @@ export async function handleSendJobs(
   }
   const slotOf = new Map(ids.slice(0, reservation.slots.length).map((id, index) => [id, reservation.slots[index]!]));
   const jobs = all.filter((job) => slotOf.has(job.requestId));
-  for (const job of all) if (!slotOf.has(job.requestId)) job.message.retry({ delaySeconds: delayUntilFree(reservation) });
+  for (const job of all) if (!slotOf.has(job.requestId)) job.message.retry({ delaySeconds: delayUntilFree(reservation, clock.now()) });
   if (jobs.length === 0) return;
 
-  const now = Date.now();
+  const now = clock.now();
   const callsInTurn = Math.ceil(jobs.length / config.sendConcurrency);
   const leaseMs = sendLeaseMs(config.provider.timeoutMs, pacingHorizonMs(config.providerRatePerSecond), callsInTurn);
   let claimed: Map<string, ClaimedRequest>;
   try {
     claimed = await claimRequests(env.DB, unique(jobs.map((job) => job.requestId)), now, leaseMs, slotOf);
+    noteClaimDuration(clock.now() - now);
   } catch (error) {
     logError('send.claim_failed', { error: errorName(error), messages: jobs.length });
     for (const job of jobs) job.message.retry({ delaySeconds: backoffFor(job.message, config) });
@@ -82,23 +96,53 @@ export async function handleSendJobs(
   const finishing: D1PreparedStatement[] = [];
   await settleSkipped(env, skipped, now, finishing, leaseMs);
 
-  const attempts = await mapWithConcurrency(toSend, config.sendConcurrency, async (job) => {
-    await waitUntilSlot(slotOf.get(job.requestId)!);
-    return attemptSend(choice.provider, secret, config, job.request);
+  // Each call starts on its send time or takes a new one; none starts so late that its lease
+  // could lapse before it ends (another copy of the job may claim the request then).
+  const gate = new StartGate((leadMs) => reserve(1, leadMs), clock, roundTripMs);
+  const lastStart = now + leaseMs - config.provider.timeoutMs - LEASE_END_MARGIN_MS;
+  const outcomes = await mapWithConcurrency(toSend, config.sendConcurrency, async (job): Promise<Outcome> => {
+    const code = await deriveCode(secret, job.request.id, config.otp.length);
+    const deadline = Math.min(job.request.expires_at, lastStart);
+    let start;
+    try {
+      start = await gate.waitForStart(slotOf.get(job.requestId)!, deadline);
+    } catch (error) {
+      logError('send.pacer_unavailable', { error: errorName(error), messages: 1 });
+      return { released: { reason: 'pacer_unavailable', retryAfterSeconds: backoffFor(job.message, config) } };
+    }
+    if (!start.start) return { released: { reason: start.reason, retryAfterSeconds: start.retryAfterSeconds } };
+    return { called: await attemptSend(choice.provider, code, config, job.request, start.startedAt, clock) };
   });
-  for (const attempt of attempts) finishing.push(...recordAttemptStatements(env.DB, attempt));
+  const attempts: AttemptRecord[] = [];
+  outcomes.forEach((outcome, index) => {
+    const { request } = toSend[index]!;
+    if ('called' in outcome) {
+      attempts.push(outcome.called);
+      finishing.push(...recordAttemptStatements(env.DB, outcome.called));
+    } else {
+      logWarn('send.not_started', { requestId: request.id, reason: outcome.released.reason });
+      finishing.push(releaseClaimStatement(env.DB, { requestId: request.id, attemptNumber: request.attempts, now: clock.now() }));
+    }
+  });
   const recorded = await commit(env, finishing, toSend, config, leaseMs, attempts);
   if (recorded === 'retried') return;
-  if (recorded === 'deferred') {
-    for (const job of toSend) job.message.ack();
-    return;
+  if (recorded === 'written') {
+    // Delivery reports: one delayed status check per message the provider accepted.
+    await scheduleStatusChecks(env, config, attempts);
   }
 
-  // Delivery reports: one delayed status check per message the provider accepted.
-  await scheduleStatusChecks(env, config, attempts);
-
   toSend.forEach((job, index) => {
-    const attempt = attempts[index]!;
+    const outcome = outcomes[index]!;
+    if ('released' in outcome) {
+      // Back in line: its claim was given back (or, if that write failed, lapses with its lease).
+      job.message.retry({ delaySeconds: outcome.released.retryAfterSeconds });
+      return;
+    }
+    if (recorded === 'deferred') {
+      job.message.ack();
+      return;
+    }
+    const attempt = outcome.called;
     logInfo('send.attempt', {
       requestId: job.requestId,
       attempt: attempt.attemptNumber,
@@ -133,12 +177,12 @@ async function failMisconfigured(env: Env, jobs: Job[], reason: string, config: 
 
 async function attemptSend(
   provider: SmsProvider,
-  secret: string,
+  code: string,
   config: Config,
   request: ClaimedRequest,
+  startedAt: number,
+  clock: Clock,
 ): Promise<AttemptRecord> {
-  const startedAt = Date.now();
-  const code = await deriveCode(secret, request.id, config.otp.length);
   let outcome: SendOutcome;
   try {
     outcome = await provider.send({
@@ -151,7 +195,7 @@ async function attemptSend(
   } catch (error) {
     outcome = { kind: 'transient', httpStatus: null, errorCode: 'provider_error', message: errorName(error) };
   }
-  const finishedAt = Date.now();
+  const finishedAt = clock.now();
   return {
     requestId: request.id,
     attemptNumber: request.attempts,

@@ -1,5 +1,6 @@
 import type { Config } from '../config';
-import { delayUntilFree, reserveProviderSlots, waitUntilSlot } from '../consumer/provider-slots';
+import { delayUntilFree, providerSlots } from '../consumer/provider-slots';
+import { type Clock, StartGate, systemClock } from '../consumer/start-gate';
 
 /**
  * The provider allows a fixed number of calls per second for the whole account (20 for
@@ -20,17 +21,21 @@ export const UNPACED: ProviderPacing = {
 };
 
 /**
- * Slots from the same account-wide pacer the send path uses: a granted slot is waited for
- * (it is at most the pacer's horizon away), a refused one names when the pacer frees up.
+ * Slots from the same account-wide pacer the send path uses: a granted slot is waited for (it is
+ * at most the pacer's horizon away) and the call must start on it, as on the send path (a missed
+ * one is exchanged for a new one); a refused one names when the pacer frees up.
  */
-export function providerPacing(env: Env, config: Config): ProviderPacing {
+export function providerPacing(env: Env, config: Config, clock: Clock = systemClock): ProviderPacing {
+  const reserve = providerSlots(env, config);
   return {
     async acquireProviderSlot() {
-      const reservation = await reserveProviderSlots(env, config, 1);
+      const askedAt = clock.now();
+      const reservation = await reserve(1, 0);
       const slot = reservation.slots[0];
-      if (slot === undefined) return { granted: false, retryAfterSeconds: delayUntilFree(reservation) };
-      await waitUntilSlot(slot);
-      return { granted: true };
+      if (slot === undefined) return { granted: false, retryAfterSeconds: delayUntilFree(reservation, clock.now()) };
+      const gate = new StartGate((leadMs) => reserve(1, leadMs), clock, clock.now() - askedAt);
+      const start = await gate.waitForStart(slot, Infinity);
+      return start.start ? { granted: true } : { granted: false, retryAfterSeconds: start.retryAfterSeconds };
     },
   };
 }

@@ -5,6 +5,9 @@ import { phonePrefix } from '../../src/phone';
 import { TEST_SECRETS } from './secrets';
 
 export const PROVIDER_URL = 'https://sm.test';
+/** StartMessaging's two endpoints, as routes for `interceptOrigin`. */
+export const SEND_ROUTE = 'POST /otp/send';
+export const STATUS_ROUTE = 'GET /messages/:messageId';
 export const TEST_API_KEY = 'sm_live_test_key';
 export const TEST_OTP_SECRET = TEST_SECRETS.OTP_SECRET;
 export const TEST_SESSION_SECRET = TEST_SECRETS.SESSION_SECRET;

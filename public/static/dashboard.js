@@ -1,273 +1,178 @@
+// @ts-check
 /**
- * The operator dashboard, one self-contained page (no CDN, no build step) that reads the admin API
- * with the token the operator signs in with. Charts are inline SVG; every value from the API is
- * put in the page as text, never as markup. Stable `data-testid`s are what the browser test uses.
+ * The operator dashboard's script (public/dashboard.html): reads the admin API with the token the
+ * operator signs in with. Charts are inline SVG; every value from the API is put in the page as
+ * text, never as markup. Stable `data-testid`s are what the browser test uses.
  */
-export function dashboardPage(options: { nonce: string; development: boolean }): string {
-  const { nonce } = options;
-  const hint = options.development
-    ? '<p class="hint" data-testid="development-hint">Local development: the token is <code>ADMIN_TOKEN</code> in <code>.dev.vars</code>, which <code>npm run dev</code> writes.</p>'
-    : '';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>OTP dispatcher · Operations</title>
-<style nonce="${nonce}">${STYLE}</style>
-</head>
-<body>
-<header class="top">
-  <h1>OTP dispatcher <span class="muted">· Operations</span></h1>
-  <button type="button" id="sign-out" class="ghost" data-testid="sign-out" hidden>Sign out</button>
-</header>
-
-<section id="sign-in" class="panel narrow" data-testid="sign-in-panel">
-  <h2>Sign in</h2>
-  <form id="sign-in-form">
-    <label for="token">Admin token</label>
-    <input id="token" name="token" type="password" autocomplete="current-password" required data-testid="token-input">
-    <button type="submit" data-testid="sign-in">Sign in</button>
-    <p class="error" id="sign-in-error" data-testid="sign-in-error" role="alert"></p>
-  </form>
-  ${hint}
-  <p class="muted small">The token stays in this tab (sessionStorage) and is sent only to this service's admin API.</p>
-</section>
-
-<main id="dashboard" data-testid="dashboard" hidden>
-  <section class="toolbar">
-    <label>Range
-      <select id="range" data-testid="range">
-        <option value="first" selected>since the first request</option>
-        <option value="3600000">last hour</option>
-        <option value="86400000">last 24 hours</option>
-        <option value="604800000">last 7 days</option>
-        <option value="2592000000">last 30 days</option>
-      </select>
-    </label>
-    <button type="button" id="refresh" data-testid="refresh">Refresh</button>
-    <span class="muted small" id="range-shown" data-testid="range-shown"></span>
-    <span class="muted small" id="updated" data-testid="updated"></span>
-  </section>
-
-  <section class="cards" id="summary" data-testid="summary"></section>
-
-  <div class="grid">
-    <section class="panel">
-      <h2>Sends over time, by outcome</h2>
-      <div id="sends-chart" data-testid="sends-chart" class="chart"></div>
-    </section>
-    <section class="panel">
-      <h2>Provider latency</h2>
-      <div id="latency-chart" data-testid="latency-chart" class="chart"></div>
-    </section>
-    <section class="panel">
-      <h2>Top errors</h2>
-      <div class="scroll"><table data-testid="top-errors" class="cards-on-phone"><thead><tr><th>code</th><th>from</th><th class="num">count</th></tr></thead><tbody id="top-errors"></tbody></table></div>
-    </section>
-    <section class="panel">
-      <h2>By country</h2>
-      <div class="scroll"><table data-testid="by-country" class="cards-on-phone"><thead><tr><th>code</th><th class="num">requests</th><th class="num">accepted</th><th class="num">delivered</th><th class="num">failed</th><th class="num">expired</th><th class="num">verified</th></tr></thead><tbody id="by-country"></tbody></table></div>
-    </section>
-  </div>
-
-  <section class="panel">
-    <h2>Recent attempts</h2>
-    <form id="attempt-filters" class="filters">
-      <label>Phone <input id="filter-phone" data-testid="filter-phone" placeholder="+919876543210" inputmode="tel"></label>
-      <label>Outcome
-        <select id="filter-outcome" data-testid="filter-outcome">
-          <option value="">any</option><option>sent</option><option>retry</option><option>failed</option><option>expired</option>
-        </select>
-      </label>
-      <label>Error code <input id="filter-error" data-testid="filter-error" placeholder="provider_unavailable"></label>
-      <button type="submit" data-testid="filter-apply">Filter</button>
-      <button type="button" class="ghost" id="attempts-csv" data-testid="attempts-csv">Export CSV</button>
-    </form>
-    <p class="error" id="attempts-error" role="alert"></p>
-    <div class="scroll">
-      <table data-testid="attempts-table" class="cards-on-phone">
-        <thead><tr><th>started</th><th>request</th><th>phone</th><th>#</th><th>outcome</th><th class="num">HTTP</th><th class="num">ms</th><th>error</th></tr></thead>
-        <tbody id="attempts"></tbody>
-      </table>
-    </div>
-    <button type="button" class="ghost" id="attempts-more" data-testid="attempts-more" hidden>Load more</button>
-  </section>
-
-  <section class="panel" id="request-panel" data-testid="request-panel">
-    <h2>Request timeline</h2>
-    <form id="request-lookup" class="filters">
-      <label>Request id <input id="request-id" data-testid="request-id-input" placeholder="otp_…" spellcheck="false"></label>
-      <button type="submit" data-testid="request-open">Open</button>
-    </form>
-    <p class="error" id="request-error" role="alert"></p>
-    <div id="request-detail" data-testid="request-detail"></div>
-    <ol id="timeline" class="timeline" data-testid="timeline"></ol>
-  </section>
-
-  <div class="grid">
-    <section class="panel">
-      <h2>Bulk resend</h2>
-      <form id="resend-form" data-testid="resend-form" class="stack">
-        <fieldset>
-          <legend>Requests that are</legend>
-          <label class="inline"><input type="checkbox" name="status" value="failed" checked data-testid="resend-status-failed"> failed</label>
-          <label class="inline"><input type="checkbox" name="status" value="expired" checked data-testid="resend-status-expired"> expired</label>
-          <label class="inline"><input type="checkbox" name="status" value="sent" data-testid="resend-status-sent"> sent, never reported delivered</label>
-        </fieldset>
-        <div class="filters">
-          <label>Created from <input type="datetime-local" id="resend-since" data-testid="resend-since" required></label>
-          <label>until <input type="datetime-local" id="resend-until" data-testid="resend-until"></label>
-        </div>
-        <label>Only these phones (optional, one per line)<textarea id="resend-phones" data-testid="resend-phones" rows="2" placeholder="+919876543210"></textarea></label>
-        <div>
-          <button type="submit" data-testid="resend-dry-run">Dry run</button>
-          <button type="button" id="resend-run" class="danger" data-testid="resend-run" disabled>Resend</button>
-        </div>
-        <p id="resend-result" data-testid="resend-result" role="status"></p>
-        <p class="error" id="resend-error" role="alert"></p>
-      </form>
-      <h3>Recent resends</h3>
-      <div class="scroll"><table data-testid="resend-list" class="cards-on-phone"><thead><tr><th>created</th><th class="num">matched</th><th class="num">enqueued</th><th class="num">skipped</th><th>state</th></tr></thead><tbody id="resends"></tbody></table></div>
-    </section>
-    <section class="panel">
-      <h2>Active prefix blocks</h2>
-      <p class="error" id="prefix-blocks-error" role="alert"></p>
-      <div class="scroll"><table data-testid="prefix-blocks" class="cards-on-phone"><thead><tr><th>prefix</th><th>reason</th><th>note</th><th>since</th><th>until</th><th></th></tr></thead><tbody id="prefix-blocks"></tbody></table></div>
-    </section>
-    <section class="panel" id="locked-phones-panel" data-testid="locked-phones-panel" hidden>
-      <h2>Locked phones</h2>
-      <p class="muted small">Phones that used up their wrong-code budget: no code is sent to them until the lock ends or is lifted.</p>
-      <p class="error" id="locked-phones-error" role="alert"></p>
-      <div class="scroll"><table data-testid="locked-phones" class="cards-on-phone"><thead><tr><th>phone</th><th class="num">wrong codes</th><th>locked until</th><th></th></tr></thead><tbody id="locked-phones"></tbody></table></div>
-    </section>
-  </div>
-</main>
-<script nonce="${nonce}">${SCRIPT}</script>
-</body>
-</html>`;
-}
-
-const STYLE = `
-:root { --fg: #1d2330; --muted: #5b6475; --line: #d9dde5; --bg: #f5f7fa; --card: #fff; --accent: #0b5cad;
-  --sent: #2e7d32; --retry: #e0a100; --failed: #c62828; --expired: #6d4c41; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
-.top { display: flex; align-items: center; justify-content: space-between; padding: .75rem 1rem; background: #16213a; color: #fff; }
-.top h1 { font-size: 1.1rem; margin: 0; } .top .muted { color: #b8c2d6; font-weight: 400; }
-main, .narrow { padding: 1rem; max-width: 90rem; margin: 0 auto; }
-.narrow { max-width: 26rem; margin-top: 2rem; }
-h2 { font-size: 1rem; margin: 0 0 .6rem; } h3 { font-size: .9rem; margin: 1rem 0 .4rem; }
-.panel { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 1rem; margin-bottom: 1rem; min-width: 0; }
-.grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(min(100%, 30rem), 1fr)); }
-.grid > .panel { margin-bottom: 0; } .grid { margin-bottom: 1rem; }
-.cards { display: grid; gap: .75rem; grid-template-columns: repeat(auto-fit, minmax(8.5rem, 1fr)); margin-bottom: 1rem; }
-.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .7rem .8rem; }
-.card .label { color: var(--muted); font-size: .8rem; } .card .value { font-size: 1.35rem; font-weight: 650; }
-.card .sub { color: var(--muted); font-size: .78rem; }
-.card.alert { border-color: var(--failed); } .card.alert .value { color: var(--failed); }
-.toolbar { display: flex; flex-wrap: wrap; gap: .75rem; align-items: center; margin-bottom: 1rem; }
-label { display: block; font-size: .85rem; color: var(--muted); } label.inline { display: inline-flex; gap: .3rem; margin-right: .9rem; color: var(--fg); }
-input, select, textarea { font: inherit; padding: .4rem .5rem; border: 1px solid var(--line); border-radius: 6px; background: #fff; color: var(--fg); max-width: 100%; }
-input:not([type=checkbox]), textarea { width: 100%; } textarea { resize: vertical; }
-.filters { display: flex; flex-wrap: wrap; gap: .6rem; align-items: flex-end; margin-bottom: .6rem; }
-.filters label { flex: 1 1 11rem; }
-.stack > * { margin-bottom: .6rem; } fieldset { border: 1px solid var(--line); border-radius: 6px; }
-button { font: inherit; padding: .45rem .9rem; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; }
-button.ghost { background: transparent; color: var(--accent); } .top button.ghost { color: #fff; border-color: #8da2c8; }
-button.danger { background: var(--failed); border-color: var(--failed); } button:disabled { opacity: .45; cursor: not-allowed; }
-button.small { padding: .1rem .55rem; font-size: .8rem; }
-button.link { border: 0; background: none; color: var(--accent); padding: 0; font-family: ui-monospace, monospace; font-size: .8rem; text-decoration: underline; }
-.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
-table { border-collapse: collapse; width: 100%; font-size: .85rem; }
-th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
-th { color: var(--muted); font-weight: 600; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.wrap { white-space: normal; min-width: 12rem; }
-td.note { white-space: normal; min-width: 8rem; overflow-wrap: anywhere; } td.when { white-space: normal; min-width: 5.5rem; }
-.pill { display: inline-block; padding: 0 .45rem; border-radius: 999px; font-size: .78rem; color: #fff; background: var(--muted); }
-.pill.sent, .pill.delivered, .pill.verified { background: var(--sent); } .pill.retry, .pill.queued, .pill.sending, .pill.pending { background: var(--retry); color: #222; }
-.pill.failed { background: var(--failed); } .pill.expired, .pill.superseded, .pill.unknown { background: var(--expired); }
-.chart svg { width: 100%; height: auto; display: block; } .legend { display: flex; flex-wrap: wrap; gap: .8rem; font-size: .8rem; color: var(--muted); margin-top: .4rem; }
-.legend i { display: inline-block; width: .7rem; height: .7rem; border-radius: 2px; margin-right: .3rem; vertical-align: -1px; }
-.error { color: var(--failed); min-height: 1em; margin: .3rem 0; } .muted { color: var(--muted); } .small { font-size: .8rem; }
-.hint { background: #fff8e1; border: 1px solid #f0d98a; border-radius: 6px; padding: .5rem .7rem; font-size: .85rem; }
-.timeline { list-style: none; padding: 0; margin: .6rem 0 0; border-left: 2px solid var(--line); }
-.timeline li { position: relative; padding: .2rem 0 .6rem 1rem; } .timeline li::before { content: ""; position: absolute; left: -6px; top: .55rem; width: 10px; height: 10px; border-radius: 50%; background: var(--accent); }
-.timeline .when { color: var(--muted); font-size: .78rem; font-family: ui-monospace, monospace; } .timeline .what { font-weight: 600; margin: 0 .4rem; }
-dl.detail { display: grid; grid-template-columns: max-content 1fr; gap: .15rem .8rem; font-size: .85rem; margin: 0; }
-dl.detail dt { color: var(--muted); } dl.detail dd { margin: 0; overflow-wrap: anywhere; }
-code { font-family: ui-monospace, monospace; font-size: .85em; }
-@media (max-width: 640px) {
-  body { font-size: 14px; } main { padding: .6rem; } .panel { padding: .75rem; } .card .value { font-size: 1.15rem; }
-  table.cards-on-phone thead { display: none; }
-  table.cards-on-phone tr { display: block; padding: .35rem 0; border-bottom: 1px solid var(--line); }
-  table.cards-on-phone td { display: flex; justify-content: space-between; gap: 1rem; border: 0; padding: .1rem 0; white-space: normal; text-align: right; min-width: 0; overflow-wrap: anywhere; }
-  table.cards-on-phone td::before { content: attr(data-label); color: var(--muted); text-align: left; flex: none; }
-  table.cards-on-phone td[colspan] { justify-content: flex-start; text-align: left; }
-}
-`;
-
-// Client script. Plain strings and no template literals, so nothing here is interpolated by the server.
-const SCRIPT = `
 'use strict';
+
+/**
+ * What the page reads of the admin API's answers (the OpenAPI document at /openapi.json has them whole).
+ * @typedef {'sent' | 'retry' | 'failed' | 'expired'} Outcome
+ * @typedef {Record<Outcome, number>} ByOutcome
+ * @typedef {{ code: string, message: string }} ErrorDetail
+ * @typedef {{
+ *   since: string, bucket: string,
+ *   requests: { total: number, byStatus: Record<string, number>, byOrigin: Record<string, number> },
+ *   delivery: { accepted: number, delivered: number, failed: number, verified: number, acceptedRate: number | null, successRate: number | null, verifiedRate: number | null },
+ *   attempts: { perRequest: { average: number | null, max: number } },
+ *   latencyMs: Latency,
+ *   topErrors: Array<{ source: 'attempt' | 'status_check', code: string, count: number }>,
+ *   byCountry: Array<{ country: string } & Record<CountryColumn, number>>,
+ *   series: SeriesPoint[],
+ *   inFlight: { queued: number, sending: number, stuck: number, stuckAfterSeconds: number, oldestStuckAt: string | null },
+ * }} Stats
+ * @typedef {'requests' | 'accepted' | 'delivered' | 'failed' | 'expired' | 'verified'} CountryColumn
+ * @typedef {{ start: string, attempts: ByOutcome }} SeriesPoint
+ * @typedef {{ count: number, p50: number | null, p95: number | null, p99: number | null, max: number | null, histogram: Array<{ upToMs: number | null, count: number }> }} Latency
+ * @typedef {{
+ *   requestId: string, phoneNumber: string, attemptNumber: number, startedAt: string, durationMs: number,
+ *   outcome: Outcome, httpStatus: number | null, errorCode: string | null,
+ * }} Attempt
+ * @typedef {{
+ *   requestId: string, status: string, phoneNumber: string, origin: string, replacesRequestId: string | null,
+ *   attempts: number, deliveryStatus: string | null, lastError: ErrorDetail | null, createdAt: string,
+ * }} RequestDetail
+ * @typedef {{ at: string, event: string, detail: string }} TimelineEvent
+ * @typedef {{ prefix: string, reason: string, note: string | null, since: string, until: string }} PrefixBlock
+ * @typedef {{ phoneNumber: string, failures: number, lockedUntil: string }} LockedPhone
+ * @typedef {{ resendId: string, createdAt: string, matched: number, enqueued: number, skipped: { total: number }, done: boolean }} Resend
+ * @typedef {{ status: string[], since: string, until?: string, phoneNumbers?: string[] }} ResendFilter
+ *
+ * Attributes of an element made by h(): `class`, `on<event>` listeners, and the rest as attributes
+ * (null, undefined and false leave one out; true sets it empty).
+ * @typedef {Record<string, string | number | boolean | null | undefined | ((event: Event) => unknown)>} Attributes
+ * @typedef {Node | string | number | null | undefined} Child
+ */
+
 const TOKEN_KEY = 'otpd.adminToken';
+/** @type {Record<Outcome, string>} */
 const COLORS = { sent: '#2e7d32', retry: '#e0a100', failed: '#c62828', expired: '#6d4c41' };
+/** @type {Outcome[]} */
 const OUTCOMES = ['sent', 'retry', 'failed', 'expired'];
 const SVG = 'http://www.w3.org/2000/svg';
-const $ = (id) => document.getElementById(id);
+
+/**
+ * An element of dashboard.html by id; one that is missing is a bug in the page, said so at once.
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+const $ = (id) => {
+  const element = document.getElementById(id);
+  if (!element) throw new Error('dashboard.html has no #' + id);
+  return element;
+};
+/**
+ * A form control of dashboard.html by id.
+ * @param {string} id
+ * @returns {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement | HTMLButtonElement}
+ */
+const control = (id) => {
+  const element = $(id);
+  if (!(element instanceof HTMLInputElement || element instanceof HTMLSelectElement || element instanceof HTMLTextAreaElement || element instanceof HTMLButtonElement)) {
+    throw new Error('#' + id + ' is not a form control');
+  }
+  return element;
+};
 let token = sessionStorage.getItem(TOKEN_KEY);
+/** @type {string | null} */
 let attemptsCursor = null;
+/** @type {{ filter: string, matched: number } | null} */
 let lastDryRun = null;
 
+/**
+ * @param {string} tag
+ * @param {Attributes | null} [attrs]
+ * @param {...Child} children
+ * @returns {HTMLElement}
+ */
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === null || value === undefined || value === false) continue;
-    if (key === 'class') el.className = value;
-    else if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    if (key === 'class') el.className = String(value);
+    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
     else el.setAttribute(key, value === true ? '' : String(value));
   }
   for (const child of children) if (child !== null && child !== undefined) el.append(child instanceof Node ? child : String(child));
   return el;
 }
+/**
+ * @param {string} tag
+ * @param {Record<string, string | number>} attrs
+ * @param {...(Node | string)} children
+ * @returns {SVGElement}
+ */
 function s(tag, attrs, ...children) {
   const el = document.createElementNS(SVG, tag);
   for (const [key, value] of Object.entries(attrs || {})) el.setAttribute(key, String(value));
   for (const child of children) el.append(child instanceof Node ? child : String(child));
   return el;
 }
+/** @param {string} value */
 const pill = (value) => h('span', { class: 'pill ' + value }, value);
+/** @param {string | null | undefined} iso */
 const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' }) : '');
 const NONE = '—';
+/** @param {number | null | undefined} rate */
 const fmtRate = (rate) => (rate === null || rate === undefined ? NONE : (rate * 100).toFixed(1) + '%');
 // Durations are whole milliseconds: 0 means the call took under one (the sandbox never leaves the machine).
+/** @param {number | null | undefined} ms */
 const fmtMs = (ms) => (ms === null || ms === undefined ? NONE : ms === 0 ? '<1 ms' : ms + ' ms');
+/** @type {Record<string, string>} */
 const BUCKET_NAMES = { '1m': '1-minute', '5m': '5-minute', '15m': '15-minute', '1h': 'hourly', '6h': '6-hour', '1d': 'daily' };
+/**
+ * @param {string} label
+ * @param {Child} content
+ * @param {Attributes} [attrs]
+ */
 const td = (label, content, attrs) => h('td', Object.assign({ 'data-label': label }, attrs || {}), content);
+/**
+ * @param {HTMLElement} tbody
+ * @param {HTMLElement[]} rows
+ * @param {string} empty
+ * @param {number} columns
+ */
 const fill = (tbody, rows, empty, columns) => {
   tbody.replaceChildren(...(rows.length ? rows : [h('tr', {}, h('td', { colspan: columns, class: 'muted' }, empty))]));
 };
 
 class Unauthorized extends Error {}
+/** An answer other than 2xx or 401: the API's error message, and the HTTP status. */
+class ApiFailure extends Error {
+  /** @param {string} message @param {number} status */
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+/**
+ * Calls the admin API with the token. The body is the answer's JSON (or text, for CSV), of the
+ * type the caller names.
+ * @param {string} path
+ * @param {{ method?: string, body?: string }} [init]
+ * @returns {Promise<{ body: any, response: Response }>}
+ */
 async function api(path, init) {
   const options = init || {};
-  const headers = Object.assign({ Authorization: 'Bearer ' + token }, options.headers || {});
+  /** @type {Record<string, string>} */
+  const headers = { Authorization: 'Bearer ' + token };
   if (options.body) headers['Content-Type'] = 'application/json';
   const response = await fetch(path, Object.assign({}, options, { headers }));
   if (response.status === 401) { signOut('That token was refused.'); throw new Unauthorized(); }
   const type = response.headers.get('Content-Type') || '';
   const body = type.includes('json') ? await response.json() : await response.text();
   if (!response.ok) {
-    const error = new Error(body && body.error ? body.error.message + ' (' + body.error.code + ')' : 'HTTP ' + response.status);
-    error.status = response.status;
-    throw error;
+    throw new ApiFailure(body && body.error ? body.error.message + ' (' + body.error.code + ')' : 'HTTP ' + response.status, response.status);
   }
   return { body, response };
 }
-const report = (target) => (error) => { if (!(error instanceof Unauthorized)) $(target).textContent = error.message; };
+/** @param {unknown} error */
+const messageOf = (error) => (error instanceof Error ? error.message : String(error));
+/** @param {string} target */
+const report = (target) => /** @param {unknown} error */ (error) => { if (!(error instanceof Unauthorized)) $(target).textContent = messageOf(error); };
 
+/** @param {string} message */
 function signOut(message) {
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
@@ -277,19 +182,20 @@ function signOut(message) {
   $('sign-in-error').textContent = message || '';
 }
 
+/** @param {string} candidate */
 async function signIn(candidate) {
   token = candidate;
   try {
     await api('/v1/admin/prefix-blocks');
   } catch (error) {
-    if (!(error instanceof Unauthorized)) $('sign-in-error').textContent = error.message;
+    if (!(error instanceof Unauthorized)) $('sign-in-error').textContent = messageOf(error);
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, candidate);
   $('sign-in').hidden = true;
   $('sign-out').hidden = false;
   $('dashboard').hidden = false;
-  $('token').value = '';
+  control('token').value = '';
   initResendDates();
   refreshAll();
 }
@@ -305,9 +211,17 @@ function refreshAll() {
 // ---- statistics
 async function loadStats() {
   const until = Date.now();
-  const range = $('range').value;
+  const range = control('range').value;
   const since = range === 'first' ? 'first' : String(until - Number(range));
+  /** @type {{ body: Stats }} */
   const { body } = await api('/v1/admin/stats?since=' + since + '&until=' + until);
+  /**
+   * @param {string} label
+   * @param {string | number} value
+   * @param {string} sub
+   * @param {string} testid
+   * @param {boolean} [alert]
+   */
   const card = (label, value, sub, testid, alert) =>
     h('div', { class: alert ? 'card alert' : 'card', 'data-testid': testid }, h('div', { class: 'label' }, label), h('div', { class: 'value' }, value), h('div', { class: 'sub' }, sub || ''));
   const failed = (body.requests.byStatus.failed || 0) + (body.requests.byStatus.expired || 0);
@@ -329,16 +243,19 @@ async function loadStats() {
   drawSends(body.series);
   drawLatency(latency);
   fill($('top-errors'), body.topErrors.map((e) => h('tr', { 'data-testid': 'error-row' }, td('code', h('code', {}, e.code)), td('from', e.source === 'attempt' ? 'send' : 'status check'), td('count', e.count, { class: 'num' }))), 'No errors in this range', 3);
+  /** @type {CountryColumn[]} */
   const countryColumns = ['requests', 'accepted', 'delivered', 'failed', 'expired', 'verified'];
   fill($('by-country'), body.byCountry.map((c) => h('tr', { 'data-testid': 'country-row' }, td('code', c.country), ...countryColumns.map((k) => td(k, c[k], { class: 'num' })))), 'No requests in this range', 7);
   $('updated').textContent = 'Updated ' + new Date().toLocaleTimeString();
 }
 
+/** @param {SeriesPoint[]} series */
 function drawSends(series) {
   const W = 640, H = 220, top = 14, bottom = 22, left = 34;
   const totals = series.map((p) => OUTCOMES.reduce((sum, o) => sum + p.attempts[o], 0));
   const max = Math.max(1, ...totals);
   const slot = (W - left) / Math.max(1, series.length);
+  /** @param {number} v */
   const y = (v) => top + (H - top - bottom) * (1 - v / max);
   const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Provider calls per time bucket, stacked by outcome', 'data-bars': series.length });
   svg.append(s('line', { x1: left, x2: W, y1: y(0), y2: y(0), stroke: '#d9dde5' }), s('line', { x1: left, x2: W, y1: y(max), y2: y(max), stroke: '#eef0f4' }));
@@ -355,22 +272,26 @@ function drawSends(series) {
       base += v;
     }
   });
-  if (series.length) {
+  const first = series[0], last = series[series.length - 1];
+  if (first && last) {
+    /** @param {string} iso */
     const label = (iso) => new Date(iso).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-    svg.append(s('text', { x: left, y: H - 6, 'font-size': 11, fill: '#5b6475' }, label(series[0].start)));
-    svg.append(s('text', { x: W, y: H - 6, 'font-size': 11, fill: '#5b6475', 'text-anchor': 'end' }, label(series[series.length - 1].start)));
+    svg.append(s('text', { x: left, y: H - 6, 'font-size': 11, fill: '#5b6475' }, label(first.start)));
+    svg.append(s('text', { x: W, y: H - 6, 'font-size': 11, fill: '#5b6475', 'text-anchor': 'end' }, label(last.start)));
   }
   const legend = h('div', { class: 'legend' }, ...OUTCOMES.map((o) => h('span', {}, h('i', { 'data-color': o }), o)));
-  legend.querySelectorAll('i').forEach((i) => { i.style.background = COLORS[i.dataset.color]; });
+  legend.querySelectorAll('i').forEach((i) => { i.style.background = COLORS[/** @type {Outcome} */ (i.dataset.color)]; });
   const total = totals.reduce((a, b) => a + b, 0);
   $('sends-chart').replaceChildren(svg, legend, h('p', { class: 'muted small' }, total + ' provider calls in this range'));
 }
 
+/** @param {Latency} latency */
 function drawLatency(latency) {
   const W = 640, H = 200, top = 14, bottom = 34, left = 34;
   const bins = latency.histogram;
   const max = Math.max(1, ...bins.map((b) => b.count));
   const slot = (W - left) / bins.length;
+  /** @param {number} v */
   const y = (v) => top + (H - top - bottom) * (1 - v / max);
   const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Provider call durations' });
   svg.append(s('line', { x1: left, x2: W, y1: y(0), y2: y(0), stroke: '#d9dde5' }));
@@ -379,7 +300,7 @@ function drawLatency(latency) {
     const rect = s('rect', { x: left + i * slot + slot * 0.12, width: slot * 0.76, y: y(bin.count), height: y(0) - y(bin.count), fill: '#0b5cad' });
     rect.append(s('title', {}, bin.count + ' calls'));
     svg.append(rect);
-    const from = i === 0 ? 0 : bins[i - 1].upToMs;
+    const from = i === 0 ? 0 : bins[i - 1]?.upToMs;
     const text = bin.upToMs === null ? '≥' + from : '<' + bin.upToMs;
     svg.append(s('text', { x: left + i * slot + slot / 2, y: H - 18, 'text-anchor': 'middle', 'font-size': 11, fill: '#5b6475' }, text));
   });
@@ -392,19 +313,21 @@ function drawLatency(latency) {
 // ---- attempts
 function attemptQuery() {
   const params = new URLSearchParams();
-  const phone = $('filter-phone').value.trim();
+  const phone = control('filter-phone').value.trim();
   if (phone) params.set('phoneNumber', phone);
-  if ($('filter-outcome').value) params.set('outcome', $('filter-outcome').value);
-  const code = $('filter-error').value.trim();
+  if (control('filter-outcome').value) params.set('outcome', control('filter-outcome').value);
+  const code = control('filter-error').value.trim();
   if (code) params.set('errorCode', code);
   return params;
 }
 
+/** @param {boolean} more */
 async function loadAttempts(more) {
   $('attempts-error').textContent = '';
   const params = attemptQuery();
   params.set('limit', '25');
   if (more && attemptsCursor) params.set('cursor', attemptsCursor);
+  /** @type {{ body: { attempts: Attempt[], nextCursor: string | null } }} */
   const { body } = await api('/v1/admin/attempts?' + params);
   const rows = body.attempts.map((a) =>
     h('tr', { 'data-testid': 'attempt-row', 'data-outcome': a.outcome },
@@ -426,6 +349,7 @@ async function loadAttempts(more) {
 async function exportAttempts() {
   const params = attemptQuery();
   params.set('format', 'csv');
+  /** @type {{ body: string }} */
   const { body } = await api('/v1/admin/attempts?' + params);
   const link = h('a', { href: URL.createObjectURL(new Blob([body], { type: 'text/csv' })), download: 'attempts.csv' });
   document.body.append(link);
@@ -434,14 +358,17 @@ async function exportAttempts() {
 }
 
 // ---- one request
+/** @param {string} requestId */
 async function openRequest(requestId) {
   $('request-error').textContent = '';
-  $('request-id').value = requestId;
+  control('request-id').value = requestId;
+  /** @type {{ body: { request: RequestDetail, timeline: TimelineEvent[] } }} */
   const { body } = await api('/v1/admin/requests/' + encodeURIComponent(requestId)).catch((error) => {
     report('request-error')(error);
     throw error;
   });
   const r = body.request;
+  /** @type {Array<[string, Child]>} */
   const pairs = [
     ['request', h('code', { 'data-testid': 'request-id' }, r.requestId)],
     ['status', h('span', { 'data-testid': 'request-status' }, pill(r.status))],
@@ -461,6 +388,7 @@ async function openRequest(requestId) {
 // ---- prefix blocks and resends
 async function loadPrefixBlocks() {
   $('prefix-blocks-error').textContent = '';
+  /** @type {{ body: { blocks: PrefixBlock[] } }} */
   const { body } = await api('/v1/admin/prefix-blocks');
   fill($('prefix-blocks'), body.blocks.map((b) => h('tr', { 'data-testid': 'prefix-block-row', 'data-prefix': b.prefix },
     td('prefix', b.prefix), td('reason', b.reason), td('note', b.note || '', { class: 'note', 'data-testid': 'prefix-block-note' }),
@@ -469,6 +397,7 @@ async function loadPrefixBlocks() {
     'No prefix is blocked', 6);
 }
 
+/** @param {string} prefix */
 async function liftPrefixBlock(prefix) {
   if (!confirm('Lift the block on ' + prefix + '? Sends to it are admitted again at once.')) return;
   await api('/v1/admin/prefix-blocks/' + encodeURIComponent(prefix), { method: 'DELETE' });
@@ -479,11 +408,12 @@ async function liftPrefixBlock(prefix) {
 // without that route (404) shows no panel.
 async function loadLockedPhones() {
   $('locked-phones-error').textContent = '';
+  /** @type {{ lockedPhones: LockedPhone[] }} */
   let body;
   try {
     ({ body } = await api('/v1/admin/locked-phones'));
   } catch (error) {
-    if (error.status === 404) { $('locked-phones-panel').hidden = true; return; }
+    if (error instanceof ApiFailure && error.status === 404) { $('locked-phones-panel').hidden = true; return; }
     throw error;
   }
   $('locked-phones-panel').hidden = false;
@@ -493,6 +423,7 @@ async function loadLockedPhones() {
     'No phone is locked', 4);
 }
 
+/** @param {string} phoneNumber */
 async function liftLockedPhone(phoneNumber) {
   if (!confirm('Lift the lock on ' + phoneNumber + '? It can be sent codes and guess again at once.')) return;
   await api('/v1/admin/locked-phones/' + encodeURIComponent(phoneNumber), { method: 'DELETE' });
@@ -500,48 +431,58 @@ async function liftLockedPhone(phoneNumber) {
 }
 
 async function loadResends() {
+  /** @type {{ body: { resends: Resend[] } }} */
   const { body } = await api('/v1/admin/resends?limit=10');
   fill($('resends'), body.resends.map((j) => h('tr', { 'data-testid': 'resend-row' },
     td('created', fmtTime(j.createdAt)), td('matched', j.matched, { class: 'num' }), td('enqueued', j.enqueued, { class: 'num' }), td('skipped', j.skipped.total, { class: 'num' }),
     td('state', j.done ? pill('sent') : pill('pending')))), 'No resends yet', 5);
 }
 
+/** @param {number} ms */
 const toLocalInput = (ms) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000); return d.toISOString().slice(0, 16); };
 function initResendDates() {
-  if (!$('resend-since').value) $('resend-since').value = toLocalInput(Date.now() - 86400000);
+  if (!control('resend-since').value) control('resend-since').value = toLocalInput(Date.now() - 86400000);
 }
 
 function resendFilter() {
-  const status = [...document.querySelectorAll('#resend-form input[name=status]:checked')].map((box) => box.value);
-  const filter = { status, since: new Date($('resend-since').value).toISOString() };
-  if ($('resend-until').value) filter.until = new Date($('resend-until').value).toISOString();
-  const phones = $('resend-phones').value.split(/[\\s,]+/).map((p) => p.trim()).filter(Boolean);
+  const status = [...document.querySelectorAll('#resend-form input[name=status]:checked')].map((box) => /** @type {HTMLInputElement} */ (box).value);
+  /** @type {ResendFilter} */
+  const filter = { status, since: new Date(control('resend-since').value).toISOString() };
+  if (control('resend-until').value) filter.until = new Date(control('resend-until').value).toISOString();
+  const phones = control('resend-phones').value.split(/[\s,]+/).map((p) => p.trim()).filter(Boolean);
   if (phones.length) filter.phoneNumbers = phones;
   return filter;
 }
 
 async function dryRun() {
   $('resend-error').textContent = '';
-  $('resend-run').disabled = true;
+  control('resend-run').disabled = true;
   const filter = resendFilter();
+  /** @type {{ body: { matched: number, phones: number } }} */
   const { body } = await api('/v1/admin/resends', { method: 'POST', body: JSON.stringify({ filter, dryRun: true }) });
   lastDryRun = { filter: JSON.stringify(filter), matched: body.matched };
   $('resend-result').textContent = 'Dry run: ' + body.matched + ' requests match, for ' + body.phones + ' phones. At most one new code per phone; phones that verified since, have a newer code, are blocked or reached their daily cap are skipped.';
   $('resend-result').dataset.matched = String(body.matched);
-  $('resend-run').disabled = body.matched === 0;
+  control('resend-run').disabled = body.matched === 0;
 }
 
 async function runResend() {
   const filter = resendFilter();
   if (!lastDryRun || lastDryRun.filter !== JSON.stringify(filter)) { $('resend-error').textContent = 'The filter changed: run the dry run again first.'; return; }
   if (!confirm('Send a new code to up to ' + lastDryRun.matched + ' matching requests’ phones?')) return;
-  $('resend-run').disabled = true;
+  control('resend-run').disabled = true;
+  /** @type {{ body: { resendId: string, matched: number } }} */
   const { body } = await api('/v1/admin/resends', { method: 'POST', body: JSON.stringify({ filter }) });
   $('resend-result').textContent = 'Resend ' + body.resendId + ' started for ' + body.matched + ' matching requests.';
   pollResend(body.resendId, 0);
 }
 
+/**
+ * @param {string} resendId
+ * @param {number} round
+ */
 async function pollResend(resendId, round) {
+  /** @type {{ body: Resend }} */
   const { body } = await api('/v1/admin/resends/' + resendId);
   $('resend-result').textContent = 'Resend ' + resendId + ': ' + body.enqueued + ' new codes queued, ' + body.skipped.total + ' matches skipped' + (body.done ? ', done.' : ', working…');
   await loadResends();
@@ -549,15 +490,14 @@ async function pollResend(resendId, round) {
 }
 
 // ---- wiring
-$('sign-in-form').addEventListener('submit', (event) => { event.preventDefault(); signIn($('token').value.trim()); });
+$('sign-in-form').addEventListener('submit', (event) => { event.preventDefault(); signIn(control('token').value.trim()); });
 $('sign-out').addEventListener('click', () => signOut(''));
 $('refresh').addEventListener('click', refreshAll);
 $('range').addEventListener('change', () => loadStats().catch(report('attempts-error')));
 $('attempt-filters').addEventListener('submit', (event) => { event.preventDefault(); loadAttempts(false).catch(report('attempts-error')); });
 $('attempts-more').addEventListener('click', () => loadAttempts(true).catch(report('attempts-error')));
 $('attempts-csv').addEventListener('click', () => exportAttempts().catch(report('attempts-error')));
-$('request-lookup').addEventListener('submit', (event) => { event.preventDefault(); const id = $('request-id').value.trim(); if (id) openRequest(id).catch(() => {}); });
+$('request-lookup').addEventListener('submit', (event) => { event.preventDefault(); const id = control('request-id').value.trim(); if (id) openRequest(id).catch(() => {}); });
 $('resend-form').addEventListener('submit', (event) => { event.preventDefault(); dryRun().catch(report('resend-error')); });
 $('resend-run').addEventListener('click', () => runResend().catch(report('resend-error')));
 if (token) signIn(token); else $('token').focus();
-`;
