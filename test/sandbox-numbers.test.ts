@@ -6,7 +6,7 @@ import { elapse } from './support/elapse';
 import { attemptRows, requestRow, seedRequest } from './support/fixtures';
 import { deliverSendJobs } from './support/queue';
 
-describe('the sandbox’s misbehaving numbers, as the README’s table describes them', () => {
+describe('the sandbox’s misbehaving numbers, as the table in docs/delivery.md describes them', () => {
   it('+15555550101 (always unavailable) is retried with backoff and ends failed / retries_exhausted after SEND_MAX_ATTEMPTS calls, its code still valid', async () => {
     const config = loadConfig(env);
     const { id } = await seedRequest({ phoneNumber: SANDBOX_MAGIC_NUMBERS.unavailable, ttlMs: config.otp.ttlSeconds * 1000 });
