@@ -25,7 +25,7 @@ export async function handleStatusChecks(
 ): Promise<void> {
   if (items.length === 0) return;
   const source = selectStatusSource(config, env.DB);
-  await mapWithConcurrency(items, config.sendConcurrency, (item) => runCheck(item.message, item.body, env, config, source, pacing));
+  await mapWithConcurrency(items, config.provider.concurrency, (item) => runCheck(item.message, item.body, env, config, source, pacing));
 }
 
 async function runCheck(

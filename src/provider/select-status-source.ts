@@ -5,11 +5,11 @@ import { StartMessagingStatusSource } from './startmessaging-status';
 
 /** Where delivery reports come from in the configured mode, or null when the provider cannot be asked. */
 export function selectStatusSource(config: Config, db: D1Database): DeliveryStatusSource | null {
-  if (config.providerMode === 'sandbox') return new SandboxStatusSource(db);
-  if (!config.provider.apiKey) return null;
+  if (config.provider.mode === 'sandbox') return new SandboxStatusSource(db);
+  if (!config.secrets.SM_API_KEY) return null;
   return new StartMessagingStatusSource({
     baseUrl: config.provider.baseUrl,
-    apiKey: config.provider.apiKey,
+    apiKey: config.secrets.SM_API_KEY,
     timeoutMs: config.provider.timeoutMs,
   });
 }
