@@ -359,6 +359,21 @@ async function waitForViews(stack, requests, done, timeoutMs, label) {
   throw new Error(`${label}: ${stuck.length} not done after ${timeoutMs / 1000} s, e.g. ${stuck.slice(0, 3).map((r) => `${r.requestId}=${views.get(r.requestId)?.status}`).join(', ')}`);
 }
 
+/**
+ * Starts wrangler dev, once more if it exits first: the ports it is given are free when chosen,
+ * and another process on a shared machine can take one before wrangler binds it.
+ */
+async function startWithRetry(stack, tries = 3) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await stack.start();
+    } catch (error) {
+      if (attempt === tries || !/exited/.test(String(error?.message))) throw error;
+      console.log(`  wrangler dev exited before it was ready (${error.message}); starting it again`);
+    }
+  }
+}
+
 async function pacingAndRecovery() {
   const started = Date.now();
   const script = Object.fromEntries(MID_CALL_PHONES.map((phone) => [phone, ['hang-after-send', 'ok']]));
@@ -368,7 +383,7 @@ async function pacingAndRecovery() {
   const standIn = state.pacedStandIn;
   state.pacedStack = createDevStack({ label: 'otpd-e2e-paced', vars: [...PACED_VARS, `SM_BASE_URL:${standIn.url}`], keepTmp: process.env.E2E_KEEP_TMP === '1' });
   const stack = state.pacedStack;
-  await stack.start();
+  await startWithRetry(stack);
   console.log(`\npacing and crash recovery: stand-in ${standIn.url} allowing ${PACED_RATE} calls/s; wrangler dev ${stack.base} (${stack.tmp})`);
   const checks = [];
   const check = (name, problems) => {
@@ -407,7 +422,7 @@ async function pacingAndRecovery() {
   const { calls: callsBeforeKill } = await standIn.log();
   console.log(`  killed wrangler dev and its runtime (SIGKILL) ${seconds(killedAt - queued[0].submittedAt)} s after the last five were accepted`);
 
-  await stack.start();
+  await startWithRetry(stack);
   console.log(`  restarted on the same state: ${stack.base}`);
   const crashed = [...sent, ...midCall, ...queued];
   const before = await waitForViews(stack, crashed, (view) => Boolean(view), 10_000, 'reading the crashed requests');
