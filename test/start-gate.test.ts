@@ -47,14 +47,25 @@ describe('StartGate', () => {
     expect(await gate.waitForStart(T + 100, Infinity)).toEqual({ start: true, startedAt: T + 100 + START_TOLERANCE_MS });
   });
 
-  it('a call that missed its time by more takes a new one, asked for a round trip ahead, and starts on that', async () => {
+  it('a call that missed its time by more takes a new one, asked for about a pacer round trip ahead, and starts on that', async () => {
     const clock = fakeClock();
     clock.time = T + 400; // the claim took 400 ms: the time granted for T has passed
     const { rebook, leads } = pacer(clock, [{ slots: [T + 2000], nextFreeAt: T + 2040 }], 7);
-    const gate = new StartGate(rebook, clock, 12);
+    const gate = new StartGate(rebook, clock, 70);
     expect(await gate.waitForStart(T, Infinity)).toEqual({ start: true, startedAt: T + 2000 });
-    expect(leads).toEqual([12]);
+    // The round trip less half the tolerance: the answer may be due up to that much early.
+    expect(leads).toEqual([70 - START_TOLERANCE_MS / 2]);
     expect(clock.sleeps).toEqual([2000 - 407]);
+  });
+
+  it('a new time already due when it arrives starts the call at once, without a timer', async () => {
+    const clock = fakeClock();
+    clock.time = T + 400;
+    // An idle pacer answers with its own "now"; the answer takes 3 ms to arrive.
+    const { rebook } = pacer(clock, [{ slots: [T + 400], nextFreeAt: T + 440 }], 3);
+    const gate = new StartGate(rebook, clock, 3);
+    expect(await gate.waitForStart(T, Infinity)).toEqual({ start: true, startedAt: T + 403 });
+    expect(clock.sleeps).toEqual([]);
   });
 
   it(`a call late on every time it gets goes back to the queue after ${MAX_REBOOKINGS} new ones`, async () => {
@@ -63,8 +74,8 @@ describe('StartGate', () => {
     const { rebook, leads } = pacer(clock, answers, 5);
     const gate = new StartGate(rebook, clock);
     expect(await gate.waitForStart(T + 10, Infinity)).toEqual({ start: false, reason: 'late', retryAfterSeconds: 1 });
-    // Each new time is asked for with the slowest round trip seen so far as its lead.
-    expect(leads).toEqual([0, 5]);
+    // Each new time is asked for with the slowest round trip seen so far, less half the tolerance, as its lead.
+    expect(leads).toEqual([0, 0]);
   });
 
   it('a pacer with no time left within its horizon sends the call back until it frees up', async () => {

@@ -30,7 +30,7 @@ export type Rebook = (leadMs: number) => Promise<Reservation>;
  * started at all: the caller puts it back in the queue.
  */
 export class StartGate {
-  /** The slowest pacer round trip seen: a new time is asked for at least that far ahead. */
+  /** The slowest pacer round trip seen: a new time is asked for about that far ahead. */
   private roundTripMs: number;
 
   constructor(
@@ -54,8 +54,10 @@ export class StartGate {
         return { start: false, reason: 'deadline', retryAfterSeconds: 1 };
       }
       if (rebookings === MAX_REBOOKINGS) return { start: false, reason: 'late', retryAfterSeconds: 1 };
+      // Due about when the answer arrives, but up to half the tolerance early: an idle pacer's time
+      // is then due on arrival and the call starts at once, with no timer that could fire late.
       const askedAt = this.clock.now();
-      const reservation = await this.rebook(this.roundTripMs);
+      const reservation = await this.rebook(Math.max(0, this.roundTripMs - START_TOLERANCE_MS / 2));
       const answeredAt = this.clock.now();
       this.roundTripMs = Math.max(this.roundTripMs, answeredAt - askedAt);
       const next = reservation.slots[0];
