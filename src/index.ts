@@ -7,7 +7,7 @@ import { sweep } from './consumer/sweeper';
 import { errorName, logError } from './log';
 
 export { PrefixGuard } from './limiter/prefix-guard';
-export { ProviderPacer } from './limiter/provider-pacer';
+export { ProviderPacer } from './pacing/provider-pacer';
 export { RateLimiter } from './limiter/rate-limiter';
 
 const app = createApp();

@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { deriveCode } from '../src/codes';
 import { loadConfig } from '../src/config';
 import { claimRequests, sendLeaseMs } from '../src/consumer/delivery-store';
-import { pacingHorizonMs } from '../src/consumer/provider-slots';
+import { pacingHorizonMs } from '../src/pacing/provider-slots';
 import { stallGraceMs } from '../src/consumer/sweeper';
 import { providerIdempotencyKey } from '../src/ids';
 import worker from '../src/index';

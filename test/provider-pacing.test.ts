@@ -2,15 +2,15 @@ import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import wranglerToml from '../wrangler.toml?raw';
-import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/consumer/provider-slots';
+import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/pacing/provider-slots';
 import {
   CATCH_UP_RATE,
   PLANNED_WINDOW_MS,
   PacingSchedule,
   START_TOLERANCE_MS,
   TRANSIT_ALLOWANCE_MS,
-} from '../src/limiter/pacing-schedule';
-import type { ProviderPacer } from '../src/limiter/provider-pacer';
+} from '../src/pacing/pacing-schedule';
+import type { ProviderPacer } from '../src/pacing/provider-pacer';
 import { PROVIDER_URL, SEND_ROUTE, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { json, interceptOrigin } from './support/outbound';
 import { mostInOneSecond, withOwnPacer } from './support/pacer';

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
 import { SEND_LEASE_MS, sendLeaseMs } from '../src/consumer/delivery-store';
-import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/consumer/provider-slots';
+import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/pacing/provider-slots';
 import { newResendId, providerIdempotencyKey } from '../src/ids';
 import { type RecordAttempts, WorkMessage, resendFanout, sendJob, statusCheck } from '../src/queue/messages';
 import { PROVIDER_URL, SEND_ROUTE, TEST_API_KEY, TEST_OTP_SECRET, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';

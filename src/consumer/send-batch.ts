@@ -6,9 +6,9 @@ import { errorName, logError, logInfo, logWarn } from '../log';
 import { selectProvider } from '../provider/select-provider';
 import type { SendOutcome, SmsProvider } from '../provider/types';
 import type { RecordAttempts, SendJob } from '../queue/messages';
-import type { Reservation } from '../limiter/pacing-schedule';
+import type { Reservation } from '../pacing/pacing-schedule';
 import { deadLetterUnreadable } from './dead-letter';
-import { claimLeadMs, delayUntilFree, noteClaimDuration, pacingHorizonMs, providerSlots } from './provider-slots';
+import { claimLeadMs, delayUntilFree, noteClaimDuration, pacingHorizonMs, providerSlots } from '../pacing/provider-slots';
 import {
   type AttemptRecord,
   type ClaimedRequest,
@@ -22,7 +22,7 @@ import {
 } from './delivery-store';
 import { decide, retryDelaySeconds } from './retry-policy';
 import { scheduleStatusChecks } from './schedule-status-checks';
-import { type Clock, StartGate, systemClock } from './start-gate';
+import { type Clock, StartGate, systemClock } from '../pacing/start-gate';
 
 type Job = { message: Message<unknown>; requestId: string };
 

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import { type CheckTarget, readCheckTarget, recordStatusCheckStatements } from '../db/status-checks';
 import { errorName, logError, logInfo } from '../log';
 import type { DeliveryStatusSource, StatusOutcome } from '../provider/delivery-status';
-import { type ProviderPacing, providerPacing } from '../provider/pacing';
+import { type ProviderPacing, providerPacing } from '../pacing/provider-pacing';
 import { selectStatusSource } from '../provider/select-status-source';
 import { type StatusCheck, statusCheck } from '../queue/messages';
 import { planAfterCheck } from './status-check-policy';

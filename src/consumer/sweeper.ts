@@ -1,7 +1,7 @@
 import { type Config, loadConfig } from '../config';
 import { errorName, logError, logInfo } from '../log';
 import { sendJob, statusCheck } from '../queue/messages';
-import { pacingHorizonMs } from './provider-slots';
+import { pacingHorizonMs } from '../pacing/provider-slots';
 import { statusCheckDelaySeconds } from './status-check-policy';
 
 /** The send queue's `max_batch_timeout` in wrangler.toml, in ms (a test checks they agree). */

@@ -1,4 +1,4 @@
-import { type Reservation, START_TOLERANCE_MS } from '../limiter/pacing-schedule';
+import { type Reservation, START_TOLERANCE_MS } from './pacing-schedule';
 
 /** Where the send path reads the time and waits: the system clock, or a test's. */
 export interface Clock {

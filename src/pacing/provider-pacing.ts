@@ -1,6 +1,6 @@
 import type { Config } from '../config';
-import { delayUntilFree, providerSlots } from '../consumer/provider-slots';
-import { type Clock, StartGate, systemClock } from '../consumer/start-gate';
+import { delayUntilFree, providerSlots } from './provider-slots';
+import { type Clock, StartGate, systemClock } from './start-gate';
 
 /**
  * The provider allows a fixed number of calls per second for the whole account (20 for

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { PLANNED_WINDOW_MS, type Reservation } from '../limiter/pacing-schedule';
+import { PLANNED_WINDOW_MS, type Reservation } from './pacing-schedule';
 
 /** The send queue's `max_batch_size` in wrangler.toml (a test checks they agree). */
 export const SEND_BATCH_SIZE = 100;
