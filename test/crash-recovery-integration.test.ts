@@ -2,7 +2,7 @@ import { createExecutionContext, createScheduledController, env, waitOnExecution
 import { beforeEach, describe, expect, it } from 'vitest';
 import { deriveCode } from '../src/codes';
 import { loadConfig } from '../src/config';
-import { claimRequests, sendLeaseMs } from '../src/consumer/delivery-store';
+import { claimRequests, sendLeaseMs } from '../src/db/delivery-attempts';
 import { pacingHorizonMs } from '../src/pacing/provider-slots';
 import { stallGraceMs } from '../src/consumer/sweeper';
 import { providerIdempotencyKey } from '../src/ids';

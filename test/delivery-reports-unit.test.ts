@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { planAfterCheck, statusCheckDelaySeconds } from '../src/consumer/status-check-policy';
+import { planAfterCheck, statusCheckDelaySeconds } from '../src/delivery-reports/check-policy';
 import { START_TOLERANCE_MS } from '../src/pacing/pacing-schedule';
 import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
 import { SandboxStatusSource } from '../src/provider/sandbox-status';

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createExecutionContext, createMessageBatch } from 'cloudflare:test';
 import worker from '../src/index';
 import { deadLetterRetryDelaySeconds } from '../src/consumer/dead-letter-batch';
-import { claimRequests, recordAttemptStatements } from '../src/consumer/delivery-store';
+import { claimRequests, recordAttemptStatements } from '../src/db/delivery-attempts';
 import { sweep } from '../src/consumer/sweeper';
 import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';
 import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { SEND_LEASE_MS, sendLeaseMs } from '../src/consumer/delivery-store';
+import { SEND_LEASE_MS, sendLeaseMs } from '../src/db/delivery-attempts';
 import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/pacing/provider-slots';
 import { newResendId, providerIdempotencyKey } from '../src/ids';
 import { type RecordAttempts, WorkMessage, resendFanout, sendJob, statusCheck } from '../src/queue/messages';

@@ -1,8 +1,8 @@
 import { ConfigError, loadConfig } from '../config';
 import { errorName, logError, logWarn } from '../log';
 import { DeadLetterBody, type RecordAttempts } from '../queue/messages';
-import { lateAttemptStatements } from './late-attempts';
-import { scheduleStatusChecks } from './schedule-status-checks';
+import { lateAttemptStatements } from '../db/late-attempts';
+import { scheduleStatusChecks } from '../delivery-reports/schedule-checks';
 
 /** First delay of a dead letter whose D1 write failed; it doubles on each retry up to the cap. */
 const RETRY_BASE_SECONDS = 30;

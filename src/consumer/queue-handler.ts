@@ -6,7 +6,7 @@ import { handleDeadLetterBatch } from './dead-letter-batch';
 import { handleRecordAttempts } from './record-attempts';
 import { handleResendFanouts } from './resend-fanout';
 import { handleSendJobs } from './send-batch';
-import { handleStatusChecks } from './status-check';
+import { handleStatusChecks } from '../delivery-reports/run-checks';
 
 /** The dead-letter queue is recognised by name, so renamed deployments keep working. */
 export function isDeadLetterQueue(queueName: string): boolean {

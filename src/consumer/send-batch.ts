@@ -19,9 +19,9 @@ import {
   readStates,
   recordAttemptStatements,
   releaseClaimStatement,
-} from './delivery-store';
+} from '../db/delivery-attempts';
 import { decide, retryDelaySeconds } from './retry-policy';
-import { scheduleStatusChecks } from './schedule-status-checks';
+import { scheduleStatusChecks } from '../delivery-reports/schedule-checks';
 import { type Clock, StartGate, systemClock } from '../pacing/start-gate';
 
 type Job = { message: Message<unknown>; requestId: string };

@@ -2,7 +2,7 @@ import { type Config, loadConfig } from '../config';
 import { errorName, logError, logInfo } from '../log';
 import { sendJob, statusCheck } from '../queue/messages';
 import { pacingHorizonMs } from '../pacing/provider-slots';
-import { statusCheckDelaySeconds } from './status-check-policy';
+import { statusCheckDelaySeconds } from '../delivery-reports/check-policy';
 
 /** The send queue's `max_batch_timeout` in wrangler.toml, in ms (a test checks they agree). */
 export const QUEUE_BATCH_TIMEOUT_MS = 1000;

@@ -1,5 +1,18 @@
 import { z } from 'zod';
-import type { CheckPlan } from '../consumer/status-check-policy';
+
+/** What one status check came to (`status_checks.outcome`), and the request's delivery status after it. */
+export type CheckResult = 'delivered' | 'failed' | 'pending' | 'error';
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'unknown';
+
+export interface CheckPlan {
+  result: CheckResult;
+  /** What the request's delivery status becomes; `unknown` once no further check will be made. */
+  deliveryStatus: DeliveryStatus;
+  /** Delay of the next check, or null when this was the last one. */
+  nextCheckSeconds: number | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
 
 const CheckTarget = z.object({
   status: z.string(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FINAL_STATUSES, RequestStatus } from '../db/requests';
+import { FINAL_STATUSES, RequestStatus } from './requests';
 import type { AttemptRecord as AttemptRecordSchema } from '../queue/messages';
 
 /**

@@ -6,7 +6,7 @@ import type { DeliveryStatusSource, StatusOutcome } from '../provider/delivery-s
 import { type ProviderPacing, providerPacing } from '../pacing/provider-pacing';
 import { selectStatusSource } from '../provider/select-status-source';
 import { type StatusCheck, statusCheck } from '../queue/messages';
-import { planAfterCheck } from './status-check-policy';
+import { planAfterCheck } from './check-policy';
 
 /** How long a check waits when D1 or the queue failed under it. */
 const FAULT_RETRY_SECONDS = 30;

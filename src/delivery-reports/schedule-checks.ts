@@ -1,8 +1,8 @@
 import type { Config } from '../config';
 import { errorName, logWarn } from '../log';
 import { statusCheck } from '../queue/messages';
-import type { AttemptRecord } from './delivery-store';
-import { statusCheckDelaySeconds } from './status-check-policy';
+import type { AttemptRecord } from '../db/delivery-attempts';
+import { statusCheckDelaySeconds } from './check-policy';
 
 const QUEUE_SEND_BATCH_LIMIT = 100;
 

@@ -1,4 +1,4 @@
-import { type AttemptRecord, recordAttemptStatements } from './delivery-store';
+import { type AttemptRecord, recordAttemptStatements } from './delivery-attempts';
 
 /**
  * The outcome of a provider call written long after the call, from the dead-letter queue: D1

@@ -1,3 +1,4 @@
+import type { CheckPlan } from '../db/status-checks';
 import type { StatusOutcome } from '../provider/delivery-status';
 
 export interface StatusCheckSettings {
@@ -11,19 +12,6 @@ export const MAX_CHECK_DELAY_SECONDS = 3600;
 /** When check number `check` runs, counted from the previous one: base·2^(check−1), capped. */
 export function statusCheckDelaySeconds(check: number, settings: StatusCheckSettings): number {
   return Math.min(MAX_CHECK_DELAY_SECONDS, settings.baseSeconds * 2 ** Math.max(0, check - 1));
-}
-
-export type CheckResult = 'delivered' | 'failed' | 'pending' | 'error';
-export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'unknown';
-
-export interface CheckPlan {
-  result: CheckResult;
-  /** What the request's delivery status becomes; `unknown` once no further check will be made. */
-  deliveryStatus: DeliveryStatus;
-  /** Delay of the next check, or null when this was the last one. */
-  nextCheckSeconds: number | null;
-  errorCode: string | null;
-  errorMessage: string | null;
 }
 
 /**
