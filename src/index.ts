@@ -1,7 +1,7 @@
 import { createApp } from './api/app';
 import { loadConfig } from './config';
 import { handleQueue } from './consumer/queue-handler';
-import { reviveStalledResends } from './consumer/resend-revival';
+import { reviveStalledResends } from './resend/revival';
 import { RETENTION_CRON, runRetention } from './consumer/retention';
 import { sweep } from './consumer/sweeper';
 import { errorName, logError } from './log';

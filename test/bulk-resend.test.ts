@@ -1,8 +1,8 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config';
-import { handleResendFanouts } from '../src/consumer/resend-fanout';
-import { RESEND_STALLED_AFTER_MS, reviveStalledResends } from '../src/consumer/resend-revival';
+import { handleResendFanouts } from '../src/resend/fanout';
+import { RESEND_STALLED_AFTER_MS, reviveStalledResends } from '../src/resend/revival';
 import { prefixBlocksFor } from '../src/prefix-blocks';
 import type { ResendFanout } from '../src/queue/messages';
 import { adminFetch, adminJson } from './support/admin';

@@ -4,7 +4,7 @@ import { type RecordAttempts, type ResendFanout, type SendJob, type StatusCheck,
 import { deadLetterUnreadable } from './dead-letter';
 import { handleDeadLetterBatch } from './dead-letter-batch';
 import { handleRecordAttempts } from './record-attempts';
-import { handleResendFanouts } from './resend-fanout';
+import { handleResendFanouts } from '../resend/fanout';
 import { handleSendJobs } from './send-batch';
 import { handleStatusChecks } from '../delivery-reports/run-checks';
 

@@ -89,3 +89,17 @@ export async function getRequest(db: D1Database, id: string): Promise<OtpRequest
 export async function clearEnqueued(db: D1Database, id: string): Promise<void> {
   await db.prepare('UPDATE otp_requests SET enqueued_at = NULL WHERE id = ?1').bind(id).run();
 }
+
+/** D1 binds at most 100 parameters per statement. */
+const IDS_PER_UPDATE = 90;
+
+/** Marks requests whose send jobs reached the queue, as statements for one batch. */
+export function markEnqueuedStatements(db: D1Database, ids: readonly string[], now: number): D1PreparedStatement[] {
+  const statements = [];
+  for (let start = 0; start < ids.length; start += IDS_PER_UPDATE) {
+    const slice = ids.slice(start, start + IDS_PER_UPDATE);
+    const placeholders = slice.map((_, index) => `?${index + 2}`).join(', ');
+    statements.push(db.prepare(`UPDATE otp_requests SET enqueued_at = ?1 WHERE id IN (${placeholders})`).bind(now, ...slice));
+  }
+  return statements;
+}

@@ -1,10 +1,8 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { RESENDABLE_STATUSES, type ResendFilter, SKIP_REASONS, getJob, insertJobStatement, recentJobs } from '../../db/resend-jobs';
-import { countMatches } from '../../db/resend-matches';
+import { RESENDABLE_STATUSES, SKIP_REASONS, getJob, recentJobs } from '../../db/resend-jobs';
 import { ApiError } from '../../errors';
-import { RESEND_ID_PATTERN, newResendId } from '../../ids';
-import { errorName, logError, logInfo } from '../../log';
-import { resendFanout } from '../../queue/messages';
+import { RESEND_ID_PATTERN } from '../../ids';
+import { resendFilter, startResend } from '../../resend/create-resend';
 import { TimeParam } from '../admin-schemas';
 import { resendJobView } from '../admin-views';
 import type { AppEnv } from '../app-env';
@@ -119,27 +117,9 @@ export const adminResendRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validati
   .openapi(createResend, async (c) => {
     const { filter: input, dryRun } = c.req.valid('json');
     const now = Date.now();
-    const filter: ResendFilter = {
-      statuses: [...new Set(Array.isArray(input.status) ? input.status : [input.status])],
-      since: input.since,
-      // A resend matches what existed when it was asked for, never the requests it creates.
-      until: Math.min(input.until ?? now, now),
-      ...(input.phoneNumbers ? { phoneNumbers: [...new Set(input.phoneNumbers)] } : {}),
-      ...(input.requestIds ? { requestIds: [...new Set(input.requestIds)] } : {}),
-    };
-    if (filter.since >= filter.until) throw new ApiError('invalid_request', 'filter.since: must be before filter.until and before now');
-    const { matched, phones } = await countMatches(c.env.DB, filter);
-    if (dryRun) return c.json({ dryRun: true as const, matched, phones }, 200);
-
-    const resendId = newResendId();
-    await c.env.DB.batch([insertJobStatement(c.env.DB, { id: resendId, filter, matched, now })]);
-    try {
-      await c.env.SEND_QUEUE.send(resendFanout(resendId, 0));
-    } catch (error) {
-      // The job is recorded; the every-minute cron starts a job whose first step never ran.
-      logError('resend.enqueue_failed', { resendId, error: errorName(error) });
-    }
-    logInfo('resend.created', { resendId, matched, phones, statuses: filter.statuses.join(',') });
+    const started = await startResend(c.env, resendFilter(input, now), dryRun, now);
+    if (started.dryRun) return c.json({ dryRun: true as const, matched: started.matched, phones: started.phones }, 200);
+    const { resendId, matched, phones } = started;
     const statusUrl = new URL(`/v1/admin/resends/${resendId}`, c.req.url).toString();
     c.header('Location', statusUrl);
     return c.json({ resendId, matched, phones, statusUrl }, 202);

@@ -1,3 +1,4 @@
+import { stalledJobs, touchJobs } from '../db/resend-jobs';
 import { errorName, logError, logInfo } from '../log';
 import { resendFanout } from '../queue/messages';
 
@@ -11,18 +12,11 @@ const REVIVE_LIMIT = 20;
  * the same: the copy that comes second finds the step done and does nothing.
  */
 export async function reviveStalledResends(env: Env, now = Date.now()): Promise<{ revived: number }> {
-  const { results } = await env.DB.prepare(
-    `SELECT id, chunks_done FROM resend_jobs WHERE finished_at IS NULL AND updated_at <= ?1 ORDER BY updated_at LIMIT ${REVIVE_LIMIT}`,
-  )
-    .bind(now - RESEND_STALLED_AFTER_MS)
-    .all<{ id: string; chunks_done: number }>();
+  const results = await stalledJobs(env.DB, now - RESEND_STALLED_AFTER_MS, REVIVE_LIMIT);
   if (results.length === 0) return { revived: 0 };
   try {
     await env.SEND_QUEUE.sendBatch(results.map((job) => ({ body: resendFanout(job.id, job.chunks_done) })));
-    const placeholders = results.map((_, index) => `?${index + 2}`).join(', ');
-    await env.DB.prepare(`UPDATE resend_jobs SET updated_at = ?1 WHERE id IN (${placeholders})`)
-      .bind(now, ...results.map((job) => job.id))
-      .run();
+    await touchJobs(env.DB, results.map((job) => job.id), now);
   } catch (error) {
     logError('resend.revive_failed', { error: errorName(error), jobs: results.length });
     return { revived: 0 };

@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import { isUniqueViolation } from '../db/idempotency';
-import { insertRequestStatements } from '../db/requests';
+import { insertRequestStatements, markEnqueuedStatements } from '../db/requests';
 import { type SkipReason, SKIP_REASONS, getJob, jobFilter, recordChunkStatements } from '../db/resend-jobs';
 import { type MatchRow, pageOfMatches } from '../db/resend-matches';
 import { newRequestId } from '../ids';
@@ -10,8 +10,6 @@ import { type ResendFanout, resendFanout, sendJob } from '../queue/messages';
 
 /** Matches handled per fan-out step: one D1 batch of at most 2 statements per new request. */
 export const RESEND_CHUNK_SIZE = 100;
-/** D1 binds at most 100 parameters per statement. */
-const IDS_PER_UPDATE = 90;
 
 /**
  * Runs `resend_fanout` messages. Each one handles the next page of a bulk resend's matches: one
@@ -131,12 +129,6 @@ async function enqueueSends(env: Env, config: Config, requestIds: string[]): Pro
     logWarn('resend.sends_not_enqueued', { requests: requestIds.length, error: errorName(error) });
     return;
   }
-  const now = Date.now();
-  const updates = [];
-  for (let start = 0; start < requestIds.length; start += IDS_PER_UPDATE) {
-    const slice = requestIds.slice(start, start + IDS_PER_UPDATE);
-    const placeholders = slice.map((_, index) => `?${index + 2}`).join(', ');
-    updates.push(env.DB.prepare(`UPDATE otp_requests SET enqueued_at = ?1 WHERE id IN (${placeholders})`).bind(now, ...slice));
-  }
+  const updates = markEnqueuedStatements(env.DB, requestIds, Date.now());
   await env.DB.batch(updates).catch((error) => logWarn('resend.mark_enqueued_failed', { error: errorName(error) }));
 }
