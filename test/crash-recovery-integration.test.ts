@@ -4,7 +4,7 @@ import { deriveCode } from '../src/codes';
 import { loadConfig } from '../src/config';
 import { claimRequests, sendLeaseMs } from '../src/db/delivery-attempts';
 import { pacingHorizonMs } from '../src/pacing/provider-slots';
-import { stallGraceMs } from '../src/consumer/sweeper';
+import { stallGraceMs } from '../src/cron/sweeper';
 import { providerIdempotencyKey } from '../src/ids';
 import worker from '../src/index';
 import { StartMessagingProvider } from '../src/provider/startmessaging';

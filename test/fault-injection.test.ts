@@ -4,7 +4,7 @@ import { createExecutionContext, createMessageBatch } from 'cloudflare:test';
 import worker from '../src/index';
 import { deadLetterRetryDelaySeconds } from '../src/consumer/dead-letter-batch';
 import { claimRequests, recordAttemptStatements } from '../src/db/delivery-attempts';
-import { sweep } from '../src/consumer/sweeper';
+import { sweep } from '../src/cron/sweeper';
 import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';
 import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
 import type { RateLimiter } from '../src/limiter/rate-limiter';

@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config';
-import { RETENTION_CRON, runRetention } from '../src/consumer/retention';
+import { RETENTION_CRON, runRetention } from '../src/cron/retention';
 import worker from '../src/index';
 import { insertAttemptRow, insertRequestRow } from './support/audit-seed';
 import { uniquePhone } from './support/fixtures';

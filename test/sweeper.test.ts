@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import wranglerToml from '../wrangler.toml?raw';
 import { loadConfig } from '../src/config';
 import { claimRequests } from '../src/db/delivery-attempts';
-import { QUEUE_BATCH_TIMEOUT_MS, stallGraceMs, sweep } from '../src/consumer/sweeper';
+import { QUEUE_BATCH_TIMEOUT_MS, stallGraceMs, sweep } from '../src/cron/sweeper';
 import { statusCheck } from '../src/queue/messages';
 import worker from '../src/index';
 import { elapse, retireOtherRequests } from './support/elapse';

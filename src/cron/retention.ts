@@ -1,5 +1,6 @@
 import type { Config } from '../config';
 import { IDEMPOTENCY_WINDOW_MS } from '../db/idempotency';
+import { type StandaloneTable, deleteOldRequests, deleteOldResendJobs, deleteOldRows } from '../db/retention-deletes';
 import { logInfo } from '../log';
 
 /** The cron expression of the daily retention run; the same string as in wrangler.toml. */
@@ -53,34 +54,24 @@ export async function runRetention(
   };
   const db = env.DB;
 
-  const oldRequests = `SELECT id FROM otp_requests WHERE created_at < ?1 ORDER BY created_at LIMIT ?2`;
   const requestsDone = await inChunks(limits, summary, async () => {
-    const [attempts, checks, requests] = await db.batch([
-      db.prepare(`DELETE FROM delivery_attempts WHERE request_id IN (${oldRequests})`).bind(cutoff, chunkRows),
-      db.prepare(`DELETE FROM status_checks WHERE request_id IN (${oldRequests})`).bind(cutoff, chunkRows),
-      db.prepare(`DELETE FROM otp_requests WHERE id IN (${oldRequests})`).bind(cutoff, chunkRows),
-    ]);
-    summary.attempts += attempts!.meta.changes ?? 0;
-    summary.statusChecks += checks!.meta.changes ?? 0;
-    const deleted = requests!.meta.changes ?? 0;
-    summary.requests += deleted;
-    return deleted;
+    const deleted = await deleteOldRequests(db, cutoff, chunkRows);
+    summary.attempts += deleted.attempts;
+    summary.statusChecks += deleted.statusChecks;
+    summary.requests += deleted.requests;
+    return deleted.requests;
   });
 
-  const simple: Array<[keyof RetentionSummary, string, string, number]> = [
-    ['verificationEvents', 'verification_events', 'at', cutoff],
-    ['deadLetters', 'dead_letters', 'received_at', cutoff],
-    ['sandboxMessages', 'sandbox_messages', 'created_at', cutoff],
-    ['idempotencyKeys', 'idempotency_keys', 'created_at', now - IDEMPOTENCY_WINDOW_MS],
+  const simple: Array<[keyof RetentionSummary, StandaloneTable, number]> = [
+    ['verificationEvents', 'verification_events', cutoff],
+    ['deadLetters', 'dead_letters', cutoff],
+    ['sandboxMessages', 'sandbox_messages', cutoff],
+    ['idempotencyKeys', 'idempotency_keys', now - IDEMPOTENCY_WINDOW_MS],
   ];
   let othersDone = true;
-  for (const [field, table, column, before] of simple) {
+  for (const [field, table, before] of simple) {
     const done = await inChunks(limits, summary, async () => {
-      const result = await db
-        .prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ?1 ORDER BY ${column} LIMIT ?2)`)
-        .bind(before, chunkRows)
-        .run();
-      const deleted = result.meta.changes ?? 0;
+      const deleted = await deleteOldRows(db, table, before, chunkRows);
       (summary[field] as number) += deleted;
       return deleted;
     });
@@ -88,12 +79,7 @@ export async function runRetention(
   }
 
   const jobsDone = await inChunks(limits, summary, async () => {
-    const oldJobs = `SELECT id FROM resend_jobs WHERE created_at < ?1 AND finished_at IS NOT NULL ORDER BY created_at LIMIT ?2`;
-    const [, jobs] = await db.batch([
-      db.prepare(`DELETE FROM resend_chunks WHERE resend_id IN (${oldJobs})`).bind(cutoff, chunkRows),
-      db.prepare(`DELETE FROM resend_jobs WHERE id IN (${oldJobs})`).bind(cutoff, chunkRows),
-    ]);
-    const deleted = jobs!.meta.changes ?? 0;
+    const deleted = await deleteOldResendJobs(db, cutoff, chunkRows);
     summary.resendJobs += deleted;
     return deleted;
   });

@@ -1,4 +1,5 @@
 import { type Config, loadConfig } from '../config';
+import { expireUnsentRequests, markReenqueued, stalledCheckRows, stalledSendIds } from '../db/stalled-work';
 import { errorName, logError, logInfo } from '../log';
 import { sendJob, statusCheck } from '../queue/messages';
 import { pacingHorizonMs } from '../pacing/provider-slots';
@@ -46,55 +47,31 @@ export interface SweepSummary {
  *   stalled the same way.
  */
 export async function sweep(env: Env, now = Date.now(), config: Config = loadConfig(env)): Promise<SweepSummary> {
-  const expired = await env.DB.prepare(
-    `UPDATE otp_requests
-     SET status = 'expired', updated_at = ?1, lease_until = NULL,
-         last_error_code = COALESCE(last_error_code, 'expired_before_delivery'),
-         last_error_message = COALESCE(last_error_message, 'the code expired before it could be sent')
-     WHERE status IN ('queued', 'sending') AND expires_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)`,
-  )
-    .bind(now)
-    .run();
+  const expired = await expireUnsentRequests(env.DB, now);
   const grace = stallGraceMs(config);
   const summary: SweepSummary = {
     reenqueued: await reenqueueStalledSends(env, now, grace),
-    expired: expired.meta.changes ?? 0,
+    expired,
     checksRescheduled: await rescheduleStalledChecks(env, config, now, grace),
   };
   if (summary.reenqueued || summary.expired || summary.checksRescheduled) logInfo('sweep.done', { ...summary });
   return summary;
 }
 
-/**
- * The last sign of life of a waiting request is its latest change, enqueue or lease end; a retry
- * its last attempt scheduled is due that many seconds after the change. Rows of every age are
- * read through the (status, created_at) index, oldest first: none is older than its code's lifetime.
- */
+/** Re-enqueues the send job of each request whose job is lost (`stalledSendIds`). */
 async function reenqueueStalledSends(env: Env, now: number, grace: number): Promise<number> {
-  const { results } = await env.DB.prepare(
-    `SELECT r.id FROM otp_requests r
-     LEFT JOIN delivery_attempts a ON a.request_id = r.id AND a.attempt_number = r.attempts AND a.outcome = 'retry'
-     WHERE r.status IN ('queued', 'sending') AND r.expires_at > ?1
-       AND MAX(r.created_at, r.updated_at, COALESCE(r.enqueued_at, 0), COALESCE(r.lease_until, 0))
-           + COALESCE(a.retry_delay_seconds, 0) * 1000 + ?2 <= ?1
-     ORDER BY r.created_at LIMIT ${SWEEP_LIMIT}`,
-  )
-    .bind(now, grace)
-    .all<{ id: string }>();
+  const ids = await stalledSendIds(env.DB, now, grace, SWEEP_LIMIT);
   let reenqueued = 0;
-  for (const ids of chunks(results.map((row) => row.id))) {
+  for (const slice of chunks(ids)) {
     try {
-      await env.SEND_QUEUE.sendBatch(ids.map((id) => ({ body: sendJob(id) })));
+      await env.SEND_QUEUE.sendBatch(slice.map((id) => ({ body: sendJob(id) })));
     } catch (error) {
-      logError('sweep.reenqueue_failed', { error: errorName(error), requests: ids.length });
+      logError('sweep.reenqueue_failed', { error: errorName(error), requests: slice.length });
       break;
     }
     // The mark starts the grace afresh: the job just sent is not taken for lost before it had time to run.
-    const placeholders = ids.map((_, index) => `?${index + 2}`).join(', ');
-    await env.DB.prepare(`UPDATE otp_requests SET enqueued_at = ?1 WHERE id IN (${placeholders}) AND status IN ('queued', 'sending')`)
-      .bind(now, ...ids)
-      .run();
-    reenqueued += ids.length;
+    await markReenqueued(env.DB, slice, now);
+    reenqueued += slice.length;
   }
   return reenqueued;
 }
@@ -111,17 +88,14 @@ async function rescheduleStalledChecks(env: Env, config: Config, now: number, gr
   if (maxChecks === 0) return 0;
   let chainMs = 0;
   for (let check = 1; check <= maxChecks; check++) chainMs += statusCheckDelaySeconds(check, config.deliveryChecks) * 1000;
-  const { results } = await env.DB.prepare(
-    `SELECT r.id, r.delivery_checks FROM otp_requests r
-     LEFT JOIN status_checks c ON c.request_id = r.id AND c.check_number = r.delivery_checks
-     WHERE r.status = 'sent' AND r.created_at > ?1 AND r.provider_message_id IS NOT NULL
-       AND (r.delivery_status IS NULL OR r.delivery_status = 'pending') AND r.delivery_checks < ?2
-       AND CASE WHEN r.delivery_checks = 0 THEN r.sent_at + ?3
-                ELSE c.checked_at + c.duration_ms + c.next_check_seconds * 1000 END + ?4 <= ?5
-     ORDER BY r.created_at LIMIT ${SWEEP_LIMIT}`,
-  )
-    .bind(now - chainMs - config.otp.ttlSeconds * 1000 - grace, maxChecks, statusCheckDelaySeconds(1, config.deliveryChecks) * 1000, grace, now)
-    .all<{ id: string; delivery_checks: number }>();
+  const results = await stalledCheckRows(env.DB, {
+    createdAfter: now - chainMs - config.otp.ttlSeconds * 1000 - grace,
+    maxChecks,
+    firstCheckDelayMs: statusCheckDelaySeconds(1, config.deliveryChecks) * 1000,
+    grace,
+    now,
+    limit: SWEEP_LIMIT,
+  });
   let rescheduled = 0;
   for (const rows of chunks(results)) {
     try {
