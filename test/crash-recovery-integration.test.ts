@@ -7,7 +7,7 @@ import { pacingHorizonMs } from '../src/pacing/provider-slots';
 import { stallGraceMs } from '../src/cron/sweeper';
 import { providerIdempotencyKey } from '../src/ids';
 import worker from '../src/index';
-import { StartMessagingProvider } from '../src/provider/startmessaging';
+import { StartMessagingProvider } from '../src/providers/startmessaging';
 import { type SendJob, type StatusCheck, statusCheck } from '../src/queue/messages';
 import { elapse, retireOtherRequests } from './support/elapse';
 import { PROVIDER_URL, SEND_ROUTE, STATUS_ROUTE, TEST_API_KEY, TEST_OTP_SECRET, requestRow, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';

@@ -2,8 +2,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { planAfterCheck, statusCheckDelaySeconds } from '../src/delivery-reports/check-policy';
 import { START_TOLERANCE_MS } from '../src/pacing/pacing-schedule';
-import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
-import { SandboxStatusSource } from '../src/provider/sandbox-status';
+import { SANDBOX_MAGIC_NUMBERS, SandboxProvider } from '../src/providers/sandbox';
 import { type StatusCheck, statusCheck } from '../src/queue/messages';
 import { PROVIDER_URL, SEND_ROUTE, STATUS_ROUTE, TEST_API_KEY, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
 import { type RecordedCall, interceptOrigin, json } from './support/outbound';
@@ -310,7 +309,7 @@ describe('sandbox delivery reports', () => {
     )
       .bind(now, SANDBOX_MAGIC_NUMBERS.undeliverable)
       .run();
-    const source = new SandboxStatusSource(env.DB);
+    const source = new SandboxProvider(env.DB);
     expect(await source.messageStatus('sbx_ok')).toMatchObject({ kind: 'report', status: 'delivered' });
     expect(await source.messageStatus('sbx_bad')).toMatchObject({ kind: 'report', status: 'failed' });
     expect(await source.messageStatus('sbx_none')).toMatchObject({ kind: 'permanent', errorCode: 'provider_message_not_found' });

@@ -55,11 +55,14 @@ describe('GET /v1/otp/:id shows a fixed message per error code, never the provid
 
   it('every error code the consumer and providers can record has its own fixed message', () => {
     // Read from the source, so that a code added there without a public message fails here.
-    const sources = import.meta.glob<string>(['../src/consumer/*.ts', '../src/provider/*.ts', '../src/db/*.ts'], {
-      query: '?raw',
-      import: 'default',
-      eager: true,
-    });
+    const sources = import.meta.glob<string>(
+      ['../src/consumer/*.ts', '../src/cron/*.ts', '../src/delivery-reports/*.ts', '../src/resend/*.ts', '../src/providers/*.ts', '../src/db/*.ts'],
+      {
+        query: '?raw',
+        import: 'default',
+        eager: true,
+      },
+    );
     const recorded = new Set<string>();
     const patterns = [
       /'(provider_[a-z_]+)'/g,

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
 import type { PrefixGuard } from '../src/limiter/prefix-guard';
 import { prefixGuardFor } from '../src/limiter/limiter-client';
-import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
+import { SANDBOX_MAGIC_NUMBERS } from '../src/providers/sandbox';
 import { recordingQueue } from './support/faults';
 import { TEST_OTP_SECRET } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config';
-import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
+import { SANDBOX_MAGIC_NUMBERS } from '../src/providers/sandbox';
 import { elapse } from './support/elapse';
 import { attemptRows, requestRow, seedRequest } from './support/fixtures';
 import { deliverSendJobs } from './support/queue';

@@ -1,7 +1,7 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
+import { SANDBOX_MAGIC_NUMBERS } from '../src/providers/sandbox';
 import { adminFetch } from './support/admin';
 import { TEST_OTP_SECRET, uniquePhone } from './support/fixtures';
 

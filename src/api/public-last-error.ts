@@ -5,7 +5,7 @@
  * admin API.
  */
 export const PUBLIC_ERROR_MESSAGES: Readonly<Record<string, string>> = {
-  // A provider call's outcome (provider/startmessaging.ts, provider/provider-http.ts, provider/sandbox.ts).
+  // A provider call's outcome (providers/startmessaging.ts, providers/provider-http.ts, providers/sandbox.ts).
   provider_timeout: 'The SMS provider did not answer in time',
   provider_network_error: 'The SMS provider could not be reached',
   provider_unavailable: 'The SMS provider is temporarily unavailable',

@@ -3,8 +3,8 @@ import { mapWithConcurrency } from '../concurrency';
 import type { Config } from '../config';
 import { providerIdempotencyKey } from '../ids';
 import { errorName, logError, logInfo, logWarn } from '../log';
-import { selectProvider } from '../provider/select-provider';
-import type { SendOutcome, SmsProvider } from '../provider/types';
+import { selectProvider } from '../providers/select-provider';
+import type { SendOutcome, SmsProvider } from '../providers/sms-provider';
 import type { RecordAttempts, SendJob } from '../queue/messages';
 import type { Reservation } from '../pacing/pacing-schedule';
 import { deadLetterUnreadable } from './dead-letter';
@@ -45,7 +45,7 @@ export async function handleSendJobs(
   const all: Job[] = messages.map(({ message, body }) => ({ message, requestId: body.requestId }));
   if (all.length === 0) return;
 
-  const choice = selectProvider(config, env.DB);
+  const choice = selectProvider(config, env.DB, { OTP_SECRET: config.otp.secret });
   const secret = config.otp.secret;
   if ('misconfigured' in choice || !secret) {
     await failMisconfigured(env, all, 'misconfigured' in choice ? choice.misconfigured : 'OTP_SECRET is not set', config);

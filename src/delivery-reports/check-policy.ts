@@ -1,5 +1,5 @@
 import type { CheckPlan } from '../db/status-checks';
-import type { StatusOutcome } from '../provider/delivery-status';
+import type { StatusOutcome } from '../providers/sms-provider';
 
 export interface StatusCheckSettings {
   baseSeconds: number;

@@ -2,9 +2,9 @@ import { mapWithConcurrency } from '../concurrency';
 import type { Config } from '../config';
 import { type CheckTarget, readCheckTarget, recordStatusCheckStatements } from '../db/status-checks';
 import { errorName, logError, logInfo } from '../log';
-import type { DeliveryStatusSource, StatusOutcome } from '../provider/delivery-status';
 import { type ProviderPacing, providerPacing } from '../pacing/provider-pacing';
-import { selectStatusSource } from '../provider/select-status-source';
+import { selectProvider } from '../providers/select-provider';
+import type { SmsProvider, StatusOutcome } from '../providers/sms-provider';
 import { type StatusCheck, statusCheck } from '../queue/messages';
 import { planAfterCheck } from './check-policy';
 
@@ -24,7 +24,8 @@ export async function handleStatusChecks(
   pacing: ProviderPacing = providerPacing(env, config),
 ): Promise<void> {
   if (items.length === 0) return;
-  const source = selectStatusSource(config, env.DB);
+  const choice = selectProvider(config, env.DB);
+  const source = 'provider' in choice ? choice.provider : null;
   await mapWithConcurrency(items, config.sendConcurrency, (item) => runCheck(item.message, item.body, env, config, source, pacing));
 }
 
@@ -33,7 +34,7 @@ async function runCheck(
   body: StatusCheck,
   env: Env,
   config: Config,
-  source: DeliveryStatusSource | null,
+  source: SmsProvider | null,
   pacing: ProviderPacing,
 ): Promise<void> {
   const { requestId, check } = body;
@@ -96,7 +97,7 @@ async function runCheck(
   }
 }
 
-function reasonToSkip(target: CheckTarget | null, source: DeliveryStatusSource | null): string | null {
+function reasonToSkip(target: CheckTarget | null, source: SmsProvider | null): string | null {
   if (!target) return 'request_gone';
   if (!target.provider_message_id) return 'no_message_id';
   if (target.already_checked) return 'duplicate';

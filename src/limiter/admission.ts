@@ -4,7 +4,7 @@ import { errorName, logWarn } from '../log';
 import { phonePrefix } from '../phone';
 import { activeLockFrom, activeLockStatement } from '../phone-locks';
 import { activeBlockFrom, activeBlockStatement } from '../prefix-blocks';
-import { isSandboxTestNumber } from '../provider/sandbox';
+import { isSandboxTestNumber } from '../providers/sandbox';
 import { clientIpKey } from './client-ip';
 import {
   consumeLimit,

@@ -1,11 +1,14 @@
 import { z } from 'zod';
-import { callProvider } from './provider-http';
-import type { SendOutcome, SendRequest, SmsProvider } from './types';
+import { callProvider, parseJson, parseRetryAfter, redactDigits } from './provider-http';
+import { PROVIDER_MESSAGE_STATUSES, type SendOutcome, type SendRequest, type SmsProvider, type StatusOutcome } from './sms-provider';
 
 /**
- * Client for StartMessaging's `POST /otp/send`. Its documentation disagrees with itself, so the
+ * Client for StartMessaging. `POST /otp/send`: its documentation disagrees with itself, so the
  * request carries the idempotency key both in the body and as a header (documented as safe), and
  * the response is read tolerantly: 200 or 201, message id under any of the documented names.
+ * `GET /messages/:messageId` is the only way it tells what became of an SMS (it has no delivery
+ * webhooks), read as tolerantly: the envelope's `data` or the top level, status in any letter
+ * case, the error as text or as `{ code, message }`.
  */
 
 const SuccessBody = z.looseObject({
@@ -44,6 +47,16 @@ const PERMANENT_BY_STATUS: Record<number, string> = {
   422: 'provider_rejected_request',
 };
 
+const StatusFields = z.looseObject({
+  status: z.string().optional(),
+  deliveredAt: z.union([z.string(), z.number()]).nullable().optional(),
+  error: z
+    .union([z.string(), z.looseObject({ code: z.union([z.string(), z.number()]).optional(), message: z.string().optional() })])
+    .nullable()
+    .optional(),
+});
+const StatusBody = StatusFields.extend({ data: StatusFields.optional() });
+
 export interface StartMessagingOptions {
   baseUrl: string;
   apiKey: string;
@@ -76,13 +89,26 @@ export class StartMessagingProvider implements SmsProvider {
     if (answer.response.ok) return successOutcome(answer.response.status, answer.text);
     return failureOutcome(answer.response, answer.text);
   }
-}
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+  async messageStatus(messageId: string): Promise<StatusOutcome> {
+    const answer = await callProvider(
+      `${this.options.baseUrl}/messages/${encodeURIComponent(messageId)}`,
+      { method: 'GET', headers: { Accept: 'application/json', 'X-API-Key': this.options.apiKey } },
+      this.options.timeoutMs,
+    );
+    if (!('response' in answer)) return answer;
+    const { response, text } = answer;
+    const status = response.status;
+    if (response.ok) return reportFrom(status, text);
+    const message = `HTTP ${status}`;
+    if (status === 429 || status === 408 || status >= 500) {
+      const retryAfterSeconds = parseRetryAfter(response.headers.get('Retry-After'));
+      const errorCode = status === 429 ? 'provider_rate_limited' : 'provider_unavailable';
+      return { kind: 'transient', httpStatus: status, errorCode, message, retryAfterSeconds };
+    }
+    if (status === 404) return { kind: 'permanent', httpStatus: status, errorCode: 'provider_message_not_found', message };
+    if (status === 401 || status === 403) return { kind: 'permanent', httpStatus: status, errorCode: 'provider_unauthorized', message };
+    return { kind: 'permanent', httpStatus: status, errorCode: 'provider_rejected_request', message };
   }
 }
 
@@ -125,17 +151,26 @@ function errorDetail(text: string): { message?: string; retryAfterSeconds?: numb
   };
 }
 
-/** `Retry-After` is either delay-seconds or an HTTP date (RFC 9110, section 10.2.3). */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - now) / 1000));
+function reportFrom(httpStatus: number, text: string): StatusOutcome {
+  const parsed = StatusBody.safeParse(parseJson(text));
+  const fields = parsed.success ? { ...parsed.data, ...parsed.data.data } : undefined;
+  const status = PROVIDER_MESSAGE_STATUSES.find((known) => known === fields?.status?.trim().toLowerCase());
+  if (!fields || !status) {
+    return { kind: 'transient', httpStatus, errorCode: 'provider_bad_response', message: 'unreadable status body' };
+  }
+  const error = fields.error;
+  const errorText = typeof error === 'string' ? error : error ? [error.code, error.message].filter((part) => part !== undefined).join(': ') : '';
+  return {
+    kind: 'report',
+    httpStatus,
+    status,
+    deliveredAt: toEpochMs(fields.deliveredAt),
+    errorMessage: errorText ? redactDigits(errorText).slice(0, 200) : null,
+  };
 }
 
-/** Provider error texts may echo the number or the code; long digit runs never reach D1. */
-export function redactDigits(text: string): string {
-  return text.replace(/\+?\d[\d\s-]{3,}\d/g, '[redacted]');
+function toEpochMs(value: string | number | null | undefined): number | null {
+  if (value === null || value === undefined) return null;
+  const ms = typeof value === 'number' ? (value < 1e11 ? value * 1000 : value) : Date.parse(value);
+  return Number.isFinite(ms) ? ms : null;
 }

@@ -26,3 +26,27 @@ export async function callProvider(url: string, init: RequestInit, timeoutMs: nu
   const text = await response.text().catch(() => '');
   return { response, text };
 }
+
+/** The body as JSON, or undefined when it is not JSON. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `Retry-After` is either delay-seconds or an HTTP date (RFC 9110, section 10.2.3). */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+/** Provider error texts may echo the number or the code; long digit runs never reach D1. */
+export function redactDigits(text: string): string {
+  return text.replace(/\+?\d[\d\s-]{3,}\d/g, '[redacted]');
+}

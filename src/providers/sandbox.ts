@@ -1,5 +1,6 @@
 import { sha256Hex } from '../crypto';
-import type { SendOutcome, SendRequest, SmsProvider } from './types';
+import { getSandboxMessage, recordSandboxMessage } from '../db/sandbox-messages';
+import type { SendOutcome, SendRequest, SmsProvider, StatusOutcome } from './sms-provider';
 
 /**
  * Numbers that make the sandbox misbehave on purpose, so the retry and failure paths can be
@@ -48,13 +49,17 @@ export class SandboxProvider implements SmsProvider {
         break;
     }
     const messageId = `sbx_${(await sha256Hex(request.idempotencyKey)).slice(0, 24)}`;
-    await this.db
-      .prepare(
-        `INSERT INTO sandbox_messages (idempotency_key, message_id, request_id, phone_number, created_at)
-         VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
-      )
-      .bind(request.idempotencyKey, messageId, request.requestId, request.phoneNumber, Date.now())
-      .run();
+    await recordSandboxMessage(this.db, { idempotencyKey: request.idempotencyKey, messageId, requestId: request.requestId, phoneNumber: request.phoneNumber, createdAt: Date.now() });
     return { kind: 'sent', httpStatus: 201, messageId };
+  }
+
+  /** Every recorded message is delivered, except to the undeliverable number: the report flow runs locally too. */
+  async messageStatus(messageId: string): Promise<StatusOutcome> {
+    const row = await getSandboxMessage(this.db, messageId);
+    if (!row) return { kind: 'permanent', httpStatus: 404, errorCode: 'provider_message_not_found', message: 'sandbox: no such message' };
+    if (row.phone_number === SANDBOX_MAGIC_NUMBERS.undeliverable) {
+      return { kind: 'report', httpStatus: 200, status: 'failed', deliveredAt: null, errorMessage: 'sandbox: handset unreachable' };
+    }
+    return { kind: 'report', httpStatus: 200, status: 'delivered', deliveredAt: Date.now(), errorMessage: null };
   }
 }
