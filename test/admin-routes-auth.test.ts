@@ -1,7 +1,7 @@
 import { SELF, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/api/app';
-import { recordPhoneLock } from '../src/phone-locks';
+import { recordPhoneLock } from '../src/db/phone-locks';
 import { ADMIN_TOKEN, adminFetch, adminJson } from './support/admin';
 import { seedRequest, uniquePhone } from './support/fixtures';
 import { cspDirectives, expectOwnFilesOnly } from './support/page-files';

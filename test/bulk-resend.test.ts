@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config';
 import { handleResendFanouts } from '../src/resend/fanout';
 import { RESEND_STALLED_AFTER_MS, reviveStalledResends } from '../src/resend/revival';
-import { prefixBlocksFor } from '../src/prefix-blocks';
+import { prefixBlocksFor } from '../src/limiter/prefix-blocks';
 import type { ResendFanout } from '../src/queue/messages';
 import { adminFetch, adminJson } from './support/admin';
 import { insertRequestRow, privateWindow } from './support/audit-seed';

@@ -5,7 +5,7 @@ import { type VerificationOutcome, verificationEventStatement } from '../db/veri
 import { ApiError } from '../errors';
 import { holdLimit, prefixGuardFor, verifyFailureKey } from '../limiter/limiter-client';
 import { errorName, logError, logWarn } from '../log';
-import { noteLockedPhone, settleGuess } from '../phone-locks';
+import { noteLockedPhone, settleGuess } from '../limiter/phone-locks';
 import { effectiveStatus } from './request-view';
 import { requireSecret } from './required-secret';
 

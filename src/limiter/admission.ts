@@ -2,8 +2,8 @@ import type { Config } from '../config';
 import { sha256Hex } from '../crypto';
 import { errorName, logWarn } from '../log';
 import { phonePrefix } from '../phone';
-import { activeLockFrom, activeLockStatement } from '../phone-locks';
-import { activeBlockFrom, activeBlockStatement } from '../prefix-blocks';
+import { activeLockFrom, activeLockStatement } from '../db/phone-locks';
+import { activeBlockFrom, activeBlockStatement } from '../db/prefix-blocks';
 import { isSandboxTestNumber } from '../providers/sandbox';
 import { clientIpKey } from './client-ip';
 import {

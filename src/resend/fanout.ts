@@ -5,7 +5,7 @@ import { type SkipReason, SKIP_REASONS, getJob, jobFilter, recordChunkStatements
 import { type MatchRow, pageOfMatches } from '../db/resend-matches';
 import { newRequestId } from '../ids';
 import { errorName, logError, logInfo, logWarn } from '../log';
-import { type PrefixBlocks, prefixBlocksFor } from '../prefix-blocks';
+import { type PrefixBlocks, prefixBlocksFor } from '../limiter/prefix-blocks';
 import { type ResendFanout, resendFanout, sendJob } from '../queue/messages';
 
 /** Matches handled per fan-out step: one D1 batch of at most 2 statements per new request. */

@@ -1,7 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { countryCallingCode } from '../../country-codes';
 import { ApiError } from '../../errors';
-import { type PrefixBlock, prefixBlocksFor } from '../../prefix-blocks';
+import { type PrefixBlock, prefixBlocksFor } from '../../limiter/prefix-blocks';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { errorResponses } from '../schemas';

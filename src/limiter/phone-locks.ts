@@ -1,9 +1,9 @@
-import { z } from 'zod';
-import type { WindowRule } from './config';
-import { rateLimiterFor, settleLimit, verifyFailureKey } from './limiter/limiter-client';
-import type { LimitDecision } from './limiter/rate-limiter';
-import { errorName, logWarn } from './log';
-import { maskPhoneNumber } from './phone';
+import type { WindowRule } from '../config';
+import { rateLimiterFor, settleLimit, verifyFailureKey } from './limiter-client';
+import type { LimitDecision } from './rate-limiter';
+import { type PhoneLock, activeLockFrom, activeLockStatement, deletePhoneLock, recordPhoneLock } from '../db/phone-locks';
+import { errorName, logWarn } from '../log';
+import { maskPhoneNumber } from '../phone';
 
 /**
  * Locked phones: those whose verification-failure budget (VERIFY_FAILURE_LIMITS, kept by the
@@ -12,51 +12,7 @@ import { maskPhoneNumber } from './phone';
  * and operators can list and lift locks; objects cannot be listed. A row past its `locked_until`
  * means nothing: the budget allows guesses again by then.
  */
-export interface PhoneLock {
-  phoneNumber: string;
-  failures: number;
-  lockedUntil: number;
-}
-
-const LockRow = z.object({ phone_number: z.string(), failures: z.number(), locked_until: z.number() });
-
-const toLock = (row: unknown): PhoneLock => {
-  const parsed = LockRow.parse(row);
-  return { phoneNumber: parsed.phone_number, failures: parsed.failures, lockedUntil: parsed.locked_until };
-};
-
-const ACTIVE_LOCK = 'SELECT phone_number, failures, locked_until FROM phone_locks WHERE phone_number = ?1 AND locked_until > ?2';
-
-/** The phone's lock if it is in force, as one statement (admission batches it). */
-export function activeLockStatement(db: D1Database, phoneNumber: string, now: number): D1PreparedStatement {
-  return db.prepare(ACTIVE_LOCK).bind(phoneNumber, now);
-}
-
-export function activeLockFrom(result: D1Result): PhoneLock | null {
-  const row = result.results[0];
-  return row ? toLock(row) : null;
-}
-
-/** Writes (or renews) a lock; locks that ended are deleted on the way, so ended rows do not pile up. */
-export async function recordPhoneLock(db: D1Database, lock: PhoneLock, now: number): Promise<void> {
-  await db.batch([
-    db.prepare('DELETE FROM phone_locks WHERE locked_until <= ?1').bind(now),
-    db
-      .prepare(
-        `INSERT INTO phone_locks (phone_number, failures, locked_at, locked_until) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (phone_number) DO UPDATE SET failures = ?2, locked_at = ?3, locked_until = ?4`,
-      )
-      .bind(lock.phoneNumber, lock.failures, now, lock.lockedUntil),
-  ]);
-}
-
-export async function listActivePhoneLocks(db: D1Database, now: number): Promise<PhoneLock[]> {
-  const { results } = await db
-    .prepare('SELECT phone_number, failures, locked_until FROM phone_locks WHERE locked_until > ?1 ORDER BY locked_until DESC LIMIT 500')
-    .bind(now)
-    .all();
-  return results.map(toLock);
-}
+export type { PhoneLock } from '../db/phone-locks';
 
 /**
  * Lifts a lock in force: the phone's failure budget starts afresh, then the record goes. Null when
@@ -67,7 +23,7 @@ export async function liftPhoneLock(env: Env, phoneNumber: string, now: number):
   const lock = activeLockFrom(await activeLockStatement(env.DB, phoneNumber, now).all());
   if (!lock) return null;
   await rateLimiterFor(env, verifyFailureKey(phoneNumber)).clear();
-  await env.DB.prepare('DELETE FROM phone_locks WHERE phone_number = ?1').bind(phoneNumber).run();
+  await deletePhoneLock(env.DB, phoneNumber);
   return lock;
 }
 
