@@ -2,7 +2,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { createExecutionContext, createMessageBatch } from 'cloudflare:test';
 import worker from '../src/index';
-import { deadLetterRetryDelaySeconds } from '../src/consumer/dead-letter-batch';
+import { deadLetterRetryDelaySeconds } from '../src/consumer/record-dead-letters';
 import { claimRequests, recordAttemptStatements } from '../src/db/delivery-attempts';
 import { sweep } from '../src/cron/sweeper';
 import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';

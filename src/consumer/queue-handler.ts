@@ -1,8 +1,8 @@
 import { type Config, ConfigError, loadConfig } from '../config';
 import { logError } from '../log';
 import { type RecordAttempts, type ResendFanout, type SendJob, type StatusCheck, WorkMessage } from '../queue/messages';
-import { deadLetterUnreadable } from './dead-letter';
-import { handleDeadLetterBatch } from './dead-letter-batch';
+import { deadLetterUnreadable } from './reject-to-dead-letters';
+import { handleDeadLetterBatch } from './record-dead-letters';
 import { handleRecordAttempts } from './record-attempts';
 import { handleResendFanouts } from '../resend/fanout';
 import { handleSendJobs } from './send-batch';

@@ -7,7 +7,7 @@ import { selectProvider } from '../providers/select-provider';
 import type { SendOutcome, SmsProvider } from '../providers/sms-provider';
 import type { RecordAttempts, SendJob } from '../queue/messages';
 import type { Reservation } from '../pacing/pacing-schedule';
-import { deadLetterUnreadable } from './dead-letter';
+import { deadLetterUnreadable } from './reject-to-dead-letters';
 import { claimLeadMs, delayUntilFree, noteClaimDuration, pacingHorizonMs, providerSlots } from '../pacing/provider-slots';
 import {
   type AttemptRecord,

@@ -8,6 +8,9 @@ export const FINAL_STATUSES: readonly RequestStatus[] = ['sent', 'delivered', 'f
 /** States in which a request's code can still be delivered or verified. */
 export const ACTIVE_STATUSES: readonly RequestStatus[] = ['queued', 'sending', 'sent', 'delivered'];
 
+/** Statuses in which a code can still be checked (a `failed` send may still have reached the phone). */
+const CHECKABLE_STATUSES: readonly RequestStatus[] = ['queued', 'sending', 'sent', 'delivered', 'failed'];
+
 const sqlList = (values: readonly string[]) => values.map((value) => `'${value}'`).join(', ');
 
 export const OtpRequestRow = z.object({
@@ -102,4 +105,40 @@ export function markEnqueuedStatements(db: D1Database, ids: readonly string[], n
     statements.push(db.prepare(`UPDATE otp_requests SET enqueued_at = ?1 WHERE id IN (${placeholders})`).bind(now, ...slice));
   }
   return statements;
+}
+
+/**
+ * Counts one attempt and, when the code matched, verifies the request, in one statement: one row
+ * written instead of two. Applies only while the request can still be checked and has attempts
+ * left; answers null otherwise. A verification's event goes in the same transaction.
+ */
+export async function countVerifyAttempt(
+  db: D1Database,
+  requestId: string,
+  matches: boolean,
+  now: number,
+  maxAttempts: number,
+): Promise<{ verify_attempts: number; status: string } | null> {
+  const [update] = await db.batch<{ verify_attempts: number; status: string }>([
+    db
+      .prepare(
+        `UPDATE otp_requests
+         SET verify_attempts = verify_attempts + 1, updated_at = ?1,
+             status = CASE WHEN ?4 = 1 THEN 'verified' ELSE status END,
+             verified_at = CASE WHEN ?4 = 1 THEN ?1 ELSE verified_at END
+         WHERE id = ?2 AND verify_attempts < ?3 AND status IN (${sqlList(CHECKABLE_STATUSES)}) AND expires_at > ?1
+         RETURNING verify_attempts, status`,
+      )
+      .bind(now, requestId, maxAttempts, matches ? 1 : 0),
+    // Written only when the statement above just verified the request: it changed the row (a
+    // concurrent call in the same millisecond that found it verified already changed nothing).
+    db
+      .prepare(
+        `INSERT INTO verification_events (request_id, phone_prefix, outcome, at)
+         SELECT id, phone_prefix, 'verified', verified_at FROM otp_requests
+         WHERE ?3 = 1 AND changes() = 1 AND id = ?1 AND status = 'verified' AND verified_at = ?2`,
+      )
+      .bind(requestId, now, matches ? 1 : 0),
+  ]);
+  return update?.results[0] ?? null;
 }

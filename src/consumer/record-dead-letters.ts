@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '../config';
+import { deadLetterStatement, failExhaustedSendStatement } from '../db/dead-letters';
 import { errorName, logError, logWarn } from '../log';
 import { DeadLetterBody, type RecordAttempts } from '../queue/messages';
 import { lateAttemptStatements } from '../db/late-attempts';
@@ -42,14 +43,7 @@ export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, env: E
     const statements = [deadLetterStatement(env.DB, body?.type === 'rejected' ? body.sourceMessageId : message.id, requestId, reason, now)];
     // Only a send that gave up ends its request; a lost status check or resend step does not.
     if (requestId && body?.type === 'send') {
-      statements.push(
-        env.DB.prepare(
-          `UPDATE otp_requests
-           SET status = 'failed', updated_at = ?1, lease_until = NULL, last_error_code = 'retries_exhausted',
-               last_error_message = COALESCE(last_error_code || ': ', '') || 'gave up after ' || attempts || ' attempt(s)'
-           WHERE id = ?2 AND status IN ('queued', 'sending')`,
-        ).bind(now, requestId),
-      );
+      statements.push(failExhaustedSendStatement(env.DB, requestId, now));
     }
     try {
       await env.DB.batch(statements);
@@ -93,12 +87,6 @@ async function recordLateAttempts(message: Message<unknown>, body: RecordAttempt
     }
   }
   message.ack();
-}
-
-function deadLetterStatement(db: D1Database, messageId: string, requestId: string | null, reason: string, now: number): D1PreparedStatement {
-  return db
-    .prepare('INSERT INTO dead_letters (message_id, request_id, reason, received_at) VALUES (?1, ?2, ?3, ?4)')
-    .bind(messageId, requestId, reason, now);
 }
 
 function retryLater(message: Message<unknown>, error: unknown): void {
