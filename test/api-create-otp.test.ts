@@ -1,6 +1,6 @@
 import { SELF, createExecutionContext, env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { CLAIM_TTL_MS, IDEMPOTENCY_WINDOW_MS } from '../src/db/idempotency';
+import { CLAIM_TTL_MS, IDEMPOTENCY_WINDOW_MS } from '../src/db/idempotency-keys';
 import { REQUEST_ID_PATTERN } from '../src/ids';
 import worker from '../src/index';
 import { phoneLimitKey, rateLimiterFor } from '../src/limiter/limiter-client';

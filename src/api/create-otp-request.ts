@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import { sha256Hex } from '../crypto';
-import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey } from '../db/idempotency';
+import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey } from '../db/idempotency-keys';
 import { clearEnqueued, getRequest, insertRequestStatements } from '../db/requests';
 import { ApiError } from '../errors';
 import { newRequestId } from '../ids';

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { IDEMPOTENCY_WINDOW_MS } from '../db/idempotency';
+import { IDEMPOTENCY_WINDOW_MS } from '../db/idempotency-keys';
 import { type StandaloneTable, deleteOldRequests, deleteOldResendJobs, deleteOldRows } from '../db/retention-deletes';
 import { logInfo } from '../log';
 

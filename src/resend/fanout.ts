@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { isUniqueViolation } from '../db/idempotency';
+import { isUniqueViolation } from '../db/idempotency-keys';
 import { insertRequestStatements, markEnqueuedStatements } from '../db/requests';
 import { type SkipReason, SKIP_REASONS, getJob, jobFilter, recordChunkStatements } from '../db/resend-jobs';
 import { type MatchRow, pageOfMatches } from '../db/resend-matches';
