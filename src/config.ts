@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { WindowRule } from './limiter/window-log';
+import type { WindowRule } from './window-rules';
 
 /**
  * Every var and secret the Worker reads, parsed once per isolate. A bad value is a deployment
@@ -41,7 +41,7 @@ export const windowRulesVar = (name: string, fallback: string) =>
       return rules;
     });
 
-export type { WindowRule } from './limiter/window-log';
+export type { WindowRule } from './window-rules';
 
 /** The longest SESSION_TTL_SECONDS accepted: a revocation must outlive every session it refuses. */
 export const SESSION_TTL_MAX_SECONDS = 30 * 86400;
