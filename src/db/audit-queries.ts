@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { OtpRequestRow, type RequestStatus } from './requests';
+import { ATTEMPT_OUTCOMES } from './delivery-attempts';
+import { OtpRequestRow, REQUEST_ORIGINS, type RequestStatus } from './requests';
+import { CHECK_RESULTS } from './status-checks';
 
 /**
  * The admin listings. Newest first with keyset pagination on (time, id): each page is an index
@@ -63,14 +65,14 @@ export const AttemptRow = z.object({
   started_at: z.number(),
   finished_at: z.number(),
   duration_ms: z.number(),
-  outcome: z.enum(['sent', 'retry', 'failed', 'expired']),
+  outcome: z.enum(ATTEMPT_OUTCOMES),
   http_status: z.number().nullable(),
   provider_message_id: z.string().nullable(),
   error_code: z.string().nullable(),
   error_message: z.string().nullable(),
   retry_delay_seconds: z.number().nullable(),
   phone_number: z.string(),
-  origin: z.enum(['api', 'operator_resend']),
+  origin: z.enum(REQUEST_ORIGINS),
 });
 export type AttemptRow = z.infer<typeof AttemptRow>;
 export type AttemptOutcome = AttemptRow['outcome'];
@@ -118,7 +120,7 @@ export const StatusCheckRow = z.object({
   duration_ms: z.number(),
   http_status: z.number().nullable(),
   provider_status: z.string().nullable(),
-  outcome: z.enum(['delivered', 'failed', 'pending', 'error']),
+  outcome: z.enum(CHECK_RESULTS),
   error_code: z.string().nullable(),
   error_message: z.string().nullable(),
   next_check_seconds: z.number().nullable(),

@@ -75,6 +75,10 @@ export function isFinal(status: RequestStatus): boolean {
 
 export type AttemptRecord = z.infer<typeof AttemptRecordSchema>;
 
+/** What one provider call came to (`delivery_attempts.outcome`). */
+export const ATTEMPT_OUTCOMES = ['sent', 'retry', 'failed', 'expired'] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
 /**
  * The audit row of one provider call and the request's new state, as statements for one batch.
  * The state update applies only while the request is still `sending` under this attempt's claim
@@ -83,7 +87,8 @@ export type AttemptRecord = z.infer<typeof AttemptRecordSchema>;
  */
 export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord): D1PreparedStatement[] {
   const { decision } = attempt;
-  const outcome = { sent: 'sent', fail: 'failed', retry: 'retry', expire: 'expired' }[decision.action];
+  const outcomes: Record<typeof decision.action, AttemptOutcome> = { sent: 'sent', fail: 'failed', retry: 'retry', expire: 'expired' };
+  const outcome = outcomes[decision.action];
   const messageId = decision.action === 'sent' ? decision.messageId : null;
   const errorCode = decision.action === 'sent' ? null : decision.errorCode;
   const errorMessage = decision.action === 'sent' ? null : decision.message;

@@ -3,6 +3,14 @@ import { z } from 'zod';
 export const RequestStatus = z.enum(['queued', 'sending', 'sent', 'delivered', 'failed', 'expired', 'verified', 'superseded']);
 export type RequestStatus = z.infer<typeof RequestStatus>;
 
+/** Who asked for the request: an app through the API, or an operator's bulk resend. */
+export const REQUEST_ORIGINS = ['api', 'operator_resend'] as const;
+export type RequestOrigin = (typeof REQUEST_ORIGINS)[number];
+
+/** What the provider's delivery reports say; `unknown` once no further check will be made. */
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed', 'unknown'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
 /** States after which no SMS is ever sent for the request again. */
 export const FINAL_STATUSES: readonly RequestStatus[] = ['sent', 'delivered', 'failed', 'expired', 'verified', 'superseded'];
 /** States in which a request's code can still be delivered or verified. */
@@ -18,7 +26,7 @@ export const OtpRequestRow = z.object({
   phone_number: z.string(),
   phone_prefix: z.string(),
   status: RequestStatus,
-  origin: z.enum(['api', 'operator_resend']),
+  origin: z.enum(REQUEST_ORIGINS),
   replaces_request_id: z.string().nullable(),
   created_at: z.number(),
   updated_at: z.number(),
@@ -32,7 +40,7 @@ export const OtpRequestRow = z.object({
   last_error_message: z.string().nullable(),
   verify_attempts: z.number(),
   verified_at: z.number().nullable(),
-  delivery_status: z.enum(['pending', 'delivered', 'failed', 'unknown']).nullable(),
+  delivery_status: z.enum(DELIVERY_STATUSES).nullable(),
   delivered_at: z.number().nullable(),
   delivery_checks: z.number(),
   resend_id: z.string().nullable(),

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import type { DeliveryStatus } from './requests';
 
-/** What one status check came to (`status_checks.outcome`), and the request's delivery status after it. */
-export type CheckResult = 'delivered' | 'failed' | 'pending' | 'error';
-export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'unknown';
+/** What one status check came to (`status_checks.outcome`). */
+export const CHECK_RESULTS = ['delivered', 'failed', 'pending', 'error'] as const;
+export type CheckResult = (typeof CHECK_RESULTS)[number];
 
 export interface CheckPlan {
   result: CheckResult;

@@ -1,5 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { countryCallingCode } from '../../country-codes';
+import { BLOCK_REASONS } from '../../db/prefix-blocks';
 import { ApiError } from '../../errors';
 import { type PrefixBlock, prefixBlocksFor } from '../../limiter/prefix-blocks';
 import type { AppEnv } from '../app-env';
@@ -17,7 +18,7 @@ const holdsCountryCode = (prefix: string) => prefix.length >= countryCallingCode
 const Block = z
   .object({
     prefix: z.string(),
-    reason: z.enum(['low_conversion', 'sequential_numbers', 'operator']),
+    reason: z.enum(BLOCK_REASONS),
     note: z.string().nullable(),
     since: z.string().openapi({ format: 'date-time' }),
     until: z.string().openapi({ format: 'date-time' }),
