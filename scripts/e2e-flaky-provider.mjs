@@ -42,7 +42,7 @@ const OVERALL_TIMEOUT_MS = HEALTH_TIMEOUT_MS + DRAIN_TIMEOUT_MS + MIGRATE_TIMEOU
 const POLL_INTERVAL_MS = 500;
 const FETCH_TIMEOUT_MS = 10_000;
 const API_KEY = 'e2e-key';
-const OTP_LENGTH = 6; // wrangler.toml's OTP_LENGTH, not overridden here
+const OTP_LENGTH = 6; // the default OTP_LENGTH (src/config.ts), not overridden here
 const SUCCESS_STATUSES = new Set(['sent', 'delivered']);
 // This check is about the send path, not admission: 40 sequential numbers from one IP within
 // seconds would trip per-IP, per-prefix and pumping defences. Vars the Worker does not know

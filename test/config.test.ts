@@ -1,26 +1,29 @@
 import { SELF, env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigError, REQUIRED_SECRETS, type RequiredSecret, loadConfig, secretValue } from '../src/config';
+import wranglerToml from '../wrangler.toml?raw';
+import { ConfigError, REQUIRED_SECRETS, type RequiredSecret, SETTINGS, loadConfig, secretValue } from '../src/config';
 import { fetchWithEnv } from './support/worker';
 import { requestRow, seedRequest } from './support/fixtures';
 
 const withVars = (vars: Record<string, string>) => ({ ...env, ...vars }) as Env;
 
 describe('configuration', () => {
-  it('parses the wrangler.toml defaults', () => {
+  it('parses the defaults', () => {
     const config = loadConfig(env);
     expect(config).toMatchObject({
-      providerMode: 'sandbox',
       otp: { length: 6, ttlSeconds: 300, maxVerifyAttempts: 5 },
-      phoneLimits: [
-        { limit: 1, windowSeconds: 60 },
-        { limit: 3, windowSeconds: 600 },
-        { limit: 5, windowSeconds: 3600 },
-        { limit: 10, windowSeconds: 86400 },
-      ],
-      limits: { phoneCooldown: { scheduleSeconds: [30, 60, 120, 300], resetSeconds: 3600 }, globalShards: 16, allowedCountryCodes: null },
-      providerRatePerSecond: 20,
-      provider: { baseUrl: 'https://api.startmessaging.com' },
+      limits: {
+        phone: [
+          { limit: 1, windowSeconds: 60 },
+          { limit: 3, windowSeconds: 600 },
+          { limit: 5, windowSeconds: 3600 },
+          { limit: 10, windowSeconds: 86400 },
+        ],
+        phoneCooldown: { scheduleSeconds: [30, 60, 120, 300], resetSeconds: 3600 },
+        globalShards: 16,
+        allowedCountryCodes: null,
+      },
+      provider: { mode: 'sandbox', ratePerSecond: 20, baseUrl: 'https://api.startmessaging.com' },
     });
   });
 
@@ -41,7 +44,7 @@ describe('configuration', () => {
     expect(loadConfig(env)).toMatchObject({
       deliveryChecks: { baseSeconds: 30, maxChecks: 6 },
       resend: { dailyCapPerPhone: 10, sendsPerSecond: 10 },
-      retentionDays: 30,
+      retention: { days: 30 },
     });
     expect(loadConfig(withVars({ DELIVERY_CHECK_MAX: '0' })).deliveryChecks.maxChecks).toBe(0);
     expect(() => loadConfig(withVars({ RESEND_SENDS_PER_SECOND: '500' }))).toThrow(/RESEND_SENDS_PER_SECOND must be an integer from 1 to 100/);
@@ -61,7 +64,7 @@ describe('configuration', () => {
 
   it('refuses sandbox mode in production', () => {
     expect(() => loadConfig(withVars({ ENVIRONMENT: 'production', PROVIDER_MODE: 'sandbox' }))).toThrow(/refused in the production/);
-    expect(loadConfig(withVars({ ENVIRONMENT: 'production', PROVIDER_MODE: 'startmessaging' })).providerMode).toBe('startmessaging');
+    expect(loadConfig(withVars({ ENVIRONMENT: 'production', PROVIDER_MODE: 'startmessaging' })).provider.mode).toBe('startmessaging');
   });
 
   it('strips a trailing slash from SM_BASE_URL', () => {
@@ -106,3 +109,56 @@ describe('configuration', () => {
     expect((await SELF.fetch('https://otp.test/v1/sandbox/messages')).status).toBe(200);
   });
 });
+
+/** The `NAME = "value"` lines of one table of wrangler.toml. */
+function tomlTable(name: string): Record<string, string> {
+  const start = wranglerToml.indexOf(`\n[${name}]\n`);
+  expect(start, `[${name}] in wrangler.toml`).toBeGreaterThan(-1);
+  const body = wranglerToml.slice(start + name.length + 4).split(/\n\[/)[0]!;
+  return Object.fromEntries([...body.matchAll(/^([A-Z0-9_]+) = "(.*)"$/gm)].map((match) => [match[1]!, match[2]!]));
+}
+
+const requiredSecretsOf = (table: string) =>
+  JSON.parse(new RegExp(`^\\[${table.replaceAll('.', '\\.')}\\]\\s*\\nrequired = (\\[[^\\]]*\\])`, 'm').exec(wranglerToml)?.[1] ?? '[]') as string[];
+
+describe('each setting is declared once, in src/config.ts', () => {
+  const byName = new Map(SETTINGS.map((entry) => [entry.info.env, entry]));
+
+  it('an unset var and its default, written out, parse to the same value', () => {
+    const defaults = Object.fromEntries(SETTINGS.filter(({ info }) => !info.secret).map(({ info }) => [info.env, info.default!]));
+    const fromDefaults = loadConfig({ ...defaults, ENVIRONMENT: 'test' } as unknown as Env);
+    const unset = loadConfig({ ENVIRONMENT: 'test' } as unknown as Env);
+    expect(unset).toEqual(fromDefaults);
+    expect(unset.limits.unknownIp).toEqual([
+      { limit: 5, windowSeconds: 60 },
+      { limit: 20, windowSeconds: 3600 },
+    ]);
+  });
+
+  it('wrangler.toml sets only known vars, and only where they differ from the defaults', () => {
+    const local = tomlTable('vars');
+    const production = tomlTable('env.production.vars');
+    // ENVIRONMENT is stated locally although it is the default: it is what keeps that Worker on localhost.
+    expect(local).toEqual({ ENVIRONMENT: 'development' });
+    for (const [name, value] of Object.entries(production)) {
+      expect(byName.get(name)?.info.default, name).toBeDefined();
+      expect(value, `${name} repeats its default`).not.toBe(byName.get(name)!.info.default);
+    }
+    const config = loadConfig({ ...production, ...TEST_SECRETS_FOR_PRODUCTION } as unknown as Env);
+    expect(config).toMatchObject({ environment: 'production', provider: { mode: 'startmessaging' }, limits: { allowedCountryCodes: ['91'] } });
+  });
+
+  it('the required secrets wrangler.toml lists are the ones src/config.ts declares required', () => {
+    expect(requiredSecretsOf('secrets').sort()).toEqual(Object.keys(REQUIRED_SECRETS).sort());
+    expect(requiredSecretsOf('env.production.secrets').sort()).toEqual([...Object.keys(REQUIRED_SECRETS), 'SM_API_KEY'].sort());
+    for (const name of Object.keys(REQUIRED_SECRETS)) expect(byName.get(name)?.info.secret, name).toBeDefined();
+  });
+
+  it('a bad choice names the var and the accepted values', () => {
+    expect(() => loadConfig(withVars({ ENVIRONMENT: 'staging' }))).toThrow('ENVIRONMENT must be one of development, test, production, got "staging"');
+    expect(() => loadConfig(withVars({ PROVIDER_MODE: '' }))).toThrow(/PROVIDER_MODE must be one of startmessaging, sandbox/);
+  });
+});
+
+const TEST_SECRETS_FOR_PRODUCTION = { SM_API_KEY: 'k', OTP_SECRET: 'o', SESSION_SECRET: 's', ADMIN_TOKEN: 'a' };
+

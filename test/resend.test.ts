@@ -23,7 +23,7 @@ interface Job {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function resendEnv(overrides: Partial<Record<keyof Env, string>> = {}) {
+function resendEnv(overrides: Record<string, string> = {}) {
   const queue = recordingQueue();
   return { queue, testEnv: withQueue(queue.binding, { ...env, ...overrides } as Env) };
 }

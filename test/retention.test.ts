@@ -105,7 +105,7 @@ describe('retention (daily cron)', () => {
   });
 
   it('RETENTION_DAYS is validated', () => {
-    expect(loadConfig(env).retentionDays).toBe(30);
+    expect(loadConfig(env).retention.days).toBe(30);
     expect(() => loadConfig({ ...env, RETENTION_DAYS: '0' } as Env)).toThrow(/RETENTION_DAYS must be an integer from 1 to 3650/);
   });
 });

@@ -6,12 +6,12 @@ import { elapse } from './support/elapse';
 import { attemptRows, requestRow, seedRequest } from './support/fixtures';
 import { deliverSendJobs } from './support/queue';
 
-describe('the sandbox’s misbehaving numbers, as the README’s table describes them', () => {
+describe('the sandbox’s misbehaving numbers, as the table in docs/delivery.md describes them', () => {
   it('+15555550101 (always unavailable) is retried with backoff and ends failed / retries_exhausted after SEND_MAX_ATTEMPTS calls, its code still valid', async () => {
     const config = loadConfig(env);
     const { id } = await seedRequest({ phoneNumber: SANDBOX_MAGIC_NUMBERS.unavailable, ttlMs: config.otp.ttlSeconds * 1000 });
     const delays: number[] = [];
-    for (let delivery = 1; delivery <= config.maxSendAttempts; delivery++) {
+    for (let delivery = 1; delivery <= config.provider.maxAttempts; delivery++) {
       const { ids, result } = await deliverSendJobs(env, [id], delivery);
       const retried = result.retryMessages[0];
       if (!retried) {
@@ -22,7 +22,7 @@ describe('the sandbox’s misbehaving numbers, as the README’s table describes
       // The queue holds the job that long before it comes back.
       await elapse(retried.delaySeconds! * 1000, [id]);
     }
-    expect(delays).toHaveLength(config.maxSendAttempts - 1);
+    expect(delays).toHaveLength(config.provider.maxAttempts - 1);
     const row = await requestRow(id);
     expect(row).toMatchObject({ status: 'failed', attempts: 8, last_error_code: 'retries_exhausted' });
     expect(row.expires_at).toBeGreaterThan(Date.now());
@@ -30,7 +30,7 @@ describe('the sandbox’s misbehaving numbers, as the README’s table describes
 
     // Not by luck of the jitter: at the defaults even the longest backoffs (2, 4, 8, 16, 32, 60,
     // 60 s) end well inside the 300 s lifetime, so this number never ends `expired`.
-    const longest = delays.map((_, index) => Math.min(config.retry.maxSeconds, config.retry.baseSeconds * 2 ** index));
+    const longest = delays.map((_, index) => Math.min(config.provider.retry.maxSeconds, config.provider.retry.baseSeconds * 2 ** index));
     expect(longest.reduce((sum, seconds) => sum + seconds, 0)).toBe(182);
     expect(config.otp.ttlSeconds).toBe(300);
   });

@@ -1,15 +1,16 @@
 /**
- * The `[vars]` of the project's local environment in wrangler.toml, read at run time so that a
- * benchmark always starts from the defaults the service ships with, and scales or overrides them
- * explicitly.
+ * The vars of the project's local environment: the defaults declared in src/config.ts (Node strips
+ * its types) with wrangler.toml's `[vars]` over them, read at run time so that a benchmark always
+ * starts from the values the service ships with, and scales or overrides them explicitly.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SETTINGS } from '../../src/config.ts';
 import { ROOT } from './harness.mjs';
 
 export function wranglerVars(root = ROOT) {
   const text = readFileSync(join(root, 'wrangler.toml'), 'utf8');
-  const vars = {};
+  const vars = Object.fromEntries(SETTINGS.filter(({ info }) => !info.secret).map(({ info }) => [info.env, info.default]));
   let inVars = false;
   for (const line of text.split('\n')) {
     const header = /^\s*\[([^\]]+)\]\s*$/.exec(line);

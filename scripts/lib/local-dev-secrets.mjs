@@ -1,5 +1,5 @@
 /**
- * The secrets of local development, public on purpose and documented in the README. They exist
+ * The secrets of local development, public on purpose (see docs/local-development.md). They exist
  * only where wrangler dev runs: `npm run dev` writes them to `.dev.vars` (gitignored, never
  * uploaded by `wrangler deploy`), and the end-to-end scripts, soak, benchmarks and the browser
  * test pass them with `--var`. The Worker itself has no built-in secret.

@@ -83,7 +83,7 @@ async function admitAndRecord(
   }
   if (!admission.allowed) {
     if (admission.reason === 'global_budget_exhausted') logWarn('limiter.global_budget_spent', { retryAfterSeconds: admission.retryAfterSeconds });
-    throw refusedSendError(admission.reason, admission.retryAfterSeconds, config.phoneLimits);
+    throw refusedSendError(admission.reason, admission.retryAfterSeconds, config.limits.phone);
   }
 
   const expiresAt = now + config.otp.ttlSeconds * 1000;

@@ -38,7 +38,7 @@ export async function verifyOtp(
   refuseFinished(request, now, config, record);
 
   const budgetKey = verifyFailureKey(request.phone_number);
-  const phoneBudget = await holdLimit(env, budgetKey, config.verifyFailureLimits);
+  const phoneBudget = await holdLimit(env, budgetKey, config.limits.verifyFailures);
   if (!phoneBudget.allowed) {
     record('phone_locked');
     waitUntil(noteLockedPhone(env, request.phone_number, phoneBudget));
@@ -49,7 +49,7 @@ export async function verifyOtp(
   const settleBudget = (wrongGuess: boolean) =>
     waitUntil(
       // A wrong guess that spends the budget locks the phone: no more codes are sent to it meanwhile.
-      settleGuess(env, config.verifyFailureLimits, request.phone_number, phoneBudget.holdId, wrongGuess).catch((error) =>
+      settleGuess(env, config.limits.verifyFailures, request.phone_number, phoneBudget.holdId, wrongGuess).catch((error) =>
         logWarn('verify.failure_budget_not_settled', { requestId: request.id, error: errorName(error) }),
       ),
     );

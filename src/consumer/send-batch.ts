@@ -40,8 +40,8 @@ export async function handleSendJobs(
   const all: Job[] = messages.map(({ message, body }) => ({ message, requestId: body.requestId }));
   if (all.length === 0) return;
 
-  const choice = selectProvider(config, env.DB, { OTP_SECRET: config.otp.secret });
-  const secret = config.otp.secret;
+  const choice = selectProvider(config, env.DB, { OTP_SECRET: config.secrets.OTP_SECRET });
+  const secret = config.secrets.OTP_SECRET;
   if ('misconfigured' in choice || !secret) {
     await failMisconfigured(env, all, 'misconfigured' in choice ? choice.misconfigured : 'OTP_SECRET is not set', config);
     return;
@@ -67,8 +67,8 @@ export async function handleSendJobs(
   if (jobs.length === 0) return;
 
   const now = clock.now();
-  const callsInTurn = Math.ceil(jobs.length / config.sendConcurrency);
-  const leaseMs = sendLeaseMs(config.provider.timeoutMs, pacingHorizonMs(config.providerRatePerSecond), callsInTurn);
+  const callsInTurn = Math.ceil(jobs.length / config.provider.concurrency);
+  const leaseMs = sendLeaseMs(config.provider.timeoutMs, pacingHorizonMs(config.provider.ratePerSecond), callsInTurn);
   let claimed: Map<string, ClaimedRequest>;
   try {
     claimed = await claimRequests(env.DB, unique(jobs.map((job) => job.requestId)), now, leaseMs, slotOf);
@@ -95,7 +95,7 @@ export async function handleSendJobs(
   // could lapse before it ends (another copy of the job may claim the request then).
   const gate = new StartGate((leadMs) => reserve(1, leadMs), clock, roundTripMs);
   const lastStart = now + leaseMs - config.provider.timeoutMs - LEASE_END_MARGIN_MS;
-  const outcomes = await mapWithConcurrency(toSend, config.sendConcurrency, async (job): Promise<Outcome> => {
+  const outcomes = await mapWithConcurrency(toSend, config.provider.concurrency, async (job): Promise<Outcome> => {
     const code = await deriveCode(secret, job.request.id, config.otp.length);
     const deadline = Math.min(job.request.expires_at, lastStart);
     let start;
@@ -182,8 +182,8 @@ async function attemptSend(
       attemptNumber: request.attempts,
       now: finishedAt,
       expiresAt: request.expires_at,
-      retry: config.retry,
-      maxAttempts: config.maxSendAttempts,
+      retry: config.provider.retry,
+      maxAttempts: config.provider.maxAttempts,
     }),
   };
 }

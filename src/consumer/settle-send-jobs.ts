@@ -108,7 +108,7 @@ export async function commit(
 }
 
 export function backoffFor(message: Message<unknown>, config: Config): number {
-  return retryDelaySeconds(message.attempts, config.retry, undefined);
+  return retryDelaySeconds(message.attempts, config.provider.retry, undefined);
 }
 
 export function unique(values: string[]): string[] {

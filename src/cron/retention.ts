@@ -38,7 +38,7 @@ export async function runRetention(
   const chunkRows = options.chunkRows ?? RETENTION_CHUNK_ROWS;
   const maxChunks = options.maxChunks ?? RETENTION_MAX_CHUNKS;
   const limits = { chunkRows, maxChunks };
-  const cutoff = now - config.retentionDays * 24 * 60 * 60 * 1000;
+  const cutoff = now - config.retention.days * 24 * 60 * 60 * 1000;
   const summary: RetentionSummary = {
     cutoff: new Date(cutoff).toISOString(),
     requests: 0,
@@ -85,7 +85,7 @@ export async function runRetention(
   });
 
   summary.complete = requestsDone && othersDone && jobsDone;
-  logInfo('retention.done', { ...summary, retentionDays: config.retentionDays });
+  logInfo('retention.done', { ...summary, retentionDays: config.retention.days });
   return summary;
 }
 

@@ -26,7 +26,7 @@ const CHUNK = 90;
  * sending a second SMS.
  */
 export function stallGraceMs(config: Config): number {
-  const lateness = QUEUE_BATCH_TIMEOUT_MS + pacingHorizonMs(config.providerRatePerSecond) + config.provider.timeoutMs + 5000;
+  const lateness = QUEUE_BATCH_TIMEOUT_MS + pacingHorizonMs(config.provider.ratePerSecond) + config.provider.timeoutMs + 5000;
   return Math.min(lateness, (config.otp.ttlSeconds * 1000) / 4);
 }
 

@@ -26,7 +26,7 @@ export async function handleStatusChecks(
   if (items.length === 0) return;
   const choice = selectProvider(config, env.DB);
   const source = 'provider' in choice ? choice.provider : null;
-  await mapWithConcurrency(items, config.sendConcurrency, (item) => runCheck(item.message, item.body, env, config, source, pacing));
+  await mapWithConcurrency(items, config.provider.concurrency, (item) => runCheck(item.message, item.body, env, config, source, pacing));
 }
 
 async function runCheck(

@@ -79,7 +79,7 @@ export async function admitSend(
   const { limits } = config;
   const ipKey = clientIpKey(request.clientIp);
   const scopes: Array<[kind: 'limiter' | 'storage', Promise<ScopeResult>]> = [
-    ['limiter', windowScope(env, phoneLimitKey(request.phoneNumber), config.phoneLimits, 'phone_rate_limited', limits.phoneCooldown)],
+    ['limiter', windowScope(env, phoneLimitKey(request.phoneNumber), config.limits.phone, 'phone_rate_limited', limits.phoneCooldown)],
     // Every missing or unreadable address shares one strict bucket: never an unlimited one.
     ['limiter', ipKey ? windowScope(env, ipLimitKey(ipKey), limits.ip, 'ip_rate_limited') : windowScope(env, unknownIpLimitKey(limits.unknownIp), limits.unknownIp, 'ip_rate_limited')],
     ['limiter', globalScope(env, config)],
@@ -87,7 +87,7 @@ export async function admitSend(
   ];
   // The sandbox's test numbers are for trying the failure paths: they never feed the pumping
   // signals (five of them in a row would look like a sequential burst and block +15555).
-  if (!(config.providerMode === 'sandbox' && isSandboxTestNumber(request.phoneNumber))) {
+  if (!(config.provider.mode === 'sandbox' && isSandboxTestNumber(request.phoneNumber))) {
     scopes.push(['limiter', prefixScope(env, request, config)]);
   }
 
@@ -115,7 +115,7 @@ export async function admitSend(
 async function windowScope(
   env: Env,
   key: string,
-  rules: Config['phoneLimits'],
+  rules: Config['limits']['phone'],
   reason: RefusalReason,
   cooldown?: Config['limits']['phoneCooldown'],
 ): Promise<ScopeResult> {

@@ -21,7 +21,7 @@ export function pacingHorizonMs(ratePerSecond: number): number {
 export type ReserveSlots = (count: number, leadMs: number) => Promise<Reservation>;
 
 export function providerSlots(env: Env, config: Config): ReserveSlots {
-  const ratePerSecond = config.providerRatePerSecond;
+  const ratePerSecond = config.provider.ratePerSecond;
   const horizonMs = pacingHorizonMs(ratePerSecond);
   return (count, leadMs) => {
     if (count === 0) return Promise.resolve({ slots: [], nextFreeAt: Date.now() });

@@ -11,16 +11,16 @@ export type ProviderChoice = { provider: SmsProvider } | { misconfigured: string
  * codes): a missing one is reported in the same sentence. A new vendor is one more case here.
  */
 export function selectProvider(config: Config, db: D1Database, callerSecrets: Record<string, string | undefined> = {}): ProviderChoice {
-  switch (config.providerMode) {
+  switch (config.provider.mode) {
     case 'sandbox':
       return { provider: new SandboxProvider(db) };
     case 'startmessaging': {
-      const missing = [!config.provider.apiKey && 'SM_API_KEY', ...Object.keys(callerSecrets).filter((name) => !callerSecrets[name])].filter(Boolean);
+      const missing = [!config.secrets.SM_API_KEY && 'SM_API_KEY', ...Object.keys(callerSecrets).filter((name) => !callerSecrets[name])].filter(Boolean);
       if (missing.length > 0) return { misconfigured: `PROVIDER_MODE=startmessaging needs the secret(s) ${missing.join(', ')}` };
       return {
         provider: new StartMessagingProvider({
           baseUrl: config.provider.baseUrl,
-          apiKey: config.provider.apiKey!,
+          apiKey: config.secrets.SM_API_KEY!,
           timeoutMs: config.provider.timeoutMs,
         }),
       };

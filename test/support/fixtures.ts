@@ -13,7 +13,7 @@ export const TEST_OTP_SECRET = TEST_SECRETS.OTP_SECRET;
 export const TEST_SESSION_SECRET = TEST_SECRETS.SESSION_SECRET;
 
 /** The Worker's env switched to the real StartMessaging client, pointed at an intercepted origin. */
-export function startMessagingEnv(overrides: Partial<Record<keyof Env, string>> = {}): Env {
+export function startMessagingEnv(overrides: Record<string, string> = {}): Env {
   return {
     ...env,
     PROVIDER_MODE: 'startmessaging',

@@ -9,7 +9,7 @@ import type { AppEnv } from '../app-env';
  */
 export function corsForApps(): MiddlewareHandler<AppEnv> {
   return async function corsForAppsMiddleware(c, next) {
-    const allowed = c.get('config').corsAllowedOrigins;
+    const allowed = c.get('config').cors.allowedOrigins;
     return cors({
       origin: (origin) => (allowed.includes(origin) ? origin : null),
       credentials: true,

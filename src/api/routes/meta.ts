@@ -15,7 +15,7 @@ const health = createRoute({
 });
 
 export const metaRoutes = new OpenAPIHono<AppEnv>()
-  .openapi(health, (c) => c.json({ ok: true as const, providerMode: c.get('config').providerMode }, 200))
+  .openapi(health, (c) => c.json({ ok: true as const, providerMode: c.get('config').provider.mode }, 200))
   .get('/docs', async (c) => {
     // public/docs.html: an interactive page for the OpenAPI document, self-contained (no CDN), so
     // it also works in local development without internet. Its script and style sheet are this

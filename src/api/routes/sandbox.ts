@@ -49,7 +49,7 @@ const listMessages = createRoute({
  */
 export const sandboxRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(listMessages, async (c) => {
   const config = c.get('config');
-  if (config.providerMode !== 'sandbox') throw new ApiError('not_found', `No route for GET ${c.req.path}`);
+  if (config.provider.mode !== 'sandbox') throw new ApiError('not_found', `No route for GET ${c.req.path}`);
   const secret = requireSecret(config, 'OTP_SECRET', c.req.path);
   const { phoneNumber, limit } = c.req.valid('query');
   const results = await recentSandboxMessages(c.env.DB, limit, phoneNumber);

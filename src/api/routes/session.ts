@@ -71,7 +71,7 @@ const logout = createRoute({
 function sessionSecrets(c: Context<AppEnv>): string[] {
   const config = c.get('config');
   const current = requireSecret(config, 'SESSION_SECRET', c.req.path);
-  return [current, ...(config.session.previousSecret ? [config.session.previousSecret] : [])];
+  return [current, ...(config.secrets.SESSION_SECRET_PREVIOUS ? [config.secrets.SESSION_SECRET_PREVIOUS] : [])];
 }
 
 const cookieOptions = { httpOnly: true, secure: true, sameSite: 'Lax', path: '/' } as const;
