@@ -3,8 +3,8 @@ import { handleQueue } from './consumer/queue-handler';
 import { handleScheduled } from './cron/scheduled';
 
 export { PrefixGuard } from './limiter/prefix-guard';
-export { ProviderPacer } from './pacing/provider-pacer';
 export { RateLimiter } from './limiter/rate-limiter';
+export { ProviderPacer } from './pacing/provider-pacer';
 
 const app = createApp();
 

@@ -1,4 +1,4 @@
-import { SELF, env } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/api/app';
 import { recordPhoneLock } from '../src/db/phone-locks';
@@ -27,7 +27,11 @@ function adminRoutes(): Array<{ method: string; path: string }> {
 }
 
 const concrete = (path: string) =>
-  path.replace(':requestId', 'otp_AAAAAAAAAAAAAAAAAAAAAA').replace(':resendId', 'rsd_AAAAAAAAAAAAAAAAAAAAAA').replace(':prefix', '+99999').replace(':phoneNumber', '%2B919999999999');
+  path
+    .replace(':requestId', 'otp_AAAAAAAAAAAAAAAAAAAAAA')
+    .replace(':resendId', 'rsd_AAAAAAAAAAAAAAAAAAAAAA')
+    .replace(':prefix', '+99999')
+    .replace(':phoneNumber', '%2B919999999999');
 
 /**
  * How to call each admin route so that, with the token, it does its job: the exact success

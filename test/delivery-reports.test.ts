@@ -4,8 +4,8 @@ import { planAfterCheck, statusCheckDelaySeconds } from '../src/delivery-reports
 import { START_TOLERANCE_MS } from '../src/pacing/pacing-schedule';
 import { SANDBOX_MAGIC_NUMBERS, SandboxProvider } from '../src/providers/sandbox';
 import { type StatusCheck, statusCheck } from '../src/queue/messages';
-import { PROVIDER_URL, SEND_ROUTE, STATUS_ROUTE, TEST_API_KEY, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
-import { type RecordedCall, interceptOrigin, json } from './support/outbound';
+import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, STATUS_ROUTE, seedRequest, startMessagingEnv, TEST_API_KEY } from './support/fixtures';
+import { interceptOrigin, json, type RecordedCall } from './support/outbound';
 import { mostInOneSecond, withOwnPacer } from './support/pacer';
 import { deliver, deliverSendJobs } from './support/queue';
 import { recordingQueue, withQueue } from './support/recording-queue';
@@ -38,7 +38,9 @@ function provider(respond: (call: RecordedCall) => Response | Promise<Response>,
 }
 
 async function checkRows(requestId: string) {
-  const { results } = await env.DB.prepare('SELECT * FROM status_checks WHERE request_id = ? ORDER BY check_number').bind(requestId).all<Record<string, unknown>>();
+  const { results } = await env.DB.prepare('SELECT * FROM status_checks WHERE request_id = ? ORDER BY check_number')
+    .bind(requestId)
+    .all<Record<string, unknown>>();
   return results;
 }
 
@@ -68,7 +70,9 @@ describe('scheduling after a send', () => {
     const { queue, testEnv } = reportEnv();
     const failed = await seedRequest();
     const retried = await seedRequest();
-    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: (call) => ((call.body as { phoneNumber: string }).phoneNumber === failed.phoneNumber ? json(400, {}) : json(503, {})) });
+    interceptOrigin(PROVIDER_URL, {
+      [SEND_ROUTE]: (call) => ((call.body as { phoneNumber: string }).phoneNumber === failed.phoneNumber ? json(400, {}) : json(503, {})),
+    });
     await deliverSendJobs(testEnv, [failed.id, retried.id]);
     expect(queue.ofType('status_check')).toEqual([]);
   });
@@ -275,7 +279,17 @@ describe('status checks and the account-wide provider pacer', () => {
     const waiting = [await seedRequest(), await seedRequest()];
     provider(() => statusAnswer('delivered'));
     // Two sends and two checks arrive together, as two batches would.
-    await Promise.all([deliverSendJobs(testEnv, waiting.map((request) => request.id)), deliver(testEnv, 'otp-send', checked.map(({ id }) => statusCheck(id, 1)))]);
+    await Promise.all([
+      deliverSendJobs(
+        testEnv,
+        waiting.map((request) => request.id),
+      ),
+      deliver(
+        testEnv,
+        'otp-send',
+        checked.map(({ id }) => statusCheck(id, 1)),
+      ),
+    ]);
     for (const { id } of checked) expect((await requestRow(id)).delivery_status).toBe('delivered');
     for (const { id } of waiting) expect((await requestRow(id)).status).toBe('sent');
 

@@ -1,4 +1,4 @@
-import { SELF, createExecutionContext, env, runInDurableObject } from 'cloudflare:test';
+import { createExecutionContext, env, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { CLAIM_TTL_MS, IDEMPOTENCY_WINDOW_MS } from '../src/db/idempotency-keys';
 import { REQUEST_ID_PATTERN } from '../src/ids';
@@ -110,7 +110,10 @@ describe('POST /v1/otp', () => {
     const roomy = { ...env, PHONE_LIMITS: '100/60', PHONE_COOLDOWN_SECONDS: '0' } as Env;
     // This call claims the key, then D1 stops answering it for good: it never finishes.
     void worker.fetch(otpRequest(phone, { 'Idempotency-Key': key }), { ...roomy, DB: withFaultyBatch(env.DB, () => 'hang') } as Env, createExecutionContext());
-    const claim = () => env.DB.prepare('SELECT request_id, pending_until FROM idempotency_keys WHERE key = ?').bind(key).first<{ request_id: string; pending_until: number | null }>();
+    const claim = () =>
+      env.DB.prepare('SELECT request_id, pending_until FROM idempotency_keys WHERE key = ?')
+        .bind(key)
+        .first<{ request_id: string; pending_until: number | null }>();
     for (let i = 0; i < 200 && !(await claim()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
     const pending = await claim();
     expect(pending?.pending_until).toBeGreaterThan(Date.now());

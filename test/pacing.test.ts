@@ -1,18 +1,12 @@
 import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import wranglerToml from '../wrangler.toml?raw';
-import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/pacing/provider-slots';
-import {
-  CATCH_UP_RATE,
-  PLANNED_WINDOW_MS,
-  PacingSchedule,
-  START_TOLERANCE_MS,
-  TRANSIT_ALLOWANCE_MS,
-} from '../src/pacing/pacing-schedule';
+import { CATCH_UP_RATE, PacingSchedule, PLANNED_WINDOW_MS, START_TOLERANCE_MS, TRANSIT_ALLOWANCE_MS } from '../src/pacing/pacing-schedule';
 import type { ProviderPacer } from '../src/pacing/provider-pacer';
-import { PROVIDER_URL, SEND_ROUTE, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
-import { json, interceptOrigin } from './support/outbound';
+import { pacingHorizonMs, SEND_BATCH_SIZE } from '../src/pacing/provider-slots';
+import wranglerToml from '../wrangler.toml?raw';
+import { PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, startMessagingEnv } from './support/fixtures';
+import { interceptOrigin, json } from './support/outbound';
 import { mostInOneSecond, withOwnPacer } from './support/pacer';
 import { deliverSendJobs } from './support/queue';
 
@@ -163,7 +157,7 @@ describe('ProviderPacer (the object)', () => {
     expect(mostInOneSecond(slots)).toBe(RATE);
   });
 
-  it('SEND_BATCH_SIZE is the send queue\'s max_batch_size in every environment of wrangler.toml', () => {
+  it("SEND_BATCH_SIZE is the send queue's max_batch_size in every environment of wrangler.toml", () => {
     const sizes = [...wranglerToml.matchAll(/queue = "otp-send"\n(?:#.*\n)*max_batch_size = (\d+)/g)].map((match) => Number(match[1]));
     expect(sizes).toEqual([SEND_BATCH_SIZE, SEND_BATCH_SIZE]);
   });

@@ -64,11 +64,7 @@ describe('GET /v1/otp/:id shows a fixed message per error code, never the provid
       },
     );
     const recorded = new Set<string>();
-    const patterns = [
-      /'(provider_[a-z_]+)'/g,
-      /errorCode: '([a-z_]+)'/g,
-      /last_error_code = (?:COALESCE\(last_error_code, )?'([a-z_]+)'/g,
-    ];
+    const patterns = [/'(provider_[a-z_]+)'/g, /errorCode: '([a-z_]+)'/g, /last_error_code = (?:COALESCE\(last_error_code, )?'([a-z_]+)'/g];
     for (const text of Object.values(sources)) {
       for (const pattern of patterns) for (const match of text.matchAll(pattern)) recorded.add(match[1]!);
     }

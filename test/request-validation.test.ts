@@ -1,4 +1,4 @@
-import { SELF, env } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/api/app';
 import { ADMIN_TOKEN, adminFetch } from './support/admin';
@@ -21,12 +21,37 @@ const badRequests: Array<{ name: string; init: RequestInit; status: number; code
   { name: 'country code 0', init: { method: 'POST', headers: jsonHeaders, body: '{"phoneNumber":"+0123456789"}' }, status: 400, code: 'invalid_phone_number' },
   { name: 'too long', init: { method: 'POST', headers: jsonHeaders, body: '{"phoneNumber":"+1234567890123456"}' }, status: 400, code: 'invalid_phone_number' },
   { name: 'too short', init: { method: 'POST', headers: jsonHeaders, body: '{"phoneNumber":"+12345"}' }, status: 400, code: 'invalid_phone_number' },
-  { name: 'unknown field', init: { method: 'POST', headers: jsonHeaders, body: '{"phoneNumber":"+919876543210","otp":"1"}' }, status: 400, code: 'invalid_request' },
+  {
+    name: 'unknown field',
+    init: { method: 'POST', headers: jsonHeaders, body: '{"phoneNumber":"+919876543210","otp":"1"}' },
+    status: 400,
+    code: 'invalid_request',
+  },
   { name: 'text body', init: { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'hello' }, status: 415, code: 'unsupported_media_type' },
-  { name: 'form body', init: { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'phoneNumber=%2B919876543210' }, status: 415, code: 'unsupported_media_type' },
-  { name: 'body over 4 KiB', init: { method: 'POST', headers: jsonHeaders, body: JSON.stringify({ phoneNumber: '+919876543210', pad: 'x'.repeat(5000) }) }, status: 413, code: 'payload_too_large' },
-  { name: 'short Idempotency-Key', init: { method: 'POST', headers: { ...jsonHeaders, 'Idempotency-Key': 'abc' }, body: '{"phoneNumber":"+919876543210"}' }, status: 400, code: 'invalid_idempotency_key' },
-  { name: 'Idempotency-Key with spaces', init: { method: 'POST', headers: { ...jsonHeaders, 'Idempotency-Key': 'has spaces in it' }, body: '{"phoneNumber":"+919876543210"}' }, status: 400, code: 'invalid_idempotency_key' },
+  {
+    name: 'form body',
+    init: { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'phoneNumber=%2B919876543210' },
+    status: 415,
+    code: 'unsupported_media_type',
+  },
+  {
+    name: 'body over 4 KiB',
+    init: { method: 'POST', headers: jsonHeaders, body: JSON.stringify({ phoneNumber: '+919876543210', pad: 'x'.repeat(5000) }) },
+    status: 413,
+    code: 'payload_too_large',
+  },
+  {
+    name: 'short Idempotency-Key',
+    init: { method: 'POST', headers: { ...jsonHeaders, 'Idempotency-Key': 'abc' }, body: '{"phoneNumber":"+919876543210"}' },
+    status: 400,
+    code: 'invalid_idempotency_key',
+  },
+  {
+    name: 'Idempotency-Key with spaces',
+    init: { method: 'POST', headers: { ...jsonHeaders, 'Idempotency-Key': 'has spaces in it' }, body: '{"phoneNumber":"+919876543210"}' },
+    status: 400,
+    code: 'invalid_idempotency_key',
+  },
 ];
 
 describe('POST /v1/otp refuses bad input', () => {
@@ -197,7 +222,12 @@ describe('a query parameter given more than once', () => {
   });
 
   it('on the admin listings, the sandbox listing and a filter, instead of a confusing validation message', async () => {
-    for (const query of ['/v1/admin/requests?limit=1&limit=2', '/v1/admin/attempts?outcome=sent&outcome=failed', '/v1/admin/stats?since=0&since=1', '/v1/sandbox/messages?limit=1&limit=1']) {
+    for (const query of [
+      '/v1/admin/requests?limit=1&limit=2',
+      '/v1/admin/attempts?outcome=sent&outcome=failed',
+      '/v1/admin/stats?since=0&since=1',
+      '/v1/sandbox/messages?limit=1&limit=1',
+    ]) {
       const response = await adminFetch(query);
       expect(response.status, query).toBe(400);
       const { error } = await response.json<{ error: { code: string; message: string } }>();

@@ -1,10 +1,10 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config';
-import { handleResendFanouts } from '../src/resend/fanout';
-import { RESEND_STALLED_AFTER_MS, reviveStalledResends } from '../src/resend/revival';
 import { prefixBlocksFor } from '../src/limiter/prefix-blocks';
 import type { ResendFanout } from '../src/queue/messages';
+import { handleResendFanouts } from '../src/resend/fanout';
+import { RESEND_STALLED_AFTER_MS, reviveStalledResends } from '../src/resend/revival';
 import { adminFetch, adminJson } from './support/admin';
 import { insertRequestRow, privateWindow } from './support/audit-seed';
 import { requestRow, uniquePhone } from './support/fixtures';
@@ -41,7 +41,11 @@ async function runFanout(testEnv: Env, queue: ReturnType<typeof recordingQueue>)
   const steps: Array<{ sends: QueuedMessage[]; next: QueuedMessage | undefined }> = [];
   let pending = queue.take().filter((m) => (m.body as { type: string }).type === 'resend_fanout');
   while (pending.length > 0 && steps.length < 20) {
-    const { ids, result } = await deliver(testEnv, 'otp-send', pending.map((m) => m.body));
+    const { ids, result } = await deliver(
+      testEnv,
+      'otp-send',
+      pending.map((m) => m.body),
+    );
     expect(result.explicitAcks).toEqual(ids);
     const queued = queue.take();
     const next = queued.filter((m) => (m.body as { type: string }).type === 'resend_fanout');
@@ -58,7 +62,9 @@ async function jobView(resendId: string) {
 }
 
 async function resendRequests(resendId: string) {
-  const { results } = await env.DB.prepare('SELECT * FROM otp_requests WHERE resend_id = ? ORDER BY phone_number').bind(resendId).all<Record<string, unknown>>();
+  const { results } = await env.DB.prepare('SELECT * FROM otp_requests WHERE resend_id = ? ORDER BY phone_number')
+    .bind(resendId)
+    .all<Record<string, unknown>>();
   return results;
 }
 
@@ -77,11 +83,20 @@ describe('POST /v1/admin/resends dry run', () => {
     const window = { since: iso(since), until: iso(until) };
     const before = (await env.DB.prepare('SELECT COUNT(*) AS n FROM otp_requests').first<{ n: number }>())!.n;
 
-    expect((await postResend(testEnv, { filter: { status: ['failed', 'expired'], ...window }, dryRun: true })).body).toEqual({ dryRun: true, matched: 4, phones: 3 });
+    expect((await postResend(testEnv, { filter: { status: ['failed', 'expired'], ...window }, dryRun: true })).body).toEqual({
+      dryRun: true,
+      matched: 4,
+      phones: 3,
+    });
     expect((await postResend(testEnv, { filter: { status: 'failed', ...window }, dryRun: true })).body).toMatchObject({ matched: 2, phones: 2 });
     expect((await postResend(testEnv, { filter: { status: ['sent'], ...window }, dryRun: true })).body).toMatchObject({ matched: 1 });
-    expect((await postResend(testEnv, { filter: { status: ['failed', 'expired'], ...window, phoneNumbers: [p1] }, dryRun: true })).body).toMatchObject({ matched: 2, phones: 1 });
-    expect((await postResend(testEnv, { filter: { status: ['failed', 'expired'], ...window, requestIds: [third.id] }, dryRun: true })).body).toMatchObject({ matched: 1 });
+    expect((await postResend(testEnv, { filter: { status: ['failed', 'expired'], ...window, phoneNumbers: [p1] }, dryRun: true })).body).toMatchObject({
+      matched: 2,
+      phones: 1,
+    });
+    expect((await postResend(testEnv, { filter: { status: ['failed', 'expired'], ...window, requestIds: [third.id] }, dryRun: true })).body).toMatchObject({
+      matched: 1,
+    });
     expect((await postResend(testEnv, { filter: { status: ['failed'], since: since, until: since + 3 }, dryRun: true })).body).toMatchObject({ matched: 1 });
 
     expect(queue.messages).toEqual([]);
@@ -99,7 +114,10 @@ describe('POST /v1/admin/resends dry run', () => {
     ['an unknown field', { filter: { status: 'failed', since: 0 }, force: true }],
     ['a bad phone number', { filter: { status: 'failed', since: 0, phoneNumbers: ['0800'] } }],
     ['an empty phone list', { filter: { status: 'failed', since: 0, phoneNumbers: [] } }],
-    ['too many phone numbers', { filter: { status: 'failed', since: 0, phoneNumbers: Array.from({ length: 1001 }, (_, i) => `+9198000${String(i).padStart(5, '0')}`) } }],
+    [
+      'too many phone numbers',
+      { filter: { status: 'failed', since: 0, phoneNumbers: Array.from({ length: 1001 }, (_, i) => `+9198000${String(i).padStart(5, '0')}`) } },
+    ],
     ['a bad request id', { filter: { status: 'failed', since: 0, requestIds: ['otp_x'] } }],
     ['dryRun not a boolean', { filter: { status: 'failed', since: 0 }, dryRun: 'yes' }],
   ])('%s is a 400', async (_name, body) => {
@@ -268,8 +286,7 @@ describe('bulk resend through the queue', () => {
   it('is not held back by the short per-phone windows that apply to apps', async () => {
     const phone = uniquePhone();
     const { queue, testEnv } = resendEnv();
-    const post = () =>
-      adminFetch('/v1/otp', { method: 'POST', body: JSON.stringify({ phoneNumber: phone }) }, testEnv);
+    const post = () => adminFetch('/v1/otp', { method: 'POST', body: JSON.stringify({ phoneNumber: phone }) }, testEnv);
     const first = await post();
     expect(first.status).toBe(202);
     const { requestId } = await first.json<{ requestId: string }>();
@@ -320,7 +337,9 @@ describe('bulk resend through the queue', () => {
     const phone = uniquePhone();
     await insertRequestRow({ phoneNumber: phone, createdAt: since + 1, status: 'failed' });
     const lines: string[] = [];
-    const spies = (['log', 'info', 'warn', 'error'] as const).map((level) => vi.spyOn(console, level).mockImplementation((...args) => void lines.push(args.join(' '))));
+    const spies = (['log', 'info', 'warn', 'error'] as const).map((level) =>
+      vi.spyOn(console, level).mockImplementation((...args) => void lines.push(args.join(' '))),
+    );
     const { queue, testEnv } = resendEnv();
     await postResend(testEnv, { filter: { status: 'failed', since: iso(since), until: iso(until) } });
     await runFanout(testEnv, queue);

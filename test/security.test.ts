@@ -69,7 +69,11 @@ describe('security headers', () => {
     ['GET', '/v1/admin/prefix-blocks'],
     ['GET', '/nowhere'],
   ])('%s %s', async (method, path) => {
-    const response = await SELF.fetch(`${BASE}${path}`, { method, headers: method === 'POST' ? { 'Content-Type': 'application/json' } : {}, body: method === 'POST' ? '{}' : undefined });
+    const response = await SELF.fetch(`${BASE}${path}`, {
+      method,
+      headers: method === 'POST' ? { 'Content-Type': 'application/json' } : {},
+      body: method === 'POST' ? '{}' : undefined,
+    });
     expect(response.headers.get('X-Content-Type-Options')).toBe('nosniff');
     expect(response.headers.get('Strict-Transport-Security')).toMatch(/max-age=\d+/);
     expect(response.headers.get('X-Frame-Options')).toBe('SAMEORIGIN');

@@ -2,11 +2,11 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
 import { SEND_LEASE_MS, sendLeaseMs } from '../src/db/delivery-attempts';
-import { SEND_BATCH_SIZE, pacingHorizonMs } from '../src/pacing/provider-slots';
 import { newResendId, providerIdempotencyKey } from '../src/ids';
-import { type RecordAttempts, WorkMessage, resendFanout, sendJob, statusCheck } from '../src/queue/messages';
-import { PROVIDER_URL, SEND_ROUTE, TEST_API_KEY, TEST_OTP_SECRET, attemptRows, requestRow, seedRequest, startMessagingEnv } from './support/fixtures';
-import { json, interceptOrigin } from './support/outbound';
+import { pacingHorizonMs, SEND_BATCH_SIZE } from '../src/pacing/provider-slots';
+import { type RecordAttempts, resendFanout, sendJob, statusCheck, WorkMessage } from '../src/queue/messages';
+import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, startMessagingEnv, TEST_API_KEY, TEST_OTP_SECRET } from './support/fixtures';
+import { interceptOrigin, json } from './support/outbound';
 import { withOwnPacer, withScriptedPacer, withUnreachablePacer } from './support/pacer';
 import { deliver, deliverSendJobs } from './support/queue';
 import { recordingQueue } from './support/recording-queue';
@@ -69,7 +69,9 @@ describe('send job → StartMessaging', () => {
     [418, 'provider_rejected_request'],
   ])('a %i is permanent: failed with %s, acked, never retried', async (status, code) => {
     const { id } = await seedRequest();
-    const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(status, { success: false, error: { code: 'X', message: 'nope for +919876543210' } }) });
+    const calls = interceptOrigin(PROVIDER_URL, {
+      [SEND_ROUTE]: () => json(status, { success: false, error: { code: 'X', message: 'nope for +919876543210' } }),
+    });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(calls).toHaveLength(1);
     expect(result.explicitAcks).toEqual(ids);
@@ -119,9 +121,13 @@ describe('send job → StartMessaging', () => {
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 8; attempt++) {
       const { id } = await seedRequest();
-      await env.DB.prepare('UPDATE otp_requests SET attempts = ? WHERE id = ?').bind(attempt - 1, id).run();
+      await env.DB.prepare('UPDATE otp_requests SET attempts = ? WHERE id = ?')
+        .bind(attempt - 1, id)
+        .run();
       interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(500, {}) });
-      const { result } = await deliverSendJobs(startMessagingEnv({ SEND_RETRY_BASE_SECONDS: '2', SEND_RETRY_MAX_SECONDS: '20', SEND_MAX_ATTEMPTS: '20' }), [id]);
+      const { result } = await deliverSendJobs(startMessagingEnv({ SEND_RETRY_BASE_SECONDS: '2', SEND_RETRY_MAX_SECONDS: '20', SEND_MAX_ATTEMPTS: '20' }), [
+        id,
+      ]);
       delays.push(result.retryMessages[0]!.delaySeconds!);
       expect(delays.at(-1)).toBeLessThanOrEqual(Math.min(20, 2 * 2 ** (attempt - 1)));
     }
@@ -160,7 +166,9 @@ describe('send job → StartMessaging', () => {
 
   it('a job whose code already expired in the queue is ended without a provider call', async () => {
     const { id } = await seedRequest();
-    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?').bind(Date.now() - 1, id).run();
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?')
+      .bind(Date.now() - 1, id)
+      .run();
     const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const { ids, result } = await deliverSendJobs(startMessagingEnv(), [id]);
     expect(calls).toHaveLength(0);
@@ -297,7 +305,9 @@ describe('dead letters', () => {
     const { ids, result } = await deliver(testEnv, 'otp-send', ['garbage']);
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toEqual([{ msgId: ids[0], delaySeconds: 30 }]);
-    expect(errors.mock.calls.map((call) => JSON.parse(String(call[0])))).toEqual([expect.objectContaining({ event: 'send.dead_letter_failed', messageId: ids[0] })]);
+    expect(errors.mock.calls.map((call) => JSON.parse(String(call[0])))).toEqual([
+      expect.objectContaining({ event: 'send.dead_letter_failed', messageId: ids[0] }),
+    ]);
     errors.mockRestore();
   });
 
@@ -307,10 +317,14 @@ describe('dead letters', () => {
     expect(result.explicitAcks.sort()).toEqual([...ids].sort());
     expect(result.retryMessages).toEqual([]);
     const placeholders = ids.map((_, index) => `?${index + 1}`).join(', ');
-    const { results } = await env.DB.prepare(`SELECT message_id, request_id, reason FROM dead_letters WHERE message_id IN (${placeholders}) ORDER BY message_id`)
+    const { results } = await env.DB.prepare(
+      `SELECT message_id, request_id, reason FROM dead_letters WHERE message_id IN (${placeholders}) ORDER BY message_id`,
+    )
       .bind(...ids)
       .all();
-    expect(results).toEqual(ids.map((id) => ({ message_id: id, request_id: null, reason: 'unreadable_dead_letter' })).sort((a, b) => a.message_id.localeCompare(b.message_id)));
+    expect(results).toEqual(
+      ids.map((id) => ({ message_id: id, request_id: null, reason: 'unreadable_dead_letter' })).sort((a, b) => a.message_id.localeCompare(b.message_id)),
+    );
     warnings.mockRestore();
   });
 
@@ -340,7 +354,16 @@ describe('dead letters', () => {
     const record: RecordAttempts = {
       type: 'record_attempts',
       v: 1,
-      attempts: [{ requestId: id, attemptNumber: 1, startedAt: now, finishedAt: now, httpStatus: 503, decision: { action: 'retry', delaySeconds: 4, errorCode: 'provider_unavailable', message: 'HTTP 503' } }],
+      attempts: [
+        {
+          requestId: id,
+          attemptNumber: 1,
+          startedAt: now,
+          finishedAt: now,
+          httpStatus: 503,
+          decision: { action: 'retry', delaySeconds: 4, errorCode: 'provider_unavailable', message: 'HTTP 503' },
+        },
+      ],
     };
     const bodies = [sendJob(id), record, statusCheck(id, 2), resendFanout(newResendId(), 3)];
     expect(new Set(bodies.map((body) => WorkMessage.parse(body).type)).size).toBe(WorkMessage.options.length);
@@ -396,7 +419,9 @@ describe('expiry and pacing', () => {
     expect(await requestRow(id)).toMatchObject({ status: 'queued', attempts: 0, lease_until: null });
 
     // When the job comes back after the expiry (moved into the past here) it is ended without a call.
-    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?').bind(Date.now() - 1, id).run();
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?')
+      .bind(Date.now() - 1, id)
+      .run();
     const again = await deliverSendJobs(testEnv, [id], 2);
     expect(again.result.explicitAcks).toEqual(again.ids);
     expect(calls).toHaveLength(0);
@@ -410,7 +435,10 @@ describe('expiry and pacing', () => {
     const { nextFreeAt } = await pacer.reserve({ count: 1000, ratePerSecond: 20, horizonMs: 20_000 });
     const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const before = Date.now();
-    const { ids, result } = await deliverSendJobs(testEnv, requests.map((request) => request.id));
+    const { ids, result } = await deliverSendJobs(
+      testEnv,
+      requests.map((request) => request.id),
+    );
     const after = Date.now();
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(ids);
@@ -429,7 +457,10 @@ describe('expiry and pacing', () => {
     const requests = [await seedRequest(), await seedRequest()];
     const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted() });
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    const { ids, result } = await deliverSendJobs(withUnreachablePacer(startMessagingEnv()), requests.map((request) => request.id));
+    const { ids, result } = await deliverSendJobs(
+      withUnreachablePacer(startMessagingEnv()),
+      requests.map((request) => request.id),
+    );
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(ids);
     // First retry: full jitter up to SEND_RETRY_BASE_SECONDS (2 s), never below 1 s.
@@ -441,7 +472,11 @@ describe('expiry and pacing', () => {
 
     // Once the pacer answers again, each is sent exactly once.
     const { testEnv } = withOwnPacer(startMessagingEnv());
-    await deliverSendJobs(testEnv, requests.map((request) => request.id), 2);
+    await deliverSendJobs(
+      testEnv,
+      requests.map((request) => request.id),
+      2,
+    );
     expect(calls).toHaveLength(2);
     for (const request of requests) expect(await requestRow(request.id)).toMatchObject({ status: 'sent', attempts: 1 });
   });

@@ -66,7 +66,7 @@ async function admitAndRecord(
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<CreatedRequest> {
   const { requestId, now } = input;
-  let admission;
+  let admission: Awaited<ReturnType<typeof admitSend>>;
   try {
     admission = await admitSend(env, config, { requestId, phoneNumber: input.phoneNumber, clientIp: input.clientIp });
   } catch (error) {
@@ -118,12 +118,9 @@ async function admitAndRecord(
 }
 
 /** Claims the key for `requestId`; answers the original request when the key already made one. */
-async function claimOrReplay(
-  env: Env,
-  claim: { key: string; phoneNumber: string; requestId: string; now: number },
-): Promise<CreatedRequest | null> {
+async function claimOrReplay(env: Env, claim: { key: string; phoneNumber: string; requestId: string; now: number }): Promise<CreatedRequest | null> {
   const fingerprint = await sha256Hex(JSON.stringify({ phoneNumber: claim.phoneNumber }));
-  let found;
+  let found: Awaited<ReturnType<typeof claimIdempotencyKey>>;
   try {
     found = await claimIdempotencyKey(env.DB, { key: claim.key, fingerprint, requestId: claim.requestId, now: claim.now });
   } catch (error) {

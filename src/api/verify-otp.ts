@@ -1,11 +1,11 @@
 import { codeMatches } from '../codes';
 import type { Config } from '../config';
-import { type OtpRequestRow, countVerifyAttempt, getRequest } from '../db/requests';
+import { countVerifyAttempt, getRequest, type OtpRequestRow } from '../db/requests';
 import { type VerificationOutcome, verificationEventStatement } from '../db/verification-events';
 import { ApiError } from '../errors';
 import { holdLimit, prefixGuardFor, verifyFailureKey } from '../limiter/limiter-client';
-import { errorName, logError, logWarn } from '../log';
 import { noteLockedPhone, settleGuess } from '../limiter/phone-locks';
+import { errorName, logWarn } from '../log';
 import { effectiveStatus } from './request-view';
 import { requireSecret } from './required-secret';
 

@@ -1,9 +1,9 @@
 import { ConfigError, loadConfig } from '../config';
 import { deadLetterStatement, failExhaustedSendStatement } from '../db/dead-letters';
-import { errorName, logError, logWarn } from '../log';
-import { DeadLetterBody, type RecordAttempts } from '../queue/messages';
 import { lateAttemptStatements } from '../db/late-attempts';
 import { scheduleStatusChecks } from '../delivery-reports/schedule-checks';
+import { errorName, logError, logWarn } from '../log';
+import { DeadLetterBody, type RecordAttempts } from '../queue/messages';
 
 /** First delay of a dead letter whose D1 write failed; it doubles on each retry up to the cap. */
 const RETRY_BASE_SECONDS = 30;

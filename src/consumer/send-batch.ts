@@ -1,25 +1,18 @@
 import { deriveCode } from '../codes';
 import { mapWithConcurrency } from '../concurrency';
 import type { Config } from '../config';
+import { type AttemptRecord, type ClaimedRequest, claimRequests, recordAttemptStatements, releaseClaimStatement, sendLeaseMs } from '../db/delivery-attempts';
+import { scheduleStatusChecks } from '../delivery-reports/schedule-checks';
 import { providerIdempotencyKey } from '../ids';
 import { errorName, logError, logInfo, logWarn } from '../log';
+import type { Reservation } from '../pacing/pacing-schedule';
+import { claimLeadMs, delayUntilFree, noteClaimDuration, pacingHorizonMs, providerSlots } from '../pacing/provider-slots';
+import { type Clock, StartGate, systemClock } from '../pacing/start-gate';
 import { selectProvider } from '../providers/select-provider';
 import type { SendOutcome, SmsProvider } from '../providers/sms-provider';
 import type { SendJob } from '../queue/messages';
-import type { Reservation } from '../pacing/pacing-schedule';
-import { claimLeadMs, delayUntilFree, noteClaimDuration, pacingHorizonMs, providerSlots } from '../pacing/provider-slots';
-import {
-  type AttemptRecord,
-  type ClaimedRequest,
-  sendLeaseMs,
-  claimRequests,
-  recordAttemptStatements,
-  releaseClaimStatement,
-} from '../db/delivery-attempts';
 import { decide } from './retry-policy';
-import { type Job, backoffFor, commit, failMisconfigured, settleSkipped, unique } from './settle-send-jobs';
-import { scheduleStatusChecks } from '../delivery-reports/schedule-checks';
-import { type Clock, StartGate, systemClock } from '../pacing/start-gate';
+import { backoffFor, commit, failMisconfigured, type Job, settleSkipped, unique } from './settle-send-jobs';
 
 /** A call starts only if its lease outlasts it by this much (its timeout counted in full). */
 const LEASE_END_MARGIN_MS = 5000;
@@ -98,7 +91,7 @@ export async function handleSendJobs(
   const outcomes = await mapWithConcurrency(toSend, config.provider.concurrency, async (job): Promise<Outcome> => {
     const code = await deriveCode(secret, job.request.id, config.otp.length);
     const deadline = Math.min(job.request.expires_at, lastStart);
-    let start;
+    let start: Awaited<ReturnType<StartGate['waitForStart']>>;
     try {
       start = await gate.waitForStart(slotOf.get(job.requestId)!, deadline);
     } catch (error) {

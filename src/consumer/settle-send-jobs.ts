@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { finishWithoutSendingStatement, isFinal, readStates, type AttemptRecord } from '../db/delivery-attempts';
+import { type AttemptRecord, finishWithoutSendingStatement, isFinal, readStates } from '../db/delivery-attempts';
 import { errorName, logError, logInfo, logWarn } from '../log';
 import type { RecordAttempts } from '../queue/messages';
 import { deadLetterUnreadable } from './reject-to-dead-letters';
@@ -34,7 +34,7 @@ export async function failMisconfigured(env: Env, jobs: Job[], reason: string, c
 /** Acks duplicates and finished requests, retries leased ones later, ends expired ones. */
 export async function settleSkipped(env: Env, skipped: Job[], now: number, finishing: D1PreparedStatement[], leaseMs: number): Promise<void> {
   if (skipped.length === 0) return;
-  let states;
+  let states: Awaited<ReturnType<typeof readStates>>;
   try {
     states = await readStates(env.DB, unique(skipped.map((job) => job.requestId)));
   } catch (error) {

@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import { IDEMPOTENCY_WINDOW_MS } from '../db/idempotency-keys';
-import { type StandaloneTable, deleteOldRequests, deleteOldResendJobs, deleteOldRows } from '../db/retention-deletes';
+import { deleteOldRequests, deleteOldResendJobs, deleteOldRows, type StandaloneTable } from '../db/retention-deletes';
 import { logInfo } from '../log';
 
 /** The cron expression of the daily retention run; the same string as in wrangler.toml. */

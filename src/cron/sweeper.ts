@@ -1,9 +1,9 @@
 import { type Config, loadConfig } from '../config';
 import { expireUnsentRequests, markReenqueued, stalledCheckRows, stalledSendIds } from '../db/stalled-work';
-import { errorName, logError, logInfo } from '../log';
-import { sendJob, statusCheck } from '../queue/messages';
-import { pacingHorizonMs } from '../pacing/provider-slots';
 import { statusCheckDelaySeconds } from '../delivery-reports/check-policy';
+import { errorName, logError, logInfo } from '../log';
+import { pacingHorizonMs } from '../pacing/provider-slots';
+import { sendJob, statusCheck } from '../queue/messages';
 
 /** The send queue's `max_batch_timeout` in wrangler.toml, in ms (a test checks they agree). */
 export const QUEUE_BATCH_TIMEOUT_MS = 1000;

@@ -35,11 +35,7 @@ class Sql {
   }
 }
 
-export async function listRequests(
-  db: D1Database,
-  filter: RequestFilter,
-  page: { after: Position | null; limit: number },
-): Promise<OtpRequestRow[]> {
+export async function listRequests(db: D1Database, filter: RequestFilter, page: { after: Position | null; limit: number }): Promise<OtpRequestRow[]> {
   const sql = new Sql();
   if (filter.phoneNumber) sql.conditions.push(`phone_number = ${sql.param(filter.phoneNumber)}`);
   if (filter.statuses?.length) sql.conditions.push(`status IN (SELECT value FROM json_each(${sql.param(JSON.stringify(filter.statuses))}))`);
@@ -89,11 +85,7 @@ export interface AttemptFilter {
 const ATTEMPT_COLUMNS = `a.id, a.request_id, a.attempt_number, a.started_at, a.finished_at, a.duration_ms, a.outcome, a.http_status,
   a.provider_message_id, a.error_code, a.error_message, a.retry_delay_seconds, r.phone_number, r.origin`;
 
-export async function listAttempts(
-  db: D1Database,
-  filter: AttemptFilter,
-  page: { after: Position | null; limit: number },
-): Promise<AttemptRow[]> {
+export async function listAttempts(db: D1Database, filter: AttemptFilter, page: { after: Position | null; limit: number }): Promise<AttemptRow[]> {
   const sql = new Sql();
   if (filter.phoneNumber) {
     sql.conditions.push(`a.request_id IN (SELECT id FROM otp_requests WHERE phone_number = ${sql.param(filter.phoneNumber)})`);
@@ -135,7 +127,9 @@ export async function requestHistory(db: D1Database, requestId: string) {
   const [request, attempts, checks, replacedBy] = await db.batch([
     db.prepare('SELECT * FROM otp_requests WHERE id = ?1').bind(requestId),
     db
-      .prepare(`SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts a JOIN otp_requests r ON r.id = a.request_id WHERE a.request_id = ?1 ORDER BY a.attempt_number`)
+      .prepare(
+        `SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts a JOIN otp_requests r ON r.id = a.request_id WHERE a.request_id = ?1 ORDER BY a.attempt_number`,
+      )
       .bind(requestId),
     db.prepare('SELECT * FROM status_checks WHERE request_id = ?1 ORDER BY check_number').bind(requestId),
     db.prepare('SELECT id, status, origin, created_at FROM otp_requests WHERE replaces_request_id = ?1 ORDER BY created_at').bind(requestId),

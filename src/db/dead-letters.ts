@@ -1,8 +1,6 @@
 /** One dead letter kept with its reason (never the message body, which may hold data). */
 export function deadLetterStatement(db: D1Database, messageId: string, requestId: string | null, reason: string, now: number): D1PreparedStatement {
-  return db
-    .prepare('INSERT INTO dead_letters (message_id, request_id, reason, received_at) VALUES (?1, ?2, ?3, ?4)')
-    .bind(messageId, requestId, reason, now);
+  return db.prepare('INSERT INTO dead_letters (message_id, request_id, reason, received_at) VALUES (?1, ?2, ?3, ?4)').bind(messageId, requestId, reason, now);
 }
 
 /** Ends a request whose send job ran out of retries, unless it moved on meanwhile. */

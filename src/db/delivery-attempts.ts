@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { FINAL_STATUSES, RequestStatus } from './requests';
 import type { AttemptRecord as AttemptRecordSchema } from '../queue/messages';
+import { FINAL_STATUSES, RequestStatus } from './requests';
 
 /**
  * How long one consumer owns a request while it calls the provider. Another copy of the same

@@ -20,10 +20,7 @@ export type KeyClaim = { kind: 'claimed' } | { kind: 'done'; fingerprint: string
  * request is gone (retention) is taken over; any other holder is answered, so concurrent calls
  * with one key never both reach admission.
  */
-export async function claimIdempotencyKey(
-  db: D1Database,
-  claim: { key: string; fingerprint: string; requestId: string; now: number },
-): Promise<KeyClaim> {
+export async function claimIdempotencyKey(db: D1Database, claim: { key: string; fingerprint: string; requestId: string; now: number }): Promise<KeyClaim> {
   const taken = await db
     .prepare(
       `INSERT INTO idempotency_keys (key, fingerprint, request_id, created_at, pending_until) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -51,10 +48,7 @@ export function completeIdempotencyKeyStatement(db: D1Database, claim: { key: st
 
 /** Gives a pending claim up (its request was refused or could not be recorded), so a retry can proceed at once. */
 export async function releaseIdempotencyKey(db: D1Database, claim: { key: string; requestId: string }): Promise<void> {
-  await db
-    .prepare('DELETE FROM idempotency_keys WHERE key = ?1 AND request_id = ?2 AND pending_until IS NOT NULL')
-    .bind(claim.key, claim.requestId)
-    .run();
+  await db.prepare('DELETE FROM idempotency_keys WHERE key = ?1 AND request_id = ?2 AND pending_until IS NOT NULL').bind(claim.key, claim.requestId).run();
 }
 
 export function isUniqueViolation(error: unknown): boolean {

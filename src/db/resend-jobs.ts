@@ -61,10 +61,7 @@ export function jobFilter(job: ResendJobRow): ResendFilter {
 }
 
 export function skippedByReason(job: ResendJobRow): Record<SkipReason, number> {
-  return Object.fromEntries(SKIP_REASONS.map((reason) => [reason, job[SKIP_COLUMNS[reason] as keyof ResendJobRow] as number])) as Record<
-    SkipReason,
-    number
-  >;
+  return Object.fromEntries(SKIP_REASONS.map((reason) => [reason, job[SKIP_COLUMNS[reason] as keyof ResendJobRow] as number])) as Record<SkipReason, number>;
 }
 
 export function insertJobStatement(db: D1Database, job: { id: string; filter: ResendFilter; matched: number; now: number }) {
@@ -140,5 +137,8 @@ export async function stalledJobs(db: D1Database, updatedBefore: number, limit: 
 /** Notes that the jobs' current steps were just re-enqueued. */
 export async function touchJobs(db: D1Database, ids: readonly string[], now: number): Promise<void> {
   const placeholders = ids.map((_, index) => `?${index + 2}`).join(', ');
-  await db.prepare(`UPDATE resend_jobs SET updated_at = ?1 WHERE id IN (${placeholders})`).bind(now, ...ids).run();
+  await db
+    .prepare(`UPDATE resend_jobs SET updated_at = ?1 WHERE id IN (${placeholders})`)
+    .bind(now, ...ids)
+    .run();
 }

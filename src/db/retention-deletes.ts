@@ -4,11 +4,7 @@
  */
 
 /** A chunk of old requests, with their delivery attempts and status checks in the same D1 batch. */
-export async function deleteOldRequests(
-  db: D1Database,
-  cutoff: number,
-  rows: number,
-): Promise<{ requests: number; attempts: number; statusChecks: number }> {
+export async function deleteOldRequests(db: D1Database, cutoff: number, rows: number): Promise<{ requests: number; attempts: number; statusChecks: number }> {
   const oldRequests = `SELECT id FROM otp_requests WHERE created_at < ?1 ORDER BY created_at LIMIT ?2`;
   const [attempts, checks, requests] = await db.batch([
     db.prepare(`DELETE FROM delivery_attempts WHERE request_id IN (${oldRequests})`).bind(cutoff, rows),

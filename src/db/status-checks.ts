@@ -87,14 +87,6 @@ export function recordStatusCheckStatements(db: D1Database, record: CheckRecord)
              updated_at = ?7
          WHERE id = ?1`,
       )
-      .bind(
-        record.requestId,
-        record.check,
-        plan.deliveryStatus,
-        record.deliveredAt ?? record.finishedAt,
-        plan.errorCode,
-        plan.errorMessage,
-        record.finishedAt,
-      ),
+      .bind(record.requestId, record.check, plan.deliveryStatus, record.deliveredAt ?? record.finishedAt, plan.errorCode, plan.errorMessage, record.finishedAt),
   ];
 }

@@ -20,8 +20,7 @@ export function statusCheckDelaySeconds(check: number, settings: StatusCheckSett
  * an answer that will not change (an unknown message id, refused credentials) ends it at once.
  */
 export function planAfterCheck(outcome: StatusOutcome, check: number, settings: StatusCheckSettings): CheckPlan {
-  const next = (floorSeconds = 0) =>
-    check < settings.maxChecks ? Math.max(statusCheckDelaySeconds(check + 1, settings), Math.ceil(floorSeconds)) : null;
+  const next = (floorSeconds = 0) => (check < settings.maxChecks ? Math.max(statusCheckDelaySeconds(check + 1, settings), Math.ceil(floorSeconds)) : null);
   switch (outcome.kind) {
     case 'report': {
       if (outcome.status === 'delivered') {

@@ -1,7 +1,7 @@
 import type { Config } from '../config';
+import type { AttemptRecord } from '../db/delivery-attempts';
 import { errorName, logWarn } from '../log';
 import { statusCheck } from '../queue/messages';
-import type { AttemptRecord } from '../db/delivery-attempts';
 import { statusCheckDelaySeconds } from './check-policy';
 
 const QUEUE_SEND_BATCH_LIMIT = 100;

@@ -1,9 +1,9 @@
 import type { WindowRule } from '../config';
-import { rateLimiterFor, settleLimit, verifyFailureKey } from './limiter-client';
-import type { LimitDecision } from './rate-limiter';
-import { type PhoneLock, activeLockFrom, activeLockStatement, deletePhoneLock, recordPhoneLock } from '../db/phone-locks';
+import { activeLockFrom, activeLockStatement, deletePhoneLock, type PhoneLock, recordPhoneLock } from '../db/phone-locks';
 import { errorName, logWarn } from '../log';
 import { maskPhoneNumber } from '../phone';
+import { rateLimiterFor, settleLimit, verifyFailureKey } from './limiter-client';
+import type { LimitDecision } from './rate-limiter';
 
 /**
  * Locked phones: those whose verification-failure budget (VERIFY_FAILURE_LIMITS, kept by the

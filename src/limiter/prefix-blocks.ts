@@ -1,7 +1,7 @@
-import { type PrefixBlock, activeBlockFrom, activeBlockStatement, liftActiveBlock, listActiveBlocks, recordOperatorBlock } from '../db/prefix-blocks';
-import { prefixGuardFor } from './limiter-client';
+import { activeBlockFrom, activeBlockStatement, liftActiveBlock, listActiveBlocks, type PrefixBlock, recordOperatorBlock } from '../db/prefix-blocks';
 import { logError, logInfo } from '../log';
 import { PREFIX_DIGITS, phonePrefix } from '../phone';
+import { prefixGuardFor } from './limiter-client';
 
 export type { PrefixBlock } from '../db/prefix-blocks';
 

@@ -1,9 +1,9 @@
 import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
-import { type BlockReason, type PrefixBlock, markBlockLifted, mirrorAutomaticBlock } from '../db/prefix-blocks';
+import { type BlockReason, markBlockLifted, mirrorAutomaticBlock, type PrefixBlock } from '../db/prefix-blocks';
 import { logError, logInfo } from '../log';
 import { StorageUpkeep } from './storage-upkeep';
-import { WindowRule, evaluateWindows, longestWindowMs, pruneEvents } from './window-log';
+import { evaluateWindows, longestWindowMs, pruneEvents, WindowRule } from './window-log';
 
 /**
  * One destination prefix (country code plus leading digits): its send rate limit, its SMS-pumping
@@ -134,14 +134,15 @@ export class PrefixGuard extends DurableObject<Env> {
   private pumpingSignal(request: AdmitInput, now: number): { reason: BlockReason; note: string } | null {
     const { pumping } = request;
     // Consecutive numbers: distinct numbers in this one thousand-number block, this one included.
-    const distinct = this.sql
-      .exec<{ n: number }>(
-        `SELECT COUNT(DISTINCT number_key) AS n FROM ${SENDS} WHERE block_key = ? AND at > ? AND number_key != ?`,
-        request.blockKey,
-        now - pumping.sequentialSeconds * 1000,
-        request.numberKey,
-      )
-      .one().n + 1;
+    const distinct =
+      this.sql
+        .exec<{ n: number }>(
+          `SELECT COUNT(DISTINCT number_key) AS n FROM ${SENDS} WHERE block_key = ? AND at > ? AND number_key != ?`,
+          request.blockKey,
+          now - pumping.sequentialSeconds * 1000,
+          request.numberKey,
+        )
+        .one().n + 1;
     if (distinct >= pumping.sequentialNumbers) {
       return { reason: 'sequential_numbers', note: `${distinct} numbers of one thousand-block within ${pumping.sequentialSeconds} s` };
     }

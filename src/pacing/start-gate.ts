@@ -14,9 +14,7 @@ export const systemClock: Clock = {
 /** A call that missed its send time takes a new one at most this many times, then goes back to the queue. */
 export const MAX_REBOOKINGS = 2;
 
-export type StartDecision =
-  | { start: true; startedAt: number }
-  | { start: false; reason: 'pacer_busy' | 'deadline' | 'late'; retryAfterSeconds: number };
+export type StartDecision = { start: true; startedAt: number } | { start: false; reason: 'pacer_busy' | 'deadline' | 'late'; retryAfterSeconds: number };
 
 /** Asks the pacer for one new send time, none sooner than `leadMs` from now. */
 export type Rebook = (leadMs: number) => Promise<Reservation>;

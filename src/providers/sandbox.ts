@@ -49,7 +49,13 @@ export class SandboxProvider implements SmsProvider {
         break;
     }
     const messageId = `sbx_${(await sha256Hex(request.idempotencyKey)).slice(0, 24)}`;
-    await recordSandboxMessage(this.db, { idempotencyKey: request.idempotencyKey, messageId, requestId: request.requestId, phoneNumber: request.phoneNumber, createdAt: Date.now() });
+    await recordSandboxMessage(this.db, {
+      idempotencyKey: request.idempotencyKey,
+      messageId,
+      requestId: request.requestId,
+      phoneNumber: request.phoneNumber,
+      createdAt: Date.now(),
+    });
     return { kind: 'sent', httpStatus: 201, messageId };
   }
 

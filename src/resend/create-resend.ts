@@ -1,4 +1,4 @@
-import { type ResendFilter, type ResendableStatus, insertJobStatement } from '../db/resend-jobs';
+import { insertJobStatement, type ResendableStatus, type ResendFilter } from '../db/resend-jobs';
 import { countMatches } from '../db/resend-matches';
 import { ApiError } from '../errors';
 import { newResendId } from '../ids';

@@ -1,11 +1,11 @@
 import type { Config } from '../config';
 import { isUniqueViolation } from '../db/idempotency-keys';
 import { insertRequestStatements, markEnqueuedStatements } from '../db/requests';
-import { type SkipReason, SKIP_REASONS, getJob, jobFilter, recordChunkStatements } from '../db/resend-jobs';
+import { getJob, jobFilter, recordChunkStatements, SKIP_REASONS, type SkipReason } from '../db/resend-jobs';
 import { type MatchRow, pageOfMatches } from '../db/resend-matches';
 import { newRequestId } from '../ids';
-import { errorName, logError, logInfo, logWarn } from '../log';
 import { type PrefixBlocks, prefixBlocksFor } from '../limiter/prefix-blocks';
+import { errorName, logError, logInfo, logWarn } from '../log';
 import { type ResendFanout, resendFanout, sendJob } from '../queue/messages';
 
 /** Matches handled per fan-out step: one D1 batch of at most 2 statements per new request. */
@@ -87,7 +87,11 @@ async function runStep(body: ResendFanout, env: Env, config: Config, prefixBlock
     throw error;
   }
 
-  await enqueueSends(env, config, created.map((entry) => entry.requestId));
+  await enqueueSends(
+    env,
+    config,
+    created.map((entry) => entry.requestId),
+  );
   logInfo('resend.step_done', { resendId, step, matched: rows.length, enqueued: created.length, ...skipped, finished });
   if (finished) return;
   try {

@@ -16,7 +16,11 @@ export async function reviveStalledResends(env: Env, now = Date.now()): Promise<
   if (results.length === 0) return { revived: 0 };
   try {
     await env.SEND_QUEUE.sendBatch(results.map((job) => ({ body: resendFanout(job.id, job.chunks_done) })));
-    await touchJobs(env.DB, results.map((job) => job.id), now);
+    await touchJobs(
+      env.DB,
+      results.map((job) => job.id),
+      now,
+    );
   } catch (error) {
     logError('resend.revive_failed', { error: errorName(error), jobs: results.length });
     return { revived: 0 };

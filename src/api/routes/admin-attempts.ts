@@ -1,21 +1,20 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { listAttempts } from '../../db/audit-queries';
 import { ATTEMPT_OUTCOMES } from '../../db/delivery-attempts';
-import { ErrorCodeParam, PageParams, PageSchema, PhoneQueryParam, TimeParam, listParam } from '../admin-schemas';
+import { ErrorCodeParam, listParam, PageParams, PageSchema, PhoneQueryParam, TimeParam } from '../admin-schemas';
 import { attemptView } from '../admin-views';
-import { viewColumns } from '../csv';
 import type { AppEnv } from '../app-env';
+import { viewColumns } from '../csv';
 import { validationHook } from '../error-handler';
 import { csvResponse, readPaged } from '../paged-listing';
-import { RequestIdSchema, errorResponses } from '../schemas';
+import { errorResponses, RequestIdSchema } from '../schemas';
 import { AdminAttempt } from './admin-requests';
 
 const listAttemptsRoute = createRoute({
   method: 'get',
   path: '/v1/admin/attempts',
   summary: 'Provider calls, newest first, filtered (operators)',
-  description:
-    'Every delivery attempt from the audit table. Keyset pagination: pass `nextCursor` as `cursor`. `format=csv` answers the same query as CSV.',
+  description: 'Every delivery attempt from the audit table. Keyset pagination: pass `nextCursor` as `cursor`. `format=csv` answers the same query as CSV.',
   security: [{ adminBearer: [] }],
   request: {
     query: z.object({

@@ -1,10 +1,10 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { listActivePhoneLocks, type PhoneLock } from '../../db/phone-locks';
 import { ApiError } from '../../errors';
-import { type PhoneLock, listActivePhoneLocks } from '../../db/phone-locks';
 import { liftPhoneLock } from '../../limiter/phone-locks';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { PhoneNumberSchema, errorResponses } from '../schemas';
+import { errorResponses, PhoneNumberSchema } from '../schemas';
 
 const LockedPhone = z
   .object({

@@ -1,4 +1,4 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { countryCallingCode } from '../../country-codes';
 import { BLOCK_REASONS } from '../../db/prefix-blocks';
 import { ApiError } from '../../errors';
@@ -56,7 +56,12 @@ const create = createRoute({
               prefix: PrefixSchema.refine(holdsCountryCode, {
                 error: 'must hold at least a whole country calling code (e.g. +44, +1, +880): a shorter prefix would span several countries',
               }),
-              durationSeconds: z.number().int().min(60).max(365 * 86400).default(43200),
+              durationSeconds: z
+                .number()
+                .int()
+                .min(60)
+                .max(365 * 86400)
+                .default(43200),
               note: z.string().max(200).optional(),
             })
             .strict(),

@@ -1,17 +1,17 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { listRequests, requestHistory } from '../../db/audit-queries';
 import { ATTEMPT_OUTCOMES } from '../../db/delivery-attempts';
 import { DELIVERY_STATUSES, REQUEST_ORIGINS, RequestStatus } from '../../db/requests';
 import { CHECK_RESULTS } from '../../db/status-checks';
 import { ApiError } from '../../errors';
 import { RESEND_ID_PATTERN } from '../../ids';
-import { ErrorCodeParam, PageParams, PageSchema, PhoneQueryParam, TimeParam, listParam } from '../admin-schemas';
+import { ErrorCodeParam, listParam, PageParams, PageSchema, PhoneQueryParam, TimeParam } from '../admin-schemas';
 import { adminRequestView, attemptView, statusCheckView, timeline } from '../admin-views';
-import { type CsvColumn, viewColumns } from '../csv';
 import type { AppEnv } from '../app-env';
+import { type CsvColumn, viewColumns } from '../csv';
 import { validationHook } from '../error-handler';
 import { csvResponse, readPaged } from '../paged-listing';
-import { RequestIdSchema, RequestStatusSchema, errorResponses } from '../schemas';
+import { errorResponses, RequestIdSchema, RequestStatusSchema } from '../schemas';
 
 const AdminRequest = z
   .object({

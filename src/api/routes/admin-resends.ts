@@ -1,5 +1,5 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { RESENDABLE_STATUSES, SKIP_REASONS, getJob, recentJobs } from '../../db/resend-jobs';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { getJob, RESENDABLE_STATUSES, recentJobs, SKIP_REASONS } from '../../db/resend-jobs';
 import { ApiError } from '../../errors';
 import { RESEND_ID_PATTERN } from '../../ids';
 import { resendFilter, startResend } from '../../resend/create-resend';
@@ -7,7 +7,7 @@ import { TimeParam } from '../admin-schemas';
 import { resendJobView } from '../admin-views';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { PhoneNumberSchema, RequestIdSchema, errorResponses } from '../schemas';
+import { errorResponses, PhoneNumberSchema, RequestIdSchema } from '../schemas';
 
 const MAX_LISTED = 1000;
 const ResendableStatus = z.enum(RESENDABLE_STATUSES);
@@ -17,9 +17,10 @@ const ResendRequest = z
   .object({
     filter: z
       .object({
-        status: z
-          .union([ResendableStatus, z.array(ResendableStatus).min(1).max(RESENDABLE_STATUSES.length)])
-          .openapi({ description: 'Which requests to resend: failed, expired, or sent (accepted but never reported delivered)', example: ['failed', 'expired'] }),
+        status: z.union([ResendableStatus, z.array(ResendableStatus).min(1).max(RESENDABLE_STATUSES.length)]).openapi({
+          description: 'Which requests to resend: failed, expired, or sent (accepted but never reported delivered)',
+          example: ['failed', 'expired'],
+        }),
         since: BodyTime.openapi({ description: 'Requests created at or after (ISO 8601 or epoch ms)', example: '2026-11-26T09:00:00Z' }),
         until: BodyTime.optional().openapi({ description: 'Requests created before; default now', example: '2026-11-26T10:00:00Z' }),
         phoneNumbers: z.array(PhoneNumberSchema).min(1).max(MAX_LISTED).optional(),
@@ -92,7 +93,10 @@ const getResend = createRoute({
   security: [{ adminBearer: [] }],
   request: {
     params: z.object({
-      resendId: z.string().regex(RESEND_ID_PATTERN, { error: 'is not a valid resend id' }).openapi({ param: { name: 'resendId', in: 'path' } }),
+      resendId: z
+        .string()
+        .regex(RESEND_ID_PATTERN, { error: 'is not a valid resend id' })
+        .openapi({ param: { name: 'resendId', in: 'path' } }),
     }),
   },
   responses: {

@@ -1,4 +1,4 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { deriveCode } from '../../codes';
 import { recentSandboxMessages } from '../../db/sandbox-messages';
 import { ApiError } from '../../errors';
