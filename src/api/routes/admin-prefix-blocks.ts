@@ -95,7 +95,7 @@ const view = (block: PrefixBlock) => ({
   until: new Date(block.until).toISOString(),
 });
 
-/** Operators list, pre-set and lift prefix blocks (see prefix-blocks.ts for where each kind is enforced). */
+/** Operators list, pre-set and lift prefix blocks (see limiter/prefix-blocks.ts for where each kind is enforced). */
 export const adminPrefixBlockRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(list, async (c) => {
     const blocks = await prefixBlocksFor(c.env).listActive();
