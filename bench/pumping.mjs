@@ -245,7 +245,7 @@ await run.main(async () => {
     let answer;
     try {
       answer = await post('/v1/otp', { phoneNumber: user.phone }, { 'CF-Connecting-IP': user.ip });
-    } catch (error) {
+    } catch {
       user.outcome = `request_error`;
       return;
     }

@@ -208,7 +208,7 @@ async function faultScenarios() {
   console.log(`wrangler dev ${stack.base} healthy after ${seconds(Date.now() - started)} s; ${SCENARIOS.length} scenarios x ${PER_SCENARIO} requests, OTP_TTL_SECONDS=${TTL_SECONDS}`);
 
   // Submit every request at once: scenarios run side by side, as faults would in production.
-  const requests = SCENARIOS.flatMap((scenario, s) => Array.from({ length: PER_SCENARIO }, (_, r) => ({ scenario: s, phoneNumber: phoneFor(s, r) })));
+  const requests = SCENARIOS.flatMap((_scenario, s) => Array.from({ length: PER_SCENARIO }, (_, r) => ({ scenario: s, phoneNumber: phoneFor(s, r) })));
   const apiErrors = [];
   await mapLimit(requests, 8, async (request) => {
     const answer = await http('POST', `${stack.base}/v1/otp`, { body: { phoneNumber: request.phoneNumber } });
@@ -428,7 +428,7 @@ async function pacingAndRecovery() {
   const cronAt = Math.max(midCallAt + LEASE_MS, lastCallAt + FIRST_CHECK_MS) + GRACE_MS + 3000;
   console.log(`  waiting ${seconds(cronAt - Date.now())} s until every lost piece is overdue, then running the cron once`);
   await sleep(Math.max(0, cronAt - Date.now() - 1000));
-  const { calls: callsBeforeCron, statusCalls: checksBeforeCron } = await standIn.log();
+  const { calls: callsBeforeCron } = await standIn.log();
   const stillQueued = await waitForViews(stack, crashed, (view) => Boolean(view), 10_000, 'reading the crashed requests');
   check(
     'nothing recovered before the cron ran (no call, no status change)',

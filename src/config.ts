@@ -197,7 +197,10 @@ function nestedInput(env: object): Record<string, unknown> {
   const input: Record<string, unknown> = {};
   for (const { path, info } of SETTINGS) {
     let node = input;
-    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    for (const key of path.slice(0, -1)) {
+      node[key] ??= {};
+      node = node[key] as Record<string, unknown>;
+    }
     node[path.at(-1)!] = Reflect.get(env, info.env);
   }
   return input;

@@ -78,7 +78,12 @@ const overall = setTimeout(async () => {
   await cleanup();
   finish();
 }, OVERALL_TIMEOUT_MS);
-for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, async () => (await cleanup(), process.exit(1)));
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, async () => {
+    await cleanup();
+    process.exit(1);
+  });
+}
 
 async function api(path, init = {}) {
   const response = await fetch(`${server.base}${path}`, {

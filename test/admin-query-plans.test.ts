@@ -18,7 +18,12 @@ function recordingDb() {
           statements.push(entry);
           const statement = target.prepare(sql);
           const bind = statement.bind.bind(statement);
-          return Object.assign(statement, { bind: (...args: unknown[]) => ((entry.args = args), bind(...args)) });
+          return Object.assign(statement, {
+            bind: (...args: unknown[]) => {
+              entry.args = args;
+              return bind(...args);
+            },
+          });
         };
       }
       const value = Reflect.get(target, property);

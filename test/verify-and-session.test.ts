@@ -484,7 +484,6 @@ describe('cross-site protection', () => {
   });
 
   it('CORS answers only configured app origins, with credentials, never *', async () => {
-    const worker = (await import('../src/index')).default;
     const configured = { ...env, CORS_ALLOWED_ORIGINS: 'https://app.example' } as Env;
     const preflight = (origin: string) =>
       fetchWithEnv(
@@ -508,7 +507,6 @@ describe('cross-site protection', () => {
   });
 
   it('config refuses * as a CORS origin', async () => {
-    const worker = (await import('../src/index')).default;
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     const response = await fetchWithEnv(new Request(`${BASE}/healthz`), { ...env, CORS_ALLOWED_ORIGINS: '*' } as Env);
     errors.mockRestore();

@@ -163,7 +163,7 @@ async function api(path, init) {
   const type = response.headers.get('Content-Type') || '';
   const body = type.includes('json') ? await response.json() : await response.text();
   if (!response.ok) {
-    throw new ApiFailure(body && body.error ? body.error.message + ' (' + body.error.code + ')' : 'HTTP ' + response.status, response.status);
+    throw new ApiFailure(body?.error ? body.error.message + ' (' + body.error.code + ')' : 'HTTP ' + response.status, response.status);
   }
   return { body, response };
 }

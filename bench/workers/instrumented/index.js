@@ -45,7 +45,8 @@ const bump = (record, key, by = 1) => {
 let metering = false;
 
 function objectCounters(className) {
-  return (meter.durableObjects.byClass[className] ??= { sqlStatements: 0, sqlRowsRead: 0, sqlRowsWritten: 0, storageCalls: {} });
+  meter.durableObjects.byClass[className] ??= { sqlStatements: 0, sqlRowsRead: 0, sqlRowsWritten: 0, storageCalls: {} };
+  return meter.durableObjects.byClass[className];
 }
 
 /** Rows a cursor read and wrote are known once it has been consumed: counted when the meter is read. */
@@ -76,7 +77,8 @@ function countD1(label, meta) {
   meter.d1.rowsRead += meta?.rows_read ?? 0;
   meter.d1.rowsWritten += meta?.rows_written ?? 0;
   if (typeof meta?.size_after === 'number') meter.d1.sizeAfter = meta.size_after;
-  const entry = (meter.d1.byStatement[label] ??= { count: 0, rowsRead: 0, rowsWritten: 0 });
+  meter.d1.byStatement[label] ??= { count: 0, rowsRead: 0, rowsWritten: 0 };
+  const entry = meter.d1.byStatement[label];
   entry.count += 1;
   entry.rowsRead += meta?.rows_read ?? 0;
   entry.rowsWritten += meta?.rows_written ?? 0;

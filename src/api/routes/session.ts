@@ -4,7 +4,6 @@ import type { Context } from 'hono';
 import { isSessionRevoked, revokeSession } from '../../db/session-revocations';
 import { ApiError } from '../../errors';
 import { newSessionId } from '../../ids';
-import { logError } from '../../log';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { originGuard } from '../middleware/origin-guard';
