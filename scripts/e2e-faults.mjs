@@ -302,7 +302,7 @@ const BURSTS = intEnv('E2E_FAULTS_BURSTS', 3, 1, 10);
 const RECOVERY_TTL_SECONDS = 120;
 /** The default provider timeout: a call held by the provider stays in flight that long. */
 const PACED_TIMEOUT_MS = 8000;
-/** At these settings: the send lease (src/consumer/delivery-store.ts) and the sweeper's grace (src/consumer/sweeper.ts). */
+/** At these settings: the send lease (src/db/delivery-attempts.ts) and the sweeper's grace (src/cron/sweeper.ts). */
 const LEASE_MS = 30_000;
 const GRACE_MS = 1000 + 5750 + PACED_TIMEOUT_MS + 5000;
 /** DELIVERY_CHECK_BASE_SECONDS (the default): the first status check's delay after a send. */

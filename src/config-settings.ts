@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { WindowRule } from './limiter/window-log';
+import type { WindowRule } from './window-rules';
 
 /**
  * The building blocks of the settings schema in config.ts: one `setting()` per var (its name, the

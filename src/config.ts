@@ -23,7 +23,7 @@ import {
  * name instead of surfacing later as a confusing runtime failure.
  */
 
-export type { WindowRule } from './limiter/window-log';
+export type { WindowRule } from './window-rules';
 
 /** The longest SESSION_TTL_SECONDS accepted: a revocation must outlive every session it refuses. */
 export const SESSION_TTL_MAX_SECONDS = 30 * 86400;
@@ -90,12 +90,7 @@ const configSchema = z
         'least gap after the 1st, 2nd, 3rd, then every later send of the last hour',
       ),
       ip: setting('IP_LIMITS', windowRules, '10/60,40/600,100/3600', 'per client IP (IPv6: per /64)'),
-      unknownIp: setting(
-        'UNKNOWN_IP_LIMITS',
-        windowRules,
-        '5/60,20/3600',
-        'the one bucket all clients with a missing or unreadable `CF-Connecting-IP` share',
-      ),
+      unknownIp: setting('UNKNOWN_IP_LIMITS', windowRules, '5/60,20/3600', 'the one bucket all clients with a missing or unreadable `CF-Connecting-IP` share'),
       prefix: setting('PREFIX_LIMITS', windowRules, '60/60,600/3600', 'per destination prefix (`+` and 5 digits)'),
       global: setting('GLOBAL_SEND_LIMIT', windowRules, '6000/60', 'all sends; 503 when spent'),
       globalShards: setting('GLOBAL_SHARDS', integer(1, 256), '16', 'objects the global budget is split over'),
@@ -113,12 +108,7 @@ const configSchema = z
       minSends: setting('PUMPING_MIN_SENDS', integer(1, 100_000), '20', 'settled sends needed before conversion is judged'),
       minConversion: setting('PUMPING_MIN_CONVERSION', ratio, '0.3', 'below this share verified, the prefix is blocked'),
       blockSeconds: setting('PUMPING_BLOCK_SECONDS', integer(60, 30 * 86400), '43200', 'length of an automatic block'),
-      sequentialNumbers: setting(
-        'SEQUENTIAL_BURST_NUMBERS',
-        integer(2, 1000),
-        '5',
-        'distinct numbers of one thousand-block that trigger a block',
-      ),
+      sequentialNumbers: setting('SEQUENTIAL_BURST_NUMBERS', integer(2, 1000), '5', 'distinct numbers of one thousand-block that trigger a block'),
       sequentialSeconds: setting('SEQUENTIAL_BURST_SECONDS', integer(1, 86400), '600', 'window of the sequential signal'),
     }),
     deliveryChecks: group('Delivery reports', 'Status checks of each SMS the provider accepted.', {
@@ -128,12 +118,7 @@ const configSchema = z
         '30',
         'first check this long after the provider accepted the SMS; each later one waits twice as long (at most an hour)',
       ),
-      maxChecks: setting(
-        'DELIVERY_CHECK_MAX',
-        integer(0, 20),
-        '6',
-        'checks per SMS before its delivery is recorded `unknown` (0 turns delivery reports off)',
-      ),
+      maxChecks: setting('DELIVERY_CHECK_MAX', integer(0, 20), '6', 'checks per SMS before its delivery is recorded `unknown` (0 turns delivery reports off)'),
     }),
     resend: group('Bulk resend', "Operators' resends after a provider outage.", {
       dailyCapPerPhone: setting(

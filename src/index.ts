@@ -1,30 +1,15 @@
 import { createApp } from './api/app';
-import { loadConfig } from './config';
 import { handleQueue } from './consumer/queue-handler';
-import { reviveStalledResends } from './consumer/resend-revival';
-import { RETENTION_CRON, runRetention } from './consumer/retention';
-import { sweep } from './consumer/sweeper';
-import { errorName, logError } from './log';
+import { handleScheduled } from './cron/scheduled';
 
 export { PrefixGuard } from './limiter/prefix-guard';
-export { ProviderPacer } from './limiter/provider-pacer';
 export { RateLimiter } from './limiter/rate-limiter';
+export { ProviderPacer } from './pacing/provider-pacer';
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
   queue: (batch, env, _ctx) => handleQueue(batch, env),
-  scheduled: async (controller, env, ctx) => {
-    if (controller.cron === RETENTION_CRON) {
-      ctx.waitUntil(
-        Promise.resolve()
-          .then(() => runRetention(env, loadConfig(env)))
-          .catch((error) => logError('retention.failed', { error: errorName(error) })),
-      );
-      return;
-    }
-    ctx.waitUntil(sweep(env).catch((error) => logError('sweep.failed', { error: errorName(error) })));
-    ctx.waitUntil(reviveStalledResends(env).catch((error) => logError('resend.revive_failed', { error: errorName(error) })));
-  },
+  scheduled: (controller, env, ctx) => handleScheduled(controller, env, ctx),
 } satisfies ExportedHandler<Env, unknown>;

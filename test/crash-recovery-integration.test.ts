@@ -2,15 +2,25 @@ import { createExecutionContext, createScheduledController, env, waitOnExecution
 import { beforeEach, describe, expect, it } from 'vitest';
 import { deriveCode } from '../src/codes';
 import { loadConfig } from '../src/config';
-import { claimRequests, sendLeaseMs } from '../src/consumer/delivery-store';
-import { pacingHorizonMs } from '../src/consumer/provider-slots';
-import { stallGraceMs } from '../src/consumer/sweeper';
+import { stallGraceMs } from '../src/cron/sweeper';
+import { claimRequests, sendLeaseMs } from '../src/db/delivery-attempts';
 import { providerIdempotencyKey } from '../src/ids';
 import worker from '../src/index';
-import { StartMessagingProvider } from '../src/provider/startmessaging';
+import { pacingHorizonMs } from '../src/pacing/provider-slots';
+import { StartMessagingProvider } from '../src/providers/startmessaging';
 import { type SendJob, type StatusCheck, statusCheck } from '../src/queue/messages';
 import { elapse, retireOtherRequests } from './support/elapse';
-import { PROVIDER_URL, SEND_ROUTE, STATUS_ROUTE, TEST_API_KEY, TEST_OTP_SECRET, requestRow, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
+import {
+  PROVIDER_URL,
+  requestRow,
+  SEND_ROUTE,
+  STATUS_ROUTE,
+  seedRequest,
+  startMessagingEnv,
+  TEST_API_KEY,
+  TEST_OTP_SECRET,
+  uniquePhone,
+} from './support/fixtures';
 import { interceptOrigin, json } from './support/outbound';
 import { withScriptedPacer } from './support/pacer';
 import { deliver, deliverSendJobs } from './support/queue';
@@ -43,7 +53,8 @@ function idempotentProvider() {
     calls,
     /** New SMS sent for the request (its key's first accepted call). */
     sms: (requestId: string) => smsPerKey.get(providerIdempotencyKey(requestId)) ?? 0,
-    callsFor: (requestId: string) => calls.filter((call) => (call.body as { idempotencyKey?: string } | undefined)?.idempotencyKey === providerIdempotencyKey(requestId)),
+    callsFor: (requestId: string) =>
+      calls.filter((call) => (call.body as { idempotencyKey?: string } | undefined)?.idempotencyKey === providerIdempotencyKey(requestId)),
     script: (phoneNumber: string, respond: () => Response) => scripted.set(phoneNumber, respond),
   };
 }
@@ -65,7 +76,10 @@ async function drain(testEnv: Env, queue: ReturnType<typeof recordingQueue>) {
     const sends = messages.filter((body): body is SendJob => body.type === 'send');
     const checks = messages.filter((body): body is StatusCheck => body.type === 'status_check');
     if (sends.length) {
-      const { result } = await deliverSendJobs(testEnv, sends.map((body) => body.requestId));
+      const { result } = await deliverSendJobs(
+        testEnv,
+        sends.map((body) => body.requestId),
+      );
       expect(result.retryMessages).toEqual([]);
     }
     if (checks.length) await deliver(testEnv, 'otp-send', checks);

@@ -1,6 +1,6 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
+import { SANDBOX_MAGIC_NUMBERS } from '../src/providers/sandbox';
 import { uniquePhone } from './support/fixtures';
 
 async function requestCode(phoneNumber: string) {

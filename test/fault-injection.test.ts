@@ -1,17 +1,16 @@
-import { env, runInDurableObject } from 'cloudflare:test';
+import { createExecutionContext, createMessageBatch, env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import { createExecutionContext, createMessageBatch } from 'cloudflare:test';
+import { deadLetterRetryDelaySeconds } from '../src/consumer/record-dead-letters';
+import { sweep } from '../src/cron/sweeper';
+import { claimRequests, recordAttemptStatements } from '../src/db/delivery-attempts';
 import worker from '../src/index';
-import { deadLetterRetryDelaySeconds } from '../src/consumer/dead-letter-batch';
-import { claimRequests, recordAttemptStatements } from '../src/consumer/delivery-store';
-import { sweep } from '../src/consumer/sweeper';
-import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';
 import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { phonePrefix } from '../src/phone';
-import { PROVIDER_URL, SEND_ROUTE, attemptRows, requestRow, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
+import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';
 import { recordingQueue, withFailingBatchOf, withFaultyBatch } from './support/faults';
-import { json, interceptOrigin } from './support/outbound';
+import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
+import { interceptOrigin, json } from './support/outbound';
 import { deliver, deliverSendJobs } from './support/queue';
 import { fetchWithEnv } from './support/worker';
 
@@ -35,7 +34,9 @@ const storedEvents = (stub: DurableObjectStub<RateLimiter>) =>
   runInDurableObject(stub, (_i: RateLimiter, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
 
 async function expireLease(id: string) {
-  await env.DB.prepare('UPDATE otp_requests SET lease_until = ? WHERE id = ?').bind(Date.now() - 1, id).run();
+  await env.DB.prepare('UPDATE otp_requests SET lease_until = ? WHERE id = ?')
+    .bind(Date.now() - 1, id)
+    .run();
 }
 
 describe('D1 fails while the consumer records an outcome', () => {
@@ -147,9 +148,7 @@ describe('D1 fails for longer than the queue retries a recorded outcome', () => 
     spies.forEach((spy) => spy.mockRestore());
     expect(result.explicitAcks).toEqual(ids);
     expect(provider.calls).toHaveLength(1);
-    expect(await attemptRows(id)).toEqual([
-      expect.objectContaining({ attempt_number: 1, outcome: 'sent', provider_message_id: `msg-otpd-${id}` }),
-    ]);
+    expect(await attemptRows(id)).toEqual([expect.objectContaining({ attempt_number: 1, outcome: 'sent', provider_message_id: `msg-otpd-${id}` })]);
     expect(await requestRow(id)).toMatchObject({ status: 'sent', provider_message_id: `msg-otpd-${id}`, lease_until: null, last_error_code: null });
     expect(await deadLetters(id)).toEqual([{ message_id: ids[0], reason: 'record_attempts_retries_exhausted' }]);
     // As on the normal path, the accepted SMS gets its delivery checks.
@@ -189,7 +188,9 @@ describe('D1 fails for longer than the queue retries a recorded outcome', () => 
     const spies = quietly();
     const { id, body } = await deferredOutcome();
     // D1 came back and the cron ran first: the code expired while the request sat in `sending`.
-    await env.DB.prepare('UPDATE otp_requests SET expires_at = ?1, lease_until = ?1 WHERE id = ?2').bind(Date.now() - 1, id).run();
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ?1, lease_until = ?1 WHERE id = ?2')
+      .bind(Date.now() - 1, id)
+      .run();
     await sweep(env);
     expect(await requestRow(id)).toMatchObject({ status: 'expired', last_error_code: 'expired_before_delivery' });
 
@@ -203,7 +204,9 @@ describe('D1 fails for longer than the queue retries a recorded outcome', () => 
   it('on the work queue too, a recorded SMS counts as sent even if the sweeper ended the request expired first', async () => {
     const spies = quietly();
     const { id, body } = await deferredOutcome();
-    await env.DB.prepare('UPDATE otp_requests SET expires_at = ?1, lease_until = ?1 WHERE id = ?2').bind(Date.now() - 1, id).run();
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ?1, lease_until = ?1 WHERE id = ?2')
+      .bind(Date.now() - 1, id)
+      .run();
     await sweep(env);
     expect((await requestRow(id)).status).toBe('expired');
 
@@ -222,7 +225,9 @@ describe('D1 fails for longer than the queue retries a recorded outcome', () => 
     await claimRequests(env.DB, [requeued.id], Date.now(), 30_000);
     const now = Date.now();
     const retry = { action: 'retry', delaySeconds: 5, errorCode: 'provider_unavailable', message: 'HTTP 503' } as const;
-    await env.DB.batch(recordAttemptStatements(env.DB, { requestId: requeued.id, attemptNumber: 2, startedAt: now, finishedAt: now, httpStatus: 503, decision: retry }));
+    await env.DB.batch(
+      recordAttemptStatements(env.DB, { requestId: requeued.id, attemptNumber: 2, startedAt: now, finishedAt: now, httpStatus: 503, decision: retry }),
+    );
     expect(await requestRow(requeued.id)).toMatchObject({ status: 'queued', attempts: 2 });
     // Verified, or superseded by a newer code, before the outcome came: that stands.
     const verified = await deferredOutcome();
@@ -280,12 +285,20 @@ describe('the consumer dies mid-batch', () => {
     expect(provider.calls).toHaveLength(3);
 
     // The runtime redelivers the whole batch; before the leases lapse the copies wait.
-    const early = await deliverSendJobs(startMessagingEnv(), requests.map((r) => r.id), 2);
+    const early = await deliverSendJobs(
+      startMessagingEnv(),
+      requests.map((r) => r.id),
+      2,
+    );
     expect(early.result.retryMessages).toHaveLength(3);
     expect(provider.calls).toHaveLength(3);
 
     for (const request of requests) await expireLease(request.id);
-    await deliverSendJobs(startMessagingEnv(), requests.map((r) => r.id), 3);
+    await deliverSendJobs(
+      startMessagingEnv(),
+      requests.map((r) => r.id),
+      3,
+    );
     expect(provider.calls).toHaveLength(6);
     expect(provider.sms()).toBe(3);
     for (const request of requests) expect((await requestRow(request.id)).status).toBe('sent');

@@ -55,17 +55,16 @@ describe('GET /v1/otp/:id shows a fixed message per error code, never the provid
 
   it('every error code the consumer and providers can record has its own fixed message', () => {
     // Read from the source, so that a code added there without a public message fails here.
-    const sources = import.meta.glob<string>(['../src/consumer/*.ts', '../src/provider/*.ts', '../src/db/*.ts'], {
-      query: '?raw',
-      import: 'default',
-      eager: true,
-    });
+    const sources = import.meta.glob<string>(
+      ['../src/consumer/*.ts', '../src/cron/*.ts', '../src/delivery-reports/*.ts', '../src/resend/*.ts', '../src/providers/*.ts', '../src/db/*.ts'],
+      {
+        query: '?raw',
+        import: 'default',
+        eager: true,
+      },
+    );
     const recorded = new Set<string>();
-    const patterns = [
-      /'(provider_[a-z_]+)'/g,
-      /errorCode: '([a-z_]+)'/g,
-      /last_error_code = (?:COALESCE\(last_error_code, )?'([a-z_]+)'/g,
-    ];
+    const patterns = [/'(provider_[a-z_]+)'/g, /errorCode: '([a-z_]+)'/g, /last_error_code = (?:COALESCE\(last_error_code, )?'([a-z_]+)'/g];
     for (const text of Object.values(sources)) {
       for (const pattern of patterns) for (const match of text.matchAll(pattern)) recorded.add(match[1]!);
     }

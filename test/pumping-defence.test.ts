@@ -1,9 +1,9 @@
-import { SELF, env, runInDurableObject } from 'cloudflare:test';
+import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
-import type { PrefixGuard } from '../src/limiter/prefix-guard';
 import { prefixGuardFor } from '../src/limiter/limiter-client';
-import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
+import type { PrefixGuard } from '../src/limiter/prefix-guard';
+import { SANDBOX_MAGIC_NUMBERS } from '../src/providers/sandbox';
 import { recordingQueue } from './support/faults';
 import { TEST_OTP_SECRET } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
@@ -179,7 +179,9 @@ describe('operator blocks', () => {
     expect((await send(numberIn(prefix, 102), vars)).status).toBe(429);
     expect((await prefixGuardFor(env, prefix).status()).block).toMatchObject({ reason: 'sequential_numbers' });
     errors.mockRestore();
-    const { blocks } = await (await call('/v1/admin/prefix-blocks', { headers: ADMIN })).json<{ blocks: Array<{ prefix: string; reason: string; until: string }> }>();
+    const { blocks } = await (await call('/v1/admin/prefix-blocks', { headers: ADMIN })).json<{
+      blocks: Array<{ prefix: string; reason: string; until: string }>;
+    }>();
     const listed = blocks.find((block) => block.prefix === prefix)!;
     expect(listed.reason).toBe('operator');
     expect(Date.parse(listed.until) - Date.now()).toBeGreaterThan(29 * 86400 * 1000);

@@ -1,21 +1,23 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config';
-import { RETENTION_CRON, runRetention } from '../src/consumer/retention';
+import { RETENTION_CRON, runRetention } from '../src/cron/retention';
 import worker from '../src/index';
 import { insertAttemptRow, insertRequestRow } from './support/audit-seed';
 import { uniquePhone } from './support/fixtures';
 
 const DAY = 86_400_000;
-const count = async (sql: string, ...params: unknown[]) => (await env.DB.prepare(sql).bind(...params).first<{ n: number }>())!.n;
+const count = async (sql: string, ...params: unknown[]) =>
+  (await env.DB.prepare(sql)
+    .bind(...params)
+    .first<{ n: number }>())!.n;
 
 async function seedAged(ageDays: number, attempts: number) {
   const createdAt = Date.now() - ageDays * DAY;
   const request = await insertRequestRow({ phoneNumber: uniquePhone(), createdAt, status: 'failed' });
-  for (let n = 1; n <= attempts; n += 1) await insertAttemptRow({ requestId: request.id, attemptNumber: n, startedAt: createdAt + n, durationMs: 5, outcome: 'retry' });
-  await env.DB.prepare(
-    `INSERT INTO status_checks (request_id, check_number, checked_at, duration_ms, outcome) VALUES (?1, 1, ?2, 3, 'pending')`,
-  )
+  for (let n = 1; n <= attempts; n += 1)
+    await insertAttemptRow({ requestId: request.id, attemptNumber: n, startedAt: createdAt + n, durationMs: 5, outcome: 'retry' });
+  await env.DB.prepare(`INSERT INTO status_checks (request_id, check_number, checked_at, duration_ms, outcome) VALUES (?1, 1, ?2, 3, 'pending')`)
     .bind(request.id, createdAt + 100)
     .run();
   await env.DB.prepare(`INSERT INTO verification_events (request_id, phone_prefix, outcome, at) VALUES (?1, '+9198', 'invalid_code', ?2)`)
@@ -82,7 +84,9 @@ describe('retention (daily cron)', () => {
     )
       .bind(old)
       .run();
-    await env.DB.prepare(`INSERT INTO resend_chunks (resend_id, chunk_number, processed_at, matched, enqueued) VALUES ('rsd_finished0000000000000', 0, ?1, 0, 0)`)
+    await env.DB.prepare(
+      `INSERT INTO resend_chunks (resend_id, chunk_number, processed_at, matched, enqueued) VALUES ('rsd_finished0000000000000', 0, ?1, 0, 0)`,
+    )
       .bind(old)
       .run();
     const summary = await runRetention(env, loadConfig(env));

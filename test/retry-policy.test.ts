@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide, retryDelaySeconds } from '../src/consumer/retry-policy';
-import { parseRetryAfter } from '../src/provider/startmessaging';
+import { parseRetryAfter } from '../src/providers/provider-http';
 
 const settings = { baseSeconds: 2, maxSeconds: 60 };
 

@@ -1,7 +1,7 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { SANDBOX_MAGIC_NUMBERS } from '../src/provider/sandbox';
+import { SANDBOX_MAGIC_NUMBERS } from '../src/providers/sandbox';
 import { adminFetch } from './support/admin';
 import { TEST_OTP_SECRET, uniquePhone } from './support/fixtures';
 
@@ -69,7 +69,11 @@ describe('security headers', () => {
     ['GET', '/v1/admin/prefix-blocks'],
     ['GET', '/nowhere'],
   ])('%s %s', async (method, path) => {
-    const response = await SELF.fetch(`${BASE}${path}`, { method, headers: method === 'POST' ? { 'Content-Type': 'application/json' } : {}, body: method === 'POST' ? '{}' : undefined });
+    const response = await SELF.fetch(`${BASE}${path}`, {
+      method,
+      headers: method === 'POST' ? { 'Content-Type': 'application/json' } : {},
+      body: method === 'POST' ? '{}' : undefined,
+    });
     expect(response.headers.get('X-Content-Type-Options')).toBe('nosniff');
     expect(response.headers.get('Strict-Transport-Security')).toMatch(/max-age=\d+/);
     expect(response.headers.get('X-Frame-Options')).toBe('SAMEORIGIN');

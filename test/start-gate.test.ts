@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Clock, MAX_REBOOKINGS, StartGate } from '../src/consumer/start-gate';
-import { START_TOLERANCE_MS, type Reservation } from '../src/limiter/pacing-schedule';
+import { type Reservation, START_TOLERANCE_MS } from '../src/pacing/pacing-schedule';
+import { type Clock, MAX_REBOOKINGS, StartGate } from '../src/pacing/start-gate';
 
 const T = 1_800_000_000_000;
 

@@ -1,14 +1,14 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import wranglerToml from '../wrangler.toml?raw';
 import { loadConfig } from '../src/config';
-import { claimRequests } from '../src/consumer/delivery-store';
-import { QUEUE_BATCH_TIMEOUT_MS, stallGraceMs, sweep } from '../src/consumer/sweeper';
-import { statusCheck } from '../src/queue/messages';
+import { QUEUE_BATCH_TIMEOUT_MS, stallGraceMs, sweep } from '../src/cron/sweeper';
+import { claimRequests } from '../src/db/delivery-attempts';
 import worker from '../src/index';
+import { statusCheck } from '../src/queue/messages';
+import wranglerToml from '../wrangler.toml?raw';
 import { elapse, retireOtherRequests } from './support/elapse';
 import { recordingQueue as refusingQueue } from './support/faults';
-import { PROVIDER_URL, SEND_ROUTE, STATUS_ROUTE, requestRow, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
+import { PROVIDER_URL, requestRow, SEND_ROUTE, STATUS_ROUTE, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
 import { interceptOrigin, json } from './support/outbound';
 import { deliver, deliverSendJobs } from './support/queue';
 import { recordingQueue, withQueue } from './support/recording-queue';
@@ -50,7 +50,9 @@ describe('how long the sweeper waits', () => {
   });
 
   it('QUEUE_BATCH_TIMEOUT_MS is the send queue’s max_batch_timeout in every environment of wrangler.toml', () => {
-    const timeouts = [...wranglerToml.matchAll(/queues\.consumers\]\]\nqueue = "otp-send"\n(?:.*\n)*?max_batch_timeout = (\d+)/g)].map((match) => Number(match[1]) * 1000);
+    const timeouts = [...wranglerToml.matchAll(/queues\.consumers\]\]\nqueue = "otp-send"\n(?:.*\n)*?max_batch_timeout = (\d+)/g)].map(
+      (match) => Number(match[1]) * 1000,
+    );
     expect(timeouts).toEqual([QUEUE_BATCH_TIMEOUT_MS, QUEUE_BATCH_TIMEOUT_MS]);
   });
 });
@@ -141,7 +143,9 @@ describe('sweeper (cron): send jobs', () => {
 
   it('ends queued requests whose code expired', async () => {
     const { id } = await seedRequest();
-    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?').bind(Date.now() - 1, id).run();
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?')
+      .bind(Date.now() - 1, id)
+      .run();
     const { summary, bodies } = await sweepRecorded();
     expect(summary.expired).toBe(1);
     expect(bodies).toEqual([]);
@@ -150,7 +154,9 @@ describe('sweeper (cron): send jobs', () => {
 
   it('runs from the scheduled handler', async () => {
     const { id } = await seedRequest();
-    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?').bind(Date.now() - 1, id).run();
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?')
+      .bind(Date.now() - 1, id)
+      .run();
     const ctx = createExecutionContext();
     await worker.scheduled(createScheduledController({ cron: '* * * * *' }), env, ctx);
     await waitOnExecutionContext(ctx);
@@ -163,7 +169,10 @@ describe('sweeper (cron): delivery status checks', () => {
   async function sentRequest(messageId: string) {
     const { id } = await seedRequest();
     const queue = recordingQueue();
-    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(201, { success: true, data: { messageId } }), [STATUS_ROUTE]: () => json(200, { data: { status: 'queued' } }) });
+    interceptOrigin(PROVIDER_URL, {
+      [SEND_ROUTE]: () => json(201, { success: true, data: { messageId } }),
+      [STATUS_ROUTE]: () => json(200, { data: { status: 'queued' } }),
+    });
     await deliverSendJobs(withQueue(queue.binding, startMessagingEnv()), [id]);
     expect(queue.take().map((message) => message.body)).toEqual([statusCheck(id, 1)]);
     expect(await requestRow(id)).toMatchObject({ status: 'sent', delivery_status: null, delivery_checks: 0 });

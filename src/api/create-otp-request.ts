@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import { sha256Hex } from '../crypto';
-import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey } from '../db/idempotency';
+import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey } from '../db/idempotency-keys';
 import { clearEnqueued, getRequest, insertRequestStatements } from '../db/requests';
 import { ApiError } from '../errors';
 import { newRequestId } from '../ids';
@@ -118,10 +118,7 @@ async function admitAndRecord(
 }
 
 /** Claims the key for `requestId`; answers the original request when the key already made one. */
-async function claimOrReplay(
-  env: Env,
-  claim: { key: string; phoneNumber: string; requestId: string; now: number },
-): Promise<CreatedRequest | null> {
+async function claimOrReplay(env: Env, claim: { key: string; phoneNumber: string; requestId: string; now: number }): Promise<CreatedRequest | null> {
   const fingerprint = await sha256Hex(JSON.stringify({ phoneNumber: claim.phoneNumber }));
   let found: Awaited<ReturnType<typeof claimIdempotencyKey>>;
   try {

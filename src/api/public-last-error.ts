@@ -5,7 +5,7 @@
  * admin API.
  */
 export const PUBLIC_ERROR_MESSAGES: Readonly<Record<string, string>> = {
-  // A provider call's outcome (provider/startmessaging.ts, provider/provider-http.ts, provider/sandbox.ts).
+  // A provider call's outcome (providers/startmessaging.ts, providers/provider-http.ts, providers/sandbox.ts).
   provider_timeout: 'The SMS provider did not answer in time',
   provider_network_error: 'The SMS provider could not be reached',
   provider_unavailable: 'The SMS provider is temporarily unavailable',
@@ -18,7 +18,7 @@ export const PUBLIC_ERROR_MESSAGES: Readonly<Record<string, string>> = {
   provider_endpoint_not_found: 'The SMS service is not set up correctly; the operator can see why',
   provider_idempotency_conflict: 'The SMS provider refused this message as a conflicting repeat',
   provider_message_not_found: 'The SMS provider has no record of this message',
-  // What the consumer concludes (consumer/send-batch.ts, retry-policy.ts, dead-letter-batch.ts, sweeper.ts).
+  // What the consumer concludes (consumer/send-batch.ts, retry-policy.ts, record-dead-letters.ts, cron/sweeper.ts).
   provider_error: 'The message could not be handed to the SMS provider',
   provider_misconfigured: 'The SMS service is not set up correctly; the operator can see why',
   provider_delivery_failed: 'The SMS provider reports that the message was not delivered',

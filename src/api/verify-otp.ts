@@ -1,16 +1,13 @@
 import { codeMatches } from '../codes';
 import type { Config } from '../config';
-import { type OtpRequestRow, getRequest } from '../db/requests';
+import { countVerifyAttempt, getRequest, type OtpRequestRow } from '../db/requests';
 import { type VerificationOutcome, verificationEventStatement } from '../db/verification-events';
 import { ApiError } from '../errors';
 import { holdLimit, prefixGuardFor, verifyFailureKey } from '../limiter/limiter-client';
+import { noteLockedPhone, settleGuess } from '../limiter/phone-locks';
 import { errorName, logWarn } from '../log';
-import { noteLockedPhone, settleGuess } from '../phone-locks';
 import { effectiveStatus } from './request-view';
 import { requireSecret } from './required-secret';
-
-/** Statuses in which a code can still be checked (a `failed` send may still have reached the phone). */
-const CHECKABLE = "('queued', 'sending', 'sent', 'delivered', 'failed')";
 
 /**
  * Checks a submitted code. Every terminal case has its own answer. The attempt is counted and,
@@ -60,7 +57,7 @@ export async function verifyOtp(
   const matches = await codeMatches(secret, request.id, config.otp.length, input.code);
   let counted: { verify_attempts: number; status: string } | null;
   try {
-    counted = await countAttempt(env.DB, request, matches, now, config.otp.maxVerifyAttempts);
+    counted = await countVerifyAttempt(env.DB, request.id, matches, now, config.otp.maxVerifyAttempts);
   } catch (error) {
     settleBudget(false);
     throw error;
@@ -101,42 +98,6 @@ function refuseMalformedCode(code: string, length: number) {
   if (code.length !== length || !/^[0-9]+$/.test(code)) {
     throw new ApiError('invalid_code_format', `code: must be exactly ${length} digits (0-9)`);
   }
-}
-
-/**
- * Counts one attempt and, when the code matched, verifies the request, in one statement: one row
- * written instead of two. Applies only while the request can still be checked and has attempts
- * left; answers null otherwise. A verification's event goes in the same transaction.
- */
-async function countAttempt(
-  db: D1Database,
-  request: OtpRequestRow,
-  matches: boolean,
-  now: number,
-  maxAttempts: number,
-): Promise<{ verify_attempts: number; status: string } | null> {
-  const [update] = await db.batch<{ verify_attempts: number; status: string }>([
-    db
-      .prepare(
-        `UPDATE otp_requests
-         SET verify_attempts = verify_attempts + 1, updated_at = ?1,
-             status = CASE WHEN ?4 = 1 THEN 'verified' ELSE status END,
-             verified_at = CASE WHEN ?4 = 1 THEN ?1 ELSE verified_at END
-         WHERE id = ?2 AND verify_attempts < ?3 AND status IN ${CHECKABLE} AND expires_at > ?1
-         RETURNING verify_attempts, status`,
-      )
-      .bind(now, request.id, maxAttempts, matches ? 1 : 0),
-    // Written only when the statement above just verified the request: it changed the row (a
-    // concurrent call in the same millisecond that found it verified already changed nothing).
-    db
-      .prepare(
-        `INSERT INTO verification_events (request_id, phone_prefix, outcome, at)
-         SELECT id, phone_prefix, 'verified', verified_at FROM otp_requests
-         WHERE ?3 = 1 AND changes() = 1 AND id = ?1 AND status = 'verified' AND verified_at = ?2`,
-      )
-      .bind(request.id, now, matches ? 1 : 0),
-  ]);
-  return update?.results[0] ?? null;
 }
 
 /** Throws the answer for a request whose code can no longer be checked. */

@@ -1,12 +1,12 @@
 import { type Config, ConfigError, loadConfig } from '../config';
+import { handleStatusChecks } from '../delivery-reports/run-checks';
 import { logError } from '../log';
 import { type RecordAttempts, type ResendFanout, type SendJob, type StatusCheck, WorkMessage } from '../queue/messages';
-import { deadLetterUnreadable } from './dead-letter';
-import { handleDeadLetterBatch } from './dead-letter-batch';
+import { handleResendFanouts } from '../resend/fanout';
 import { handleRecordAttempts } from './record-attempts';
-import { handleResendFanouts } from './resend-fanout';
+import { handleDeadLetterBatch } from './record-dead-letters';
+import { deadLetterUnreadable } from './reject-to-dead-letters';
 import { handleSendJobs } from './send-batch';
-import { handleStatusChecks } from './status-check';
 
 /** The dead-letter queue is recognised by name, so renamed deployments keep working. */
 export function isDeadLetterQueue(queueName: string): boolean {

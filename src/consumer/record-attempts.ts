@@ -1,8 +1,8 @@
 import type { Config } from '../config';
+import { lateAttemptStatements } from '../db/late-attempts';
+import { scheduleStatusChecks } from '../delivery-reports/schedule-checks';
 import { errorName, logError } from '../log';
 import { type RecordAttempts, sendJob } from '../queue/messages';
-import { lateAttemptStatements } from './late-attempts';
-import { scheduleStatusChecks } from './schedule-status-checks';
 
 /**
  * Writes provider-call outcomes that could not be written when the calls were made, then puts

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { SendOutcome } from '../provider/types';
+import type { SendOutcome } from '../providers/sms-provider';
 import type { Decision as DecisionSchema } from '../queue/messages';
 
 export interface RetrySettings {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { OtpRequestRow, type RequestStatus } from './requests';
+import { ATTEMPT_OUTCOMES } from './delivery-attempts';
+import { OtpRequestRow, REQUEST_ORIGINS, type RequestStatus } from './requests';
+import { CHECK_RESULTS } from './status-checks';
 
 /**
  * The admin listings. Newest first with keyset pagination on (time, id): each page is an index
@@ -33,11 +35,7 @@ class Sql {
   }
 }
 
-export async function listRequests(
-  db: D1Database,
-  filter: RequestFilter,
-  page: { after: Position | null; limit: number },
-): Promise<OtpRequestRow[]> {
+export async function listRequests(db: D1Database, filter: RequestFilter, page: { after: Position | null; limit: number }): Promise<OtpRequestRow[]> {
   const sql = new Sql();
   if (filter.phoneNumber) sql.conditions.push(`phone_number = ${sql.param(filter.phoneNumber)}`);
   if (filter.statuses?.length) sql.conditions.push(`status IN (SELECT value FROM json_each(${sql.param(JSON.stringify(filter.statuses))}))`);
@@ -63,14 +61,14 @@ export const AttemptRow = z.object({
   started_at: z.number(),
   finished_at: z.number(),
   duration_ms: z.number(),
-  outcome: z.enum(['sent', 'retry', 'failed', 'expired']),
+  outcome: z.enum(ATTEMPT_OUTCOMES),
   http_status: z.number().nullable(),
   provider_message_id: z.string().nullable(),
   error_code: z.string().nullable(),
   error_message: z.string().nullable(),
   retry_delay_seconds: z.number().nullable(),
   phone_number: z.string(),
-  origin: z.enum(['api', 'operator_resend']),
+  origin: z.enum(REQUEST_ORIGINS),
 });
 export type AttemptRow = z.infer<typeof AttemptRow>;
 export type AttemptOutcome = AttemptRow['outcome'];
@@ -87,11 +85,7 @@ export interface AttemptFilter {
 const ATTEMPT_COLUMNS = `a.id, a.request_id, a.attempt_number, a.started_at, a.finished_at, a.duration_ms, a.outcome, a.http_status,
   a.provider_message_id, a.error_code, a.error_message, a.retry_delay_seconds, r.phone_number, r.origin`;
 
-export async function listAttempts(
-  db: D1Database,
-  filter: AttemptFilter,
-  page: { after: Position | null; limit: number },
-): Promise<AttemptRow[]> {
+export async function listAttempts(db: D1Database, filter: AttemptFilter, page: { after: Position | null; limit: number }): Promise<AttemptRow[]> {
   const sql = new Sql();
   if (filter.phoneNumber) {
     sql.conditions.push(`a.request_id IN (SELECT id FROM otp_requests WHERE phone_number = ${sql.param(filter.phoneNumber)})`);
@@ -118,7 +112,7 @@ export const StatusCheckRow = z.object({
   duration_ms: z.number(),
   http_status: z.number().nullable(),
   provider_status: z.string().nullable(),
-  outcome: z.enum(['delivered', 'failed', 'pending', 'error']),
+  outcome: z.enum(CHECK_RESULTS),
   error_code: z.string().nullable(),
   error_message: z.string().nullable(),
   next_check_seconds: z.number().nullable(),
@@ -133,7 +127,9 @@ export async function requestHistory(db: D1Database, requestId: string) {
   const [request, attempts, checks, replacedBy] = await db.batch([
     db.prepare('SELECT * FROM otp_requests WHERE id = ?1').bind(requestId),
     db
-      .prepare(`SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts a JOIN otp_requests r ON r.id = a.request_id WHERE a.request_id = ?1 ORDER BY a.attempt_number`)
+      .prepare(
+        `SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts a JOIN otp_requests r ON r.id = a.request_id WHERE a.request_id = ?1 ORDER BY a.attempt_number`,
+      )
       .bind(requestId),
     db.prepare('SELECT * FROM status_checks WHERE request_id = ?1 ORDER BY check_number').bind(requestId),
     db.prepare('SELECT id, status, origin, created_at FROM otp_requests WHERE replaces_request_id = ?1 ORDER BY created_at').bind(requestId),

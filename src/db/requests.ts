@@ -3,10 +3,21 @@ import { z } from 'zod';
 export const RequestStatus = z.enum(['queued', 'sending', 'sent', 'delivered', 'failed', 'expired', 'verified', 'superseded']);
 export type RequestStatus = z.infer<typeof RequestStatus>;
 
+/** Who asked for the request: an app through the API, or an operator's bulk resend. */
+export const REQUEST_ORIGINS = ['api', 'operator_resend'] as const;
+export type RequestOrigin = (typeof REQUEST_ORIGINS)[number];
+
+/** What the provider's delivery reports say; `unknown` once no further check will be made. */
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed', 'unknown'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
 /** States after which no SMS is ever sent for the request again. */
 export const FINAL_STATUSES: readonly RequestStatus[] = ['sent', 'delivered', 'failed', 'expired', 'verified', 'superseded'];
 /** States in which a request's code can still be delivered or verified. */
 export const ACTIVE_STATUSES: readonly RequestStatus[] = ['queued', 'sending', 'sent', 'delivered'];
+
+/** Statuses in which a code can still be checked (a `failed` send may still have reached the phone). */
+const CHECKABLE_STATUSES: readonly RequestStatus[] = ['queued', 'sending', 'sent', 'delivered', 'failed'];
 
 const sqlList = (values: readonly string[]) => values.map((value) => `'${value}'`).join(', ');
 
@@ -15,7 +26,7 @@ export const OtpRequestRow = z.object({
   phone_number: z.string(),
   phone_prefix: z.string(),
   status: RequestStatus,
-  origin: z.enum(['api', 'operator_resend']),
+  origin: z.enum(REQUEST_ORIGINS),
   replaces_request_id: z.string().nullable(),
   created_at: z.number(),
   updated_at: z.number(),
@@ -29,7 +40,7 @@ export const OtpRequestRow = z.object({
   last_error_message: z.string().nullable(),
   verify_attempts: z.number(),
   verified_at: z.number().nullable(),
-  delivery_status: z.enum(['pending', 'delivered', 'failed', 'unknown']).nullable(),
+  delivery_status: z.enum(DELIVERY_STATUSES).nullable(),
   delivered_at: z.number().nullable(),
   delivery_checks: z.number(),
   resend_id: z.string().nullable(),
@@ -88,4 +99,54 @@ export async function getRequest(db: D1Database, id: string): Promise<OtpRequest
 /** The job never reached the queue after all: the sweeper looks for exactly this mark's absence. */
 export async function clearEnqueued(db: D1Database, id: string): Promise<void> {
   await db.prepare('UPDATE otp_requests SET enqueued_at = NULL WHERE id = ?1').bind(id).run();
+}
+
+/** D1 binds at most 100 parameters per statement. */
+const IDS_PER_UPDATE = 90;
+
+/** Marks requests whose send jobs reached the queue, as statements for one batch. */
+export function markEnqueuedStatements(db: D1Database, ids: readonly string[], now: number): D1PreparedStatement[] {
+  const statements = [];
+  for (let start = 0; start < ids.length; start += IDS_PER_UPDATE) {
+    const slice = ids.slice(start, start + IDS_PER_UPDATE);
+    const placeholders = slice.map((_, index) => `?${index + 2}`).join(', ');
+    statements.push(db.prepare(`UPDATE otp_requests SET enqueued_at = ?1 WHERE id IN (${placeholders})`).bind(now, ...slice));
+  }
+  return statements;
+}
+
+/**
+ * Counts one attempt and, when the code matched, verifies the request, in one statement: one row
+ * written instead of two. Applies only while the request can still be checked and has attempts
+ * left; answers null otherwise. A verification's event goes in the same transaction.
+ */
+export async function countVerifyAttempt(
+  db: D1Database,
+  requestId: string,
+  matches: boolean,
+  now: number,
+  maxAttempts: number,
+): Promise<{ verify_attempts: number; status: string } | null> {
+  const [update] = await db.batch<{ verify_attempts: number; status: string }>([
+    db
+      .prepare(
+        `UPDATE otp_requests
+         SET verify_attempts = verify_attempts + 1, updated_at = ?1,
+             status = CASE WHEN ?4 = 1 THEN 'verified' ELSE status END,
+             verified_at = CASE WHEN ?4 = 1 THEN ?1 ELSE verified_at END
+         WHERE id = ?2 AND verify_attempts < ?3 AND status IN (${sqlList(CHECKABLE_STATUSES)}) AND expires_at > ?1
+         RETURNING verify_attempts, status`,
+      )
+      .bind(now, requestId, maxAttempts, matches ? 1 : 0),
+    // Written only when the statement above just verified the request: it changed the row (a
+    // concurrent call in the same millisecond that found it verified already changed nothing).
+    db
+      .prepare(
+        `INSERT INTO verification_events (request_id, phone_prefix, outcome, at)
+         SELECT id, phone_prefix, 'verified', verified_at FROM otp_requests
+         WHERE ?3 = 1 AND changes() = 1 AND id = ?1 AND status = 'verified' AND verified_at = ?2`,
+      )
+      .bind(requestId, now, matches ? 1 : 0),
+  ]);
+  return update?.results[0] ?? null;
 }

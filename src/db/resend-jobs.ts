@@ -61,10 +61,7 @@ export function jobFilter(job: ResendJobRow): ResendFilter {
 }
 
 export function skippedByReason(job: ResendJobRow): Record<SkipReason, number> {
-  return Object.fromEntries(SKIP_REASONS.map((reason) => [reason, job[SKIP_COLUMNS[reason] as keyof ResendJobRow] as number])) as Record<
-    SkipReason,
-    number
-  >;
+  return Object.fromEntries(SKIP_REASONS.map((reason) => [reason, job[SKIP_COLUMNS[reason] as keyof ResendJobRow] as number])) as Record<SkipReason, number>;
 }
 
 export function insertJobStatement(db: D1Database, job: { id: string; filter: ResendFilter; matched: number; now: number }) {
@@ -126,4 +123,22 @@ export function recordChunkStatements(db: D1Database, chunk: ChunkResult): D1Pre
         ...SKIP_REASONS.map((reason) => chunk.skipped[reason]),
       ),
   ];
+}
+
+/** Unfinished jobs whose progress was last written at or before `updatedBefore`, oldest first. */
+export async function stalledJobs(db: D1Database, updatedBefore: number, limit: number): Promise<Array<{ id: string; chunks_done: number }>> {
+  const { results } = await db
+    .prepare('SELECT id, chunks_done FROM resend_jobs WHERE finished_at IS NULL AND updated_at <= ?1 ORDER BY updated_at LIMIT ?2')
+    .bind(updatedBefore, limit)
+    .all<{ id: string; chunks_done: number }>();
+  return results;
+}
+
+/** Notes that the jobs' current steps were just re-enqueued. */
+export async function touchJobs(db: D1Database, ids: readonly string[], now: number): Promise<void> {
+  const placeholders = ids.map((_, index) => `?${index + 2}`).join(', ');
+  await db
+    .prepare(`UPDATE resend_jobs SET updated_at = ?1 WHERE id IN (${placeholders})`)
+    .bind(now, ...ids)
+    .run();
 }

@@ -1,5 +1,19 @@
 import { z } from 'zod';
-import type { CheckPlan } from '../consumer/status-check-policy';
+import type { DeliveryStatus } from './requests';
+
+/** What one status check came to (`status_checks.outcome`). */
+export const CHECK_RESULTS = ['delivered', 'failed', 'pending', 'error'] as const;
+export type CheckResult = (typeof CHECK_RESULTS)[number];
+
+export interface CheckPlan {
+  result: CheckResult;
+  /** What the request's delivery status becomes; `unknown` once no further check will be made. */
+  deliveryStatus: DeliveryStatus;
+  /** Delay of the next check, or null when this was the last one. */
+  nextCheckSeconds: number | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
 
 const CheckTarget = z.object({
   status: z.string(),
@@ -73,14 +87,6 @@ export function recordStatusCheckStatements(db: D1Database, record: CheckRecord)
              updated_at = ?7
          WHERE id = ?1`,
       )
-      .bind(
-        record.requestId,
-        record.check,
-        plan.deliveryStatus,
-        record.deliveredAt ?? record.finishedAt,
-        plan.errorCode,
-        plan.errorMessage,
-        record.finishedAt,
-      ),
+      .bind(record.requestId, record.check, plan.deliveryStatus, record.deliveredAt ?? record.finishedAt, plan.errorCode, plan.errorMessage, record.finishedAt),
   ];
 }

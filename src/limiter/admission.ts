@@ -1,29 +1,15 @@
 import type { Config } from '../config';
 import { sha256Hex } from '../crypto';
+import { activeLockFrom, activeLockStatement } from '../db/phone-locks';
+import { activeBlockFrom, activeBlockStatement } from '../db/prefix-blocks';
 import { errorName, logWarn } from '../log';
 import { phonePrefix } from '../phone';
-import { activeLockFrom, activeLockStatement } from '../phone-locks';
-import { activeBlockFrom, activeBlockStatement } from '../prefix-blocks';
-import { isSandboxTestNumber } from '../provider/sandbox';
+import { isSandboxTestNumber } from '../providers/sandbox';
 import { clientIpKey } from './client-ip';
-import {
-  consumeLimit,
-  globalShardKey,
-  ipLimitKey,
-  phoneLimitKey,
-  prefixGuardFor,
-  refundLimit,
-  unknownIpLimitKey,
-} from './limiter-client';
+import { consumeLimit, globalShardKey, ipLimitKey, phoneLimitKey, prefixGuardFor, refundLimit, unknownIpLimitKey } from './limiter-client';
 
 /** Why a send was refused; each is the error code of its answer. */
-export type RefusalReason =
-  | 'prefix_blocked'
-  | 'phone_locked'
-  | 'phone_rate_limited'
-  | 'ip_rate_limited'
-  | 'prefix_rate_limited'
-  | 'global_budget_exhausted';
+export type RefusalReason = 'prefix_blocked' | 'phone_locked' | 'phone_rate_limited' | 'ip_rate_limited' | 'prefix_rate_limited' | 'global_budget_exhausted';
 
 /**
  * When several scopes refuse at once, the answer names the first of these: what lasts longest and
@@ -39,13 +25,14 @@ export const REFUSAL_ORDER: readonly RefusalReason[] = [
   'global_budget_exhausted',
 ];
 
-export type Admission =
-  | { allowed: true; release: () => Promise<void> }
-  | { allowed: false; reason: RefusalReason; retryAfterSeconds: number };
+export type Admission = { allowed: true; release: () => Promise<void> } | { allowed: false; reason: RefusalReason; retryAfterSeconds: number };
 
 /** A scope could not answer: a limiter object, or the D1 record of blocks and locks. */
 export class AdmissionUnavailableError extends Error {
-  constructor(readonly failed: 'limiter' | 'storage', cause: unknown) {
+  constructor(
+    readonly failed: 'limiter' | 'storage',
+    cause: unknown,
+  ) {
     super(`admission ${failed} unavailable: ${errorName(cause)}`);
     this.name = 'AdmissionUnavailableError';
   }
@@ -81,7 +68,12 @@ export async function admitSend(
   const scopes: Array<[kind: 'limiter' | 'storage', Promise<ScopeResult>]> = [
     ['limiter', windowScope(env, phoneLimitKey(request.phoneNumber), config.limits.phone, 'phone_rate_limited', limits.phoneCooldown)],
     // Every missing or unreadable address shares one strict bucket: never an unlimited one.
-    ['limiter', ipKey ? windowScope(env, ipLimitKey(ipKey), limits.ip, 'ip_rate_limited') : windowScope(env, unknownIpLimitKey(limits.unknownIp), limits.unknownIp, 'ip_rate_limited')],
+    [
+      'limiter',
+      ipKey
+        ? windowScope(env, ipLimitKey(ipKey), limits.ip, 'ip_rate_limited')
+        : windowScope(env, unknownIpLimitKey(limits.unknownIp), limits.unknownIp, 'ip_rate_limited'),
+    ],
     ['limiter', globalScope(env, config)],
     ['storage', recordedScope(env.DB, request.phoneNumber)],
   ];
@@ -126,10 +118,7 @@ async function windowScope(
 
 async function prefixScope(env: Env, request: { requestId: string; phoneNumber: string }, config: Config): Promise<ScopeResult> {
   const prefix = phonePrefix(request.phoneNumber);
-  const [numberKey, blockKey] = await Promise.all([
-    sha256Hex(`number:${request.phoneNumber}`),
-    sha256Hex(`block:${request.phoneNumber.slice(0, -3)}`),
-  ]);
+  const [numberKey, blockKey] = await Promise.all([sha256Hex(`number:${request.phoneNumber}`), sha256Hex(`block:${request.phoneNumber.slice(0, -3)}`)]);
   const guard = prefixGuardFor(env, prefix);
   const decision = await guard.admit({ prefix, requestId: request.requestId, numberKey, blockKey, rules: config.limits.prefix, pumping: config.pumping });
   if (decision.allowed) return { refusals: [], refund: () => guard.refund(request.requestId) };

@@ -1,8 +1,9 @@
 import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
+import { type BlockReason, markBlockLifted, mirrorAutomaticBlock, type PrefixBlock } from '../db/prefix-blocks';
 import { logError, logInfo } from '../log';
 import { StorageUpkeep } from './storage-upkeep';
-import { WindowRule, evaluateWindows, longestWindowMs, pruneEvents } from './window-log';
+import { evaluateWindows, longestWindowMs, pruneEvents, WindowRule } from './window-log';
 
 /**
  * One destination prefix (country code plus leading digits): its send rate limit, its SMS-pumping
@@ -34,15 +35,7 @@ export const AdmitInput = z.object({
 });
 export type AdmitInput = z.infer<typeof AdmitInput>;
 
-export type BlockReason = 'low_conversion' | 'sequential_numbers' | 'operator';
-
-export interface PrefixBlock {
-  prefix: string;
-  reason: BlockReason;
-  note: string | null;
-  blockedAt: number;
-  until: number;
-}
+export type { BlockReason, PrefixBlock } from '../db/prefix-blocks';
 
 export type AdmitDecision = { allowed: true } | { allowed: false; blocked: boolean; retryAfterSeconds: number };
 
@@ -119,7 +112,7 @@ export class PrefixGuard extends DurableObject<Env> {
     this.sql.exec('DELETE FROM sends');
     if (block) {
       logInfo('prefix.unblocked', { prefix: block.prefix, reason: block.reason });
-      await this.env.DB.prepare('UPDATE prefix_blocks SET lifted_at = ?1 WHERE prefix = ?2').bind(Date.now(), block.prefix).run();
+      await markBlockLifted(this.env.DB, block.prefix, Date.now());
     }
     return block;
   }
@@ -141,14 +134,15 @@ export class PrefixGuard extends DurableObject<Env> {
   private pumpingSignal(request: AdmitInput, now: number): { reason: BlockReason; note: string } | null {
     const { pumping } = request;
     // Consecutive numbers: distinct numbers in this one thousand-number block, this one included.
-    const distinct = this.sql
-      .exec<{ n: number }>(
-        `SELECT COUNT(DISTINCT number_key) AS n FROM ${SENDS} WHERE block_key = ? AND at > ? AND number_key != ?`,
-        request.blockKey,
-        now - pumping.sequentialSeconds * 1000,
-        request.numberKey,
-      )
-      .one().n + 1;
+    const distinct =
+      this.sql
+        .exec<{ n: number }>(
+          `SELECT COUNT(DISTINCT number_key) AS n FROM ${SENDS} WHERE block_key = ? AND at > ? AND number_key != ?`,
+          request.blockKey,
+          now - pumping.sequentialSeconds * 1000,
+          request.numberKey,
+        )
+        .one().n + 1;
     if (distinct >= pumping.sequentialNumbers) {
       return { reason: 'sequential_numbers', note: `${distinct} numbers of one thousand-block within ${pumping.sequentialSeconds} s` };
     }
@@ -175,13 +169,7 @@ export class PrefixGuard extends DurableObject<Env> {
     await this.upkeep.alarmBy(block.until);
     logError('prefix.blocked', { prefix, reason, note, until: new Date(block.until).toISOString() });
     try {
-      await this.env.DB.prepare(
-        `INSERT INTO prefix_blocks (prefix, reason, note, blocked_at, until) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (prefix) DO UPDATE SET reason = ?2, note = ?3, blocked_at = ?4, until = ?5, lifted_at = NULL
-         WHERE prefix_blocks.lifted_at IS NOT NULL OR prefix_blocks.until < ?5`,
-      )
-        .bind(prefix, reason, note, now, block.until)
-        .run();
+      await mirrorAutomaticBlock(this.env.DB, block);
     } catch (error) {
       // The block itself lives here and is in force; only the operators' listing lags. (A longer
       // block already on record, e.g. an operator's, is kept: the WHERE above.)

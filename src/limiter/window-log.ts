@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { Cooldown, WindowRule } from '../window-rules';
 
 /**
  * A sliding-window log kept in a Durable Object's SQLite storage: one row per admitted event.
@@ -6,18 +6,7 @@ import { z } from 'zod';
  * synchronous, so check-then-record cannot interleave and every limit is exact.
  */
 
-export const WindowRule = z.object({ limit: z.number().int().min(1), windowSeconds: z.number().int().min(1).max(7 * 86400) });
-export type WindowRule = z.infer<typeof WindowRule>;
-
-/**
- * Progressive cooldown: after the k-th event within `resetSeconds`, the next one must wait
- * `scheduleSeconds[k-1]` (the last entry repeats) after the latest event.
- */
-export const Cooldown = z.object({
-  scheduleSeconds: z.array(z.number().int().min(0).max(86400)).min(1).max(10),
-  resetSeconds: z.number().int().min(1).max(7 * 86400),
-});
-export type Cooldown = z.infer<typeof Cooldown>;
+export { Cooldown, WindowRule } from '../window-rules';
 
 export interface WindowVerdict {
   allowed: boolean;

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
-import type { Reservation, ReserveInput } from '../../src/limiter/pacing-schedule';
-import type { ProviderPacer } from '../../src/limiter/provider-pacer';
+import type { Reservation, ReserveInput } from '../../src/pacing/pacing-schedule';
+import type { ProviderPacer } from '../../src/pacing/provider-pacer';
 
 /**
  * `base` with a provider pacer of its own: the send path asks for the object named `provider`,

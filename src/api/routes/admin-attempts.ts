@@ -1,27 +1,26 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { listAttempts } from '../../db/audit-queries';
-import { ErrorCodeParam, PageParams, PageSchema, PhoneQueryParam, TimeParam, listParam } from '../admin-schemas';
+import { ATTEMPT_OUTCOMES } from '../../db/delivery-attempts';
+import { ErrorCodeParam, listParam, PageParams, PageSchema, PhoneQueryParam, TimeParam } from '../admin-schemas';
 import { attemptView } from '../admin-views';
 import type { AppEnv } from '../app-env';
+import { viewColumns } from '../csv';
 import { validationHook } from '../error-handler';
 import { csvResponse, readPaged } from '../paged-listing';
-import { RequestIdSchema, errorResponses } from '../schemas';
+import { errorResponses, RequestIdSchema } from '../schemas';
 import { AdminAttempt } from './admin-requests';
-
-const OUTCOMES = ['sent', 'retry', 'failed', 'expired'] as const;
 
 const listAttemptsRoute = createRoute({
   method: 'get',
   path: '/v1/admin/attempts',
   summary: 'Provider calls, newest first, filtered (operators)',
-  description:
-    'Every delivery attempt from the audit table. Keyset pagination: pass `nextCursor` as `cursor`. `format=csv` answers the same query as CSV.',
+  description: 'Every delivery attempt from the audit table. Keyset pagination: pass `nextCursor` as `cursor`. `format=csv` answers the same query as CSV.',
   security: [{ adminBearer: [] }],
   request: {
     query: z.object({
       phoneNumber: PhoneQueryParam.optional(),
       requestId: RequestIdSchema.optional().openapi({ param: { name: 'requestId', in: 'query' } }),
-      outcome: listParam(OUTCOMES, 'Attempt outcome').optional(),
+      outcome: listParam(ATTEMPT_OUTCOMES, 'Attempt outcome').optional(),
       errorCode: ErrorCodeParam.optional(),
       since: TimeParam.optional().openapi({ description: 'Started at or after' }),
       until: TimeParam.optional().openapi({ description: 'Started before' }),
@@ -40,21 +39,21 @@ const listAttemptsRoute = createRoute({
   },
 });
 
-const ATTEMPT_CSV_COLUMNS = [
-  ['attemptId', (a) => a.attemptId],
-  ['startedAt', (a) => a.startedAt],
-  ['requestId', (a) => a.requestId],
-  ['phoneNumber', (a) => a.phoneNumber],
-  ['origin', (a) => a.origin],
-  ['attemptNumber', (a) => a.attemptNumber],
-  ['outcome', (a) => a.outcome],
-  ['httpStatus', (a) => a.httpStatus],
-  ['durationMs', (a) => a.durationMs],
-  ['errorCode', (a) => a.errorCode],
-  ['errorMessage', (a) => a.errorMessage],
-  ['retryDelaySeconds', (a) => a.retryDelaySeconds],
-  ['providerMessageId', (a) => a.providerMessageId],
-] as const satisfies ReadonlyArray<readonly [string, (row: ReturnType<typeof attemptView>) => unknown]>;
+const ATTEMPT_CSV_COLUMNS = viewColumns<ReturnType<typeof attemptView>>(
+  'attemptId',
+  'startedAt',
+  'requestId',
+  'phoneNumber',
+  'origin',
+  'attemptNumber',
+  'outcome',
+  'httpStatus',
+  'durationMs',
+  'errorCode',
+  'errorMessage',
+  'retryDelaySeconds',
+  'providerMessageId',
+);
 
 export const adminAttemptRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(listAttemptsRoute, async (c) => {
   const { phoneNumber, requestId, outcome, errorCode, since, until, ...page } = c.req.valid('query');

@@ -1,9 +1,10 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { listActivePhoneLocks, type PhoneLock } from '../../db/phone-locks';
 import { ApiError } from '../../errors';
-import { type PhoneLock, liftPhoneLock, listActivePhoneLocks } from '../../phone-locks';
+import { liftPhoneLock } from '../../limiter/phone-locks';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { PhoneNumberSchema, errorResponses } from '../schemas';
+import { errorResponses, PhoneNumberSchema } from '../schemas';
 
 const LockedPhone = z
   .object({
@@ -47,7 +48,7 @@ const lift = createRoute({
 
 const view = (lock: PhoneLock) => ({ phoneNumber: lock.phoneNumber, failures: lock.failures, lockedUntil: new Date(lock.lockedUntil).toISOString() });
 
-/** Operators list and lift phone locks (see phone-locks.ts). */
+/** Operators list and lift phone locks (see limiter/phone-locks.ts). */
 export const adminLockedPhoneRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(list, async (c) => {
     const locks = await listActivePhoneLocks(c.env.DB, Date.now());

@@ -1,7 +1,8 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { countryCallingCode } from '../../country-codes';
+import { BLOCK_REASONS } from '../../db/prefix-blocks';
 import { ApiError } from '../../errors';
-import { type PrefixBlock, prefixBlocksFor } from '../../prefix-blocks';
+import { type PrefixBlock, prefixBlocksFor } from '../../limiter/prefix-blocks';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { errorResponses } from '../schemas';
@@ -17,7 +18,7 @@ const holdsCountryCode = (prefix: string) => prefix.length >= countryCallingCode
 const Block = z
   .object({
     prefix: z.string(),
-    reason: z.enum(['low_conversion', 'sequential_numbers', 'operator']),
+    reason: z.enum(BLOCK_REASONS),
     note: z.string().nullable(),
     since: z.string().openapi({ format: 'date-time' }),
     until: z.string().openapi({ format: 'date-time' }),
@@ -55,7 +56,12 @@ const create = createRoute({
               prefix: PrefixSchema.refine(holdsCountryCode, {
                 error: 'must hold at least a whole country calling code (e.g. +44, +1, +880): a shorter prefix would span several countries',
               }),
-              durationSeconds: z.number().int().min(60).max(365 * 86400).default(43200),
+              durationSeconds: z
+                .number()
+                .int()
+                .min(60)
+                .max(365 * 86400)
+                .default(43200),
               note: z.string().max(200).optional(),
             })
             .strict(),
@@ -89,7 +95,7 @@ const view = (block: PrefixBlock) => ({
   until: new Date(block.until).toISOString(),
 });
 
-/** Operators list, pre-set and lift prefix blocks (see prefix-blocks.ts for where each kind is enforced). */
+/** Operators list, pre-set and lift prefix blocks (see limiter/prefix-blocks.ts for where each kind is enforced). */
 export const adminPrefixBlockRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(list, async (c) => {
     const blocks = await prefixBlocksFor(c.env).listActive();

@@ -1,21 +1,24 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { listRequests, requestHistory } from '../../db/audit-queries';
-import { RequestStatus } from '../../db/requests';
+import { ATTEMPT_OUTCOMES } from '../../db/delivery-attempts';
+import { DELIVERY_STATUSES, REQUEST_ORIGINS, RequestStatus } from '../../db/requests';
+import { CHECK_RESULTS } from '../../db/status-checks';
 import { ApiError } from '../../errors';
 import { RESEND_ID_PATTERN } from '../../ids';
-import { ErrorCodeParam, PageParams, PageSchema, PhoneQueryParam, TimeParam, listParam } from '../admin-schemas';
+import { ErrorCodeParam, listParam, PageParams, PageSchema, PhoneQueryParam, TimeParam } from '../admin-schemas';
 import { adminRequestView, attemptView, statusCheckView, timeline } from '../admin-views';
 import type { AppEnv } from '../app-env';
+import { type CsvColumn, viewColumns } from '../csv';
 import { validationHook } from '../error-handler';
 import { csvResponse, readPaged } from '../paged-listing';
-import { RequestIdSchema, RequestStatusSchema, errorResponses } from '../schemas';
+import { errorResponses, RequestIdSchema, RequestStatusSchema } from '../schemas';
 
 const AdminRequest = z
   .object({
     requestId: z.string(),
     status: RequestStatusSchema,
     effectiveStatus: RequestStatusSchema.openapi({ description: 'As apps see it: an active request past its expiry reads expired' }),
-    origin: z.enum(['api', 'operator_resend']),
+    origin: z.enum(REQUEST_ORIGINS),
     phoneNumber: z.string(),
     phonePrefix: z.string(),
     attempts: z.number().int(),
@@ -25,7 +28,7 @@ const AdminRequest = z
     enqueuedAt: z.string().nullable(),
     sentAt: z.string().nullable(),
     providerMessageId: z.string().nullable(),
-    deliveryStatus: z.enum(['pending', 'delivered', 'failed', 'unknown']).nullable(),
+    deliveryStatus: z.enum(DELIVERY_STATUSES).nullable(),
     deliveredAt: z.string().nullable(),
     deliveryChecks: z.number().int(),
     verifiedAt: z.string().nullable(),
@@ -41,12 +44,12 @@ export const AdminAttempt = z
     attemptId: z.number().int(),
     requestId: z.string(),
     phoneNumber: z.string(),
-    origin: z.enum(['api', 'operator_resend']),
+    origin: z.enum(REQUEST_ORIGINS),
     attemptNumber: z.number().int(),
     startedAt: z.string(),
     finishedAt: z.string(),
     durationMs: z.number().int(),
-    outcome: z.enum(['sent', 'retry', 'failed', 'expired']),
+    outcome: z.enum(ATTEMPT_OUTCOMES),
     httpStatus: z.number().int().nullable(),
     providerMessageId: z.string().nullable(),
     errorCode: z.string().nullable(),
@@ -62,7 +65,7 @@ const StatusCheck = z
     durationMs: z.number().int(),
     httpStatus: z.number().int().nullable(),
     providerStatus: z.string().nullable(),
-    outcome: z.enum(['delivered', 'failed', 'pending', 'error']),
+    outcome: z.enum(CHECK_RESULTS),
     errorCode: z.string().nullable(),
     errorMessage: z.string().nullable(),
     nextCheckSeconds: z.number().int().nullable(),
@@ -82,7 +85,7 @@ const listRequestsRoute = createRoute({
     query: z.object({
       phoneNumber: PhoneQueryParam.optional(),
       status: listParam(RequestStatus.options as [RequestStatus, ...RequestStatus[]], 'Stored status').optional(),
-      origin: z.enum(['api', 'operator_resend']).optional(),
+      origin: z.enum(REQUEST_ORIGINS).optional(),
       errorCode: ErrorCodeParam.optional().openapi({ description: 'The request’s last error code' }),
       resendId: z.string().regex(RESEND_ID_PATTERN, { error: 'is not a valid resend id' }).optional(),
       since: TimeParam.optional().openapi({ description: 'Created at or after' }),
@@ -124,23 +127,14 @@ const getRequestRoute = createRoute({
   },
 });
 
-const REQUEST_CSV_COLUMNS = [
-  ['requestId', (r) => r.requestId],
-  ['createdAt', (r) => r.createdAt],
-  ['status', (r) => r.status],
-  ['effectiveStatus', (r) => r.effectiveStatus],
-  ['origin', (r) => r.origin],
-  ['phoneNumber', (r) => r.phoneNumber],
-  ['attempts', (r) => r.attempts],
-  ['sentAt', (r) => r.sentAt],
-  ['deliveryStatus', (r) => r.deliveryStatus],
-  ['deliveredAt', (r) => r.deliveredAt],
-  ['verifiedAt', (r) => r.verifiedAt],
+type RequestView = ReturnType<typeof adminRequestView>;
+const REQUEST_CSV_COLUMNS: CsvColumn<RequestView>[] = [
+  ...viewColumns<RequestView>('requestId', 'createdAt', 'status', 'effectiveStatus', 'origin', 'phoneNumber', 'attempts', 'sentAt'),
+  ...viewColumns<RequestView>('deliveryStatus', 'deliveredAt', 'verifiedAt'),
   ['lastErrorCode', (r) => r.lastError?.code],
   ['lastErrorMessage', (r) => r.lastError?.message],
-  ['replacesRequestId', (r) => r.replacesRequestId],
-  ['resendId', (r) => r.resendId],
-] as const satisfies ReadonlyArray<readonly [string, (row: ReturnType<typeof adminRequestView>) => unknown]>;
+  ...viewColumns<RequestView>('replacesRequestId', 'resendId'),
+];
 
 export const adminRequestRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(listRequestsRoute, async (c) => {

@@ -1,15 +1,13 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { RESENDABLE_STATUSES, type ResendFilter, SKIP_REASONS, getJob, insertJobStatement, recentJobs } from '../../db/resend-jobs';
-import { countMatches } from '../../db/resend-matches';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { getJob, RESENDABLE_STATUSES, recentJobs, SKIP_REASONS } from '../../db/resend-jobs';
 import { ApiError } from '../../errors';
-import { RESEND_ID_PATTERN, newResendId } from '../../ids';
-import { errorName, logError, logInfo } from '../../log';
-import { resendFanout } from '../../queue/messages';
+import { RESEND_ID_PATTERN } from '../../ids';
+import { resendFilter, startResend } from '../../resend/create-resend';
 import { TimeParam } from '../admin-schemas';
 import { resendJobView } from '../admin-views';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { PhoneNumberSchema, RequestIdSchema, errorResponses } from '../schemas';
+import { errorResponses, PhoneNumberSchema, RequestIdSchema } from '../schemas';
 
 const MAX_LISTED = 1000;
 const ResendableStatus = z.enum(RESENDABLE_STATUSES);
@@ -19,9 +17,10 @@ const ResendRequest = z
   .object({
     filter: z
       .object({
-        status: z
-          .union([ResendableStatus, z.array(ResendableStatus).min(1).max(RESENDABLE_STATUSES.length)])
-          .openapi({ description: 'Which requests to resend: failed, expired, or sent (accepted but never reported delivered)', example: ['failed', 'expired'] }),
+        status: z.union([ResendableStatus, z.array(ResendableStatus).min(1).max(RESENDABLE_STATUSES.length)]).openapi({
+          description: 'Which requests to resend: failed, expired, or sent (accepted but never reported delivered)',
+          example: ['failed', 'expired'],
+        }),
         since: BodyTime.openapi({ description: 'Requests created at or after (ISO 8601 or epoch ms)', example: '2026-11-26T09:00:00Z' }),
         until: BodyTime.optional().openapi({ description: 'Requests created before; default now', example: '2026-11-26T10:00:00Z' }),
         phoneNumbers: z.array(PhoneNumberSchema).min(1).max(MAX_LISTED).optional(),
@@ -94,7 +93,10 @@ const getResend = createRoute({
   security: [{ adminBearer: [] }],
   request: {
     params: z.object({
-      resendId: z.string().regex(RESEND_ID_PATTERN, { error: 'is not a valid resend id' }).openapi({ param: { name: 'resendId', in: 'path' } }),
+      resendId: z
+        .string()
+        .regex(RESEND_ID_PATTERN, { error: 'is not a valid resend id' })
+        .openapi({ param: { name: 'resendId', in: 'path' } }),
     }),
   },
   responses: {
@@ -119,27 +121,9 @@ export const adminResendRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validati
   .openapi(createResend, async (c) => {
     const { filter: input, dryRun } = c.req.valid('json');
     const now = Date.now();
-    const filter: ResendFilter = {
-      statuses: [...new Set(Array.isArray(input.status) ? input.status : [input.status])],
-      since: input.since,
-      // A resend matches what existed when it was asked for, never the requests it creates.
-      until: Math.min(input.until ?? now, now),
-      ...(input.phoneNumbers ? { phoneNumbers: [...new Set(input.phoneNumbers)] } : {}),
-      ...(input.requestIds ? { requestIds: [...new Set(input.requestIds)] } : {}),
-    };
-    if (filter.since >= filter.until) throw new ApiError('invalid_request', 'filter.since: must be before filter.until and before now');
-    const { matched, phones } = await countMatches(c.env.DB, filter);
-    if (dryRun) return c.json({ dryRun: true as const, matched, phones }, 200);
-
-    const resendId = newResendId();
-    await c.env.DB.batch([insertJobStatement(c.env.DB, { id: resendId, filter, matched, now })]);
-    try {
-      await c.env.SEND_QUEUE.send(resendFanout(resendId, 0));
-    } catch (error) {
-      // The job is recorded; the every-minute cron starts a job whose first step never ran.
-      logError('resend.enqueue_failed', { resendId, error: errorName(error) });
-    }
-    logInfo('resend.created', { resendId, matched, phones, statuses: filter.statuses.join(',') });
+    const started = await startResend(c.env, resendFilter(input, now), dryRun, now);
+    if (started.dryRun) return c.json({ dryRun: true as const, matched: started.matched, phones: started.phones }, 200);
+    const { resendId, matched, phones } = started;
     const statusUrl = new URL(`/v1/admin/resends/${resendId}`, c.req.url).toString();
     c.header('Location', statusUrl);
     return c.json({ resendId, matched, phones, statusUrl }, 202);

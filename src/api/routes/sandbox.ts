@@ -1,5 +1,6 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { deriveCode } from '../../codes';
+import { recentSandboxMessages } from '../../db/sandbox-messages';
 import { ApiError } from '../../errors';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
@@ -51,17 +52,7 @@ export const sandboxRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
   if (config.provider.mode !== 'sandbox') throw new ApiError('not_found', `No route for GET ${c.req.path}`);
   const secret = requireSecret(config, 'OTP_SECRET', c.req.path);
   const { phoneNumber, limit } = c.req.valid('query');
-  const statement = phoneNumber
-    ? c.env.DB.prepare(
-        'SELECT * FROM sandbox_messages WHERE phone_number = ?1 ORDER BY created_at DESC LIMIT ?2',
-      ).bind(phoneNumber, limit)
-    : c.env.DB.prepare('SELECT * FROM sandbox_messages ORDER BY created_at DESC LIMIT ?1').bind(limit);
-  const { results } = await statement.all<{
-    message_id: string;
-    request_id: string;
-    phone_number: string;
-    created_at: number;
-  }>();
+  const results = await recentSandboxMessages(c.env.DB, limit, phoneNumber);
   const messages = await Promise.all(
     results.map(async (row) => ({
       messageId: row.message_id,

@@ -1,0 +1,169 @@
+import { env, SELF } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../src/api/app';
+import { recordPhoneLock } from '../src/db/phone-locks';
+import { ADMIN_TOKEN, adminFetch, adminJson } from './support/admin';
+import { seedRequest, uniquePhone } from './support/fixtures';
+import { cspDirectives, expectOwnFilesOnly } from './support/page-files';
+import { recordingQueue, withQueue } from './support/recording-queue';
+
+const spec = async () =>
+  (await (await SELF.fetch('https://otp.test/openapi.json')).json<{ paths: Record<string, Record<string, { security?: unknown[] }>> }>()).paths;
+
+/**
+ * Every admin route the app registers, read from its routes (not from the OpenAPI document, which
+ * a route can be missing from): a route added later is covered without editing this list.
+ */
+function adminRoutes(): Array<{ method: string; path: string }> {
+  const seen = new Set<string>();
+  const routes: Array<{ method: string; path: string }> = [];
+  for (const { method, path } of createApp().routes) {
+    // Middleware is registered for every method, as ALL.
+    if (method === 'ALL' || !path.startsWith('/v1/admin/') || seen.has(`${method} ${path}`)) continue;
+    seen.add(`${method} ${path}`);
+    routes.push({ method, path });
+  }
+  return routes;
+}
+
+const concrete = (path: string) =>
+  path
+    .replace(':requestId', 'otp_AAAAAAAAAAAAAAAAAAAAAA')
+    .replace(':resendId', 'rsd_AAAAAAAAAAAAAAAAAAAAAA')
+    .replace(':prefix', '+99999')
+    .replace(':phoneNumber', '%2B919999999999');
+
+/**
+ * How to call each admin route so that, with the token, it does its job: the exact success
+ * status, with real ids made first. A new admin route fails the test below until it is added here.
+ */
+type Call = { path: string; init?: RequestInit; status: number };
+const SUCCESSFUL_CALLS: Record<string, () => Promise<Call>> = {
+  'GET /v1/admin/requests': async () => ({ path: '/v1/admin/requests', status: 200 }),
+  'GET /v1/admin/requests/:requestId': async () => ({ path: `/v1/admin/requests/${(await seedRequest()).id}`, status: 200 }),
+  'GET /v1/admin/attempts': async () => ({ path: '/v1/admin/attempts', status: 200 }),
+  'GET /v1/admin/stats': async () => ({ path: '/v1/admin/stats', status: 200 }),
+  'POST /v1/admin/resends': async () => ({
+    path: '/v1/admin/resends',
+    init: { method: 'POST', body: JSON.stringify({ filter: { status: 'failed', since: '2001-01-01T00:00:00Z' }, dryRun: true }) },
+    status: 200,
+  }),
+  'GET /v1/admin/resends': async () => ({ path: '/v1/admin/resends', status: 200 }),
+  'GET /v1/admin/resends/:resendId': async () => {
+    const created = await adminJson<{ resendId: string }>(
+      '/v1/admin/resends',
+      { method: 'POST', body: JSON.stringify({ filter: { status: 'failed', since: '2001-01-01T00:00:00Z' } }) },
+      withQueue(recordingQueue().binding),
+    );
+    expect(created.status).toBe(202);
+    return { path: `/v1/admin/resends/${created.body.resendId}`, status: 200 };
+  },
+  'GET /v1/admin/prefix-blocks': async () => ({ path: '/v1/admin/prefix-blocks', status: 200 }),
+  'POST /v1/admin/prefix-blocks': async () => ({
+    path: '/v1/admin/prefix-blocks',
+    init: { method: 'POST', body: JSON.stringify({ prefix: '+99998', durationSeconds: 3600 }) },
+    status: 201,
+  }),
+  'DELETE /v1/admin/prefix-blocks/:prefix': async () => {
+    const blocked = await adminFetch('/v1/admin/prefix-blocks', { method: 'POST', body: JSON.stringify({ prefix: '+99997', durationSeconds: 3600 }) });
+    expect(blocked.status).toBe(201);
+    return { path: '/v1/admin/prefix-blocks/+99997', init: { method: 'DELETE' }, status: 200 };
+  },
+  'GET /v1/admin/locked-phones': async () => ({ path: '/v1/admin/locked-phones', status: 200 }),
+  'DELETE /v1/admin/locked-phones/:phoneNumber': async () => {
+    const phoneNumber = uniquePhone();
+    await recordPhoneLock(env.DB, { phoneNumber, failures: 10, lockedUntil: Date.now() + 3_600_000 }, Date.now());
+    return { path: `/v1/admin/locked-phones/${encodeURIComponent(phoneNumber)}`, init: { method: 'DELETE' }, status: 200 };
+  },
+  'POST /v1/admin/sessions/revoke': async () => ({
+    path: '/v1/admin/sessions/revoke',
+    init: { method: 'POST', body: JSON.stringify({ phoneNumber: uniquePhone() }) },
+    status: 200,
+  }),
+};
+
+const countRows = async (table: string) => (await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table}`).first<{ n: number }>())!.n;
+
+describe('every admin route is behind the bearer token', () => {
+  it('every admin route the app registers is in the OpenAPI document, with the bearer scheme', async () => {
+    const paths = await spec();
+    const routes = adminRoutes();
+    expect(routes.length).toBe(Object.keys(SUCCESSFUL_CALLS).length);
+    for (const { method, path } of routes) {
+      const operation = paths[path.replace(/:(\w+)/g, '{$1}')]?.[method.toLowerCase()];
+      expect(operation, `${method} ${path}`).toBeDefined();
+      expect(operation!.security, `${method} ${path}`).toEqual([{ adminBearer: [] }]);
+    }
+  });
+
+  it.each([
+    ['no Authorization header', undefined],
+    ['a wrong token', `Bearer ${ADMIN_TOKEN}x`],
+    ['the sandbox development token while ADMIN_TOKEN is set', 'Bearer sandbox-admin-token'],
+  ])('with %s every admin route answers 401 and changes nothing', async (_name, authorization) => {
+    const routes = adminRoutes();
+    expect(routes.length).toBeGreaterThanOrEqual(Object.keys(SUCCESSFUL_CALLS).length);
+    const tables = ['otp_requests', 'resend_jobs', 'prefix_blocks', 'phone_session_revocations'];
+    const before = await Promise.all(tables.map(countRows));
+    for (const { method, path } of routes) {
+      const init: RequestInit = { method, headers: authorization ? { Authorization: authorization } : { Authorization: '' } };
+      // Even a body that would otherwise be refused as 415 gets 401 first: nothing is read before the token.
+      if (method === 'POST') Object.assign(init, { body: 'not json', headers: { ...init.headers, 'Content-Type': 'text/plain' } });
+      const response = await adminFetch(`${concrete(path)}?limit=1&limit=2`, init);
+      expect(response.status, `${method} ${path}`).toBe(401);
+      expect(response.headers.get('WWW-Authenticate')).toBe('Bearer');
+      expect((await response.json<{ error: { code: string } }>()).error.code).toBe('unauthorized');
+    }
+    expect(await Promise.all(tables.map(countRows))).toEqual(before);
+  });
+
+  it('with the token, every admin route does its job (its exact success status); a route without a call here fails', async () => {
+    for (const { method, path } of adminRoutes()) {
+      const key = `${method} ${path}`;
+      const makeCall = SUCCESSFUL_CALLS[key];
+      expect(makeCall, `${key} has no entry in SUCCESSFUL_CALLS`).toBeDefined();
+      const call = await makeCall!();
+      const response = await adminFetch(call.path, call.init ?? { method });
+      expect(response.status, `${key}: ${await response.clone().text()}`).toBe(call.status);
+    }
+  });
+});
+
+describe('the status of one request, for operators', () => {
+  it('answers 401 without the right token, naming nothing of the request; 200 with it', async () => {
+    const { id, phoneNumber } = await seedRequest();
+    for (const authorization of ['', 'Bearer wrong', `Basic ${btoa(`admin:${ADMIN_TOKEN}`)}`, ADMIN_TOKEN]) {
+      const response = await adminFetch(`/v1/admin/requests/${id}`, { headers: { Authorization: authorization } });
+      expect(response.status, authorization).toBe(401);
+      expect(response.headers.get('WWW-Authenticate')).toBe('Bearer');
+      const text = await response.text();
+      expect(JSON.parse(text).error.code).toBe('unauthorized');
+      expect(text).not.toContain(phoneNumber.slice(1));
+      expect(text).not.toContain(id);
+    }
+    const ok = await adminJson<{ request: { requestId: string; phoneNumber: string } }>(`/v1/admin/requests/${id}`);
+    expect(ok.status).toBe(200);
+    expect(ok.body.request).toMatchObject({ requestId: id, phoneNumber });
+  });
+});
+
+describe('the dashboard page', () => {
+  it('is served to anyone (it holds no data) with a strict content security policy', async () => {
+    const response = await SELF.fetch('https://otp.test/admin');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('Content-Type')).toContain('text/html');
+    expect(response.headers.get('Cache-Control')).toBe('no-store');
+    const directives = cspDirectives(response.headers.get('Content-Security-Policy'));
+    expect(directives.get('default-src')).toEqual(["'none'"]);
+    // Only this origin's own files run and apply: nothing inline, so nothing injected could.
+    expect(directives.get('script-src')).toEqual(["'self'"]);
+    expect(directives.get('style-src')).toEqual(["'self'"]);
+    expect(directives.get('connect-src')).toEqual(["'self'"]);
+    const html = await response.text();
+    const files = await expectOwnFilesOnly(html);
+    expect([...files.keys()].sort()).toEqual(['/static/dashboard.css', '/static/dashboard.js']);
+    expect(html).not.toMatch(/<[^>]+\son\w+=/i);
+    expect(html).not.toMatch(/<[^>]+\sstyle=/i);
+    expect(html).not.toMatch(/(src|href)=["']?https?:/);
+  });
+});
