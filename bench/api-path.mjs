@@ -26,7 +26,22 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
-import { cpuByRole, cpuDelta, createRun, deriveConfig, fmt, foreignLoad, median, migrate, parseArgs, request, selfCpuMs, snapshotProject, startDev, stateDir } from './lib/harness.mjs';
+import {
+  cpuByRole,
+  cpuDelta,
+  createRun,
+  deriveConfig,
+  fmt,
+  foreignLoad,
+  median,
+  migrate,
+  parseArgs,
+  request,
+  selfCpuMs,
+  snapshotProject,
+  startDev,
+  stateDir,
+} from './lib/harness.mjs';
 import { runLoad, runOpenLoop } from './lib/load.mjs';
 import { connectProfiler, summariseProfile } from './lib/profile.mjs';
 import { wranglerVars } from './lib/vars.mjs';
@@ -101,7 +116,13 @@ await run.main(async () => {
   const servers = {
     ceiling: await startDev(run, { cwd: join(project, 'bench/workers/ceiling'), label: 'ceiling' }),
     api: await startDev(run, { cwd: project, config: apiConfig, persistTo: apiState, label: 'api', vars: { GLOBAL_SEND_LIMIT: options.globalLimit } }),
-    stubbed: await startDev(run, { cwd: project, config: stubbedConfig, persistTo: stateDir(run, 'stubbed'), label: 'stubbed', vars: { GLOBAL_SEND_LIMIT: options.globalLimit } }),
+    stubbed: await startDev(run, {
+      cwd: project,
+      config: stubbedConfig,
+      persistTo: stateDir(run, 'stubbed'),
+      label: 'stubbed',
+      vars: { GLOBAL_SEND_LIMIT: options.globalLimit },
+    }),
     sync: await startDev(run, {
       cwd: join(project, 'bench/workers/sync-tutorial'),
       persistTo: stateDir(run, 'sync'),
@@ -119,13 +140,22 @@ await run.main(async () => {
   // Sanity: each answers what it should before anything is measured. The stubbed design answers
   // 202 only if every stand-in's answer satisfies the Worker and its inputs pass the real
   // objects' schemas (bench/workers/stubbed checks them on first use).
-  for (const [name, expected] of [['ceiling', 202], ['api', 202], ['stubbed', 202], ['sync', 200]]) {
+  for (const [name, expected] of [
+    ['ceiling', 202],
+    ['api', 202],
+    ['stubbed', 202],
+    ['sync', 200],
+  ]) {
     const spec = builder(name)();
     const answer = await request('POST', `${servers[name].base}${spec.path}`, { body: spec.body, headers: spec.headers });
     if (answer.status !== expected) throw new Error(`${name}: expected ${expected}, got ${answer.status} ${answer.text.slice(0, 200)}`);
   }
-  console.log(`API path: ${options.runs} runs x levels ${levels.join(', ')} x (${designs.join(', ')}), ${options.duration} s each after ${options.warmup} s warm-up`);
-  console.log(`  limits: defaults from wrangler.toml except GLOBAL_SEND_LIMIT=${options.globalLimit} (default ${defaults.GLOBAL_SEND_LIMIT}); queue consumer detached; sync provider latency ${options.providerLatency} ms`);
+  console.log(
+    `API path: ${options.runs} runs x levels ${levels.join(', ')} x (${designs.join(', ')}), ${options.duration} s each after ${options.warmup} s warm-up`,
+  );
+  console.log(
+    `  limits: defaults from wrangler.toml except GLOBAL_SEND_LIMIT=${options.globalLimit} (default ${defaults.GLOBAL_SEND_LIMIT}); queue consumer detached; sync provider latency ${options.providerLatency} ms`,
+  );
 
   const measurements = [];
   for (let runIndex = 0; runIndex < options.runs; runIndex += 1) {
@@ -135,7 +165,13 @@ await run.main(async () => {
         const cpuBefore = cpuByRole(servers[name]);
         const selfBefore = selfCpuMs();
         const load = foreignLoad(Object.values(servers).map((server) => server.child.pid));
-        const result = await runLoad({ base: servers[name].base, concurrency, durationMs: options.duration * 1000, warmupMs: options.warmup * 1000, build: builder(name) });
+        const result = await runLoad({
+          base: servers[name].base,
+          concurrency,
+          durationMs: options.duration * 1000,
+          warmupMs: options.warmup * 1000,
+          build: builder(name),
+        });
         const cpu = cpuDelta(cpuBefore, cpuByRole(servers[name]));
         const requestsSeen = result.sent;
         result.cpuMsPerRequest = Object.fromEntries(Object.entries(cpu).map(([role, ms]) => [role, ms / requestsSeen]));
@@ -161,7 +197,9 @@ await run.main(async () => {
     }
     row.p99Factor = row.sync.p99 / row.api.p99;
     openLoop.push(row);
-    console.log(`  open loop ${options.openRate}/s run ${row.run}: api p50 ${fmt(row.api.p50)} p99 ${fmt(row.api.p99)} ms | sync p50 ${fmt(row.sync.p50)} p99 ${fmt(row.sync.p99)} ms | ${fmt(row.p99Factor)}x`);
+    console.log(
+      `  open loop ${options.openRate}/s run ${row.run}: api p50 ${fmt(row.api.p50)} p99 ${fmt(row.api.p99)} ms | sync p50 ${fmt(row.sync.p50)} p99 ${fmt(row.sync.p99)} ms | ${fmt(row.p99Factor)}x`,
+    );
   }
 
   let profile = null;
@@ -187,12 +225,19 @@ await run.main(async () => {
       concurrency,
       ceiling: { throughput: pick('ceiling', 'throughput'), p50: pick('ceiling', 'p50'), p99: pick('ceiling', 'p99') },
       api: { throughput: pick('api', 'throughput'), p50: pick('api', 'p50'), p99: pick('api', 'p99') },
-      stubbed: { throughput: pick('stubbed', 'throughput'), p50: pick('stubbed', 'p50'), p99: pick('stubbed', 'p99'), nonSuccess: rows.reduce((sum, row) => sum + row.stubbed.requests - (row.stubbed.statuses[202] ?? 0), 0) },
+      stubbed: {
+        throughput: pick('stubbed', 'throughput'),
+        p50: pick('stubbed', 'p50'),
+        p99: pick('stubbed', 'p99'),
+        nonSuccess: rows.reduce((sum, row) => sum + row.stubbed.requests - (row.stubbed.statuses[202] ?? 0), 0),
+      },
       sync: { throughput: pick('sync', 'throughput'), p50: pick('sync', 'p50'), p99: pick('sync', 'p99') },
       throughputShare: median(rows.map((row) => row.throughputShare)),
       p99Factor: median(rows.map((row) => row.p99Factor)),
       ...Object.fromEntries(DECOMPOSITION_FIELDS.map((field) => [field, median(rows.map((row) => row[field]))])),
-      cpuMsPerRequest: Object.fromEntries(designs.map((name) => [name, { proxy: cpu(name, 'proxy'), runtime: cpu(name, 'runtime'), wrangler: cpu(name, 'wrangler') }])),
+      cpuMsPerRequest: Object.fromEntries(
+        designs.map((name) => [name, { proxy: cpu(name, 'proxy'), runtime: cpu(name, 'runtime'), wrangler: cpu(name, 'wrangler') }]),
+      ),
       loadGeneratorCpuMsPerRequest: median(rows.map((row) => row.api.loadGeneratorCpuMsPerRequest)),
       nonSuccess: rows.reduce((sum, row) => sum + row.api.requests - (row.api.statuses[202] ?? 0), 0),
       foreignCpuShare: median(rows.flatMap((row) => designs.map((name) => row[name].foreign))),
@@ -213,11 +258,17 @@ await run.main(async () => {
       `| ${row.concurrency} | ${fmt(row.ceiling.throughput, 0)} | ${fmt(row.api.throughput, 0)} | ${fmt(row.throughputShare * 100)}% | ${fmt(row.api.p50)} / ${fmt(row.api.p99)} | ${fmt(row.sync.throughput, 0)} | ${fmt(row.sync.p50)} / ${fmt(row.sync.p99)} | ${fmt(row.p99Factor)}x |`,
     );
   }
-  console.log(`open loop at ${openSummary.ratePerSecond}/s: API p99 ${fmt(openSummary.api.p99)} ms, sync p99 ${fmt(openSummary.sync.p99)} ms: ${fmt(openSummary.p99Factor)}x`);
+  console.log(
+    `open loop at ${openSummary.ratePerSecond}/s: API p99 ${fmt(openSummary.api.p99)} ms, sync p99 ${fmt(openSummary.sync.p99)} ms: ${fmt(openSummary.p99Factor)}x`,
+  );
   console.log('');
-  console.log('API, platform stubbed (D1, queues and Durable Objects answered at once by in-memory stand-ins; the Worker unchanged): a decomposition, not a production figure.');
+  console.log(
+    'API, platform stubbed (D1, queues and Durable Objects answered at once by in-memory stand-ins; the Worker unchanged): a decomposition, not a production figure.',
+  );
   console.log('Runtime CPU ms per request; platform share = 1 - API req/s / stubbed req/s (time), and (API - stubbed) / API runtime CPU.');
-  console.log('| connections | stubbed req/s | stubbed / ceiling | stubbed p50 / p99 ms | runtime CPU ms/req ceiling / API / stubbed | platform share of API time | of API runtime CPU |');
+  console.log(
+    '| connections | stubbed req/s | stubbed / ceiling | stubbed p50 / p99 ms | runtime CPU ms/req ceiling / API / stubbed | platform share of API time | of API runtime CPU |',
+  );
   console.log('|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of summary) {
     const cpu = row.cpuMsPerRequest;

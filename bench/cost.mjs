@@ -26,7 +26,21 @@
  */
 import { writeFileSync } from 'node:fs';
 import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
-import { cpuByRole, cpuDelta, createRun, deriveConfig, fmt, mapLimit, migrate, parseArgs, request, sleep, snapshotProject, startDev, stateDir } from './lib/harness.mjs';
+import {
+  cpuByRole,
+  cpuDelta,
+  createRun,
+  deriveConfig,
+  fmt,
+  mapLimit,
+  migrate,
+  parseArgs,
+  request,
+  sleep,
+  snapshotProject,
+  startDev,
+  stateDir,
+} from './lib/harness.mjs';
 
 const options = parseArgs(process.argv.slice(2), { otps: 100, usdInr: 88, json: '' });
 const N = options.otps;
@@ -80,7 +94,10 @@ function perUnit(delta, cpuMs, units, classes) {
     // The key-value and alarm calls of SQLite-backed objects, one row each (see the doc).
     doKvReads: storage(['get', 'getAlarm', 'list']) / units,
     doKvWrites: storage(['put', 'delete', 'setAlarm', 'deleteAlarm', 'deleteAll']) / units,
-    alarmsScheduled: Object.entries(delta.durableObjects.alarmsScheduledBy).filter(([name]) => !classes || classes.includes(name)).reduce((t, [, c]) => t + c, 0) / units,
+    alarmsScheduled:
+      Object.entries(delta.durableObjects.alarmsScheduledBy)
+        .filter(([name]) => !classes || classes.includes(name))
+        .reduce((t, [, c]) => t + c, 0) / units,
     d1Statements: delta.d1.statements / units,
     d1RowsRead: delta.d1.rowsRead / units,
     d1RowsWritten: delta.d1.rowsWritten / units,
@@ -117,7 +134,8 @@ function price(counts) {
  * would overstate their cost), with a thousand-block unique to i so no pumping signal fires.
  */
 const PREFIXES = ['+91700', '+91720', '+91750', '+91780', '+91800', '+91830', '+91870', '+91900', '+91930', '+91980'];
-const phoneFor = (i) => `${PREFIXES[i % PREFIXES.length]}${String(Math.floor(i / PREFIXES.length)).padStart(4, '0')}${String((i * 7919) % 1000).padStart(3, '0')}`;
+const phoneFor = (i) =>
+  `${PREFIXES[i % PREFIXES.length]}${String(Math.floor(i / PREFIXES.length)).padStart(4, '0')}${String((i * 7919) % 1000).padStart(3, '0')}`;
 const ipFor = (i) => `198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`;
 
 const run = createRun('cost', { overallTimeoutMs: 20 * 60_000 });
@@ -162,13 +180,21 @@ await run.main(async () => {
 
   const keyOf = (requestId) => `otpd-${requestId}`;
   const smsArrived = (ids) => {
-    const sent = new Set(standIn.calls().filter((call) => call.newSms).map((call) => call.idempotencyKey));
+    const sent = new Set(
+      standIn
+        .calls()
+        .filter((call) => call.newSms)
+        .map((call) => call.idempotencyKey),
+    );
     return ids.every((id) => sent.has(keyOf(id)));
   };
   async function requestCodes(count, { phones, concurrency = 4, expect = 202 } = {}) {
     const indices = Array.from({ length: count }, () => next++);
     const answers = await mapLimit(indices, concurrency, async (i, position) => {
-      const answer = await request('POST', `${base}/v1/otp`, { body: { phoneNumber: phones?.[position] ?? phoneFor(i) }, headers: { 'CF-Connecting-IP': ipFor(i) } });
+      const answer = await request('POST', `${base}/v1/otp`, {
+        body: { phoneNumber: phones?.[position] ?? phoneFor(i) },
+        headers: { 'CF-Connecting-IP': ipFor(i) },
+      });
       return { phone: phones?.[position] ?? phoneFor(i), status: answer.status, requestId: answer.json?.requestId };
     });
     const wrong = answers.filter((answer) => answer.status !== expect);
@@ -180,7 +206,12 @@ await run.main(async () => {
     if (!smsArrived(ids)) throw new Error('not every SMS arrived within 60 s');
   }
   async function verifyAll(ids) {
-    const codes = new Map(standIn.calls().filter((call) => call.newSms).map((call) => [call.idempotencyKey, call.otp]));
+    const codes = new Map(
+      standIn
+        .calls()
+        .filter((call) => call.newSms)
+        .map((call) => [call.idempotencyKey, call.otp]),
+    );
     await mapLimit(ids, 4, async (id) => {
       const answer = await request('POST', `${base}/v1/otp/${id}/verify`, { body: { code: codes.get(keyOf(id)) } });
       if (answer.status !== 200) throw new Error(`verify: ${answer.status} ${answer.text.slice(0, 200)}`);
@@ -211,7 +242,10 @@ await run.main(async () => {
   );
   phases.push(await measure('rejected: per-phone limit', N, () => requestCodes(N, { phones: created.map((answer) => answer.phone), expect: 429 })));
   const blockedPrefix = '+88216';
-  const blocked = await request('POST', `${base}/v1/admin/prefix-blocks`, { body: { prefix: blockedPrefix, durationSeconds: 3600 }, headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const blocked = await request('POST', `${base}/v1/admin/prefix-blocks`, {
+    body: { prefix: blockedPrefix, durationSeconds: 3600 },
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
   if (blocked.status !== 201) throw new Error(`block: ${blocked.status} ${blocked.text.slice(0, 200)}`);
   phases.push(
     await measure('rejected: blocked prefix', N, () =>
@@ -247,7 +281,9 @@ await run.main(async () => {
     if (typeof whole[key] === 'number') successful[key] = parts.reduce((total, part) => total + (part[key] ?? 0), 0);
   }
   successful.doRequestsByMethod = {};
-  for (const part of parts) for (const [label, count] of Object.entries(part.doRequestsByMethod)) successful.doRequestsByMethod[label] = (successful.doRequestsByMethod[label] ?? 0) + count;
+  for (const part of parts)
+    for (const [label, count] of Object.entries(part.doRequestsByMethod))
+      successful.doRequestsByMethod[label] = (successful.doRequestsByMethod[label] ?? 0) + count;
   const rejected = {
     perPhone: perUnit(rejectedPhone.delta, rejectedPhone.cpuMs, N),
     blockedPrefix: perUnit(rejectedPrefix.delta, rejectedPrefix.cpuMs, N),
@@ -280,7 +316,9 @@ await run.main(async () => {
   for (const [name, usd] of Object.entries(costs.successful.lines)) console.log(`| ${name} | ${fmt(usd, 2)} |`);
   console.log(`| **infrastructure total** | **${fmt(costs.successful.total, 2)}** |`);
   console.log(`| SMS (Rs ${PRICES.smsInr} at Rs ${options.usdInr}/USD) | ${fmt(smsUsdPerMillion, 0)} |`);
-  console.log(`infrastructure / SMS: ${fmt(infraShare * 100, 2)}% (target under 1%); a rejected request: ${fmt(costs.rejectedPerPhone.total, 2)} USD per million (per-phone), ${fmt(costs.rejectedBlockedPrefix.total, 2)} (blocked prefix); D1 statements ${rejected.perPhone.d1Statements + rejected.blockedPrefix.d1Statements}, queue writes ${rejected.perPhone.queueWrites + rejected.blockedPrefix.queueWrites}`);
+  console.log(
+    `infrastructure / SMS: ${fmt(infraShare * 100, 2)}% (target under 1%); a rejected request: ${fmt(costs.rejectedPerPhone.total, 2)} USD per million (per-phone), ${fmt(costs.rejectedBlockedPrefix.total, 2)} (blocked prefix); D1 statements ${rejected.perPhone.d1Statements + rejected.blockedPrefix.d1Statements}, queue writes ${rejected.perPhone.queueWrites + rejected.blockedPrefix.queueWrites}`,
+  );
 
   const result = {
     options,

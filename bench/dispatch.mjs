@@ -53,7 +53,14 @@ await run.main(async () => {
   const standIn = await startStandIn({ port: 0, host: '127.0.0.1', latencyMs: options.latency, rateLimit: options.rate, seed: 20261126 });
   run.closers.push(() => standIn.close());
   // The stand-in's fail rate is fixed at start; a second one serves the failing scenario.
-  const flaky = await startStandIn({ port: 0, host: '127.0.0.1', latencyMs: options.latency, rateLimit: options.rate, failRate: options.failRate, seed: 20261127 });
+  const flaky = await startStandIn({
+    port: 0,
+    host: '127.0.0.1',
+    latencyMs: options.latency,
+    rateLimit: options.rate,
+    failRate: options.failRate,
+    seed: 20261127,
+  });
   run.closers.push(() => flaky.close());
 
   const config = deriveConfig(project, { file: 'wrangler.bench-dispatch.toml', main: 'bench/workers/instrumented/index.js' });
@@ -63,7 +70,9 @@ await run.main(async () => {
     { name: 'clean', label: 'clean', standIn, failRate: 0, config },
     { name: `${Math.round(options.failRate * 100)}% 500s`, label: 'flaky', standIn: flaky, failRate: options.failRate, config },
   ].filter((scenario) => options.scenarios.split(',').includes(scenario.label));
-  console.log(`Dispatch path: ${options.sends} queued sends, provider latency ${options.latency} ms, account limit ${options.rate}/s, PROVIDER_RATE_PER_SECOND=${options.rate}, max_batch_size ${batchSize}, ${options.runs} runs per scenario`);
+  console.log(
+    `Dispatch path: ${options.sends} queued sends, provider latency ${options.latency} ms, account limit ${options.rate}/s, PROVIDER_RATE_PER_SECOND=${options.rate}, max_batch_size ${batchSize}, ${options.runs} runs per scenario`,
+  );
 
   const results = [];
   let phoneBase = 7_000_000_000;
@@ -195,7 +204,9 @@ await run.main(async () => {
         `  ${scenario.name} run ${row.run}: drained in ${row.drainSeconds === null ? 'did not drain' : `${fmt(row.drainSeconds)} s`}, ${row.providerCalls} calls at ${fmt(row.callRate)}/s (${fmt(row.rateShare * 100)}% of ${options.rate}/s), 429s ${row.rateLimited}, 500s ${row.failed500}, duplicates ${row.duplicates}, lost ${row.lost}; peak ${row.peakRps} calls in a second, bucket never below ${fmt(row.bucketLow, 0)} tokens; provider idle ${fmt(row.idleSeconds)} s in ${row.idleGaps} gaps`,
       );
       if (bigGaps.length) {
-        console.log(`    largest gaps: ${bigGaps.map((gap) => `${fmt(gap.idleMs, 0)} ms before call ${gap.call} (at ${fmt(gap.afterFirstMs / 1000)} s)`).join(', ')}`);
+        console.log(
+          `    largest gaps: ${bigGaps.map((gap) => `${fmt(gap.idleMs, 0)} ms before call ${gap.call} (at ${fmt(gap.afterFirstMs / 1000)} s)`).join(', ')}`,
+        );
       }
     }
     await dev.stop();

@@ -67,22 +67,50 @@ await run.main(async () => {
   const single = [];
   for (let runIndex = 0; runIndex < options.runs; runIndex += 1) {
     for (const [policyIndex, policy] of policies.entries()) {
-      const answer = await drive({ keyPrefix: `single:${runIndex}:${policyIndex}`, keys: 1, calls: 500, concurrency: 1, rules: policy.rules, cooldown: policy.cooldown, warm: true });
+      const answer = await drive({
+        keyPrefix: `single:${runIndex}:${policyIndex}`,
+        keys: 1,
+        calls: 500,
+        concurrency: 1,
+        rules: policy.rules,
+        cooldown: policy.cooldown,
+        warm: true,
+      });
       const latencies = answer.latencies.sort((a, b) => a - b);
-      single.push({ run: runIndex + 1, policy: policy.name, decisionsPerSecond: answer.calls / (answer.elapsedMs / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99) });
+      single.push({
+        run: runIndex + 1,
+        policy: policy.name,
+        decisionsPerSecond: answer.calls / (answer.elapsedMs / 1000),
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+      });
     }
   }
   const singleSummary = policies.map((policy) => {
     const subset = single.filter((row) => row.policy === policy.name);
-    return { policy: policy.name, decisionsPerSecond: median(subset.map((row) => row.decisionsPerSecond)), p50: median(subset.map((row) => row.p50)), p99: median(subset.map((row) => row.p99)) };
+    return {
+      policy: policy.name,
+      decisionsPerSecond: median(subset.map((row) => row.decisionsPerSecond)),
+      p50: median(subset.map((row) => row.p50)),
+      p99: median(subset.map((row) => row.p99)),
+    };
   });
-  for (const row of singleSummary) console.log(`  one at a time, ${row.policy}: ${fmt(row.decisionsPerSecond, 0)} decisions/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms`);
+  for (const row of singleSummary)
+    console.log(`  one at a time, ${row.policy}: ${fmt(row.decisionsPerSecond, 0)} decisions/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms`);
 
   const rows = [];
   for (let runIndex = 0; runIndex < options.runs; runIndex += 1) {
     for (const [policyIndex, policy] of policies.entries()) {
       for (const keys of keyCounts) {
-        const answer = await drive({ keyPrefix: `bench:${runIndex}:${policyIndex}:${keys}`, keys, calls: options.calls, concurrency: options.concurrency, rules: policy.rules, cooldown: policy.cooldown, warm: true });
+        const answer = await drive({
+          keyPrefix: `bench:${runIndex}:${policyIndex}:${keys}`,
+          keys,
+          calls: options.calls,
+          concurrency: options.concurrency,
+          rules: policy.rules,
+          cooldown: policy.cooldown,
+          warm: true,
+        });
         const latencies = answer.latencies.sort((a, b) => a - b);
         const row = {
           run: runIndex + 1,
@@ -94,7 +122,9 @@ await run.main(async () => {
           p99: percentile(latencies, 99),
         };
         rows.push(row);
-        console.log(`  run ${row.run} ${policy.name}, ${keys} keys: ${fmt(row.decisionsPerSecond, 0)} decisions/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms, admitted ${row.allowed}`);
+        console.log(
+          `  run ${row.run} ${policy.name}, ${keys} keys: ${fmt(row.decisionsPerSecond, 0)} decisions/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms, admitted ${row.allowed}`,
+        );
       }
     }
   }

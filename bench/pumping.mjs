@@ -28,10 +28,24 @@
  * Environment: BENCH_KEEP_TMP=1 keeps the temporary directory and the wrangler log.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
-import { createRun, fmt, machineInfo, fmtInt, keepAliveAgent, migrate, parseArgs, percentile, request, sleep, snapshotProject, startDev, stateDir } from './lib/harness.mjs';
-import { scaleSeconds, scaleSecondsList, scaleWindows, wranglerVars } from './lib/vars.mjs';
 import { mulberry32 } from '../scripts/lib/random.mjs';
+import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
+import {
+  createRun,
+  fmt,
+  fmtInt,
+  keepAliveAgent,
+  machineInfo,
+  migrate,
+  parseArgs,
+  percentile,
+  request,
+  sleep,
+  snapshotProject,
+  startDev,
+  stateDir,
+} from './lib/harness.mjs';
+import { scaleSeconds, scaleSecondsList, scaleWindows, wranglerVars } from './lib/vars.mjs';
 
 const options = parseArgs(process.argv.slice(2), {
   factor: 10,
@@ -191,7 +205,11 @@ await run.main(async () => {
   const post = (path, body, headers = {}) => request('POST', `${base}${path}`, { body, headers, agent, timeoutMs: 20_000 });
 
   console.log(`Pumping replay: 1 synthetic hour in ${fmt(hourMs / 1000, 0)} s of real time (every time-based var divided by ${k}).`);
-  console.log(`  scaled vars: ${Object.entries(scaledVars).map(([name, value]) => `${name}=${value}`).join(' ')}`);
+  console.log(
+    `  scaled vars: ${Object.entries(scaledVars)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(' ')}`,
+  );
   console.log(`  not scaled: ${NOT_SCALED.join('; ')}`);
 
   // 0. Is the client address honoured? wrangler dev must pass CF-Connecting-IP through, or the
@@ -200,7 +218,8 @@ await run.main(async () => {
   const probe = [];
   const ipWindow = scaleWindows(defaults.IP_LIMITS, k).split(',')[0];
   const ipLimit = Number(ipWindow.split('/')[0]);
-  for (const phone of probePhones.slice(0, ipLimit + 1)) probe.push((await post('/v1/otp', { phoneNumber: phone }, { 'CF-Connecting-IP': '192.0.2.77' })).status);
+  for (const phone of probePhones.slice(0, ipLimit + 1))
+    probe.push((await post('/v1/otp', { phoneNumber: phone }, { 'CF-Connecting-IP': '192.0.2.77' })).status);
   const other = (await post('/v1/otp', { phoneNumber: probePhones[ipLimit + 1] }, { 'CF-Connecting-IP': '192.0.2.78' })).status;
   const honoured = probe.slice(0, ipLimit).every((status) => status === 202) && probe[ipLimit] === 429 && other === 202;
   console.log(
@@ -354,7 +373,10 @@ await run.main(async () => {
   // How long legitimate SMS took from the request to the provider, late ones included.
   const firstSmsAt = new Map();
   for (const call of sms) if (call.idempotencyKey && !firstSmsAt.has(call.idempotencyKey)) firstSmsAt.set(call.idempotencyKey, call.at);
-  const smsLatencies = users.filter((user) => user.key && firstSmsAt.has(user.key)).map((user) => firstSmsAt.get(user.key) - user.requestedAt).sort((a, b) => a - b);
+  const smsLatencies = users
+    .filter((user) => user.key && firstSmsAt.has(user.key))
+    .map((user) => firstSmsAt.get(user.key) - user.requestedAt)
+    .sort((a, b) => a - b);
   const lateSms = users.filter((user) => user.outcome === 'no_sms' && firstSmsAt.has(user.key)).length;
   const smsDelay = { p50Ms: percentile(smsLatencies, 50), p99Ms: percentile(smsLatencies, 99), maxMs: smsLatencies.at(-1) ?? NaN, lateSms };
 
@@ -376,7 +398,15 @@ await run.main(async () => {
     scaledVars,
     notScaled: NOT_SCALED,
     clientIpHonoured: honoured,
-    attack: { requests: attackRequests, skipped, admitted: sentAttack.filter((item) => item.status === 202).length, sms: attackSms.length, share: attackShare, ratePerSecondReal: realRate(options.attackPerSecond), ratePerSecondSynthetic: options.attackPerSecond },
+    attack: {
+      requests: attackRequests,
+      skipped,
+      admitted: sentAttack.filter((item) => item.status === 202).length,
+      sms: attackSms.length,
+      share: attackShare,
+      ratePerSecondReal: realRate(options.attackPerSecond),
+      ratePerSecondSynthetic: options.attackPerSecond,
+    },
     legit: { users: users.length, gotCode, tried: tried.length, verified, share: legitShare, abandonRate: options.abandonRate, conversion, outcomes },
     prefixes: perPrefix,
     smsDelay,
@@ -398,8 +428,12 @@ await run.main(async () => {
   console.log('');
   console.log(`| population | requests / users | SMS / verified | share | target |`);
   console.log(`|---|---:|---:|---:|---|`);
-  console.log(`| attack (${options.attack}, ${ATTACK_PREFIXES.length} prefixes) | ${fmtInt(attackRequests)} requests | ${attackSms.length} SMS | ${pct(attackShare)} | at most 1% ${attackShare <= TARGET_ATTACK_SMS_SHARE ? 'met' : 'MISSED'} |`);
-  console.log(`| legitimate users | ${fmtInt(users.length)} users (${tried.length} meant to verify) | ${verified} verified (${gotCode} got their code) | ${pct(legitShare)} | at least 99% ${legitShare >= TARGET_LEGIT_SUCCESS ? 'met' : 'MISSED'} |`);
+  console.log(
+    `| attack (${options.attack}, ${ATTACK_PREFIXES.length} prefixes) | ${fmtInt(attackRequests)} requests | ${attackSms.length} SMS | ${pct(attackShare)} | at most 1% ${attackShare <= TARGET_ATTACK_SMS_SHARE ? 'met' : 'MISSED'} |`,
+  );
+  console.log(
+    `| legitimate users | ${fmtInt(users.length)} users (${tried.length} meant to verify) | ${verified} verified (${gotCode} got their code) | ${pct(legitShare)} | at least 99% ${legitShare >= TARGET_LEGIT_SUCCESS ? 'met' : 'MISSED'} |`,
+  );
   console.log('');
   console.log(`| attacked prefix | requests | admitted | SMS | blocked by | time from attack start to block (real / synthetic) |`);
   console.log(`|---|---:|---:|---:|---|---|`);
@@ -409,8 +443,14 @@ await run.main(async () => {
     );
   }
   console.log('');
-  console.log(`legitimate outcomes: ${Object.entries(outcomes).map(([name, count]) => `${name}=${count}`).join(', ')}; conversion of delivered codes ${pct(conversion)}`);
-  console.log(`SMS delay for legitimate requests (request to provider call): p50 ${fmt(smsDelay.p50Ms, 0)} ms, p99 ${fmt(smsDelay.p99Ms, 0)} ms, max ${fmt(smsDelay.maxMs, 0)} ms; arrived after the code's lifetime: ${lateSms}`);
+  console.log(
+    `legitimate outcomes: ${Object.entries(outcomes)
+      .map(([name, count]) => `${name}=${count}`)
+      .join(', ')}; conversion of delivered codes ${pct(conversion)}`,
+  );
+  console.log(
+    `SMS delay for legitimate requests (request to provider call): p50 ${fmt(smsDelay.p50Ms, 0)} ms, p99 ${fmt(smsDelay.p99Ms, 0)} ms, max ${fmt(smsDelay.maxMs, 0)} ms; arrived after the code's lifetime: ${lateSms}`,
+  );
   console.log(`legitimate prefixes blocked: ${legitBlocked.length ? legitBlocked.map((block) => `${block.prefix} (${block.reason})`).join(', ') : 'none'}`);
   if (skipped) console.log(`attack requests shed by the client because ${MAX_IN_FLIGHT} were in flight: ${skipped}`);
   console.log(
@@ -436,7 +476,11 @@ function renderBlock(result) {
   const command = result.attackMode === 'sequential' ? 'npm run bench:pumping' : `npm run bench:pumping -- --attack ${result.attackMode}`;
   const lines = [
     `Measured ${machine.date.slice(0, 10)} with \`${command}\` (${fmt(result.seconds / 60, 1)} min) on ${machine.nproc} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, wrangler ${machine.wrangler}, workerd ${machine.workerd}.`,
-    `One synthetic hour replayed in ${fmt(result.syntheticHourSeconds, 0)} s: every time-based var divided by ${result.factor} (${Object.entries(result.scaledVars).map(([name, value]) => `\`${name}=${value}\``).join(', ')}).`,
+    `One synthetic hour replayed in ${fmt(result.syntheticHourSeconds, 0)} s: every time-based var divided by ${result.factor} (${Object.entries(
+      result.scaledVars,
+    )
+      .map(([name, value]) => `\`${name}=${value}\``)
+      .join(', ')}).`,
     `\`CF-Connecting-IP\` honoured by \`wrangler dev\`: ${result.clientIpHonoured ? 'yes, checked at the start of the run' : 'no'}.`,
     '',
     '| population | volume | outcome | share | target |',
@@ -451,7 +495,9 @@ function renderBlock(result) {
         `| \`${row.prefix}\` | ${fmtInt(row.requests)} | ${row.admitted} | ${row.sms} | ${row.reason ? `${row.reason} (${row.note})` : 'not blocked'} | ${row.secondsToBlock === null ? 'n/a' : `${fmt(row.secondsToBlock, 1)} s / ${fmt(row.secondsToBlock * result.factor, 0)} s`} |`,
     ),
     '',
-    `Legitimate outcomes: ${Object.entries(result.legit.outcomes).map(([name, count]) => `${name} ${count}`).join(', ')}; ${pct(result.legit.conversion)} of delivered codes were verified. ` +
+    `Legitimate outcomes: ${Object.entries(result.legit.outcomes)
+      .map(([name, count]) => `${name} ${count}`)
+      .join(', ')}; ${pct(result.legit.conversion)} of delivered codes were verified. ` +
       `SMS delay (request to provider call): p50 ${fmt(result.smsDelay.p50Ms, 0)} ms, p99 ${fmt(result.smsDelay.p99Ms, 0)} ms. ` +
       `Legitimate prefixes blocked: ${result.legitPrefixesBlocked.length ? result.legitPrefixesBlocked.map((block) => `\`${block.prefix}\` (${block.reason})`).join(', ') : 'none'}.`,
   ];

@@ -41,7 +41,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { startStandIn } from './startmessaging-stand-in.mjs';
 import { mapLimit, sleep } from './lib/async.mjs';
 import { createDevStack } from './lib/dev-stack.mjs';
 import { intEnv } from './lib/env.mjs';
@@ -49,6 +48,7 @@ import { http } from './lib/http.mjs';
 import { bailOnFatal } from './lib/processes.mjs';
 import { startStandInProcess } from './lib/stand-in-process.mjs';
 import { mostInOneSecond, percentile } from './lib/stats.mjs';
+import { startStandIn } from './startmessaging-stand-in.mjs';
 
 const PER_SCENARIO = intEnv('E2E_FAULTS_REQUESTS', 3, 1, 20);
 const TTL_SECONDS = 45;
@@ -205,7 +205,9 @@ async function faultScenarios() {
   console.log(`stand-in ${standIn.url}; wrangler dev in ${stack.tmp}`);
   const health = await stack.start();
   if (health?.providerMode !== 'startmessaging') throw new Error(`providerMode is ${health?.providerMode}, expected startmessaging`);
-  console.log(`wrangler dev ${stack.base} healthy after ${seconds(Date.now() - started)} s; ${SCENARIOS.length} scenarios x ${PER_SCENARIO} requests, OTP_TTL_SECONDS=${TTL_SECONDS}`);
+  console.log(
+    `wrangler dev ${stack.base} healthy after ${seconds(Date.now() - started)} s; ${SCENARIOS.length} scenarios x ${PER_SCENARIO} requests, OTP_TTL_SECONDS=${TTL_SECONDS}`,
+  );
 
   // Submit every request at once: scenarios run side by side, as faults would in production.
   const requests = SCENARIOS.flatMap((_scenario, s) => Array.from({ length: PER_SCENARIO }, (_, r) => ({ scenario: s, phoneNumber: phoneFor(s, r) })));
@@ -235,7 +237,9 @@ async function faultScenarios() {
     });
     if (Date.now() - lastReport > 5000) {
       lastReport = Date.now();
-      console.log(`  t+${seconds(Date.now() - requests[0].submittedAt)} s: ${requests.filter((r) => r.view).length}/${requests.length} final, ${standIn.stats().calls} provider calls`);
+      console.log(
+        `  t+${seconds(Date.now() - requests[0].submittedAt)} s: ${requests.filter((r) => r.view).length}/${requests.length} final, ${standIn.stats().calls} provider calls`,
+      );
     }
     await sleep(POLL_INTERVAL_MS);
   }
@@ -244,7 +248,9 @@ async function faultScenarios() {
   // Read the call log only once every code has expired, so any late call would be in it.
   const waitMs = lastExpiry + 3000 - Date.now();
   if (waitMs > 0) {
-    console.log(`  all final after ${seconds(finalAt - requests[0].submittedAt)} s; waiting ${seconds(waitMs)} s until every code has expired before reading the call log`);
+    console.log(
+      `  all final after ${seconds(finalAt - requests[0].submittedAt)} s; waiting ${seconds(waitMs)} s until every code has expired before reading the call log`,
+    );
     await sleep(waitMs);
   }
   const calls = standIn.calls();
@@ -260,7 +266,10 @@ async function faultScenarios() {
     });
     const statuses = [...new Set(mine.map((r) => (r.view ? `${r.view.status}${r.view.lastError ? ` (${r.view.lastError.code})` : ''}` : 'none')))];
     const callCounts = [...new Set(audited.map((a) => a.calls.length))].sort((a, b) => a - b);
-    const timesToFinal = mine.filter((r) => r.observedAt).map((r) => r.observedAt - r.submittedAt).sort((a, b) => a - b);
+    const timesToFinal = mine
+      .filter((r) => r.observedAt)
+      .map((r) => r.observedAt - r.submittedAt)
+      .sort((a, b) => a - b);
     const gaps = audited.filter((a) => a.calls.length >= 2).map((a) => a.calls[1].at - a.calls[0].at);
     return {
       name: scenario.name,
@@ -287,7 +296,8 @@ async function faultScenarios() {
   ];
 
   printTable(results, stats, requests.length, finalAt - requests[0].submittedAt, Date.now() - started);
-  for (const check of globals) console.log(`${check.problems.length ? 'FAIL' : 'ok  '}  ${check.name}${check.problems.length ? `: ${check.problems.join('; ')}` : ''}`);
+  for (const check of globals)
+    console.log(`${check.problems.length ? 'FAIL' : 'ok  '}  ${check.name}${check.problems.length ? `: ${check.problems.join('; ')}` : ''}`);
   for (const result of results) for (const problem of result.problems) console.log(`FAIL  ${result.name}: ${problem}`);
   if (process.env.E2E_FAULTS_JSON) writeFileSync(process.env.E2E_FAULTS_JSON, `${JSON.stringify({ results, globals, stats }, null, 2)}\n`);
   return [...results, ...globals];
@@ -350,13 +360,20 @@ async function waitForViews(stack, requests, done, timeoutMs, label) {
     if (pending.length === 0) return views;
     if (stack.exit !== null) throw new Error(`wrangler dev exited (${stack.exit}) while waiting: ${label}`);
     await mapLimit(pending, 4, async ({ requestId }) => {
-      const answer = await http('GET', `${stack.base}/v1/admin/requests/${requestId}`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } }).catch(() => null);
+      const answer = await http('GET', `${stack.base}/v1/admin/requests/${requestId}`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } }).catch(
+        () => null,
+      );
       if (answer?.status === 200) views.set(requestId, { ...answer.json.request, attemptRows: answer.json.attempts, statusChecks: answer.json.statusChecks });
     });
     await sleep(500);
   }
   const stuck = requests.filter((request) => !done(views.get(request.requestId)));
-  throw new Error(`${label}: ${stuck.length} not done after ${timeoutMs / 1000} s, e.g. ${stuck.slice(0, 3).map((r) => `${r.requestId}=${views.get(r.requestId)?.status}`).join(', ')}`);
+  throw new Error(
+    `${label}: ${stuck.length} not done after ${timeoutMs / 1000} s, e.g. ${stuck
+      .slice(0, 3)
+      .map((r) => `${r.requestId}=${views.get(r.requestId)?.status}`)
+      .join(', ')}`,
+  );
 }
 
 /**
@@ -378,10 +395,22 @@ async function pacingAndRecovery() {
   const started = Date.now();
   const script = Object.fromEntries(MID_CALL_PHONES.map((phone) => [phone, ['hang-after-send', 'ok']]));
   state.pacedStandIn = await startStandInProcess([
-    '--rate-limit', String(PACED_RATE), '--limit-status-checks', '--latency-ms', String(LATENCY_MS), '--latency-jitter-ms', '10', '--script', JSON.stringify(script),
+    '--rate-limit',
+    String(PACED_RATE),
+    '--limit-status-checks',
+    '--latency-ms',
+    String(LATENCY_MS),
+    '--latency-jitter-ms',
+    '10',
+    '--script',
+    JSON.stringify(script),
   ]);
   const standIn = state.pacedStandIn;
-  state.pacedStack = createDevStack({ label: 'otpd-e2e-paced', vars: [...PACED_VARS, `SM_BASE_URL:${standIn.url}`], keepTmp: process.env.E2E_KEEP_TMP === '1' });
+  state.pacedStack = createDevStack({
+    label: 'otpd-e2e-paced',
+    vars: [...PACED_VARS, `SM_BASE_URL:${standIn.url}`],
+    keepTmp: process.env.E2E_KEEP_TMP === '1',
+  });
   const stack = state.pacedStack;
   await startWithRetry(stack);
   console.log(`\npacing and crash recovery: stand-in ${standIn.url} allowing ${PACED_RATE} calls/s; wrangler dev ${stack.base} (${stack.tmp})`);
@@ -396,7 +425,10 @@ async function pacingAndRecovery() {
   const bursts = [];
   for (let run = 1; run <= BURSTS; run += 1) {
     const begun = Date.now();
-    const requests = await submit(stack.base, Array.from({ length: BURST }, (_, index) => burstPhone(run, index)));
+    const requests = await submit(
+      stack.base,
+      Array.from({ length: BURST }, (_, index) => burstPhone(run, index)),
+    );
     // Seconds at the provider; on a busy machine late calls take new times, and the earlier
     // bursts' status checks share the pacer.
     await waitForViews(stack, requests, (view) => FINAL.has(view?.status), 120_000, `burst ${run}`);
@@ -447,13 +479,10 @@ async function pacingAndRecovery() {
   await sleep(Math.max(0, cronAt - Date.now() - 1000));
   const { calls: callsBeforeCron } = await standIn.log();
   const stillQueued = await waitForViews(stack, crashed, (view) => Boolean(view), 10_000, 'reading the crashed requests');
-  check(
-    'nothing recovered before the cron ran (no call, no status change)',
-    [
-      ...(callsBeforeCron.length !== callsBeforeKill.length ? [`${callsBeforeCron.length - callsBeforeKill.length} send calls`] : []),
-      ...crashed.filter((r) => stillQueued.get(r.requestId)?.status !== before.get(r.requestId)?.status).map((r) => `${r.requestId} moved`),
-    ],
-  );
+  check('nothing recovered before the cron ran (no call, no status change)', [
+    ...(callsBeforeCron.length !== callsBeforeKill.length ? [`${callsBeforeCron.length - callsBeforeKill.length} send calls`] : []),
+    ...crashed.filter((r) => stillQueued.get(r.requestId)?.status !== before.get(r.requestId)?.status).map((r) => `${r.requestId} moved`),
+  ]);
   await sleep(Math.max(0, cronAt - Date.now()));
   const cron = await http('GET', `${stack.base}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}`);
   check('the cron ran (GET /cdn-cgi/local/scheduled)', cron.status === 200 ? [] : [`answered ${cron.status}`]);
@@ -489,14 +518,18 @@ async function pacingAndRecovery() {
     // Sent before the crash: its one call. Otherwise one more than it had made by the crash.
     const atCrash = before.get(request.requestId);
     const expectedCalls = !atCrash || atCrash.status === 'sent' ? 1 : atCrash.attempts + 1;
-    if (sms !== 1 || own.length !== expectedCalls) smsProblems.push(`${request.phoneNumber}: ${own.length} calls, ${sms} SMS (expected ${expectedCalls} calls, 1 SMS)`);
+    if (sms !== 1 || own.length !== expectedCalls)
+      smsProblems.push(`${request.phoneNumber}: ${own.length} calls, ${sms} SMS (expected ${expectedCalls} calls, 1 SMS)`);
     if (new Set(own.map((call) => call.otp)).size > 1) smsProblems.push(`${request.phoneNumber}: the code changed`);
   }
   check('after one cron run every crashed request is sent exactly once (the mid-call ones called again with their key, answered with the original)', [
     ...(recovery ? [recovery] : []),
     ...smsProblems.filter((problem) => crashed.some((request) => problem.startsWith(request.phoneNumber))),
   ]);
-  check(`every burst request was sent with one call and one SMS (${BURSTS} x ${BURST})`, smsProblems.filter((problem) => !crashed.some((request) => problem.startsWith(request.phoneNumber))));
+  check(
+    `every burst request was sent with one call and one SMS (${BURSTS} x ${BURST})`,
+    smsProblems.filter((problem) => !crashed.some((request) => problem.startsWith(request.phoneNumber))),
+  );
   const messageOf = (request) => callsOf(request).find((call) => call.status === 201)?.messageId;
   const checkedAfterCron = new Set(statusCalls.filter((call) => call.at >= cronRanAt).map((call) => call.messageId));
   const revived = allBurst.filter((request) => checkedAfterCron.has(messageOf(request))).length;
@@ -504,7 +537,12 @@ async function pacingAndRecovery() {
     `every SMS sent before the crash got its delivery report: all ${sent.length + allBurst.length} read delivered (${revived} of the bursts' checks came back with the cron)`,
     recovery ? [recovery] : [],
   );
-  check('the status checks of the sent group were lost with the runtime and ran only after the cron', sent.filter((request) => statusCalls.some((c) => c.at < cronRanAt && c.messageId === messageOf(request))).map((r) => `${r.phoneNumber} was checked before the cron`));
+  check(
+    'the status checks of the sent group were lost with the runtime and ran only after the cron',
+    sent
+      .filter((request) => statusCalls.some((c) => c.at < cronRanAt && c.messageId === messageOf(request)))
+      .map((r) => `${r.phoneNumber} was checked before the cron`),
+  );
 
   // The provider's view of the rate: every call it received, sends and status checks alike.
   const arrivals = [...calls.map((call) => call.at), ...statusCalls.map((call) => call.at)];
@@ -512,7 +550,10 @@ async function pacingAndRecovery() {
   if (peak > PACED_RATE) printDensestSecond(calls, statusCalls, records);
   const rejected = calls.filter((call) => call.status === 429).length + statusCalls.filter((call) => call.status === 429).length;
   check(`the provider answered no 429 (${calls.length} sends, ${statusCalls.length} status checks)`, rejected ? [`${rejected} answered 429`] : []);
-  check(`no rolling second of the provider's log holds more than ${PACED_RATE} calls (most: ${peak})`, peak > PACED_RATE ? [`${peak} calls within one second`] : []);
+  check(
+    `no rolling second of the provider's log holds more than ${PACED_RATE} calls (most: ${peak})`,
+    peak > PACED_RATE ? [`${peak} calls within one second`] : [],
+  );
   // And the service's own record of when each call started (delivery_attempts.started_at,
   // status_checks.checked_at).
   const startedAt = [...records.values()].flatMap((record) => [
@@ -535,7 +576,9 @@ async function pacingAndRecovery() {
     .filter((ms) => ms !== null)
     .sort((a, b) => a - b);
   if (transit.length) {
-    console.log(`  from recorded start to the provider's log: median ${percentile(transit, 50)} ms, p99 ${percentile(transit, 99)} ms, max ${transit.at(-1)} ms (${transit.length} sends)`);
+    console.log(
+      `  from recorded start to the provider's log: median ${percentile(transit, 50)} ms, p99 ${percentile(transit, 99)} ms, max ${transit.at(-1)} ms (${transit.length} sends)`,
+    );
   }
   // How long each burst took at the provider: its first call to its last.
   const spans = bursts.map((burst) => {
@@ -562,7 +605,8 @@ function printDensestSecond(calls, statusCalls, records) {
     if (j - i > best[1] - best[0]) best = [i, j];
   }
   const starts = new Map();
-  for (const record of records.values()) for (const attempt of record.attemptRows ?? []) starts.set(`otpd-${record.requestId}#${attempt.attemptNumber}`, Date.parse(attempt.startedAt));
+  for (const record of records.values())
+    for (const attempt of record.attemptRows ?? []) starts.set(`otpd-${record.requestId}#${attempt.attemptNumber}`, Date.parse(attempt.startedAt));
   const first = all[best[0]].at;
   console.log(`  the densest second at the provider (${best[1] - best[0]} calls), ms after its first call:`);
   for (const entry of all.slice(best[0], best[1])) {
@@ -572,7 +616,18 @@ function printDensestSecond(calls, statusCalls, records) {
 }
 
 function printTable(results, stats, requestCount, drainMs, totalMs) {
-  const header = ['#', 'scenario', 'script', 'final status (lastError)', 'calls/req', 'SMS (all reqs)', 'calls after expiry', 'call 1->2 s (min)', 's to final (max)', 'result'];
+  const header = [
+    '#',
+    'scenario',
+    'script',
+    'final status (lastError)',
+    'calls/req',
+    'SMS (all reqs)',
+    'calls after expiry',
+    'call 1->2 s (min)',
+    's to final (max)',
+    'result',
+  ];
   const rows = results.map((result, index) => [
     String(index + 1),
     result.name,

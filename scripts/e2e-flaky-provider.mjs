@@ -47,12 +47,7 @@ const SUCCESS_STATUSES = new Set(['sent', 'delivered']);
 // This check is about the send path, not admission: 40 sequential numbers from one IP within
 // seconds would trip per-IP, per-prefix and pumping defences. Vars the Worker does not know
 // are ignored, so these are harmless where a defence does not exist (yet).
-const ADMISSION_OVERRIDES = [
-  'IP_LIMITS:10000/60',
-  'PREFIX_LIMITS:10000/60',
-  'SEQUENTIAL_BURST_NUMBERS:1000',
-  'PUMPING_MIN_SENDS:100000',
-];
+const ADMISSION_OVERRIDES = ['IP_LIMITS:10000/60', 'PREFIX_LIMITS:10000/60', 'SEQUENTIAL_BURST_NUMBERS:1000', 'PUMPING_MIN_SENDS:100000'];
 const TERMINAL_STATUSES = new Set(['sent', 'delivered', 'failed', 'expired', 'verified', 'superseded']);
 
 const elapsed = (since) => ((Date.now() - since) / 1000).toFixed(1);
@@ -172,7 +167,12 @@ async function main() {
   check(
     `POST /v1/otp answered 202 for all ${REQUESTS} numbers`,
     rejected.length === 0,
-    rejected.length ? rejected.slice(0, 3).map((e) => `${e.phoneNumber}: ${e.status ?? e.error} ${e.body?.slice(0, 200) ?? ''}`).join('; ') : '',
+    rejected.length
+      ? rejected
+          .slice(0, 3)
+          .map((e) => `${e.phoneNumber}: ${e.status ?? e.error} ${e.body?.slice(0, 200) ?? ''}`)
+          .join('; ')
+      : '',
   );
   const requests = created.filter((entry) => entry.status === 202 && typeof entry.requestId === 'string');
   if (requests.length === 0) throw new Error('no request was accepted; nothing to drain');
@@ -203,7 +203,11 @@ async function main() {
       const counts = {};
       for (const view of latest.values()) counts[view.status] = (counts[view.status] ?? 0) + 1;
       const s = standIn.stats();
-      console.log(`  t+${elapsed(submittedAt)} s  ${Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(' ')}  provider calls=${s.calls} 500s=${s.failed500} sms=${s.delivered}`);
+      console.log(
+        `  t+${elapsed(submittedAt)} s  ${Object.entries(counts)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}  provider calls=${s.calls} 500s=${s.failed500} sms=${s.delivered}`,
+      );
     }
     await sleep(POLL_INTERVAL_MS);
   }
@@ -262,7 +266,8 @@ async function main() {
     if (list.some((call) => typeof call.otp !== 'string' || !new RegExp(`^\\d{${OTP_LENGTH}}$`).test(call.otp))) badOtp.push(request.requestId);
     const view = latest.get(request.requestId);
     // Only a finished request's count is stable; one still retrying may move between the reads.
-    if (view && TERMINAL_STATUSES.has(view.status) && view.attempts !== list.length) attemptMismatch.push(`${request.requestId}: service says ${view.attempts}, provider saw ${list.length}`);
+    if (view && TERMINAL_STATUSES.has(view.status) && view.attempts !== list.length)
+      attemptMismatch.push(`${request.requestId}: service says ${view.attempts}, provider saw ${list.length}`);
   }
   const strayKeys = [...byKey.keys()].filter((key) => !expectedKeys.has(key));
   const allowedStatuses = [201, 500, ...(RATE_LIMIT ? [429] : []), ...(HANG_RATE ? [null] : [])];
@@ -275,15 +280,31 @@ async function main() {
   check('every request got exactly one 201 answer', extra201.length === 0, short(extra201));
   check('every provider call used the key otpd-<requestId> of a known request', strayKeys.length === 0 && calls.length > 0, short(strayKeys.map(String)));
   check('body idempotencyKey and Idempotency-Key header agree on every call', headerMismatch.length === 0, short(headerMismatch));
-  check('all calls for one key carried the same otp', inconsistent.length === 0 && stats.inconsistentKeys === 0, short(inconsistent) || (stats.inconsistentKeys ? `inconsistentKeys=${stats.inconsistentKeys}` : ''));
-  check(`all calls carried the request's phone number and a ${OTP_LENGTH}-digit otp`, phoneMismatch.length === 0 && badOtp.length === 0, short([...phoneMismatch, ...badOtp]));
-  check('zero duplicate SMS', stats.duplicates === 0 && stats.delivered <= expectedKeys.size, `duplicates=${stats.duplicates}, sms=${stats.delivered}, requests=${expectedKeys.size}`);
+  check(
+    'all calls for one key carried the same otp',
+    inconsistent.length === 0 && stats.inconsistentKeys === 0,
+    short(inconsistent) || (stats.inconsistentKeys ? `inconsistentKeys=${stats.inconsistentKeys}` : ''),
+  );
+  check(
+    `all calls carried the request's phone number and a ${OTP_LENGTH}-digit otp`,
+    phoneMismatch.length === 0 && badOtp.length === 0,
+    short([...phoneMismatch, ...badOtp]),
+  );
+  check(
+    'zero duplicate SMS',
+    stats.duplicates === 0 && stats.delivered <= expectedKeys.size,
+    `duplicates=${stats.duplicates}, sms=${stats.delivered}, requests=${expectedKeys.size}`,
+  );
   check(
     `provider answered only ${allowedStatuses.map((status) => status ?? 'no answer').join(', ')} (no 400/401/409${RATE_LIMIT ? '' : '/429'})`,
     unexpectedStatuses.length === 0,
     short(unexpectedStatuses),
   );
-  check('some calls failed with 500, so retries were exercised', stats.failed500 > 0 && stats.calls > expectedKeys.size, `500s=${stats.failed500}, calls=${stats.calls}`);
+  check(
+    'some calls failed with 500, so retries were exercised',
+    stats.failed500 > 0 && stats.calls > expectedKeys.size,
+    `500s=${stats.failed500}, calls=${stats.calls}`,
+  );
   const finished = requests.filter(({ requestId }) => TERMINAL_STATUSES.has(latest.get(requestId)?.status)).length;
   check(
     'attempts reported by GET /v1/otp match the provider calls per request',
@@ -306,7 +327,11 @@ async function main() {
   const wrongAnswers = [];
   for (let i = 0; i < 5; i++) wrongAnswers.push((await postJson(`${base}/v1/otp/${locked.requestId}/verify`, { code: wrongCode })).status);
   const afterLock = await postJson(`${base}/v1/otp/${locked.requestId}/verify`, { code: lockedCode });
-  check('five wrong codes lock a request, even against the right code', wrongAnswers.every((status) => status === 400) && afterLock.status === 429, `answers ${wrongAnswers.join(',')} then ${afterLock.status}`);
+  check(
+    'five wrong codes lock a request, even against the right code',
+    wrongAnswers.every((status) => status === 400) && afterLock.status === 429,
+    `answers ${wrongAnswers.join(',')} then ${afterLock.status}`,
+  );
 
   const verifyProblems = [];
   let sessionCookie = null;
@@ -333,7 +358,12 @@ async function main() {
     ['provider calls', String(stats.calls)],
     ['500s', String(stats.failed500)],
     ...(RATE_LIMIT ? [['429s', String(stats.rateLimited)]] : []),
-    ...(HANG_RATE ? [['unanswered (timeouts)', String(stats.hangs)], ['idempotent replays', String(stats.replays)]] : []),
+    ...(HANG_RATE
+      ? [
+          ['unanswered (timeouts)', String(stats.hangs)],
+          ['idempotent replays', String(stats.replays)],
+        ]
+      : []),
     ['SMS delivered', String(stats.delivered)],
     ['duplicates', String(stats.duplicates)],
     ['max calls/request', String(Math.max(0, ...[...expectedKeys.keys()].map((key) => byKey.get(key)?.length ?? 0)))],

@@ -9,8 +9,7 @@ export async function deriveCode(secret: string, requestId: string, length: numb
   if (!Number.isInteger(length) || length < 4 || length > 8) throw new RangeError('code length must be 4 to 8');
   const mac = await hmacSha256(secret, requestId);
   const offset = mac[mac.length - 1]! & 0x0f;
-  const binary =
-    ((mac[offset]! & 0x7f) << 24) | (mac[offset + 1]! << 16) | (mac[offset + 2]! << 8) | mac[offset + 3]!;
+  const binary = ((mac[offset]! & 0x7f) << 24) | (mac[offset + 1]! << 16) | (mac[offset + 2]! << 8) | mac[offset + 3]!;
   return String(binary % 10 ** length).padStart(length, '0');
 }
 

@@ -15,9 +15,7 @@ const code = (text: string) => (text === '' ? 'empty' : `\`${text}\``);
 
 function section(title: string, description: string, entries: SettingEntry[]): string[] {
   const secrets = entries.every(({ info }) => info.secret);
-  const header = secrets
-    ? ['| secret | needed | what it is |', '|---|---|---|']
-    : ['| var | default | accepts | what it does |', '|---|---|---|---|'];
+  const header = secrets ? ['| secret | needed | what it is |', '|---|---|---|'] : ['| var | default | accepts | what it does |', '|---|---|---|---|'];
   const rows = entries.map(({ info }) =>
     info.secret
       ? `| \`${info.env}\` | ${cell(info.secret.needed)} | ${cell(info.description)} |`
@@ -34,7 +32,9 @@ export function renderSettingsTables(): string {
     sections.set(title, [...(sections.get(title) ?? []), entry]);
   }
   const lines = [...sections].flatMap(([title, entries]) => section(title, entries[0]!.group?.description ?? '', entries));
-  return [START_MARKER, '<!-- Generated from src/config.ts by `npm run docs:config`: edit the schema, not these tables. -->', '', ...lines, END_MARKER].join('\n');
+  return [START_MARKER, '<!-- Generated from src/config.ts by `npm run docs:config`: edit the schema, not these tables. -->', '', ...lines, END_MARKER].join(
+    '\n',
+  );
 }
 
 /** `document` with its generated block replaced (or appended when it has none yet). */

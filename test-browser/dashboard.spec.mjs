@@ -24,8 +24,13 @@ import { ROOT } from '../scripts/lib/wrangler.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
 ];
 // What `npm run dev` writes to .dev.vars; the dev stack passes it with --var.
 const DEV_TOKEN = LOCAL_DEV_SECRETS.ADMIN_TOKEN;
@@ -55,7 +60,12 @@ async function check(name, fn) {
     console.log(`ok    ${name}`);
   } catch (error) {
     results.push(false);
-    console.log(`FAIL  ${name}\n      ${String(error?.message ?? error).split('\n').slice(0, 6).join('\n      ')}`);
+    console.log(
+      `FAIL  ${name}\n      ${String(error?.message ?? error)
+        .split('\n')
+        .slice(0, 6)
+        .join('\n      ')}`,
+    );
   }
 }
 
@@ -113,7 +123,8 @@ async function newPage(context) {
   page.on('console', (message) => {
     // A refused token answers 401 on purpose, and a service without the locked-phones route 404;
     // the browser logs those fetches as errors.
-    const expected = /status of 401/.test(message.text()) || (/status of 404/.test(message.text()) && message.location().url.endsWith('/v1/admin/locked-phones'));
+    const expected =
+      /status of 401/.test(message.text()) || (/status of 404/.test(message.text()) && message.location().url.endsWith('/v1/admin/locked-phones'));
     if (message.type() === 'error' && !expected) page.problems.push(`console: ${message.text()}`);
   });
   page.on('dialog', (dialog) => dialog.accept());
@@ -239,7 +250,14 @@ async function main() {
 
   await check('an empty range shows dashes, not zero milliseconds', async () => {
     const empty = `since=${Date.UTC(2001, 0, 1)}&until=${Date.UTC(2001, 0, 1, 1)}`;
-    await page.route(STATS_ROUTE, (route) => route.continue({ url: route.request().url().replace(/since=[^&]*&until=\d+/, empty) }));
+    await page.route(STATS_ROUTE, (route) =>
+      route.continue({
+        url: route
+          .request()
+          .url()
+          .replace(/since=[^&]*&until=\d+/, empty),
+      }),
+    );
     await page.getByTestId('refresh').click();
     await page.getByTestId('card-requests').locator('.value').filter({ hasText: /^0$/ }).waitFor();
     assert.equal((await page.getByTestId('card-latency').locator('.value').innerText()).trim(), '—');
@@ -247,7 +265,11 @@ async function main() {
     assert.match(await page.getByTestId('latency-percentiles').innerText(), /No provider calls in this range/);
     await page.unroute(STATS_ROUTE);
     await page.getByTestId('refresh').click();
-    await page.getByTestId('card-requests').locator('.value').filter({ hasText: /^[1-9]/ }).waitFor();
+    await page
+      .getByTestId('card-requests')
+      .locator('.value')
+      .filter({ hasText: /^[1-9]/ })
+      .waitFor();
   });
 
   await check('prefix blocks show their notes, and one is lifted from the page', async () => {
@@ -259,7 +281,10 @@ async function main() {
     await page.locator(`[data-testid="prefix-block-row"][data-prefix="${BLOCKS[0].prefix}"]`).getByTestId('lift-prefix-block').click();
     await page.locator(`[data-testid="prefix-block-row"][data-prefix="${BLOCKS[0].prefix}"]`).waitFor({ state: 'detached' });
     const { body } = await api('/v1/admin/prefix-blocks');
-    assert.deepEqual(body.blocks.map((block) => block.prefix), [BLOCKS[1].prefix]);
+    assert.deepEqual(
+      body.blocks.map((block) => block.prefix),
+      [BLOCKS[1].prefix],
+    );
   });
 
   await check('locked phones: no panel while the service has no such route, else its list', async () => {
@@ -387,10 +412,17 @@ async function main() {
     const cells = await small.evaluate(() =>
       [...document.querySelector('[data-testid="country-row"]').cells].map((cell) => {
         const box = cell.getBoundingClientRect();
-        return { label: cell.dataset.label, shown: box.width > 0 && box.left >= 0 && box.right <= window.innerWidth, before: getComputedStyle(cell, '::before').content };
+        return {
+          label: cell.dataset.label,
+          shown: box.width > 0 && box.left >= 0 && box.right <= window.innerWidth,
+          before: getComputedStyle(cell, '::before').content,
+        };
       }),
     );
-    assert.deepEqual(cells.map((cell) => cell.label), ['code', 'requests', 'accepted', 'delivered', 'failed', 'expired', 'verified']);
+    assert.deepEqual(
+      cells.map((cell) => cell.label),
+      ['code', 'requests', 'accepted', 'delivered', 'failed', 'expired', 'verified'],
+    );
     for (const cell of cells) assert.ok(cell.shown && cell.before === `"${cell.label}"`, JSON.stringify(cell));
     assert.equal(Number((await small.getByTestId('card-stuck').locator('.value').innerText()).split('/')[0].trim()), 1);
     await small.getByTestId('by-country').screenshot({ path: join(shots, 'phone-by-country.png') });
@@ -405,10 +437,15 @@ async function main() {
     await docs.goto(`${server.base}/docs`);
     const spec = await (await fetch(`${server.base}/openapi.json`)).json();
     const operations = Object.values(spec.paths).reduce((sum, methods) => sum + Object.keys(methods).length, 0);
-    await docs.locator('#ops details').nth(operations - 1).waitFor({ state: 'attached' });
+    await docs
+      .locator('#ops details')
+      .nth(operations - 1)
+      .waitFor({ state: 'attached' });
     assert.equal(await docs.locator('#ops details').count(), operations);
     const body = await docs.evaluate(() => {
-      const create = [...document.querySelectorAll('#ops details')].find((details) => details.querySelector('summary').textContent.startsWith('POST/v1/otp — '));
+      const create = [...document.querySelectorAll('#ops details')].find((details) =>
+        details.querySelector('summary').textContent.startsWith('POST/v1/otp — '),
+      );
       return create.querySelector('textarea').value;
     });
     assert.ok('phoneNumber' in JSON.parse(body), body);

@@ -1,8 +1,8 @@
-import { SELF, env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
 import type { PrefixGuard } from '../src/limiter/prefix-guard';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
-import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
 import { phonePrefix } from '../src/phone';
 import { uniquePhone } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
@@ -126,9 +126,7 @@ describe('per-prefix scope', () => {
   it('is exact under 100 concurrent sends to distinct numbers of one prefix', async () => {
     const prefix = freshPrefix();
     const vars = { PREFIX_LIMITS: '7/60', SEQUENTIAL_BURST_NUMBERS: '1000' };
-    const responses = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => send(prefixPhone(prefix, 1000 * i + 7), { ip: uniqueIp(), vars })),
-    );
+    const responses = await Promise.all(Array.from({ length: 100 }, (_, i) => send(prefixPhone(prefix, 1000 * i + 7), { ip: uniqueIp(), vars })));
     expect(responses.filter((r) => r.status === 202)).toHaveLength(7);
   });
 });

@@ -22,7 +22,14 @@ describe('GET /v1/admin/attempts', () => {
     const r2 = await insertRequestRow({ phoneNumber: uniquePhone(), createdAt: since });
     await insertAttemptRow({ requestId: r1.id, attemptNumber: 1, startedAt: since + 100, durationMs: 50, outcome: 'retry', errorCode: 'provider_unavailable' });
     await insertAttemptRow({ requestId: r1.id, attemptNumber: 2, startedAt: since + 200, durationMs: 50, outcome: 'sent' });
-    await insertAttemptRow({ requestId: r2.id, attemptNumber: 1, startedAt: since + 300, durationMs: 50, outcome: 'failed', errorCode: 'provider_rejected_request' });
+    await insertAttemptRow({
+      requestId: r2.id,
+      attemptNumber: 1,
+      startedAt: since + 300,
+      durationMs: 50,
+      outcome: 'failed',
+      errorCode: 'provider_rejected_request',
+    });
     const window = { since: String(since), until: String(since + 1000) };
     const shape = (body: Listing) => body.attempts.map((a) => `${a.requestId === r1.id ? 'r1' : 'r2'}:${a.outcome}`);
 
@@ -39,7 +46,8 @@ describe('GET /v1/admin/attempts', () => {
     const phone = uniquePhone();
     const r = await insertRequestRow({ phoneNumber: phone, createdAt: Date.now() - 100_000 });
     const base = Date.now() - 50_000;
-    for (let i = 1; i <= 9; i += 1) await insertAttemptRow({ requestId: r.id, attemptNumber: i, startedAt: base + Math.floor(i / 2) * 10, durationMs: 10, outcome: 'retry' });
+    for (let i = 1; i <= 9; i += 1)
+      await insertAttemptRow({ requestId: r.id, attemptNumber: i, startedAt: base + Math.floor(i / 2) * 10, durationMs: 10, outcome: 'retry' });
     const seen: number[] = [];
     let cursor: string | null = null;
     let next = 100;
@@ -56,12 +64,32 @@ describe('GET /v1/admin/attempts', () => {
   it('exports CSV', async () => {
     const { since } = privateWindow();
     const r = await insertRequestRow({ phoneNumber: uniquePhone(), createdAt: since });
-    await insertAttemptRow({ requestId: r.id, attemptNumber: 1, startedAt: since + 1, durationMs: 42, outcome: 'failed', httpStatus: 400, errorCode: 'provider_rejected_request', errorMessage: 'bad "number", sorry' });
+    await insertAttemptRow({
+      requestId: r.id,
+      attemptNumber: 1,
+      startedAt: since + 1,
+      durationMs: 42,
+      outcome: 'failed',
+      httpStatus: 400,
+      errorCode: 'provider_rejected_request',
+      errorMessage: 'bad "number", sorry',
+    });
     const response = await adminFetch(`/v1/admin/attempts?since=${since}&until=${since + 1000}&format=csv`);
     const lines = (await response.text()).trimEnd().split('\r\n');
     expect(lines[0]!.split(',')).toEqual([
-      'attemptId', 'startedAt', 'requestId', 'phoneNumber', 'origin', 'attemptNumber', 'outcome', 'httpStatus', 'durationMs',
-      'errorCode', 'errorMessage', 'retryDelaySeconds', 'providerMessageId',
+      'attemptId',
+      'startedAt',
+      'requestId',
+      'phoneNumber',
+      'origin',
+      'attemptNumber',
+      'outcome',
+      'httpStatus',
+      'durationMs',
+      'errorCode',
+      'errorMessage',
+      'retryDelaySeconds',
+      'providerMessageId',
     ]);
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain(`,${r.id},`);

@@ -35,13 +35,15 @@ function recordingDb() {
 
 /** Plan lines that read a whole audit table row by row. */
 async function tableScans(sql: string, args: unknown[]): Promise<string[]> {
-  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...args).all<{ detail: string }>();
+  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+    .bind(...args)
+    .all<{ detail: string }>();
   return results.map((row) => row.detail).filter((detail) => /^SCAN (otp_requests|delivery_attempts|status_checks|resend_jobs)\b(?!.*USING)/.test(detail));
 }
 
 describe('admin queries read through indexes', () => {
   it('the check itself recognises a table scan', async () => {
-    expect(await tableScans("SELECT * FROM otp_requests WHERE last_error_message = ?1", ['x'])).toEqual(['SCAN otp_requests']);
+    expect(await tableScans('SELECT * FROM otp_requests WHERE last_error_message = ?1', ['x'])).toEqual(['SCAN otp_requests']);
   });
 
   it('listings, a request’s history, stats and resend matching never scan a table', async () => {

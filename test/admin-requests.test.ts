@@ -172,8 +172,24 @@ describe('GET /v1/admin/requests/:id', () => {
     const phone = uniquePhone();
     const now = Date.now() - 30_000;
     const r = await insertRequestRow({ phoneNumber: phone, createdAt: now, status: 'failed', attempts: 2, lastErrorCode: 'provider_rejected_request' });
-    await insertAttemptRow({ requestId: r.id, attemptNumber: 1, startedAt: now + 100, durationMs: 120, outcome: 'retry', httpStatus: 503, errorCode: 'provider_unavailable' });
-    await insertAttemptRow({ requestId: r.id, attemptNumber: 2, startedAt: now + 5000, durationMs: 80, outcome: 'failed', httpStatus: 400, errorCode: 'provider_rejected_request' });
+    await insertAttemptRow({
+      requestId: r.id,
+      attemptNumber: 1,
+      startedAt: now + 100,
+      durationMs: 120,
+      outcome: 'retry',
+      httpStatus: 503,
+      errorCode: 'provider_unavailable',
+    });
+    await insertAttemptRow({
+      requestId: r.id,
+      attemptNumber: 2,
+      startedAt: now + 5000,
+      durationMs: 80,
+      outcome: 'failed',
+      httpStatus: 400,
+      errorCode: 'provider_rejected_request',
+    });
     const { status, body } = await adminJson<{
       request: { requestId: string; phoneNumber: string; status: string };
       attempts: Array<{ attemptNumber: number; outcome: string; httpStatus: number; durationMs: number }>;

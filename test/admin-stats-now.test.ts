@@ -33,7 +33,13 @@ beforeAll(async () => {
   await insertRequestRow({ phoneNumber: '+919811100003', createdAt: now - 5_000, status: 'queued' });
   // Finished long ago: neither.
   await insertRequestRow({ phoneNumber: '+919811100004', createdAt: now - 2 * HOUR, status: 'sent', sentAt: now - 2 * HOUR, attempts: 1 });
-  await insertRequestRow({ phoneNumber: '+919811100005', createdAt: now - 2 * HOUR, status: 'failed', attempts: 1, lastErrorCode: 'provider_rejected_request' });
+  await insertRequestRow({
+    phoneNumber: '+919811100005',
+    createdAt: now - 2 * HOUR,
+    status: 'failed',
+    attempts: 1,
+    lastErrorCode: 'provider_rejected_request',
+  });
 });
 
 describe('GET /v1/admin/stats: work in flight now', () => {

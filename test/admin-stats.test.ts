@@ -14,7 +14,15 @@ interface Stats {
     byOutcome: Record<string, number>;
     perRequest: { average: number | null; max: number; distribution: Array<{ attempts: number; orMore: boolean; requests: number }> };
   };
-  latencyMs: { count: number; mean: number | null; p50: number | null; p95: number | null; p99: number | null; max: number | null; histogram: Array<{ upToMs: number | null; count: number }> };
+  latencyMs: {
+    count: number;
+    mean: number | null;
+    p50: number | null;
+    p95: number | null;
+    p99: number | null;
+    max: number | null;
+    histogram: Array<{ upToMs: number | null; count: number }>;
+  };
   topErrors: Array<{ source: string; code: string; count: number }>;
   byCountry: Array<Record<string, number | string>>;
   series: Array<{ start: string; requests: number; delivered: number; verified: number; attempts: Record<string, number> }>;
@@ -22,16 +30,32 @@ interface Stats {
 
 const { since, until } = privateWindow(24 * HOUR);
 const query = (extra: Record<string, string> = {}) =>
-  adminJson<Stats>(`/v1/admin/stats?${new URLSearchParams({ since: new Date(since).toISOString(), until: new Date(until).toISOString(), bucket: '1h', ...extra })}`);
+  adminJson<Stats>(
+    `/v1/admin/stats?${new URLSearchParams({ since: new Date(since).toISOString(), until: new Date(until).toISOString(), bucket: '1h', ...extra })}`,
+  );
 
 beforeAll(async () => {
   const h = (n: number, plus = 0) => since + n * HOUR + plus;
   await insertRequestRow({ phoneNumber: '+919800000001', createdAt: h(0, 1), status: 'delivered', sentAt: h(0, 2), deliveryStatus: 'delivered', attempts: 1 });
-  await insertRequestRow({ phoneNumber: '+919800000002', createdAt: h(0, 5), status: 'verified', sentAt: h(0, 6), deliveryStatus: 'delivered', attempts: 2, verifiedAt: h(0, 9) });
+  await insertRequestRow({
+    phoneNumber: '+919800000002',
+    createdAt: h(0, 5),
+    status: 'verified',
+    sentAt: h(0, 6),
+    deliveryStatus: 'delivered',
+    attempts: 2,
+    verifiedAt: h(0, 9),
+  });
   await insertRequestRow({ phoneNumber: '+919800000003', createdAt: h(1, 1), status: 'failed', attempts: 1, lastErrorCode: 'provider_rejected_request' });
   await insertRequestRow({ phoneNumber: '+447700900001', createdAt: h(1, 2), status: 'expired', attempts: 3, lastErrorCode: 'expired_before_delivery' });
   const undelivered = await insertRequestRow({
-    phoneNumber: '+447700900002', createdAt: h(2, 1), status: 'failed', sentAt: h(2, 2), deliveryStatus: 'failed', attempts: 1, lastErrorCode: 'provider_delivery_failed',
+    phoneNumber: '+447700900002',
+    createdAt: h(2, 1),
+    status: 'failed',
+    sentAt: h(2, 2),
+    deliveryStatus: 'failed',
+    attempts: 1,
+    lastErrorCode: 'provider_delivery_failed',
   });
   await insertRequestRow({ phoneNumber: '+15555550199', createdAt: h(2, 3), status: 'sent', sentAt: h(2, 4), deliveryStatus: 'unknown', attempts: 6 });
   const resent = await insertRequestRow({ phoneNumber: '+15555550198', createdAt: h(2, 5), status: 'queued', origin: 'operator_resend' });
@@ -118,9 +142,7 @@ describe('GET /v1/admin/stats on seeded data', () => {
 
   it('percentiles of a small sample pick real values (nearest rank)', async () => {
     // The first hour has no attempts; 03:00-04:00 holds durations 1..50.
-    const { body } = await adminJson<Stats>(
-      `/v1/admin/stats?since=${since + 3 * HOUR}&until=${since + 4 * HOUR}&bucket=15m`,
-    );
+    const { body } = await adminJson<Stats>(`/v1/admin/stats?since=${since + 3 * HOUR}&until=${since + 4 * HOUR}&bucket=15m`);
     expect(body.latencyMs).toMatchObject({ count: 50, p50: 25, p95: 48, p99: 50, max: 50 });
     expect(body.series).toHaveLength(4);
   });
@@ -147,7 +169,13 @@ describe('GET /v1/admin/stats on seeded data', () => {
     const { body } = await query();
     expect(body.bucket).toBe('1h');
     expect(body.series).toHaveLength(24);
-    expect(body.series[0]).toEqual({ start: new Date(since).toISOString(), requests: 2, delivered: 2, verified: 1, attempts: { sent: 0, retry: 0, failed: 0, expired: 0 } });
+    expect(body.series[0]).toEqual({
+      start: new Date(since).toISOString(),
+      requests: 2,
+      delivered: 2,
+      verified: 1,
+      attempts: { sent: 0, retry: 0, failed: 0, expired: 0 },
+    });
     expect(body.series.map((point) => point.requests)).toEqual([2, 2, 3, ...Array(21).fill(0)]);
     expect(body.series[3]!.attempts).toEqual({ sent: 50, retry: 0, failed: 0, expired: 0 });
     expect(body.series[4]!.attempts).toEqual({ sent: 30, retry: 15, failed: 5, expired: 0 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import configurationDoc from '../docs/configuration.md?raw';
-import { END_MARKER, START_MARKER, renderSettingsTables, withSettingsTables } from '../src/config-docs';
 import { SETTINGS } from '../src/config';
+import { END_MARKER, renderSettingsTables, START_MARKER, withSettingsTables } from '../src/config-docs';
 
 describe('docs/configuration.md', () => {
   it('holds the settings tables the schema in src/config.ts generates', () => {
@@ -9,9 +9,7 @@ describe('docs/configuration.md', () => {
     const end = configurationDoc.indexOf(END_MARKER);
     expect(start, `${START_MARKER} missing: run \`npm run docs:config\``).toBeGreaterThan(-1);
     const committed = configurationDoc.slice(start, end + END_MARKER.length);
-    expect(committed, 'docs/configuration.md differs from src/config.ts: run `npm run docs:config` and commit the result').toBe(
-      renderSettingsTables(),
-    );
+    expect(committed, 'docs/configuration.md differs from src/config.ts: run `npm run docs:config` and commit the result').toBe(renderSettingsTables());
   });
 
   it('has one row per setting and secret, each with its doc line', () => {

@@ -1,9 +1,9 @@
-import { SELF, env } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
+import { ConfigError, loadConfig, REQUIRED_SECRETS, type RequiredSecret, SETTINGS, secretValue } from '../src/config';
 import wranglerToml from '../wrangler.toml?raw';
-import { ConfigError, REQUIRED_SECRETS, type RequiredSecret, SETTINGS, loadConfig, secretValue } from '../src/config';
-import { fetchWithEnv } from './support/worker';
 import { requestRow, seedRequest } from './support/fixtures';
+import { fetchWithEnv } from './support/worker';
 
 const withVars = (vars: Record<string, string>) => ({ ...env, ...vars }) as Env;
 
@@ -102,9 +102,7 @@ describe('configuration', () => {
   });
 
   it('the sandbox listing does not exist outside sandbox mode', async () => {
-    const response = await fetchWithEnv(
-      new Request('https://otp.test/v1/sandbox/messages'),
-      withVars({ PROVIDER_MODE: 'startmessaging' }));
+    const response = await fetchWithEnv(new Request('https://otp.test/v1/sandbox/messages'), withVars({ PROVIDER_MODE: 'startmessaging' }));
     expect(response.status).toBe(404);
     expect((await SELF.fetch('https://otp.test/v1/sandbox/messages')).status).toBe(200);
   });
@@ -161,4 +159,3 @@ describe('each setting is declared once, in src/config.ts', () => {
 });
 
 const TEST_SECRETS_FOR_PRODUCTION = { SM_API_KEY: 'k', OTP_SECRET: 'o', SESSION_SECRET: 's', ADMIN_TOKEN: 'a' };
-

@@ -1,10 +1,10 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import gitignore from '../.gitignore?raw';
-import wranglerToml from '../wrangler.toml?raw';
 import { isLocalHost } from '../src/api/middleware/development-local-only';
 import { SESSION_COOKIE, signSession } from '../src/api/session-cookie';
 import { deriveCode } from '../src/codes';
+import wranglerToml from '../wrangler.toml?raw';
 import { requestRow, seedRequest, uniquePhone } from './support/fixtures';
 import { deliverSendJobs } from './support/queue';
 import { recordingQueue } from './support/recording-queue';
@@ -15,8 +15,7 @@ const KNOWN_OTP_SECRETS = ['sandbox-only-otp-secret-not-for-production', 'local-
 const KNOWN_SESSION_SECRETS = ['sandbox-only-session-secret-not-for-production', 'local-dev-session-secret'];
 
 /** The local (sandbox) configuration with none of its secrets, as a deployment without them runs it. */
-const withoutSecrets = (vars: Record<string, unknown> = {}) =>
-  ({ ...env, OTP_SECRET: '', SESSION_SECRET: '', ADMIN_TOKEN: '', ...vars }) as Env;
+const withoutSecrets = (vars: Record<string, unknown> = {}) => ({ ...env, OTP_SECRET: '', SESSION_SECRET: '', ADMIN_TOKEN: '', ...vars }) as Env;
 
 type ErrorBody = { error: { code: string; message: string; missingSecret?: string } };
 
@@ -43,7 +42,13 @@ describe('a sandbox Worker without its secrets has none to fall back on', () => 
   it('a session cookie signed with a known public secret: 500 naming SESSION_SECRET when none is set, 401 when one is', async () => {
     const now = Date.now();
     for (const known of KNOWN_SESSION_SECRETS) {
-      const knownSession = { sessionId: 'ses_known', phoneNumber: '+919876543210', requestId: 'otp_AAAAAAAAAAAAAAAAAAAAAA', issuedAt: now, expiresAt: now + 3_600_000 };
+      const knownSession = {
+        sessionId: 'ses_known',
+        phoneNumber: '+919876543210',
+        requestId: 'otp_AAAAAAAAAAAAAAAAAAAAAA',
+        issuedAt: now,
+        expiresAt: now + 3_600_000,
+      };
       const cookie = await signSession(knownSession, known);
       const session = () => new Request('https://otp.test/v1/session', { headers: { Cookie: `${SESSION_COOKIE}=${cookie}` } });
       await quietly(async () => expectMissing(await fetchWithEnv(session(), withoutSecrets()), 'SESSION_SECRET'));
@@ -66,9 +71,7 @@ describe('a sandbox Worker without its secrets has none to fall back on', () => 
   it('POST /v1/otp without OTP_SECRET: 500 naming it; nothing written, nothing queued, no limit spent', async () => {
     const queue = recordingQueue();
     const phoneNumber = uniquePhone();
-    await quietly(async () =>
-      expectMissing(await fetchWithEnv(post('/v1/otp', { phoneNumber }), withoutSecrets({ SEND_QUEUE: queue.binding })), 'OTP_SECRET'),
-    );
+    await quietly(async () => expectMissing(await fetchWithEnv(post('/v1/otp', { phoneNumber }), withoutSecrets({ SEND_QUEUE: queue.binding })), 'OTP_SECRET'));
     expect(queue.messages).toEqual([]);
     const rows = await env.DB.prepare('SELECT COUNT(*) AS n FROM otp_requests WHERE phone_number = ?').bind(phoneNumber).first<{ n: number }>();
     expect(rows!.n).toBe(0);
@@ -77,9 +80,7 @@ describe('a sandbox Worker without its secrets has none to fall back on', () => 
   });
 
   it('the sandbox listing without OTP_SECRET: 500 naming it, never codes derived from a known secret', async () => {
-    await quietly(async () =>
-      expectMissing(await fetchWithEnv(new Request('https://otp.test/v1/sandbox/messages'), withoutSecrets()), 'OTP_SECRET'),
-    );
+    await quietly(async () => expectMissing(await fetchWithEnv(new Request('https://otp.test/v1/sandbox/messages'), withoutSecrets()), 'OTP_SECRET'));
   });
 
   it('the consumer without OTP_SECRET sends nothing: the request fails with provider_misconfigured', async () => {
@@ -122,7 +123,8 @@ describe('the development configuration answers only on localhost', () => {
 
   it('isLocalHost: localhost, its subdomains and IP addresses only', () => {
     for (const host of ['localhost', 'LOCALHOST', 'app.localhost', '127.0.0.1', '10.0.0.7', '[::1]', '[fe80::1]']) expect(isLocalHost(host), host).toBe(true);
-    for (const host of ['example.com', 'localhost.example.com', 'evil-localhost', '127.0.0.1.nip.io', 'otp.workers.dev', '']) expect(isLocalHost(host), host).toBe(false);
+    for (const host of ['example.com', 'localhost.example.com', 'evil-localhost', '127.0.0.1.nip.io', 'otp.workers.dev', ''])
+      expect(isLocalHost(host), host).toBe(false);
   });
 });
 

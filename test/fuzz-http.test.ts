@@ -49,9 +49,12 @@ const path = fc.oneof(
 
 const query = fc.oneof(
   fc.constant(''),
-  fc.dictionary(fc.constantFrom('limit', 'phoneNumber', 'cursor', 'since', 'until', 'status', 'outcome', 'errorCode', 'bucket', 'format', 'x'), fc.oneof(fc.string({ maxLength: 30 }), fc.integer().map(String))).map(
-    (entries) => `?${new URLSearchParams(entries)}`,
-  ),
+  fc
+    .dictionary(
+      fc.constantFrom('limit', 'phoneNumber', 'cursor', 'since', 'until', 'status', 'outcome', 'errorCode', 'bucket', 'format', 'x'),
+      fc.oneof(fc.string({ maxLength: 30 }), fc.integer().map(String)),
+    )
+    .map((entries) => `?${new URLSearchParams(entries)}`),
   // A parameter given twice.
   fc
     .tuple(fc.constantFrom('limit', 'cursor', 'since', 'status', 'format', 'x'), fc.string({ maxLength: 10 }), fc.string({ maxLength: 10 }))
@@ -60,13 +63,26 @@ const query = fc.oneof(
 
 const jsonValue = fc.jsonValue({ maxDepth: 4 });
 const plausibleBody = fc.oneof(
-  fc.record({ phoneNumber: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('+919876543210', '+15555550100', '+1', '+0123456789'), jsonValue) }, { requiredKeys: [] }),
+  fc.record(
+    { phoneNumber: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('+919876543210', '+15555550100', '+1', '+0123456789'), jsonValue) },
+    { requiredKeys: [] },
+  ),
   fc.record({ code: fc.oneof(fc.string({ maxLength: 10 }), fc.stringMatching(/^\d{4,8}$/), jsonValue) }, { requiredKeys: [] }),
-  fc.record({ prefix: fc.string({ maxLength: 10 }), durationSeconds: fc.oneof(fc.integer(), fc.double(), fc.string()), note: fc.string({ maxLength: 300 }) }, { requiredKeys: [] }),
+  fc.record(
+    { prefix: fc.string({ maxLength: 10 }), durationSeconds: fc.oneof(fc.integer(), fc.double(), fc.string()), note: fc.string({ maxLength: 300 }) },
+    { requiredKeys: [] },
+  ),
   fc.record(
     {
       filter: fc.record(
-        { status: fc.oneof(fc.constantFrom('failed', 'expired', 'sent'), fc.string()), since: fc.oneof(fc.date().map((d) => (Number.isNaN(d.getTime()) ? 'x' : d.toISOString())), fc.string()), phoneNumbers: fc.array(fc.string({ maxLength: 16 }), { maxLength: 5 }) },
+        {
+          status: fc.oneof(fc.constantFrom('failed', 'expired', 'sent'), fc.string()),
+          since: fc.oneof(
+            fc.date().map((d) => (Number.isNaN(d.getTime()) ? 'x' : d.toISOString())),
+            fc.string(),
+          ),
+          phoneNumbers: fc.array(fc.string({ maxLength: 16 }), { maxLength: 5 }),
+        },
         { requiredKeys: [] },
       ),
       dryRun: fc.oneof(fc.boolean(), fc.string()),
@@ -90,7 +106,16 @@ const body: fc.Arbitrary<BodyInit | undefined> = fc.oneof(
 
 const headers = fc.record(
   {
-    'Content-Type': fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/vnd.api+json', '', 'application/json; charset=latin1'),
+    'Content-Type': fc.constantFrom(
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/vnd.api+json',
+      '',
+      'application/json; charset=latin1',
+    ),
     Authorization: fc.constantFrom(`Bearer ${ADMIN_TOKEN}`, 'Bearer wrong', 'Basic eDp5', '', `bearer ${ADMIN_TOKEN}`),
     'Idempotency-Key': fc.oneof(fc.uuid(), fc.string({ maxLength: 300 })),
     Origin: fc.constantFrom('https://otp.test', 'https://evil.example', 'null'),
@@ -130,9 +155,9 @@ const nearValidCase: fc.Arbitrary<Case> = fc.oneof(
     fc.constant('/v1/otp'),
     fc.constant(''),
     headers.map((h) => ({ ...h, 'Content-Type': 'application/json' })),
-    fc.oneof(fc.constantFrom('+9198', '+9197', '+9199', '+4477', '+1555'), fc.constant('+91')).chain((prefix) =>
-      fc.stringMatching(/^\d{6,10}$/).map((rest) => JSON.stringify({ phoneNumber: `${prefix}${rest}` })),
-    ),
+    fc
+      .oneof(fc.constantFrom('+9198', '+9197', '+9199', '+4477', '+1555'), fc.constant('+91'))
+      .chain((prefix) => fc.stringMatching(/^\d{6,10}$/).map((rest) => JSON.stringify({ phoneNumber: `${prefix}${rest}` }))),
   ),
   fc.tuple(
     fc.constant('POST'),
@@ -188,7 +213,10 @@ describe('fuzzing queue message bodies', () => {
     const queueEnv = { ...env, DEAD_LETTER_QUEUE: deadLetters.queue } as Env;
     const bodyArbitrary = fc.oneof(
       fc.jsonValue({ maxDepth: 3 }),
-      fc.record({ type: fc.constantFrom('send', 'record_attempts', 'status_check', 'x'), v: fc.oneof(fc.constant(1), fc.integer()), requestId: fc.string() }, { requiredKeys: [] }),
+      fc.record(
+        { type: fc.constantFrom('send', 'record_attempts', 'status_check', 'x'), v: fc.oneof(fc.constant(1), fc.integer()), requestId: fc.string() },
+        { requiredKeys: [] },
+      ),
     );
     await fc.assert(
       fc.asyncProperty(fc.array(bodyArbitrary, { minLength: 1, maxLength: 10 }), async (bodies) => {

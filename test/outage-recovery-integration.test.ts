@@ -4,8 +4,8 @@ import { providerIdempotencyKey } from '../src/ids';
 import type { SendJob } from '../src/queue/messages';
 import { ADMIN_TOKEN, adminFetch, adminJson } from './support/admin';
 import { insertRequestRow } from './support/audit-seed';
-import { PROVIDER_URL, SEND_ROUTE, STATUS_ROUTE, requestRow, startMessagingEnv, uniquePhone } from './support/fixtures';
-import { type RecordedCall, interceptOrigin, json } from './support/outbound';
+import { PROVIDER_URL, requestRow, SEND_ROUTE, STATUS_ROUTE, startMessagingEnv, uniquePhone } from './support/fixtures';
+import { interceptOrigin, json, type RecordedCall } from './support/outbound';
 import { deliver } from './support/queue';
 import { recordingQueue, withQueue } from './support/recording-queue';
 
@@ -44,7 +44,9 @@ describe('recovering from a provider outage with one bulk resend', () => {
     expect(firstTry.result.retryMessages).toHaveLength(5);
     // ... until, for two of them, the code's lifetime is over, and the other three run out of retries.
     const [a, b, c, d, e] = phones.map((phone) => original.get(phone)!) as [string, string, string, string, string];
-    await env.DB.prepare('UPDATE otp_requests SET expires_at = ?1 WHERE id IN (?2, ?3)').bind(Date.now() - 1, a, b).run();
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ?1 WHERE id IN (?2, ?3)')
+      .bind(Date.now() - 1, a, b)
+      .run();
     await deliver(testEnv, 'otp-send', jobs.slice(0, 2), 2);
     await deliver(testEnv, 'otp-send-dlq', jobs.slice(2), 11);
     expect(await Promise.all([a, b, c, d, e].map(async (id) => (await requestRow(id)).status))).toEqual(['expired', 'expired', 'failed', 'failed', 'failed']);
@@ -65,7 +67,11 @@ describe('recovering from a provider outage with one bulk resend', () => {
     // The provider is back. Dry run first: it counts the failed and expired requests, and changes nothing.
     providerUp = true;
     const filter = { status: ['failed', 'expired'], since: new Date(startedAt).toISOString() };
-    const dry = await adminJson<{ matched: number; phones: number }>('/v1/admin/resends', { method: 'POST', body: JSON.stringify({ filter, dryRun: true }) }, testEnv);
+    const dry = await adminJson<{ matched: number; phones: number }>(
+      '/v1/admin/resends',
+      { method: 'POST', body: JSON.stringify({ filter, dryRun: true }) },
+      testEnv,
+    );
     expect(dry.body).toEqual({ dryRun: true, matched: 5, phones: 5 });
     expect(queue.messages).toEqual([]);
 

@@ -156,7 +156,9 @@ describe('the locked-phones admin routes', () => {
   });
 
   it('are in the OpenAPI document, behind the bearer token', async () => {
-    const spec = await (await fetchWithEnv(new Request('https://otp.test/openapi.json'), env)).json<{ paths: Record<string, Record<string, { security?: unknown }>> }>();
+    const spec = await (await fetchWithEnv(new Request('https://otp.test/openapi.json'), env)).json<{
+      paths: Record<string, Record<string, { security?: unknown }>>;
+    }>();
     expect(spec.paths['/v1/admin/locked-phones']?.get?.security).toEqual([{ adminBearer: [] }]);
     expect(spec.paths['/v1/admin/locked-phones/{phoneNumber}']?.delete?.security).toEqual([{ adminBearer: [] }]);
   });

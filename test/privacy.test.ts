@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { PROVIDER_URL, SEND_ROUTE, TEST_OTP_SECRET, seedRequest, startMessagingEnv } from './support/fixtures';
-import { json, interceptOrigin } from './support/outbound';
+import { PROVIDER_URL, SEND_ROUTE, seedRequest, startMessagingEnv, TEST_OTP_SECRET } from './support/fixtures';
+import { interceptOrigin, json } from './support/outbound';
 import { deliverSendJobs } from './support/queue';
 
 async function allStoredStrings(): Promise<string[]> {
@@ -34,8 +34,15 @@ describe('no code or full phone number leaks', () => {
       },
     });
     const testEnv = startMessagingEnv();
-    await deliverSendJobs(testEnv, requests.map((request) => request.id));
-    await deliverSendJobs(testEnv, requests.map((request) => request.id), 2);
+    await deliverSendJobs(
+      testEnv,
+      requests.map((request) => request.id),
+    );
+    await deliverSendJobs(
+      testEnv,
+      requests.map((request) => request.id),
+      2,
+    );
     spies.forEach((spy) => spy.mockRestore());
 
     const stored = await allStoredStrings();

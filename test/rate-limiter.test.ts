@@ -7,7 +7,10 @@ const stubFor = (key: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromNam
 describe('RateLimiter Durable Object', () => {
   it('admits up to each window’s limit, then denies with the time until a slot frees', async () => {
     const stub = stubFor(`t-${crypto.randomUUID()}`);
-    const rules = [{ limit: 2, windowSeconds: 60 }, { limit: 3, windowSeconds: 3600 }];
+    const rules = [
+      { limit: 2, windowSeconds: 60 },
+      { limit: 3, windowSeconds: 3600 },
+    ];
     const first = await stub.consume({ rules });
     expect(first).toMatchObject({ allowed: true, remaining: 1 });
     expect((await stub.consume({ rules })).allowed).toBe(true);
@@ -29,8 +32,9 @@ describe('RateLimiter Durable Object', () => {
     const rules = [{ limit: 1, windowSeconds: 60 }];
     await stub.consume({ rules });
     for (let i = 0; i < 5; i++) await stub.consume({ rules });
-    const hits = await runInDurableObject(stub, (_instance: RateLimiter, state) =>
-      state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n,
+    const hits = await runInDurableObject(
+      stub,
+      (_instance: RateLimiter, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n,
     );
     expect(hits).toBe(1);
   });
@@ -120,7 +124,10 @@ describe('RateLimiter holds (a budget of failures)', () => {
       { used: 1, spentUntil: null },
       { used: 2, spentUntil: null },
     ]);
-    const oldest = await runInDurableObject(stub, (_i: RateLimiter, state) => state.storage.sql.exec<{ at: number }>('SELECT MIN(at) AS at FROM events').one().at);
+    const oldest = await runInDurableObject(
+      stub,
+      (_i: RateLimiter, state) => state.storage.sql.exec<{ at: number }>('SELECT MIN(at) AS at FROM events').one().at,
+    );
     expect(states[2]).toEqual({ used: 3, spentUntil: oldest + 3_600_000 });
     const refused = await stub.hold({ rules });
     expect(refused).toMatchObject({ allowed: false, used: 3 });
@@ -147,4 +154,3 @@ describe('RateLimiter holds (a budget of failures)', () => {
     expect(await storedEvents(stub)).toBe(1);
   });
 });
-

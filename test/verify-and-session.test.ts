@@ -1,11 +1,11 @@
-import { SELF, env, runInDurableObject } from 'cloudflare:test';
+import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import { deriveCode } from '../src/codes';
 import { SESSION_COOKIE, type Session, signPayload, signSession } from '../src/api/session-cookie';
+import { deriveCode } from '../src/codes';
 import { newSessionId } from '../src/ids';
 import { verifyFailureKey } from '../src/limiter/limiter-client';
-import { TEST_OTP_SECRET, TEST_SESSION_SECRET, requestRow, seedRequest, uniquePhone } from './support/fixtures';
 import { adminFetch, adminJson } from './support/admin';
+import { requestRow, seedRequest, TEST_OTP_SECRET, TEST_SESSION_SECRET, uniquePhone } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
 
 const BASE = 'https://otp.test';
@@ -107,7 +107,9 @@ describe('POST /v1/otp/:requestId/verify', () => {
 
   it('an expired code is 410 expired', async () => {
     const { id } = await seedRequest();
-    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?').bind(Date.now() - 1, id).run();
+    await env.DB.prepare('UPDATE otp_requests SET expires_at = ? WHERE id = ?')
+      .bind(Date.now() - 1, id)
+      .run();
     const response = await verify(id, await codeFor(id));
     expect(response.status).toBe(410);
     expect((await errorOf(response)).code).toBe('expired');
@@ -117,7 +119,9 @@ describe('POST /v1/otp/:requestId/verify', () => {
     // A send can fail after the SMS went out (its answer lost on every try), so a failed request's
     // code is checkable while it lives; once it has expired the answer must say so.
     const { id } = await seedRequest();
-    await env.DB.prepare("UPDATE otp_requests SET status = 'failed', expires_at = ? WHERE id = ?").bind(Date.now() - 1, id).run();
+    await env.DB.prepare("UPDATE otp_requests SET status = 'failed', expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1, id)
+      .run();
     const response = await verify(id, await codeFor(id));
     expect(response.status).toBe(410);
     expect((await errorOf(response)).code).toBe('expired');
@@ -261,9 +265,7 @@ describe('POST /v1/otp/:requestId/verify', () => {
     await verify(id, await wrongCodeFor(id));
     await verify(id, await codeFor(id));
     await verify(id, await codeFor(id));
-    const { results } = await env.DB.prepare('SELECT outcome, phone_prefix FROM verification_events WHERE request_id = ? ORDER BY id')
-      .bind(id)
-      .all();
+    const { results } = await env.DB.prepare('SELECT outcome, phone_prefix FROM verification_events WHERE request_id = ? ORDER BY id').bind(id).all();
     expect(results).toEqual([
       { outcome: 'invalid_code', phone_prefix: '+44770' },
       { outcome: 'verified', phone_prefix: '+44770' },
@@ -356,7 +358,11 @@ describe('sessions', () => {
     const cookie = await signPayload(payload, TEST_SESSION_SECRET);
     const read = await getSession(cookie);
     expect(read.status).toBe(200);
-    expect(await read.json()).toEqual({ phoneNumber: payload.phoneNumber, requestId: payload.requestId, expiresAt: new Date(payload.exp * 1000).toISOString() });
+    expect(await read.json()).toEqual({
+      phoneNumber: payload.phoneNumber,
+      requestId: payload.requestId,
+      expiresAt: new Date(payload.exp * 1000).toISOString(),
+    });
     expect((await logout(cookie)).status).toBe(200);
     expect((await getSession(cookie)).status).toBe(401);
   });
@@ -486,9 +492,7 @@ describe('cross-site protection', () => {
   it('CORS answers only configured app origins, with credentials, never *', async () => {
     const configured = { ...env, CORS_ALLOWED_ORIGINS: 'https://app.example' } as Env;
     const preflight = (origin: string) =>
-      fetchWithEnv(
-        new Request(`${BASE}/v1/otp`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST' } }),
-        configured);
+      fetchWithEnv(new Request(`${BASE}/v1/otp`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST' } }), configured);
     const ok = await preflight('https://app.example');
     expect(ok.headers.get('Access-Control-Allow-Origin')).toBe('https://app.example');
     expect(ok.headers.get('Access-Control-Allow-Credentials')).toBe('true');
@@ -502,7 +506,8 @@ describe('cross-site protection', () => {
         headers: { 'Content-Type': 'application/json', Origin: 'https://app.example' },
         body: JSON.stringify({ code: await codeFor(id) }),
       }),
-      configured);
+      configured,
+    );
     expect(fromApp.status).toBe(200);
   });
 

@@ -9,17 +9,16 @@
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bailOnFatal, expectSuccess, machineCpu, processArgs, processStat, processTree, stopChild } from '../../scripts/lib/processes.mjs';
-import { NODE, ROOT, migrateArgs, snapshotProject as snapshotInto, spawnWrangler as spawnInto, startWranglerDev } from '../../scripts/lib/wrangler.mjs';
+import { migrateArgs, NODE, ROOT, snapshotProject as snapshotInto, spawnWrangler as spawnInto, startWranglerDev } from '../../scripts/lib/wrangler.mjs';
 
+export { mapLimit, sleep } from '../../scripts/lib/async.mjs';
 // The helpers the scripts share, re-exported under the names the benchmarks import.
 export { freePort, machineCpu, processTree, stopChild } from '../../scripts/lib/processes.mjs';
-export { NODE, ROOT } from '../../scripts/lib/wrangler.mjs';
-export { mapLimit, sleep } from '../../scripts/lib/async.mjs';
 export { median, percentile } from '../../scripts/lib/stats.mjs';
+export { NODE, ROOT } from '../../scripts/lib/wrangler.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // A run: one temporary directory, every child process, cleaned up exactly once whatever happens.
@@ -57,7 +56,10 @@ export function createRun(name, { overallTimeoutMs, keepEnv = 'BENCH_KEEP_TMP' }
     run.cleaning ??= (async () => {
       await Promise.allSettled([...run.children].map(stopChild));
       run.children.clear();
-      for (const close of run.closers.reverse()) await Promise.resolve().then(close).catch(() => {});
+      for (const close of run.closers.reverse())
+        await Promise.resolve()
+          .then(close)
+          .catch(() => {});
       await new Promise((done) => run.logStream.end(done));
       if (process.env[keepEnv] === '1') console.error(`kept ${run.tmp}`);
       else rmSync(run.tmp, { recursive: true, force: true, maxRetries: 3 });
@@ -163,7 +165,10 @@ export async function migrate(run, cwd, persistTo, config) {
  * (`--log-level warn`): at thousands of requests a second, printing a line per request in the
  * wrangler process would be measured along with the Worker.
  */
-export async function startDev(run, { cwd, config, persistTo, vars = {}, label = 'dev', readyPath = '/healthz', logLevel = 'warn', extraArgs = [], readyTimeoutMs = 90_000 }) {
+export async function startDev(
+  run,
+  { cwd, config, persistTo, vars = {}, label = 'dev', readyPath = '/healthz', logLevel = 'warn', extraArgs = [], readyTimeoutMs = 90_000 },
+) {
   const { base, port, inspectorPort, child } = await startWranglerDev((args) => spawnWrangler(run, label, args, cwd), {
     label,
     config,

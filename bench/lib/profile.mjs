@@ -77,7 +77,8 @@ export function summariseProfile(profile, requests) {
     else {
       const stack = [];
       for (let id = leaf.id, depth = 0; id !== undefined && depth < 200; id = parent.get(id), depth += 1) stack.push(nodes.get(id).callFrame);
-      if (stack.some((frame) => frame.url.includes('__mf_do_wrapper') || OBJECT_METHODS.has(frame.functionName))) category = 'limiter Durable Objects (JS and their SQLite storage calls)';
+      if (stack.some((frame) => frame.url.includes('__mf_do_wrapper') || OBJECT_METHODS.has(frame.functionName)))
+        category = 'limiter Durable Objects (JS and their SQLite storage calls)';
       else if (stack.some((frame) => frame.url.includes('d1-api'))) category = 'D1 binding (client side)';
       else if (stack.some((frame) => LIMITER_CALLERS.has(frame.functionName))) category = 'limiter calls from the Worker (RPC, hashing)';
       else category = 'Worker request handling (Hono, zod, handler, queue send)';

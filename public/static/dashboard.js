@@ -4,7 +4,6 @@
  * operator signs in with. Charts are inline SVG; every value from the API is put in the page as
  * text, never as markup. Stable `data-testid`s are what the browser test uses.
  */
-'use strict';
 
 /**
  * What the page reads of the admin API's answers (the OpenAPI document at /openapi.json has them whole).
@@ -59,7 +58,7 @@ const SVG = 'http://www.w3.org/2000/svg';
  */
 const $ = (id) => {
   const element = document.getElementById(id);
-  if (!element) throw new Error('dashboard.html has no #' + id);
+  if (!element) throw new Error(`dashboard.html has no #${id}`);
   return element;
 };
 /**
@@ -69,8 +68,15 @@ const $ = (id) => {
  */
 const control = (id) => {
   const element = $(id);
-  if (!(element instanceof HTMLInputElement || element instanceof HTMLSelectElement || element instanceof HTMLTextAreaElement || element instanceof HTMLButtonElement)) {
-    throw new Error('#' + id + ' is not a form control');
+  if (
+    !(
+      element instanceof HTMLInputElement ||
+      element instanceof HTMLSelectElement ||
+      element instanceof HTMLTextAreaElement ||
+      element instanceof HTMLButtonElement
+    )
+  ) {
+    throw new Error(`#${id} is not a form control`);
   }
   return element;
 };
@@ -110,15 +116,16 @@ function s(tag, attrs, ...children) {
   return el;
 }
 /** @param {string} value */
-const pill = (value) => h('span', { class: 'pill ' + value }, value);
+const pill = (value) => h('span', { class: `pill ${value}` }, value);
 /** @param {string | null | undefined} iso */
-const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' }) : '');
+const fmtTime = (iso) =>
+  iso ? new Date(iso).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' }) : '';
 const NONE = '—';
 /** @param {number | null | undefined} rate */
-const fmtRate = (rate) => (rate === null || rate === undefined ? NONE : (rate * 100).toFixed(1) + '%');
+const fmtRate = (rate) => (rate === null || rate === undefined ? NONE : `${(rate * 100).toFixed(1)}%`);
 // Durations are whole milliseconds: 0 means the call took under one (the sandbox never leaves the machine).
 /** @param {number | null | undefined} ms */
-const fmtMs = (ms) => (ms === null || ms === undefined ? NONE : ms === 0 ? '<1 ms' : ms + ' ms');
+const fmtMs = (ms) => (ms === null || ms === undefined ? NONE : ms === 0 ? '<1 ms' : `${ms} ms`);
 /** @type {Record<string, string>} */
 const BUCKET_NAMES = { '1m': '1-minute', '5m': '5-minute', '15m': '15-minute', '1h': 'hourly', '6h': '6-hour', '1d': 'daily' };
 /**
@@ -156,21 +163,26 @@ class ApiFailure extends Error {
 async function api(path, init) {
   const options = init || {};
   /** @type {Record<string, string>} */
-  const headers = { Authorization: 'Bearer ' + token };
+  const headers = { Authorization: `Bearer ${token}` };
   if (options.body) headers['Content-Type'] = 'application/json';
   const response = await fetch(path, Object.assign({}, options, { headers }));
-  if (response.status === 401) { signOut('That token was refused.'); throw new Unauthorized(); }
+  if (response.status === 401) {
+    signOut('That token was refused.');
+    throw new Unauthorized();
+  }
   const type = response.headers.get('Content-Type') || '';
   const body = type.includes('json') ? await response.json() : await response.text();
   if (!response.ok) {
-    throw new ApiFailure(body?.error ? body.error.message + ' (' + body.error.code + ')' : 'HTTP ' + response.status, response.status);
+    throw new ApiFailure(body?.error ? `${body.error.message} (${body.error.code})` : `HTTP ${response.status}`, response.status);
   }
   return { body, response };
 }
 /** @param {unknown} error */
 const messageOf = (error) => (error instanceof Error ? error.message : String(error));
 /** @param {string} target */
-const report = (target) => /** @param {unknown} error */ (error) => { if (!(error instanceof Unauthorized)) $(target).textContent = messageOf(error); };
+const report = (target) => /** @param {unknown} error */ (error) => {
+  if (!(error instanceof Unauthorized)) $(target).textContent = messageOf(error);
+};
 
 /** @param {string} message */
 function signOut(message) {
@@ -214,7 +226,7 @@ async function loadStats() {
   const range = control('range').value;
   const since = range === 'first' ? 'first' : String(until - Number(range));
   /** @type {{ body: Stats }} */
-  const { body } = await api('/v1/admin/stats?since=' + since + '&until=' + until);
+  const { body } = await api(`/v1/admin/stats?since=${since}&until=${until}`);
   /**
    * @param {string} label
    * @param {string | number} value
@@ -223,41 +235,91 @@ async function loadStats() {
    * @param {boolean} [alert]
    */
   const card = (label, value, sub, testid, alert) =>
-    h('div', { class: alert ? 'card alert' : 'card', 'data-testid': testid }, h('div', { class: 'label' }, label), h('div', { class: 'value' }, value), h('div', { class: 'sub' }, sub || ''));
+    h(
+      'div',
+      { class: alert ? 'card alert' : 'card', 'data-testid': testid },
+      h('div', { class: 'label' }, label),
+      h('div', { class: 'value' }, value),
+      h('div', { class: 'sub' }, sub || ''),
+    );
   const failed = (body.requests.byStatus.failed || 0) + (body.requests.byStatus.expired || 0);
   const flight = body.inFlight;
   const latency = body.latencyMs;
   $('summary').replaceChildren(
-    card('Requests', body.requests.total, body.requests.byOrigin.operator_resend + ' operator resends', 'card-requests'),
-    card('Accepted by provider', fmtRate(body.delivery.acceptedRate), body.delivery.accepted + ' accepted', 'card-accepted'),
-    card('Delivered', fmtRate(body.delivery.successRate), body.delivery.delivered + ' delivered, ' + body.delivery.failed + ' not', 'card-delivered'),
-    card('Verified', fmtRate(body.delivery.verifiedRate), body.delivery.verified + ' verified', 'card-verified'),
+    card('Requests', body.requests.total, `${body.requests.byOrigin.operator_resend} operator resends`, 'card-requests'),
+    card('Accepted by provider', fmtRate(body.delivery.acceptedRate), `${body.delivery.accepted} accepted`, 'card-accepted'),
+    card('Delivered', fmtRate(body.delivery.successRate), `${body.delivery.delivered} delivered, ${body.delivery.failed} not`, 'card-delivered'),
+    card('Verified', fmtRate(body.delivery.verifiedRate), `${body.delivery.verified} verified`, 'card-verified'),
     card('Failed or expired', failed, 'requests', 'card-failed'),
-    card('Stuck / in flight', flight.stuck + ' / ' + (flight.queued + flight.sending),
-      flight.stuck ? 'untouched ' + flight.stuckAfterSeconds / 60 + '+ min, oldest ' + fmtTime(flight.oldestStuckAt) : flight.queued + ' queued, ' + flight.sending + ' sending now', 'card-stuck', flight.stuck > 0),
-    card('Attempts per request', body.attempts.perRequest.average === null ? NONE : body.attempts.perRequest.average.toFixed(2), 'max ' + body.attempts.perRequest.max, 'card-attempts'),
-    card('Latency p50 / p95 / p99', fmtMs(latency.p50), latency.count ? fmtMs(latency.p95) + ' / ' + fmtMs(latency.p99) : 'no provider calls in this range', 'card-latency'),
+    card(
+      'Stuck / in flight',
+      `${flight.stuck} / ${flight.queued + flight.sending}`,
+      flight.stuck
+        ? `untouched ${flight.stuckAfterSeconds / 60}+ min, oldest ${fmtTime(flight.oldestStuckAt)}`
+        : `${flight.queued} queued, ${flight.sending} sending now`,
+      'card-stuck',
+      flight.stuck > 0,
+    ),
+    card(
+      'Attempts per request',
+      body.attempts.perRequest.average === null ? NONE : body.attempts.perRequest.average.toFixed(2),
+      `max ${body.attempts.perRequest.max}`,
+      'card-attempts',
+    ),
+    card(
+      'Latency p50 / p95 / p99',
+      fmtMs(latency.p50),
+      latency.count ? `${fmtMs(latency.p95)} / ${fmtMs(latency.p99)}` : 'no provider calls in this range',
+      'card-latency',
+    ),
   );
-  $('range-shown').textContent = 'From ' + fmtTime(body.since) + ', ' + BUCKET_NAMES[body.bucket] + ' bars.';
+  $('range-shown').textContent = `From ${fmtTime(body.since)}, ${BUCKET_NAMES[body.bucket]} bars.`;
   $('range-shown').dataset.bucket = body.bucket;
   drawSends(body.series);
   drawLatency(latency);
-  fill($('top-errors'), body.topErrors.map((e) => h('tr', { 'data-testid': 'error-row' }, td('code', h('code', {}, e.code)), td('from', e.source === 'attempt' ? 'send' : 'status check'), td('count', e.count, { class: 'num' }))), 'No errors in this range', 3);
+  fill(
+    $('top-errors'),
+    body.topErrors.map((e) =>
+      h(
+        'tr',
+        { 'data-testid': 'error-row' },
+        td('code', h('code', {}, e.code)),
+        td('from', e.source === 'attempt' ? 'send' : 'status check'),
+        td('count', e.count, { class: 'num' }),
+      ),
+    ),
+    'No errors in this range',
+    3,
+  );
   /** @type {CountryColumn[]} */
   const countryColumns = ['requests', 'accepted', 'delivered', 'failed', 'expired', 'verified'];
-  fill($('by-country'), body.byCountry.map((c) => h('tr', { 'data-testid': 'country-row' }, td('code', c.country), ...countryColumns.map((k) => td(k, c[k], { class: 'num' })))), 'No requests in this range', 7);
-  $('updated').textContent = 'Updated ' + new Date().toLocaleTimeString();
+  fill(
+    $('by-country'),
+    body.byCountry.map((c) => h('tr', { 'data-testid': 'country-row' }, td('code', c.country), ...countryColumns.map((k) => td(k, c[k], { class: 'num' })))),
+    'No requests in this range',
+    7,
+  );
+  $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
 }
 
 /** @param {SeriesPoint[]} series */
 function drawSends(series) {
-  const W = 640, H = 220, top = 14, bottom = 22, left = 34;
+  const W = 640,
+    H = 220,
+    top = 14,
+    bottom = 22,
+    left = 34;
   const totals = series.map((p) => OUTCOMES.reduce((sum, o) => sum + p.attempts[o], 0));
   const max = Math.max(1, ...totals);
   const slot = (W - left) / Math.max(1, series.length);
   /** @param {number} v */
   const y = (v) => top + (H - top - bottom) * (1 - v / max);
-  const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Provider calls per time bucket, stacked by outcome', 'data-bars': series.length });
+  const svg = s('svg', {
+    viewBox: `0 0 ${W} ${H}`,
+    role: 'img',
+    'aria-label': 'Provider calls per time bucket, stacked by outcome',
+    'data-bars': series.length,
+  });
   svg.append(s('line', { x1: left, x2: W, y1: y(0), y2: y(0), stroke: '#d9dde5' }), s('line', { x1: left, x2: W, y1: y(max), y2: y(max), stroke: '#eef0f4' }));
   svg.append(s('text', { x: left - 4, y: y(max) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#5b6475' }, String(max)));
   svg.append(s('text', { x: left - 4, y: y(0), 'text-anchor': 'end', 'font-size': 11, fill: '#5b6475' }, '0'));
@@ -266,13 +328,21 @@ function drawSends(series) {
     for (const outcome of OUTCOMES) {
       const v = point.attempts[outcome];
       if (!v) continue;
-      const rect = s('rect', { x: left + i * slot + slot * 0.1, width: Math.max(1, slot * 0.8), y: y(base + v), height: y(base) - y(base + v), fill: COLORS[outcome], 'data-outcome': outcome });
-      rect.append(s('title', {}, new Date(point.start).toLocaleString() + ': ' + v + ' ' + outcome));
+      const rect = s('rect', {
+        x: left + i * slot + slot * 0.1,
+        width: Math.max(1, slot * 0.8),
+        y: y(base + v),
+        height: y(base) - y(base + v),
+        fill: COLORS[outcome],
+        'data-outcome': outcome,
+      });
+      rect.append(s('title', {}, `${new Date(point.start).toLocaleString()}: ${v} ${outcome}`));
       svg.append(rect);
       base += v;
     }
   });
-  const first = series[0], last = series[series.length - 1];
+  const first = series[0],
+    last = series[series.length - 1];
   if (first && last) {
     /** @param {string} iso */
     const label = (iso) => new Date(iso).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
@@ -280,34 +350,59 @@ function drawSends(series) {
     svg.append(s('text', { x: W, y: H - 6, 'font-size': 11, fill: '#5b6475', 'text-anchor': 'end' }, label(last.start)));
   }
   const legend = h('div', { class: 'legend' }, ...OUTCOMES.map((o) => h('span', {}, h('i', { 'data-color': o }), o)));
-  legend.querySelectorAll('i').forEach((i) => { i.style.background = COLORS[/** @type {Outcome} */ (i.dataset.color)]; });
+  legend.querySelectorAll('i').forEach((i) => {
+    i.style.background = COLORS[/** @type {Outcome} */ (i.dataset.color)];
+  });
   const total = totals.reduce((a, b) => a + b, 0);
-  $('sends-chart').replaceChildren(svg, legend, h('p', { class: 'muted small' }, total + ' provider calls in this range'));
+  $('sends-chart').replaceChildren(svg, legend, h('p', { class: 'muted small' }, `${total} provider calls in this range`));
 }
 
 /** @param {Latency} latency */
 function drawLatency(latency) {
-  const W = 640, H = 200, top = 14, bottom = 34, left = 34;
+  const W = 640,
+    H = 200,
+    top = 14,
+    bottom = 34,
+    left = 34;
   const bins = latency.histogram;
   const max = Math.max(1, ...bins.map((b) => b.count));
   const slot = (W - left) / bins.length;
   /** @param {number} v */
   const y = (v) => top + (H - top - bottom) * (1 - v / max);
-  const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Provider call durations' });
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Provider call durations' });
   svg.append(s('line', { x1: left, x2: W, y1: y(0), y2: y(0), stroke: '#d9dde5' }));
   svg.append(s('text', { x: left - 4, y: y(max) + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#5b6475' }, String(max)));
   bins.forEach((bin, i) => {
     const rect = s('rect', { x: left + i * slot + slot * 0.12, width: slot * 0.76, y: y(bin.count), height: y(0) - y(bin.count), fill: '#0b5cad' });
-    rect.append(s('title', {}, bin.count + ' calls'));
+    rect.append(s('title', {}, `${bin.count} calls`));
     svg.append(rect);
     const from = i === 0 ? 0 : bins[i - 1]?.upToMs;
-    const text = bin.upToMs === null ? '≥' + from : '<' + bin.upToMs;
+    const text = bin.upToMs === null ? `≥${from}` : `<${bin.upToMs}`;
     svg.append(s('text', { x: left + i * slot + slot / 2, y: H - 18, 'text-anchor': 'middle', 'font-size': 11, fill: '#5b6475' }, text));
   });
-  if (!latency.count) svg.append(s('text', { x: (W + left) / 2, y: H / 2, 'text-anchor': 'middle', 'font-size': 13, fill: '#5b6475' }, 'No provider calls in this range'));
+  if (!latency.count)
+    svg.append(s('text', { x: (W + left) / 2, y: H / 2, 'text-anchor': 'middle', 'font-size': 13, fill: '#5b6475' }, 'No provider calls in this range'));
   svg.append(s('text', { x: W, y: H - 3, 'text-anchor': 'end', 'font-size': 11, fill: '#5b6475' }, 'milliseconds'));
-  $('latency-chart').replaceChildren(svg, h('p', { class: 'muted small', 'data-testid': 'latency-percentiles' },
-    latency.count ? 'p50 ' + fmtMs(latency.p50) + ' · p95 ' + fmtMs(latency.p95) + ' · p99 ' + fmtMs(latency.p99) + ' · max ' + fmtMs(latency.max) + ' · ' + latency.count + ' calls' : 'No provider calls in this range'));
+  $('latency-chart').replaceChildren(
+    svg,
+    h(
+      'p',
+      { class: 'muted small', 'data-testid': 'latency-percentiles' },
+      latency.count
+        ? 'p50 ' +
+            fmtMs(latency.p50) +
+            ' · p95 ' +
+            fmtMs(latency.p95) +
+            ' · p99 ' +
+            fmtMs(latency.p99) +
+            ' · max ' +
+            fmtMs(latency.max) +
+            ' · ' +
+            latency.count +
+            ' calls'
+        : 'No provider calls in this range',
+    ),
+  );
 }
 
 // ---- attempts
@@ -328,17 +423,25 @@ async function loadAttempts(more) {
   params.set('limit', '25');
   if (more && attemptsCursor) params.set('cursor', attemptsCursor);
   /** @type {{ body: { attempts: Attempt[], nextCursor: string | null } }} */
-  const { body } = await api('/v1/admin/attempts?' + params);
+  const { body } = await api(`/v1/admin/attempts?${params}`);
   const rows = body.attempts.map((a) =>
-    h('tr', { 'data-testid': 'attempt-row', 'data-outcome': a.outcome },
+    h(
+      'tr',
+      { 'data-testid': 'attempt-row', 'data-outcome': a.outcome },
       h('td', { 'data-label': 'started' }, fmtTime(a.startedAt)),
-      h('td', { 'data-label': 'request' }, h('button', { type: 'button', class: 'link', 'data-testid': 'open-request', onclick: () => openRequest(a.requestId) }, a.requestId)),
+      h(
+        'td',
+        { 'data-label': 'request' },
+        h('button', { type: 'button', class: 'link', 'data-testid': 'open-request', onclick: () => openRequest(a.requestId) }, a.requestId),
+      ),
       h('td', { 'data-label': 'phone' }, a.phoneNumber),
       h('td', { class: 'num', 'data-label': 'attempt' }, a.attemptNumber),
       h('td', { 'data-label': 'outcome' }, pill(a.outcome)),
       h('td', { class: 'num', 'data-label': 'HTTP' }, a.httpStatus === null ? '–' : a.httpStatus),
       h('td', { class: 'num', 'data-label': 'ms' }, a.durationMs),
-      h('td', { class: 'wrap', 'data-label': 'error' }, a.errorCode ? h('code', {}, a.errorCode) : '')));
+      h('td', { class: 'wrap', 'data-label': 'error' }, a.errorCode ? h('code', {}, a.errorCode) : ''),
+    ),
+  );
   const tbody = $('attempts');
   if (more) tbody.append(...rows);
   else fill(tbody, rows, 'No attempts match', 8);
@@ -350,7 +453,7 @@ async function exportAttempts() {
   const params = attemptQuery();
   params.set('format', 'csv');
   /** @type {{ body: string }} */
-  const { body } = await api('/v1/admin/attempts?' + params);
+  const { body } = await api(`/v1/admin/attempts?${params}`);
   const link = h('a', { href: URL.createObjectURL(new Blob([body], { type: 'text/csv' })), download: 'attempts.csv' });
   document.body.append(link);
   link.click();
@@ -363,7 +466,7 @@ async function openRequest(requestId) {
   $('request-error').textContent = '';
   control('request-id').value = requestId;
   /** @type {{ body: { request: RequestDetail, timeline: TimelineEvent[] } }} */
-  const { body } = await api('/v1/admin/requests/' + encodeURIComponent(requestId)).catch((error) => {
+  const { body } = await api(`/v1/admin/requests/${encodeURIComponent(requestId)}`).catch((error) => {
     report('request-error')(error);
     throw error;
   });
@@ -373,15 +476,24 @@ async function openRequest(requestId) {
     ['request', h('code', { 'data-testid': 'request-id' }, r.requestId)],
     ['status', h('span', { 'data-testid': 'request-status' }, pill(r.status))],
     ['phone', r.phoneNumber],
-    ['origin', r.origin + (r.replacesRequestId ? ' (replaces ' + r.replacesRequestId + ')' : '')],
+    ['origin', r.origin + (r.replacesRequestId ? ` (replaces ${r.replacesRequestId})` : '')],
     ['attempts', r.attempts],
     ['delivery', r.deliveryStatus || '–'],
-    ['last error', r.lastError ? r.lastError.code + ': ' + r.lastError.message : '–'],
+    ['last error', r.lastError ? `${r.lastError.code}: ${r.lastError.message}` : '–'],
     ['created', fmtTime(r.createdAt)],
   ];
   $('request-detail').replaceChildren(h('dl', { class: 'detail' }, ...pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
-  $('timeline').replaceChildren(...body.timeline.map((e) =>
-    h('li', { 'data-testid': 'timeline-event', 'data-event': e.event }, h('span', { class: 'when' }, fmtTime(e.at)), h('span', { class: 'what' }, e.event), h('span', {}, e.detail))));
+  $('timeline').replaceChildren(
+    ...body.timeline.map((e) =>
+      h(
+        'li',
+        { 'data-testid': 'timeline-event', 'data-event': e.event },
+        h('span', { class: 'when' }, fmtTime(e.at)),
+        h('span', { class: 'what' }, e.event),
+        h('span', {}, e.detail),
+      ),
+    ),
+  );
   $('request-panel').scrollIntoView({ behavior: 'smooth', block: 'start' });
 }
 
@@ -390,17 +502,41 @@ async function loadPrefixBlocks() {
   $('prefix-blocks-error').textContent = '';
   /** @type {{ body: { blocks: PrefixBlock[] } }} */
   const { body } = await api('/v1/admin/prefix-blocks');
-  fill($('prefix-blocks'), body.blocks.map((b) => h('tr', { 'data-testid': 'prefix-block-row', 'data-prefix': b.prefix },
-    td('prefix', b.prefix), td('reason', b.reason), td('note', b.note || '', { class: 'note', 'data-testid': 'prefix-block-note' }),
-    td('since', fmtTime(b.since), { class: 'when' }), td('until', b.until ? fmtTime(b.until) : 'until lifted', { class: 'when' }),
-    td('', h('button', { type: 'button', class: 'ghost small', 'data-testid': 'lift-prefix-block', onclick: () => liftPrefixBlock(b.prefix).catch(report('prefix-blocks-error')) }, 'Lift')))),
-    'No prefix is blocked', 6);
+  fill(
+    $('prefix-blocks'),
+    body.blocks.map((b) =>
+      h(
+        'tr',
+        { 'data-testid': 'prefix-block-row', 'data-prefix': b.prefix },
+        td('prefix', b.prefix),
+        td('reason', b.reason),
+        td('note', b.note || '', { class: 'note', 'data-testid': 'prefix-block-note' }),
+        td('since', fmtTime(b.since), { class: 'when' }),
+        td('until', b.until ? fmtTime(b.until) : 'until lifted', { class: 'when' }),
+        td(
+          '',
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'ghost small',
+              'data-testid': 'lift-prefix-block',
+              onclick: () => liftPrefixBlock(b.prefix).catch(report('prefix-blocks-error')),
+            },
+            'Lift',
+          ),
+        ),
+      ),
+    ),
+    'No prefix is blocked',
+    6,
+  );
 }
 
 /** @param {string} prefix */
 async function liftPrefixBlock(prefix) {
-  if (!confirm('Lift the block on ' + prefix + '? Sends to it are admitted again at once.')) return;
-  await api('/v1/admin/prefix-blocks/' + encodeURIComponent(prefix), { method: 'DELETE' });
+  if (!confirm(`Lift the block on ${prefix}? Sends to it are admitted again at once.`)) return;
+  await api(`/v1/admin/prefix-blocks/${encodeURIComponent(prefix)}`, { method: 'DELETE' });
   await loadPrefixBlocks();
 }
 
@@ -413,33 +549,75 @@ async function loadLockedPhones() {
   try {
     ({ body } = await api('/v1/admin/locked-phones'));
   } catch (error) {
-    if (error instanceof ApiFailure && error.status === 404) { $('locked-phones-panel').hidden = true; return; }
+    if (error instanceof ApiFailure && error.status === 404) {
+      $('locked-phones-panel').hidden = true;
+      return;
+    }
     throw error;
   }
   $('locked-phones-panel').hidden = false;
-  fill($('locked-phones'), body.lockedPhones.map((p) => h('tr', { 'data-testid': 'locked-phone-row', 'data-phone': p.phoneNumber },
-    td('phone', p.phoneNumber), td('wrong codes', p.failures, { class: 'num' }), td('locked until', fmtTime(p.lockedUntil), { class: 'when' }),
-    td('', h('button', { type: 'button', class: 'ghost small', 'data-testid': 'lift-locked-phone', onclick: () => liftLockedPhone(p.phoneNumber).catch(report('locked-phones-error')) }, 'Lift')))),
-    'No phone is locked', 4);
+  fill(
+    $('locked-phones'),
+    body.lockedPhones.map((p) =>
+      h(
+        'tr',
+        { 'data-testid': 'locked-phone-row', 'data-phone': p.phoneNumber },
+        td('phone', p.phoneNumber),
+        td('wrong codes', p.failures, { class: 'num' }),
+        td('locked until', fmtTime(p.lockedUntil), { class: 'when' }),
+        td(
+          '',
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'ghost small',
+              'data-testid': 'lift-locked-phone',
+              onclick: () => liftLockedPhone(p.phoneNumber).catch(report('locked-phones-error')),
+            },
+            'Lift',
+          ),
+        ),
+      ),
+    ),
+    'No phone is locked',
+    4,
+  );
 }
 
 /** @param {string} phoneNumber */
 async function liftLockedPhone(phoneNumber) {
-  if (!confirm('Lift the lock on ' + phoneNumber + '? It can be sent codes and guess again at once.')) return;
-  await api('/v1/admin/locked-phones/' + encodeURIComponent(phoneNumber), { method: 'DELETE' });
+  if (!confirm(`Lift the lock on ${phoneNumber}? It can be sent codes and guess again at once.`)) return;
+  await api(`/v1/admin/locked-phones/${encodeURIComponent(phoneNumber)}`, { method: 'DELETE' });
   await loadLockedPhones();
 }
 
 async function loadResends() {
   /** @type {{ body: { resends: Resend[] } }} */
   const { body } = await api('/v1/admin/resends?limit=10');
-  fill($('resends'), body.resends.map((j) => h('tr', { 'data-testid': 'resend-row' },
-    td('created', fmtTime(j.createdAt)), td('matched', j.matched, { class: 'num' }), td('enqueued', j.enqueued, { class: 'num' }), td('skipped', j.skipped.total, { class: 'num' }),
-    td('state', j.done ? pill('sent') : pill('pending')))), 'No resends yet', 5);
+  fill(
+    $('resends'),
+    body.resends.map((j) =>
+      h(
+        'tr',
+        { 'data-testid': 'resend-row' },
+        td('created', fmtTime(j.createdAt)),
+        td('matched', j.matched, { class: 'num' }),
+        td('enqueued', j.enqueued, { class: 'num' }),
+        td('skipped', j.skipped.total, { class: 'num' }),
+        td('state', j.done ? pill('sent') : pill('pending')),
+      ),
+    ),
+    'No resends yet',
+    5,
+  );
 }
 
 /** @param {number} ms */
-const toLocalInput = (ms) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000); return d.toISOString().slice(0, 16); };
+const toLocalInput = (ms) => {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000);
+  return d.toISOString().slice(0, 16);
+};
 function initResendDates() {
   if (!control('resend-since').value) control('resend-since').value = toLocalInput(Date.now() - 86400000);
 }
@@ -449,7 +627,10 @@ function resendFilter() {
   /** @type {ResendFilter} */
   const filter = { status, since: new Date(control('resend-since').value).toISOString() };
   if (control('resend-until').value) filter.until = new Date(control('resend-until').value).toISOString();
-  const phones = control('resend-phones').value.split(/[\s,]+/).map((p) => p.trim()).filter(Boolean);
+  const phones = control('resend-phones')
+    .value.split(/[\s,]+/)
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (phones.length) filter.phoneNumbers = phones;
   return filter;
 }
@@ -461,19 +642,27 @@ async function dryRun() {
   /** @type {{ body: { matched: number, phones: number } }} */
   const { body } = await api('/v1/admin/resends', { method: 'POST', body: JSON.stringify({ filter, dryRun: true }) });
   lastDryRun = { filter: JSON.stringify(filter), matched: body.matched };
-  $('resend-result').textContent = 'Dry run: ' + body.matched + ' requests match, for ' + body.phones + ' phones. At most one new code per phone; phones that verified since, have a newer code, are blocked or reached their daily cap are skipped.';
+  $('resend-result').textContent =
+    'Dry run: ' +
+    body.matched +
+    ' requests match, for ' +
+    body.phones +
+    ' phones. At most one new code per phone; phones that verified since, have a newer code, are blocked or reached their daily cap are skipped.';
   $('resend-result').dataset.matched = String(body.matched);
   control('resend-run').disabled = body.matched === 0;
 }
 
 async function runResend() {
   const filter = resendFilter();
-  if (!lastDryRun || lastDryRun.filter !== JSON.stringify(filter)) { $('resend-error').textContent = 'The filter changed: run the dry run again first.'; return; }
-  if (!confirm('Send a new code to up to ' + lastDryRun.matched + ' matching requests’ phones?')) return;
+  if (!lastDryRun || lastDryRun.filter !== JSON.stringify(filter)) {
+    $('resend-error').textContent = 'The filter changed: run the dry run again first.';
+    return;
+  }
+  if (!confirm(`Send a new code to up to ${lastDryRun.matched} matching requests’ phones?`)) return;
   control('resend-run').disabled = true;
   /** @type {{ body: { resendId: string, matched: number } }} */
   const { body } = await api('/v1/admin/resends', { method: 'POST', body: JSON.stringify({ filter }) });
-  $('resend-result').textContent = 'Resend ' + body.resendId + ' started for ' + body.matched + ' matching requests.';
+  $('resend-result').textContent = `Resend ${body.resendId} started for ${body.matched} matching requests.`;
   pollResend(body.resendId, 0);
 }
 
@@ -483,21 +672,36 @@ async function runResend() {
  */
 async function pollResend(resendId, round) {
   /** @type {{ body: Resend }} */
-  const { body } = await api('/v1/admin/resends/' + resendId);
-  $('resend-result').textContent = 'Resend ' + resendId + ': ' + body.enqueued + ' new codes queued, ' + body.skipped.total + ' matches skipped' + (body.done ? ', done.' : ', working…');
+  const { body } = await api(`/v1/admin/resends/${resendId}`);
+  $('resend-result').textContent =
+    `Resend ${resendId}: ${body.enqueued} new codes queued, ${body.skipped.total} matches skipped${body.done ? ', done.' : ', working…'}`;
   await loadResends();
   if (!body.done && round < 60) setTimeout(() => pollResend(resendId, round + 1).catch(report('resend-error')), 2000);
 }
 
 // ---- wiring
-$('sign-in-form').addEventListener('submit', (event) => { event.preventDefault(); signIn(control('token').value.trim()); });
+$('sign-in-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  signIn(control('token').value.trim());
+});
 $('sign-out').addEventListener('click', () => signOut(''));
 $('refresh').addEventListener('click', refreshAll);
 $('range').addEventListener('change', () => loadStats().catch(report('attempts-error')));
-$('attempt-filters').addEventListener('submit', (event) => { event.preventDefault(); loadAttempts(false).catch(report('attempts-error')); });
+$('attempt-filters').addEventListener('submit', (event) => {
+  event.preventDefault();
+  loadAttempts(false).catch(report('attempts-error'));
+});
 $('attempts-more').addEventListener('click', () => loadAttempts(true).catch(report('attempts-error')));
 $('attempts-csv').addEventListener('click', () => exportAttempts().catch(report('attempts-error')));
-$('request-lookup').addEventListener('submit', (event) => { event.preventDefault(); const id = control('request-id').value.trim(); if (id) openRequest(id).catch(() => {}); });
-$('resend-form').addEventListener('submit', (event) => { event.preventDefault(); dryRun().catch(report('resend-error')); });
+$('request-lookup').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const id = control('request-id').value.trim();
+  if (id) openRequest(id).catch(() => {});
+});
+$('resend-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  dryRun().catch(report('resend-error'));
+});
 $('resend-run').addEventListener('click', () => runResend().catch(report('resend-error')));
-if (token) signIn(token); else $('token').focus();
+if (token) signIn(token);
+else $('token').focus();

@@ -16,7 +16,7 @@
  */
 
 /** @type {OpenApi} */
-const spec = await (await fetch("/openapi.json")).json();
+const spec = await (await fetch('/openapi.json')).json();
 const root = document.getElementById('ops');
 if (!root) throw new Error('docs.html has no #ops');
 root.textContent = '';
@@ -27,7 +27,11 @@ root.textContent = '';
  * @param {...(Node | string)} children
  * @returns {HTMLElementTagNameMap[K]}
  */
-const el = (tag, props = {}, ...children) => { const e = Object.assign(document.createElement(tag), props); e.append(...children); return e; };
+const el = (tag, props = {}, ...children) => {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...children);
+  return e;
+};
 for (const [path, methods] of Object.entries(spec.paths)) {
   for (const [method, op] of Object.entries(methods)) {
     /** @type {Array<{ p: Parameter, input: HTMLInputElement }>} */
@@ -36,7 +40,7 @@ for (const [path, methods] of Object.entries(spec.paths)) {
     for (const p of op.parameters || []) {
       const input = el('input', { placeholder: String(p.schema?.example ?? '') });
       fields.push({ p, input });
-      box.append(el('label', { textContent: p.in + ': ' + p.name + (p.required ? ' (required)' : '') }), input);
+      box.append(el('label', { textContent: `${p.in}: ${p.name}${p.required ? ' (required)' : ''}` }), input);
     }
     /** @type {HTMLTextAreaElement | undefined} */
     let body;
@@ -50,19 +54,22 @@ for (const [path, methods] of Object.entries(spec.paths)) {
     send.onclick = async () => {
       /** @type {Record<string, string>} */
       const headers = {};
-      let url = path; const query = new URLSearchParams();
+      let url = path;
+      const query = new URLSearchParams();
       for (const { p, input } of fields) {
         if (!input.value) continue;
-        if (p.in === 'path') url = url.replace('{' + p.name + '}', encodeURIComponent(input.value));
+        if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(input.value));
         else if (p.in === 'query') query.set(p.name, input.value);
         else if (p.in === 'header') headers[p.name] = input.value;
       }
       if (body) headers['Content-Type'] = 'application/json';
-      const res = await fetch(url + (query.size ? '?' + query : ''), { method: method.toUpperCase(), headers, body: body?.value });
-      out.textContent = res.status + ' ' + res.statusText + '\n' + await res.text();
+      const res = await fetch(url + (query.size ? `?${query}` : ''), { method: method.toUpperCase(), headers, body: body?.value });
+      out.textContent = `${res.status} ${res.statusText}\n${await res.text()}`;
     };
     box.append(send, out);
-    root.append(el('details', {}, el('summary', {}, el('span', { className: 'm ' + method, textContent: method.toUpperCase() }), path + ' — ' + (op.summary || '')), box));
+    root.append(
+      el('details', {}, el('summary', {}, el('span', { className: `m ${method}`, textContent: method.toUpperCase() }), `${path} — ${op.summary || ''}`), box),
+    );
   }
 }
 /**
@@ -72,7 +79,7 @@ for (const [path, methods] of Object.entries(spec.paths)) {
  */
 function example(schema) {
   const s = schema.$ref ? spec.components.schemas[schema.$ref.slice(schema.$ref.lastIndexOf('/') + 1)] : schema;
-  if (!s) throw new Error('The OpenAPI document has no schema ' + schema.$ref);
+  if (!s) throw new Error(`The OpenAPI document has no schema ${schema.$ref}`);
   if (s.example !== undefined) return s.example;
   if (s.type === 'object') return Object.fromEntries(Object.entries(s.properties || {}).map(([k, v]) => [k, example(v)]));
   return s.type === 'string' ? '' : s.type === 'boolean' ? false : s.type === 'array' ? [] : 0;

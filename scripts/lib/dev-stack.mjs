@@ -46,7 +46,13 @@ export function createDevStack({ label = 'otpd', vars = [], keepTmp = false, fil
     spawnWrangler(args, {
       cwd: project,
       children,
-      onOutput: (chunk) => logLine(chunk.split('\n').map((line) => (line ? `[${name}] ${line}` : line)).join('\n')),
+      onOutput: (chunk) =>
+        logLine(
+          chunk
+            .split('\n')
+            .map((line) => (line ? `[${name}] ${line}` : line))
+            .join('\n'),
+        ),
     });
 
   const stack = {

@@ -33,6 +33,10 @@ export function ensureDevVars(path) {
   if (missing.length === 0) return missing;
   const lines = missing.map((name) => `${name}=${LOCAL_DEV_SECRETS[name]}`).join('\n');
   if (existing === null) writeFileSync(path, `${HEADER}${lines}\n`);
-  else writeFileSync(path, `${existing}${existing === '' || existing.endsWith('\n') ? '' : '\n'}# Added by \`npm run dev\` for local development only.\n${lines}\n`);
+  else
+    writeFileSync(
+      path,
+      `${existing}${existing === '' || existing.endsWith('\n') ? '' : '\n'}# Added by \`npm run dev\` for local development only.\n${lines}\n`,
+    );
   return missing;
 }

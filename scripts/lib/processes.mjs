@@ -59,10 +59,7 @@ export async function expectSuccess(child, label, timeoutMs) {
   const code =
     child.exitCode ??
     child.signalCode ??
-    (await Promise.race([
-      new Promise((done) => child.once('exit', (exitCode, signal) => done(exitCode ?? signal))),
-      sleep(timeoutMs).then(() => 'timeout'),
-    ]));
+    (await Promise.race([new Promise((done) => child.once('exit', (exitCode, signal) => done(exitCode ?? signal))), sleep(timeoutMs).then(() => 'timeout')]));
   if (code !== 0) {
     await stopChild(child);
     throw new Error(`${label} failed (${code})`);

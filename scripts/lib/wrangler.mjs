@@ -83,14 +83,19 @@ export async function startWranglerDev(
   const inspectorPort = await freePort();
   const given = Array.isArray(vars) ? vars : Object.entries(vars).map(([name, value]) => `${name}:${value}`);
   const named = new Set(given.map((pair) => pair.slice(0, pair.indexOf(':'))));
-  const secrets = Object.entries(LOCAL_DEV_SECRETS).filter(([name]) => !named.has(name)).map(([name, value]) => `${name}:${value}`);
+  const secrets = Object.entries(LOCAL_DEV_SECRETS)
+    .filter(([name]) => !named.has(name))
+    .map(([name, value]) => `${name}:${value}`);
   const pairs = [...secrets, ...given];
   const child = spawnDev([
     'dev',
     ...(config ? ['-c', config] : []),
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--inspector-port', String(inspectorPort),
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(inspectorPort),
     '--show-interactive-dev-session=false',
     ...(logLevel ? ['--log-level', logLevel] : []),
     ...(persistTo ? ['--persist-to', persistTo] : []),
@@ -113,6 +118,8 @@ export async function startWranglerDev(
     await sleep(250);
   }
   throw new Error(
-    exited !== null ? `${label}: wrangler dev exited (${exited}) before ${readyPath} answered` : `${label}: ${readyPath} did not answer 200 within ${readyTimeoutMs / 1000} s`,
+    exited !== null
+      ? `${label}: wrangler dev exited (${exited}) before ${readyPath} answered`
+      : `${label}: ${readyPath} did not answer 200 within ${readyTimeoutMs / 1000} s`,
   );
 }

@@ -35,7 +35,10 @@ export function listParam<const T extends readonly [string, ...string[]]>(option
     .string()
     .openapi({ description: `${description}; comma-separated, any of ${options.join(', ')}`, example: options[0] })
     .transform((raw, ctx) => {
-      const values = raw.split(',').map((value) => value.trim()).filter(Boolean);
+      const values = raw
+        .split(',')
+        .map((value) => value.trim())
+        .filter(Boolean);
       const parsed = values.map((value) => item.safeParse(value));
       if (values.length === 0 || parsed.some((result) => !result.success)) {
         ctx.addIssue({ code: 'custom', message: `must be one or more of ${options.join(', ')}, comma-separated` });

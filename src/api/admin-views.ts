@@ -1,6 +1,6 @@
 import type { AttemptRow, LinkedRequest, StatusCheckRow } from '../db/audit-queries';
 import type { OtpRequestRow } from '../db/requests';
-import { type ResendJobRow, jobFilter, skippedByReason } from '../db/resend-jobs';
+import { jobFilter, type ResendJobRow, skippedByReason } from '../db/resend-jobs';
 import { effectiveStatus } from './request-view';
 
 /** What operators see of stored rows: ISO times, camelCase, the full phone number (it is their audit). */
@@ -82,11 +82,17 @@ export function timeline(request: OtpRequestRow, attempts: AttemptRow[], checks:
     request.created_at,
     0,
     'created',
-    request.origin === 'operator_resend' ? `operator resend ${request.resend_id ?? ''} replacing ${request.replaces_request_id ?? ''}`.trim() : 'requested through the API',
+    request.origin === 'operator_resend'
+      ? `operator resend ${request.resend_id ?? ''} replacing ${request.replaces_request_id ?? ''}`.trim()
+      : 'requested through the API',
   );
   add(request.enqueued_at, 1, 'enqueued', 'send job handed to the queue');
   for (const attempt of attempts) {
-    const parts = [`attempt ${attempt.attempt_number}: ${attempt.outcome}`, attempt.http_status === null ? 'no HTTP answer' : `HTTP ${attempt.http_status}`, `${attempt.duration_ms} ms`];
+    const parts = [
+      `attempt ${attempt.attempt_number}: ${attempt.outcome}`,
+      attempt.http_status === null ? 'no HTTP answer' : `HTTP ${attempt.http_status}`,
+      `${attempt.duration_ms} ms`,
+    ];
     if (attempt.error_code) parts.push(attempt.error_code);
     if (attempt.retry_delay_seconds !== null) parts.push(`retry in ${attempt.retry_delay_seconds} s`);
     add(attempt.started_at, 2, 'attempt', parts.join(', '));

@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
-import type { AppEnv } from './app-env';
 import { allowedMethodsOf } from './allowed-methods';
+import type { AppEnv } from './app-env';
 import { notFoundHandler, onError } from './error-handler';
 import { corsForApps } from './middleware/cors-for-apps';
 import { developmentLocalOnly } from './middleware/development-local-only';

@@ -2,7 +2,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { z } from 'zod';
 import { ConfigError } from '../config';
-import { ApiError, type ErrorCode, codeToStatus } from '../errors';
+import { ApiError, codeToStatus, type ErrorCode } from '../errors';
 import { errorName, logError } from '../log';
 import type { AppEnv } from './app-env';
 

@@ -1,8 +1,8 @@
 import type { Context } from 'hono';
 import type { Position } from '../db/audit-queries';
 import { ApiError } from '../errors';
-import type { AppEnv } from './app-env';
 import { CSV_MAX_ROWS, JSON_DEFAULT_ROWS, JSON_MAX_ROWS } from './admin-schemas';
+import type { AppEnv } from './app-env';
 import { toCsv } from './csv';
 import { type CursorKind, decodeCursor, encodeCursor } from './keyset-cursor';
 

@@ -12,10 +12,7 @@ const PURGE_ROWS = 100;
 /** Like the limiter objects, the phone's sessions are keyed by a hash: no number is stored. */
 const phoneHash = (phoneNumber: string) => sha256Hex(`session-phone:${phoneNumber}`);
 
-export async function isSessionRevoked(
-  db: D1Database,
-  session: { sessionId: string; phoneNumber: string; issuedAt: number },
-): Promise<boolean> {
+export async function isSessionRevoked(db: D1Database, session: { sessionId: string; phoneNumber: string; issuedAt: number }): Promise<boolean> {
   const row = await db
     .prepare(
       `SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE session_id = ?1)

@@ -115,7 +115,9 @@ export async function computeStats(db: D1Database, range: StatsRange) {
          SUM(status = 'verified') AS verified
        FROM otp_requests WHERE ${requestsIn} GROUP BY bucket`,
     ),
-    bindBucketed(`SELECT CAST((started_at - ?1) / ?3 AS INTEGER) AS bucket, outcome, COUNT(*) AS n FROM delivery_attempts WHERE ${attemptsIn} GROUP BY bucket, outcome`),
+    bindBucketed(
+      `SELECT CAST((started_at - ?1) / ?3 AS INTEGER) AS bucket, outcome, COUNT(*) AS n FROM delivery_attempts WHERE ${attemptsIn} GROUP BY bucket, outcome`,
+    ),
   ]);
   const [byStatus, totals, attemptsDistribution, byOutcome, latency, bins, errors, countries, requestBuckets, attemptBuckets] = results.map(
     (result) => result.results,

@@ -1,11 +1,4 @@
-export type VerificationOutcome =
-  | 'verified'
-  | 'invalid_code'
-  | 'too_many_attempts'
-  | 'phone_locked'
-  | 'expired'
-  | 'already_verified'
-  | 'superseded';
+export type VerificationOutcome = 'verified' | 'invalid_code' | 'too_many_attempts' | 'phone_locked' | 'expired' | 'already_verified' | 'superseded';
 
 /** One verification outcome, by destination prefix and time: the conversion signal abuse defence reads. */
 export function verificationEventStatement(

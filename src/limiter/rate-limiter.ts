@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
 import { StorageUpkeep } from './storage-upkeep';
-import { Cooldown, WindowRule, countEvents, createWindowLog, evaluateWindows, longestWindowMs, pruneEvents, recordEvent, removeEvent } from './window-log';
+import { Cooldown, countEvents, createWindowLog, evaluateWindows, longestWindowMs, pruneEvents, recordEvent, removeEvent, WindowRule } from './window-log';
 
 /**
  * One rate-limit key (a phone number, a client IP, a shard of the global budget) as a
@@ -114,9 +114,7 @@ export class RateLimiter extends DurableObject<Env> {
   }
 
   /** The one decision `consume` and `hold` share: written and lent events both count. */
-  private async decide(
-    input: ConsumeInput,
-  ): Promise<{ allowed: false; denied: LimitDecision } | { allowed: true; remaining: number; event: Hold }> {
+  private async decide(input: ConsumeInput): Promise<{ allowed: false; denied: LimitDecision } | { allowed: true; remaining: number; event: Hold }> {
     const { rules, cooldown } = ConsumeInput.parse(input);
     const now = Date.now();
     const keepMs = longestWindowMs(rules, cooldown);

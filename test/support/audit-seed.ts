@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
+import type { RequestStatus } from '../../src/db/requests';
 import { newRequestId } from '../../src/ids';
 import { phonePrefix } from '../../src/phone';
-import type { RequestStatus } from '../../src/db/requests';
 
 export interface SeededRequest {
   id: string;

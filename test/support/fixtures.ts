@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:test';
-import { insertRequestStatements, getRequest } from '../../src/db/requests';
+import { getRequest, insertRequestStatements } from '../../src/db/requests';
 import { newRequestId } from '../../src/ids';
 import { phonePrefix } from '../../src/phone';
 import { TEST_SECRETS } from './secrets';

@@ -4,7 +4,12 @@ import { expect } from 'vitest';
 /** A Content-Security-Policy header as directive → its values. */
 export function cspDirectives(header: string | null): Map<string, string[]> {
   expect(header).toBeTruthy();
-  return new Map(header!.split(';').map((part) => part.trim().split(/\s+/)).map(([name, ...values]) => [name!, values]));
+  return new Map(
+    header!
+      .split(';')
+      .map((part) => part.trim().split(/\s+/))
+      .map(([name, ...values]) => [name!, values]),
+  );
 }
 
 /**

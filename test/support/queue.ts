@@ -27,5 +27,10 @@ export async function deliver(testEnv: Env, queue: string, bodies: unknown[], at
 }
 
 export function deliverSendJobs(testEnv: Env, requestIds: string[], attempts = 1) {
-  return deliver(testEnv, 'otp-send', requestIds.map((id) => sendJob(id)), attempts);
+  return deliver(
+    testEnv,
+    'otp-send',
+    requestIds.map((id) => sendJob(id)),
+    attempts,
+  );
 }

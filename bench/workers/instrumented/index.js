@@ -15,9 +15,10 @@
  * local runtime the Worker and its objects share one isolate, so one module-level meter sees
  * both sides.
  */
-import worker, { PrefixGuard as PrefixGuardBase, ProviderPacer as ProviderPacerBase, RateLimiter as RateLimiterBase } from '../../../src/index.ts';
+
 import { insertRequestStatements } from '../../../src/db/requests.ts';
 import { newRequestId } from '../../../src/ids.ts';
+import worker, { PrefixGuard as PrefixGuardBase, ProviderPacer as ProviderPacerBase, RateLimiter as RateLimiterBase } from '../../../src/index.ts';
 import { phonePrefix } from '../../../src/phone.ts';
 import { sendJob } from '../../../src/queue/messages.ts';
 
@@ -364,9 +365,7 @@ async function benchRoute(request, env, url) {
   if (url.pathname === '/__bench/seed' && request.method === 'POST') return seed(request, env);
   if (url.pathname === '/__bench/statuses' && request.method === 'GET') {
     const since = Number(url.searchParams.get('since') ?? 0);
-    const { results } = await env.DB.prepare('SELECT status, COUNT(*) AS n FROM otp_requests WHERE created_at >= ? GROUP BY status')
-      .bind(since)
-      .all();
+    const { results } = await env.DB.prepare('SELECT status, COUNT(*) AS n FROM otp_requests WHERE created_at >= ? GROUP BY status').bind(since).all();
     return json(Object.fromEntries(results.map((row) => [row.status, row.n])));
   }
   if (url.pathname === '/__bench/limiter' && request.method === 'POST') return driveLimiter(request, env);
@@ -382,7 +381,13 @@ async function seed(request, env) {
   const { phones, ttlSeconds = 300 } = await request.json();
   if (!Array.isArray(phones) || phones.length === 0 || phones.length > 100) return json({ error: 'phones: 1 to 100 numbers' }, 400);
   const now = Date.now();
-  const rows = phones.map((phoneNumber) => ({ id: newRequestId(), phoneNumber, phonePrefix: phonePrefix(phoneNumber), createdAt: now, expiresAt: now + ttlSeconds * 1000 }));
+  const rows = phones.map((phoneNumber) => ({
+    id: newRequestId(),
+    phoneNumber,
+    phonePrefix: phonePrefix(phoneNumber),
+    createdAt: now,
+    expiresAt: now + ttlSeconds * 1000,
+  }));
   await env.DB.batch(rows.flatMap((row) => insertRequestStatements(env.DB, row)));
   await env.SEND_QUEUE.sendBatch(rows.map((row) => ({ body: sendJob(row.id) })));
   return json({ requestIds: rows.map((row) => row.id), enqueuedAt: Date.now() });

@@ -65,7 +65,8 @@ const stubD1 = {
   prepare: () => stubStatement,
   batch: async (statements) => {
     if (!checked.has('D1.batch')) {
-      if (!Array.isArray(statements) || statements.some((statement) => statement !== stubStatement)) throw new Error('stubbed D1.batch: expected prepared statements');
+      if (!Array.isArray(statements) || statements.some((statement) => statement !== stubStatement))
+        throw new Error('stubbed D1.batch: expected prepared statements');
       checked.add('D1.batch');
     }
     return statements.map(() => emptyResult());

@@ -1,11 +1,11 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { SESSION_TTL_MAX_SECONDS } from '../../config';
 import { revokePhoneSessions } from '../../db/session-revocations';
 import { logInfo } from '../../log';
 import { phonePrefix } from '../../phone';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { PhoneNumberSchema, errorResponses } from '../schemas';
+import { errorResponses, PhoneNumberSchema } from '../schemas';
 
 const revoke = createRoute({
   method: 'post',

@@ -1,5 +1,5 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { LATENCY_BUCKET_EDGES_MS, computeStats, firstRequestAt, inFlightNow } from '../../db/stats-queries';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { computeStats, firstRequestAt, inFlightNow, LATENCY_BUCKET_EDGES_MS } from '../../db/stats-queries';
 import { ApiError } from '../../errors';
 import { TimeParam } from '../admin-schemas';
 import type { AppEnv } from '../app-env';
@@ -70,9 +70,7 @@ const Stats = z
         verified: z.number().int(),
       }),
     ),
-    series: z.array(
-      z.object({ start: z.string(), requests: z.number().int(), delivered: z.number().int(), verified: z.number().int(), attempts: ByOutcome }),
-    ),
+    series: z.array(z.object({ start: z.string(), requests: z.number().int(), delivered: z.number().int(), verified: z.number().int(), attempts: ByOutcome })),
     inFlight: z
       .object({
         queued: z.number().int(),

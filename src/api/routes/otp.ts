@@ -1,4 +1,4 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { getRequest } from '../../db/requests';
 import { ApiError } from '../../errors';
 import type { AppEnv } from '../app-env';
@@ -6,7 +6,7 @@ import { createOtpRequest } from '../create-otp-request';
 import { validationHook } from '../error-handler';
 import { requestView } from '../request-view';
 import { requireSecret } from '../required-secret';
-import { PhoneNumberSchema, RequestIdSchema, RequestStatusSchema, errorResponses } from '../schemas';
+import { errorResponses, PhoneNumberSchema, RequestIdSchema, RequestStatusSchema } from '../schemas';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,255}$/;
 
@@ -50,13 +50,10 @@ const createOtp = createRoute({
     '`prefix_blocked` or `phone_locked`; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
   request: {
     headers: z.object({
-      'idempotency-key': z
-        .string()
-        .optional()
-        .openapi({
-          description:
-            '8-255 printable ASCII characters; the same key within 24 h replays the first answer. While the first call with the key is still being created, others get 409 `request_in_progress` with `Retry-After`.',
-        }),
+      'idempotency-key': z.string().optional().openapi({
+        description:
+          '8-255 printable ASCII characters; the same key within 24 h replays the first answer. While the first call with the key is still being created, others get 409 `request_in_progress` with `Retry-After`.',
+      }),
     }),
     body: { required: true, content: { 'application/json': { schema: CreateBody } } },
   },
@@ -87,16 +84,11 @@ export const otpRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     // Refused before any limit is spent: without it no code could be sent or checked.
     requireSecret(c.get('config'), 'OTP_SECRET', c.req.path);
     const clientIp = c.req.header('CF-Connecting-IP');
-    const created = await createOtpRequest(c.env, c.get('config'), { phoneNumber, idempotencyKey, clientIp }, (promise) =>
-      c.executionCtx.waitUntil(promise),
-    );
+    const created = await createOtpRequest(c.env, c.get('config'), { phoneNumber, idempotencyKey, clientIp }, (promise) => c.executionCtx.waitUntil(promise));
     const statusUrl = new URL(`/v1/otp/${created.requestId}`, c.req.url).toString();
     c.header('Location', statusUrl);
     if (created.replayed) c.header('Idempotent-Replayed', 'true');
-    return c.json(
-      { requestId: created.requestId, status: 'queued' as const, expiresAt: new Date(created.expiresAt).toISOString(), statusUrl },
-      202,
-    );
+    return c.json({ requestId: created.requestId, status: 'queued' as const, expiresAt: new Date(created.expiresAt).toISOString(), statusUrl }, 202);
   })
   .openapi(getOtp, async (c) => {
     const row = await getRequest(c.env.DB, c.req.valid('param').requestId);

@@ -1,6 +1,6 @@
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { isSessionRevoked, revokeSession } from '../../db/session-revocations';
 import { ApiError } from '../../errors';
 import { newSessionId } from '../../ids';
@@ -8,8 +8,8 @@ import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { originGuard } from '../middleware/origin-guard';
 import { requireSecret } from '../required-secret';
-import { RequestIdSchema, errorResponses } from '../schemas';
-import { SESSION_COOKIE, type Session, readSession, signSession } from '../session-cookie';
+import { errorResponses, RequestIdSchema } from '../schemas';
+import { readSession, SESSION_COOKIE, type Session, signSession } from '../session-cookie';
 import { verifyOtp } from '../verify-otp';
 
 const VerifyBody = z
@@ -60,7 +60,8 @@ const logout = createRoute({
   method: 'post',
   path: '/v1/session/logout',
   summary: 'End the session: revoke it server-side and clear the cookie',
-  description: 'The session is refused from the next request on, even if a copy of the cookie was kept. Without a valid session cookie it only clears the cookie.',
+  description:
+    'The session is refused from the next request on, even if a copy of the cookie was kept. Without a valid session cookie it only clears the cookie.',
   responses: {
     200: { description: 'Session revoked, cookie cleared', content: { 'application/json': { schema: z.object({ loggedOut: z.literal(true) }) } } },
     ...errorResponses(403, 503),
@@ -84,11 +85,8 @@ sessionRoutes
   .openapi(verify, async (c) => {
     const config = c.get('config');
     const [secret] = sessionSecrets(c);
-    const request = await verifyOtp(
-      c.env,
-      config,
-      { requestId: c.req.valid('param').requestId, code: c.req.valid('json').code },
-      (promise) => c.executionCtx.waitUntil(promise),
+    const request = await verifyOtp(c.env, config, { requestId: c.req.valid('param').requestId, code: c.req.valid('json').code }, (promise) =>
+      c.executionCtx.waitUntil(promise),
     );
     const issuedAt = Date.now();
     const session: Session = {
