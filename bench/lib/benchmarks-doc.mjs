@@ -268,10 +268,12 @@ function costView(outcome) {
     infraTimesTarget: fmt(r.infraShare / 0.01, 1),
     statusPollTotal: fmt(r.costs.statusPoll.total, 2),
     rejected: {
-      touches: rejectedD1 + rejectedQueue,
+      // Per rejected request: the two phases above are one request each.
+      touches: fmt((rejectedD1 + rejectedQueue) / 2, 1),
+      d1Writes: fmt((perPhone.d1RowsWritten + blockedPrefix.d1RowsWritten) / 2, 1),
       untouched: rejectedD1 + rejectedQueue === 0,
-      d1Statements: rejectedD1,
-      queueWrites: rejectedQueue,
+      d1Statements: fmt(rejectedD1 / 2, 1),
+      queueWrites: fmt(rejectedQueue / 2, 1),
       perPhoneTotal: fmt(r.costs.rejectedPerPhone.total, 2),
       blockedPrefixTotal: fmt(r.costs.rejectedBlockedPrefix.total, 2),
       objectCalls: fmt(perPhone.doRequests, 0),
