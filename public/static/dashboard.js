@@ -498,6 +498,14 @@ async function openRequest(requestId) {
 }
 
 // ---- prefix blocks and resends
+
+/**
+ * The last cell of a row an operator can lift (a prefix block, a locked phone).
+ * @param {string} testId
+ * @param {() => void} onclick
+ */
+const liftCell = (testId, onclick) => td('', h('button', { type: 'button', class: 'ghost small', 'data-testid': testId, onclick }, 'Lift'));
+
 async function loadPrefixBlocks() {
   $('prefix-blocks-error').textContent = '';
   /** @type {{ body: { blocks: PrefixBlock[] } }} */
@@ -513,19 +521,7 @@ async function loadPrefixBlocks() {
         td('note', b.note || '', { class: 'note', 'data-testid': 'prefix-block-note' }),
         td('since', fmtTime(b.since), { class: 'when' }),
         td('until', b.until ? fmtTime(b.until) : 'until lifted', { class: 'when' }),
-        td(
-          '',
-          h(
-            'button',
-            {
-              type: 'button',
-              class: 'ghost small',
-              'data-testid': 'lift-prefix-block',
-              onclick: () => liftPrefixBlock(b.prefix).catch(report('prefix-blocks-error')),
-            },
-            'Lift',
-          ),
-        ),
+        liftCell('lift-prefix-block', () => liftPrefixBlock(b.prefix).catch(report('prefix-blocks-error'))),
       ),
     ),
     'No prefix is blocked',
@@ -565,19 +561,7 @@ async function loadLockedPhones() {
         td('phone', p.phoneNumber),
         td('wrong codes', p.failures, { class: 'num' }),
         td('locked until', fmtTime(p.lockedUntil), { class: 'when' }),
-        td(
-          '',
-          h(
-            'button',
-            {
-              type: 'button',
-              class: 'ghost small',
-              'data-testid': 'lift-locked-phone',
-              onclick: () => liftLockedPhone(p.phoneNumber).catch(report('locked-phones-error')),
-            },
-            'Lift',
-          ),
-        ),
+        liftCell('lift-locked-phone', () => liftLockedPhone(p.phoneNumber).catch(report('locked-phones-error'))),
       ),
     ),
     'No phone is locked',
