@@ -32,3 +32,17 @@ export function newTraceId(): string {
 export function providerIdempotencyKey(requestId: string): string {
   return `otpd-${requestId}`;
 }
+
+/** An app; the development app seeded by `npm run dev` has the readable id `app_localdev`. */
+export function newAppId(): string {
+  return `app_${base64Url(crypto.getRandomValues(new Uint8Array(16)))}`;
+}
+
+export const APP_ID_PATTERN = /^app_[A-Za-z0-9_-]{1,40}$/;
+
+/** An API key's public handle (the key itself is a secret, shown once). */
+export function newApiKeyId(): string {
+  return `key_${base64Url(crypto.getRandomValues(new Uint8Array(12)))}`;
+}
+
+export const API_KEY_ID_PATTERN = /^key_[A-Za-z0-9_-]{8,40}$/;

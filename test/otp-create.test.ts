@@ -6,6 +6,7 @@ import worker from '../src/index';
 import { phoneLimitKey, rateLimiterFor } from '../src/limiter/limiter-client';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { sendJob } from '../src/queue/messages';
+import { withKey } from './support/apps';
 import { recordingQueue, withFaultyBatch } from './support/faults';
 import { requestRow, uniquePhone } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
@@ -20,7 +21,7 @@ interface Accepted {
 function otpRequest(phoneNumber: string, headers: Record<string, string> = {}) {
   return new Request('https://otp.test/v1/otp', {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...headers },
+    headers: withKey({ 'Content-Type': 'application/json', ...headers }),
     body: JSON.stringify({ phoneNumber }),
   });
 }

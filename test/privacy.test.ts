@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCode } from '../src/codes';
+import { testCaller } from './support/apps';
 import { PROVIDER_URL, SEND_ROUTE, seedRequest, startMessagingEnv, TEST_OTP_SECRET } from './support/fixtures';
 import { interceptOrigin, json } from './support/outbound';
 import { deliverSendJobs } from './support/queue';
@@ -69,7 +70,8 @@ describe('queue messages carry ids only', () => {
       SEND_QUEUE: { send: async (body: unknown) => void sent.push(body), sendBatch: async () => {} } as unknown as Queue,
     } as Env;
     const phoneNumber = '+447700900555';
-    const created = await createOtpRequest(recordingEnv, loadConfig(env), { phoneNumber }, () => {});
+    const config = loadConfig(env);
+    const created = await createOtpRequest(recordingEnv, config, testCaller(config), { phoneNumber }, () => {});
     expect(sent).toEqual([{ type: 'send', v: 1, requestId: created.requestId }]);
     const serialized = JSON.stringify(sent);
     expect(serialized).not.toContain(phoneNumber.slice(1));

@@ -4,6 +4,7 @@ import { allowedMethodsOf } from './allowed-methods';
 import type { AppEnv } from './app-env';
 import { notFoundHandler, onError } from './error-handler';
 import { corsForApps } from './middleware/cors-for-apps';
+import { developmentApp } from './middleware/development-app';
 import { developmentLocalOnly } from './middleware/development-local-only';
 import { jsonBody } from './middleware/json-body';
 import { loadConfigMiddleware } from './middleware/load-config';
@@ -26,6 +27,7 @@ export function createApp() {
   app.use(secureHeaders());
   app.use(loadConfigMiddleware());
   app.use(developmentLocalOnly());
+  app.use(developmentApp());
   app.use('/v1/*', corsForApps());
   const appBodies = jsonBody({ maxBytes: MAX_BODY_BYTES });
   const appQueries = singleQueryValues();
@@ -42,6 +44,16 @@ export function createApp() {
   app.route('/', dashboardRoutes);
   app.route('/', staticFileRoutes);
 
+  app.openAPIRegistry.registerComponent('securitySchemes', 'secretKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: "An app's secret key (sk_…), for its backend: send, read status, verify",
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'publishableKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: "An app's publishable key (pk_…), for browsers: send and verify, only from the app's allowed origins",
+  });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

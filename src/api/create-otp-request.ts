@@ -1,5 +1,7 @@
+import type { AppCaller } from '../apps/authenticate';
 import type { Config } from '../config';
 import { sha256Hex } from '../crypto';
+import { testNumberSentStatements } from '../db/delivery-attempts';
 import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey } from '../db/idempotency-keys';
 import { clearEnqueued, getRequest, insertRequestStatements } from '../db/requests';
 import { ApiError } from '../errors';
@@ -20,7 +22,7 @@ export interface CreatedRequest {
 const FAULT_RETRY_SECONDS = '5';
 
 /**
- * The whole of `POST /v1/otp` after validation: claim the Idempotency-Key (or replay what it
+ * The whole of `POST /v1/otp` after validation and the caller's key: claim the Idempotency-Key (or replay what it
  * answered), admit the send through the limiter, record the request, enqueue its job. The key is
  * claimed before admission so that concurrent calls with it wait for the first (409
  * `request_in_progress`) instead of each being admitted or refused on their own; a claim whose
@@ -32,26 +34,29 @@ const FAULT_RETRY_SECONDS = '5';
 export async function createOtpRequest(
   env: Env,
   config: Config,
+  caller: AppCaller,
   input: { phoneNumber: string; idempotencyKey?: string; clientIp?: string },
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<CreatedRequest> {
-  if (!countryAllowed(input.phoneNumber, config.limits.allowedCountryCodes)) {
+  const testCode = caller.settings.testNumbers.get(input.phoneNumber);
+  if (testCode === undefined && !countryAllowed(input.phoneNumber, caller.settings.allowedCountryCodes)) {
     throw new ApiError('country_not_allowed', 'Codes cannot be sent to numbers in this country');
   }
   const now = Date.now();
   const requestId = newRequestId();
   const key = input.idempotencyKey;
+  const appId = caller.appId;
   if (key) {
-    const replay = await claimOrReplay(env, { key, phoneNumber: input.phoneNumber, requestId, now });
+    const replay = await claimOrReplay(env, { appId, key, phoneNumber: input.phoneNumber, requestId, now });
     if (replay) return replay;
   }
   try {
-    return await admitAndRecord(env, config, { ...input, requestId, now }, waitUntil);
+    return await admitAndRecord(env, config, caller, { ...input, requestId, now, testCode }, waitUntil);
   } catch (error) {
     // Nothing was recorded under the key: give it up before answering, so a retry is not told to
     // wait. Should that fail too, the claim lapses after CLAIM_TTL_MS.
     if (key) {
-      await releaseIdempotencyKey(env.DB, { key, requestId }).catch((releaseError) =>
+      await releaseIdempotencyKey(env.DB, { appId, key, requestId }).catch((releaseError) =>
         logWarn('idempotency.release_failed', { requestId, error: errorName(releaseError) }),
       );
     }
@@ -62,13 +67,21 @@ export async function createOtpRequest(
 async function admitAndRecord(
   env: Env,
   config: Config,
-  input: { phoneNumber: string; idempotencyKey?: string; clientIp?: string; requestId: string; now: number },
+  caller: AppCaller,
+  input: { phoneNumber: string; idempotencyKey?: string; clientIp?: string; requestId: string; now: number; testCode: string | undefined },
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<CreatedRequest> {
   const { requestId, now } = input;
+  const testNumber = input.testCode !== undefined;
   let admission: Awaited<ReturnType<typeof admitSend>>;
   try {
-    admission = await admitSend(env, config, { requestId, phoneNumber: input.phoneNumber, clientIp: input.clientIp });
+    admission = await admitSend(env, config, {
+      requestId,
+      phoneNumber: input.phoneNumber,
+      clientIp: input.clientIp,
+      app: { appId: caller.appId, dailySmsBudget: caller.settings.dailySmsBudget },
+      testNumber,
+    });
   } catch (error) {
     if (!(error instanceof AdmissionUnavailableError)) throw error;
     logError('limiter.unavailable', { failed: error.failed, error: error.message });
@@ -86,16 +99,22 @@ async function admitAndRecord(
     throw refusedSendError(admission.reason, admission.retryAfterSeconds, config.limits.phone);
   }
 
-  const expiresAt = now + config.otp.ttlSeconds * 1000;
+  const expiresAt = now + caller.settings.otpTtlSeconds * 1000;
   const statements = insertRequestStatements(env.DB, {
     id: requestId,
+    appId: caller.appId,
+    codeLength: input.testCode?.length ?? caller.settings.otpLength,
+    testNumber,
     phoneNumber: input.phoneNumber,
     phonePrefix: phonePrefix(input.phoneNumber),
     createdAt: now,
+    // A test number's request is done here: no job, so nothing for the sweeper to look for.
+    enqueuedAt: testNumber ? undefined : now,
     expiresAt,
-    enqueuedAt: now,
   });
-  if (input.idempotencyKey) statements.push(completeIdempotencyKeyStatement(env.DB, { key: input.idempotencyKey, requestId }));
+  // Recorded as sent, with an attempt that names no provider: its fixed code is already known.
+  if (testNumber) statements.push(...testNumberSentStatements(env.DB, { requestId, now }));
+  if (input.idempotencyKey) statements.push(completeIdempotencyKeyStatement(env.DB, { appId: caller.appId, key: input.idempotencyKey, requestId }));
   try {
     await env.DB.batch(statements);
   } catch (error) {
@@ -107,6 +126,7 @@ async function admitAndRecord(
     });
   }
 
+  if (testNumber) return { requestId, expiresAt, replayed: false };
   try {
     await env.SEND_QUEUE.send(sendJob(requestId));
   } catch (error) {
@@ -118,11 +138,14 @@ async function admitAndRecord(
 }
 
 /** Claims the key for `requestId`; answers the original request when the key already made one. */
-async function claimOrReplay(env: Env, claim: { key: string; phoneNumber: string; requestId: string; now: number }): Promise<CreatedRequest | null> {
+async function claimOrReplay(
+  env: Env,
+  claim: { appId: string; key: string; phoneNumber: string; requestId: string; now: number },
+): Promise<CreatedRequest | null> {
   const fingerprint = await sha256Hex(JSON.stringify({ phoneNumber: claim.phoneNumber }));
   let found: Awaited<ReturnType<typeof claimIdempotencyKey>>;
   try {
-    found = await claimIdempotencyKey(env.DB, { key: claim.key, fingerprint, requestId: claim.requestId, now: claim.now });
+    found = await claimIdempotencyKey(env.DB, { appId: claim.appId, key: claim.key, fingerprint, requestId: claim.requestId, now: claim.now });
   } catch (error) {
     logError('idempotency.claim_failed', { error: errorName(error) });
     throw new ApiError('service_unavailable', 'The Idempotency-Key could not be checked in storage; try again shortly', {

@@ -8,6 +8,7 @@ const MESSAGES: Record<RefusalReason, string> = {
   phone_rate_limited: 'Too many codes were requested for this phone number; try again later',
   ip_rate_limited: 'Too many code requests from this address; try again later',
   prefix_rate_limited: 'Too many codes were requested for numbers in this range; try again later',
+  app_budget_exhausted: "This app's daily SMS budget is spent; an operator can raise it",
   global_budget_exhausted: 'The service is at capacity; try again shortly',
 };
 

@@ -1,5 +1,7 @@
+import type { AppCaller } from '../apps/authenticate';
 import { codeMatches } from '../codes';
 import type { Config } from '../config';
+import { timingSafeEqualStrings } from '../crypto';
 import { countVerifyAttempt, getRequest, type OtpRequestRow } from '../db/requests';
 import { type VerificationOutcome, verificationEventStatement } from '../db/verification-events';
 import { ApiError } from '../errors';
@@ -19,14 +21,19 @@ import { requireSecret } from './required-secret';
 export async function verifyOtp(
   env: Env,
   config: Config,
+  caller: AppCaller,
   input: { requestId: string; code: string },
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<OtpRequestRow> {
-  refuseMalformedCode(input.code, config.otp.length);
   const secret = requireSecret(config, 'OTP_SECRET', 'verify');
+  // No code of any request has another form: refused before the request is even read.
+  if (!/^[0-9]{4,8}$/.test(input.code)) refuseMalformedCode(input.code, config.otp.length);
   const now = Date.now();
   const request = await getRequest(env.DB, input.requestId);
-  if (!request) throw new ApiError('not_found', 'No such request');
+  // Another app's request is answered exactly as a missing one: its existence is not the caller's to learn.
+  if (!request || request.app_id !== caller.appId) throw new ApiError('not_found', 'No such request');
+  const codeLength = request.code_length ?? config.otp.length;
+  refuseMalformedCode(input.code, codeLength);
 
   const record = (outcome: VerificationOutcome) =>
     waitUntil(
@@ -54,7 +61,9 @@ export async function verifyOtp(
       ),
     );
 
-  const matches = await codeMatches(secret, request.id, config.otp.length, input.code);
+  const matches = request.test_number
+    ? await testCodeMatches(caller.settings.testNumbers.get(request.phone_number), input.code)
+    : await codeMatches(secret, request.id, codeLength, input.code);
   let counted: { verify_attempts: number; status: string } | null;
   try {
     counted = await countVerifyAttempt(env.DB, request.id, matches, now, config.otp.maxVerifyAttempts);
@@ -74,6 +83,7 @@ export async function verifyOtp(
 
   if (counted.status === 'verified') {
     settleBudget(false);
+    if (request.test_number) return { ...request, status: 'verified', verified_at: now, verify_attempts: counted.verify_attempts };
     // A verification is the conversion signal that tells real traffic from SMS pumping.
     waitUntil(
       prefixGuardFor(env, request.phone_prefix)
@@ -89,9 +99,14 @@ export async function verifyOtp(
   throw new ApiError('invalid_code', 'The code is not correct', { details: { attemptsRemaining } });
 }
 
+/** A test number's code is the fixed one in its app's settings now; a number taken off the list matches nothing. */
+async function testCodeMatches(fixedCode: string | undefined, submitted: string): Promise<boolean> {
+  return fixedCode !== undefined && (await timingSafeEqualStrings(fixedCode, submitted));
+}
+
 /**
- * A code that is not exactly `length` ASCII digits can never match: it is refused before anything
- * is read or counted, so a typo costs neither an attempt nor a unit of the phone's failure budget.
+ * A code that is not exactly `length` ASCII digits (the request's length, which its app chose)
+ * can never match: it is refused before anything is counted, so a typo costs neither an attempt nor a unit of the phone's failure budget.
  * `[0-9]`, not `\d` with a Unicode flag: other scripts' digits are malformed too.
  */
 function refuseMalformedCode(code: string, length: number) {

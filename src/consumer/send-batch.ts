@@ -1,3 +1,4 @@
+import { parseStoredSettings } from '../apps/app-settings';
 import { deriveCode } from '../codes';
 import { mapWithConcurrency } from '../concurrency';
 import type { Config } from '../config';
@@ -89,7 +90,7 @@ export async function handleSendJobs(
   const gate = new StartGate((leadMs) => reserve(1, leadMs), clock, roundTripMs);
   const lastStart = now + leaseMs - config.provider.timeoutMs - LEASE_END_MARGIN_MS;
   const outcomes = await mapWithConcurrency(toSend, config.provider.concurrency, async (job): Promise<Outcome> => {
-    const code = await deriveCode(secret, job.request.id, config.otp.length);
+    const code = await deriveCode(secret, job.request.id, job.request.code_length ?? config.otp.length);
     const deadline = Math.min(job.request.expires_at, lastStart);
     let start: Awaited<ReturnType<StartGate['waitForStart']>>;
     try {
@@ -154,12 +155,14 @@ async function attemptSend(
 ): Promise<AttemptRecord> {
   let outcome: SendOutcome;
   try {
+    const templateId = templateIdOf(request);
     outcome = await provider.send({
       requestId: request.id,
       phoneNumber: request.phone_number,
       code,
       idempotencyKey: providerIdempotencyKey(request.id),
       attemptNumber: request.attempts,
+      ...(templateId ? { templateId } : {}),
     });
   } catch (error) {
     outcome = { kind: 'transient', httpStatus: null, errorCode: 'provider_error', message: errorName(error) };
@@ -168,6 +171,7 @@ async function attemptSend(
   return {
     requestId: request.id,
     attemptNumber: request.attempts,
+    provider: config.provider.mode,
     startedAt,
     finishedAt,
     httpStatus: outcome.httpStatus,
@@ -179,4 +183,10 @@ async function attemptSend(
       maxAttempts: config.provider.maxAttempts,
     }),
   };
+}
+
+/** The app's template id, read with the claim. Unreadable settings send without one (and are reported when the app's key is used). */
+function templateIdOf(request: ClaimedRequest): string | undefined {
+  if (!request.app_settings_json) return undefined;
+  return parseStoredSettings(request.app_settings_json)?.templateId;
 }

@@ -14,7 +14,16 @@ export function sendLeaseMs(providerTimeoutMs: number, pacingHorizonMs: number, 
   return Math.max(SEND_LEASE_MS, pacingHorizonMs + callsInTurn * providerTimeoutMs + 15_000);
 }
 
-const ClaimedRow = z.object({ id: z.string(), phone_number: z.string(), expires_at: z.number(), attempts: z.number() });
+const ClaimedRow = z.object({
+  id: z.string(),
+  phone_number: z.string(),
+  expires_at: z.number(),
+  attempts: z.number(),
+  app_id: z.string().nullable(),
+  code_length: z.number().nullable(),
+  /** The app's settings as stored, read in the same statement (template id for the SMS). */
+  app_settings_json: z.string().nullable(),
+});
 export type ClaimedRequest = z.infer<typeof ClaimedRow>;
 
 const StateRow = z.object({ id: z.string(), status: RequestStatus, lease_until: z.number().nullable(), expires_at: z.number() });
@@ -42,7 +51,8 @@ export async function claimRequests(
            SET status = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2
            WHERE id = ?3 AND status IN ('queued', 'sending') AND (lease_until IS NULL OR lease_until <= ?2)
              AND expires_at > ?4
-           RETURNING id, phone_number, expires_at, attempts`,
+           RETURNING id, phone_number, expires_at, attempts, app_id, code_length,
+             (SELECT settings_json FROM apps WHERE apps.id = otp_requests.app_id) AS app_settings_json`,
         )
         .bind(now + leaseMs, now, id, Math.max(now, sendAt.get(id) ?? now)),
     ),
@@ -98,8 +108,8 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
     db
       .prepare(
         `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome,
-           http_status, provider_message_id, error_code, error_message, retry_delay_seconds)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+           http_status, provider_message_id, error_code, error_message, retry_delay_seconds, provider)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (request_id, attempt_number) DO NOTHING`,
       )
       .bind(
@@ -114,6 +124,7 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
         errorCode,
         errorMessage,
         retryDelay,
+        attempt.provider ?? null,
       ),
     db
       .prepare(
@@ -155,4 +166,26 @@ export function finishWithoutSendingStatement(
        WHERE id = ?5 AND status IN ('queued', 'sending')`,
     )
     .bind(change.status, change.now, change.errorCode, change.message, change.requestId);
+}
+
+/** The provider name a test number's attempt records: it reached none. */
+export const TEST_NUMBER_PROVIDER = 'test_number';
+
+/**
+ * An app's test number is sent by nobody: its request is recorded as sent at once, with one
+ * attempt naming `test_number` as its provider, so the audit shows what happened and why no
+ * provider call exists. Batched with the request's insert.
+ */
+export function testNumberSentStatements(db: D1Database, request: { requestId: string; now: number }): D1PreparedStatement[] {
+  return [
+    db
+      .prepare(
+        `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, provider)
+         VALUES (?1, 1, ?2, ?2, 0, 'sent', ?3)`,
+      )
+      .bind(request.requestId, request.now, TEST_NUMBER_PROVIDER),
+    db
+      .prepare(`UPDATE otp_requests SET status = 'sent', attempts = 1, sent_at = ?2, updated_at = ?2 WHERE id = ?1 AND status = 'queued'`)
+      .bind(request.requestId, request.now),
+  ];
 }

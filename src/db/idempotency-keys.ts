@@ -15,25 +15,33 @@ const KeyRow = z.object({ fingerprint: z.string(), request_id: z.string(), pendi
 export type KeyClaim = { kind: 'claimed' } | { kind: 'done'; fingerprint: string; requestId: string } | { kind: 'pending'; fingerprint: string };
 
 /**
+ * Keys are scoped per app: the same key from two apps names two requests.
+ *
  * Claims a key before its request is admitted, in one atomic statement: a new key is inserted as
  * pending; a key past its window, a pending claim past `pending_until`, or a done key whose
  * request is gone (retention) is taken over; any other holder is answered, so concurrent calls
  * with one key never both reach admission.
  */
-export async function claimIdempotencyKey(db: D1Database, claim: { key: string; fingerprint: string; requestId: string; now: number }): Promise<KeyClaim> {
+export async function claimIdempotencyKey(
+  db: D1Database,
+  claim: { appId: string; key: string; fingerprint: string; requestId: string; now: number },
+): Promise<KeyClaim> {
   const taken = await db
     .prepare(
-      `INSERT INTO idempotency_keys (key, fingerprint, request_id, created_at, pending_until) VALUES (?1, ?2, ?3, ?4, ?5)
-       ON CONFLICT (key) DO UPDATE SET fingerprint = ?2, request_id = ?3, created_at = ?4, pending_until = ?5
+      `INSERT INTO idempotency_keys (key, fingerprint, request_id, created_at, pending_until, app_id) VALUES (?1, ?2, ?3, ?4, ?5, ?7)
+       ON CONFLICT (app_id, key) DO UPDATE SET fingerprint = ?2, request_id = ?3, created_at = ?4, pending_until = ?5
        WHERE idempotency_keys.created_at <= ?6 OR idempotency_keys.pending_until <= ?4
           OR (idempotency_keys.pending_until IS NULL AND NOT EXISTS (SELECT 1 FROM otp_requests WHERE id = idempotency_keys.request_id))
        RETURNING request_id`,
     )
-    .bind(claim.key, claim.fingerprint, claim.requestId, claim.now, claim.now + CLAIM_TTL_MS, claim.now - IDEMPOTENCY_WINDOW_MS)
+    .bind(claim.key, claim.fingerprint, claim.requestId, claim.now, claim.now + CLAIM_TTL_MS, claim.now - IDEMPOTENCY_WINDOW_MS, claim.appId)
     .first<{ request_id: string }>();
   if (taken?.request_id === claim.requestId) return { kind: 'claimed' };
 
-  const row = await db.prepare('SELECT fingerprint, request_id, pending_until FROM idempotency_keys WHERE key = ?1').bind(claim.key).first();
+  const row = await db
+    .prepare('SELECT fingerprint, request_id, pending_until FROM idempotency_keys WHERE app_id = ?2 AND key = ?1')
+    .bind(claim.key, claim.appId)
+    .first();
   // Released between the two statements: its owner failed, so a retry may take it at once.
   if (!row) return { kind: 'pending', fingerprint: claim.fingerprint };
   const holder = KeyRow.parse(row);
@@ -42,13 +50,18 @@ export async function claimIdempotencyKey(db: D1Database, claim: { key: string; 
 }
 
 /** Marks the claim done; batched with the request's insert, so the key and its request are written together. */
-export function completeIdempotencyKeyStatement(db: D1Database, claim: { key: string; requestId: string }): D1PreparedStatement {
-  return db.prepare('UPDATE idempotency_keys SET pending_until = NULL WHERE key = ?1 AND request_id = ?2').bind(claim.key, claim.requestId);
+export function completeIdempotencyKeyStatement(db: D1Database, claim: { appId: string; key: string; requestId: string }): D1PreparedStatement {
+  return db
+    .prepare('UPDATE idempotency_keys SET pending_until = NULL WHERE app_id = ?3 AND key = ?1 AND request_id = ?2')
+    .bind(claim.key, claim.requestId, claim.appId);
 }
 
 /** Gives a pending claim up (its request was refused or could not be recorded), so a retry can proceed at once. */
-export async function releaseIdempotencyKey(db: D1Database, claim: { key: string; requestId: string }): Promise<void> {
-  await db.prepare('DELETE FROM idempotency_keys WHERE key = ?1 AND request_id = ?2 AND pending_until IS NOT NULL').bind(claim.key, claim.requestId).run();
+export async function releaseIdempotencyKey(db: D1Database, claim: { appId: string; key: string; requestId: string }): Promise<void> {
+  await db
+    .prepare('DELETE FROM idempotency_keys WHERE app_id = ?3 AND key = ?1 AND request_id = ?2 AND pending_until IS NOT NULL')
+    .bind(claim.key, claim.requestId, claim.appId)
+    .run();
 }
 
 export function isUniqueViolation(error: unknown): boolean {

@@ -44,11 +44,20 @@ export const OtpRequestRow = z.object({
   delivered_at: z.number().nullable(),
   delivery_checks: z.number(),
   resend_id: z.string().nullable(),
+  app_id: z.string().nullable(),
+  code_length: z.number().nullable(),
+  test_number: z.number(),
 });
 export type OtpRequestRow = z.infer<typeof OtpRequestRow>;
 
 export interface NewRequest {
   id: string;
+  /** The app whose key asked (an operator resend keeps the app of the request it replaces). */
+  appId: string | null;
+  /** Digits of the code, fixed for the request's life (apps may choose their own). */
+  codeLength: number;
+  /** An app's test number: a fixed code, never sent to a provider (see createTestNumberStatements). */
+  testNumber?: boolean;
   phoneNumber: string;
   phonePrefix: string;
   createdAt: number;
@@ -62,20 +71,23 @@ export interface NewRequest {
   enqueuedAt?: number;
 }
 
-/** Inserts a queued request. Its phone's older active requests are superseded: one live code per phone. */
+/**
+ * Inserts a queued request. Its phone's older active requests of the same app are superseded: one
+ * live code per phone and app (two apps' logins to one phone do not cancel each other).
+ */
 export function insertRequestStatements(db: D1Database, request: NewRequest): D1PreparedStatement[] {
   return [
     db
       .prepare(
         `UPDATE otp_requests SET status = 'superseded', updated_at = ?1, lease_until = NULL
-         WHERE phone_number = ?2 AND status IN (${sqlList(ACTIVE_STATUSES)})`,
+         WHERE phone_number = ?2 AND app_id IS ?3 AND status IN (${sqlList(ACTIVE_STATUSES)})`,
       )
-      .bind(request.createdAt, request.phoneNumber),
+      .bind(request.createdAt, request.phoneNumber, request.appId),
     db
       .prepare(
         `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at,
-           origin, replaces_request_id, resend_id, enqueued_at)
-         VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?5, ?6, ?7, ?8, ?9)`,
+           origin, replaces_request_id, resend_id, enqueued_at, app_id, code_length, test_number)
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
       )
       .bind(
         request.id,
@@ -87,6 +99,9 @@ export function insertRequestStatements(db: D1Database, request: NewRequest): D1
         request.operatorResend?.replacesRequestId ?? null,
         request.operatorResend?.resendId ?? null,
         request.enqueuedAt ?? null,
+        request.appId,
+        request.codeLength,
+        request.testNumber ? 1 : 0,
       ),
   ];
 }

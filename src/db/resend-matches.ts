@@ -25,6 +25,8 @@ function matchClause(filter: ResendFilter, excludeResendId: string | null, param
       `${a}.created_at >= ${since}`,
       `${a}.created_at < ${until}`,
       `${a}.status IN (SELECT value FROM json_each(${statuses}))`,
+      // Test numbers never reach a provider, so there is nothing to resend to them.
+      `${a}.test_number = 0`,
       ...(phones ? [`${a}.phone_number IN (SELECT value FROM json_each(${phones}))`] : []),
       ...(ids ? [`${a}.id IN (SELECT value FROM json_each(${ids}))`] : []),
       // A resend never picks up the requests it created itself.
@@ -47,6 +49,8 @@ const MatchRow = z.object({
   phone_number: z.string(),
   phone_prefix: z.string(),
   created_at: z.number(),
+  app_id: z.string().nullable(),
+  code_length: z.number().nullable(),
   verified_since: z.number(),
   newer_active: z.number(),
   requests_last_day: z.number(),
@@ -71,7 +75,7 @@ export async function pageOfMatches(
   const n = params.length;
   const { results } = await db
     .prepare(
-      `SELECT r.id, r.phone_number, r.phone_prefix, r.created_at,
+      `SELECT r.id, r.phone_number, r.phone_prefix, r.created_at, r.app_id, r.code_length,
          EXISTS (SELECT 1 FROM otp_requests v
                  WHERE v.phone_number = r.phone_number AND v.verified_at IS NOT NULL AND v.verified_at >= r.created_at) AS verified_since,
          EXISTS (SELECT 1 FROM otp_requests w

@@ -6,10 +6,17 @@ import { errorName, logWarn } from '../log';
 import { phonePrefix } from '../phone';
 import { isSandboxTestNumber } from '../providers/sandbox';
 import { clientIpKey } from './client-ip';
-import { consumeLimit, globalShardKey, ipLimitKey, phoneLimitKey, prefixGuardFor, refundLimit, unknownIpLimitKey } from './limiter-client';
+import { appBudgetKey, consumeLimit, globalShardKey, ipLimitKey, phoneLimitKey, prefixGuardFor, refundLimit, unknownIpLimitKey } from './limiter-client';
 
 /** Why a send was refused; each is the error code of its answer. */
-export type RefusalReason = 'prefix_blocked' | 'phone_locked' | 'phone_rate_limited' | 'ip_rate_limited' | 'prefix_rate_limited' | 'global_budget_exhausted';
+export type RefusalReason =
+  | 'prefix_blocked'
+  | 'phone_locked'
+  | 'phone_rate_limited'
+  | 'ip_rate_limited'
+  | 'prefix_rate_limited'
+  | 'app_budget_exhausted'
+  | 'global_budget_exhausted';
 
 /**
  * When several scopes refuse at once, the answer names the first of these: what lasts longest and
@@ -22,6 +29,7 @@ export const REFUSAL_ORDER: readonly RefusalReason[] = [
   'phone_rate_limited',
   'ip_rate_limited',
   'prefix_rate_limited',
+  'app_budget_exhausted',
   'global_budget_exhausted',
 ];
 
@@ -36,6 +44,19 @@ export class AdmissionUnavailableError extends Error {
     super(`admission ${failed} unavailable: ${errorName(cause)}`);
     this.name = 'AdmissionUnavailableError';
   }
+}
+
+/** An app's daily SMS budget is a rolling 24 hours. */
+export const APP_BUDGET_WINDOW_SECONDS = 86_400;
+
+export interface SendToAdmit {
+  requestId: string;
+  phoneNumber: string;
+  clientIp: string | undefined;
+  /** The calling app and its own daily SMS budget (null: none). */
+  app?: { appId: string; dailySmsBudget: number | null };
+  /** An app's test number: no SMS is sent, so only the caller's address is limited. */
+  testNumber?: boolean;
 }
 
 interface Refusal {
@@ -53,34 +74,35 @@ const nothingToRefund = async () => {};
 /**
  * Decides whether one code may be sent: per phone (windows and a progressive cooldown), per
  * client IP, per destination prefix (with its pumping defence), against a share of the global
- * budget, and against the blocks and locks on record in D1 (operator prefix blocks of any length,
- * locked phones). Every scope is asked at once, each limiter in its own Durable Object, so each is
+ * budget and the calling app's own daily budget (when it set one), and against the blocks and
+ * locks on record in D1 (operator prefix blocks of any length, locked phones). Every scope is asked at once, each limiter in its own Durable Object, so each is
  * exact; the D1 record is one indexed read. When any refuses (or cannot answer), the scopes that
  * admitted are refunded, so a refused request consumes nothing.
  */
-export async function admitSend(
-  env: Env,
-  config: Config,
-  request: { requestId: string; phoneNumber: string; clientIp: string | undefined },
-): Promise<Admission> {
+export async function admitSend(env: Env, config: Config, request: SendToAdmit): Promise<Admission> {
   const { limits } = config;
   const ipKey = clientIpKey(request.clientIp);
-  const scopes: Array<[kind: 'limiter' | 'storage', Promise<ScopeResult>]> = [
-    ['limiter', windowScope(env, phoneLimitKey(request.phoneNumber), config.limits.phone, 'phone_rate_limited', limits.phoneCooldown)],
-    // Every missing or unreadable address shares one strict bucket: never an unlimited one.
-    [
-      'limiter',
-      ipKey
-        ? windowScope(env, ipLimitKey(ipKey), limits.ip, 'ip_rate_limited')
-        : windowScope(env, unknownIpLimitKey(limits.unknownIp), limits.unknownIp, 'ip_rate_limited'),
-    ],
-    ['limiter', globalScope(env, config)],
-    ['storage', recordedScope(env.DB, request.phoneNumber)],
-  ];
-  // The sandbox's test numbers are for trying the failure paths: they never feed the pumping
-  // signals (five of them in a row would look like a sequential burst and block +15555).
-  if (!(config.provider.mode === 'sandbox' && isSandboxTestNumber(request.phoneNumber))) {
-    scopes.push(['limiter', prefixScope(env, request, config)]);
+  // Every missing or unreadable address shares one strict bucket: never an unlimited one.
+  const ipScope = ipKey
+    ? windowScope(env, ipLimitKey(ipKey), limits.ip, 'ip_rate_limited')
+    : windowScope(env, unknownIpLimitKey(limits.unknownIp), limits.unknownIp, 'ip_rate_limited');
+  const scopes: Array<[kind: 'limiter' | 'storage', Promise<ScopeResult>]> = [['limiter', ipScope]];
+  // An app's test number sends no SMS: nothing to budget, pump or lock; only the caller's address is limited.
+  if (!request.testNumber) {
+    scopes.push(
+      ['limiter', windowScope(env, phoneLimitKey(request.phoneNumber), config.limits.phone, 'phone_rate_limited', limits.phoneCooldown)],
+      ['limiter', globalScope(env, config)],
+      ['storage', recordedScope(env.DB, request.phoneNumber)],
+    );
+    if (request.app?.dailySmsBudget) {
+      const rules = [{ limit: request.app.dailySmsBudget, windowSeconds: APP_BUDGET_WINDOW_SECONDS }];
+      scopes.push(['limiter', windowScope(env, appBudgetKey(request.app.appId), rules, 'app_budget_exhausted')]);
+    }
+    // The sandbox's test numbers are for trying the failure paths: they never feed the pumping
+    // signals (five of them in a row would look like a sequential burst and block +15555).
+    if (!(config.provider.mode === 'sandbox' && isSandboxTestNumber(request.phoneNumber))) {
+      scopes.push(['limiter', prefixScope(env, request, config)]);
+    }
   }
 
   const settled = await Promise.allSettled(scopes.map(([, scope]) => scope));

@@ -40,5 +40,8 @@ export const unknownIpLimitKey = (rules: WindowRule[]) => `ip-unknown:${rules.ma
 /** Named by the budget too: a changed budget starts counting afresh instead of inheriting old counts. */
 export const globalShardKey = (budget: string, shard: number) => `global:${budget}:${shard}`;
 
+/** An app's own daily SMS budget; kept when the budget changes, so a raised budget counts today's sends. */
+export const appBudgetKey = (appId: string) => `app-budget:${appId}`;
+
 /** Failed verifications per phone, across all of its requests, so new codes do not reset the budget. */
 export const verifyFailureKey = (phoneNumber: string) => `verify-failures:${phoneNumber}`;

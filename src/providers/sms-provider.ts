@@ -11,6 +11,8 @@ export interface SendRequest {
   idempotencyKey: string;
   /** 1 for the first provider call of this request. */
   attemptNumber: number;
+  /** The app's message template at the provider (StartMessaging `templateId`), when it set one. */
+  templateId?: string;
 }
 
 /** What one provider call came to, already sorted into what the consumer must do next. */

@@ -81,6 +81,7 @@ export class StartMessagingProvider implements SmsProvider {
           phoneNumber: request.phoneNumber,
           variables: { otp: request.code },
           idempotencyKey: request.idempotencyKey,
+          ...(request.templateId ? { templateId: request.templateId } : {}),
         }),
       },
       this.options.timeoutMs,

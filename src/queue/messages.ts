@@ -54,6 +54,8 @@ export const AttemptRecord = z.object({
   finishedAt: z.number().int(),
   httpStatus: z.number().int().nullable(),
   decision: Decision,
+  /** Which provider the call went to; absent in records made before providers were named. */
+  provider: z.string().max(40).optional(),
 });
 
 /**

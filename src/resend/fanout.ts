@@ -1,3 +1,4 @@
+import { settingsOfApps } from '../apps/settings-of-apps';
 import type { Config } from '../config';
 import { isUniqueViolation } from '../db/idempotency-keys';
 import { insertRequestStatements, markEnqueuedStatements } from '../db/requests';
@@ -54,16 +55,25 @@ async function runStep(body: ResendFanout, env: Env, config: Config, prefixBlock
   const last = rows.at(-1);
   const finished = rows.length < RESEND_CHUNK_SIZE;
 
-  const statements = created.flatMap(({ match, requestId }) =>
-    insertRequestStatements(env.DB, {
+  const appSettings = await settingsOfApps(
+    env.DB,
+    config,
+    created.map(({ match }) => match.app_id),
+  );
+  const statements = created.flatMap(({ match, requestId }) => {
+    // The new code belongs to the same app as the one it replaces, with that app's settings today.
+    const settings = (match.app_id && appSettings.get(match.app_id)) || null;
+    return insertRequestStatements(env.DB, {
       id: requestId,
+      appId: match.app_id,
+      codeLength: settings?.otpLength ?? match.code_length ?? config.otp.length,
       phoneNumber: match.phone_number,
       phonePrefix: match.phone_prefix,
       createdAt: now,
-      expiresAt: now + config.otp.ttlSeconds * 1000,
+      expiresAt: now + (settings?.otpTtlSeconds ?? config.otp.ttlSeconds) * 1000,
       operatorResend: { replacesRequestId: match.id, resendId },
-    }),
-  );
+    });
+  });
   statements.unshift(
     ...recordChunkStatements(env.DB, {
       resendId,

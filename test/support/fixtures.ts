@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test';
 import { getRequest, insertRequestStatements } from '../../src/db/requests';
 import { newRequestId } from '../../src/ids';
 import { phonePrefix } from '../../src/phone';
+import { TEST_APP } from './apps';
 import { TEST_SECRETS } from './secrets';
 
 export const PROVIDER_URL = 'https://sm.test';
@@ -49,6 +50,8 @@ export async function seedRequest(options: { phoneNumber?: string; ttlMs?: numbe
   await env.DB.batch(
     insertRequestStatements(env.DB, {
       id,
+      appId: TEST_APP.id,
+      codeLength: 6,
       phoneNumber,
       phonePrefix: phonePrefix(phoneNumber),
       createdAt: now,

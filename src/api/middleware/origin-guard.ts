@@ -11,7 +11,8 @@ import type { AppEnv } from '../app-env';
 export function originGuard(): MiddlewareHandler<AppEnv> {
   return async function originGuardMiddleware(c, next) {
     const origin = c.req.header('Origin');
-    const allowed = new Set([new URL(c.req.url).origin, ...c.get('config').cors.allowedOrigins]);
+    // An app's own allowed origins count too, once its key has been checked (the verify route).
+    const allowed = new Set([new URL(c.req.url).origin, ...c.get('config').cors.allowedOrigins, ...(c.get('caller')?.settings.allowedOrigins ?? [])]);
     const crossSite = c.req.header('Sec-Fetch-Site') === 'cross-site';
     if ((origin !== undefined && !allowed.has(origin)) || (crossSite && (origin === undefined || !allowed.has(origin)))) {
       throw new ApiError('forbidden_origin', 'This endpoint does not accept requests from that origin');

@@ -4,6 +4,7 @@ import { ApiError } from '../../errors';
 import type { AppEnv } from '../app-env';
 import { createOtpRequest } from '../create-otp-request';
 import { validationHook } from '../error-handler';
+import { appAuth } from '../middleware/app-auth';
 import { requestView } from '../request-view';
 import { requireSecret } from '../required-secret';
 import { errorResponses, PhoneNumberSchema, RequestIdSchema, RequestStatusSchema } from '../schemas';
@@ -43,11 +44,13 @@ const StatusBody = z
 const createOtp = createRoute({
   method: 'post',
   path: '/v1/otp',
+  security: [{ secretKey: [] }, { publishableKey: [] }] as Array<Record<string, string[]>>,
   summary: 'Request a one-time code',
   description:
-    'Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl`. ' +
+    "Takes the app's secret key (backend) or publishable key (browser, from one of the app's allowed origins). " +
+    'Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl` with the secret key. ' +
     'A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, ' +
-    '`prefix_blocked` or `phone_locked`; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
+    '`prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
   request: {
     headers: z.object({
       'idempotency-key': z.string().optional().openapi({
@@ -59,22 +62,28 @@ const createOtp = createRoute({
   },
   responses: {
     202: { description: 'Queued', content: { 'application/json': { schema: Accepted } } },
-    ...errorResponses(400, 409, 413, 415, 422, 429, 503),
+    ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429, 503),
   },
 });
 
 const getOtp = createRoute({
   method: 'get',
   path: '/v1/otp/{requestId}',
+  security: [{ secretKey: [] }],
   summary: 'Status of a code request',
+  description: "The app's secret key only. Another app's request answers 404, as a missing one does.",
   request: { params: z.object({ requestId: RequestIdSchema }) },
   responses: {
     200: { description: 'Status', content: { 'application/json': { schema: StatusBody } } },
-    ...errorResponses(400, 404),
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 
-export const otpRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+export const otpRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+// The key is checked before the body or parameters are looked at: an unknown caller learns nothing.
+otpRoutes.on('POST', '/v1/otp', appAuth(['secret', 'publishable']));
+otpRoutes.on('GET', '/v1/otp/:requestId', appAuth(['secret']));
+otpRoutes
   .openapi(createOtp, async (c) => {
     const idempotencyKey = c.req.valid('header')['idempotency-key'];
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
@@ -84,7 +93,9 @@ export const otpRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     // Refused before any limit is spent: without it no code could be sent or checked.
     requireSecret(c.get('config'), 'OTP_SECRET', c.req.path);
     const clientIp = c.req.header('CF-Connecting-IP');
-    const created = await createOtpRequest(c.env, c.get('config'), { phoneNumber, idempotencyKey, clientIp }, (promise) => c.executionCtx.waitUntil(promise));
+    const created = await createOtpRequest(c.env, c.get('config'), c.get('caller'), { phoneNumber, idempotencyKey, clientIp }, (promise) =>
+      c.executionCtx.waitUntil(promise),
+    );
     const statusUrl = new URL(`/v1/otp/${created.requestId}`, c.req.url).toString();
     c.header('Location', statusUrl);
     if (created.replayed) c.header('Idempotent-Replayed', 'true');
@@ -92,7 +103,7 @@ export const otpRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
   })
   .openapi(getOtp, async (c) => {
     const row = await getRequest(c.env.DB, c.req.valid('param').requestId);
-    if (!row) throw new ApiError('not_found', 'No such request');
+    if (!row || row.app_id !== c.get('caller').appId) throw new ApiError('not_found', 'No such request');
     c.header('Cache-Control', 'no-store');
     return c.json(requestView(row, Date.now()), 200);
   });

@@ -6,6 +6,7 @@ import { ApiError } from '../../errors';
 import { newSessionId } from '../../ids';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
+import { appAuth } from '../middleware/app-auth';
 import { originGuard } from '../middleware/origin-guard';
 import { requireSecret } from '../required-secret';
 import { errorResponses, RequestIdSchema } from '../schemas';
@@ -29,19 +30,31 @@ const SessionBody = z
   })
   .openapi('Session');
 
+const VerifiedBody = z
+  .object({
+    verified: z.literal(true),
+    requestId: z.string().optional().openapi({ description: 'Secret key only' }),
+    phoneNumber: z.string().optional().openapi({ example: '+919876543210', description: 'Secret key only: the verified number, in full' }),
+    verifiedAt: z.string().optional().openapi({ format: 'date-time', description: 'Secret key only' }),
+  })
+  .openapi('Verified');
+
 const verify = createRoute({
   method: 'post',
   path: '/v1/otp/{requestId}/verify',
-  summary: 'Check a code; on success, start a session',
+  security: [{ secretKey: [] }, { publishableKey: [] }] as Array<Record<string, string[]>>,
+  summary: 'Check a code',
   description:
-    'A code that is not exactly OTP_LENGTH ASCII digits: 400 invalid_code_format, which costs no attempt. Wrong code: 400 invalid_code with attemptsRemaining. After too many wrong codes (per request, and per phone across requests): 429 too_many_attempts, even for the right code. 410 expired, 410 superseded (a newer code exists), 409 already_verified (a code works once). On success a signed, HttpOnly session cookie is set.',
+    "Takes the app's secret key or publishable key; another app's request answers 404. " +
+    "A code that is not exactly the request's length in ASCII digits (the app's `otpLength`, else OTP_LENGTH): 400 invalid_code_format, which costs no attempt. Wrong code: 400 invalid_code with attemptsRemaining. After too many wrong codes (per request, and per phone across requests): 429 too_many_attempts, even for the right code. 410 expired, 410 superseded (a newer code exists), 409 already_verified (a code works once). " +
+    "On success: with the secret key the answer also carries the verified number; when the app's `sessionCookie` setting is on, a signed, HttpOnly session cookie is set.",
   request: {
     params: z.object({ requestId: RequestIdSchema }),
     body: { required: true, content: { 'application/json': { schema: VerifyBody } } },
   },
   responses: {
-    200: { description: 'Verified; the session cookie is set', content: { 'application/json': { schema: z.object({ verified: z.literal(true) }) } } },
-    ...errorResponses(400, 403, 404, 409, 410, 413, 415, 429),
+    200: { description: 'Verified', content: { 'application/json': { schema: VerifiedBody } } },
+    ...errorResponses(400, 401, 403, 404, 409, 410, 413, 415, 429),
   },
 });
 
@@ -77,6 +90,7 @@ function sessionSecrets(c: Context<AppEnv>): string[] {
 const cookieOptions = { httpOnly: true, secure: true, sameSite: 'Lax', path: '/' } as const;
 
 export const sessionRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+sessionRoutes.on('POST', '/v1/otp/:requestId/verify', appAuth(['secret', 'publishable']));
 sessionRoutes.use('/v1/otp/:requestId/verify', originGuard());
 sessionRoutes.use('/v1/session', originGuard());
 sessionRoutes.use('/v1/session/*', originGuard());
@@ -84,21 +98,28 @@ sessionRoutes.use('/v1/session/*', originGuard());
 sessionRoutes
   .openapi(verify, async (c) => {
     const config = c.get('config');
-    const [secret] = sessionSecrets(c);
-    const request = await verifyOtp(c.env, config, { requestId: c.req.valid('param').requestId, code: c.req.valid('json').code }, (promise) =>
+    const caller = c.get('caller');
+    // Checked before the code is: a missing secret must not cost the caller an attempt.
+    const [secret] = caller.settings.sessionCookie ? sessionSecrets(c) : [];
+    const request = await verifyOtp(c.env, config, caller, { requestId: c.req.valid('param').requestId, code: c.req.valid('json').code }, (promise) =>
       c.executionCtx.waitUntil(promise),
     );
-    const issuedAt = Date.now();
-    const session: Session = {
-      sessionId: newSessionId(),
-      phoneNumber: request.phone_number,
-      requestId: request.id,
-      issuedAt,
-      expiresAt: issuedAt + config.session.ttlSeconds * 1000,
-    };
-    setCookie(c, SESSION_COOKIE, await signSession(session, secret!), { ...cookieOptions, maxAge: config.session.ttlSeconds });
+    const verifiedAt = request.verified_at ?? Date.now();
+    if (secret) {
+      const session: Session = {
+        sessionId: newSessionId(),
+        phoneNumber: request.phone_number,
+        requestId: request.id,
+        issuedAt: verifiedAt,
+        expiresAt: verifiedAt + config.session.ttlSeconds * 1000,
+      };
+      setCookie(c, SESSION_COOKIE, await signSession(session, secret), { ...cookieOptions, maxAge: config.session.ttlSeconds });
+    }
     c.header('Cache-Control', 'no-store');
-    return c.json({ verified: true as const }, 200);
+    // The full number goes only to the app's backend; a browser already knows what it typed.
+    const backendOnly =
+      caller.keyKind === 'secret' ? { requestId: request.id, phoneNumber: request.phone_number, verifiedAt: new Date(verifiedAt).toISOString() } : {};
+    return c.json({ verified: true as const, ...backendOnly }, 200);
   })
   .openapi(getSession, async (c) => {
     const session = await readSession(getCookie(c, SESSION_COOKIE), sessionSecrets(c), Date.now());

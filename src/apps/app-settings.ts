@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import type { Config } from '../config';
+import { E164_PATTERN } from '../phone';
+
+/**
+ * An app's own settings, stored as JSON on its row. Each is optional and, when set, replaces the
+ * deployment's default for that app's requests. Checked with this schema when an operator writes
+ * them and again when they are read.
+ */
+
+const origin = z.string().refine((value) => {
+  try {
+    return value !== '*' && new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}, 'must be an exact origin like https://app.example.com (scheme, host and port only)');
+
+export const TestNumber = z
+  .object({
+    phoneNumber: z.string().regex(E164_PATTERN, 'must be in E.164 format, for example +15005550006'),
+    code: z.string().regex(/^[0-9]{4,8}$/, 'must be 4 to 8 digits'),
+  })
+  .strict();
+
+export const AppSettings = z
+  .object({
+    otpLength: z.number().int().min(4).max(8).optional(),
+    otpTtlSeconds: z.number().int().min(30).max(3600).optional(),
+    /** Calling codes (`["91", "44"]`); absent: ALLOWED_COUNTRY_CODES. */
+    allowedCountryCodes: z
+      .array(z.string().regex(/^[1-9][0-9]{0,2}$/, 'must be a calling code like "91"'))
+      .min(1)
+      .max(250)
+      .optional(),
+    /** StartMessaging's `templateId` for this app's SMS (DLT routes). */
+    templateId: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,100}$/, 'must be 1 to 100 printable ASCII characters')
+      .optional(),
+    /** SMS per rolling 24 hours; once spent, sends answer 429 `app_budget_exhausted`. */
+    dailySmsBudget: z.number().int().min(1).max(100_000_000).optional(),
+    /** Origins a publishable key is accepted from (and given CORS answers). */
+    allowedOrigins: z.array(origin).max(20).optional(),
+    /** Browser sends (publishable key) must carry a Turnstile token checked server-side. */
+    turnstileRequired: z.boolean().optional(),
+    /** A verification also starts the signed session cookie (same-site deployments). */
+    sessionCookie: z.boolean().optional(),
+    /** Numbers with a fixed code that never reach a provider (store reviewers, monitoring). */
+    testNumbers: z
+      .array(TestNumber)
+      .max(50)
+      .refine((numbers) => new Set(numbers.map((entry) => entry.phoneNumber)).size === numbers.length, 'each phone number may appear once')
+      .optional(),
+  })
+  .strict();
+export type AppSettings = z.infer<typeof AppSettings>;
+
+/** The settings a request of the app runs with: its own where set, the deployment's otherwise. */
+export interface EffectiveSettings {
+  otpLength: number;
+  otpTtlSeconds: number;
+  allowedCountryCodes: string[] | null;
+  templateId: string | null;
+  dailySmsBudget: number | null;
+  allowedOrigins: string[];
+  turnstileRequired: boolean;
+  sessionCookie: boolean;
+  testNumbers: ReadonlyMap<string, string>;
+}
+
+export function effectiveSettings(config: Config, settings: AppSettings): EffectiveSettings {
+  return {
+    otpLength: settings.otpLength ?? config.otp.length,
+    otpTtlSeconds: settings.otpTtlSeconds ?? config.otp.ttlSeconds,
+    allowedCountryCodes: settings.allowedCountryCodes ?? config.limits.allowedCountryCodes,
+    templateId: settings.templateId ?? null,
+    dailySmsBudget: settings.dailySmsBudget ?? null,
+    allowedOrigins: settings.allowedOrigins ?? [],
+    turnstileRequired: settings.turnstileRequired ?? false,
+    sessionCookie: settings.sessionCookie ?? false,
+    testNumbers: new Map((settings.testNumbers ?? []).map((entry) => [entry.phoneNumber, entry.code])),
+  };
+}
+
+/** Stored settings JSON, read back; a row that no longer parses is reported, never guessed at. */
+export function parseStoredSettings(json: string): AppSettings | null {
+  try {
+    const parsed = AppSettings.safeParse(JSON.parse(json));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
