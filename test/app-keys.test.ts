@@ -41,7 +41,9 @@ describe('API keys on POST /v1/otp', () => {
   it('a revoked key stops at once in the isolate that learns of it; a disabled app’s keys too', async () => {
     const app = await makeApp();
     expect((await send(withKey({}, app.secretKey))).status).toBe(202);
-    await env.DB.prepare('UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1').bind(app.secretKeyId, Date.now() - 1).run();
+    await env.DB.prepare('UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1')
+      .bind(app.secretKeyId, Date.now() - 1)
+      .run();
     forgetCachedKeys();
     const revoked = await send(withKey({}, app.secretKey));
     expect(revoked.status).toBe(401);
@@ -49,7 +51,9 @@ describe('API keys on POST /v1/otp', () => {
 
     const other = await makeApp();
     expect((await send(withKey({}, other.secretKey))).status).toBe(202);
-    await env.DB.prepare('UPDATE apps SET disabled_at = ?2 WHERE id = ?1').bind(other.id, Date.now() - 1).run();
+    await env.DB.prepare('UPDATE apps SET disabled_at = ?2 WHERE id = ?1')
+      .bind(other.id, Date.now() - 1)
+      .run();
     forgetCachedKeys();
     expect((await send(withKey({}, other.secretKey))).status).toBe(401);
   });
@@ -58,7 +62,9 @@ describe('API keys on POST /v1/otp', () => {
     const app = await makeApp();
     const config = loadConfig(env);
     const now = Date.now();
-    await env.DB.prepare('UPDATE api_keys SET expires_at = ?2 WHERE id = ?1').bind(app.secretKeyId, now + 60_000).run();
+    await env.DB.prepare('UPDATE api_keys SET expires_at = ?2 WHERE id = ?1')
+      .bind(app.secretKeyId, now + 60_000)
+      .run();
     forgetCachedKeys();
     const options = { waitUntil: () => {} };
     expect((await authenticateKey(env.DB, config, app.secretKey, { ...options, now })).ok).toBe(true);
@@ -90,7 +96,7 @@ describe('publishable keys', () => {
   it('are accepted from the app’s allowed origins only', async () => {
     const key = TEST_APP.publishableKey;
     expect((await send(withKey({ Origin: TEST_APP.origin }, key))).status).toBe(202);
-    for (const headers of [{}, { Origin: 'https://evil.example' }, { Origin: 'null' }]) {
+    for (const headers of [{}, { Origin: 'https://evil.example' }, { Origin: 'null' }] as Array<Record<string, string>>) {
       const response = await send(withKey(headers, key));
       expect(response.status).toBe(403);
       expect(await errorOf(response)).toBe('forbidden_origin');

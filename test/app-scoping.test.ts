@@ -33,7 +33,10 @@ describe('one app never sees another’s requests', () => {
     const status = await call(`/v1/otp/${body.requestId}`, other.secretKey);
     const statusOfMissing = await call(`/v1/otp/${missing}`, other.secretKey);
     expect([status.status, statusOfMissing.status]).toEqual([404, 404]);
-    const [a, b] = [await status.json<{ error: { code: string; message: string } }>(), await statusOfMissing.json<{ error: { code: string; message: string } }>()];
+    const [a, b] = [
+      await status.json<{ error: { code: string; message: string } }>(),
+      await statusOfMissing.json<{ error: { code: string; message: string } }>(),
+    ];
     expect([a.error.code, a.error.message]).toEqual([b.error.code, b.error.message]);
 
     const verify = await call(`/v1/otp/${body.requestId}/verify`, other.secretKey, { method: 'POST', body: { code } });
@@ -87,6 +90,12 @@ describe('per-app settings, end to end', () => {
     const sixDigits = await call(`/v1/otp/${body.requestId}/verify`, app.secretKey, { method: 'POST', body: { code: '123456' } });
     expect((await sixDigits.json<{ error: { code: string } }>()).error.code).toBe('invalid_code_format');
     const code = await deriveCode(TEST_OTP_SECRET, body.requestId, 4);
+    // The sandbox sends (and lists) the four-digit code.
+    await deliverSendJobs(env, [body.requestId]);
+    const listed = await (await fetchWithEnv(new Request(`https://otp.test/v1/sandbox/messages?requestId=${body.requestId}`), env)).json<{
+      messages: unknown[];
+    }>();
+    expect(listed.messages).toEqual([expect.objectContaining({ requestId: body.requestId, appId: app.id, code })]);
     const verified = await call(`/v1/otp/${body.requestId}/verify`, app.secretKey, { method: 'POST', body: { code } });
     expect(verified.status).toBe(200);
     expect(await verified.json()).toMatchObject({ verified: true, requestId: body.requestId, phoneNumber: row.phone_number });
@@ -142,6 +151,14 @@ describe('test numbers', () => {
     expect((await wrong.json<{ error: { code: string } }>()).error.code).toBe('invalid_code');
     const right = await call(`/v1/otp/${body.requestId}/verify`, app.secretKey, { method: 'POST', body: { code: '2468' } }, testEnv);
     expect(right.status).toBe(200);
+  });
+
+  it('spend no phone or budget limit (store reviewers and monitors ask again and again); a verification of one is no conversion', async () => {
+    const testNumber = '+15005550008';
+    const app = await makeApp({ testNumbers: [{ phoneNumber: testNumber, code: '9999' }], dailySmsBudget: 1 });
+    for (let round = 0; round < 3; round += 1) expect((await create(app.secretKey, testNumber)).response.status).toBe(202);
+    // The app's one SMS of the day is still there for a real number.
+    expect((await create(app.secretKey)).response.status).toBe(202);
   });
 
   it('are the app’s own: the same number from another app is an ordinary send', async () => {

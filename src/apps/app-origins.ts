@@ -1,6 +1,6 @@
 import { listApps } from '../db/apps';
-import { KEY_CACHE_TTL_MS } from './authenticate';
 import { parseStoredSettings } from './app-settings';
+import { KEY_CACHE_TTL_MS } from './authenticate';
 
 /**
  * Every origin some enabled app allows, for CORS. A browser's preflight carries no key, so it can

@@ -4,6 +4,9 @@ export interface SandboxMessageRow {
   request_id: string;
   phone_number: string;
   created_at: number;
+  /** From the request: its app and its code's length (NULL: the deployment's OTP_LENGTH). */
+  app_id: string | null;
+  code_length: number | null;
 }
 
 /** Records one sandbox send; a repeated idempotency key is recorded once, as the real provider sends once. */
@@ -27,11 +30,20 @@ export async function getSandboxMessage(db: D1Database, messageId: string): Prom
     .first<{ phone_number: string; created_at: number }>();
 }
 
-/** The newest sandbox messages, of one phone or of all. */
-export async function recentSandboxMessages(db: D1Database, limit: number, phoneNumber?: string): Promise<SandboxMessageRow[]> {
-  const statement = phoneNumber
-    ? db.prepare('SELECT * FROM sandbox_messages WHERE phone_number = ?1 ORDER BY created_at DESC LIMIT ?2').bind(phoneNumber, limit)
-    : db.prepare('SELECT * FROM sandbox_messages ORDER BY created_at DESC LIMIT ?1').bind(limit);
-  const { results } = await statement.all<SandboxMessageRow>();
+/** The newest sandbox messages, of one phone, of one request, or of all. */
+export async function recentSandboxMessages(
+  db: D1Database,
+  limit: number,
+  filter: { phoneNumber?: string; requestId?: string } = {},
+): Promise<SandboxMessageRow[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT m.message_id, m.request_id, m.phone_number, m.created_at, r.app_id, r.code_length
+       FROM sandbox_messages m LEFT JOIN otp_requests r ON r.id = m.request_id
+       WHERE (?1 IS NULL OR m.phone_number = ?1) AND (?2 IS NULL OR m.request_id = ?2)
+       ORDER BY m.created_at DESC LIMIT ?3`,
+    )
+    .bind(filter.phoneNumber ?? null, filter.requestId ?? null, limit)
+    .all<SandboxMessageRow>();
   return results;
 }

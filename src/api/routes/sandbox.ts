@@ -14,6 +14,7 @@ const SandboxMessage = z
   .object({
     messageId: z.string(),
     requestId: z.string(),
+    appId: z.string().nullable(),
     phoneNumber: z.string(),
     code: z.string(),
     sentAt: z.string().openapi({ format: 'date-time' }),
@@ -28,6 +29,7 @@ const listMessages = createRoute({
   request: {
     query: z.object({
       phoneNumber: z.string().optional().openapi({ description: 'Only messages to this number (E.164; encode the + as %2B)' }),
+      requestId: z.string().optional().openapi({ description: 'Only the message of this request' }),
       limit: z.coerce
         .number()
         .int()
@@ -51,14 +53,15 @@ export const sandboxRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
   const config = c.get('config');
   if (config.provider.mode !== 'sandbox') throw new ApiError('not_found', `No route for GET ${c.req.path}`);
   const secret = requireSecret(config, 'OTP_SECRET', c.req.path);
-  const { phoneNumber, limit } = c.req.valid('query');
-  const results = await recentSandboxMessages(c.env.DB, limit, phoneNumber);
+  const { phoneNumber, requestId, limit } = c.req.valid('query');
+  const results = await recentSandboxMessages(c.env.DB, limit, { phoneNumber, requestId });
   const messages = await Promise.all(
     results.map(async (row) => ({
       messageId: row.message_id,
       requestId: row.request_id,
+      appId: row.app_id,
       phoneNumber: row.phone_number,
-      code: await deriveCode(secret, row.request_id, config.otp.length),
+      code: await deriveCode(secret, row.request_id, row.code_length ?? config.otp.length),
       sentAt: new Date(row.created_at).toISOString(),
     })),
   );
