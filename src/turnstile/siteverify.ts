@@ -46,6 +46,7 @@ export interface TurnstileCheck {
   remoteIp?: string;
   /** The hostnames of the app's allowed origins: a token solved on any other site is refused. Empty refuses every token. */
   expectedHostnames?: string[];
+  /** The clock a pass's `challenge_ts` is judged by; now by default. */
   now?: number;
 }
 
@@ -62,7 +63,7 @@ export async function checkTurnstile(config: Config, input: TurnstileCheck): Pro
 
   const secret = config.secrets.TURNSTILE_SECRET_KEY;
   if (!secret) {
-    logError('config.missing_secret', { secret: 'TURNSTILE_SECRET_KEY', path: 'turnstile' });
+    logError('config.missing_secret', { secret: 'TURNSTILE_SECRET_KEY', needed: 'turnstile check' });
     throw new TurnstileConfigurationError('missing_secret', 'TURNSTILE_SECRET_KEY is not set');
   }
   const answer = await askSiteverify(config, { secret, token, remoteIp: input.remoteIp });
