@@ -18,7 +18,15 @@ export default defineConfig(async () => {
           // The secrets are given here, never read from a developer's .dev.vars.
           // SELF.fetch sends no CF-Connecting-IP (Cloudflare always does), so every test call without
           // one would share the strict bucket of unreadable addresses; the tests of that bucket set it back.
-          bindings: { ENVIRONMENT: 'test', TEST_MIGRATIONS: migrations, UNKNOWN_IP_LIMITS: '100000/60', ...TEST_SECRETS },
+          // Turnstile runs as in production (siteverify), against an origin the tests intercept.
+          bindings: {
+            ENVIRONMENT: 'test',
+            TEST_MIGRATIONS: migrations,
+            UNKNOWN_IP_LIMITS: '100000/60',
+            TURNSTILE_MODE: 'siteverify',
+            TURNSTILE_VERIFY_URL: 'https://turnstile.test/turnstile/v0/siteverify',
+            ...TEST_SECRETS,
+          },
         },
       }),
     ],

@@ -41,6 +41,10 @@ const SECRETS = {
   },
   SESSION_SECRET: { needed: 'always', description: 'signs session cookies', requiredBecause: 'sessions can be neither started nor read' },
   SESSION_SECRET_PREVIOUS: { needed: 'during rotation', description: 'the old session secret: its cookies are still read, never issued' },
+  TURNSTILE_SECRET_KEY: {
+    needed: 'when an app requires Turnstile, in `siteverify` mode',
+    description: "the Turnstile widget's secret key, sent to siteverify with each token",
+  },
   ADMIN_TOKEN: {
     needed: 'for the admin API',
     description: 'bearer token of the operator endpoints and the dashboard',
@@ -54,7 +58,7 @@ const configSchema = z
       'ENVIRONMENT',
       oneOf('development', 'test', 'production'),
       'development',
-      '`production` refuses `PROVIDER_MODE=sandbox`; `development` answers only on localhost or an IP address; `test` is what the test suite runs as',
+      "`production` refuses `PROVIDER_MODE=sandbox`, `TURNSTILE_MODE=stub` and Turnstile's testing secret keys; `development` answers only on localhost or an IP address; `test` is what the test suite runs as",
     ),
     provider: group('Provider', 'Where SMS go and how fast.', {
       mode: setting('PROVIDER_MODE', oneOf('startmessaging', 'sandbox'), 'sandbox', 'where SMS go: the StartMessaging API, or the sandbox (D1 only)'),
@@ -140,6 +144,21 @@ const configSchema = z
     cors: group('CORS', 'Browser apps calling the API with credentials.', {
       allowedOrigins: setting('CORS_ALLOWED_ORIGINS', exactOrigins, '', 'exact app origins allowed to call with credentials; never `*`'),
     }),
+    turnstile: group('Turnstile', 'Server-side checks of the Cloudflare Turnstile tokens browser sends carry, for apps that require them.', {
+      mode: setting(
+        'TURNSTILE_MODE',
+        oneOf('siteverify', 'stub'),
+        'siteverify',
+        'check tokens with Cloudflare siteverify, or the local stub (no network: `XXXX.DUMMY.TOKEN.XXXX` passes, every other token fails)',
+      ),
+      verifyUrl: setting('TURNSTILE_VERIFY_URL', httpUrl, 'https://challenges.cloudflare.com/turnstile/v0/siteverify', 'the siteverify endpoint'),
+      timeoutMs: setting(
+        'TURNSTILE_TIMEOUT_MS',
+        integer(100, 10_000),
+        '3000',
+        'hard timeout of one token check, retry included, in ms; past it the send is refused with `503 turnstile_unavailable`',
+      ),
+    }),
     secrets: group(
       'Secrets',
       'Set with `wrangler secret put` (locally in `.dev.vars`); none has a default.',
@@ -156,9 +175,28 @@ const configSchema = z
         message: 'PROVIDER_MODE=sandbox is refused in the production environment: no SMS would ever be sent',
       });
     }
+    if (config.environment === 'production' && config.turnstile.mode === 'stub') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['turnstile', 'mode'],
+        message: 'TURNSTILE_MODE=stub is refused in the production environment: anyone could pass with the published stub token',
+      });
+    }
+    if (config.environment === 'production' && isTurnstileTestingSecret(config.secrets.TURNSTILE_SECRET_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secrets', 'TURNSTILE_SECRET_KEY'],
+        message: "TURNSTILE_SECRET_KEY is one of Cloudflare's published testing keys, refused in the production environment: its answers ignore the token",
+      });
+    }
   });
 
 export type Config = z.output<typeof configSchema>;
+
+/** Cloudflare's testing secret keys (`1x…AA`, `2x…AA`, `3x…AA`) answer the same whatever token they are given. */
+function isTurnstileTestingSecret(secret: string | undefined): boolean {
+  return secret !== undefined && /^\dx0+AA$/.test(secret.trim());
+}
 
 /** Every setting and secret with where it sits in `Config`: the loader's map and the docs' rows. */
 export const SETTINGS = settingEntries(configSchema);

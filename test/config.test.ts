@@ -137,13 +137,18 @@ describe('each setting is declared once, in src/config.ts', () => {
     const local = tomlTable('vars');
     const production = tomlTable('env.production.vars');
     // ENVIRONMENT is stated locally although it is the default: it is what keeps that Worker on localhost.
-    expect(local).toEqual({ ENVIRONMENT: 'development' });
+    expect(local).toEqual({ ENVIRONMENT: 'development', TURNSTILE_MODE: 'stub' });
     for (const [name, value] of Object.entries(production)) {
       expect(byName.get(name)?.info.default, name).toBeDefined();
       expect(value, `${name} repeats its default`).not.toBe(byName.get(name)!.info.default);
     }
     const config = loadConfig({ ...production, ...TEST_SECRETS_FOR_PRODUCTION } as unknown as Env);
-    expect(config).toMatchObject({ environment: 'production', provider: { mode: 'startmessaging' }, limits: { allowedCountryCodes: ['91'] } });
+    expect(config).toMatchObject({
+      environment: 'production',
+      provider: { mode: 'startmessaging' },
+      limits: { allowedCountryCodes: ['91'] },
+      turnstile: { mode: 'siteverify' },
+    });
   });
 
   it('the required secrets wrangler.toml lists are the ones src/config.ts declares required', () => {

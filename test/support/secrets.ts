@@ -6,4 +6,5 @@ export const TEST_SECRETS = {
   OTP_SECRET: 'test-otp-secret',
   SESSION_SECRET: 'test-session-secret',
   ADMIN_TOKEN: 'test-admin-token-0123456789',
+  TURNSTILE_SECRET_KEY: 'test-turnstile-secret',
 } as const;
