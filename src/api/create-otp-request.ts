@@ -35,7 +35,13 @@ export async function createOtpRequest(
   env: Env,
   config: Config,
   caller: AppCaller,
-  input: { phoneNumber: string; idempotencyKey?: string; clientIp?: string },
+  input: {
+    phoneNumber: string;
+    idempotencyKey?: string;
+    clientIp?: string;
+    /** A check a new request must pass before admission (Turnstile); a replay of a key is not asked again. */
+    gate?: (() => Promise<void>) | null;
+  },
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<CreatedRequest> {
   const testCode = caller.settings.testNumbers.get(input.phoneNumber);
@@ -51,6 +57,7 @@ export async function createOtpRequest(
     if (replay) return replay;
   }
   try {
+    if (input.gate) await input.gate();
     return await admitAndRecord(env, config, caller, { ...input, requestId, now, testCode }, waitUntil);
   } catch (error) {
     // Nothing was recorded under the key: give it up before answering, so a retry is not told to

@@ -6,12 +6,21 @@ import { createOtpRequest } from '../create-otp-request';
 import { validationHook } from '../error-handler';
 import { appAuth } from '../middleware/app-auth';
 import { requestView } from '../request-view';
+import { turnstileGate } from '../turnstile-gate';
 import { requireSecret } from '../required-secret';
 import { errorResponses, PhoneNumberSchema, RequestIdSchema, RequestStatusSchema } from '../schemas';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,255}$/;
 
-const CreateBody = z.object({ phoneNumber: PhoneNumberSchema }).strict().openapi('CreateOtpRequest');
+const CreateBody = z
+  .object({
+    phoneNumber: PhoneNumberSchema,
+    turnstileToken: z.string().max(4096).optional().openapi({
+      description: "The browser's Cloudflare Turnstile token; required with a publishable key when the app sets `turnstileRequired`",
+    }),
+  })
+  .strict()
+  .openapi('CreateOtpRequest');
 
 const Accepted = z
   .object({
@@ -50,7 +59,7 @@ const createOtp = createRoute({
     "Takes the app's secret key (backend) or publishable key (browser, from one of the app's allowed origins). " +
     'Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl` with the secret key. ' +
     'A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, ' +
-    '`prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
+    '`prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
   request: {
     headers: z.object({
       'idempotency-key': z.string().optional().openapi({
@@ -89,11 +98,14 @@ otpRoutes
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 8 to 255 printable ASCII characters');
     }
-    const { phoneNumber } = c.req.valid('json');
+    const { phoneNumber, turnstileToken } = c.req.valid('json');
+    const config = c.get('config');
+    const caller = c.get('caller');
     // Refused before any limit is spent: without it no code could be sent or checked.
-    requireSecret(c.get('config'), 'OTP_SECRET', c.req.path);
+    requireSecret(config, 'OTP_SECRET', c.req.path);
     const clientIp = c.req.header('CF-Connecting-IP');
-    const created = await createOtpRequest(c.env, c.get('config'), c.get('caller'), { phoneNumber, idempotencyKey, clientIp }, (promise) =>
+    const gate = turnstileGate(config, caller, { token: turnstileToken, clientIp });
+    const created = await createOtpRequest(c.env, config, caller, { phoneNumber, idempotencyKey, clientIp, gate }, (promise) =>
       c.executionCtx.waitUntil(promise),
     );
     const statusUrl = new URL(`/v1/otp/${created.requestId}`, c.req.url).toString();
