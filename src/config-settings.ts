@@ -191,6 +191,17 @@ export const httpUrl: Parser<string> = {
   },
 };
 
+/** Empty (null: the caller decides) or an https URL, kept as written: it is compared verbatim by whoever checks it. */
+export const httpsUrlOrEmpty: Parser<string | null> = {
+  accepts: 'empty or https URL',
+  parse(text, name, fail) {
+    const trimmed = text.trim();
+    if (trimmed === '') return null;
+    if (!z.url({ protocol: /^https$/ }).safeParse(trimmed).success) return fail(`${name} must be empty or an https URL, got "${trimmed}"`);
+    return trimmed;
+  },
+};
+
 export const oneOf = <const Options extends readonly string[]>(...options: Options): Parser<Options[number]> => ({
   accepts: options.map((option) => `\`${option}\``).join(', '),
   blankIsDefault: false,

@@ -3,6 +3,7 @@ import {
   countryCodes,
   exactOrigins,
   group,
+  httpsUrlOrEmpty,
   httpUrl,
   integer,
   mapped,
@@ -49,6 +50,15 @@ const SECRETS = {
     needed: 'for the admin API',
     description: 'bearer token of the operator endpoints and the dashboard',
     requiredBecause: 'the admin API is closed',
+  },
+  TOKEN_SIGNING_KEY: {
+    needed: 'for verification tokens',
+    description: 'private EC P-256 JWK (JSON with `kid` and `alg: "ES256"`) that signs verification tokens; `npm run token-key` makes one',
+    requiredBecause: 'verification tokens can be neither issued nor checked',
+  },
+  TOKEN_SIGNING_KEY_PREVIOUS: {
+    needed: 'during rotation',
+    description: 'the previous signing key: its public key stays in the JWKS, so the tokens it signed verify until it is removed (retired); it never signs',
   },
 } as const satisfies Record<string, { needed: string; description: string; requiredBecause?: string }>;
 
@@ -140,6 +150,10 @@ const configSchema = z
     }),
     retention: group('Retention', 'The daily clean-up of audit rows.', {
       days: setting('RETENTION_DAYS', integer(1, 3650), '30', 'requests, attempts and checks older than this are deleted'),
+    }),
+    tokens: group('Verification tokens', 'The signed token (ES256 JWT) a verified code hands to an app.', {
+      ttlSeconds: setting('TOKEN_TTL_SECONDS', integer(60, 86400), '300', 'token lifetime (`exp` is `iat` plus this)'),
+      issuer: setting('TOKEN_ISSUER', httpsUrlOrEmpty, '', "the tokens' `iss`; empty is the origin the request reached, e.g. `https://otp.example.com`"),
     }),
     cors: group('CORS', 'Browser apps calling the API with credentials.', {
       allowedOrigins: setting('CORS_ALLOWED_ORIGINS', exactOrigins, '', 'exact app origins allowed to call with credentials; never `*`'),

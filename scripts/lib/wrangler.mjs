@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './async.mjs';
-import { LOCAL_DEV_SECRETS } from './local-dev-secrets.mjs';
+import { localRunSecrets } from './local-dev-secrets.mjs';
 import { freePort } from './processes.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -72,7 +72,7 @@ export function migrateArgs(persistTo, config) {
  * Starts `wrangler dev` through `spawnDev(args)` (the caller's spawnWrangler, logging its own way)
  * on free loopback ports and waits until `readyPath` answers 200. `vars` is { NAME: value } or a
  * list of 'NAME:value'; the local development secrets are passed too, unless `vars` names them
- * (the Worker has no built-in secret). Resolves { base, port, inspectorPort, child, body } (body: the ready
+ * (the Worker has no built-in secret), with this run's TOKEN_SIGNING_KEY. Resolves { base, port, inspectorPort, child, body } (body: the ready
  * answer's text); throws when wrangler exits first or the time runs out.
  */
 export async function startWranglerDev(
@@ -83,7 +83,7 @@ export async function startWranglerDev(
   const inspectorPort = await freePort();
   const given = Array.isArray(vars) ? vars : Object.entries(vars).map(([name, value]) => `${name}:${value}`);
   const named = new Set(given.map((pair) => pair.slice(0, pair.indexOf(':'))));
-  const secrets = Object.entries(LOCAL_DEV_SECRETS)
+  const secrets = Object.entries(localRunSecrets())
     .filter(([name]) => !named.has(name))
     .map(([name, value]) => `${name}:${value}`);
   const pairs = [...secrets, ...given];

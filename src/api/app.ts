@@ -12,6 +12,7 @@ import { singleQueryValues } from './middleware/single-query-values';
 import { traceId } from './middleware/trace-id';
 import { adminRoutes } from './routes/admin';
 import { dashboardRoutes } from './routes/dashboard';
+import { jwksRoutes } from './routes/jwks';
 import { metaRoutes } from './routes/meta';
 import { otpRoutes } from './routes/otp';
 import { sandboxRoutes } from './routes/sandbox';
@@ -37,6 +38,7 @@ export function createApp() {
   app.use((c, next) => (isAdmin(c.req.path) ? next() : appQueries(c, next)));
 
   app.route('/', metaRoutes);
+  app.route('/', jwksRoutes);
   app.route('/', otpRoutes);
   app.route('/', sessionRoutes);
   app.route('/', sandboxRoutes);
