@@ -3,12 +3,14 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { isSessionRevoked, revokeSession } from '../../db/session-revocations';
 import { ApiError } from '../../errors';
+import { currentSigningKey } from '../../tokens/signing-keys';
+import { signVerificationToken, tokenIssuer } from '../../tokens/verification-token';
 import { newSessionId } from '../../ids';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { appAuth } from '../middleware/app-auth';
 import { originGuard } from '../middleware/origin-guard';
-import { requireSecret } from '../required-secret';
+import { requireSecret, withSigningKeys } from '../required-secret';
 import { errorResponses, RequestIdSchema } from '../schemas';
 import { readSession, SESSION_COOKIE, type Session, signSession } from '../session-cookie';
 import { verifyOtp } from '../verify-otp';
@@ -33,6 +35,10 @@ const SessionBody = z
 const VerifiedBody = z
   .object({
     verified: z.literal(true),
+    token: z.string().openapi({
+      description: "A JWT (ES256) the app's backend checks against /.well-known/jwks.json: iss, aud (the app id), sub and phone_number (the number), phone_number_verified, iat, exp, jti (the request id)",
+    }),
+    tokenExpiresAt: z.string().openapi({ format: 'date-time' }),
     requestId: z.string().optional().openapi({ description: 'Secret key only' }),
     phoneNumber: z.string().optional().openapi({ example: '+919876543210', description: 'Secret key only: the verified number, in full' }),
     verifiedAt: z.string().optional().openapi({ format: 'date-time', description: 'Secret key only' }),
@@ -47,7 +53,7 @@ const verify = createRoute({
   description:
     "Takes the app's secret key or publishable key; another app's request answers 404. " +
     "A code that is not exactly the request's length in ASCII digits (the app's `otpLength`, else OTP_LENGTH): 400 invalid_code_format, which costs no attempt. Wrong code: 400 invalid_code with attemptsRemaining. After too many wrong codes (per request, and per phone across requests): 429 too_many_attempts, even for the right code. 410 expired, 410 superseded (a newer code exists), 409 already_verified (a code works once). " +
-    "On success: with the secret key the answer also carries the verified number; when the app's `sessionCookie` setting is on, a signed, HttpOnly session cookie is set.",
+    "On success: a verification token (a JWT the app's backend checks against /.well-known/jwks.json); with the secret key the answer also carries the verified number; when the app's `sessionCookie` setting is on, a signed, HttpOnly session cookie is set.",
   request: {
     params: z.object({ requestId: RequestIdSchema }),
     body: { required: true, content: { 'application/json': { schema: VerifyBody } } },
@@ -99,12 +105,22 @@ sessionRoutes
   .openapi(verify, async (c) => {
     const config = c.get('config');
     const caller = c.get('caller');
-    // Checked before the code is: a missing secret must not cost the caller an attempt.
+    // Checked before the code is: a missing secret or signing key must not cost the caller an attempt.
     const [secret] = caller.settings.sessionCookie ? sessionSecrets(c) : [];
+    await withSigningKeys(c.req.path, () => currentSigningKey(config));
     const request = await verifyOtp(c.env, config, caller, { requestId: c.req.valid('param').requestId, code: c.req.valid('json').code }, (promise) =>
       c.executionCtx.waitUntil(promise),
     );
     const verifiedAt = request.verified_at ?? Date.now();
+    const token = await withSigningKeys(c.req.path, () =>
+      signVerificationToken(config, {
+        issuer: tokenIssuer(config, c.req.url),
+        audience: caller.appId,
+        phoneNumber: request.phone_number,
+        requestId: request.id,
+        verifiedAt,
+      }),
+    );
     if (secret) {
       const session: Session = {
         sessionId: newSessionId(),
@@ -119,7 +135,7 @@ sessionRoutes
     // The full number goes only to the app's backend; a browser already knows what it typed.
     const backendOnly =
       caller.keyKind === 'secret' ? { requestId: request.id, phoneNumber: request.phone_number, verifiedAt: new Date(verifiedAt).toISOString() } : {};
-    return c.json({ verified: true as const, ...backendOnly }, 200);
+    return c.json({ verified: true as const, token: token.token, tokenExpiresAt: new Date(token.expiresAt).toISOString(), ...backendOnly }, 200);
   })
   .openapi(getSession, async (c) => {
     const session = await readSession(getCookie(c, SESSION_COOKIE), sessionSecrets(c), Date.now());
