@@ -4,14 +4,15 @@ import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../sr
 import type { PrefixGuard } from '../src/limiter/prefix-guard';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { phonePrefix } from '../src/phone';
+import { withKey } from './support/apps';
 import { uniquePhone } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
 
-/** POST /v1/otp through the real Worker with its env changed by `vars`. */
+/** POST /v1/otp as the test app, through the real Worker with its env changed by `vars`. */
 function send(phoneNumber: string, options: { ip?: string; vars?: Record<string, string> } = {}) {
   const request = new Request('https://otp.test/v1/otp', {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...(options.ip ? { 'CF-Connecting-IP': options.ip } : {}) },
+    headers: withKey({ 'Content-Type': 'application/json', ...(options.ip ? { 'CF-Connecting-IP': options.ip } : {}) }),
     body: JSON.stringify({ phoneNumber }),
   });
   return options.vars ? fetchWithEnv(request, { ...env, ...options.vars } as Env) : SELF.fetch(request);

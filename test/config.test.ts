@@ -2,6 +2,7 @@ import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig, REQUIRED_SECRETS, type RequiredSecret, SETTINGS, secretValue } from '../src/config';
 import wranglerToml from '../wrangler.toml?raw';
+import { withKey } from './support/apps';
 import { requestRow, seedRequest } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
 
@@ -88,10 +89,14 @@ describe('configuration', () => {
   ])('verify without %s answers 500 configuration_error naming it, logs it and consumes no attempt', async (missing, secrets) => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     const { id } = await seedRequest();
-    const response = await fetchWithEnv(
-      new Request(`https://otp.test/v1/otp/${id}/verify`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"code":"123456"}' }),
-      withVars({ PROVIDER_MODE: 'startmessaging', SM_API_KEY: 'k', OTP_SECRET: '', SESSION_SECRET: '', ...secrets }),
-    );
+    const misconfigured = withVars({ PROVIDER_MODE: 'startmessaging', SM_API_KEY: 'k', OTP_SECRET: '', SESSION_SECRET: '', ...secrets });
+    const verify = (headers: Record<string, string>) =>
+      fetchWithEnv(new Request(`https://otp.test/v1/otp/${id}/verify`, { method: 'POST', headers, body: '{"code":"123456"}' }), misconfigured);
+    // The caller's key is checked first: without one, nothing about the deployment is told.
+    const anonymous = await verify({ 'Content-Type': 'application/json' });
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.text()).not.toContain(missing);
+    const response = await verify(withKey({ 'Content-Type': 'application/json' }));
     expect(response.status).toBe(500);
     const body = await response.json<{ error: { code: string; message: string; missingSecret: string } }>();
     expect(body.error).toMatchObject({ code: 'configuration_error', missingSecret: missing });

@@ -9,6 +9,7 @@ import worker from '../src/index';
 import { pacingHorizonMs } from '../src/pacing/provider-slots';
 import { StartMessagingProvider } from '../src/providers/startmessaging';
 import { type SendJob, type StatusCheck, statusCheck } from '../src/queue/messages';
+import { withKey } from './support/apps';
 import { elapse, retireOtherRequests } from './support/elapse';
 import {
   PROVIDER_URL,
@@ -61,7 +62,7 @@ function idempotentProvider() {
 
 async function postOtp(testEnv: Env, phoneNumber = uniquePhone()): Promise<string> {
   const response = await fetchWithEnv(
-    new Request('https://otp.test/v1/otp', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ phoneNumber }) }),
+    new Request('https://otp.test/v1/otp', { method: 'POST', headers: withKey({ 'content-type': 'application/json' }), body: JSON.stringify({ phoneNumber }) }),
     testEnv,
   );
   expect(response.status).toBe(202);

@@ -5,6 +5,7 @@ import { isLocalHost } from '../src/api/middleware/development-local-only';
 import { SESSION_COOKIE, signSession } from '../src/api/session-cookie';
 import { deriveCode } from '../src/codes';
 import wranglerToml from '../wrangler.toml?raw';
+import { withKey } from './support/apps';
 import { requestRow, seedRequest, uniquePhone } from './support/fixtures';
 import { deliverSendJobs } from './support/queue';
 import { recordingQueue } from './support/recording-queue';
@@ -35,8 +36,9 @@ const quietly = async <T>(work: () => Promise<T>): Promise<T> => {
   }
 };
 
+/** A POST as the test app, with its secret key: the key is checked before any secret is needed. */
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  new Request(`https://otp.test${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  new Request(`https://otp.test${path}`, { method: 'POST', headers: withKey({ 'Content-Type': 'application/json', ...headers }), body: JSON.stringify(body) });
 
 describe('a sandbox Worker without its secrets has none to fall back on', () => {
   it('a session cookie signed with a known public secret: 500 naming SESSION_SECRET when none is set, 401 when one is', async () => {

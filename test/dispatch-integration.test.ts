@@ -1,12 +1,13 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { SANDBOX_MAGIC_NUMBERS } from '../src/providers/sandbox';
+import { withKey } from './support/apps';
 import { uniquePhone } from './support/fixtures';
 
 async function requestCode(phoneNumber: string) {
   const response = await SELF.fetch('https://otp.test/v1/otp', {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: withKey({ 'Content-Type': 'application/json' }),
     body: JSON.stringify({ phoneNumber }),
   });
   expect(response.status).toBe(202);
@@ -17,7 +18,7 @@ async function waitForStatus(requestId: string, wanted: string[], timeoutMs = 15
   const deadline = Date.now() + timeoutMs;
   let body: { status: string; attempts: number; lastError?: { code: string } } | undefined;
   while (Date.now() < deadline) {
-    body = await (await SELF.fetch(`https://otp.test/v1/otp/${requestId}`)).json();
+    body = await (await SELF.fetch(`https://otp.test/v1/otp/${requestId}`, { headers: withKey() })).json();
     if (wanted.includes(body!.status)) return body!;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -1,5 +1,6 @@
 import { createExecutionContext, createMessageBatch, env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
+import { forgetCachedKeys } from '../src/apps/authenticate';
 import { deadLetterRetryDelaySeconds } from '../src/consumer/record-dead-letters';
 import { sweep } from '../src/cron/sweeper';
 import { claimRequests, recordAttemptStatements } from '../src/db/delivery-attempts';
@@ -8,6 +9,7 @@ import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../sr
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { phonePrefix } from '../src/phone';
 import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';
+import { withKey } from './support/apps';
 import { recordingQueue, withFailingBatchOf, withFaultyBatch } from './support/faults';
 import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
 import { interceptOrigin, json } from './support/outbound';
@@ -306,8 +308,11 @@ describe('the consumer dies mid-batch', () => {
 });
 
 describe('D1 unreachable on the API', () => {
-  /** The real database, except that every statement run fails as D1 does when it is unreachable. */
-  function unreachableDb(db: D1Database): D1Database {
+  /**
+   * The real database, except that every statement run fails as D1 does when it is unreachable;
+   * statements matching `spared` (the caller's key lookup) still work.
+   */
+  function unreachableDb(db: D1Database, spared?: RegExp): D1Database {
     const fail = () => Promise.reject(new Error('D1_ERROR: Network connection lost.'));
     return new Proxy(db, {
       get(target, property) {
@@ -315,6 +320,7 @@ describe('D1 unreachable on the API', () => {
         if (property === 'prepare') {
           return (query: string) => {
             const statement = target.prepare(query);
+            if (spared?.test(query)) return statement;
             const failing = { first: fail, all: fail, run: fail, raw: fail, bind: () => failing };
             return statement && failing;
           };
@@ -325,20 +331,34 @@ describe('D1 unreachable on the API', () => {
     }) as D1Database;
   }
 
+  const KEY_LOOKUP = /FROM api_keys/;
   it.each([
-    ['GET /v1/otp/:id', () => new Request('https://otp.test/v1/otp/otp_AAAAAAAAAAAAAAAAAAAAAA')],
+    ['GET /v1/otp/:id', KEY_LOOKUP, () => new Request('https://otp.test/v1/otp/otp_AAAAAAAAAAAAAAAAAAAAAA', { headers: withKey() })],
     [
       'POST /v1/otp with an Idempotency-Key',
+      KEY_LOOKUP,
       () =>
         new Request('https://otp.test/v1/otp', {
           method: 'POST',
-          headers: { 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() },
+          headers: withKey({ 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() }),
           body: JSON.stringify({ phoneNumber: '+447700900777' }),
         }),
     ],
-  ])('%s answers 503 service_unavailable with Retry-After, not 500', async (_name, request) => {
+    [
+      'POST /v1/otp whose API key cannot be looked up',
+      undefined,
+      () =>
+        new Request('https://otp.test/v1/otp', {
+          method: 'POST',
+          headers: withKey({ 'Content-Type': 'application/json' }),
+          body: JSON.stringify({ phoneNumber: '+447700900778' }),
+        }),
+    ],
+  ])('%s answers 503 service_unavailable with Retry-After, not 500', async (_name, spared, request) => {
+    // Nothing of the key is remembered from earlier calls: the lookup (or not) is the one under test.
+    forgetCachedKeys();
     const spies = quietly();
-    const response = await fetchWithEnv(request(), { ...env, DB: unreachableDb(env.DB) } as Env);
+    const response = await fetchWithEnv(request(), { ...env, DB: unreachableDb(env.DB, spared) } as Env);
     spies.forEach((spy) => spy.mockRestore());
     expect(response.status).toBe(503);
     expect(response.headers.get('Retry-After')).toBe('5');
@@ -350,7 +370,7 @@ describe('POST /v1/otp when one part fails', () => {
   const otpRequest = (phoneNumber: string, ip: string) =>
     new Request('https://otp.test/v1/otp', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': ip },
+      headers: withKey({ 'Content-Type': 'application/json', 'CF-Connecting-IP': ip }),
       body: JSON.stringify({ phoneNumber }),
     });
 

@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/errors';
+import { TEST_APP } from './support/apps';
 import { fetchWithEnv } from './support/worker';
 
 /**
@@ -11,6 +12,21 @@ import { fetchWithEnv } from './support/worker';
 
 const ADMIN_TOKEN = 'fuzz-admin-token';
 const fuzzEnv = { ...env, ADMIN_TOKEN, IP_LIMITS: '100000/60', GLOBAL_SEND_LIMIT: '1000000/60' } as Env;
+
+/** The test app's keys reach past authentication; the rest are refused by it, each in its own way. */
+const APP_KEYS = [`Bearer ${TEST_APP.secretKey}`, `Bearer ${TEST_APP.publishableKey}`];
+const NOT_APP_KEYS = [
+  `Bearer ${ADMIN_TOKEN}`,
+  'Bearer wrong',
+  'Basic eDp5',
+  '',
+  `bearer ${ADMIN_TOKEN}`,
+  `Bearer sk_${'A'.repeat(40)}`,
+  `Bearer pk_${'B'.repeat(40)}`,
+  'Bearer sk_short',
+  'Bearer sk_dev_local_development_secret_key',
+  `Bearer ${TEST_APP.secretKey} extra`,
+];
 
 const segment = fc.oneof(
   fc.constantFrom('otp_AAAAAAAAAAAAAAAAAAAAAA', 'otp_', '%00', '..', '%2e%2e', '+919876543210', '+44', '%2B88216', 'null', '-1', '😀', '%ZZ'),
@@ -116,9 +132,9 @@ const headers = fc.record(
       '',
       'application/json; charset=latin1',
     ),
-    Authorization: fc.constantFrom(`Bearer ${ADMIN_TOKEN}`, 'Bearer wrong', 'Basic eDp5', '', `bearer ${ADMIN_TOKEN}`),
+    Authorization: fc.constantFrom(...APP_KEYS, ...NOT_APP_KEYS),
     'Idempotency-Key': fc.oneof(fc.uuid(), fc.string({ maxLength: 300 })),
-    Origin: fc.constantFrom('https://otp.test', 'https://evil.example', 'null'),
+    Origin: fc.constantFrom('https://otp.test', 'https://evil.example', 'null', TEST_APP.origin),
     Cookie: fc.oneof(fc.string({ maxLength: 100 }), fc.constant('otp_session=abc.def')),
     'CF-Connecting-IP': fc.oneof(fc.ipV4(), fc.ipV6(), fc.string({ maxLength: 20 })),
   },
@@ -154,7 +170,9 @@ const nearValidCase: fc.Arbitrary<Case> = fc.oneof(
     fc.constant('POST'),
     fc.constant('/v1/otp'),
     fc.constant(''),
-    headers.map((h) => ({ ...h, 'Content-Type': 'application/json' })),
+    fc
+      .tuple(headers, fc.constantFrom(...APP_KEYS))
+      .map(([h, key]) => ({ ...h, Authorization: key, Origin: TEST_APP.origin, 'Content-Type': 'application/json' })),
     fc
       .oneof(fc.constantFrom('+9198', '+9197', '+9199', '+4477', '+1555'), fc.constant('+91'))
       .chain((prefix) => fc.stringMatching(/^\d{6,10}$/).map((rest) => JSON.stringify({ phoneNumber: `${prefix}${rest}` }))),
@@ -163,7 +181,9 @@ const nearValidCase: fc.Arbitrary<Case> = fc.oneof(
     fc.constant('POST'),
     segment.map((id) => `/v1/otp/${id}/verify`),
     fc.constant(''),
-    headers.map((h) => ({ ...h, 'Content-Type': 'application/json', Origin: 'https://otp.test' })),
+    fc
+      .tuple(headers, fc.constantFrom(...APP_KEYS))
+      .map(([h, key]) => ({ ...h, Authorization: key, 'Content-Type': 'application/json', Origin: TEST_APP.origin })),
     fc.stringMatching(/^\d{4,8}$/).map((code) => JSON.stringify({ code })),
   ),
   fc.tuple(
@@ -202,6 +222,47 @@ describe('fuzzing every route', () => {
     const answered = [...seen.values()].reduce((a, b) => a + b, 0);
     expect(answered).toBeGreaterThan(2500);
     for (const status of [200, 202, 400, 401, 404, 405, 413, 415]) expect(seen.get(status) ?? 0, `answers with ${status}`).toBeGreaterThan(0);
+  });
+});
+
+describe('fuzzing the app routes without a valid key', () => {
+  const requestId = fc.oneof(fc.constant('otp_AAAAAAAAAAAAAAAAAAAAAA'), fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/));
+  const appCall = fc.oneof(
+    fc.constant<[string, string]>(['POST', '/v1/otp']),
+    requestId.map((id): [string, string] => ['GET', `/v1/otp/${id}`]),
+    requestId.map((id): [string, string] => ['POST', `/v1/otp/${id}/verify`]),
+  );
+  const keylessHeaders = fc.tuple(headers, fc.option(fc.constantFrom(...NOT_APP_KEYS), { nil: undefined })).map(([h, authorization]) => {
+    const { Authorization: _drawn, ...rest } = h;
+    return { ...rest, 'Content-Type': 'application/json', ...(authorization === undefined ? {} : { Authorization: authorization }) };
+  });
+  const smallBody = fc.oneof(
+    fc.constant(undefined),
+    plausibleBody.map((value) => JSON.stringify(value)),
+    fc.string({ unit: 'binary', maxLength: 200 }),
+  );
+
+  it('answer 401 with an error code, whatever else the request holds', { timeout: 120_000 }, async () => {
+    const codes = new Set<string>();
+    let answered = 0;
+    await fc.assert(
+      fc.asyncProperty(appCall, keylessHeaders, smallBody, async ([m, p], h, b) => {
+        const request = buildRequest(m, p, '', h, b);
+        if (!request) return;
+        const response = await fetchWithEnv(request, fuzzEnv);
+        const text = await response.text();
+        expect(response.status, `${m} ${p} ${h.Authorization ?? '(no Authorization)'}`).toBe(401);
+        const { error } = JSON.parse(text) as { error: { code: string; requestId: string } };
+        expect(['unauthorized', 'invalid_api_key']).toContain(error.code);
+        expect(error.requestId).toMatch(/^req_/);
+        expect(text).not.toMatch(/\bat [\w.<>]+ \(|\.ts:\d+/);
+        codes.add(error.code);
+        answered++;
+      }),
+      { numRuns: 300 },
+    );
+    expect(answered).toBeGreaterThan(250);
+    expect([...codes].sort()).toEqual(['invalid_api_key', 'unauthorized']);
   });
 });
 

@@ -6,7 +6,7 @@ import worker from '../src/index';
 import { phoneLimitKey, rateLimiterFor } from '../src/limiter/limiter-client';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { sendJob } from '../src/queue/messages';
-import { withKey } from './support/apps';
+import { TEST_APP, withKey } from './support/apps';
 import { recordingQueue, withFaultyBatch } from './support/faults';
 import { requestRow, uniquePhone } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
@@ -194,10 +194,10 @@ describe('POST /v1/otp', () => {
     const phone = uniquePhone();
     const now = Date.now();
     await env.DB.prepare(
-      `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at)
-       VALUES ('otp_OLDOLDOLDOLDOLDOLDOLD1', ?1, '+9198', 'sent', ?2, ?2, ?3)`,
+      `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at, app_id, code_length)
+       VALUES ('otp_OLDOLDOLDOLDOLDOLDOLD1', ?1, '+9198', 'sent', ?2, ?2, ?3, ?4, 6)`,
     )
-      .bind(phone, now - 120_000, now + 180_000)
+      .bind(phone, now - 120_000, now + 180_000, TEST_APP.id)
       .run();
     expect((await post(phone)).status).toBe(202);
     expect((await requestRow('otp_OLDOLDOLDOLDOLDOLDOLD1')).status).toBe('superseded');
@@ -208,7 +208,7 @@ describe('GET /v1/otp/:requestId', () => {
   it('answers the status with the phone number masked', async () => {
     const phone = '+919876543210';
     const { requestId } = await (await post(phone)).json<Accepted>();
-    const response = await SELF.fetch(`https://otp.test/v1/otp/${requestId}`);
+    const response = await SELF.fetch(`https://otp.test/v1/otp/${requestId}`, { headers: withKey() });
     expect(response.status).toBe(200);
     expect(response.headers.get('Cache-Control')).toBe('no-store');
     const body = await response.json<Record<string, unknown>>();
@@ -221,12 +221,12 @@ describe('GET /v1/otp/:requestId', () => {
   it('reports a lapsed code as expired with a reason', async () => {
     const now = Date.now();
     await env.DB.prepare(
-      `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at, attempts)
-       VALUES ('otp_EXPIREDEXPIREDEXPIRED1', '+919812345678', '+9198', 'sent', ?1, ?1, ?2, 1)`,
+      `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at, attempts, app_id, code_length)
+       VALUES ('otp_EXPIREDEXPIREDEXPIRED1', '+919812345678', '+9198', 'sent', ?1, ?1, ?2, 1, ?3, 6)`,
     )
-      .bind(now - 400_000, now - 100_000)
+      .bind(now - 400_000, now - 100_000, TEST_APP.id)
       .run();
-    const body = await (await SELF.fetch('https://otp.test/v1/otp/otp_EXPIREDEXPIREDEXPIRED1')).json<Record<string, unknown>>();
+    const body = await (await SELF.fetch('https://otp.test/v1/otp/otp_EXPIREDEXPIREDEXPIRED1', { headers: withKey() })).json<Record<string, unknown>>();
     expect(body).toMatchObject({ status: 'expired', lastError: { code: 'code_expired' } });
   });
 });

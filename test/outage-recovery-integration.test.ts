@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { providerIdempotencyKey } from '../src/ids';
 import type { SendJob } from '../src/queue/messages';
 import { ADMIN_TOKEN, adminFetch, adminJson } from './support/admin';
+import { withKey } from './support/apps';
 import { insertRequestRow } from './support/audit-seed';
 import { PROVIDER_URL, requestRow, SEND_ROUTE, STATUS_ROUTE, startMessagingEnv, uniquePhone } from './support/fixtures';
 import { interceptOrigin, json, type RecordedCall } from './support/outbound';
@@ -32,7 +33,8 @@ describe('recovering from a provider outage with one bulk resend', () => {
     const phones = Array.from({ length: 5 }, () => uniquePhone());
     const original = new Map<string, string>();
     for (const phoneNumber of phones) {
-      const response = await adminFetch('/v1/otp', { method: 'POST', body: JSON.stringify({ phoneNumber }) }, testEnv);
+      // The app asks with its own key (adminFetch keeps an Authorization it is given).
+      const response = await adminFetch('/v1/otp', { method: 'POST', headers: withKey(), body: JSON.stringify({ phoneNumber }) }, testEnv);
       expect(response.status).toBe(202);
       original.set(phoneNumber, (await response.json<{ requestId: string }>()).requestId);
     }

@@ -4,6 +4,7 @@ import { deriveCode } from '../src/codes';
 import { ipLimitKey, phoneLimitKey, rateLimiterFor, verifyFailureKey } from '../src/limiter/limiter-client';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { adminJson } from './support/admin';
+import { withKey } from './support/apps';
 import { recordingQueue } from './support/faults';
 import { TEST_OTP_SECRET, uniquePhone } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
@@ -23,7 +24,7 @@ async function send(testEnv: Env, phoneNumber: string, ip = uniqueIp()) {
   return fetchWithEnv(
     new Request('https://otp.test/v1/otp', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': ip },
+      headers: withKey({ 'Content-Type': 'application/json', 'CF-Connecting-IP': ip }),
       body: JSON.stringify({ phoneNumber }),
     }),
     testEnv,
@@ -36,7 +37,7 @@ async function verify(testEnv: Env, requestId: string, right: boolean) {
   return fetchWithEnv(
     new Request(`https://otp.test/v1/otp/${requestId}/verify`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: withKey({ 'Content-Type': 'application/json' }),
       body: JSON.stringify({ code: right ? code : wrong }),
     }),
     testEnv,

@@ -2,6 +2,7 @@ import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { GENERIC_ERROR_MESSAGE, PUBLIC_ERROR_MESSAGES, publicLastError } from '../src/api/public-last-error';
 import { adminJson } from './support/admin';
+import { withKey } from './support/apps';
 import { PROVIDER_URL, SEND_ROUTE, seedRequest, startMessagingEnv } from './support/fixtures';
 import { interceptOrigin, json } from './support/outbound';
 import { deliverSendJobs } from './support/queue';
@@ -16,7 +17,7 @@ describe('GET /v1/otp/:id shows a fixed message per error code, never the provid
     await deliverSendJobs(startMessagingEnv(), [id]);
     expect(calls).toHaveLength(1);
 
-    const response = await SELF.fetch(`${BASE}/v1/otp/${id}`);
+    const response = await SELF.fetch(`${BASE}/v1/otp/${id}`, { headers: withKey() });
     expect(response.status).toBe(200);
     const text = await response.text();
     expect(JSON.parse(text)).toMatchObject({
@@ -37,7 +38,7 @@ describe('GET /v1/otp/:id shows a fixed message per error code, never the provid
     interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(503, { error: { message: `${HOSTILE} (maintenance)` } }) });
     const { id } = await seedRequest();
     await deliverSendJobs(startMessagingEnv(), [id]);
-    const body = await (await SELF.fetch(`${BASE}/v1/otp/${id}`)).json<{ status: string; lastError: unknown }>();
+    const body = await (await SELF.fetch(`${BASE}/v1/otp/${id}`, { headers: withKey() })).json<{ status: string; lastError: unknown }>();
     expect(body).toMatchObject({ status: 'queued', lastError: { code: 'provider_unavailable', message: PUBLIC_ERROR_MESSAGES.provider_unavailable } });
   });
 
@@ -47,7 +48,7 @@ describe('GET /v1/otp/:id shows a fixed message per error code, never the provid
     await env.DB.prepare("UPDATE otp_requests SET status = 'failed', last_error_code = 'something_new', last_error_message = ? WHERE id = ?")
       .bind(HOSTILE, id)
       .run();
-    const body = await (await SELF.fetch(`${BASE}/v1/otp/${id}`)).json<{ lastError: unknown }>();
+    const body = await (await SELF.fetch(`${BASE}/v1/otp/${id}`, { headers: withKey() })).json<{ lastError: unknown }>();
     expect(body.lastError).toEqual({ code: 'something_new', message: GENERIC_ERROR_MESSAGE });
     // Names that objects inherit are not codes either.
     expect(publicLastError('constructor')).toEqual({ code: 'constructor', message: GENERIC_ERROR_MESSAGE });

@@ -4,6 +4,7 @@ import { deriveCode } from '../src/codes';
 import { prefixGuardFor } from '../src/limiter/limiter-client';
 import type { PrefixGuard } from '../src/limiter/prefix-guard';
 import { SANDBOX_MAGIC_NUMBERS } from '../src/providers/sandbox';
+import { withKey } from './support/apps';
 import { recordingQueue } from './support/faults';
 import { TEST_OTP_SECRET } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
@@ -20,13 +21,13 @@ function call(path: string, init: RequestInit, vars: Record<string, string> = {}
 }
 
 const send = (phoneNumber: string, vars: Record<string, string> = {}) =>
-  call('/v1/otp', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ phoneNumber }) }, vars);
+  call('/v1/otp', { method: 'POST', headers: withKey({ 'Content-Type': 'application/json' }), body: JSON.stringify({ phoneNumber }) }, vars);
 
 async function verifyCorrectly(requestId: string) {
   const code = await deriveCode(TEST_OTP_SECRET, requestId, 6);
   const response = await SELF.fetch(`https://otp.test/v1/otp/${requestId}/verify`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: withKey({ 'Content-Type': 'application/json' }),
     body: JSON.stringify({ code }),
   });
   expect(response.status).toBe(200);
@@ -203,7 +204,11 @@ describe('operator blocks', () => {
 describe('the sandbox test numbers', () => {
   const sendTo = (phoneNumber: string, queue: Queue) =>
     fetchWithEnv(
-      new Request('https://otp.test/v1/otp', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ phoneNumber }) }),
+      new Request('https://otp.test/v1/otp', {
+        method: 'POST',
+        headers: withKey({ 'Content-Type': 'application/json' }),
+        body: JSON.stringify({ phoneNumber }),
+      }),
       { ...env, SEND_QUEUE: queue } as Env,
     );
 

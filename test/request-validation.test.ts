@@ -2,15 +2,22 @@ import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/api/app';
 import { ADMIN_TOKEN, adminFetch } from './support/admin';
+import { withKey } from './support/apps';
 import { uniquePhone } from './support/fixtures';
 import { cspDirectives, expectOwnFilesOnly } from './support/page-files';
 import { recordingQueue, withQueue } from './support/recording-queue';
 import { fetchWithEnv } from './support/worker';
 
 const url = 'https://otp.test/v1/otp';
-const jsonHeaders = { 'Content-Type': 'application/json' };
+const jsonHeaders = withKey({ 'Content-Type': 'application/json' });
 
 const badRequests: Array<{ name: string; init: RequestInit; status: number; code: string }> = [
+  {
+    name: 'no API key',
+    init: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"phoneNumber":"+919876543210"}' },
+    status: 401,
+    code: 'unauthorized',
+  },
   { name: 'no body', init: { method: 'POST', headers: jsonHeaders }, status: 400, code: 'invalid_json' },
   { name: 'malformed JSON', init: { method: 'POST', headers: jsonHeaders, body: '{"phoneNumber":' }, status: 400, code: 'invalid_json' },
   { name: 'JSON array', init: { method: 'POST', headers: jsonHeaders, body: '[]' }, status: 400, code: 'invalid_request' },
@@ -27,10 +34,15 @@ const badRequests: Array<{ name: string; init: RequestInit; status: number; code
     status: 400,
     code: 'invalid_request',
   },
-  { name: 'text body', init: { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'hello' }, status: 415, code: 'unsupported_media_type' },
+  {
+    name: 'text body',
+    init: { method: 'POST', headers: withKey({ 'Content-Type': 'text/plain' }), body: 'hello' },
+    status: 415,
+    code: 'unsupported_media_type',
+  },
   {
     name: 'form body',
-    init: { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'phoneNumber=%2B919876543210' },
+    init: { method: 'POST', headers: withKey({ 'Content-Type': 'application/x-www-form-urlencoded' }), body: 'phoneNumber=%2B919876543210' },
     status: 415,
     code: 'unsupported_media_type',
   },
@@ -94,19 +106,21 @@ describe('other routes', () => {
   });
 
   it('a malformed request id is a 400, an unknown one a 404', async () => {
-    const bad = await SELF.fetch('https://otp.test/v1/otp/not-an-id');
+    const bad = await SELF.fetch('https://otp.test/v1/otp/not-an-id', { headers: withKey() });
     expect(bad.status).toBe(400);
-    const unknown = await SELF.fetch('https://otp.test/v1/otp/otp_AAAAAAAAAAAAAAAAAAAAAA');
+    const unknown = await SELF.fetch('https://otp.test/v1/otp/otp_AAAAAAAAAAAAAAAAAAAAAA', { headers: withKey() });
     expect(unknown.status).toBe(404);
     expect((await unknown.json<{ error: { code: string } }>()).error.code).toBe('not_found');
   });
 
   it('an unexpected exception in a handler is 500 internal_error in the error shape, logged, with no stack trace', async () => {
-    // D1 failing with something that is not a D1 fault: a bug, not an outage.
+    // D1 failing with something that is not a D1 fault: a bug, not an outage. Only the handler's
+    // read of the request fails; the caller's key is still looked up.
     const brokenDb = new Proxy(env.DB, {
       get(target, property) {
         if (property === 'prepare') {
-          return () => {
+          return (sql: string) => {
+            if (!sql.includes('FROM otp_requests')) return target.prepare(sql);
             throw new TypeError('cannot read properties of undefined (reading "secretColumn")');
           };
         }
@@ -115,7 +129,10 @@ describe('other routes', () => {
       },
     });
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    const response = await fetchWithEnv(new Request('https://otp.test/v1/otp/otp_AAAAAAAAAAAAAAAAAAAAAA'), { ...env, DB: brokenDb } as Env);
+    const response = await fetchWithEnv(new Request('https://otp.test/v1/otp/otp_AAAAAAAAAAAAAAAAAAAAAA', { headers: withKey() }), {
+      ...env,
+      DB: brokenDb,
+    } as Env);
     const logged = errors.mock.calls.map((call) => call.join(' '));
     errors.mockRestore();
 

@@ -6,6 +6,7 @@ import type { ResendFanout } from '../src/queue/messages';
 import { handleResendFanouts } from '../src/resend/fanout';
 import { RESEND_STALLED_AFTER_MS, reviveStalledResends } from '../src/resend/revival';
 import { adminFetch, adminJson } from './support/admin';
+import { TEST_APP, withKey } from './support/apps';
 import { insertRequestRow, privateWindow } from './support/audit-seed';
 import { requestRow, uniquePhone } from './support/fixtures';
 import { deliver } from './support/queue';
@@ -225,9 +226,9 @@ describe('bulk resend through the queue', () => {
     const { since, until } = privateWindow();
     const statements = Array.from({ length: 250 }, (_, i) =>
       env.DB.prepare(
-        `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at)
-         VALUES (?1, ?2, '+91970', 'failed', ?3, ?3, ?3)`,
-      ).bind(`otp_bulk${String(i).padStart(18, '0')}`, `+9197${String(i).padStart(8, '0')}`, since + Math.floor(i / 7)),
+        `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at, app_id, code_length)
+         VALUES (?1, ?2, '+91970', 'failed', ?3, ?3, ?3, ?4, 6)`,
+      ).bind(`otp_bulk${String(i).padStart(18, '0')}`, `+9197${String(i).padStart(8, '0')}`, since + Math.floor(i / 7), TEST_APP.id),
     );
     await env.DB.batch(statements);
     const rate = 10;
@@ -286,7 +287,8 @@ describe('bulk resend through the queue', () => {
   it('is not held back by the short per-phone windows that apply to apps', async () => {
     const phone = uniquePhone();
     const { queue, testEnv } = resendEnv();
-    const post = () => adminFetch('/v1/otp', { method: 'POST', body: JSON.stringify({ phoneNumber: phone }) }, testEnv);
+    // The app's own call, with its key (adminFetch keeps an Authorization it is given).
+    const post = () => adminFetch('/v1/otp', { method: 'POST', headers: withKey(), body: JSON.stringify({ phoneNumber: phone }) }, testEnv);
     const first = await post();
     expect(first.status).toBe(202);
     const { requestId } = await first.json<{ requestId: string }>();

@@ -6,6 +6,7 @@ import { claimRequests } from '../src/db/delivery-attempts';
 import worker from '../src/index';
 import { statusCheck } from '../src/queue/messages';
 import wranglerToml from '../wrangler.toml?raw';
+import { withKey } from './support/apps';
 import { elapse, retireOtherRequests } from './support/elapse';
 import { recordingQueue as refusingQueue } from './support/faults';
 import { PROVIDER_URL, requestRow, SEND_ROUTE, STATUS_ROUTE, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
@@ -21,7 +22,7 @@ function postOtp(testEnv: Env): Promise<Response> {
   return fetchWithEnv(
     new Request('https://otp.test/v1/otp', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: withKey({ 'content-type': 'application/json' }),
       body: JSON.stringify({ phoneNumber: uniquePhone() }),
     }),
     testEnv,

@@ -5,6 +5,8 @@ import { deriveCode } from '../src/codes';
 import { newSessionId } from '../src/ids';
 import { verifyFailureKey } from '../src/limiter/limiter-client';
 import { adminFetch, adminJson } from './support/admin';
+import { TEST_APP, withKey } from './support/apps';
+import { recordingQueue } from './support/faults';
 import { requestRow, seedRequest, TEST_OTP_SECRET, TEST_SESSION_SECRET, uniquePhone } from './support/fixtures';
 import { fetchWithEnv } from './support/worker';
 
@@ -21,13 +23,14 @@ async function wrongCodeFor(requestId: string) {
 
 /**
  * Verification settles the phone's failure budget and records its outcome in `waitUntil`; this
- * waits for that work (SELF does not), so what a test reads next is already written.
+ * waits for that work (SELF does not), so what a test reads next is already written. It calls as
+ * the test app, with its secret key unless `headers` carries another Authorization.
  */
 function verify(requestId: string, code: string, headers: Record<string, string> = {}, testEnv: Env = env) {
   return fetchWithEnv(
     new Request(`${BASE}/v1/otp/${requestId}/verify`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...headers },
+      headers: withKey({ 'Content-Type': 'application/json', ...headers }),
       body: JSON.stringify({ code }),
     }),
     testEnv,
@@ -66,7 +69,8 @@ describe('POST /v1/otp/:requestId/verify', () => {
     const { id, phoneNumber } = await seedRequest();
     const response = await verify(id, await codeFor(id));
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ verified: true });
+    // The secret key's answer also names the verified request and number (for the app's backend).
+    expect(await response.json()).toEqual({ verified: true, requestId: id, phoneNumber, verifiedAt: expect.any(String) });
     const setCookie = response.headers.get('Set-Cookie')!;
     expect(setCookie).toContain(`${SESSION_COOKIE}=`);
     for (const attribute of ['HttpOnly', 'Secure', 'SameSite=Lax', 'Path=/', 'Max-Age=86400']) expect(setCookie).toContain(attribute);
@@ -207,7 +211,7 @@ describe('POST /v1/otp/:requestId/verify', () => {
     const { id } = await seedRequest();
     const response = await SELF.fetch(`${BASE}/v1/otp/${id}/verify`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: withKey({ 'Content-Type': 'application/json' }),
       body: JSON.stringify(body),
     });
     expect(response.status).toBe(400);
@@ -246,8 +250,19 @@ describe('POST /v1/otp/:requestId/verify', () => {
   });
 
   it('OTP_LENGTH sets the format: with 4-digit codes a 6-digit one is malformed', async () => {
-    const shortCodes = { ...env, OTP_LENGTH: '4' } as Env;
-    const { id } = await seedRequest();
+    const shortCodes = { ...env, OTP_LENGTH: '4', SEND_QUEUE: recordingQueue().queue } as Env;
+    // A request's code length is fixed when it is made (the test app sets none: OTP_LENGTH).
+    const created = await fetchWithEnv(
+      new Request(`${BASE}/v1/otp`, {
+        method: 'POST',
+        headers: withKey({ 'Content-Type': 'application/json' }),
+        body: JSON.stringify({ phoneNumber: uniquePhone() }),
+      }),
+      shortCodes,
+    );
+    expect(created.status).toBe(202);
+    const { requestId: id } = await created.json<{ requestId: string }>();
+    expect((await requestRow(id)).code_length).toBe(4);
     const response = await verify(id, '123456', {}, shortCodes);
     expect(response.status).toBe(400);
     expect((await errorOf(response)).code).toBe('invalid_code_format');
@@ -500,10 +515,11 @@ describe('cross-site protection', () => {
     expect(other.headers.get('Access-Control-Allow-Origin')).toBeNull();
 
     const { id } = await seedRequest();
+    // A browser on the app's origin verifies with the app's publishable key.
     const fromApp = await fetchWithEnv(
       new Request(`${BASE}/v1/otp/${id}/verify`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Origin: 'https://app.example' },
+        headers: withKey({ 'Content-Type': 'application/json', Origin: TEST_APP.origin }, TEST_APP.publishableKey),
         body: JSON.stringify({ code: await codeFor(id) }),
       }),
       configured,

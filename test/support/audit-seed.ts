@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test';
 import type { RequestStatus } from '../../src/db/requests';
 import { newRequestId } from '../../src/ids';
 import { phonePrefix } from '../../src/phone';
+import { TEST_APP } from './apps';
 
 export interface SeededRequest {
   id: string;
@@ -9,7 +10,7 @@ export interface SeededRequest {
   createdAt: number;
 }
 
-/** Writes a request row exactly as given, for tests that need chosen times and states. */
+/** Writes a request row exactly as given, for tests that need chosen times and states; it belongs to the test app. */
 export async function insertRequestRow(row: {
   phoneNumber: string;
   createdAt: number;
@@ -27,8 +28,8 @@ export async function insertRequestRow(row: {
   const id = row.id ?? newRequestId();
   await env.DB.prepare(
     `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, origin, created_at, updated_at, expires_at, attempts,
-       sent_at, last_error_code, last_error_message, delivery_status, verified_at, provider_message_id, enqueued_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?6)`,
+       sent_at, last_error_code, last_error_message, delivery_status, verified_at, provider_message_id, enqueued_at, app_id, code_length)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?6, ?15, 6)`,
   )
     .bind(
       id,
@@ -45,6 +46,7 @@ export async function insertRequestRow(row: {
       row.deliveryStatus ?? null,
       row.verifiedAt ?? null,
       row.providerMessageId ?? null,
+      TEST_APP.id,
     )
     .run();
   return { id, phoneNumber: row.phoneNumber, createdAt: row.createdAt };
