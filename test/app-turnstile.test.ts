@@ -50,7 +50,9 @@ describe('Turnstile on browser sends of an app that requires it', () => {
 
   it('a token solved on another site: 403 turnstile_failed', async () => {
     const app = await makeApp({ allowedOrigins: [ORIGIN], turnstileRequired: true });
-    interceptOrigin(SITEVERIFY, { [SITEVERIFY_ROUTE]: () => json(200, { success: true, hostname: 'elsewhere.example', challenge_ts: new Date().toISOString() }) });
+    interceptOrigin(SITEVERIFY, {
+      [SITEVERIFY_ROUTE]: () => json(200, { success: true, hostname: 'elsewhere.example', challenge_ts: new Date().toISOString() }),
+    });
     const response = await send(app.publishableKey, { phoneNumber: uniquePhone(), turnstileToken: 'solved.token' }, { Origin: ORIGIN });
     expect(response.status).toBe(403);
   });

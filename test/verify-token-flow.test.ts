@@ -14,7 +14,11 @@ async function sendAndVerify(app: { secretKey: string }, options: { key?: string
   const testEnv = options.testEnv ?? env;
   const phoneNumber = uniquePhone();
   const created = await fetchWithEnv(
-    new Request(`${ORIGIN}/v1/otp`, { method: 'POST', headers: withKey({ 'Content-Type': 'application/json' }, app.secretKey), body: JSON.stringify({ phoneNumber }) }),
+    new Request(`${ORIGIN}/v1/otp`, {
+      method: 'POST',
+      headers: withKey({ 'Content-Type': 'application/json' }, app.secretKey),
+      body: JSON.stringify({ phoneNumber }),
+    }),
     testEnv,
   );
   const { requestId } = await created.json<{ requestId: string }>();
@@ -53,7 +57,7 @@ describe('a verification hands the app a token its backend checks on its own', (
 
   it('without TOKEN_SIGNING_KEY: 500 naming it, and the guess is not counted', async () => {
     const withoutKey = envWith({});
-    delete (withoutKey as Partial<Record<string, unknown>>).TOKEN_SIGNING_KEY;
+    delete (withoutKey as unknown as Record<string, unknown>).TOKEN_SIGNING_KEY;
     const { requestId, verified, body } = await sendAndVerify(TEST_APP, { testEnv: withoutKey });
     expect(verified.status).toBe(500);
     expect(body).toMatchObject({ error: { code: 'configuration_error', missingSecret: 'TOKEN_SIGNING_KEY' } });

@@ -6,9 +6,9 @@ import { createOtpRequest } from '../create-otp-request';
 import { validationHook } from '../error-handler';
 import { appAuth } from '../middleware/app-auth';
 import { requestView } from '../request-view';
-import { turnstileGate } from '../turnstile-gate';
 import { requireSecret } from '../required-secret';
 import { errorResponses, PhoneNumberSchema, RequestIdSchema, RequestStatusSchema } from '../schemas';
+import { turnstileGate } from '../turnstile-gate';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,255}$/;
 

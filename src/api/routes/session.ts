@@ -3,9 +3,9 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { isSessionRevoked, revokeSession } from '../../db/session-revocations';
 import { ApiError } from '../../errors';
+import { newSessionId } from '../../ids';
 import { currentSigningKey } from '../../tokens/signing-keys';
 import { signVerificationToken, tokenIssuer } from '../../tokens/verification-token';
-import { newSessionId } from '../../ids';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { appAuth } from '../middleware/app-auth';
@@ -36,7 +36,8 @@ const VerifiedBody = z
   .object({
     verified: z.literal(true),
     token: z.string().openapi({
-      description: "A JWT (ES256) the app's backend checks against /.well-known/jwks.json: iss, aud (the app id), sub and phone_number (the number), phone_number_verified, iat, exp, jti (the request id)",
+      description:
+        "A JWT (ES256) the app's backend checks against /.well-known/jwks.json: iss, aud (the app id), sub and phone_number (the number), phone_number_verified, iat, exp, jti (the request id)",
     }),
     tokenExpiresAt: z.string().openapi({ format: 'date-time' }),
     requestId: z.string().optional().openapi({ description: 'Secret key only' }),
