@@ -194,7 +194,7 @@ describe('the dashboard page', () => {
     expect(directives.get('connect-src')).toEqual(["'self'"]);
     const html = await response.text();
     const files = await expectOwnFilesOnly(html);
-    expect([...files.keys()].sort()).toEqual(['/static/dashboard.css', '/static/dashboard.js']);
+    expect([...files.keys()].sort()).toEqual(['/static/apps.js', '/static/dashboard.css', '/static/dashboard.js']);
     expect(html).not.toMatch(/<[^>]+\son\w+=/i);
     expect(html).not.toMatch(/<[^>]+\sstyle=/i);
     expect(html).not.toMatch(/(src|href)=["']?https?:/);
