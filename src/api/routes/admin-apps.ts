@@ -1,5 +1,4 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
 import { createApp, updateApp } from '../../apps/manage-apps';
 import { type ApiKeyRow, listAllKeys, listKeys } from '../../db/api-keys';
 import { listAppChanges } from '../../db/app-changes';
@@ -104,14 +103,6 @@ const update = createRoute({
   },
 });
 
-/** Answers of the apps routes hold keys or settings: never kept by a cache, errors included. */
-export function noStore(): MiddlewareHandler<AppEnv> {
-  return async function noStoreMiddleware(c, next) {
-    await next();
-    c.header('Cache-Control', 'no-store');
-  };
-}
-
 async function appWithKeys(db: D1Database, appId: string, now: number) {
   const [app, keys] = await Promise.all([getApp(db, appId), listKeys(db, appId)]);
   if (!app) throw new ApiError('not_found', 'No such app');
@@ -119,8 +110,6 @@ async function appWithKeys(db: D1Database, appId: string, now: number) {
 }
 
 export const adminAppRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-adminAppRoutes.use('/v1/admin/apps', noStore());
-adminAppRoutes.use('/v1/admin/apps/*', noStore());
 adminAppRoutes
   .openapi(create, async (c) => {
     const { name, settings } = c.req.valid('json');
