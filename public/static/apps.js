@@ -17,80 +17,11 @@
  * }} AppKey
  * @typedef {{ id: string, name: string, settings: Record<string, unknown> | null, disabledAt: string | null, keys: AppKey[] }} App
  * @typedef {{ at: string, actor: string, action: string, detail: Record<string, unknown> }} AppChange
- * @typedef {Record<string, string | boolean | null | undefined | ((event: Event) => unknown)>} Attributes
- * @typedef {Node | string | null | undefined} Child
  */
 
-const TOKEN_KEY = 'otpd.adminToken';
-const OPERATOR_KEY = 'otpd.operator';
-const OPERATOR_PATTERN = /^[\x20-\x7e]{1,64}$/;
+import { $, api, button, fmtTime, h, hideKeys, input, OPERATOR_KEY, OPERATOR_PATTERN, pill, showError, showKeys, td } from './apps-kit.js';
+
 const MAX_OVERLAP_HOURS = 720;
-
-/** @param {string} id */
-const $ = (id) => {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`dashboard.html has no #${id}`);
-  return element;
-};
-/** @param {string} id */
-const input = (id) => /** @type {HTMLInputElement} */ ($(id));
-
-/**
- * An element whose values are all put in as text, never as markup.
- * @param {string} tag
- * @param {Attributes | null} [attrs]
- * @param {...Child} children
- */
-function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === 'class') el.className = String(value);
-    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
-    else el.setAttribute(key, value === true ? '' : String(value));
-  }
-  for (const child of children) if (child !== null && child !== undefined) el.append(child);
-  return el;
-}
-/** @param {string} value */
-const pill = (value) => h('span', { class: `pill ${value}` }, value);
-/** @param {string | null} iso */
-const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '—');
-/** @param {string} label @param {Child} content */
-const td = (label, content) => h('td', { 'data-label': label }, content);
-/** @param {string} text @param {string} testId @param {() => Promise<unknown>} action @param {string} [kind] */
-const button = (text, testId, action, kind = 'ghost small') =>
-  h('button', { type: 'button', class: kind, 'data-testid': testId, onclick: () => action().catch(showError) }, text);
-
-/** An answer other than 2xx: the API's own message and code. */
-class ApiFailure extends Error {}
-/** @param {unknown} error */
-const showError = (error) => {
-  $('apps-error').textContent = error instanceof Error ? error.message : String(error);
-};
-
-/**
- * Calls the admin API with the signed-in token; changes carry the operator's name.
- * @param {string} path
- * @param {{ method?: string, body?: unknown }} [init]
- * @returns {Promise<any>}
- */
-async function api(path, init = {}) {
-  /** @type {Record<string, string>} */
-  const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}` };
-  const operator = sessionStorage.getItem(OPERATOR_KEY);
-  if (operator && init.method) headers['X-Operator'] = operator;
-  if (init.body !== undefined) headers['Content-Type'] = 'application/json';
-  const body = init.body === undefined ? undefined : JSON.stringify(init.body);
-  const response = await fetch(path, { method: init.method || 'GET', headers, body });
-  if (response.status === 401) {
-    document.dispatchEvent(new Event('dashboard:unauthorized'));
-    throw new ApiFailure('That token was refused.');
-  }
-  const answer = await response.json();
-  if (!response.ok) throw new ApiFailure(answer?.error ? `${answer.error.message} (${answer.error.code})` : `HTTP ${response.status}`);
-  return answer;
-}
 
 async function loadApps() {
   $('apps-error').textContent = '';
@@ -226,39 +157,6 @@ function renderHistory(app) {
       .catch(showError);
   });
   return details;
-}
-
-/**
- * Shows new keys in full, this once, with a way to copy each; the next one shown, Done or signing out removes them.
- * @param {string} title
- * @param {Array<{ kind: string, key: string }>} keys
- */
-function showKeys(title, keys) {
-  const box = $('new-keys');
-  box.replaceChildren(
-    h('strong', {}, title),
-    h('p', { class: 'small' }, 'Copy these keys now and keep them somewhere safe: they are never shown again. Only their first characters stay visible here.'),
-    ...keys.map(({ kind, key }) => {
-      const copy = h('button', { type: 'button', class: 'ghost small', 'data-testid': 'copy-key' }, 'Copy');
-      copy.addEventListener('click', () =>
-        navigator.clipboard.writeText(key).then(
-          () => {
-            copy.textContent = 'Copied';
-          },
-          () => {
-            copy.textContent = 'Select and copy it by hand';
-          },
-        ),
-      );
-      return h('div', { class: 'new-key' }, h('span', { class: 'muted small' }, kind), h('code', { 'data-testid': 'new-key', 'data-kind': kind }, key), copy);
-    }),
-    h('button', { type: 'button', class: 'small', 'data-testid': 'new-keys-done', onclick: hideKeys }, 'Done: I have copied them'),
-  );
-  box.hidden = false;
-}
-function hideKeys() {
-  $('new-keys').replaceChildren();
-  $('new-keys').hidden = true;
 }
 
 async function createApp() {
