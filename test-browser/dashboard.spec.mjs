@@ -7,7 +7,9 @@
  * Debian's Chromium with playwright-core: signs in (a wrong token first), reads the charts and
  * tables (the range fitted to the data, a stuck request in the headline, an empty range shown as
  * such), filters the attempts, opens a request's timeline, lifts a prefix block, lists and lifts a
- * locked phone, runs a dry-run resend and then the resend itself, and checks on a phone-sized screen
+ * locked phone, runs a dry-run resend and then the resend itself, walks through the apps section
+ * (creates an app and sees its keys once, rotates and revokes keys, edits settings, disables and
+ * enables the app, under an operator name), and checks on a phone-sized screen
  * that the page and every table fit; then that the API docs page lists every operation. Screenshots
  * go to a temporary directory whose path is printed. Ends with one line: `N passed, M failed` (also written as JSON to
  * $BROWSER_RESULTS_FILE when set, for the CI summary).
@@ -34,6 +36,8 @@ const CHROMIUM_ARGS = [
 ];
 // What `npm run dev` writes to .dev.vars; the dev stack passes it with --var.
 const DEV_TOKEN = LOCAL_DEV_SECRETS.ADMIN_TOKEN;
+// The development app's documented secret key (src/apps/development-app.ts), seeded by `wrangler dev`.
+const DEV_APP_KEY = 'sk_dev_local_development_secret_key';
 const OVERALL_TIMEOUT_MS = 300_000;
 const NUMBERS = {
   ok: ['+919800000001', '+919800000002', '+919800000003', '+447700900001'],
@@ -43,6 +47,8 @@ const NUMBERS = {
   undeliverable: '+15555550104',
   stuck: '+919800000099',
   locked: '+919800000077',
+  // Sends with the apps' keys: each in its own destination prefix and number block.
+  apps: ['+919711100061', '+919622200062', '+918533300063', '+917444400064', '+916355500065'],
 };
 const BLOCKS = [
   { prefix: '+88216', durationSeconds: 3600, note: 'premium range, lifted by the test' },
@@ -108,7 +114,7 @@ async function waitForStatus(requestId, wanted, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {
-    last = (await api(`/v1/otp/${requestId}`)).body.status;
+    last = (await api(`/v1/otp/${requestId}`, { headers: { Authorization: `Bearer ${DEV_APP_KEY}` } })).body.status;
     if (wanted.includes(last)) return last;
     await sleep(300);
   }
@@ -121,13 +127,16 @@ async function newPage(context) {
   page.problems = [];
   page.on('pageerror', (error) => page.problems.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
-    // A refused token answers 401 on purpose, and a service without the locked-phones route 404;
-    // the browser logs those fetches as errors.
+    // A refused token answers 401 on purpose, a service without the locked-phones route 404, and
+    // settings the server refuses 400; the browser logs those fetches as errors.
     const expected =
-      /status of 401/.test(message.text()) || (/status of 404/.test(message.text()) && message.location().url.endsWith('/v1/admin/locked-phones'));
+      /status of 401/.test(message.text()) ||
+      (/status of 404/.test(message.text()) && message.location().url.endsWith('/v1/admin/locked-phones')) ||
+      (/status of 400/.test(message.text()) && /\/v1\/admin\/apps\/app_[^/]+$/.test(message.location().url));
     if (message.type() === 'error' && !expected) page.problems.push(`console: ${message.text()}`);
   });
-  page.on('dialog', (dialog) => dialog.accept());
+  // A prompt (the rotation's overlap) gets `page.promptAnswer`, else its default.
+  page.on('dialog', (dialog) => dialog.accept(dialog.type() === 'prompt' ? (page.promptAnswer ?? dialog.defaultValue()) : undefined));
   return page;
 }
 
@@ -166,6 +175,112 @@ async function signIn(page, token) {
   await page.getByTestId('sign-in').click();
 }
 
+/** POST /v1/otp with an app's key; answers the status. */
+async function sendWithKey(key, phoneNumber) {
+  const response = await fetch(`${server.base}/v1/otp`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
+    body: JSON.stringify({ phoneNumber }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/** Waits until a call with `key` answers `status`: a change reaches other Worker instances within 30 s. */
+async function waitForKeyStatus(key, status, phoneNumber) {
+  const deadline = Date.now() + 35_000;
+  let last;
+  while (Date.now() < deadline) {
+    last = await sendWithKey(key, phoneNumber);
+    if (last === status) return;
+    await sleep(500);
+  }
+  throw new Error(`a call with ${key.slice(0, 11)}… kept answering ${last}, wanted ${status}`);
+}
+
+async function appsWalkThrough(page, shots) {
+  const operator = 'Browser Test';
+  await page.getByTestId('operator-name').fill(operator);
+  await page.getByTestId('operator-name').press('Tab');
+  await page.getByTestId('new-app-name').fill('Browser shop');
+  await page.getByTestId('app-create-submit').click();
+  const box = page.getByTestId('new-keys');
+  await box.waitFor({ state: 'visible' });
+  const secret = await box.locator('[data-testid="new-key"][data-kind="secret"]').innerText();
+  const publishable = await box.locator('[data-testid="new-key"][data-kind="publishable"]').innerText();
+  assert.match(secret, /^sk_[A-Za-z0-9]{40}$/);
+  assert.match(publishable, /^pk_[A-Za-z0-9]{40}$/);
+  assert.match(await box.innerText(), /never shown again/);
+  assert.equal(await box.getByTestId('copy-key').count(), 2);
+  assert.equal(await sendWithKey(secret, NUMBERS.apps[0]), 202, 'a send with the new secret key');
+
+  const row = page.locator('[data-testid="app-row"]').filter({ has: page.locator('[data-testid="app-name"]', { hasText: /^Browser shop$/ }) });
+  await row.getByTestId('key-row').nth(1).waitFor();
+  const appId = await row.getAttribute('data-app-id');
+  const { body: created } = await api(`/v1/admin/apps/${appId}`);
+  const secretId = created.app.keys.find((key) => key.kind === 'secret').id;
+  const publishableId = created.app.keys.find((key) => key.kind === 'publishable').id;
+  assert.equal(await row.locator(`[data-key-id="${secretId}"]`).getByTestId('key-prefix').innerText(), `${secret.slice(0, 11)}…`);
+  assert.equal(await row.locator('[data-testid="key-row"][data-state="active"]').count(), 2);
+  await row.screenshot({ path: join(shots, 'app-created.png') });
+
+  // Shown once: dismissed, the keys are nowhere on the page, and no listing brings them back.
+  await page.getByTestId('new-keys-done').click();
+  await box.waitFor({ state: 'hidden' });
+  await page.getByTestId('refresh').click();
+  await row.getByTestId('key-row').nth(1).waitFor();
+  const html = await page.content();
+  assert.ok(!html.includes(secret) && !html.includes(publishable), 'a key is still on the page');
+
+  // Rotation with no overlap: the old key stops, the new one works.
+  page.promptAnswer = '0';
+  await row.locator(`[data-key-id="${secretId}"]`).getByTestId('rotate-key').click();
+  await box.waitFor({ state: 'visible' });
+  const rotated = await box.locator('[data-testid="new-key"][data-kind="secret"]').innerText();
+  assert.match(rotated, /^sk_[A-Za-z0-9]{40}$/);
+  assert.notEqual(rotated, secret);
+  await row.locator(`[data-testid="key-row"][data-key-id="${secretId}"][data-state="expired"]`).waitFor();
+  await waitForKeyStatus(secret, 401, NUMBERS.apps[1]);
+  assert.equal(await sendWithKey(rotated, NUMBERS.apps[2]), 202, 'a send with the rotated key');
+  await page.getByTestId('new-keys-done').click();
+
+  await row.locator(`[data-key-id="${publishableId}"]`).getByTestId('revoke-key').click();
+  await row.locator(`[data-testid="key-row"][data-key-id="${publishableId}"][data-state="revoked"]`).waitFor();
+
+  // Settings are checked by the server, whose message is shown; valid ones are saved.
+  await row.getByTestId('app-settings').locator('summary').click();
+  await row.getByTestId('settings-json').fill('{ "otpLength": 12 }');
+  await row.getByTestId('settings-save').click();
+  await row.getByTestId('settings-error').filter({ hasText: 'settings.otpLength' }).waitFor();
+  await row.getByTestId('settings-json').fill('{ "otpLength": 8, "allowedOrigins": ["https://shop.example"] }');
+  await row.getByTestId('settings-save').click();
+  await row.getByTestId('settings-status').filter({ hasText: 'Saved' }).waitFor();
+  assert.deepEqual((await api(`/v1/admin/apps/${appId}`)).body.app.settings, { otpLength: 8, allowedOrigins: ['https://shop.example'] });
+
+  await row.getByTestId('app-disable').click();
+  await row.getByTestId('app-state').filter({ hasText: 'disabled' }).waitFor();
+  await waitForKeyStatus(rotated, 401, NUMBERS.apps[3]);
+  await row.getByTestId('app-enable').click();
+  await row.getByTestId('app-state').filter({ hasText: 'enabled' }).waitFor();
+  await waitForKeyStatus(rotated, 202, NUMBERS.apps[4]);
+
+  await row.getByTestId('app-history').locator('summary').click();
+  await row.getByTestId('app-change').nth(5).waitFor();
+  const { body: detail } = await api(`/v1/admin/apps/${appId}`);
+  assert.deepEqual(
+    detail.changes.map((change) => change.action),
+    ['app.enabled', 'app.disabled', 'app.updated', 'key.revoked', 'key.rotated', 'app.created'],
+  );
+  assert.ok(
+    detail.changes.every((change) => change.actor === operator),
+    JSON.stringify(detail.changes.map((change) => change.actor)),
+  );
+  const history = await row.getByTestId('app-changes').innerText();
+  assert.ok(!history.includes(secret) && !history.includes(rotated), 'a key in the change log');
+  await page.getByTestId('apps-panel').screenshot({ path: join(shots, 'apps.png') });
+}
+
 async function main() {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
   const shots = mkdtempSync(join(tmpdir(), 'otpd-dashboard-'));
@@ -180,7 +295,11 @@ async function main() {
   // Traffic: good numbers, a rejected one, an undeliverable one, a flaky one, one whose provider is down.
   const ids = {};
   for (const phoneNumber of [...NUMBERS.ok, NUMBERS.rejected, NUMBERS.undeliverable, NUMBERS.flaky, NUMBERS.unavailable]) {
-    const { status, body } = await api('/v1/otp', { method: 'POST', body: JSON.stringify({ phoneNumber }), headers: { Authorization: '' } });
+    const { status, body } = await api('/v1/otp', {
+      method: 'POST',
+      body: JSON.stringify({ phoneNumber }),
+      headers: { Authorization: `Bearer ${DEV_APP_KEY}` },
+    });
     assert.equal(status, 202, `POST /v1/otp for ${phoneNumber}`);
     ids[phoneNumber] = body.requestId;
   }
@@ -384,12 +503,17 @@ async function main() {
     assert.equal(jobs.resends[0].matched, matched);
   });
 
-  await check('the token survives a reload in the same tab, and signing out forgets it', async () => {
+  await check('apps: an app is created and its keys shown once; a key is rotated and one revoked, under the operator name', async () => {
+    await appsWalkThrough(page, shots);
+  });
+
+  await check('the token survives a reload in the same tab, and signing out forgets it (and the operator name)', async () => {
     await page.reload();
     await page.getByTestId('dashboard').waitFor({ state: 'visible' });
     await page.getByTestId('sign-out').click();
     await page.getByTestId('sign-in-panel').waitFor({ state: 'visible' });
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    assert.equal(await page.getByTestId('operator-name').inputValue(), '');
   });
 
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
@@ -404,6 +528,7 @@ async function main() {
     await small.getByTestId('prefix-block-row').first().waitFor();
     await small.getByTestId('locked-phone-row').first().waitFor();
     await small.getByTestId('resend-row').first().waitFor();
+    await small.getByTestId('key-row').first().waitFor();
     const widths = await small.evaluate(() => ({ page: document.documentElement.scrollWidth, screen: window.innerWidth }));
     assert.equal(widths.screen, 390);
     assert.ok(widths.page <= widths.screen, `page is ${widths.page}px wide on a ${widths.screen}px screen`);
@@ -430,6 +555,7 @@ async function main() {
     await small.screenshot({ path: join(shots, 'phone-top.png') });
     await small.getByTestId('attempts-table').screenshot({ path: join(shots, 'phone-attempts.png') });
     await small.getByTestId('resend-form').screenshot({ path: join(shots, 'phone-resend.png') });
+    await small.getByTestId('apps-panel').screenshot({ path: join(shots, 'phone-apps.png') });
   });
 
   await check('the API docs page lists every operation with an example body, with no script error', async () => {

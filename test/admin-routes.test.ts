@@ -31,7 +31,19 @@ const concrete = (path: string) =>
     .replace(':requestId', 'otp_AAAAAAAAAAAAAAAAAAAAAA')
     .replace(':resendId', 'rsd_AAAAAAAAAAAAAAAAAAAAAA')
     .replace(':prefix', '+99999')
-    .replace(':phoneNumber', '%2B919999999999');
+    .replace(':phoneNumber', '%2B919999999999')
+    .replace(':appId', 'app_doesnotexist')
+    .replace(':keyId', 'key_doesnotexist');
+
+/** A new app through the admin API, for the routes that need one. */
+async function newApp() {
+  const created = await adminJson<{ app: { id: string; keys: Array<{ id: string }> } }>('/v1/admin/apps', {
+    method: 'POST',
+    body: JSON.stringify({ name: 'Routes' }),
+  });
+  expect(created.status).toBe(201);
+  return { appId: created.body.app.id, keyId: created.body.app.keys[0]!.id };
+}
 
 /**
  * How to call each admin route so that, with the token, it does its job: the exact success
@@ -80,6 +92,27 @@ const SUCCESSFUL_CALLS: Record<string, () => Promise<Call>> = {
     init: { method: 'POST', body: JSON.stringify({ phoneNumber: uniquePhone() }) },
     status: 200,
   }),
+  'POST /v1/admin/apps': async () => ({ path: '/v1/admin/apps', init: { method: 'POST', body: JSON.stringify({ name: 'Routes' }) }, status: 201 }),
+  'GET /v1/admin/apps': async () => ({ path: '/v1/admin/apps', status: 200 }),
+  'GET /v1/admin/apps/:appId': async () => ({ path: `/v1/admin/apps/${(await newApp()).appId}`, status: 200 }),
+  'PATCH /v1/admin/apps/:appId': async () => ({
+    path: `/v1/admin/apps/${(await newApp()).appId}`,
+    init: { method: 'PATCH', body: JSON.stringify({ disabled: true }) },
+    status: 200,
+  }),
+  'POST /v1/admin/apps/:appId/keys': async () => ({
+    path: `/v1/admin/apps/${(await newApp()).appId}/keys`,
+    init: { method: 'POST', body: JSON.stringify({ kind: 'secret' }) },
+    status: 201,
+  }),
+  'POST /v1/admin/apps/:appId/keys/:keyId/rotate': async () => {
+    const { appId, keyId } = await newApp();
+    return { path: `/v1/admin/apps/${appId}/keys/${keyId}/rotate`, init: { method: 'POST' }, status: 201 };
+  },
+  'DELETE /v1/admin/apps/:appId/keys/:keyId': async () => {
+    const { appId, keyId } = await newApp();
+    return { path: `/v1/admin/apps/${appId}/keys/${keyId}`, init: { method: 'DELETE' }, status: 200 };
+  },
 };
 
 const countRows = async (table: string) => (await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table}`).first<{ n: number }>())!.n;
@@ -103,7 +136,7 @@ describe('every admin route is behind the bearer token', () => {
   ])('with %s every admin route answers 401 and changes nothing', async (_name, authorization) => {
     const routes = adminRoutes();
     expect(routes.length).toBeGreaterThanOrEqual(Object.keys(SUCCESSFUL_CALLS).length);
-    const tables = ['otp_requests', 'resend_jobs', 'prefix_blocks', 'phone_session_revocations'];
+    const tables = ['otp_requests', 'resend_jobs', 'prefix_blocks', 'phone_session_revocations', 'apps', 'api_keys', 'app_changes'];
     const before = await Promise.all(tables.map(countRows));
     for (const { method, path } of routes) {
       const init: RequestInit = { method, headers: authorization ? { Authorization: authorization } : { Authorization: '' } };
@@ -161,7 +194,7 @@ describe('the dashboard page', () => {
     expect(directives.get('connect-src')).toEqual(["'self'"]);
     const html = await response.text();
     const files = await expectOwnFilesOnly(html);
-    expect([...files.keys()].sort()).toEqual(['/static/dashboard.css', '/static/dashboard.js']);
+    expect([...files.keys()].sort()).toEqual(['/static/apps.js', '/static/dashboard.css', '/static/dashboard.js']);
     expect(html).not.toMatch(/<[^>]+\son\w+=/i);
     expect(html).not.toMatch(/<[^>]+\sstyle=/i);
     expect(html).not.toMatch(/(src|href)=["']?https?:/);

@@ -192,6 +192,8 @@ function signOut(message) {
   $('sign-out').hidden = true;
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message || '';
+  // Other sections (apps.js) drop what they show, such as keys shown once.
+  document.dispatchEvent(new Event('dashboard:signed-out'));
 }
 
 /** @param {string} candidate */
@@ -218,6 +220,8 @@ function refreshAll() {
   loadPrefixBlocks().catch(report('prefix-blocks-error'));
   loadLockedPhones().catch(report('locked-phones-error'));
   loadResends().catch(report('resend-error'));
+  // Sections in their own modules (apps.js) load on this.
+  document.dispatchEvent(new Event('dashboard:refresh'));
 }
 
 // ---- statistics
@@ -669,6 +673,7 @@ $('sign-in-form').addEventListener('submit', (event) => {
   signIn(control('token').value.trim());
 });
 $('sign-out').addEventListener('click', () => signOut(''));
+document.addEventListener('dashboard:unauthorized', () => signOut('That token was refused.'));
 $('refresh').addEventListener('click', refreshAll);
 $('range').addEventListener('change', () => loadStats().catch(report('attempts-error')));
 $('attempt-filters').addEventListener('submit', (event) => {

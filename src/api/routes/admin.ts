@@ -3,7 +3,10 @@ import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { adminAuth } from '../middleware/admin-auth';
 import { jsonBody } from '../middleware/json-body';
+import { noStore } from '../middleware/no-store';
 import { singleQueryValues } from '../middleware/single-query-values';
+import { adminAppKeyRoutes } from './admin-app-keys';
+import { adminAppRoutes } from './admin-apps';
 import { adminAttemptRoutes } from './admin-attempts';
 import { adminLockedPhoneRoutes } from './admin-locked-phones';
 import { adminPrefixBlockRoutes } from './admin-prefix-blocks';
@@ -21,6 +24,9 @@ adminRoutes.use('/v1/admin/*', adminAuth());
 // After the token check, so that without a token every admin route answers 401 and nothing else.
 adminRoutes.use('/v1/admin/*', jsonBody({ maxBytes: ADMIN_MAX_BODY_BYTES }));
 adminRoutes.use('/v1/admin/*', singleQueryValues());
+// Answers about apps carry keys (shown once) and settings: never cached.
+adminRoutes.use('/v1/admin/apps', noStore());
+adminRoutes.use('/v1/admin/apps/*', noStore());
 adminRoutes.openAPIRegistry.registerComponent('securitySchemes', 'adminBearer', {
   type: 'http',
   scheme: 'bearer',
@@ -34,3 +40,5 @@ adminRoutes.route('/', adminResendRoutes);
 adminRoutes.route('/', adminPrefixBlockRoutes);
 adminRoutes.route('/', adminSessionRoutes);
 adminRoutes.route('/', adminLockedPhoneRoutes);
+adminRoutes.route('/', adminAppRoutes);
+adminRoutes.route('/', adminAppKeyRoutes);
