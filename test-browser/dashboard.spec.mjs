@@ -3,15 +3,16 @@
  * The operator dashboard in a real headless browser: `npm run test:browser`.
  *
  * Starts `wrangler dev` (sandbox provider, throwaway local state, fast delivery reports), sends
- * some traffic through the public API (including the sandbox's misbehaving numbers), then drives
- * Debian's Chromium with playwright-core: signs in (a wrong token first), reads the charts and
- * tables (the range fitted to the data, a stuck request in the headline, an empty range shown as
- * such), filters the attempts, opens a request's timeline, lifts a prefix block, lists and lifts a
- * locked phone, runs a dry-run resend and then the resend itself, walks through the apps section
- * (creates an app and sees its keys once, rotates and revokes keys, edits settings, disables and
- * enables the app, under an operator name), and checks on a phone-sized screen
- * that the page and every table fit; then that the API docs page lists every operation. Screenshots
- * go to a temporary directory whose path is printed. Ends with one line: `N passed, M failed` (also written as JSON to
+ * some traffic through the public API as the development app (including the sandbox's misbehaving
+ * numbers), then drives Debian's Chromium with playwright-core: signs in (a wrong token first),
+ * reads the charts and tables (the range fitted to the data, a stuck request in the headline, an
+ * empty range shown as such), filters the attempts, opens a request's timeline, lifts a prefix
+ * block, lists and lifts a locked phone, runs a dry-run resend and then the resend itself, walks
+ * through the apps section (creates an app and sees its keys once, rotates and revokes keys, edits
+ * settings, disables and enables the app, under an operator name), and checks on a phone-sized
+ * screen that the page and every table fit; then that the API docs page lists every operation and
+ * sends the key typed into it. Screenshots go to a temporary directory whose path is printed. Ends
+ * with one line: `N passed, M failed` (also written as JSON to
  * $BROWSER_RESULTS_FILE when set, for the CI summary).
  */
 import assert from 'node:assert/strict';
@@ -21,7 +22,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { sleep } from '../scripts/lib/async.mjs';
 import { createDevStack } from '../scripts/lib/dev-stack.mjs';
-import { LOCAL_DEV_SECRETS } from '../scripts/lib/local-dev-secrets.mjs';
+import { DEV_APP, DEV_APP_AUTH, LOCAL_DEV_SECRETS } from '../scripts/lib/local-dev-secrets.mjs';
 import { ROOT } from '../scripts/lib/wrangler.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -36,8 +37,6 @@ const CHROMIUM_ARGS = [
 ];
 // What `npm run dev` writes to .dev.vars; the dev stack passes it with --var.
 const DEV_TOKEN = LOCAL_DEV_SECRETS.ADMIN_TOKEN;
-// The development app's documented secret key (src/apps/development-app.ts), seeded by `wrangler dev`.
-const DEV_APP_KEY = 'sk_dev_local_development_secret_key';
 const OVERALL_TIMEOUT_MS = 300_000;
 const NUMBERS = {
   ok: ['+919800000001', '+919800000002', '+919800000003', '+447700900001'],
@@ -101,6 +100,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+/** A call to this server with the admin token, unless `init.headers` gives another (the app routes take the development app's key). */
 async function api(path, init = {}) {
   const response = await fetch(`${server.base}${path}`, {
     ...init,
@@ -114,7 +114,7 @@ async function waitForStatus(requestId, wanted, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {
-    last = (await api(`/v1/otp/${requestId}`, { headers: { Authorization: `Bearer ${DEV_APP_KEY}` } })).body.status;
+    last = (await api(`/v1/otp/${requestId}`, { headers: DEV_APP_AUTH })).body.status;
     if (wanted.includes(last)) return last;
     await sleep(300);
   }
@@ -295,11 +295,7 @@ async function main() {
   // Traffic: good numbers, a rejected one, an undeliverable one, a flaky one, one whose provider is down.
   const ids = {};
   for (const phoneNumber of [...NUMBERS.ok, NUMBERS.rejected, NUMBERS.undeliverable, NUMBERS.flaky, NUMBERS.unavailable]) {
-    const { status, body } = await api('/v1/otp', {
-      method: 'POST',
-      body: JSON.stringify({ phoneNumber }),
-      headers: { Authorization: `Bearer ${DEV_APP_KEY}` },
-    });
+    const { status, body } = await api('/v1/otp', { method: 'POST', body: JSON.stringify({ phoneNumber }), headers: DEV_APP_AUTH });
     assert.equal(status, 202, `POST /v1/otp for ${phoneNumber}`);
     ids[phoneNumber] = body.requestId;
   }
@@ -575,6 +571,27 @@ async function main() {
       return create.querySelector('textarea').value;
     });
     assert.ok('phoneNumber' in JSON.parse(body), body);
+    assert.deepEqual(docs.problems, []);
+  });
+
+  await check('the API docs page sends the key in its field, which stays in the tab; without one the API answers 401', async () => {
+    const docs = await newPage(desktop);
+    await docs.goto(`${server.base}/docs`);
+    const create = docs.locator('#ops details').filter({ has: docs.locator('summary', { hasText: 'POST/v1/otp — ' }) });
+    await create.locator('summary').click();
+    assert.match(await create.locator('.needs-key').innerText(), /secretKey or publishableKey/);
+    await create.locator('textarea').fill(JSON.stringify({ phoneNumber: '+919800000055' }));
+    const answer = create.locator('pre');
+    await create.getByRole('button', { name: 'Send' }).click();
+    await answer.filter({ hasText: /^401 / }).waitFor();
+    await docs.getByTestId('key-secretKey').fill(DEV_APP.secretKey);
+    await create.getByRole('button', { name: 'Send' }).click();
+    await answer.filter({ hasText: /^202 / }).waitFor();
+    assert.match(await answer.innerText(), /"requestId":\s*"otp_/);
+    await docs.reload();
+    assert.equal(await docs.getByTestId('key-secretKey').inputValue(), DEV_APP.secretKey);
+    await docs.getByTestId('key-secretKey').fill('');
+    assert.equal(await docs.evaluate(() => sessionStorage.length), 0);
     assert.deepEqual(docs.problems, []);
   });
 
