@@ -18,7 +18,9 @@
  *   3. status polls: GET /v1/otp/:id (an app may poll; priced per poll);
  *   4. rejected, per-phone limit: the same numbers again within the minute (429);
  *   5. rejected, blocked prefix: numbers in a prefix an operator blocked (429), as pumping traffic
- *      after a block is.
+ *      after a block is;
+ *   6. the API key check: the same malformed body without a key (401) and with a valid one (400
+ *      once the key is checked): the difference is what checking a key costs a request.
  * Then prices them per million OTPs at Cloudflare's published Workers Paid rates and sets that
  * beside the SMS price (Rs 0.25 per OTP SMS).
  *
@@ -261,8 +263,22 @@ await run.main(async () => {
     ),
   );
 
+  // What checking an API key adds to a request: the same malformed body (400 after the key check,
+  // before anything else runs) with the development app's key and without any key (401 at once).
+  const keyCheckCalls = (headers, expect) =>
+    mapLimit(
+      Array.from({ length: N }, (_, i) => i),
+      4,
+      async (i) => {
+        const answer = await request('POST', `${base}/v1/otp`, { body: {}, headers: { ...headers, 'CF-Connecting-IP': ipFor(next + i) } });
+        if (answer.status !== expect) throw new Error(`key check: expected ${expect}, got ${answer.status}`);
+      },
+    );
+  phases.push(await measure('key check: no key (401)', N, () => keyCheckCalls({}, 401)));
+  phases.push(await measure('key check: valid key, then a malformed body (400)', N, () => keyCheckCalls(DEV_APP_AUTH, 400)));
+
   // Request and delivery split by where each operation happens.
-  const [delivery, verification, poll, rejectedPhone, rejectedPrefix] = phases;
+  const [delivery, verification, poll, rejectedPhone, rejectedPrefix, withoutKey, withKey] = phases;
   const whole = perUnit(delivery.delta, delivery.cpuMs, N);
   const requestSide = perUnit(delivery.delta, NaN, N, ['RateLimiter', 'PrefixGuard']);
   const consumerSide = perUnit(delivery.delta, NaN, N, ['ProviderPacer']);
@@ -297,6 +313,13 @@ await run.main(async () => {
     blockedPrefix: perUnit(rejectedPrefix.delta, rejectedPrefix.cpuMs, N),
   };
   const pollCounts = perUnit(poll.delta, poll.cpuMs, N);
+  const keyCheck = { withoutKey: perUnit(withoutKey.delta, withoutKey.cpuMs, N), withKey: perUnit(withKey.delta, withKey.cpuMs, N) };
+  keyCheck.added = {
+    d1Statements: keyCheck.withKey.d1Statements - keyCheck.withoutKey.d1Statements,
+    d1RowsRead: keyCheck.withKey.d1RowsRead - keyCheck.withoutKey.d1RowsRead,
+    d1RowsWritten: keyCheck.withKey.d1RowsWritten - keyCheck.withoutKey.d1RowsWritten,
+    runtimeCpuMs: keyCheck.withKey.runtimeCpuMs - keyCheck.withoutKey.runtimeCpuMs,
+  };
 
   const smsUsdPerMillion = (PRICES.smsInr / options.usdInr) * 1_000_000;
   const costs = {
@@ -318,6 +341,8 @@ await run.main(async () => {
   show('status poll', pollCounts);
   show('rejected (per-phone limit)', rejected.perPhone);
   show('rejected (blocked prefix)', rejected.blockedPrefix);
+  show('key check: no key (401)', keyCheck.withoutKey);
+  show('key check: valid key (400 after it)', keyCheck.withKey);
   console.log('');
   console.log('| item | per million successful OTPs (USD) |');
   console.log('|---|---:|');
@@ -338,6 +363,7 @@ await run.main(async () => {
     split,
     statusPoll: pollCounts,
     rejected,
+    keyCheck,
     costs,
     infraShare,
     d1BytesPerOtp,
