@@ -6,7 +6,8 @@ import { errorName, logWarn } from '../log';
 import { phonePrefix } from '../phone';
 import { isSandboxTestNumber } from '../providers/sandbox';
 import { clientIpKey } from './client-ip';
-import { appBudgetKey, consumeLimit, globalShardKey, ipLimitKey, phoneLimitKey, prefixGuardFor, refundLimit, unknownIpLimitKey } from './limiter-client';
+import { appBudgetKey, consumeLimit, globalShardKey, ipLimitKey, numberKeyOf, prefixGuardFor, refundLimit, unknownIpLimitKey } from './limiter-client';
+import type { AdmitRefusal } from './prefix-guard';
 
 /** Why a send was refused; each is the error code of its answer. */
 export type RefusalReason =
@@ -72,11 +73,12 @@ interface ScopeResult {
 const nothingToRefund = async () => {};
 
 /**
- * Decides whether one code may be sent: per phone (windows and a progressive cooldown), per
- * client IP, per destination prefix (with its pumping defence), against a share of the global
- * budget and the calling app's own daily budget (when it set one), and against the blocks and
- * locks on record in D1 (operator prefix blocks of any length, locked phones). Every scope is asked at once, each limiter in its own Durable Object, so each is
- * exact; the D1 record is one indexed read. When any refuses (or cannot answer), the scopes that
+ * Decides whether one code may be sent: per phone (windows and a progressive cooldown) and per
+ * destination prefix (with its pumping defence) in the prefix's one object, per client IP,
+ * against a share of the global budget and the calling app's own daily budget (when it set one),
+ * and against the blocks and locks on record in D1 (operator prefix blocks of any length, locked
+ * phones). Every scope is asked at once, each limiter in a Durable Object of its own key, so each
+ * is exact; the D1 record is one indexed read. When any refuses (or cannot answer), the scopes that
  * admitted are refunded, so a refused request consumes nothing.
  */
 export async function admitSend(env: Env, config: Config, request: SendToAdmit): Promise<Admission> {
@@ -89,20 +91,15 @@ export async function admitSend(env: Env, config: Config, request: SendToAdmit):
   const scopes: Array<[kind: 'limiter' | 'storage', Promise<ScopeResult>]> = [['limiter', ipScope]];
   // An app's test number sends no SMS: nothing to budget, pump or lock; only the caller's address is limited.
   if (!request.testNumber) {
-    scopes.push(
-      ['limiter', windowScope(env, phoneLimitKey(request.phoneNumber), config.limits.phone, 'phone_rate_limited', limits.phoneCooldown)],
-      ['limiter', globalScope(env, config)],
-      ['storage', recordedScope(env.DB, request.phoneNumber)],
-    );
+    scopes.push(['limiter', globalScope(env, config)], ['storage', recordedScope(env.DB, request.phoneNumber)]);
     if (request.app?.dailySmsBudget) {
       const rules = [{ limit: request.app.dailySmsBudget, windowSeconds: APP_BUDGET_WINDOW_SECONDS }];
       scopes.push(['limiter', windowScope(env, appBudgetKey(request.app.appId), rules, 'app_budget_exhausted')]);
     }
-    // The sandbox's test numbers are for trying the failure paths: they never feed the pumping
-    // signals (five of them in a row would look like a sequential burst and block +15555).
-    if (!(config.provider.mode === 'sandbox' && isSandboxTestNumber(request.phoneNumber))) {
-      scopes.push(['limiter', prefixScope(env, request, config)]);
-    }
+    // The sandbox's test numbers are for trying the failure paths: they keep their phone limits but
+    // never feed the pumping signals (five of them in a row would look like a sequential burst and block +15555).
+    const feedsPrefix = !(config.provider.mode === 'sandbox' && isSandboxTestNumber(request.phoneNumber));
+    scopes.push(['limiter', phoneAndPrefixScope(env, request, config, feedsPrefix)]);
   }
 
   const settled = await Promise.allSettled(scopes.map(([, scope]) => scope));
@@ -138,14 +135,33 @@ async function windowScope(
   return { refusals: [], refund: () => refundLimit(env, key, decision.eventId) };
 }
 
-async function prefixScope(env: Env, request: { requestId: string; phoneNumber: string }, config: Config): Promise<ScopeResult> {
+const PREFIX_GUARD_REFUSALS: Record<AdmitRefusal['scope'], RefusalReason> = {
+  phone: 'phone_rate_limited',
+  prefix: 'prefix_rate_limited',
+  blocked: 'prefix_blocked',
+};
+
+/**
+ * The number's windows and cooldown and its prefix's block, pumping signals and windows, in the
+ * prefix's one object: every number of a prefix goes to the same object, so both are exact.
+ */
+async function phoneAndPrefixScope(env: Env, request: { requestId: string; phoneNumber: string }, config: Config, prefixScope: boolean): Promise<ScopeResult> {
   const prefix = phonePrefix(request.phoneNumber);
-  const [numberKey, blockKey] = await Promise.all([sha256Hex(`number:${request.phoneNumber}`), sha256Hex(`block:${request.phoneNumber.slice(0, -3)}`)]);
+  const [numberKey, blockKey] = await Promise.all([numberKeyOf(request.phoneNumber), sha256Hex(`block:${request.phoneNumber.slice(0, -3)}`)]);
   const guard = prefixGuardFor(env, prefix);
-  const decision = await guard.admit({ prefix, requestId: request.requestId, numberKey, blockKey, rules: config.limits.prefix, pumping: config.pumping });
-  if (decision.allowed) return { refusals: [], refund: () => guard.refund(request.requestId) };
-  const reason = decision.blocked ? 'prefix_blocked' : 'prefix_rate_limited';
-  return { refusals: [{ reason, retryAfterSeconds: decision.retryAfterSeconds }], refund: nothingToRefund };
+  const decision = await guard.admit({
+    prefix,
+    requestId: request.requestId,
+    numberKey,
+    blockKey,
+    rules: config.limits.prefix,
+    pumping: config.pumping,
+    phone: { rules: config.limits.phone, cooldown: config.limits.phoneCooldown },
+    prefixScope,
+  });
+  if (decision.allowed) return { refusals: [], refund: () => guard.refund(request.requestId, numberKey) };
+  const refusals = decision.refusals.map((refusal) => ({ reason: PREFIX_GUARD_REFUSALS[refusal.scope], retryAfterSeconds: refusal.retryAfterSeconds }));
+  return { refusals, refund: nothingToRefund };
 }
 
 /**
