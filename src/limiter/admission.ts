@@ -5,8 +5,10 @@ import { activeBlockFrom, activeBlockStatement } from '../db/prefix-blocks';
 import { errorName, logWarn } from '../log';
 import { phonePrefix } from '../phone';
 import { isSandboxTestNumber } from '../providers/sandbox';
+import type { Taken } from './budget-leases';
 import { clientIpKey } from './client-ip';
-import { appBudgetKey, consumeLimit, globalShardKey, ipLimitKey, numberKeyOf, prefixGuardFor, refundLimit, unknownIpLimitKey } from './limiter-client';
+import { takeAppUnit, takeGlobalUnit } from './leased-budgets';
+import { consumeLimit, ipLimitKey, numberKeyOf, prefixGuardFor, refundLimit, unknownIpLimitKey } from './limiter-client';
 import type { AdmitRefusal } from './prefix-guard';
 
 /** Why a send was refused; each is the error code of its answer. */
@@ -47,8 +49,7 @@ export class AdmissionUnavailableError extends Error {
   }
 }
 
-/** An app's daily SMS budget is a rolling 24 hours. */
-export const APP_BUDGET_WINDOW_SECONDS = 86_400;
+export { APP_BUDGET_WINDOW_SECONDS } from './leased-budgets';
 
 export interface SendToAdmit {
   requestId: string;
@@ -75,13 +76,20 @@ const nothingToRefund = async () => {};
 /**
  * Decides whether one code may be sent: per phone (windows and a progressive cooldown) and per
  * destination prefix (with its pumping defence) in the prefix's one object, per client IP,
- * against a share of the global budget and the calling app's own daily budget (when it set one),
+ * against the global budget and the calling app's own daily budget (when it set one), both spent
+ * from leases this isolate holds (see budget-leases.ts),
  * and against the blocks and locks on record in D1 (operator prefix blocks of any length, locked
  * phones). Every scope is asked at once, each limiter in a Durable Object of its own key, so each
  * is exact; the D1 record is one indexed read. When any refuses (or cannot answer), the scopes that
  * admitted are refunded, so a refused request consumes nothing.
  */
-export async function admitSend(env: Env, config: Config, request: SendToAdmit): Promise<Admission> {
+export async function admitSend(
+  env: Env,
+  config: Config,
+  request: SendToAdmit,
+  /** Runs a budget lease's early refill after the answer (the request's waitUntil). */
+  background?: (work: Promise<unknown>) => void,
+): Promise<Admission> {
   const { limits } = config;
   const ipKey = clientIpKey(request.clientIp);
   // Every missing or unreadable address shares one strict bucket: never an unlimited one.
@@ -91,10 +99,13 @@ export async function admitSend(env: Env, config: Config, request: SendToAdmit):
   const scopes: Array<[kind: 'limiter' | 'storage', Promise<ScopeResult>]> = [['limiter', ipScope]];
   // An app's test number sends no SMS: nothing to budget, pump or lock; only the caller's address is limited.
   if (!request.testNumber) {
-    scopes.push(['limiter', globalScope(env, config)], ['storage', recordedScope(env.DB, request.phoneNumber)]);
-    if (request.app?.dailySmsBudget) {
-      const rules = [{ limit: request.app.dailySmsBudget, windowSeconds: APP_BUDGET_WINDOW_SECONDS }];
-      scopes.push(['limiter', windowScope(env, appBudgetKey(request.app.appId), rules, 'app_budget_exhausted')]);
+    scopes.push(
+      ['limiter', leasedScope(takeGlobalUnit(env, config, background), 'global_budget_exhausted')],
+      ['storage', recordedScope(env.DB, request.phoneNumber)],
+    );
+    const dailySmsBudget = request.app?.dailySmsBudget;
+    if (request.app && dailySmsBudget) {
+      scopes.push(['limiter', leasedScope(takeAppUnit(env, config, { appId: request.app.appId, dailySmsBudget }, background), 'app_budget_exhausted')]);
     }
     // The sandbox's test numbers are for trying the failure paths: they keep their phone limits but
     // never feed the pumping signals (five of them in a row would look like a sequential burst and block +15555).
@@ -123,14 +134,8 @@ export async function admitSend(env: Env, config: Config, request: SendToAdmit):
   throw new AdmissionUnavailableError(failedKinds.includes('limiter') ? 'limiter' : 'storage', cause);
 }
 
-async function windowScope(
-  env: Env,
-  key: string,
-  rules: Config['limits']['phone'],
-  reason: RefusalReason,
-  cooldown?: Config['limits']['phoneCooldown'],
-): Promise<ScopeResult> {
-  const decision = await consumeLimit(env, key, rules, cooldown);
+async function windowScope(env: Env, key: string, rules: Config['limits']['ip'], reason: RefusalReason): Promise<ScopeResult> {
+  const decision = await consumeLimit(env, key, rules);
   if (!decision.allowed) return { refusals: [{ reason, retryAfterSeconds: decision.retryAfterSeconds }], refund: nothingToRefund };
   return { refusals: [], refund: () => refundLimit(env, key, decision.eventId) };
 }
@@ -164,22 +169,11 @@ async function phoneAndPrefixScope(env: Env, request: { requestId: string; phone
   return { refusals, refund: nothingToRefund };
 }
 
-/**
- * The global budget is split over `globalShards` objects, each allowing its share, so no single
- * object sees every request. Sharding never admits more than the budget in total; it can deny
- * early when the shard drawn is spent while others are not, so a denied draw tries one more.
- */
-async function globalScope(env: Env, config: Config): Promise<ScopeResult> {
-  const shards = config.limits.globalShards;
-  const rules = config.limits.global.map((rule) => ({ ...rule, limit: Math.max(1, Math.floor(rule.limit / shards)) }));
-  const budget = `${config.limits.global.map((rule) => `${rule.limit}/${rule.windowSeconds}`).join(',')}@${shards}`;
-  const first = Math.floor(Math.random() * shards);
-  let result = await windowScope(env, globalShardKey(budget, first), rules, 'global_budget_exhausted');
-  if (result.refusals.length > 0 && shards > 1) {
-    const second = (first + 1 + Math.floor(Math.random() * (shards - 1))) % shards;
-    result = await windowScope(env, globalShardKey(budget, second), rules, 'global_budget_exhausted');
-  }
-  return result;
+/** A unit of a leased budget (global, the app's): spent locally, given back locally on refund. */
+async function leasedScope(taking: Promise<Taken>, reason: RefusalReason): Promise<ScopeResult> {
+  const taken = await taking;
+  if (!taken.ok) return { refusals: [{ reason, retryAfterSeconds: taken.retryAfterSeconds }], refund: nothingToRefund };
+  return { refusals: [], refund: async () => taken.giveBack() };
 }
 
 /** Operator prefix blocks of any length (and mirrored automatic ones) and phone locks: one D1 round trip. */
