@@ -142,10 +142,10 @@ describe('GET /v1/admin/requests?format=csv', () => {
     expect(response.headers.get('X-Next-Cursor')).toBeNull();
     const lines = (await response.text()).trimEnd().split('\r\n');
     expect(lines[0]).toBe(
-      'requestId,createdAt,status,effectiveStatus,origin,phoneNumber,attempts,sentAt,deliveryStatus,deliveredAt,verifiedAt,lastErrorCode,lastErrorMessage,replacesRequestId,resendId',
+      'requestId,createdAt,appId,testNumber,status,effectiveStatus,origin,phoneNumber,attempts,sentAt,deliveryStatus,deliveredAt,verifiedAt,lastErrorCode,lastErrorMessage,replacesRequestId,resendId',
     );
     expect(lines).toHaveLength(3);
-    expect(lines[1]).toContain(`${b.id},${new Date(since + 2000).toISOString()},sent,`);
+    expect(lines[1]).toContain(`${b.id},${new Date(since + 2000).toISOString()},,false,sent,`);
     // A leading + would make a spreadsheet evaluate the cell; the apostrophe keeps it text.
     expect(lines[1]).toContain(`,'${phone},`);
     expect(lines[2]).toContain(`${a.id},`);
