@@ -8,7 +8,7 @@ import { deliverSendJobs } from './support/queue';
 import { recordingQueue, withQueue } from './support/recording-queue';
 import { fetchWithEnv } from './support/worker';
 
-/** The operators' views of two apps' requests: filtered by app, counted by app. Resends by app: admin-by-app-resend.test.ts. */
+/** The operators' views of two apps' requests: filtered by app, counted by app. Resends by app: resend-by-app.test.ts. */
 
 const TEST_NUMBER = '+15005550009';
 interface AdminRequest {
