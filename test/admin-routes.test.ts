@@ -194,7 +194,21 @@ describe('the dashboard page', () => {
     expect(directives.get('connect-src')).toEqual(["'self'"]);
     const html = await response.text();
     const files = await expectOwnFilesOnly(html);
-    expect([...files.keys()].sort()).toEqual(['/static/apps.js', '/static/dashboard.css', '/static/dashboard.js']);
+    expect([...files.keys()].sort()).toEqual([
+      '/static/app-filter.js',
+      '/static/apps.js',
+      '/static/dashboard.css',
+      '/static/dashboard.js',
+      '/static/recent-requests.js',
+    ]);
+    // What the module scripts import is this origin's too, served as a script, and imports nothing more.
+    const imports = new Set([...files.values()].flatMap((text) => [...text.matchAll(/\bfrom '\.\/([\w-]+\.js)';/g)].map((match) => match[1]!)));
+    expect([...imports].sort()).toEqual(['apps-kit.js', 'dashboard-kit.js']);
+    for (const name of imports) {
+      const imported = await SELF.fetch(`https://otp.test/static/${name}`);
+      expect([imported.status, imported.headers.get('Content-Type')], name).toEqual([200, expect.stringMatching(/^text\/javascript\b/)]);
+      expect(await imported.text(), name).not.toMatch(/\bfrom '/);
+    }
     expect(html).not.toMatch(/<[^>]+\son\w+=/i);
     expect(html).not.toMatch(/<[^>]+\sstyle=/i);
     expect(html).not.toMatch(/(src|href)=["']?https?:/);
