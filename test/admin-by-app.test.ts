@@ -147,7 +147,7 @@ describe('statistics by app', () => {
       appId: support.id,
     });
     await insertRequestRow({ phoneNumber: phone(), createdAt: at(31), status: 'sent', sentAt: at(31), appId: support.id });
-    await insertRequestRow({ phoneNumber: phone(), createdAt: at(5), status: 'expired' });
+    await insertRequestRow({ phoneNumber: phone(), createdAt: at(5), status: 'expired', appId: null });
     await insertAttemptRow({ requestId: a1.id, attemptNumber: 1, startedAt: at(1), durationMs: 5, outcome: 'sent', provider: 'sandbox' });
     for (const n of [1, 2]) {
       await insertAttemptRow({ requestId: a2.id, attemptNumber: n, startedAt: at(3), durationMs: 5, outcome: 'retry', errorCode: 'provider_unavailable' });

@@ -91,7 +91,7 @@ describe('bulk resend by app', () => {
     await insertRequestRow({ phoneNumber: many, createdAt: at(1), status: 'failed', appId: checkout.id });
     const newestInA = await insertRequestRow({ phoneNumber: many, createdAt: at(2), status: 'expired', appId: checkout.id });
     const inB = await insertRequestRow({ phoneNumber: many, createdAt: at(3), status: 'failed', appId: support.id });
-    const beforeApps = await insertRequestRow({ phoneNumber: many, createdAt: at(4), status: 'failed' });
+    const beforeApps = await insertRequestRow({ phoneNumber: many, createdAt: at(4), status: 'failed', appId: null });
     // A code verified, or still live, in another app does not stand for this app's.
     const v = await insertRequestRow({ phoneNumber: verifiedElsewhere, createdAt: at(5), status: 'failed', appId: checkout.id });
     await insertRequestRow({ phoneNumber: verifiedElsewhere, createdAt: at(6), status: 'verified', verifiedAt: at(7), appId: support.id });
