@@ -223,7 +223,7 @@ function refreshAll() {
   loadPrefixBlocks().catch(report('prefix-blocks-error'));
   loadLockedPhones().catch(report('locked-phones-error'));
   loadResends().catch(report('resend-error'));
-  // Sections in their own modules (apps.js) load on this.
+  // Sections in their own modules (apps.js, app-filter.js, recent-requests.js) load on this.
   document.dispatchEvent(new Event('dashboard:refresh'));
 }
 
