@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { adminFetch, adminJson } from './support/admin';
+import { TEST_APP } from './support/apps';
 import { insertAttemptRow, insertRequestRow, privateWindow } from './support/audit-seed';
 import { uniquePhone } from './support/fixtures';
 
@@ -145,7 +146,7 @@ describe('GET /v1/admin/requests?format=csv', () => {
       'requestId,createdAt,appId,testNumber,status,effectiveStatus,origin,phoneNumber,attempts,sentAt,deliveryStatus,deliveredAt,verifiedAt,lastErrorCode,lastErrorMessage,replacesRequestId,resendId',
     );
     expect(lines).toHaveLength(3);
-    expect(lines[1]).toContain(`${b.id},${new Date(since + 2000).toISOString()},,false,sent,`);
+    expect(lines[1]).toContain(`${b.id},${new Date(since + 2000).toISOString()},${TEST_APP.id},false,sent,`);
     // A leading + would make a spreadsheet evaluate the cell; the apostrophe keeps it text.
     expect(lines[1]).toContain(`,'${phone},`);
     expect(lines[2]).toContain(`${a.id},`);
