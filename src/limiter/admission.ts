@@ -75,12 +75,12 @@ const nothingToRefund = async () => {};
 
 /**
  * Decides whether one code may be sent: per phone (windows and a progressive cooldown) and per
- * destination prefix (with its pumping defence) in the prefix's one object, per client IP,
- * against the global budget and the calling app's own daily budget (when it set one), both spent
- * from leases this isolate holds (see budget-leases.ts),
- * and against the blocks and locks on record in D1 (operator prefix blocks of any length, locked
- * phones). Every scope is asked at once, each limiter in a Durable Object of its own key, so each
- * is exact; the D1 record is one indexed read. When any refuses (or cannot answer), the scopes that
+ * destination prefix (with its pumping defence) in the prefix's one object, per client IP, against
+ * the global budget and the calling app's own daily budget (when it set one), both spent from
+ * leases this isolate holds (see budget-leases.ts), and against the blocks and locks on record in
+ * D1 (operator prefix blocks of any length, locked phones). Every scope is asked at once, each
+ * limiter in a Durable Object of its own key, so each is exact (a budget never exceeded); the D1
+ * record is one indexed read. When any refuses (or cannot answer), the scopes that
  * admitted are refunded, so a refused request consumes nothing.
  */
 export async function admitSend(
