@@ -9,6 +9,7 @@ import { recordingQueue as faultyQueue, withFailingBatchOf } from './support/fau
 import { attemptRows, requestRow } from './support/fixtures';
 import { deliver } from './support/queue';
 import { recordingQueue } from './support/recording-queue';
+import { waitFor } from './support/wait';
 import {
   attemptRowsOf,
   deliverWebhookJobs,
@@ -129,13 +130,20 @@ describe('a receiver that fails for a while gets the event later', () => {
     expect(again.body.webhook.disabledAt).toBeNull();
   });
 
-  it('two copies of one job: one posts, the other waits for the lease and then finds it delivered', async () => {
+  it('two copies of one job: one posts; the other, in the same batch or while the post is under way, waits for the lease', async () => {
     const { testEnv, eventId } = await pendingEvent();
-    const calls = receiver();
-    const { result } = await deliverWebhookJobs(testEnv, [eventId, eventId]);
-    expect(calls).toHaveLength(1);
+    let answer: (response: Response) => void = () => {};
+    const calls = receiver(() => new Promise<Response>((resolve) => (answer = resolve)));
+    const inFlight = deliverWebhookJobs(testEnv, [eventId, eventId]);
+    await waitFor(() => calls.length === 1, 'the first post');
+    // Another consumer gets a copy meanwhile: the event is leased, so it posts nothing.
+    const concurrent = await deliverWebhookJobs(testEnv, [eventId]);
+    expect(concurrent.result.retryMessages).toEqual([expect.objectContaining({ delaySeconds: expect.any(Number) })]);
+    answer(new Response(null, { status: 200 }));
+    const { result } = await inFlight;
     expect(result.explicitAcks).toHaveLength(1);
     expect(result.retryMessages).toHaveLength(1);
+    // Once delivered, any later copy is acked without a post.
     expect((await deliverWebhookJobs(testEnv, [eventId])).result.explicitAcks).toHaveLength(1);
     expect(calls).toHaveLength(1);
   });
@@ -172,6 +180,8 @@ describe('OTP delivery never waits for webhooks', () => {
     expect(result.retryMessages).toEqual([]);
     expect((await requestRow(requestId)).status).toBe('sent');
     expect(await attemptRows(requestId)).toEqual([expect.objectContaining({ outcome: 'sent' })]);
+    // Written on the usual path (no deferred record), with its delivery report scheduled.
+    expect(sends.messages.map((message) => (message.body as { type: string }).type)).toEqual(['status_check']);
     const [event] = await eventRows(requestId);
     expect(event).toMatchObject({ type: 'otp.sent', state: 'pending', attempts: 0 });
 
