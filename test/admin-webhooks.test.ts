@@ -31,8 +31,8 @@ async function rotate(appId: string, body?: Record<string, unknown>) {
   return { status: response.status, body: await response.json<WebhookAnswer>() };
 }
 
-/** One event of `app` posted to a receiver answering `status`; answers the event id. */
-async function postedEvent(appId: string, secretKey: string, status = 200) {
+/** One event of the app whose key is `secretKey`, posted to a receiver answering `status`. */
+async function postedEvent(secretKey: string, status = 200) {
   const setup = webhookTestEnv();
   providerAccepting();
   const calls = receiver(() => new Response(null, { status }));
@@ -89,7 +89,7 @@ describe('setting a webhook', () => {
     expect(JSON.parse(changes[1]!.detail_json).changed).toEqual(['url', 'includePhoneNumber']);
     // Posts are still signed with the first secret.
     await putWebhook(app.id, { url: RECEIVER_URL });
-    const { calls } = await postedEvent(app.id, app.secretKey);
+    const { calls } = await postedEvent(app.secretKey);
     expect(verified(calls[0]!, secret)).toMatchObject({ type: 'otp.sent' });
   });
 
@@ -150,13 +150,13 @@ describe('rotating the secret', () => {
     expect(second).not.toBe(first);
     expect(rotated.body.webhook.secretVersion).toBe(2);
     expect(Date.parse(rotated.body.webhook.previousSecretUntil!)).toBeGreaterThan(Date.now() + 86_000_000);
-    const overlapping = await postedEvent(app.id, app.secretKey);
+    const overlapping = await postedEvent(app.secretKey);
     expect(overlapping.calls[0]!.headers['webhook-signature']!.split(' ')).toHaveLength(2);
     expect(verified(overlapping.calls[0]!, first)).toMatchObject({ type: 'otp.sent' });
     expect(verified(overlapping.calls[0]!, second)).toMatchObject({ type: 'otp.sent' });
 
     const third = (await rotate(app.id, { overlapSeconds: 0 })).body.secret!;
-    const after = await postedEvent(app.id, app.secretKey);
+    const after = await postedEvent(app.secretKey);
     expect(after.calls[0]!.headers['webhook-signature']!.split(' ')).toHaveLength(1);
     expect(verified(after.calls[0]!, third)).toMatchObject({ type: 'otp.sent' });
     expect(() => verified(after.calls[0]!, second)).toThrow(/signature/i);
@@ -173,8 +173,8 @@ describe('deliveries and redelivery', () => {
   it('lists events newest first, filtered by state and paged; one event shows its attempts', async () => {
     const app = await makeApp();
     await setReceiver(app.id);
-    const failed = await postedEvent(app.id, app.secretKey, 503);
-    const delivered = await postedEvent(app.id, app.secretKey, 200);
+    const failed = await postedEvent(app.secretKey, 503);
+    const delivered = await postedEvent(app.secretKey, 200);
     const all = await adminJson<{ deliveries: Array<{ eventId: string; state: string }>; nextCursor: string | null }>(
       `${webhookPath(app.id)}/deliveries?limit=1`,
     );
@@ -200,7 +200,7 @@ describe('deliveries and redelivery', () => {
   it('redelivers one event (even a delivered one) and every failed one, through the queue, recorded in the change log', async () => {
     const app = await makeApp();
     await setReceiver(app.id);
-    const delivered = await postedEvent(app.id, app.secretKey, 200);
+    const delivered = await postedEvent(app.secretKey, 200);
     const queue = webhookTestEnv();
     const one = await adminFetch(
       `${webhookPath(app.id)}/redeliver`,
@@ -215,8 +215,8 @@ describe('deliveries and redelivery', () => {
     expect(calls.map((call) => call.headers['webhook-id'])).toEqual([delivered.eventId]);
 
     // Two events that failed for good (a day of retries, squeezed here into a D1 update).
-    const a = await postedEvent(app.id, app.secretKey, 500);
-    const b = await postedEvent(app.id, app.secretKey, 500);
+    const a = await postedEvent(app.secretKey, 500);
+    const b = await postedEvent(app.secretKey, 500);
     await env.DB.prepare("UPDATE webhook_events SET state = 'failed' WHERE id IN (?1, ?2)").bind(a.eventId, b.eventId).run();
     const all = await adminFetch(`${webhookPath(app.id)}/redeliver`, { method: 'POST', body: JSON.stringify({ allFailed: true }) }, queue.testEnv);
     expect(await all.json()).toEqual({ redelivered: 2, more: false });
@@ -236,7 +236,7 @@ describe('deliveries and redelivery', () => {
   it('refuses: an event of another app (404), one being posted now (409), an app without a webhook (404)', async () => {
     const app = await makeApp();
     await setReceiver(app.id);
-    const { eventId } = await postedEvent(app.id, app.secretKey, 500);
+    const { eventId } = await postedEvent(app.secretKey, 500);
     const other = await makeApp();
     await setReceiver(other.id);
     const post = (appId: string, body: unknown) => adminFetch(`${webhookPath(appId)}/redeliver`, { method: 'POST', body: JSON.stringify(body) });
