@@ -3,15 +3,17 @@
  * The operator dashboard in a real headless browser: `npm run test:browser`.
  *
  * Starts `wrangler dev` (sandbox provider, throwaway local state, fast delivery reports), sends
- * some traffic through the public API (including the sandbox's misbehaving numbers), then drives
- * Debian's Chromium with playwright-core: signs in (a wrong token first), reads the charts and
- * tables (the range fitted to the data, a stuck request in the headline, an empty range shown as
- * such), filters the attempts, opens a request's timeline, lifts a prefix block, lists and lifts a
- * locked phone, runs a dry-run resend and then the resend itself, walks through the apps section
- * (creates an app and sees its keys once, rotates and revokes keys, edits settings, disables and
- * enables the app, sets, rotates and removes its webhook, under an operator name), and checks on a phone-sized screen
- * that the page and every table fit; then that the API docs page lists every operation. Screenshots
- * go to a temporary directory whose path is printed. Ends with one line: `N passed, M failed` (also written as JSON to
+ * some traffic through the public API as the development app (including the sandbox's misbehaving
+ * numbers), then drives Debian's Chromium with playwright-core: signs in (a wrong token first),
+ * reads the charts and tables (the range fitted to the data, a stuck request in the headline, an
+ * empty range shown as such), filters the attempts, opens a request's timeline, lifts a prefix
+ * block, lists and lifts a locked phone, runs a dry-run resend and then the resend itself, walks
+ * through the apps section (creates an app and sees its keys once, rotates and revokes keys, edits
+ * settings, disables and enables the app, sets, rotates and removes its webhook, under an
+ * operator name), and checks on a phone-sized
+ * screen that the page and every table fit; then that the API docs page lists every operation and
+ * sends the key typed into it. Screenshots go to a temporary directory whose path is printed. Ends
+ * with one line: `N passed, M failed` (also written as JSON to
  * $BROWSER_RESULTS_FILE when set, for the CI summary).
  */
 import assert from 'node:assert/strict';
@@ -21,7 +23,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { sleep } from '../scripts/lib/async.mjs';
 import { createDevStack } from '../scripts/lib/dev-stack.mjs';
-import { LOCAL_DEV_SECRETS } from '../scripts/lib/local-dev-secrets.mjs';
+import { DEV_APP, DEV_APP_AUTH, LOCAL_DEV_SECRETS } from '../scripts/lib/local-dev-secrets.mjs';
 import { ROOT } from '../scripts/lib/wrangler.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -36,8 +38,6 @@ const CHROMIUM_ARGS = [
 ];
 // What `npm run dev` writes to .dev.vars; the dev stack passes it with --var.
 const DEV_TOKEN = LOCAL_DEV_SECRETS.ADMIN_TOKEN;
-// The development app's documented secret key (src/apps/development-app.ts), seeded by `wrangler dev`.
-const DEV_APP_KEY = 'sk_dev_local_development_secret_key';
 const OVERALL_TIMEOUT_MS = 300_000;
 const NUMBERS = {
   ok: ['+919800000001', '+919800000002', '+919800000003', '+447700900001'],
@@ -50,6 +50,8 @@ const NUMBERS = {
   // Sends with the apps' keys: each in its own destination prefix and number block.
   apps: ['+919711100061', '+919622200062', '+918533300063', '+917444400064', '+916355500065'],
 };
+// A second app with one failed request, written straight to D1 (the development app makes the rest).
+const SECOND_APP = { id: 'app_browsersecond', name: 'Second app', requestId: 'otp_SecondAppSecondApp0001', phone: '+919800000055' };
 const BLOCKS = [
   { prefix: '+88216', durationSeconds: 3600, note: 'premium range, lifted by the test' },
   { prefix: '+88217', durationSeconds: 3600, note: 'premium range: a longer note that has to wrap on a phone-sized screen' },
@@ -101,6 +103,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+/** A call to this server with the admin token, unless `init.headers` gives another (the app routes take the development app's key). */
 async function api(path, init = {}) {
   const response = await fetch(`${server.base}${path}`, {
     ...init,
@@ -114,7 +117,7 @@ async function waitForStatus(requestId, wanted, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {
-    last = (await api(`/v1/otp/${requestId}`, { headers: { Authorization: `Bearer ${DEV_APP_KEY}` } })).body.status;
+    last = (await api(`/v1/otp/${requestId}`, { headers: DEV_APP_AUTH })).body.status;
     if (wanted.includes(last)) return last;
     await sleep(300);
   }
@@ -127,12 +130,12 @@ async function newPage(context) {
   page.problems = [];
   page.on('pageerror', (error) => page.problems.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
-    // A refused token answers 401 on purpose, a service without the locked-phones route 404,
-    // settings and webhook URLs the server refuses 400, and an app without a webhook 404; the
-    // browser logs those fetches as errors.
+    // A refused token answers 401 on purpose, a service without the locked-phones route 404 (and
+    // the apps route, as the app selector's test stubs it), settings and webhook URLs the server
+    // refuses 400, and an app without a webhook 404; the browser logs those fetches as errors.
     const expected =
       /status of 401/.test(message.text()) ||
-      (/status of 404/.test(message.text()) && message.location().url.endsWith('/v1/admin/locked-phones')) ||
+      (/status of 404/.test(message.text()) && /\/v1\/admin\/(locked-phones|apps)$/.test(message.location().url)) ||
       (/status of 400/.test(message.text()) && /\/v1\/admin\/apps\/app_[^/]+(\/webhook)?$/.test(message.location().url)) ||
       (/status of 404/.test(message.text()) && /\/v1\/admin\/apps\/app_[^/]+\/webhook$/.test(message.location().url));
     if (message.type() === 'error' && !expected) page.problems.push(`console: ${message.text()}`);
@@ -177,11 +180,15 @@ async function signIn(page, token) {
   await page.getByTestId('sign-in').click();
 }
 
-/** POST /v1/otp with an app's key; answers the status. */
+/**
+ * POST /v1/otp with an app's key; answers the status. From a client address of its own: with the
+ * traffic above, on a fast machine the walk-through's sends would otherwise reach the per-address
+ * limit (10 a minute) and be refused for that, not for the key.
+ */
 async function sendWithKey(key, phoneNumber) {
   const response = await fetch(`${server.base}/v1/otp`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}`, 'CF-Connecting-IP': '198.51.100.7' },
     body: JSON.stringify({ phoneNumber }),
     signal: AbortSignal.timeout(10_000),
   });
@@ -330,11 +337,7 @@ async function main() {
   // Traffic: good numbers, a rejected one, an undeliverable one, a flaky one, one whose provider is down.
   const ids = {};
   for (const phoneNumber of [...NUMBERS.ok, NUMBERS.rejected, NUMBERS.undeliverable, NUMBERS.flaky, NUMBERS.unavailable]) {
-    const { status, body } = await api('/v1/otp', {
-      method: 'POST',
-      body: JSON.stringify({ phoneNumber }),
-      headers: { Authorization: `Bearer ${DEV_APP_KEY}` },
-    });
+    const { status, body } = await api('/v1/otp', { method: 'POST', body: JSON.stringify({ phoneNumber }), headers: DEV_APP_AUTH });
     assert.equal(status, 202, `POST /v1/otp for ${phoneNumber}`);
     ids[phoneNumber] = body.requestId;
   }
@@ -542,6 +545,52 @@ async function main() {
     await appsWalkThrough(page, shots);
   });
 
+  await check('the app selector keeps the figures, requests, attempts and resend form to one app', async () => {
+    const at = Date.now() - 60_000;
+    await server.d1(
+      `INSERT INTO apps (id, name, settings_json, created_at, updated_at) VALUES ('${SECOND_APP.id}', '${SECOND_APP.name}', '{}', ${at}, ${at});
+       INSERT INTO otp_requests (id, phone_number, phone_prefix, status, origin, created_at, updated_at, expires_at, attempts, app_id, last_error_code)
+       VALUES ('${SECOND_APP.requestId}', '${SECOND_APP.phone}', '+91980', 'failed', 'api', ${at}, ${at}, ${at + 300_000}, 1, '${SECOND_APP.id}', 'provider_rejected_request');
+       INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, http_status, error_code, provider)
+       VALUES ('${SECOND_APP.requestId}', 1, ${at}, ${at + 5}, 5, 'failed', 400, 'provider_rejected_request', 'sandbox')`,
+    );
+    await page.getByTestId('filter-phone').fill('');
+    await page.getByTestId('refresh').click();
+    // Listed from GET /v1/admin/apps, or from the statistics' byApp on a service without it.
+    for (const id of [SECOND_APP.id, 'app_localdev']) await page.locator(`[data-testid="app-filter"] option[value="${id}"]`).waitFor({ state: 'attached' });
+    await page.getByTestId('app-filter').selectOption(SECOND_APP.id);
+    await page.getByTestId('card-requests').locator('.value').filter({ hasText: /^1$/ }).waitFor();
+    const onlySecond = (testId) =>
+      page.waitForFunction(
+        ([id, app]) => {
+          const rows = [...document.querySelectorAll(`[data-testid="${id}"]`)];
+          return rows.length === 1 && rows[0].dataset.appId === app;
+        },
+        [testId, SECOND_APP.id],
+      );
+    await onlySecond('recent-request-row');
+    await onlySecond('attempt-row');
+    await page.getByTestId('resend-dry-run').click();
+    await page.getByTestId('resend-result').filter({ hasText: 'Dry run' }).waitFor();
+    assert.equal(await page.getByTestId('resend-result').getAttribute('data-matched'), '1');
+    await page.getByTestId('recent-request-open').click();
+    await page.getByTestId('request-app').filter({ hasText: SECOND_APP.id }).waitFor();
+    await page.getByTestId('app-filter').selectOption('');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="recent-request-row"]').length > 1);
+    assert.ok(Number((await page.getByTestId('card-requests').locator('.value').innerText()).trim()) > 1);
+  });
+
+  await check('without GET /v1/admin/apps, the app selector lists the apps the statistics have seen', async () => {
+    const APPS_ROUTE = /\/v1\/admin\/apps$/;
+    await page.route(APPS_ROUTE, (route) =>
+      route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'not_found', message: 'Not found' } }) }),
+    );
+    await page.getByTestId('refresh').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="app-filter"]').dataset.source === 'stats');
+    for (const id of [SECOND_APP.id, 'app_localdev']) await page.locator(`[data-testid="app-filter"] option[value="${id}"]`).waitFor({ state: 'attached' });
+    await page.unroute(APPS_ROUTE);
+  });
+
   await check('the token survives a reload in the same tab, and signing out forgets it (and the operator name)', async () => {
     await page.reload();
     await page.getByTestId('dashboard').waitFor({ state: 'visible' });
@@ -610,6 +659,27 @@ async function main() {
       return create.querySelector('textarea').value;
     });
     assert.ok('phoneNumber' in JSON.parse(body), body);
+    assert.deepEqual(docs.problems, []);
+  });
+
+  await check('the API docs page sends the key in its field, which stays in the tab; without one the API answers 401', async () => {
+    const docs = await newPage(desktop);
+    await docs.goto(`${server.base}/docs`);
+    const create = docs.locator('#ops details').filter({ has: docs.locator('summary', { hasText: 'POST/v1/otp — ' }) });
+    await create.locator('summary').click();
+    assert.match(await create.locator('.needs-key').innerText(), /secretKey or publishableKey/);
+    await create.locator('textarea').fill(JSON.stringify({ phoneNumber: '+919800000055' }));
+    const answer = create.locator('pre');
+    await create.getByRole('button', { name: 'Send' }).click();
+    await answer.filter({ hasText: /^401 / }).waitFor();
+    await docs.getByTestId('key-secretKey').fill(DEV_APP.secretKey);
+    await create.getByRole('button', { name: 'Send' }).click();
+    await answer.filter({ hasText: /^202 / }).waitFor();
+    assert.match(await answer.innerText(), /"requestId":\s*"otp_/);
+    await docs.reload();
+    assert.equal(await docs.getByTestId('key-secretKey').inputValue(), DEV_APP.secretKey);
+    await docs.getByTestId('key-secretKey').fill('');
+    assert.equal(await docs.evaluate(() => sessionStorage.length), 0);
     assert.deepEqual(docs.problems, []);
   });
 

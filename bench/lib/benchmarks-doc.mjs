@@ -279,6 +279,17 @@ function costView(outcome) {
       objectCalls: fmt(perPhone.doRequests, 0),
       objectRowsWritten: fmt(perPhone.doSqlRowsWritten + perPhone.doKvWrites, 0),
     },
+    // Older kept runs predate apps and have no key-check phases.
+    keyCheck: r.keyCheck
+      ? {
+          withoutKey: unitCounts(r.keyCheck.withoutKey),
+          withKey: unitCounts(r.keyCheck.withKey),
+          addedD1RowsRead: fmt(r.keyCheck.added.d1RowsRead, 2),
+          addedD1RowsWritten: fmt(r.keyCheck.added.d1RowsWritten, 2),
+          addedD1Statements: fmt(r.keyCheck.added.d1Statements, 2),
+          addedCpuMs: fmt(r.keyCheck.added.runtimeCpuMs, 2),
+        }
+      : null,
     d1Growth: r.d1BytesPerOtp ? { bytesPerOtp: fmtInt(r.d1BytesPerOtp), gbMonthPerMillion: fmt((r.d1BytesPerOtp * 1e6) / 1e9, 1) } : null,
     top: {
       first: { name: first[0], usd: fmt(first[1], 2) },

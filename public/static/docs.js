@@ -1,7 +1,10 @@
 // @ts-check
 /**
  * The API reference page's script (public/docs.html): every operation of the OpenAPI document with
- * its description, a form for its parameters and body, and the live answer when it is tried.
+ * its description, a form for its parameters and body, and the live answer when it is tried. A
+ * field per bearer scheme of the document (an app's secret or publishable key, the admin token)
+ * holds what an operation that needs it sends as `Authorization: Bearer …`; the values stay in
+ * this tab (sessionStorage), as the dashboard's token does.
  */
 
 /**
@@ -11,14 +14,20 @@
  * @typedef {{
  *   summary?: string, description?: string, parameters?: Parameter[],
  *   requestBody?: { content?: Record<string, { schema?: Schema }> },
+ *   security?: Array<Record<string, string[]>>,
  * }} Operation
- * @typedef {{ paths: Record<string, Record<string, Operation>>, components: { schemas: Record<string, Schema> } }} OpenApi
+ * @typedef {{ type: string, scheme?: string, description?: string }} SecurityScheme
+ * @typedef {{
+ *   paths: Record<string, Record<string, Operation>>,
+ *   components: { schemas: Record<string, Schema>, securitySchemes?: Record<string, SecurityScheme> },
+ * }} OpenApi
  */
 
 /** @type {OpenApi} */
 const spec = await (await fetch('/openapi.json')).json();
 const root = document.getElementById('ops');
-if (!root) throw new Error('docs.html has no #ops');
+const keysRoot = document.getElementById('keys');
+if (!root || !keysRoot) throw new Error('docs.html has no #ops or #keys');
 root.textContent = '';
 /**
  * @template {keyof HTMLElementTagNameMap} K
@@ -32,11 +41,52 @@ const el = (tag, props = {}, ...children) => {
   e.append(...children);
   return e;
 };
+
+/** The bearer schemes an operation may name, each with the field that holds its value. */
+const KEY_STORAGE_PREFIX = 'otpd.docs.key.';
+/** @type {Map<string, HTMLInputElement>} */
+const keyFields = new Map();
+for (const [name, scheme] of Object.entries(spec.components.securitySchemes ?? {})) {
+  if (scheme.type !== 'http' || scheme.scheme !== 'bearer') continue;
+  const input = el('input', {
+    id: `key-${name}`,
+    type: 'password',
+    autocomplete: 'off',
+    spellcheck: false,
+    value: sessionStorage.getItem(KEY_STORAGE_PREFIX + name) ?? '',
+  });
+  input.dataset.testid = `key-${name}`;
+  input.oninput = () => {
+    const value = input.value.trim();
+    if (value) sessionStorage.setItem(KEY_STORAGE_PREFIX + name, value);
+    else sessionStorage.removeItem(KEY_STORAGE_PREFIX + name);
+  };
+  keyFields.set(name, input);
+  keysRoot.append(el('label', { htmlFor: input.id, textContent: `${name}: ${scheme.description || 'bearer token'}` }), input);
+}
+
+/**
+ * The Authorization header for an operation: the first of its schemes whose field holds a value.
+ * @param {Operation} op
+ * @returns {string | null}
+ */
+function authorizationFor(op) {
+  for (const requirement of op.security ?? []) {
+    for (const name of Object.keys(requirement)) {
+      const value = keyFields.get(name)?.value.trim();
+      if (value) return `Bearer ${value}`;
+    }
+  }
+  return null;
+}
+
 for (const [path, methods] of Object.entries(spec.paths)) {
   for (const [method, op] of Object.entries(methods)) {
     /** @type {Array<{ p: Parameter, input: HTMLInputElement }>} */
     const fields = [];
     const box = el('div', { className: 'op' }, el('p', { textContent: op.description || '' }));
+    const schemes = (op.security ?? []).flatMap((requirement) => Object.keys(requirement));
+    if (schemes.length) box.append(el('p', { className: 'needs-key', textContent: `Sends the key above: ${schemes.join(' or ')}` }));
     for (const p of op.parameters || []) {
       const input = el('input', { placeholder: String(p.schema?.example ?? '') });
       fields.push({ p, input });
@@ -63,6 +113,8 @@ for (const [path, methods] of Object.entries(spec.paths)) {
         else if (p.in === 'header') headers[p.name] = input.value;
       }
       if (body) headers['Content-Type'] = 'application/json';
+      const authorization = authorizationFor(op);
+      if (authorization) headers.Authorization = authorization;
       const res = await fetch(url + (query.size ? `?${query}` : ''), { method: method.toUpperCase(), headers, body: body?.value });
       out.textContent = `${res.status} ${res.statusText}\n${await res.text()}`;
     };

@@ -29,12 +29,16 @@ export function recordingDb() {
   return { db, statements };
 }
 
-const AUDIT_TABLES = /^SCAN (otp_requests|delivery_attempts|status_checks|resend_jobs)\b(?!.*USING)/;
-
-/** Plan lines that read a whole table of `tables` row by row. */
-export async function tableScans(sql: string, args: unknown[], tables: RegExp = AUDIT_TABLES): Promise<string[]> {
+export async function queryPlan(sql: string, args: unknown[]): Promise<string[]> {
   const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
     .bind(...args)
     .all<{ detail: string }>();
-  return results.map((row) => row.detail).filter((detail) => tables.test(detail));
+  return results.map((row) => row.detail);
+}
+
+const AUDIT_TABLES = /^SCAN (otp_requests|delivery_attempts|status_checks|resend_jobs)\b(?!.*USING)/;
+
+/** Plan lines that read a whole table of `tables` (the audit tables by default) row by row. */
+export async function tableScans(sql: string, args: unknown[], tables: RegExp = AUDIT_TABLES): Promise<string[]> {
+  return (await queryPlan(sql, args)).filter((detail) => tables.test(detail));
 }
