@@ -144,9 +144,12 @@ export function recordWebhookAttemptStatements(db: D1Database, record: WebhookAt
   ];
 }
 
+/** What an event whose job was dead-lettered records as its last error. */
+export const DEAD_LETTERED = 'dead_lettered';
+
 /** Ends an event whose job was dead-lettered, unless it moved on meanwhile. */
 export function failDeadLetteredEventStatement(db: D1Database, eventId: string): D1PreparedStatement {
   return db
-    .prepare(`UPDATE webhook_events SET state = 'failed', lease_until = NULL, last_error_code = 'dead_lettered' WHERE id = ?1 AND state = 'pending'`)
-    .bind(eventId);
+    .prepare(`UPDATE webhook_events SET state = 'failed', lease_until = NULL, last_error_code = ?2 WHERE id = ?1 AND state = 'pending'`)
+    .bind(eventId, DEAD_LETTERED);
 }
