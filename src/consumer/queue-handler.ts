@@ -1,8 +1,7 @@
-import { type Config, ConfigError, loadConfig } from '../config';
 import { handleStatusChecks } from '../delivery-reports/run-checks';
-import { logError } from '../log';
 import { type RecordAttempts, type ResendFanout, type SendJob, type StatusCheck, WorkMessage } from '../queue/messages';
 import { handleResendFanouts } from '../resend/fanout';
+import { configOrRetryBatch } from './batch-config';
 import { handleRecordAttempts } from './record-attempts';
 import { handleDeadLetterBatch } from './record-dead-letters';
 import { deadLetterUnreadable } from './reject-to-dead-letters';
@@ -29,15 +28,8 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
   if (webhooks === 'work') return handleWebhookBatch(batch, env);
   if (webhooks === 'dead_letters') return handleWebhookDeadLetters(batch, env);
   if (isDeadLetterQueue(batch.queue)) return handleDeadLetterBatch(batch, env);
-  let config: Config;
-  try {
-    config = loadConfig(env);
-  } catch (error) {
-    // Nothing can be sent correctly with a broken config; keep the jobs until it is fixed.
-    logError('config.invalid', { problems: error instanceof ConfigError ? error.problems.join('; ') : String(error) });
-    batch.retryAll({ delaySeconds: 60 });
-    return;
-  }
+  const config = configOrRetryBatch(batch, env);
+  if (!config) return;
 
   const sends: Parsed<SendJob> = [];
   const records: Parsed<RecordAttempts> = [];

@@ -1,11 +1,12 @@
 import { mapWithConcurrency } from '../concurrency';
-import { type Config, ConfigError, loadConfig } from '../config';
+import type { Config } from '../config';
 import { deadLetterStatement } from '../db/dead-letters';
 import { type ClaimedEvent, claimEvents, readEventStates } from '../db/webhook-delivery';
 import type { WebhookRow } from '../db/webhooks';
 import { errorName, logError, logInfo, logWarn } from '../log';
 import { WebhookDelivery } from '../queue/webhook-messages';
 import { type AttemptResult, attemptDelivery, type DeliveryClock, recordAttempt, systemDeliveryClock } from '../webhooks/attempt-delivery';
+import { configOrRetryBatch } from './batch-config';
 
 /** Added to the posts' time in a batch for the lease: it outlasts the batch's posts and their records. */
 const LEASE_MARGIN_MS = 15_000;
@@ -21,14 +22,8 @@ type Job = { message: Message<unknown>; eventId: string };
  * webhooks at most, never a code.
  */
 export async function handleWebhookBatch(batch: MessageBatch<unknown>, env: Env, clock: DeliveryClock = systemDeliveryClock): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig(env);
-  } catch (error) {
-    logError('config.invalid', { problems: error instanceof ConfigError ? error.problems.join('; ') : String(error) });
-    batch.retryAll({ delaySeconds: 60 });
-    return;
-  }
+  const config = configOrRetryBatch(batch, env);
+  if (!config) return;
   const jobs: Job[] = [];
   for (const message of batch.messages) {
     const parsed = WebhookDelivery.safeParse(message.body);

@@ -7,7 +7,7 @@ import { adminFetch } from './admin';
 import { withKey } from './apps';
 import { PROVIDER_URL, SEND_ROUTE, startMessagingEnv, TEST_OTP_SECRET, uniquePhone } from './fixtures';
 import { interceptOrigin, json, type RecordedCall, type Responder } from './outbound';
-import { deliver } from './queue';
+import { deliver, recordRetryDelays } from './queue';
 import { recordingQueue } from './recording-queue';
 import { fetchWithEnv } from './worker';
 
@@ -74,16 +74,7 @@ let jobCounter = 0;
 export async function deliverWebhookJobsAt(testEnv: Env, eventIds: string[], now: number, random = () => 0.5) {
   const messages = jobBodies(eventIds).map((body) => ({ id: `hook-${++jobCounter}`, timestamp: new Date(now), attempts: 1, body }));
   const batch = createMessageBatch('otp-webhooks', messages);
-  const delays = new Map<string, number | undefined>();
-  for (const message of batch.messages) {
-    const retry = message.retry.bind(message);
-    Object.defineProperty(message, 'retry', {
-      value: (options?: QueueRetryOptions) => {
-        delays.set(message.id, options?.delaySeconds);
-        retry(options);
-      },
-    });
-  }
+  const delays = recordRetryDelays(batch);
   const ctx = createExecutionContext();
   await handleWebhookBatch(batch, testEnv, { now: () => now, random });
   const result = await getQueueResult(batch, ctx);
