@@ -285,7 +285,10 @@ await run.main(async () => {
   const split = {
     request: {
       workerInvocations: delivery.delta.workerInvocations.fetch / N,
-      doRequests: requestSide.doRequests,
+      // On the request path (what a send waits for) apart from budget leases, which are amortized
+      // over the units they hold and mostly taken in the background: reported on their own.
+      doRequests: requestSide.doRequests - (requestSide.doRequestsByMethod['RateLimiter.lease'] ?? 0),
+      leaseCalls: requestSide.doRequestsByMethod['RateLimiter.lease'] ?? 0,
       d1: statementsWhere(delivery.delta, (label) => REQUEST_SIDE_STATEMENTS.test(label), N),
       queueWrites: whole.queueWrites,
     },

@@ -108,6 +108,13 @@ const configSchema = z
       prefix: setting('PREFIX_LIMITS', windowRules, '60/60,600/3600', 'per destination prefix (`+` and 5 digits)'),
       global: setting('GLOBAL_SEND_LIMIT', windowRules, '6000/60', 'all sends; 503 when spent'),
       globalShards: setting('GLOBAL_SHARDS', integer(1, 256), '16', 'objects the global budget is split over'),
+      budgetLeaseUnits: setting(
+        'BUDGET_LEASE_UNITS',
+        integer(1, 1000),
+        '16',
+        "most units of the global budget (per shard) or an app's daily budget one isolate leases in one call; never more than 1/32 of the window",
+      ),
+      budgetLeaseSeconds: setting('BUDGET_LEASE_SECONDS', integer(1, 300), '10', 'how long an isolate may spend a leased block of budget'),
       verifyFailures: setting(
         'VERIFY_FAILURE_LIMITS',
         windowRules,

@@ -52,6 +52,8 @@ const NUMBERS = {
   // The API reference's sends: each in a destination prefix and number block of its own, as above.
   docs: ['+919733300071', '+918644400072', '+917555500073'],
 };
+// A second app with one failed request, written straight to D1 (the development app makes the rest).
+const SECOND_APP = { id: 'app_browsersecond', name: 'Second app', requestId: 'otp_SecondAppSecondApp0001', phone: '+919800000055' };
 const BLOCKS = [
   { prefix: '+88216', durationSeconds: 3600, note: 'premium range, lifted by the test' },
   { prefix: '+88217', durationSeconds: 3600, note: 'premium range: a longer note that has to wrap on a phone-sized screen' },
@@ -130,11 +132,12 @@ async function newPage(context) {
   page.problems = [];
   page.on('pageerror', (error) => page.problems.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
-    // A refused token answers 401 on purpose, a service without the locked-phones route 404, and
-    // settings the server refuses 400; the browser logs those fetches as errors.
+    // A refused token answers 401 on purpose, a service without the locked-phones route 404 (and
+    // the apps route, as the app selector's test stubs it), and settings the server refuses 400;
+    // the browser logs those fetches as errors.
     const expected =
       /status of 401/.test(message.text()) ||
-      (/status of 404/.test(message.text()) && message.location().url.endsWith('/v1/admin/locked-phones')) ||
+      (/status of 404/.test(message.text()) && /\/v1\/admin\/(locked-phones|apps)$/.test(message.location().url)) ||
       (/status of 400/.test(message.text()) && /\/v1\/admin\/apps\/app_[^/]+$/.test(message.location().url));
     if (message.type() === 'error' && !expected) page.problems.push(`console: ${message.text()}`);
   });
@@ -541,6 +544,52 @@ async function main() {
 
   await check('apps: an app is created and its keys shown once; a key is rotated and one revoked, under the operator name', async () => {
     await appsWalkThrough(page, shots);
+  });
+
+  await check('the app selector keeps the figures, requests, attempts and resend form to one app', async () => {
+    const at = Date.now() - 60_000;
+    await server.d1(
+      `INSERT INTO apps (id, name, settings_json, created_at, updated_at) VALUES ('${SECOND_APP.id}', '${SECOND_APP.name}', '{}', ${at}, ${at});
+       INSERT INTO otp_requests (id, phone_number, phone_prefix, status, origin, created_at, updated_at, expires_at, attempts, app_id, last_error_code)
+       VALUES ('${SECOND_APP.requestId}', '${SECOND_APP.phone}', '+91980', 'failed', 'api', ${at}, ${at}, ${at + 300_000}, 1, '${SECOND_APP.id}', 'provider_rejected_request');
+       INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, http_status, error_code, provider)
+       VALUES ('${SECOND_APP.requestId}', 1, ${at}, ${at + 5}, 5, 'failed', 400, 'provider_rejected_request', 'sandbox')`,
+    );
+    await page.getByTestId('filter-phone').fill('');
+    await page.getByTestId('refresh').click();
+    // Listed from GET /v1/admin/apps, or from the statistics' byApp on a service without it.
+    for (const id of [SECOND_APP.id, 'app_localdev']) await page.locator(`[data-testid="app-filter"] option[value="${id}"]`).waitFor({ state: 'attached' });
+    await page.getByTestId('app-filter').selectOption(SECOND_APP.id);
+    await page.getByTestId('card-requests').locator('.value').filter({ hasText: /^1$/ }).waitFor();
+    const onlySecond = (testId) =>
+      page.waitForFunction(
+        ([id, app]) => {
+          const rows = [...document.querySelectorAll(`[data-testid="${id}"]`)];
+          return rows.length === 1 && rows[0].dataset.appId === app;
+        },
+        [testId, SECOND_APP.id],
+      );
+    await onlySecond('recent-request-row');
+    await onlySecond('attempt-row');
+    await page.getByTestId('resend-dry-run').click();
+    await page.getByTestId('resend-result').filter({ hasText: 'Dry run' }).waitFor();
+    assert.equal(await page.getByTestId('resend-result').getAttribute('data-matched'), '1');
+    await page.getByTestId('recent-request-open').click();
+    await page.getByTestId('request-app').filter({ hasText: SECOND_APP.id }).waitFor();
+    await page.getByTestId('app-filter').selectOption('');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="recent-request-row"]').length > 1);
+    assert.ok(Number((await page.getByTestId('card-requests').locator('.value').innerText()).trim()) > 1);
+  });
+
+  await check('without GET /v1/admin/apps, the app selector lists the apps the statistics have seen', async () => {
+    const APPS_ROUTE = /\/v1\/admin\/apps$/;
+    await page.route(APPS_ROUTE, (route) =>
+      route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'not_found', message: 'Not found' } }) }),
+    );
+    await page.getByTestId('refresh').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="app-filter"]').dataset.source === 'stats');
+    for (const id of [SECOND_APP.id, 'app_localdev']) await page.locator(`[data-testid="app-filter"] option[value="${id}"]`).waitFor({ state: 'attached' });
+    await page.unroute(APPS_ROUTE);
   });
 
   await check('the token survives a reload in the same tab, and signing out forgets it (and the operator name)', async () => {

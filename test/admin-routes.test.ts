@@ -194,7 +194,28 @@ describe('the dashboard page', () => {
     expect(directives.get('connect-src')).toEqual(["'self'"]);
     const html = await response.text();
     const files = await expectOwnFilesOnly(html);
-    expect([...files.keys()].sort()).toEqual(['/static/apps.js', '/static/dashboard.css', '/static/dashboard.js']);
+    expect([...files.keys()].sort()).toEqual([
+      '/static/app-filter.js',
+      '/static/apps.js',
+      '/static/dashboard.css',
+      '/static/dashboard.js',
+      '/static/recent-requests.js',
+    ]);
+    // What the module scripts import, and what those import in turn, is this origin's too, served as a script.
+    const importsOf = (text: string) => [...text.matchAll(/\bfrom '([^']+)';/g)].map((match) => match[1]!);
+    const pending = [...files.values()].flatMap(importsOf);
+    const imports = new Set<string>();
+    while (pending.length > 0) {
+      const specifier = pending.pop()!;
+      expect(specifier, 'a relative import of this origin').toMatch(/^\.\/[\w-]+\.js$/);
+      const name = specifier.slice(2);
+      if (imports.has(name)) continue;
+      imports.add(name);
+      const imported = await SELF.fetch(`https://otp.test/static/${name}`);
+      expect([imported.status, imported.headers.get('Content-Type')], name).toEqual([200, expect.stringMatching(/^text\/javascript\b/)]);
+      pending.push(...importsOf(await imported.text()));
+    }
+    expect([...imports].sort()).toEqual(['apps-kit.js', 'dashboard-kit.js']);
     expect(html).not.toMatch(/<[^>]+\son\w+=/i);
     expect(html).not.toMatch(/<[^>]+\sstyle=/i);
     expect(html).not.toMatch(/(src|href)=["']?https?:/);

@@ -22,6 +22,8 @@ describe('configuration', () => {
         ],
         phoneCooldown: { scheduleSeconds: [30, 60, 120, 300], resetSeconds: 3600 },
         globalShards: 16,
+        budgetLeaseUnits: 16,
+        budgetLeaseSeconds: 10,
         allowedCountryCodes: null,
       },
       provider: { mode: 'sandbox', ratePerSecond: 20, baseUrl: 'https://api.startmessaging.com' },

@@ -249,6 +249,7 @@ function costView(outcome) {
     },
     split: {
       requestObjectCalls: fmt(r.split.request.doRequests, 0),
+      requestLeaseCalls: fmt(r.split.request.leaseCalls ?? 0, 2),
       requestD1Statements: fmt(r.split.request.d1.statements, 0),
       requestD1RowsWritten: fmt(r.split.request.d1.rowsWritten, 0),
       deliveryD1Statements: fmt(r.split.delivery.d1.statements, 0),

@@ -247,7 +247,7 @@ export interface paths {
         };
         /**
          * Delivery statistics for a time range (operators)
-         * @description Counts by status and outcome, delivery success rate, attempts per request, provider latency percentiles (nearest rank), top error codes, by country calling code and per time bucket, and the requests in flight now (queued or sending; stuck when untouched for 2 minutes). Defaults: the last 24 hours, a bucket giving at most 120 points. `since=first` starts at the first request before `until` (at least 15 minutes back).
+         * @description Counts by status and outcome, delivery success rate, attempts per request, provider latency percentiles (nearest rank), top error codes, by country calling code, by app and per time bucket, and the requests in flight now (queued or sending; stuck when untouched for 2 minutes). `appId` keeps every figure, in flight included, to one app. Defaults: the last 24 hours, a bucket giving at most 120 points. `since=first` starts at the first request before `until` (at least 15 minutes back).
          */
         get: operations["getStats"];
         put?: never;
@@ -270,7 +270,7 @@ export interface paths {
         put?: never;
         /**
          * Bulk resend through the queue, or count what it would match (operators)
-         * @description Each matching phone gets one new request (new id, new code, `origin: operator_resend`, linked to the request it replaces), unless it verified since, has a newer live code, is prefix-blocked or reached its daily cap. Short resend windows do not apply. Sends are spread at RESEND_SENDS_PER_SECOND.
+         * @description Each matching phone gets one new request per app it has matches in (new id, new code, `origin: operator_resend`, in the app of the request it replaces and linked to it), unless it verified since or has a newer live code in that app, is prefix-blocked or reached its daily cap. `filter.appId` keeps the resend to one app. Short resend windows do not apply. Sends are spread at RESEND_SENDS_PER_SECOND.
          */
         post: operations["createResend"];
         delete?: never;
@@ -666,6 +666,10 @@ export interface components {
         };
         AdminRequest: {
             requestId: string;
+            /** @description The app whose key asked; null for requests made before apps existed */
+            appId: string | null;
+            /** @description Sent to one of the app’s test numbers: a fixed code, no provider call */
+            testNumber: boolean;
             status: components["schemas"]["RequestStatus"];
             effectiveStatus: components["schemas"]["RequestStatus"] & unknown;
             /** @enum {string} */
@@ -695,9 +699,12 @@ export interface components {
         AdminAttempt: {
             attemptId: number;
             requestId: string;
+            appId: string | null;
             phoneNumber: string;
             /** @enum {string} */
             origin: "api" | "operator_resend";
+            /** @description The provider called (startmessaging, sandbox), or test_number, which calls none; null for attempts recorded before apps */
+            provider: string | null;
             attemptNumber: number;
             startedAt: string;
             finishedAt: string;
@@ -727,6 +734,8 @@ export interface components {
             until: string;
             /** @enum {string} */
             bucket: "1m" | "5m" | "15m" | "1h" | "6h" | "1d";
+            /** @description The app every figure is of; null: every app */
+            appId: string | null;
             requests: {
                 total: number;
                 byStatus: {
@@ -801,6 +810,20 @@ export interface components {
                 expired: number;
                 verified: number;
             }[];
+            /** @description Requests by app, most first; with appId, that app only */
+            byApp: {
+                /** @description null: requests made before apps existed */
+                appId: string | null;
+                /** @description The app’s name; null when it has none on record */
+                name: string | null;
+                requests: number;
+                /** @description Requests the provider accepted */
+                sent: number;
+                verified: number;
+                failed: number;
+                /** @description verified ÷ sent */
+                conversion: number | null;
+            }[];
             series: {
                 start: string;
                 requests: number;
@@ -844,6 +867,11 @@ export interface components {
                  * @example 2026-11-26T10:00:00Z
                  */
                 until?: number | string;
+                /**
+                 * @description Only this app’s requests; without it, every app’s (each new request stays in its own app)
+                 * @example app_localdev
+                 */
+                appId?: string;
                 phoneNumbers?: string[];
                 requestIds?: string[];
             };
@@ -863,15 +891,16 @@ export interface components {
                 status: ("failed" | "expired" | "sent")[];
                 since: string;
                 until: string;
+                appId?: string;
                 phoneNumbers?: string[];
                 requestIds?: string[];
             };
             /** @description Requests the filter matched when the resend was created */
             matched: number;
             pagesDone: number;
-            /** @description New requests created and queued: one per phone at most */
+            /** @description New requests created and queued: one per phone and app at most */
             enqueued: number;
-            /** @description Matches that got no new code: already_resent (the phone was covered by an earlier match), verified_since, newer_request (the phone has a newer live code), prefix_blocked, daily_cap */
+            /** @description Matches that got no new code: same_phone (an older match of the phone in the same app, or one this resend already covered there), verified_since, newer_request (the phone has a newer live code in that app), prefix_blocked, daily_cap (the phone’s requests in every app) */
             skipped: {
                 total: number;
                 byReason: {
@@ -1768,6 +1797,8 @@ export interface operations {
     listRequests: {
         parameters: {
             query?: {
+                /** @description Only this app’s requests (an exact app id) */
+                appId?: string;
                 /** @description E.164; encode the + as %2B (a bare + also works) */
                 phoneNumber?: string;
                 /** @description Stored status; comma-separated, any of queued, sending, sent, delivered, failed, expired, verified, superseded */
@@ -1949,6 +1980,8 @@ export interface operations {
     listAttempts: {
         parameters: {
             query?: {
+                /** @description Only attempts of this app’s requests (an exact app id) */
+                appId?: string;
                 /** @description E.164; encode the + as %2B (a bare + also works) */
                 phoneNumber?: string;
                 requestId?: string;
@@ -2042,6 +2075,8 @@ export interface operations {
                 /** @description ISO 8601 date-time, or epoch milliseconds */
                 until?: string;
                 bucket?: "1m" | "5m" | "15m" | "1h" | "6h" | "1d";
+                /** @description Every figure of this app’s requests only (an exact app id) */
+                appId?: string;
             };
             header?: never;
             path?: never;
@@ -2185,7 +2220,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Dry run: how many requests (and distinct phones) match; nothing changed */
+            /** @description Dry run: how many requests match, and how many distinct phones (once per app: the most new requests the resend can make); nothing changed */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

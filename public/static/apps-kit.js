@@ -5,6 +5,10 @@
  * box that shows new keys once.
  */
 
+import { $, h, pill } from './dashboard-kit.js';
+
+export { $, h, pill };
+
 /**
  * Attributes of an element made by h(): `class`, `on<event>` listeners, and the rest as attributes.
  * @typedef {Record<string, string | boolean | null | undefined | ((event: Event) => unknown)>} Attributes
@@ -17,33 +21,8 @@ export const OPERATOR_KEY = 'otpd.operator';
 export const OPERATOR_PATTERN = /^[\x20-\x7e]{1,64}$/;
 
 /** @param {string} id */
-export const $ = (id) => {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`dashboard.html has no #${id}`);
-  return element;
-};
-/** @param {string} id */
 export const input = (id) => /** @type {HTMLInputElement} */ ($(id));
 
-/**
- * An element whose values are all put in as text, never as markup.
- * @param {string} tag
- * @param {Attributes | null} [attrs]
- * @param {...Child} children
- */
-export function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === 'class') el.className = String(value);
-    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
-    else el.setAttribute(key, value === true ? '' : String(value));
-  }
-  for (const child of children) if (child !== null && child !== undefined) el.append(child);
-  return el;
-}
-/** @param {string} value */
-export const pill = (value) => h('span', { class: `pill ${value}` }, value);
 /** @param {string | null} iso */
 export const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '—');
 /** @param {string} label @param {Child} content */

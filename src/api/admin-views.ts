@@ -10,6 +10,8 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export function adminRequestView(row: OtpRequestRow, now: number) {
   return {
     requestId: row.id,
+    appId: row.app_id,
+    testNumber: row.test_number === 1,
     status: row.status,
     effectiveStatus: effectiveStatus(row, now),
     origin: row.origin,
@@ -37,8 +39,10 @@ export function attemptView(row: AttemptRow) {
   return {
     attemptId: row.id,
     requestId: row.request_id,
+    appId: row.app_id,
     phoneNumber: row.phone_number,
     origin: row.origin,
+    provider: row.provider,
     attemptNumber: row.attempt_number,
     startedAt: iso(row.started_at)!,
     finishedAt: iso(row.finished_at)!,
@@ -127,6 +131,7 @@ export function resendJobView(job: ResendJobRow) {
       status: filter.statuses,
       since: iso(filter.since)!,
       until: iso(filter.until)!,
+      ...(filter.appId ? { appId: filter.appId } : {}),
       ...(filter.phoneNumbers ? { phoneNumbers: filter.phoneNumbers } : {}),
       ...(filter.requestIds ? { requestIds: filter.requestIds } : {}),
     },

@@ -82,13 +82,18 @@ async function admitAndRecord(
   const testNumber = input.testCode !== undefined;
   let admission: Awaited<ReturnType<typeof admitSend>>;
   try {
-    admission = await admitSend(env, config, {
-      requestId,
-      phoneNumber: input.phoneNumber,
-      clientIp: input.clientIp,
-      app: { appId: caller.appId, dailySmsBudget: caller.settings.dailySmsBudget },
-      testNumber,
-    });
+    admission = await admitSend(
+      env,
+      config,
+      {
+        requestId,
+        phoneNumber: input.phoneNumber,
+        clientIp: input.clientIp,
+        app: { appId: caller.appId, dailySmsBudget: caller.settings.dailySmsBudget },
+        testNumber,
+      },
+      waitUntil,
+    );
   } catch (error) {
     if (!(error instanceof AdmissionUnavailableError)) throw error;
     logError('limiter.unavailable', { failed: error.failed, error: error.message });

@@ -343,7 +343,7 @@ function meteredObjectClass(Base, className, methods) {
   return Metered;
 }
 
-export const RateLimiter = meteredObjectClass(RateLimiterBase, 'RateLimiter', ['consume', 'refund', 'alarm']);
+export const RateLimiter = meteredObjectClass(RateLimiterBase, 'RateLimiter', ['consume', 'lease', 'refund', 'alarm']);
 export const PrefixGuard = meteredObjectClass(PrefixGuardBase, 'PrefixGuard', ['admit', 'refund', 'recordVerification', 'status', 'block', 'lift', 'alarm']);
 export const ProviderPacer = meteredObjectClass(ProviderPacerBase, 'ProviderPacer', ['reserve']);
 

@@ -12,8 +12,8 @@
  * - `RATE_LIMITER`, `PREFIX_GUARD`, `PROVIDER_PACER`: `idFromName` and `get` give a stand-in
  *   stub whose methods answer what the real object answers to a key it has never seen, which is
  *   every key of the benchmark: `consume` admits (`{ allowed: true, remaining, retryAfterSeconds:
- *   0, eventId }`, `remaining` as the real window log computes it for an empty log), `admit`
- *   admits (`{ allowed: true }`), `refund` does nothing. The pacer is not on the admit path; its
+ *   0, eventId }`, `remaining` as the real window log computes it for an empty log), `lease`
+ *   grants every unit asked for, `admit` admits (`{ allowed: true }`), `refund` does nothing. The pacer is not on the admit path; its
  *   stand-in refuses every call, so a request that reached it would fail loudly.
  *
  * Everything the Worker itself does still runs: Hono routing and middleware, zod validation,
@@ -34,7 +34,7 @@ import { DEVELOPMENT_APP } from '../../../src/apps/development-app.ts';
 import { hashApiKey, visiblePrefix } from '../../../src/apps/key-material.ts';
 import worker from '../../../src/index.ts';
 import { AdmitInput } from '../../../src/limiter/prefix-guard.ts';
-import { ConsumeInput } from '../../../src/limiter/rate-limiter.ts';
+import { ConsumeInput, LeaseInput } from '../../../src/limiter/rate-limiter.ts';
 
 // The classes the wrangler config binds; the stand-ins stand in front of them, they never run.
 export { PrefixGuard, ProviderPacer, RateLimiter } from '../../../src/index.ts';
@@ -158,6 +158,10 @@ const rateLimiterStub = {
   },
   settle: async () => {},
   refund: async () => {},
+  lease: async (input) => {
+    checkOnce('RateLimiter.lease', LeaseInput, input);
+    return { units: input.units, leaseId: nextEventId++, retryAfterSeconds: 0 };
+  },
 };
 
 const prefixGuardStub = {

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { listAttempts } from '../../db/audit-queries';
 import { ATTEMPT_OUTCOMES } from '../../db/delivery-attempts';
-import { ErrorCodeParam, listParam, PageParams, PageSchema, PhoneQueryParam, TimeParam } from '../admin-schemas';
+import { AppIdParam, ErrorCodeParam, listParam, PageParams, PageSchema, PhoneQueryParam, TimeParam } from '../admin-schemas';
 import { attemptView } from '../admin-views';
 import type { AppEnv } from '../app-env';
 import { viewColumns } from '../csv';
@@ -22,6 +22,7 @@ const listAttemptsRoute = createRoute({
   security: ADMIN_BEARER,
   request: {
     query: z.object({
+      appId: AppIdParam.optional().openapi({ description: 'Only attempts of this app’s requests (an exact app id)' }),
       phoneNumber: PhoneQueryParam.optional(),
       requestId: RequestIdSchema.optional().openapi({ param: { name: 'requestId', in: 'query' } }),
       outcome: listParam(ATTEMPT_OUTCOMES, 'Attempt outcome').optional(),
@@ -48,8 +49,10 @@ const ATTEMPT_CSV_COLUMNS = viewColumns<ReturnType<typeof attemptView>>(
   'attemptId',
   'startedAt',
   'requestId',
+  'appId',
   'phoneNumber',
   'origin',
+  'provider',
   'attemptNumber',
   'outcome',
   'httpStatus',
@@ -61,11 +64,12 @@ const ATTEMPT_CSV_COLUMNS = viewColumns<ReturnType<typeof attemptView>>(
 );
 
 export const adminAttemptRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(listAttemptsRoute, async (c) => {
-  const { phoneNumber, requestId, outcome, errorCode, since, until, ...page } = c.req.valid('query');
+  const { appId, phoneNumber, requestId, outcome, errorCode, since, until, ...page } = c.req.valid('query');
+  const filter = { appId, phoneNumber, requestId, outcomes: outcome, errorCode, since, until };
   const { rows, nextCursor } = await readPaged(
     'attempts',
     page,
-    (after, count) => listAttempts(c.env.DB, { phoneNumber, requestId, outcomes: outcome, errorCode, since, until }, { after, limit: count }),
+    (after, count) => listAttempts(c.env.DB, filter, { after, limit: count }),
     (row) => ({ at: row.started_at, id: row.id }),
   );
   const attempts = rows.map(attemptView);

@@ -5,7 +5,7 @@ import { DELIVERY_STATUSES, REQUEST_ORIGINS, RequestStatus } from '../../db/requ
 import { CHECK_RESULTS } from '../../db/status-checks';
 import { ApiError } from '../../errors';
 import { RESEND_ID_PATTERN } from '../../ids';
-import { ErrorCodeParam, listParam, PageParams, PageSchema, PhoneQueryParam, TimeParam } from '../admin-schemas';
+import { AppIdParam, ErrorCodeParam, listParam, PageParams, PageSchema, PhoneQueryParam, TimeParam } from '../admin-schemas';
 import { adminRequestView, attemptView, statusCheckView, timeline } from '../admin-views';
 import type { AppEnv } from '../app-env';
 import { type CsvColumn, viewColumns } from '../csv';
@@ -18,6 +18,8 @@ import { RequestIdSchema, RequestStatusSchema } from '../schemas';
 const AdminRequest = z
   .object({
     requestId: z.string(),
+    appId: z.string().nullable().openapi({ description: 'The app whose key asked; null for requests made before apps existed' }),
+    testNumber: z.boolean().openapi({ description: 'Sent to one of the app’s test numbers: a fixed code, no provider call' }),
     status: RequestStatusSchema,
     effectiveStatus: RequestStatusSchema.openapi({ description: 'As apps see it: an active request past its expiry reads expired' }),
     origin: z.enum(REQUEST_ORIGINS),
@@ -45,8 +47,13 @@ export const AdminAttempt = z
   .object({
     attemptId: z.number().int(),
     requestId: z.string(),
+    appId: z.string().nullable(),
     phoneNumber: z.string(),
     origin: z.enum(REQUEST_ORIGINS),
+    provider: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The provider called (startmessaging, sandbox), or test_number, which calls none; null for attempts recorded before apps' }),
     attemptNumber: z.number().int(),
     startedAt: z.string(),
     finishedAt: z.string(),
@@ -87,6 +94,7 @@ const listRequestsRoute = createRoute({
   security: ADMIN_BEARER,
   request: {
     query: z.object({
+      appId: AppIdParam.optional(),
       phoneNumber: PhoneQueryParam.optional(),
       status: listParam(RequestStatus.options as [RequestStatus, ...RequestStatus[]], 'Stored status').optional(),
       origin: z.enum(REQUEST_ORIGINS).optional(),
@@ -137,7 +145,7 @@ const getRequestRoute = createRoute({
 
 type RequestView = ReturnType<typeof adminRequestView>;
 const REQUEST_CSV_COLUMNS: CsvColumn<RequestView>[] = [
-  ...viewColumns<RequestView>('requestId', 'createdAt', 'status', 'effectiveStatus', 'origin', 'phoneNumber', 'attempts', 'sentAt'),
+  ...viewColumns<RequestView>('requestId', 'createdAt', 'appId', 'testNumber', 'status', 'effectiveStatus', 'origin', 'phoneNumber', 'attempts', 'sentAt'),
   ...viewColumns<RequestView>('deliveryStatus', 'deliveredAt', 'verifiedAt'),
   ['lastErrorCode', (r) => r.lastError?.code],
   ['lastErrorMessage', (r) => r.lastError?.message],
@@ -146,11 +154,12 @@ const REQUEST_CSV_COLUMNS: CsvColumn<RequestView>[] = [
 
 export const adminRequestRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(listRequestsRoute, async (c) => {
-    const { phoneNumber, status, origin, errorCode, resendId, since, until, ...page } = c.req.valid('query');
+    const { appId, phoneNumber, status, origin, errorCode, resendId, since, until, ...page } = c.req.valid('query');
+    const filter = { appId, phoneNumber, statuses: status, origin, errorCode, resendId, since, until };
     const { rows, nextCursor } = await readPaged(
       'requests',
       page,
-      (after, count) => listRequests(c.env.DB, { phoneNumber, statuses: status, origin, errorCode, resendId, since, until }, { after, limit: count }),
+      (after, count) => listRequests(c.env.DB, filter, { after, limit: count }),
       (row) => ({ at: row.created_at, id: row.id }),
     );
     const now = Date.now();
