@@ -3,8 +3,8 @@
  * The example app (examples/login) in a real headless browser: `npm run test:example`.
  *
  * Starts the service (scripts/lib/test-service.mjs: $OTP_BASE_URL when set, else a wrangler dev of
- * this tree), makes an app for the example through the admin API as an operator would, starts the
- * example's own wrangler dev with that app's keys, allows the example's origin, and then drives
+ * this tree), makes an app for the example through the admin API as an operator would (allowing the
+ * example's origin), starts the example's own wrangler dev with that app's keys, and then drives
  * Debian's Chromium with playwright-core through the whole flow: types a phone number, reads the
  * code from the sandbox listing, types it, and sees "logged in", and the events the service posted
  * to the example's webhook receiver. It also checks that the backend takes a token once, refuses a
@@ -19,6 +19,7 @@ import { chromium } from 'playwright-core';
 import { sleep } from '../scripts/lib/async.mjs';
 import { createDevStack } from '../scripts/lib/dev-stack.mjs';
 import { DEV_APP_AUTH, LOCAL_DEV_SECRETS } from '../scripts/lib/local-dev-secrets.mjs';
+import { freePort } from '../scripts/lib/processes.mjs';
 import { startTestService } from '../scripts/lib/test-service.mjs';
 import { ROOT } from '../scripts/lib/wrangler.mjs';
 
@@ -118,8 +119,11 @@ async function main() {
   const shots = mkdtempSync(join(tmpdir(), 'otpd-example-'));
   service = await startTestService({ label: 'otpd-example-service' });
 
-  // The example's app, made as an operator makes one; its keys go to the example's backend and page.
-  const created = await admin('/v1/admin/apps', { method: 'POST', body: { name: 'Example login' } });
+  // The example's app, made as an operator makes one: it allows the example's origin; its keys go
+  // to the example's backend and page.
+  const examplePort = await freePort();
+  const exampleOrigin = `http://127.0.0.1:${examplePort}`;
+  const created = await admin('/v1/admin/apps', { method: 'POST', body: { name: 'Example login', settings: { allowedOrigins: [exampleOrigin] } } });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const appId = created.body.app.id;
   example = createDevStack({
@@ -136,10 +140,8 @@ async function main() {
       OTP_WEBHOOK_SECRET: '',
     },
   });
-  await example.start({ healthPath: '/api/health', healthTimeoutMs: 90_000 });
-  // The page calls the service from the example's origin: the app allows it.
-  const allowed = await admin(`/v1/admin/apps/${appId}`, { method: 'PATCH', body: { settings: { allowedOrigins: [example.base] } } });
-  assert.equal(allowed.status, 200, JSON.stringify(allowed.body));
+  await example.start({ healthPath: '/api/health', healthTimeoutMs: 90_000, port: examplePort });
+  assert.equal(example.base, exampleOrigin);
   console.log(`service on ${service.base}, example on ${example.base}; screenshots in ${shots}`);
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });

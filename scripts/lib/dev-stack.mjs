@@ -67,8 +67,8 @@ export function createDevStack({ label = 'otpd', vars = [], keepTmp = false, fil
     get pid() {
       return wrangler?.pid ?? null;
     },
-    /** Applies the migrations, starts wrangler dev and resolves the JSON of the first 200 from `healthPath`. */
-    async start({ migrateTimeoutMs = 60_000, healthTimeoutMs = 60_000, healthPath = '/healthz' } = {}) {
+    /** Applies the migrations, starts wrangler dev (on `port`, else a free one) and resolves the JSON of the first 200 from `healthPath`. */
+    async start({ migrateTimeoutMs = 60_000, healthTimeoutMs = 60_000, healthPath = '/healthz', port } = {}) {
       exit = null;
       if (!files && migrate) await expectSuccess(spawnLogged('migrate', migrateArgs(persistTo)), 'migrate', migrateTimeoutMs);
       const dev = await startWranglerDev(
@@ -77,7 +77,7 @@ export function createDevStack({ label = 'otpd', vars = [], keepTmp = false, fil
           wrangler.once('exit', (code, signal) => (exit = code ?? signal));
           return wrangler;
         },
-        { label, persistTo, vars, localSecrets, readyPath: healthPath, readyTimeoutMs: healthTimeoutMs },
+        { label, persistTo, vars, localSecrets, port, readyPath: healthPath, readyTimeoutMs: healthTimeoutMs },
       );
       stack.base = dev.base;
       return parseJson(dev.body);

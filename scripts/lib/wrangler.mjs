@@ -73,14 +73,25 @@ export function migrateArgs(persistTo, config) {
  * on free loopback ports and waits until `readyPath` answers 200. `vars` is { NAME: value } or a
  * list of 'NAME:value'; the local development secrets are passed too, unless `vars` names them
  * (the Worker has no built-in secret), with this run's TOKEN_SIGNING_KEY (`localSecrets: false`:
- * none, for a Worker that is not the service). Resolves { base, port, inspectorPort, child, body } (body: the ready
+ * none, for a Worker that is not the service). `port`: this one rather than a free one. Resolves { base, port, inspectorPort, child, body } (body: the ready
  * answer's text); throws when wrangler exits first or the time runs out.
  */
 export async function startWranglerDev(
   spawnDev,
-  { label = 'wrangler dev', config, persistTo, vars = {}, localSecrets = true, logLevel, extraArgs = [], readyPath = '/healthz', readyTimeoutMs = 90_000 } = {},
+  {
+    label = 'wrangler dev',
+    config,
+    persistTo,
+    vars = {},
+    localSecrets = true,
+    port: fixedPort,
+    logLevel,
+    extraArgs = [],
+    readyPath = '/healthz',
+    readyTimeoutMs = 90_000,
+  } = {},
 ) {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const inspectorPort = await freePort();
   const given = Array.isArray(vars) ? vars : Object.entries(vars).map(([name, value]) => `${name}:${value}`);
   const named = new Set(given.map((pair) => pair.slice(0, pair.indexOf(':'))));
