@@ -56,6 +56,12 @@ const SECRETS = {
     description: 'private EC P-256 JWK (JSON with `kid` and `alg: "ES256"`) that signs verification tokens; `npm run token-key` makes one',
     requiredBecause: 'verification tokens can be neither issued nor checked',
   },
+  WEBHOOK_SECRET_KEY: {
+    needed: 'for webhooks',
+    description:
+      "key each app's webhook signing secret is derived from (with the app id and a version), so D1 holds none; long and random. Changing it changes every app's secret",
+    requiredBecause: 'webhooks can be neither set nor signed',
+  },
   TOKEN_SIGNING_KEY_PREVIOUS: {
     needed: 'during rotation',
     description: 'the previous signing key: its public key stays in the JWKS, so the tokens it signed verify until it is removed (retired); it never signs',
@@ -179,6 +185,15 @@ const configSchema = z
         '3000',
         'hard timeout of one token check, retry included, in ms; past it the send is refused with `503 turnstile_unavailable`',
       ),
+    }),
+    webhooks: group('Webhooks', "Signed posts of request events to apps' receivers (docs/webhooks.md).", {
+      timeoutMs: setting(
+        'WEBHOOK_TIMEOUT_MS',
+        integer(100, 15_000),
+        '5000',
+        'hard timeout of one post to a receiver, in ms; past it the attempt failed and is retried',
+      ),
+      concurrency: setting('WEBHOOK_CONCURRENCY', integer(1, 6), '4', 'posts in flight per webhook consumer batch'),
     }),
     secrets: group(
       'Secrets',

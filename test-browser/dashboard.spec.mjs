@@ -9,10 +9,11 @@
  * empty range shown as such), filters the attempts, opens a request's timeline, lifts a prefix
  * block, lists and lifts a locked phone, runs a dry-run resend and then the resend itself, walks
  * through the apps section (creates an app and sees its keys once, rotates and revokes keys, edits
- * settings, disables and enables the app, under an operator name), and checks on a phone-sized
- * screen that the page and every table fit; then that the API reference (Swagger UI) lists every
- * operation, sends the key given to Authorize (kept in the tab) and lets an operator call an admin
- * route with the token. Screenshots go to a temporary directory whose path is printed. Ends
+ * settings, disables and enables the app, sets, rotates and removes its webhook, under an
+ * operator name), and checks on a phone-sized screen that the page and every table fit; then that
+ * the API reference (Swagger UI) lists every operation, sends the key given to Authorize (kept in
+ * the tab) and lets an operator call an admin route with the token. Screenshots go to a temporary
+ * directory whose path is printed. Ends
  * with one line: `N passed, M failed` (also written as JSON to
  * $BROWSER_RESULTS_FILE when set, for the CI summary).
  */
@@ -133,12 +134,13 @@ async function newPage(context) {
   page.on('pageerror', (error) => page.problems.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
     // A refused token answers 401 on purpose, a service without the locked-phones route 404 (and
-    // the apps route, as the app selector's test stubs it), and settings the server refuses 400;
-    // the browser logs those fetches as errors.
+    // the apps route, as the app selector's test stubs it), settings and webhook URLs the server
+    // refuses 400, and an app without a webhook 404; the browser logs those fetches as errors.
     const expected =
       /status of 401/.test(message.text()) ||
       (/status of 404/.test(message.text()) && /\/v1\/admin\/(locked-phones|apps)$/.test(message.location().url)) ||
-      (/status of 400/.test(message.text()) && /\/v1\/admin\/apps\/app_[^/]+$/.test(message.location().url));
+      (/status of 400/.test(message.text()) && /\/v1\/admin\/apps\/app_[^/]+(\/webhook)?$/.test(message.location().url)) ||
+      (/status of 404/.test(message.text()) && /\/v1\/admin\/apps\/app_[^/]+\/webhook$/.test(message.location().url));
     if (message.type() === 'error' && !expected) page.problems.push(`console: ${message.text()}`);
   });
   // A prompt (the rotation's overlap) gets `page.promptAnswer`, else its default.
@@ -288,6 +290,8 @@ async function appsWalkThrough(page, shots) {
   );
   const history = await row.getByTestId('app-changes').innerText();
   assert.ok(!history.includes(secret) && !history.includes(rotated), 'a key in the change log');
+
+  await webhookWalkThrough(page, row, appId);
   await page.getByTestId('apps-panel').screenshot({ path: join(shots, 'apps.png') });
 }
 
@@ -322,6 +326,37 @@ async function authorizeScheme(page, scheme, value) {
     await box.locator('button', { hasText: 'Authorize' }).click();
   }
   await page.getByRole('button', { name: 'Close' }).first().click();
+}
+
+/** The app's webhook: a refused URL's reason shown, its secret shown once, rotated, then removed. */
+async function webhookWalkThrough(page, row, appId) {
+  const box = page.getByTestId('new-keys');
+  await row.getByTestId('app-webhook').locator('summary').click();
+  await row.getByTestId('webhook-none').waitFor();
+  await row.getByTestId('webhook-url-input').fill('https://10.0.0.1/hook');
+  await row.getByTestId('webhook-save').click();
+  await page.getByTestId('apps-error').filter({ hasText: 'webhook_url_refused' }).waitFor();
+  // Plain http to this machine is allowed locally (nothing listens on port 9: posts only fail).
+  await row.getByTestId('webhook-url-input').fill('http://127.0.0.1:9/hook');
+  await row.getByTestId('webhook-save').click();
+  await box.waitFor({ state: 'visible' });
+  const first = await box.locator('[data-testid="new-key"]').innerText();
+  assert.match(first, /^whsec_[A-Za-z0-9+/]{43}=$/);
+  await page.getByTestId('new-keys-done').click();
+  await row.getByTestId('webhook-url').filter({ hasText: 'http://127.0.0.1:9/hook' }).waitFor();
+  page.promptAnswer = '0';
+  await row.getByTestId('webhook-rotate').click();
+  await box.waitFor({ state: 'visible' });
+  assert.notEqual(await box.locator('[data-testid="new-key"]').innerText(), first);
+  await page.getByTestId('new-keys-done').click();
+  assert.ok(!(await page.content()).includes(first.slice(6)), 'a webhook secret is still on the page');
+  await row.getByTestId('webhook-remove').click();
+  await row.getByTestId('webhook-none').waitFor();
+  const { body } = await api(`/v1/admin/apps/${appId}`);
+  assert.deepEqual(
+    body.changes.slice(0, 3).map((change) => change.action),
+    ['webhook.removed', 'webhook.secret_rotated', 'webhook.set'],
+  );
 }
 
 async function main() {

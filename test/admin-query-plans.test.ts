@@ -3,48 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { pageOfMatches } from '../src/db/resend-matches';
 import { adminFetch, adminJson } from './support/admin';
 import { insertAttemptRow, insertRequestRow } from './support/audit-seed';
+import { queryPlan, recordingDb, tableScans } from './support/query-plans';
 
 /**
  * The admin API promises index reads, not table scans: this records every SELECT the admin
  * routes send to D1 and asks SQLite how it would run each one.
  */
-function recordingDb() {
-  const statements: Array<{ sql: string; args: unknown[] }> = [];
-  const db = new Proxy(env.DB, {
-    get(target, property) {
-      if (property === 'prepare') {
-        return (sql: string) => {
-          const entry = { sql, args: [] as unknown[] };
-          statements.push(entry);
-          const statement = target.prepare(sql);
-          const bind = statement.bind.bind(statement);
-          return Object.assign(statement, {
-            bind: (...args: unknown[]) => {
-              entry.args = args;
-              return bind(...args);
-            },
-          });
-        };
-      }
-      const value = Reflect.get(target, property);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  return { db, statements };
-}
-
-async function queryPlan(sql: string, args: unknown[]): Promise<string[]> {
-  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
-    .bind(...args)
-    .all<{ detail: string }>();
-  return results.map((row) => row.detail);
-}
-
-/** Plan lines that read a whole audit table row by row. */
-async function tableScans(sql: string, args: unknown[]): Promise<string[]> {
-  return (await queryPlan(sql, args)).filter((detail) => /^SCAN (otp_requests|delivery_attempts|status_checks|resend_jobs)\b(?!.*USING)/.test(detail));
-}
-
 const APP = 'app_planscheck';
 
 describe('admin queries read through indexes', () => {

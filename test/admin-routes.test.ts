@@ -33,7 +33,8 @@ const concrete = (path: string) =>
     .replace(':prefix', '+99999')
     .replace(':phoneNumber', '%2B919999999999')
     .replace(':appId', 'app_doesnotexist')
-    .replace(':keyId', 'key_doesnotexist');
+    .replace(':keyId', 'key_doesnotexist')
+    .replace(':eventId', 'evt_AAAAAAAAAAAAAAAAAAAAAA_sent');
 
 /** A new app through the admin API, for the routes that need one. */
 async function newApp() {
@@ -43,6 +44,14 @@ async function newApp() {
   });
   expect(created.status).toBe(201);
   return { appId: created.body.app.id, keyId: created.body.app.keys[0]!.id };
+}
+
+/** A new app with a webhook, for the webhook routes. */
+async function appWithWebhook() {
+  const { appId } = await newApp();
+  const set = await adminFetch(`/v1/admin/apps/${appId}/webhook`, { method: 'PUT', body: JSON.stringify({ url: 'https://receiver.test/hook' }) });
+  expect(set.status).toBe(201);
+  return appId;
 }
 
 /**
@@ -113,6 +122,36 @@ const SUCCESSFUL_CALLS: Record<string, () => Promise<Call>> = {
     const { appId, keyId } = await newApp();
     return { path: `/v1/admin/apps/${appId}/keys/${keyId}`, init: { method: 'DELETE' }, status: 200 };
   },
+  'GET /v1/admin/apps/:appId/webhook': async () => ({ path: `/v1/admin/apps/${await appWithWebhook()}/webhook`, status: 200 }),
+  'PUT /v1/admin/apps/:appId/webhook': async () => ({
+    path: `/v1/admin/apps/${(await newApp()).appId}/webhook`,
+    init: { method: 'PUT', body: JSON.stringify({ url: 'https://receiver.test/hook' }) },
+    status: 201,
+  }),
+  'DELETE /v1/admin/apps/:appId/webhook': async () => ({ path: `/v1/admin/apps/${await appWithWebhook()}/webhook`, init: { method: 'DELETE' }, status: 200 }),
+  'POST /v1/admin/apps/:appId/webhook/rotate-secret': async () => ({
+    path: `/v1/admin/apps/${await appWithWebhook()}/webhook/rotate-secret`,
+    init: { method: 'POST' },
+    status: 200,
+  }),
+  'GET /v1/admin/apps/:appId/webhook/deliveries': async () => ({ path: `/v1/admin/apps/${await appWithWebhook()}/webhook/deliveries`, status: 200 }),
+  'GET /v1/admin/apps/:appId/webhook/deliveries/:eventId': async () => {
+    const appId = await appWithWebhook();
+    const { id } = await seedRequest();
+    const eventId = `evt_${id.slice(4)}_sent`;
+    await env.DB.prepare(
+      `INSERT INTO webhook_events (id, app_id, request_id, type, occurred_at, state, next_attempt_at, retry_until)
+       VALUES (?1, ?2, ?3, 'otp.sent', ?4, 'delivered', ?4, ?4)`,
+    )
+      .bind(eventId, appId, id, Date.now())
+      .run();
+    return { path: `/v1/admin/apps/${appId}/webhook/deliveries/${eventId}`, status: 200 };
+  },
+  'POST /v1/admin/apps/:appId/webhook/redeliver': async () => ({
+    path: `/v1/admin/apps/${await appWithWebhook()}/webhook/redeliver`,
+    init: { method: 'POST', body: JSON.stringify({ allFailed: true }) },
+    status: 202,
+  }),
 };
 
 const countRows = async (table: string) => (await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table}`).first<{ n: number }>())!.n;
@@ -136,7 +175,17 @@ describe('every admin route is behind the bearer token', () => {
   ])('with %s every admin route answers 401 and changes nothing', async (_name, authorization) => {
     const routes = adminRoutes();
     expect(routes.length).toBeGreaterThanOrEqual(Object.keys(SUCCESSFUL_CALLS).length);
-    const tables = ['otp_requests', 'resend_jobs', 'prefix_blocks', 'phone_session_revocations', 'apps', 'api_keys', 'app_changes'];
+    const tables = [
+      'otp_requests',
+      'resend_jobs',
+      'prefix_blocks',
+      'phone_session_revocations',
+      'apps',
+      'api_keys',
+      'app_changes',
+      'webhooks',
+      'webhook_events',
+    ];
     const before = await Promise.all(tables.map(countRows));
     for (const { method, path } of routes) {
       const init: RequestInit = { method, headers: authorization ? { Authorization: authorization } : { Authorization: '' } };
@@ -215,7 +264,7 @@ describe('the dashboard page', () => {
       expect([imported.status, imported.headers.get('Content-Type')], name).toEqual([200, expect.stringMatching(/^text\/javascript\b/)]);
       pending.push(...importsOf(await imported.text()));
     }
-    expect([...imports].sort()).toEqual(['apps-kit.js', 'dashboard-kit.js']);
+    expect([...imports].sort()).toEqual(['app-webhook.js', 'apps-kit.js', 'dashboard-kit.js']);
     expect(html).not.toMatch(/<[^>]+\son\w+=/i);
     expect(html).not.toMatch(/<[^>]+\sstyle=/i);
     expect(html).not.toMatch(/(src|href)=["']?https?:/);

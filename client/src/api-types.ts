@@ -493,6 +493,108 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/apps/{appId}/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An app's webhook (operators) */
+        get: operations["getWebhook"];
+        /**
+         * Set an app's webhook: its URL, the events it takes, whether they carry the full number (operators)
+         * @description An app without a webhook gets one and its signing secret (`whsec_…`), **shown this once** in a 201: it is derived from WEBHOOK_SECRET_KEY, never stored. Setting it again changes the URL or settings and keeps the secret (200); a webhook disabled by a 410 Gone is enabled again. Events that happen from then on are sent. A URL the rules refuse answers 400 `webhook_url_refused` with the reason in `details.reason`. Recorded in the app's change log (`webhook.set`, `webhook.updated`) with the receiver's origin, never the URL's path or query.
+         */
+        put: operations["setWebhook"];
+        post?: never;
+        /**
+         * Remove an app's webhook (operators)
+         * @description No event is written from now on; events still waiting fail without being posted (`webhook_removed`). A webhook set later gets a new secret. Recorded as `webhook.removed`.
+         */
+        delete: operations["removeWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/apps/{appId}/webhook/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate an app's webhook signing secret (operators)
+         * @description Answers the new secret, **shown this once**. The previous one keeps signing beside it for `overlapSeconds` (one day by default): each post carries both signatures, so the receiver switches without missing one. `overlapSeconds: 0` ends the previous secret now (one that leaked). A rotation that crossed another answers 409 `key_already_rotated`. Recorded as `webhook.secret_rotated`.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/apps/{appId}/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An app's webhook events and how their delivery went, newest first (operators)
+         * @description One row per event: its state, attempts and last error. Keyset pagination: pass `nextCursor` as `cursor`.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/apps/{appId}/webhook/deliveries/{eventId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook event and every attempt to post it (operators) */
+        get: operations["getWebhookDelivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/apps/{appId}/webhook/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post events again, through the same queue (operators)
+         * @description One event, whatever it came to (a receiver that lost a delivered event may ask for it again), or every failed event of the app, oldest first, up to 500 a call (`more: true`: call again). Each is retried as a new event is: for a day, its backoff starting over; it keeps its id, so the receiver deduplicates it by `webhook-id`. An event being posted right now answers 409 `delivery_in_progress`. Recorded as `webhook.redelivered`.
+         */
+        post: operations["redeliverWebhookEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin": {
         parameters: {
             query?: never;
@@ -554,7 +656,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_json" | "invalid_phone_number" | "country_not_allowed" | "invalid_idempotency_key" | "idempotency_key_conflict" | "unsupported_media_type" | "payload_too_large" | "not_found" | "method_not_allowed" | "request_in_progress" | "key_revoked" | "key_already_rotated" | "phone_rate_limited" | "ip_rate_limited" | "prefix_rate_limited" | "prefix_blocked" | "phone_locked" | "invalid_code" | "invalid_code_format" | "too_many_attempts" | "expired" | "already_verified" | "superseded" | "unauthorized" | "invalid_api_key" | "key_not_allowed" | "forbidden_origin" | "app_budget_exhausted" | "turnstile_required" | "turnstile_failed" | "turnstile_unavailable" | "service_unavailable" | "global_budget_exhausted" | "limiter_unavailable" | "configuration_error" | "internal_error";
+                code: "invalid_request" | "invalid_json" | "invalid_phone_number" | "country_not_allowed" | "invalid_idempotency_key" | "idempotency_key_conflict" | "unsupported_media_type" | "payload_too_large" | "not_found" | "method_not_allowed" | "request_in_progress" | "key_revoked" | "key_already_rotated" | "webhook_url_refused" | "delivery_in_progress" | "phone_rate_limited" | "ip_rate_limited" | "prefix_rate_limited" | "prefix_blocked" | "phone_locked" | "invalid_code" | "invalid_code_format" | "too_many_attempts" | "expired" | "already_verified" | "superseded" | "unauthorized" | "invalid_api_key" | "key_not_allowed" | "forbidden_origin" | "app_budget_exhausted" | "turnstile_required" | "turnstile_failed" | "turnstile_unavailable" | "service_unavailable" | "global_budget_exhausted" | "limiter_unavailable" | "configuration_error" | "internal_error";
                 message: string;
                 /** @description Trace id of this API call, also sent as `X-Request-Id` */
                 requestId: string;
@@ -1009,7 +1111,7 @@ export interface components {
             at: string;
             actor: string;
             /** @enum {string} */
-            action: "app.created" | "app.updated" | "app.disabled" | "app.enabled" | "key.created" | "key.rotated" | "key.revoked";
+            action: "app.created" | "app.updated" | "app.disabled" | "app.enabled" | "key.created" | "key.rotated" | "key.revoked" | "webhook.set" | "webhook.updated" | "webhook.removed" | "webhook.secret_rotated" | "webhook.disabled" | "webhook.redelivered";
             /** @description Which fields or settings changed, key ids and prefixes; never a key */
             detail: {
                 [key: string]: unknown;
@@ -1029,6 +1131,104 @@ export interface components {
         RotateAppKey: {
             /** @example 86400 */
             overlapSeconds?: number;
+        };
+        Webhook: {
+            url: string;
+            events: ("otp.sent" | "otp.delivered" | "otp.failed" | "otp.expired" | "otp.verified")[];
+            includePhoneNumber: boolean;
+            /** @description Counts rotations; the secret itself is shown once, when set or rotated */
+            secretVersion: number;
+            /**
+             * Format: date-time
+             * @description Until then, posts carry a second signature made with the previous secret
+             */
+            previousSecretUntil: string | null;
+            /**
+             * Format: date-time
+             * @description Events that happen from then on are sent
+             */
+            activeSince: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /**
+             * Format: date-time
+             * @description Set when the receiver answered 410 Gone: nothing is sent until the webhook is set again (PUT)
+             */
+            disabledAt: string | null;
+            disabledReason: string | null;
+        };
+        SetWebhook: {
+            /**
+             * @description https; never a private, loopback, link-local or reserved address, nor credentials; in production never a local name (docs/webhooks.md#url-rules)
+             * @example https://shop.example/webhooks/otp
+             */
+            url: string;
+            /**
+             * @description The event types to send; absent: all of them
+             * @example [
+             *       "otp.delivered",
+             *       "otp.failed",
+             *       "otp.verified"
+             *     ]
+             */
+            events?: ("otp.sent" | "otp.delivered" | "otp.failed" | "otp.expired" | "otp.verified")[];
+            /** @description true: events carry the number in full; otherwise masked (+91******3210) */
+            includePhoneNumber?: boolean;
+        };
+        RotateWebhookSecret: {
+            /** @description How long the previous secret keeps signing beside the new one (a second signature); 0 ends it now. Default one day. */
+            overlapSeconds?: number;
+        };
+        WebhookDelivery: {
+            /** @description Also the webhook-id header of every post of it */
+            eventId: string;
+            /** @enum {string} */
+            type: "otp.sent" | "otp.delivered" | "otp.failed" | "otp.expired" | "otp.verified";
+            requestId: string;
+            /** Format: date-time */
+            occurredAt: string;
+            errorCode: string | null;
+            /** @enum {string} */
+            state: "pending" | "delivered" | "failed";
+            attempts: number;
+            /** Format: date-time */
+            lastAttemptAt: string | null;
+            lastErrorCode: string | null;
+            /**
+             * Format: date-time
+             * @description While pending: when it is due
+             */
+            nextAttemptAt: string | null;
+            /**
+             * Format: date-time
+             * @description While pending: no retry is scheduled past this
+             */
+            retryUntil: string | null;
+            /** Format: date-time */
+            deliveredAt: string | null;
+        };
+        WebhookAttempt: {
+            attemptNumber: number;
+            /** Format: date-time */
+            startedAt: string;
+            durationMs: number;
+            /** @enum {string} */
+            outcome: "delivered" | "retry" | "failed";
+            httpStatus: number | null;
+            /** @description http_error, timeout, network_error, gone, url_refused, secret_missing, webhook_removed, webhook_disabled, … */
+            errorCode: string | null;
+            errorMessage: string | null;
+            retryDelaySeconds: number | null;
+        };
+        /** @description `{ "eventId": "evt_…" }` for one event, `{ "allFailed": true }` for every failed one */
+        RedeliverWebhookEvents: {
+            /** @example evt_3q2-7wEjQ1mB0Yk5c9f8Zg_sent */
+            eventId: string;
+        } | {
+            /** @enum {boolean} */
+            allFailed: true;
         };
     };
     responses: never;
@@ -3543,6 +3743,724 @@ export interface operations {
             };
             /** @description Not found: `not_found` (docs/api.md#errors) */
             404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook; never its secret */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        webhook: components["schemas"]["Webhook"];
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `not_found` (docs/api.md#errors) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Who is making the change, recorded in the change log (1 to 64 printable ASCII characters); `admin` when absent */
+                "x-operator"?: string;
+            };
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetWebhook"];
+            };
+        };
+        responses: {
+            /** @description Changed; the secret is unchanged */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        webhook: components["schemas"]["Webhook"];
+                    };
+                };
+            };
+            /** @description Set; the secret is in this answer only */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        webhook: components["schemas"]["Webhook"];
+                        /**
+                         * @description whsec_…, the signing secret: shown this once; never stored
+                         * @example whsec_…
+                         */
+                        secret: string;
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request`, `invalid_json`, `webhook_url_refused` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `not_found` (docs/api.md#errors) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large: `payload_too_large` (docs/api.md#errors) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body not JSON: `unsupported_media_type` (docs/api.md#errors) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removeWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Who is making the change, recorded in the change log (1 to 64 printable ASCII characters); `admin` when absent */
+                "x-operator"?: string;
+            };
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        removed: true;
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `not_found` (docs/api.md#errors) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Who is making the change, recorded in the change log (1 to 64 printable ASCII characters); `admin` when absent */
+                "x-operator"?: string;
+            };
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RotateWebhookSecret"];
+            };
+        };
+        responses: {
+            /** @description Rotated */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        webhook: components["schemas"]["Webhook"];
+                        /**
+                         * @description whsec_…, the signing secret: shown this once; never stored
+                         * @example whsec_…
+                         */
+                        secret: string;
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request`, `invalid_json` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `not_found` (docs/api.md#errors) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict: `key_already_rotated` (docs/api.md#errors) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large: `payload_too_large` (docs/api.md#errors) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body not JSON: `unsupported_media_type` (docs/api.md#errors) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Only events in this state */
+                status?: "pending" | "delivered" | "failed";
+                /** @description The `nextCursor` of the previous page */
+                cursor?: string;
+                /** @description Rows per page: 50 by default, at most 500 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deliveries: components["schemas"]["WebhookDelivery"][];
+                        /** @description Pass as `cursor` for the next page; null on the last */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event; attempts oldest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        delivery: components["schemas"]["WebhookDelivery"];
+                        attempts: components["schemas"]["WebhookAttempt"][];
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `not_found` (docs/api.md#errors) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    redeliverWebhookEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Who is making the change, recorded in the change log (1 to 64 printable ASCII characters); `admin` when absent */
+                "x-operator"?: string;
+            };
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeliverWebhookEvents"];
+            };
+        };
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        redelivered: number;
+                        more: boolean;
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request`, `invalid_json` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `not_found` (docs/api.md#errors) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict: `delivery_in_progress` (docs/api.md#errors) */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large: `payload_too_large` (docs/api.md#errors) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body not JSON: `unsupported_media_type` (docs/api.md#errors) */
+            415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Cache-Control": components["headers"]["Cache-Control"];

@@ -2,7 +2,8 @@
 /**
  * The dashboard's Apps section (dashboard.html #apps-panel), through /v1/admin/apps: apps with their
  * keys' prefixes, states and last use; creating apps and keys, rotating and revoking keys, editing
- * settings as JSON (checked by the server, whose message is shown), disabling and enabling apps.
+ * settings as JSON (checked by the server, whose message is shown), disabling and enabling apps,
+ * and each app's webhook (app-webhook.js).
  * A key's full text is shown once, right after it is made, and dropped from the page when the
  * operator dismisses it or signs out. Changes carry the operator's name as `X-Operator` when one
  * is given. dashboard.js owns signing in: it sends `dashboard:refresh` once signed in and on
@@ -19,6 +20,7 @@
  * @typedef {{ at: string, actor: string, action: string, detail: Record<string, unknown> }} AppChange
  */
 
+import { renderWebhook } from './app-webhook.js';
 import { $, api, button, fmtTime, h, hideKeys, input, OPERATOR_KEY, OPERATOR_PATTERN, pill, showError, showKeys, td } from './apps-kit.js';
 
 const MAX_OVERLAP_HOURS = 720;
@@ -70,6 +72,7 @@ function renderApp(app, settingsNote) {
       ),
     ),
     renderSettings(app, settingsNote),
+    renderWebhook(app),
     renderHistory(app),
   );
 }

@@ -17,6 +17,7 @@ export const LOCAL_DEV_SECRETS = Object.freeze({
   OTP_SECRET: 'local-dev-otp-secret',
   SESSION_SECRET: 'local-dev-session-secret',
   ADMIN_TOKEN: 'local-dev-admin-token',
+  WEBHOOK_SECRET_KEY: 'local-dev-webhook-secret-key',
 });
 
 /** The secrets whose local value is generated, each as its `.dev.vars` line wants it. */

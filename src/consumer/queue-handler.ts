@@ -7,15 +7,27 @@ import { handleRecordAttempts } from './record-attempts';
 import { handleDeadLetterBatch } from './record-dead-letters';
 import { deadLetterUnreadable } from './reject-to-dead-letters';
 import { handleSendJobs } from './send-batch';
+import { handleWebhookBatch } from './webhook-batch';
+import { handleWebhookDeadLetters } from './webhook-dead-letters';
 
 /** The dead-letter queue is recognised by name, so renamed deployments keep working. */
 export function isDeadLetterQueue(queueName: string): boolean {
   return queueName.endsWith('-dlq');
 }
 
+/** The webhook queue (`otp-webhooks`) and its dead-letter queue (`otp-webhooks-dlq`), likewise by name. */
+export function webhookQueueKind(queueName: string): 'work' | 'dead_letters' | null {
+  if (queueName.endsWith('webhooks')) return 'work';
+  if (queueName.endsWith('webhooks-dlq')) return 'dead_letters';
+  return null;
+}
+
 type Parsed<T> = Array<{ message: Message<unknown>; body: T }>;
 
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const webhooks = webhookQueueKind(batch.queue);
+  if (webhooks === 'work') return handleWebhookBatch(batch, env);
+  if (webhooks === 'dead_letters') return handleWebhookDeadLetters(batch, env);
   if (isDeadLetterQueue(batch.queue)) return handleDeadLetterBatch(batch, env);
   let config: Config;
   try {

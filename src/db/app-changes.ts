@@ -4,7 +4,21 @@ import type { KeyCondition } from './api-keys';
 /** `app_changes`: who changed what of an app and when. Details never hold a key. */
 
 /** What an operator can do to an app or its keys; each change records one of these. */
-export const APP_CHANGE_ACTIONS = ['app.created', 'app.updated', 'app.disabled', 'app.enabled', 'key.created', 'key.rotated', 'key.revoked'] as const;
+export const APP_CHANGE_ACTIONS = [
+  'app.created',
+  'app.updated',
+  'app.disabled',
+  'app.enabled',
+  'key.created',
+  'key.rotated',
+  'key.revoked',
+  'webhook.set',
+  'webhook.updated',
+  'webhook.removed',
+  'webhook.secret_rotated',
+  'webhook.disabled',
+  'webhook.redelivered',
+] as const;
 export type AppChangeAction = (typeof APP_CHANGE_ACTIONS)[number];
 
 export const AppChangeRow = z.object({
@@ -24,6 +38,22 @@ export function appChangeStatement(
   return db
     .prepare('INSERT INTO app_changes (app_id, at, actor, action, detail_json) VALUES (?1, ?2, ?3, ?4, ?5)')
     .bind(change.appId, change.at, change.actor, change.action, JSON.stringify(change.detail));
+}
+
+/**
+ * A change recorded only if the statement just before it in the same batch changed a row: put
+ * right after a conditional update, it records the change exactly when it happened.
+ */
+export function appChangeIfChangedStatement(
+  db: D1Database,
+  change: { appId: string; at: number; actor: string; action: AppChangeAction; detail: Record<string, unknown> },
+  options: { countAs?: string } = {},
+): D1PreparedStatement {
+  // `countAs` names a detail field that holds how many rows the statement before changed.
+  const detail = options.countAs ? `json_set(?5, '$.' || ?6, changes())` : 'json(?5)';
+  return db
+    .prepare(`INSERT INTO app_changes (app_id, at, actor, action, detail_json) SELECT ?1, ?2, ?3, ?4, ${detail} WHERE changes() > 0`)
+    .bind(change.appId, change.at, change.actor, change.action, JSON.stringify(change.detail), ...(options.countAs ? [options.countAs] : []));
 }
 
 /**

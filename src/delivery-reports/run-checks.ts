@@ -6,6 +6,7 @@ import { type ProviderPacing, providerPacing } from '../pacing/provider-pacing';
 import { selectProvider } from '../providers/select-provider';
 import type { SmsProvider, StatusOutcome } from '../providers/sms-provider';
 import { type StatusCheck, statusCheck } from '../queue/messages';
+import { enqueueWrittenEvents } from '../webhooks/enqueue-events';
 import { planAfterCheck } from './check-policy';
 
 /** How long a check waits when D1 or the queue failed under it. */
@@ -67,7 +68,7 @@ async function runCheck(
     if (plan.nextCheckSeconds !== null) {
       await env.SEND_QUEUE.send(statusCheck(requestId, check + 1), { delaySeconds: plan.nextCheckSeconds });
     }
-    await env.DB.batch(
+    const recorded = await env.DB.batch(
       recordStatusCheckStatements(env.DB, {
         requestId,
         check,
@@ -79,6 +80,7 @@ async function runCheck(
         plan,
       }),
     );
+    await enqueueWrittenEvents(env, recorded);
     const log = plan.errorCode === 'provider_unauthorized' ? logError : logInfo;
     log('status_check.done', {
       requestId,

@@ -14,6 +14,8 @@ import { adminRequestRoutes } from './admin-requests';
 import { adminResendRoutes } from './admin-resends';
 import { adminSessionRoutes } from './admin-sessions';
 import { adminStatsRoutes } from './admin-stats';
+import { adminWebhookDeliveryRoutes } from './admin-webhook-deliveries';
+import { adminWebhookRoutes } from './admin-webhooks';
 
 /** A bulk resend may list up to a thousand phone numbers or request ids. */
 export const ADMIN_MAX_BODY_BYTES = 64 * 1024;
@@ -37,3 +39,5 @@ adminRoutes.route('/', adminSessionRoutes);
 adminRoutes.route('/', adminLockedPhoneRoutes);
 adminRoutes.route('/', adminAppRoutes);
 adminRoutes.route('/', adminAppKeyRoutes);
+adminRoutes.route('/', adminWebhookRoutes);
+adminRoutes.route('/', adminWebhookDeliveryRoutes);
