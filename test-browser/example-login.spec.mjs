@@ -7,7 +7,7 @@
  * example's origin), starts the example's own wrangler dev with that app's keys, and then drives
  * Debian's Chromium with playwright-core through the whole flow: types a phone number, reads the
  * code from the sandbox listing, types it, and sees "logged in", and the events the service posted
- * to the example's webhook receiver. It also checks that the backend takes a token once, refuses a
+ * to the example's webhook receiver (the app's webhook set through the admin API). It also checks that the backend takes a token once, refuses a
  * forged one and one of another app, that the login survives a reload and that logging out ends it.
  * Ends with one line: `N passed, M failed` (also written as JSON to $BROWSER_RESULTS_FILE when set).
  */
@@ -126,6 +126,9 @@ async function main() {
   const created = await admin('/v1/admin/apps', { method: 'POST', body: { name: 'Example login', settings: { allowedOrigins: [exampleOrigin] } } });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const appId = created.body.app.id;
+  // Its webhook posts to the example's receiver (plain http to 127.0.0.1 is allowed outside production).
+  const webhook = await admin(`/v1/admin/apps/${appId}/webhook`, { method: 'PUT', body: { url: `${exampleOrigin}/webhooks/otp` } });
+  assert.equal(webhook.status, 201, JSON.stringify(webhook.body));
   example = createDevStack({
     label: 'otpd-example',
     cwd: join(ROOT, 'examples', 'login'),
@@ -137,7 +140,7 @@ async function main() {
       OTP_PUBLISHABLE_KEY: created.body.publishableKey,
       OTP_SECRET_KEY: created.body.secretKey,
       SESSION_SECRET: crypto.randomUUID(),
-      OTP_WEBHOOK_SECRET: '',
+      OTP_WEBHOOK_SECRET: webhook.body.secret,
     },
   });
   await example.start({ healthPath: '/api/health', healthTimeoutMs: 90_000, port: examplePort });
@@ -171,6 +174,35 @@ async function main() {
     assert.equal(await page.getByTestId('logged-in-phone').innerText(), PHONE);
     assert.equal(await page.getByTestId('message').innerText(), '');
     await page.screenshot({ path: join(shots, 'logged-in.png') });
+  });
+
+  await check('the example received the login’s events from the service’s webhook, signed, and shows them', async () => {
+    const events = page.getByTestId('events');
+    await events.locator('li[data-type="otp.verified"]').waitFor({ timeout: 60_000 });
+    await events.locator('li[data-type="otp.sent"]').waitFor({ timeout: 60_000 });
+    const shown = await events.locator('li').evaluateAll((items) => items.map((item) => item.dataset.type));
+    assert.deepEqual(
+      shown.filter((type) => type !== 'otp.delivered'),
+      ['otp.sent', 'otp.verified'],
+    );
+    // The service recorded each post as delivered to the example.
+    const { body } = await admin(`/v1/admin/apps/${appId}/webhook/deliveries`);
+    const states = Object.fromEntries(body.deliveries.map((delivery) => [delivery.type, delivery.state]));
+    assert.equal(states['otp.verified'], 'delivered', JSON.stringify(body.deliveries));
+    assert.equal(states['otp.sent'], 'delivered', JSON.stringify(body.deliveries));
+    // A post the example cannot verify is refused.
+    const forged = await fetch(`${example.base}/webhooks/otp`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        'webhook-id': 'evt_x',
+        'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+        'webhook-signature': 'v1,AAAA',
+      },
+      body: '{}',
+    });
+    assert.equal(forged.status, 400);
+    await page.screenshot({ path: join(shots, 'events.png') });
   });
 
   await check('the backend took the token once: the same token again, a forged one and another app’s are refused', async () => {

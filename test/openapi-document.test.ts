@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import committedDocument from '../client/openapi.json?raw';
 import { createApp } from '../src/api/app';
+import { WebhookEventSchema } from '../src/api/openapi-webhooks';
+import { WEBHOOK_EVENT_TYPES } from '../src/db/webhooks';
 import { codeToStatus, ErrorCode } from '../src/errors';
+import { eventBody } from '../src/webhooks/event-payload';
 import { codesNamedIn, operations, servedDocument } from './support/openapi';
 
 const CODES = ErrorCode.options;
@@ -89,6 +92,35 @@ describe('the OpenAPI document', () => {
         const listed = codesNamedIn(response.description, CODES);
         expect(listed.length, `${method} ${path} ${status} names no error code`).toBeGreaterThan(0);
         for (const code of listed) expect(codeToStatus[code], `${method} ${path} ${status} lists ${code}`).toBe(Number(status));
+      }
+    }
+  });
+
+  it('describes the webhook events exactly as the service posts them, field for field', async () => {
+    const document = (await servedDocument()) as { webhooks?: Record<string, { post?: { operationId?: string } }> };
+    expect(document.webhooks?.otpEvent?.post?.operationId).toBe('otpEvent');
+    for (const type of WEBHOOK_EVENT_TYPES) {
+      for (const [phone, includePhoneNumber] of [
+        ['+919876543210', false],
+        ['+919876543210', true],
+        [null, false],
+      ] as const) {
+        const event = {
+          id: `evt_3q2-7wEjQ1mB0Yk5c9f8Zg_${type.slice(4)}`,
+          app_id: 'app_QmB0Yk5c9f8Zg3q2-7wEj1',
+          request_id: 'otp_3q2-7wEjQ1mB0Yk5c9f8Zg',
+          type,
+          error_code: type === 'otp.failed' ? 'provider_rejected_request' : null,
+          occurred_at: Date.UTC(2026, 10, 26, 10),
+          attempts: 1,
+          round_attempts: 1,
+          retry_until: Date.UTC(2026, 10, 27, 10),
+          phone_number: phone,
+        };
+        const posted = JSON.parse(eventBody(event, includePhoneNumber));
+        // Strict at both levels: a field the service adds must be documented too.
+        const strict = WebhookEventSchema.extend({ data: WebhookEventSchema.shape.data.strict() }).strict();
+        expect(strict.parse(posted)).toEqual(posted);
       }
     }
   });

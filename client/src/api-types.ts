@@ -650,9 +650,61 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    otpEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An event of a request's life, posted to the app's webhook URL
+         * @description Signed in the Standard Webhooks format: verify the raw body with the `standardwebhooks` package, or the client’s `verifyWebhook`, and the secret shown when the webhook was set. Answer any 2xx within 5 s; anything else is retried with backoff for a day; 410 Gone disables the webhook (docs/webhooks.md).
+         */
+        post: operations["otpEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
+        /** @description Fields may be added: ignore those you do not know */
+        WebhookEvent: {
+            /**
+             * @description The event id, also its `webhook-id`: the same in every post of the event; deduplicate by it
+             * @example evt_3q2-7wEjQ1mB0Yk5c9f8Zg_delivered
+             */
+            id: string;
+            /** @enum {string} */
+            type: "otp.sent" | "otp.delivered" | "otp.failed" | "otp.expired" | "otp.verified";
+            /**
+             * Format: date-time
+             * @description When it happened (not when it was posted)
+             */
+            timestamp: string;
+            data: {
+                /** @example otp_3q2-7wEjQ1mB0Yk5c9f8Zg */
+                requestId: string;
+                appId: string;
+                /**
+                 * @description `type` without `otp.`
+                 * @enum {string}
+                 */
+                status: "sent" | "delivered" | "failed" | "expired" | "verified";
+                /** Format: date-time */
+                occurredAt: string;
+                /** @description For `otp.failed` and `otp.expired`: the request’s `lastError` code; otherwise null */
+                errorCode: string | null;
+                /** @description Masked (`+91******3210`), in full when the webhook has `includePhoneNumber`; null once retention deleted the request. Never the code */
+                phoneNumber: string | null;
+            };
+        };
         Error: {
             error: {
                 /** @enum {string} */
@@ -4644,6 +4696,49 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+        };
+    };
+    otpEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (as `id`) */
+                "webhook-id": string;
+                /** @description When this post was made, in seconds since the epoch; refuse one more than 5 minutes off */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` with the secret; two, space-separated, during a secret rotation */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Taken (any 2xx): the event is delivered and not posted again */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A signature that does not verify: the post is retried, as for any other answer but 2xx and 410 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the receiver is gone for good; the webhook is disabled until an operator sets it again */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

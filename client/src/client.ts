@@ -3,7 +3,7 @@ import type { components, paths } from './api-types.ts';
 import { apiError } from './errors.ts';
 import { type TokenCheck, tokenVerifier, type VerifiedToken } from './tokens.ts';
 import { type Clock, systemClock, type WaitOptions, waitFor } from './wait.ts';
-import { verifyWebhook } from './webhooks.ts';
+import { verifyWebhook, type WebhookEvent } from './webhooks.ts';
 
 type Schemas = components['schemas'];
 export type OtpAccepted = Schemas['OtpAccepted'];
@@ -49,7 +49,7 @@ export interface OtpClient {
   /** Checks a verification token against the service's public keys (JWKS), with no call to the service beyond fetching them. */
   verifyToken(token: string, check: TokenCheck): Promise<VerifiedToken>;
   /** Checks a webhook's signature (Standard Webhooks) and answers its parsed body. */
-  verifyWebhook<T = unknown>(payload: string | Uint8Array, headers: Headers | Record<string, string | string[] | undefined>, secret: string): Promise<T>;
+  verifyWebhook<T = WebhookEvent>(payload: string | Uint8Array, headers: Headers | Record<string, string | string[] | undefined>, secret: string): Promise<T>;
   /** The typed openapi-fetch client underneath, for any other route of the document. */
   readonly api: Client<paths>;
 }

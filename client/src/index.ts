@@ -16,4 +16,4 @@ export {
 export { type ApiErrorCode, OtpApiError, OtpTokenError, OtpWaitTimeoutError, OtpWebhookError, type WebhookRefusal } from './errors.ts';
 export { type TokenCheck, tokenVerifier, type VerifiedToken } from './tokens.ts';
 export { backoffDelay, type Clock, FINAL_STATUSES, systemClock, type WaitOptions } from './wait.ts';
-export { verifyWebhook } from './webhooks.ts';
+export { verifyWebhook, type WebhookEvent } from './webhooks.ts';

@@ -1,4 +1,8 @@
+import type { components } from './api-types.ts';
 import { OtpWebhookError } from './errors.ts';
+
+/** An event the service posts to an app's webhook (the document's `webhooks.otpEvent`); fields may be added. */
+export type WebhookEvent = components['schemas']['WebhookEvent'];
 
 /**
  * Checks a webhook the service sent, in the Standard Webhooks format
@@ -9,9 +13,9 @@ import { OtpWebhookError } from './errors.ts';
  * Workers, Deno, Bun and browsers.
  *
  * `payload` must be the body exactly as received (the raw text or bytes, before any JSON parsing).
- * Answers the parsed body; throws OtpWebhookError (with its `reason`) when anything does not verify.
+ * Answers the parsed body (a WebhookEvent); throws OtpWebhookError (with its `reason`) when anything does not verify.
  */
-export async function verifyWebhook<T = unknown>(
+export async function verifyWebhook<T = WebhookEvent>(
   payload: string | Uint8Array,
   headers: Headers | Record<string, string | string[] | undefined>,
   secret: string,

@@ -12,6 +12,7 @@ import { singleQueryValues } from './middleware/single-query-values';
 import { traceId } from './middleware/trace-id';
 import { DOCUMENT_CONFIG, OPENAPI_PATH, PUBLIC, registerSecuritySchemes, tag } from './openapi-document';
 import { ANY_ROUTE, errorResponses, responseHeaders } from './openapi-responses';
+import { registerWebhookEvents } from './openapi-webhooks';
 import { adminRoutes } from './routes/admin';
 import { dashboardRoutes } from './routes/dashboard';
 import { jwksRoutes } from './routes/jwks';
@@ -49,6 +50,7 @@ export function createApp() {
   app.route('/', staticFileRoutes);
 
   registerSecuritySchemes(app);
+  registerWebhookEvents(app);
   app.doc31(OPENAPI_PATH, DOCUMENT_CONFIG);
   app.openAPIRegistry.registerPath({
     method: 'get',

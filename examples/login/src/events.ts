@@ -1,13 +1,5 @@
-import { OtpWebhookError, verifyWebhook } from '@otp-dispatcher/client';
+import { OtpWebhookError, verifyWebhook, type WebhookEvent } from '@otp-dispatcher/client';
 import type { Env } from './env';
-
-/** An event the service posts (docs/webhooks.md#the-payload); fields may be added. */
-interface OtpEvent {
-  id: string;
-  type: string;
-  timestamp: string;
-  data: { requestId: string; status: string; occurredAt: string; errorCode: string | null };
-}
 
 /** What this app keeps of an event: enough to show it. */
 export interface StoredEvent {
@@ -29,9 +21,9 @@ const EVENT_TTL_SECONDS = 86_400;
 export async function receiveWebhook(request: Request, env: Env): Promise<Response> {
   if (!env.OTP_WEBHOOK_SECRET) return Response.json({ error: 'This app has no webhook set up' }, { status: 404 });
   const body = await request.text();
-  let event: OtpEvent;
+  let event: WebhookEvent;
   try {
-    event = await verifyWebhook<OtpEvent>(body, request.headers, env.OTP_WEBHOOK_SECRET);
+    event = await verifyWebhook(body, request.headers, env.OTP_WEBHOOK_SECRET);
   } catch (error) {
     if (error instanceof OtpWebhookError) return Response.json({ error: error.reason }, { status: 400 });
     throw error;
