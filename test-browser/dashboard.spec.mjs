@@ -682,13 +682,15 @@ async function main() {
     const docs = await newPage(desktop);
     await docs.goto(`${server.base}/docs`);
     const spec = await (await fetch(`${server.base}/openapi.json`)).json();
-    const operations = Object.values(spec.paths).reduce((sum, methods) => sum + Object.keys(methods).length, 0);
+    // Every operation, and the webhook the service posts (the document's `webhooks`).
+    const operations = [...Object.values(spec.paths), ...Object.values(spec.webhooks ?? {})].reduce((sum, methods) => sum + Object.keys(methods).length, 0);
     await docs
       .locator('.opblock')
       .nth(operations - 1)
       .waitFor({ state: 'attached' });
     assert.equal(await docs.locator('.opblock').count(), operations);
     assert.ok(await docs.locator('[id$="-createOtp"] .opblock-summary').isVisible());
+    assert.ok(await docs.locator('[id$="-otpEvent"] .opblock-summary').isVisible());
     assert.deepEqual(docs.problems, []);
   });
 
