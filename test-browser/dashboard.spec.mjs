@@ -10,9 +10,10 @@
  * block, lists and lifts a locked phone, runs a dry-run resend and then the resend itself, walks
  * through the apps section (creates an app and sees its keys once, rotates and revokes keys, edits
  * settings, disables and enables the app, sets, rotates and removes its webhook, under an
- * operator name), and checks on a phone-sized
- * screen that the page and every table fit; then that the API docs page lists every operation and
- * sends the key typed into it. Screenshots go to a temporary directory whose path is printed. Ends
+ * operator name), and checks on a phone-sized screen that the page and every table fit; then that
+ * the API reference (Swagger UI) lists every operation, sends the key given to Authorize (kept in
+ * the tab) and lets an operator call an admin route with the token. Screenshots go to a temporary
+ * directory whose path is printed. Ends
  * with one line: `N passed, M failed` (also written as JSON to
  * $BROWSER_RESULTS_FILE when set, for the CI summary).
  */
@@ -49,6 +50,8 @@ const NUMBERS = {
   locked: '+919800000077',
   // Sends with the apps' keys: each in its own destination prefix and number block.
   apps: ['+919711100061', '+919622200062', '+918533300063', '+917444400064', '+916355500065'],
+  // The API reference's sends: each in a destination prefix and number block of its own, as above.
+  docs: ['+919733300071', '+918644400072', '+917555500073'],
 };
 // A second app with one failed request, written straight to D1 (the development app makes the rest).
 const SECOND_APP = { id: 'app_browsersecond', name: 'Second app', requestId: 'otp_SecondAppSecondApp0001', phone: '+919800000055' };
@@ -290,6 +293,39 @@ async function appsWalkThrough(page, shots) {
 
   await webhookWalkThrough(page, row, appId);
   await page.getByTestId('apps-panel').screenshot({ path: join(shots, 'apps.png') });
+}
+
+/**
+ * Executes an open operation on the API reference page (with `body` as its JSON body): answers the
+ * API's status and text and the Authorization the page sent, once the page shows that status.
+ */
+async function executeOperation(page, operation, body) {
+  if (body) await operation.locator('textarea.body-param__text').fill(JSON.stringify(body));
+  const clear = operation.getByRole('button', { name: 'Clear' });
+  if (await clear.count()) await clear.click();
+  const [response] = await Promise.all([
+    page.waitForResponse((candidate) => candidate.request().resourceType() === 'fetch' && !candidate.url().endsWith('/openapi.json')),
+    operation.getByRole('button', { name: 'Execute' }).click(),
+  ]);
+  const status = response.status();
+  await operation
+    .locator('.live-responses-table .response-col_status')
+    .filter({ hasText: String(status) })
+    .waitFor();
+  return { status, body: await response.text(), authorization: response.request().headers().authorization };
+}
+
+/** Gives a security scheme its value in Swagger UI's Authorize dialog, or (`null`) logs out of it. */
+async function authorizeScheme(page, scheme, value) {
+  await page.locator('.scheme-container button.authorize').click();
+  const box = page.locator('.auth-container').filter({ has: page.locator('h4', { hasText: new RegExp(`^${scheme}\\b`) }) });
+  if (value === null) {
+    await box.locator('button', { hasText: 'Logout' }).click();
+  } else {
+    await box.locator('input').fill(value);
+    await box.locator('button', { hasText: 'Authorize' }).click();
+  }
+  await page.getByRole('button', { name: 'Close' }).first().click();
 }
 
 /** The app's webhook: a refused URL's reason shown, its secret shown once, rotated, then removed. */
@@ -642,44 +678,58 @@ async function main() {
     await small.getByTestId('apps-panel').screenshot({ path: join(shots, 'phone-apps.png') });
   });
 
-  await check('the API docs page lists every operation with an example body, with no script error', async () => {
+  await check('the API reference (Swagger UI, from this origin) lists every operation of the document, with no script error', async () => {
     const docs = await newPage(desktop);
     await docs.goto(`${server.base}/docs`);
     const spec = await (await fetch(`${server.base}/openapi.json`)).json();
-    const operations = Object.values(spec.paths).reduce((sum, methods) => sum + Object.keys(methods).length, 0);
+    // Every operation, and the webhook the service posts (the document's `webhooks`).
+    const operations = [...Object.values(spec.paths), ...Object.values(spec.webhooks ?? {})].reduce((sum, methods) => sum + Object.keys(methods).length, 0);
     await docs
-      .locator('#ops details')
+      .locator('.opblock')
       .nth(operations - 1)
       .waitFor({ state: 'attached' });
-    assert.equal(await docs.locator('#ops details').count(), operations);
-    const body = await docs.evaluate(() => {
-      const create = [...document.querySelectorAll('#ops details')].find((details) =>
-        details.querySelector('summary').textContent.startsWith('POST/v1/otp — '),
-      );
-      return create.querySelector('textarea').value;
-    });
-    assert.ok('phoneNumber' in JSON.parse(body), body);
+    assert.equal(await docs.locator('.opblock').count(), operations);
+    assert.ok(await docs.locator('[id$="-createOtp"] .opblock-summary').isVisible());
+    assert.ok(await docs.locator('[id$="-otpEvent"] .opblock-summary').isVisible());
     assert.deepEqual(docs.problems, []);
   });
 
-  await check('the API docs page sends the key in its field, which stays in the tab; without one the API answers 401', async () => {
+  await check('the API reference sends the key given to Authorize, which stays in the tab; without one the API answers 401', async () => {
     const docs = await newPage(desktop);
     await docs.goto(`${server.base}/docs`);
-    const create = docs.locator('#ops details').filter({ has: docs.locator('summary', { hasText: 'POST/v1/otp — ' }) });
-    await create.locator('summary').click();
-    assert.match(await create.locator('.needs-key').innerText(), /secretKey or publishableKey/);
-    await create.locator('textarea').fill(JSON.stringify({ phoneNumber: '+919800000055' }));
-    const answer = create.locator('pre');
-    await create.getByRole('button', { name: 'Send' }).click();
-    await answer.filter({ hasText: /^401 / }).waitFor();
-    await docs.getByTestId('key-secretKey').fill(DEV_APP.secretKey);
-    await create.getByRole('button', { name: 'Send' }).click();
-    await answer.filter({ hasText: /^202 / }).waitFor();
-    assert.match(await answer.innerText(), /"requestId":\s*"otp_/);
+    const create = docs.locator('[id$="-createOtp"]');
+    await create.locator('.opblock-summary').click();
+    const refused = await executeOperation(docs, create, { phoneNumber: NUMBERS.docs[0] });
+    assert.equal(refused.status, 401, refused.body);
+    assert.equal(refused.authorization, undefined);
+    await authorizeScheme(docs, 'secretKey', DEV_APP.secretKey);
+    const sent = await executeOperation(docs, create, { phoneNumber: NUMBERS.docs[1] });
+    assert.equal(sent.status, 202, sent.body);
+    assert.equal(sent.authorization, `Bearer ${DEV_APP.secretKey}`);
+    assert.match(sent.body, /"requestId":\s*"otp_/);
+    assert.deepEqual(await docs.evaluate(() => Object.keys(sessionStorage)), ['otpd.docs.key.secretKey']);
     await docs.reload();
-    assert.equal(await docs.getByTestId('key-secretKey').inputValue(), DEV_APP.secretKey);
-    await docs.getByTestId('key-secretKey').fill('');
+    // Deep linking opens the operation that was open; the key is still there.
+    const reopened = docs.locator('[id$="-createOtp"].is-open');
+    await reopened.waitFor();
+    const again = await executeOperation(docs, reopened, { phoneNumber: NUMBERS.docs[2] });
+    assert.equal(again.status, 202, again.body);
+    await authorizeScheme(docs, 'secretKey', null);
     assert.equal(await docs.evaluate(() => sessionStorage.length), 0);
+    assert.deepEqual(docs.problems, []);
+  });
+
+  await check('an operator tries an admin route from the API reference with the admin token', async () => {
+    const docs = await newPage(desktop);
+    await docs.goto(`${server.base}/docs`);
+    await authorizeScheme(docs, 'adminBearer', DEV_TOKEN);
+    const stats = docs.locator('[id$="-getStats"]');
+    await stats.locator('.opblock-summary').click();
+    const answer = await executeOperation(docs, stats);
+    assert.equal(answer.status, 200, answer.body);
+    assert.equal(answer.authorization, `Bearer ${DEV_TOKEN}`);
+    assert.match(answer.body, /"inFlight"/);
+    await docs.screenshot({ path: join(shots, 'docs-admin.png') });
     assert.deepEqual(docs.problems, []);
   });
 

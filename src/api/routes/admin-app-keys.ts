@@ -6,15 +6,21 @@ import { AppIdParam, AppKeySchema, DEFAULT_ACTOR, KeyIdParam, OperatorHeaders } 
 import { appKeyView } from '../admin-app-views';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { errorResponses } from '../schemas';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, JSON_BODY, responseHeaders, withHeaders } from '../openapi-responses';
 
-const security = [{ adminBearer: [] }];
+const security = ADMIN_BEARER;
+const tags = tag('Admin: apps');
+/** Every answer about apps, errors after the token check included, is `Cache-Control: no-store` (routes/admin.ts). */
+const appErrors: typeof errorResponses = (...codes) => withHeaders(errorResponses(...codes), 'Cache-Control');
 const ApiKeyText = z.string().openapi({ description: 'The key in full (sk_… or pk_…). **Shown this once**: only its hash is stored.', example: 'sk_…' });
 const keyParams = z.object({ appId: AppIdParam, keyId: KeyIdParam });
 
 const create = createRoute({
   method: 'post',
   path: '/v1/admin/apps/{appId}/keys',
+  operationId: 'createAppKey',
+  tags,
   summary: 'Add a secret or publishable key to an app (operators)',
   description: 'The answer holds the key in full, **this once**. Recorded as `key.created` with the key id and prefix.',
   security,
@@ -34,18 +40,24 @@ const create = createRoute({
     },
   },
   responses: {
-    201: { description: 'Created', content: { 'application/json': { schema: z.object({ key: AppKeySchema, apiKey: ApiKeyText }) } } },
-    ...errorResponses(400, 401, 404, 413, 415),
+    201: {
+      description: 'Created',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: z.object({ key: AppKeySchema, apiKey: ApiKeyText }) } },
+    },
+    ...appErrors(ADMIN_ROUTE, JSON_BODY, ['not_found']),
   },
 });
 
 const rotate = createRoute({
   method: 'post',
   path: '/v1/admin/apps/{appId}/keys/{keyId}/rotate',
+  operationId: 'rotateAppKey',
+  tags,
   summary: 'Replace a key with a new one; the old one works until the overlap ends (operators)',
   description:
     `The new key (same kind) is in the answer in full, **this once**. The old key keeps working for \`overlapSeconds\` (0 to ${MAX_OVERLAP_SECONDS}, default ${DEFAULT_OVERLAP_SECONDS}: a day), ` +
-    'then every call with it answers 401 `invalid_api_key`; its `expiresAt` is checked against the clock on every call, everywhere. ' +
+    'then every call with it is refused as an invalid API key; its `expiresAt` is checked against the clock on every call, everywhere. ' +
     'A revoked key answers 409 `key_revoked`, a key rotated before 409 `key_already_rotated` (rotate its successor, named in `replacedBy`). ' +
     'A key of another app answers 404.',
   security,
@@ -67,15 +79,18 @@ const rotate = createRoute({
   responses: {
     201: {
       description: 'Rotated: the new key, and the old one as it is now (`state: expiring` until `expiresAt`)',
+      headers: responseHeaders('Cache-Control'),
       content: { 'application/json': { schema: z.object({ key: AppKeySchema, apiKey: ApiKeyText, replaced: AppKeySchema }) } },
     },
-    ...errorResponses(400, 401, 404, 409, 413, 415),
+    ...appErrors(ADMIN_ROUTE, JSON_BODY, ['not_found', 'key_revoked', 'key_already_rotated']),
   },
 });
 
 const revoke = createRoute({
   method: 'delete',
   path: '/v1/admin/apps/{appId}/keys/{keyId}',
+  operationId: 'revokeAppKey',
+  tags,
   summary: 'Revoke a key now (operators)',
   description:
     'The key stops working at once on this Worker instance and within 30 seconds on every other (how long an instance trusts what it read of a key). ' +
@@ -83,8 +98,8 @@ const revoke = createRoute({
   security,
   request: { headers: OperatorHeaders, params: keyParams },
   responses: {
-    200: { description: 'Revoked', content: { 'application/json': { schema: z.object({ key: AppKeySchema }) } } },
-    ...errorResponses(400, 401, 404),
+    200: { description: 'Revoked', headers: responseHeaders('Cache-Control'), content: { 'application/json': { schema: z.object({ key: AppKeySchema }) } } },
+    ...appErrors(ADMIN_ROUTE, ['not_found']),
   },
 });
 

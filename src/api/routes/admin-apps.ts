@@ -8,16 +8,22 @@ import { AppChangeSchema, AppIdParam, AppNameSchema, AppSchema, AppSettingsSchem
 import { appChangeView, appView } from '../admin-app-views';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { errorResponses } from '../schemas';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, JSON_BODY, responseHeaders, withHeaders } from '../openapi-responses';
 
 /** How many of an app's changes its detail shows, newest first. */
 export const APP_CHANGES_SHOWN = 50;
 
-const security = [{ adminBearer: [] }];
+const security = ADMIN_BEARER;
+const tags = tag('Admin: apps');
+/** Every answer about apps, errors after the token check included, is `Cache-Control: no-store` (routes/admin.ts). */
+const appErrors: typeof errorResponses = (...codes) => withHeaders(errorResponses(...codes), 'Cache-Control');
 
 const create = createRoute({
   method: 'post',
   path: '/v1/admin/apps',
+  operationId: 'createApp',
+  tags,
   summary: 'Create an app with a secret key and a publishable key (operators)',
   description:
     'The answer holds both keys in full. **They are shown this once**: only their hashes are stored, so copy them now; a lost key is replaced by rotating it. ' +
@@ -33,6 +39,7 @@ const create = createRoute({
   responses: {
     201: {
       description: 'Created; `Location` is the app. The keys are in this answer only.',
+      headers: responseHeaders('Location', 'Cache-Control'),
       content: {
         'application/json': {
           schema: z.object({
@@ -43,34 +50,43 @@ const create = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 413, 415),
+    ...appErrors(ADMIN_ROUTE, JSON_BODY),
   },
 });
 
 const list = createRoute({
   method: 'get',
   path: '/v1/admin/apps',
+  operationId: 'listApps',
+  tags,
   summary: 'Every app with its settings and keys (operators)',
   description: 'Keys are listed by id, kind, visible prefix and state; never in full, never their hashes.',
   security,
   responses: {
-    200: { description: 'Oldest first', content: { 'application/json': { schema: z.object({ apps: z.array(AppSchema) }) } } },
-    ...errorResponses(401),
+    200: {
+      description: 'Oldest first',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: z.object({ apps: z.array(AppSchema) }) } },
+    },
+    ...appErrors(ADMIN_ROUTE),
   },
 });
 
 const get = createRoute({
   method: 'get',
   path: '/v1/admin/apps/{appId}',
+  operationId: 'getApp',
+  tags,
   summary: 'One app, its keys and its last 50 changes (operators)',
   security,
   request: { params: z.object({ appId: AppIdParam }) },
   responses: {
     200: {
       description: 'The app; `changes` newest first',
+      headers: responseHeaders('Cache-Control'),
       content: { 'application/json': { schema: z.object({ app: AppSchema, changes: z.array(AppChangeSchema) }) } },
     },
-    ...errorResponses(400, 401, 404),
+    ...appErrors(ADMIN_ROUTE, ['not_found']),
   },
 });
 
@@ -87,6 +103,8 @@ const PatchApp = z
 const update = createRoute({
   method: 'patch',
   path: '/v1/admin/apps/{appId}',
+  operationId: 'updateApp',
+  tags,
   summary: 'Rename, replace the settings of, disable or enable an app (operators)',
   description:
     'Settings are checked as a whole (400 `invalid_request` naming the setting). Each actual change is recorded (`app.updated` naming the changed fields and settings, `app.disabled`, `app.enabled`); a patch that changes nothing records nothing. ' +
@@ -98,8 +116,12 @@ const update = createRoute({
     body: { required: true, content: { 'application/json': { schema: PatchApp } } },
   },
   responses: {
-    200: { description: 'The app as it is now', content: { 'application/json': { schema: z.object({ app: AppSchema }) } } },
-    ...errorResponses(400, 401, 404, 413, 415),
+    200: {
+      description: 'The app as it is now',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: z.object({ app: AppSchema }) } },
+    },
+    ...appErrors(ADMIN_ROUTE, JSON_BODY, ['not_found']),
   },
 });
 

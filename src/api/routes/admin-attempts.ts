@@ -6,16 +6,20 @@ import { attemptView } from '../admin-views';
 import type { AppEnv } from '../app-env';
 import { viewColumns } from '../csv';
 import { validationHook } from '../error-handler';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, responseHeaders } from '../openapi-responses';
 import { csvResponse, readPaged } from '../paged-listing';
-import { errorResponses, RequestIdSchema } from '../schemas';
+import { RequestIdSchema } from '../schemas';
 import { AdminAttempt } from './admin-requests';
 
 const listAttemptsRoute = createRoute({
   method: 'get',
   path: '/v1/admin/attempts',
+  operationId: 'listAttempts',
+  tags: tag('Admin: requests'),
   summary: 'Provider calls, newest first, filtered (operators)',
   description: 'Every delivery attempt from the audit table. Keyset pagination: pass `nextCursor` as `cursor`. `format=csv` answers the same query as CSV.',
-  security: [{ adminBearer: [] }],
+  security: ADMIN_BEARER,
   request: {
     query: z.object({
       appId: AppIdParam.optional().openapi({ description: 'Only attempts of this app’s requests (an exact app id)' }),
@@ -31,12 +35,13 @@ const listAttemptsRoute = createRoute({
   responses: {
     200: {
       description: 'One page',
+      headers: responseHeaders('Cache-Control', 'X-Next-Cursor', 'Content-Disposition'),
       content: {
         'application/json': { schema: z.object({ attempts: z.array(AdminAttempt), ...PageSchema }) },
         'text/csv': { schema: z.string() },
       },
     },
-    ...errorResponses(400, 401),
+    ...errorResponses(ADMIN_ROUTE),
   },
 });
 

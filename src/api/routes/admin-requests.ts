@@ -10,8 +10,10 @@ import { adminRequestView, attemptView, statusCheckView, timeline } from '../adm
 import type { AppEnv } from '../app-env';
 import { type CsvColumn, viewColumns } from '../csv';
 import { validationHook } from '../error-handler';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, responseHeaders } from '../openapi-responses';
 import { csvResponse, readPaged } from '../paged-listing';
-import { errorResponses, RequestIdSchema, RequestStatusSchema } from '../schemas';
+import { RequestIdSchema, RequestStatusSchema } from '../schemas';
 
 const AdminRequest = z
   .object({
@@ -84,10 +86,12 @@ const csvContent = { 'text/csv': { schema: z.string() } };
 const listRequestsRoute = createRoute({
   method: 'get',
   path: '/v1/admin/requests',
+  operationId: 'listRequests',
+  tags: tag('Admin: requests'),
   summary: 'Requests, newest first, filtered (operators)',
   description:
     'Keyset pagination: pass `nextCursor` as `cursor`. Pages stay stable while new requests arrive. `format=csv` answers the same query as CSV (next page cursor in `X-Next-Cursor`).',
-  security: [{ adminBearer: [] }],
+  security: ADMIN_BEARER,
   request: {
     query: z.object({
       appId: AppIdParam.optional(),
@@ -104,21 +108,25 @@ const listRequestsRoute = createRoute({
   responses: {
     200: {
       description: 'One page',
+      headers: responseHeaders('Cache-Control', 'X-Next-Cursor', 'Content-Disposition'),
       content: { 'application/json': { schema: z.object({ requests: z.array(AdminRequest), ...PageSchema }) }, ...csvContent },
     },
-    ...errorResponses(400, 401),
+    ...errorResponses(ADMIN_ROUTE),
   },
 });
 
 const getRequestRoute = createRoute({
   method: 'get',
   path: '/v1/admin/requests/{requestId}',
+  operationId: 'getRequest',
+  tags: tag('Admin: requests'),
   summary: 'One request with its full timeline (operators)',
-  security: [{ adminBearer: [] }],
+  security: ADMIN_BEARER,
   request: { params: z.object({ requestId: RequestIdSchema }) },
   responses: {
     200: {
       description: 'The request, every provider call, every status check, what replaced it, and all of it as one timeline',
+      headers: responseHeaders('Cache-Control'),
       content: {
         'application/json': {
           schema: z.object({
@@ -131,7 +139,7 @@ const getRequestRoute = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 404),
+    ...errorResponses(ADMIN_ROUTE, ['not_found']),
   },
 });
 

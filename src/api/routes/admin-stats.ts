@@ -5,7 +5,8 @@ import { ApiError } from '../../errors';
 import { AppIdParam, TimeParam } from '../admin-schemas';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { errorResponses } from '../schemas';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, responseHeaders } from '../openapi-responses';
 
 const BUCKETS = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '6h': 21_600_000, '1d': 86_400_000 } as const;
 type Bucket = keyof typeof BUCKETS;
@@ -101,10 +102,12 @@ const Stats = z
 const statsRoute = createRoute({
   method: 'get',
   path: '/v1/admin/stats',
+  operationId: 'getStats',
+  tags: tag('Admin: requests'),
   summary: 'Delivery statistics for a time range (operators)',
   description:
     'Counts by status and outcome, delivery success rate, attempts per request, provider latency percentiles (nearest rank), top error codes, by country calling code, by app and per time bucket, and the requests in flight now (queued or sending; stuck when untouched for 2 minutes). `appId` keeps every figure, in flight included, to one app. Defaults: the last 24 hours, a bucket giving at most 120 points. `since=first` starts at the first request before `until` (at least 15 minutes back).',
-  security: [{ adminBearer: [] }],
+  security: ADMIN_BEARER,
   request: {
     query: z.object({
       since: z
@@ -117,8 +120,8 @@ const statsRoute = createRoute({
     }),
   },
   responses: {
-    200: { description: 'Statistics', content: { 'application/json': { schema: Stats } } },
-    ...errorResponses(400, 401),
+    200: { description: 'Statistics', headers: responseHeaders('Cache-Control'), content: { 'application/json': { schema: Stats } } },
+    ...errorResponses(ADMIN_ROUTE),
   },
 });
 

@@ -8,15 +8,21 @@ import { EventIdParam, EventIdSchema, WebhookAttemptSchema, WebhookDeliverySchem
 import { webhookAttemptView, webhookDeliveryView } from '../admin-webhook-views';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, JSON_BODY, responseHeaders, withHeaders } from '../openapi-responses';
 import { readPaged } from '../paged-listing';
-import { errorResponses } from '../schemas';
 
-const security = [{ adminBearer: [] }];
+const security = ADMIN_BEARER;
+const tags = tag('Admin: webhooks');
+/** Every answer about apps, errors after the token check included, is `Cache-Control: no-store` (routes/admin.ts). */
+const appErrors: typeof errorResponses = (...codes) => withHeaders(errorResponses(...codes), 'Cache-Control');
 const base = '/v1/admin/apps/{appId}/webhook';
 
 const list = createRoute({
   method: 'get',
   path: `${base}/deliveries`,
+  operationId: 'listWebhookDeliveries',
+  tags,
   summary: "An app's webhook events and how their delivery went, newest first (operators)",
   description: 'One row per event: its state, attempts and last error. Keyset pagination: pass `nextCursor` as `cursor`.',
   security,
@@ -29,23 +35,30 @@ const list = createRoute({
     }),
   },
   responses: {
-    200: { description: 'One page', content: { 'application/json': { schema: z.object({ deliveries: z.array(WebhookDeliverySchema), ...PageSchema }) } } },
-    ...errorResponses(400, 401),
+    200: {
+      description: 'One page',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: z.object({ deliveries: z.array(WebhookDeliverySchema), ...PageSchema }) } },
+    },
+    ...appErrors(ADMIN_ROUTE),
   },
 });
 
 const detail = createRoute({
   method: 'get',
   path: `${base}/deliveries/{eventId}`,
+  operationId: 'getWebhookDelivery',
+  tags,
   summary: 'One webhook event and every attempt to post it (operators)',
   security,
   request: { params: z.object({ appId: AppIdParam, eventId: EventIdParam }) },
   responses: {
     200: {
       description: 'The event; attempts oldest first',
+      headers: responseHeaders('Cache-Control'),
       content: { 'application/json': { schema: z.object({ delivery: WebhookDeliverySchema, attempts: z.array(WebhookAttemptSchema) }) } },
     },
-    ...errorResponses(400, 401, 404),
+    ...appErrors(ADMIN_ROUTE, ['not_found']),
   },
 });
 
@@ -56,6 +69,8 @@ const RedeliverBody = z
 const redeliver = createRoute({
   method: 'post',
   path: `${base}/redeliver`,
+  operationId: 'redeliverWebhookEvents',
+  tags,
   summary: 'Post events again, through the same queue (operators)',
   description:
     `One event, whatever it came to (a receiver that lost a delivered event may ask for it again), or every failed event of the app, oldest first, up to ${REDELIVER_MAX_EVENTS} a call (\`more: true\`: call again). ` +
@@ -70,9 +85,10 @@ const redeliver = createRoute({
   responses: {
     202: {
       description: 'Queued',
+      headers: responseHeaders('Cache-Control'),
       content: { 'application/json': { schema: z.object({ redelivered: z.number().int(), more: z.boolean() }) } },
     },
-    ...errorResponses(400, 401, 404, 409, 413, 415),
+    ...appErrors(ADMIN_ROUTE, JSON_BODY, ['not_found', 'delivery_in_progress']),
   },
 });
 

@@ -7,30 +7,42 @@ import { RotateSecretBody, SecretSchema, SetWebhookBody, WebhookSchema } from '.
 import { webhookView } from '../admin-webhook-views';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { errorResponses } from '../schemas';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, JSON_BODY, responseHeaders, withHeaders } from '../openapi-responses';
 
 /** One day: how long a rotated secret keeps signing beside the new one unless the operator says otherwise. */
 export const DEFAULT_SECRET_OVERLAP_SECONDS = 86_400;
 
-const security = [{ adminBearer: [] }];
+const security = ADMIN_BEARER;
+const tags = tag('Admin: webhooks');
+/** Every answer about apps, errors after the token check included, is `Cache-Control: no-store` (routes/admin.ts). */
+const appErrors: typeof errorResponses = (...codes) => withHeaders(errorResponses(...codes), 'Cache-Control');
 const path = '/v1/admin/apps/{appId}/webhook';
 const params = z.object({ appId: AppIdParam });
 
 const get = createRoute({
   method: 'get',
   path,
+  operationId: 'getWebhook',
+  tags,
   summary: "An app's webhook (operators)",
   security,
   request: { params },
   responses: {
-    200: { description: 'The webhook; never its secret', content: { 'application/json': { schema: z.object({ webhook: WebhookSchema }) } } },
-    ...errorResponses(400, 401, 404),
+    200: {
+      description: 'The webhook; never its secret',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: z.object({ webhook: WebhookSchema }) } },
+    },
+    ...appErrors(ADMIN_ROUTE, ['not_found']),
   },
 });
 
 const put = createRoute({
   method: 'put',
   path,
+  operationId: 'setWebhook',
+  tags,
   summary: "Set an app's webhook: its URL, the events it takes, whether they carry the full number (operators)",
   description:
     'An app without a webhook gets one and its signing secret (`whsec_…`), **shown this once** in a 201: it is derived from WEBHOOK_SECRET_KEY, never stored. ' +
@@ -40,41 +52,58 @@ const put = createRoute({
   security,
   request: { headers: OperatorHeaders, params, body: { required: true, content: { 'application/json': { schema: SetWebhookBody } } } },
   responses: {
-    200: { description: 'Changed; the secret is unchanged', content: { 'application/json': { schema: z.object({ webhook: WebhookSchema }) } } },
+    200: {
+      description: 'Changed; the secret is unchanged',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: z.object({ webhook: WebhookSchema }) } },
+    },
     201: {
       description: 'Set; the secret is in this answer only',
+      headers: responseHeaders('Cache-Control'),
       content: { 'application/json': { schema: z.object({ webhook: WebhookSchema, secret: SecretSchema }) } },
     },
-    ...errorResponses(400, 401, 404, 413, 415, 500),
+    ...appErrors(ADMIN_ROUTE, JSON_BODY, ['webhook_url_refused', 'not_found']),
   },
 });
 
 const remove = createRoute({
   method: 'delete',
   path,
+  operationId: 'removeWebhook',
+  tags,
   summary: "Remove an app's webhook (operators)",
   description:
     'No event is written from now on; events still waiting fail without being posted (`webhook_removed`). A webhook set later gets a new secret. Recorded as `webhook.removed`.',
   security,
   request: { headers: OperatorHeaders, params },
   responses: {
-    200: { description: 'Removed', content: { 'application/json': { schema: z.object({ removed: z.literal(true) }) } } },
-    ...errorResponses(400, 401, 404),
+    200: {
+      description: 'Removed',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: z.object({ removed: z.literal(true) }) } },
+    },
+    ...appErrors(ADMIN_ROUTE, ['not_found']),
   },
 });
 
 const rotate = createRoute({
   method: 'post',
   path: `${path}/rotate-secret`,
+  operationId: 'rotateWebhookSecret',
+  tags,
   summary: "Rotate an app's webhook signing secret (operators)",
   description:
     'Answers the new secret, **shown this once**. The previous one keeps signing beside it for `overlapSeconds` (one day by default): each post carries both signatures, so the receiver switches without missing one. ' +
-    '`overlapSeconds: 0` ends the previous secret now (one that leaked). Recorded as `webhook.secret_rotated`.',
+    '`overlapSeconds: 0` ends the previous secret now (one that leaked). A rotation that crossed another answers 409 `key_already_rotated`. Recorded as `webhook.secret_rotated`.',
   security,
   request: { headers: OperatorHeaders, params, body: { required: false, content: { 'application/json': { schema: RotateSecretBody } } } },
   responses: {
-    200: { description: 'Rotated', content: { 'application/json': { schema: z.object({ webhook: WebhookSchema, secret: SecretSchema }) } } },
-    ...errorResponses(400, 401, 404, 409, 413, 415, 500),
+    200: {
+      description: 'Rotated',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: z.object({ webhook: WebhookSchema, secret: SecretSchema }) } },
+    },
+    ...appErrors(ADMIN_ROUTE, JSON_BODY, ['not_found', 'key_already_rotated']),
   },
 });
 

@@ -29,11 +29,6 @@ adminRoutes.use('/v1/admin/*', singleQueryValues());
 // Answers about apps carry keys (shown once) and settings: never cached.
 adminRoutes.use('/v1/admin/apps', noStore());
 adminRoutes.use('/v1/admin/apps/*', noStore());
-adminRoutes.openAPIRegistry.registerComponent('securitySchemes', 'adminBearer', {
-  type: 'http',
-  scheme: 'bearer',
-  description: 'ADMIN_TOKEN (a secret; locally, in .dev.vars)',
-});
 
 adminRoutes.route('/', adminRequestRoutes);
 adminRoutes.route('/', adminAttemptRoutes);
