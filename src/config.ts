@@ -220,7 +220,7 @@ const configSchema = z
         'ALERT_SUCCESS_MIN_CALLS',
         integer(1, 100_000),
         '20',
-        "provider calls in the window below which `delivery_success` does not judge a provider (and an open incident clears)",
+        'provider calls in the window below which `delivery_success` does not judge a provider (and an open incident clears)',
       ),
       budgetWindowSeconds: setting(
         'ALERT_BUDGET_WINDOW_SECONDS',

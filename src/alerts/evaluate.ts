@@ -1,4 +1,4 @@
-import { ALERT_RULES, type AlertRule, clearIncidentStatement, type IncidentRow, openIncidents, openIncidentStatement } from '../db/alert-incidents';
+import { ALERT_RULES, type AlertRule, clearIncidentStatement, type IncidentRow, openIncidentStatement, openIncidents } from '../db/alert-incidents';
 import { newIncidentId } from '../ids';
 import { errorName, logError, logWarn } from '../log';
 import { type Finding, RULES, type RuleContext } from './rules';

@@ -52,7 +52,12 @@ export async function deliverDueNotices(db: D1Database, config: Config, now: () 
   let delivered = 0;
   await mapWithConcurrency(claimed, CONCURRENCY, async (incident) => {
     try {
-      if ((await postNotice(db, incident, config, now)) === 'delivered') delivered++;
+      const first = await postNotice(db, incident, config, now);
+      if (first === 'delivered') delivered++;
+      // Cleared while its opened notice waited: the cleared one follows at once.
+      if (incident.opened_notice === 'pending' && first !== 'pending' && incident.cleared_notice === 'pending') {
+        if ((await postNotice(db, { ...incident, opened_notice: first ?? 'skipped', notice_attempts: 0 }, config, now)) === 'delivered') delivered++;
+      }
     } catch (error) {
       // Unrecorded: the claim's lease lapses and the notice is posted again (receivers deduplicate by webhook-id).
       logError('alert.notice_record_failed', { incidentId: incident.id, error: errorName(error) });

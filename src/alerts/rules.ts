@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import type { AlertRule } from '../db/alert-incidents';
-import { activeAutomaticBlocks, circuitsNotClosed, deadLettersSince, providerCallCounts } from '../db/alert-sources';
 import { signalLastAt } from '../db/alert-signals';
+import { activeAutomaticBlocks, circuitsNotClosed, deadLettersSince, providerCallCounts } from '../db/alert-sources';
 
 /** One scope for which a rule's condition holds now, with what it measured. */
 export interface Finding {
@@ -43,7 +43,14 @@ export const RULES: Record<AlertRule, (context: RuleContext) => Promise<Finding[
       .map(({ provider, calls, sent }) => ({
         scope: provider,
         summary: `${provider}: ${percent(sent / calls)} of ${calls} provider calls sent an SMS in the last ${successWindowSeconds} s (threshold ${percent(successThreshold)})`,
-        detail: { provider, calls, sent, successRate: Math.round((sent / calls) * 1000) / 1000, threshold: successThreshold, windowSeconds: successWindowSeconds },
+        detail: {
+          provider,
+          calls,
+          sent,
+          successRate: Math.round((sent / calls) * 1000) / 1000,
+          threshold: successThreshold,
+          windowSeconds: successWindowSeconds,
+        },
       }));
   },
 

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { type IncidentChange, evaluateRules } from './evaluate';
+import { evaluateRules, type IncidentChange } from './evaluate';
 import { deliverDueNotices } from './notices';
 import { type CircuitSource, d1CircuitSource } from './rules';
 
@@ -18,7 +18,12 @@ export interface AlertRunSummary {
  * post the notices that are due (the ones just written among them). `circuits` is where provider
  * circuits are read; by default the D1 table provider health writes.
  */
-export async function runAlerts(env: Env, config: Config, clock: AlertClock = systemAlertClock, circuits: CircuitSource = d1CircuitSource(env.DB)): Promise<AlertRunSummary> {
+export async function runAlerts(
+  env: Env,
+  config: Config,
+  clock: AlertClock = systemAlertClock,
+  circuits: CircuitSource = d1CircuitSource(env.DB),
+): Promise<AlertRunSummary> {
   const changes = await evaluateRules({ db: env.DB, config, now: clock.now(), circuits }, config.alerts.webhookUrl !== null);
   const noticesDelivered = await deliverDueNotices(env.DB, config, () => clock.now());
   return { changes, noticesDelivered };

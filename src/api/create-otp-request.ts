@@ -1,13 +1,13 @@
 import type { AppCaller } from '../apps/authenticate';
 import type { Config } from '../config';
 import { sha256Hex } from '../crypto';
+import { markSignalThrottled } from '../db/alert-signals';
 import { testNumberSentStatements } from '../db/delivery-attempts';
 import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey } from '../db/idempotency-keys';
 import { clearEnqueued, getRequest, insertRequestStatements } from '../db/requests';
 import { ApiError } from '../errors';
 import { newRequestId } from '../ids';
 import { AdmissionUnavailableError, admitSend, countryAllowed } from '../limiter/admission';
-import { markSignalThrottled } from '../db/alert-signals';
 import { errorName, logError, logWarn } from '../log';
 import { metricsFor } from '../metrics/metrics';
 import { phonePrefix } from '../phone';

@@ -6,7 +6,9 @@ export type AlertSignal = 'global_budget_exhausted';
 /** Records that the signal was seen now. */
 export function markSignalStatement(db: D1Database, name: AlertSignal, at: number): D1PreparedStatement {
   return db
-    .prepare('INSERT INTO alert_signals (name, first_at, last_at) VALUES (?1, ?2, ?2) ON CONFLICT (name) DO UPDATE SET last_at = MAX(last_at, excluded.last_at)')
+    .prepare(
+      'INSERT INTO alert_signals (name, first_at, last_at) VALUES (?1, ?2, ?2) ON CONFLICT (name) DO UPDATE SET last_at = MAX(last_at, excluded.last_at)',
+    )
     .bind(name, at);
 }
 

@@ -33,7 +33,7 @@ export async function activeAutomaticBlocks(db: D1Database, now: number): Promis
 /** Dead letters received since `since`, by reason. */
 export async function deadLettersSince(db: D1Database, since: number): Promise<Array<{ reason: string; count: number; lastAt: number }>> {
   const { results } = await db
-    .prepare('SELECT reason, COUNT(*) AS count, MAX(received_at) AS last_at FROM dead_letters WHERE received_at >= ?1 GROUP BY reason')
+    .prepare('SELECT reason, COUNT(*) AS count, MAX(received_at) AS last_at FROM dead_letters WHERE received_at > ?1 GROUP BY reason')
     .bind(since)
     .all();
   return results.map((row) => {

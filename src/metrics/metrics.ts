@@ -102,7 +102,9 @@ export class LocalMetrics implements Metrics {
     if (closing) {
       logInfo('metrics.minute', {
         minute: new Date(last).toISOString(),
-        counts: JSON.stringify(Object.fromEntries([...closing.values()].map((entry) => [[entry.metric, ...entry.dimensions].filter(Boolean).join(':'), entry.count]))),
+        counts: JSON.stringify(
+          Object.fromEntries([...closing.values()].map((entry) => [[entry.metric, ...entry.dimensions].filter(Boolean).join(':'), entry.count])),
+        ),
       });
     }
     for (const kept of this.minutes.keys()) if (kept <= minute - LOCAL_MINUTES * 60_000) this.minutes.delete(kept);
