@@ -162,14 +162,16 @@ describe('notices', () => {
     await seedProviderCalls('startmessaging', failingCalls(), t);
     await runAlertsAt(testEnv, t);
     expect(posts).toHaveLength(1);
-    expect((await incidentRows())[0]).toMatchObject({ opened_notice: 'pending', notice_attempts: 1, notice_due_at: t + noticeRetryDelayMs(1) });
+    // Retried a minute later, then after 2, 4, … minutes, at most an hour apart.
+    expect([1, 2, 3, 7, 8].map(noticeRetryDelayMs)).toEqual([MINUTE, 2 * MINUTE, 4 * MINUTE, 60 * MINUTE, 60 * MINUTE]);
+    expect((await incidentRows())[0]).toMatchObject({ opened_notice: 'pending', notice_attempts: 1, notice_due_at: t + MINUTE });
     expect((await incidentRows())[0]!.last_notice_error).toMatch(/^http_error/);
 
     await runAlertsAt(testEnv, t + noticeRetryDelayMs(1) - 1);
     expect(posts).toHaveLength(1);
     await runAlertsAt(testEnv, t + noticeRetryDelayMs(1));
     expect(posts).toHaveLength(2);
-    expect((await incidentRows())[0]).toMatchObject({ notice_attempts: 2, notice_due_at: t + noticeRetryDelayMs(1) + noticeRetryDelayMs(2) });
+    expect((await incidentRows())[0]).toMatchObject({ notice_attempts: 2, notice_due_at: t + 3 * MINUTE });
 
     // The condition ends while the opened notice still waits: both go, in order, once the receiver is back.
     await env.DB.prepare('DELETE FROM delivery_attempts').run();
