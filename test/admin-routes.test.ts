@@ -246,6 +246,7 @@ describe('the dashboard page', () => {
     const html = await response.text();
     const files = await expectOwnFilesOnly(html);
     expect([...files.keys()].sort()).toEqual([
+      '/static/alerts.js',
       '/static/app-filter.js',
       '/static/apps.js',
       '/static/dashboard.css',
