@@ -112,14 +112,16 @@ export function noNoticeDueStatement(db: D1Database, id: string): D1PreparedStat
   return db.prepare('UPDATE alert_incidents SET notice_due_at = NULL WHERE id = ?1').bind(id);
 }
 
-/** Open incidents first (oldest first), then the most recently cleared; `since` bounds the cleared ones. */
+/**
+ * Open incidents first (oldest first), then those opened since `since` and cleared (newest first),
+ * `limit` in all. Two statements, so that each reads through its index.
+ */
 export async function listIncidents(db: D1Database, options: { since: number; limit: number }): Promise<IncidentRow[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT ${COLUMNS} FROM alert_incidents WHERE cleared_at IS NULL OR opened_at >= ?1
-       ORDER BY cleared_at IS NOT NULL, CASE WHEN cleared_at IS NULL THEN opened_at ELSE -opened_at END LIMIT ?2`,
-    )
-    .bind(options.since, options.limit)
-    .all();
-  return parseRows(results);
+  const [open, cleared] = await db.batch([
+    db.prepare(`SELECT ${COLUMNS} FROM alert_incidents WHERE cleared_at IS NULL ORDER BY opened_at LIMIT ?1`).bind(options.limit),
+    db
+      .prepare(`SELECT ${COLUMNS} FROM alert_incidents WHERE opened_at >= ?1 AND cleared_at IS NOT NULL ORDER BY opened_at DESC LIMIT ?2`)
+      .bind(options.since, options.limit),
+  ]);
+  return [...parseRows(open!.results), ...parseRows(cleared!.results)].slice(0, options.limit);
 }
