@@ -12,12 +12,18 @@ export interface Finding {
   detail: Record<string, string | number | null>;
 }
 
-/** Where the provider circuits are read from. The D1 one reads `provider_events` (none until that table exists). */
+/** Where the provider circuits are read from. The D1 one reads CIRCUIT_EVENTS_TABLE (none until that table exists). */
 export interface CircuitSource {
   notClosed(): Promise<Array<{ provider: string; state: string; since: number }>>;
 }
 
-export const d1CircuitSource = (db: D1Database): CircuitSource => ({ notClosed: () => circuitsNotClosed(db) });
+/**
+ * The table provider health writes each circuit change to (with the failover migration); until it
+ * exists, `circuit_open` finds nothing.
+ */
+export const CIRCUIT_EVENTS_TABLE = 'provider_events';
+
+export const d1CircuitSource = (db: D1Database): CircuitSource => ({ notClosed: () => circuitsNotClosed(db, CIRCUIT_EVENTS_TABLE) });
 
 export interface RuleContext {
   db: D1Database;

@@ -6,7 +6,7 @@ import { type AttemptRecord, type ClaimedRequest, claimRequests, recordAttemptSt
 import { scheduleStatusChecks } from '../delivery-reports/schedule-checks';
 import { providerIdempotencyKey } from '../ids';
 import { errorName, logError, logInfo, logWarn } from '../log';
-import { type MetricPoint, metricsFor } from '../metrics/metrics';
+import { type MetricPoint, metricsFor, providerCall } from '../metrics/metrics';
 import type { Reservation } from '../pacing/pacing-schedule';
 import { claimLeadMs, delayUntilFree, noteClaimDuration, pacingHorizonMs, providerSlots } from '../pacing/provider-slots';
 import { type Clock, StartGate, systemClock } from '../pacing/start-gate';
@@ -150,13 +150,12 @@ export async function handleSendJobs(
 
 function providerCallPoint(attempt: AttemptRecord): MetricPoint {
   const { decision } = attempt;
-  return {
-    metric: 'provider_call',
+  return providerCall({
     provider: attempt.provider ?? 'unknown',
     outcome: decision.action,
     errorCode: decision.action === 'sent' ? null : decision.errorCode,
     durationMs: attempt.finishedAt - attempt.startedAt,
-  };
+  });
 }
 
 async function attemptSend(

@@ -43,20 +43,17 @@ export async function deadLettersSince(db: D1Database, since: number): Promise<A
 }
 
 /**
- * The table provider health writes its circuit changes to (`kind = 'circuit'`, `to_state` one of
- * `closed`, `open`, `half_open`). It comes with the failover migration: until it exists there are
- * no circuits to read.
+ * Providers whose latest circuit change in `table` (`kind = 'circuit'`, `to_state` one of `closed`,
+ * `open`, `half_open`) left the circuit other than closed, with when that change was. None while
+ * the table does not exist.
  */
-export const CIRCUIT_EVENTS_TABLE = 'provider_events';
-
-/** Providers whose latest circuit change left the circuit other than closed, with when it opened. */
-export async function circuitsNotClosed(db: D1Database): Promise<Array<{ provider: string; state: string; since: number }>> {
-  const table = await db.prepare("SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = ?1").bind(CIRCUIT_EVENTS_TABLE).first();
-  if (table === null) return [];
+export async function circuitsNotClosed(db: D1Database, table: string): Promise<Array<{ provider: string; state: string; since: number }>> {
+  const present = await db.prepare("SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = ?1").bind(table).first();
+  if (present === null) return [];
   const { results } = await db
     .prepare(
-      `SELECT provider, to_state AS state, at FROM ${CIRCUIT_EVENTS_TABLE} AS latest
-       WHERE kind = 'circuit' AND id = (SELECT id FROM ${CIRCUIT_EVENTS_TABLE} WHERE kind = 'circuit' AND provider = latest.provider ORDER BY at DESC, id DESC LIMIT 1)
+      `SELECT provider, to_state AS state, at FROM ${table} AS latest
+       WHERE kind = 'circuit' AND id = (SELECT id FROM ${table} WHERE kind = 'circuit' AND provider = latest.provider ORDER BY at DESC, id DESC LIMIT 1)
          AND to_state IS NOT NULL AND to_state != 'closed'`,
     )
     .all();

@@ -14,6 +14,11 @@ export type MetricPoint =
   | { metric: 'verification'; outcome: string; appId: string }
   | { metric: 'denial'; reason: string; appId: string };
 
+/** A provider call's data point, from what the consumer knows of the call. */
+export function providerCall(call: { provider: string; outcome: string; errorCode: string | null; durationMs: number }): MetricPoint {
+  return { metric: 'provider_call', ...call };
+}
+
 export interface Metrics {
   record(point: MetricPoint): void;
 }
