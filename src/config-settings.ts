@@ -202,6 +202,17 @@ export const httpsUrlOrEmpty: Parser<string | null> = {
   },
 };
 
+/** Empty (null: none) or an http(s) URL, kept as written; what else it must meet is checked where it is used. */
+export const httpUrlOrEmpty: Parser<string | null> = {
+  accepts: 'empty or http(s) URL',
+  parse(text, name, fail) {
+    const trimmed = text.trim();
+    if (trimmed === '') return null;
+    if (!z.url({ protocol: /^https?$/ }).safeParse(trimmed).success) return fail(`${name} must be empty or an http(s) URL, got "${trimmed}"`);
+    return trimmed;
+  },
+};
+
 export const oneOf = <const Options extends readonly string[]>(...options: Options): Parser<Options[number]> => ({
   accepts: options.map((option) => `\`${option}\``).join(', '),
   blankIsDefault: false,

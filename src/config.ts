@@ -5,6 +5,7 @@ import {
   group,
   httpsUrlOrEmpty,
   httpUrl,
+  httpUrlOrEmpty,
   integer,
   mapped,
   oneOf,
@@ -194,6 +195,45 @@ const configSchema = z
         'hard timeout of one post to a receiver, in ms; past it the attempt failed and is retried',
       ),
       concurrency: setting('WEBHOOK_CONCURRENCY', integer(1, 6), '4', 'posts in flight per webhook consumer batch'),
+    }),
+    alerts: group('Alerts', 'Rules the every-minute cron evaluates, and where their incidents are posted (docs/operators.md#alerts).', {
+      webhookUrl: setting(
+        'ALERT_WEBHOOK_URL',
+        httpUrlOrEmpty,
+        '',
+        "the operators' receiver of signed `alert.opened` and `alert.cleared` posts, under the rules of app webhooks (https; no private or loopback address); empty: incidents are only listed",
+      ),
+      secretVersion: setting(
+        'ALERT_WEBHOOK_SECRET_VERSION',
+        integer(1, 1_000_000),
+        '1',
+        "the receiver's signing secret is derived from `WEBHOOK_SECRET_KEY` and this number: raise it to rotate the secret",
+      ),
+      successThreshold: setting(
+        'ALERT_SUCCESS_THRESHOLD',
+        ratio,
+        '0.8',
+        "`delivery_success` opens when a provider's share of calls that sent an SMS falls below this over the window",
+      ),
+      successWindowSeconds: setting('ALERT_SUCCESS_WINDOW_SECONDS', integer(60, 3600), '300', 'window of `delivery_success`'),
+      successMinCalls: setting(
+        'ALERT_SUCCESS_MIN_CALLS',
+        integer(1, 100_000),
+        '20',
+        'provider calls in the window below which `delivery_success` does not judge a provider (and an open incident clears)',
+      ),
+      budgetWindowSeconds: setting(
+        'ALERT_BUDGET_WINDOW_SECONDS',
+        integer(60, 86400),
+        '300',
+        '`global_budget_spent` holds while the global budget refused a send within this many seconds',
+      ),
+      deadLetterWindowSeconds: setting(
+        'ALERT_DEAD_LETTER_WINDOW_SECONDS',
+        integer(60, 86400),
+        '600',
+        '`dead_letters` holds while a dead letter was received within this many seconds',
+      ),
     }),
     secrets: group(
       'Secrets',

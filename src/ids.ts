@@ -19,6 +19,13 @@ export function newSessionId(): string {
   return `ses_${base64Url(crypto.getRandomValues(new Uint8Array(16)))}`;
 }
 
+/** An alert incident; its id is the `webhook-id` stem of its two notices. */
+export function newIncidentId(): string {
+  return `inc_${base64Url(crypto.getRandomValues(new Uint8Array(16)))}`;
+}
+
+export const INCIDENT_ID_PATTERN = /^inc_[A-Za-z0-9_-]{22}$/;
+
 /** Trace id for one API call, echoed in `X-Request-Id` and in error bodies. */
 export function newTraceId(): string {
   return `req_${base64Url(crypto.getRandomValues(new Uint8Array(12)))}`;

@@ -390,6 +390,15 @@ async function main() {
     `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, origin, created_at, updated_at, expires_at, attempts, enqueued_at)
      VALUES ('otp_StuckStuckStuckStuck01', '${NUMBERS.stuck}', '+91980', 'queued', 'api', ${stuckAt}, ${stuckAt}, ${stuckAt + 300_000}, 0, ${stuckAt})`,
   );
+  // An open alert incident and a cleared one, as the cron's rules record them.
+  const alertAt = Date.now();
+  await server.d1(
+    `INSERT INTO alert_incidents (id, rule, scope, opened_at, cleared_at, detail_json, opened_notice, cleared_notice) VALUES
+     ('inc_OpenOpenOpenOpenOpen01', 'delivery_success', 'startmessaging', ${alertAt - 120_000}, NULL,
+      '{"summary":"startmessaging: 40% of 25 provider calls sent an SMS in the last 300 s (threshold 80%)"}', 'skipped', NULL),
+     ('inc_ClearedClearedClear01', 'prefix_auto_blocked', '+88216', ${alertAt - 3_600_000}, ${alertAt - 600_000},
+      '{"summary":"+88216 blocked automatically (low_conversion)"}', 'skipped', 'skipped')`,
+  );
   for (const block of BLOCKS) assert.equal((await api('/v1/admin/prefix-blocks', { method: 'POST', body: JSON.stringify(block) })).status, 201);
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
@@ -421,6 +430,15 @@ async function main() {
     assert.match(errors, /provider_rejected_request/);
     assert.match(errors, /provider_delivery_failed/);
     assert.match(await page.getByTestId('card-delivered').innerText(), /%/);
+  });
+
+  await check('the Alerts panel lists open incidents first, then cleared ones, and says where notices go', async () => {
+    const rows = page.getByTestId('alert-row');
+    await rows.first().waitFor();
+    assert.equal(await rows.first().getAttribute('data-state'), 'open');
+    assert.match(await rows.first().innerText(), /delivery_success[\s\S]*startmessaging[\s\S]*40% of 25/);
+    assert.match(await page.getByTestId('alerts-table').innerText(), /prefix_auto_blocked[\s\S]*\+88216/);
+    assert.match(await page.getByTestId('alerts-receiver').innerText(), /No receiver set/);
   });
 
   await check('the range starts at the first request by default, in 1-minute bars', async () => {

@@ -152,6 +152,8 @@ const SUCCESSFUL_CALLS: Record<string, () => Promise<Call>> = {
     init: { method: 'POST', body: JSON.stringify({ allFailed: true }) },
     status: 202,
   }),
+  'GET /v1/admin/alerts': async () => ({ path: '/v1/admin/alerts', status: 200 }),
+  'GET /v1/admin/alerts/receiver': async () => ({ path: '/v1/admin/alerts/receiver', status: 200 }),
 };
 
 const countRows = async (table: string) => (await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table}`).first<{ n: number }>())!.n;
@@ -244,6 +246,7 @@ describe('the dashboard page', () => {
     const html = await response.text();
     const files = await expectOwnFilesOnly(html);
     expect([...files.keys()].sort()).toEqual([
+      '/static/alerts.js',
       '/static/app-filter.js',
       '/static/apps.js',
       '/static/dashboard.css',

@@ -595,6 +595,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alert incidents: every open one (oldest first), then those opened in the last `days` (newest first) */
+        get: operations["listAlertIncidents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/alerts/receiver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The alert receiver's URL and the `whsec_…` secret its posts are signed with (Standard Webhooks)
+         * @description The secret is derived from WEBHOOK_SECRET_KEY and ALERT_WEBHOOK_SECRET_VERSION (docs/operators.md#alerts); D1 holds none.
+         */
+        get: operations["getAlertReceiver"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin": {
         parameters: {
             query?: never;
@@ -1281,6 +1318,49 @@ export interface components {
         } | {
             /** @enum {boolean} */
             allFailed: true;
+        };
+        AlertIncident: {
+            /** @example inc_3q2-7wEjQ1mB0Yk5c9f8Zg */
+            id: string;
+            /** @enum {string} */
+            rule: "delivery_success" | "circuit_open" | "prefix_auto_blocked" | "global_budget_spent" | "dead_letters";
+            /**
+             * @description The provider or prefix it is about; null for the whole service
+             * @example startmessaging
+             */
+            scope: string | null;
+            /** @enum {string} */
+            state: "open" | "cleared";
+            /** Format: date-time */
+            openedAt: string;
+            /** Format: date-time */
+            clearedAt: string | null;
+            summary: string | null;
+            /** @description What the rule measured when the incident opened */
+            detail: {
+                [key: string]: unknown;
+            };
+            notices: {
+                /** @enum {string} */
+                opened: "pending" | "delivered" | "failed" | "skipped";
+                /** @enum {string|null} */
+                cleared: "pending" | "delivered" | "failed" | "skipped" | null;
+                /** @description Posts of the pending notice so far */
+                attempts: number;
+                /** Format: date-time */
+                nextAttemptAt: string | null;
+                /** Format: date-time */
+                lastNotifiedAt: string | null;
+                lastError: string | null;
+            };
+        };
+        AlertReceiver: {
+            /** @description ALERT_WEBHOOK_URL; null when unset (incidents are only listed) */
+            url: string | null;
+            /** @description Why the URL is refused (the rules of app webhooks), or null */
+            problem: string | null;
+            /** @description ALERT_WEBHOOK_SECRET_VERSION */
+            secretVersion: number;
         };
     };
     responses: never;
@@ -4539,6 +4619,146 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Retry-After": components["headers"]["Retry-After"];
                     "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAlertIncidents: {
+        parameters: {
+            query?: {
+                /** @description How far back cleared incidents are listed: 7 by default, at most 90 */
+                days?: number;
+                /** @description Incidents listed: 100 by default, at most 500 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The incidents and where their notices go */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        incidents: components["schemas"]["AlertIncident"][];
+                        receiver: components["schemas"]["AlertReceiver"];
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAlertReceiver: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The receiver and its current secret */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        receiver: components["schemas"]["AlertReceiver"];
+                        /** @example whsec_… */
+                        secret: string;
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {

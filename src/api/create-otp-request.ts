@@ -1,6 +1,7 @@
 import type { AppCaller } from '../apps/authenticate';
 import type { Config } from '../config';
 import { sha256Hex } from '../crypto';
+import { markSignalThrottled } from '../db/alert-signals';
 import { testNumberSentStatements } from '../db/delivery-attempts';
 import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey } from '../db/idempotency-keys';
 import { clearEnqueued, getRequest, insertRequestStatements } from '../db/requests';
@@ -8,6 +9,7 @@ import { ApiError } from '../errors';
 import { newRequestId } from '../ids';
 import { AdmissionUnavailableError, admitSend, countryAllowed } from '../limiter/admission';
 import { errorName, logError, logWarn } from '../log';
+import { metricsFor } from '../metrics/metrics';
 import { phonePrefix } from '../phone';
 import { sendJob } from '../queue/messages';
 import { enqueueWrittenEvents } from '../webhooks/enqueue-events';
@@ -47,6 +49,7 @@ export async function createOtpRequest(
 ): Promise<CreatedRequest> {
   const testCode = caller.settings.testNumbers.get(input.phoneNumber);
   if (testCode === undefined && !countryAllowed(input.phoneNumber, caller.settings.allowedCountryCodes)) {
+    metricsFor(env).record({ metric: 'denial', reason: 'country_not_allowed', appId: caller.appId });
     throw new ApiError('country_not_allowed', 'Codes cannot be sent to numbers in this country');
   }
   const now = Date.now();
@@ -108,7 +111,13 @@ async function admitAndRecord(
     });
   }
   if (!admission.allowed) {
-    if (admission.reason === 'global_budget_exhausted') logWarn('limiter.global_budget_spent', { retryAfterSeconds: admission.retryAfterSeconds });
+    metricsFor(env).record({ metric: 'denial', reason: admission.reason, appId: caller.appId });
+    if (admission.reason === 'global_budget_exhausted') {
+      logWarn('limiter.global_budget_spent', { retryAfterSeconds: admission.retryAfterSeconds });
+      // The alert rule's signal (docs/operators.md#alerts): one write per isolate per few seconds, in the background.
+      const marked = markSignalThrottled(env.DB, 'global_budget_exhausted', now);
+      if (marked) waitUntil(marked.catch((error) => logWarn('alerts.signal_not_marked', { error: errorName(error) })));
+    }
     throw refusedSendError(admission.reason, admission.retryAfterSeconds, config.limits.phone);
   }
 
@@ -140,6 +149,7 @@ async function admitAndRecord(
     });
   }
 
+  metricsFor(env).record({ metric: 'send', appId: caller.appId, testNumber });
   if (testNumber) {
     // Its `otp.sent`, for an app with a webhook, in the background.
     waitUntil(enqueueWrittenEvents(env, written));

@@ -21,6 +21,7 @@ export const TAGS = [
   { name: 'Admin: abuse', description: 'Operators: prefix blocks, locked phones and revoking sessions (docs/abuse-defence.md)' },
   { name: 'Admin: apps', description: 'Operators: apps, their settings and their keys (docs/operators.md#apps-and-keys)' },
   { name: 'Admin: webhooks', description: "Operators: an app's webhook, its signing secret, its deliveries and redelivery (docs/webhooks.md)" },
+  { name: 'Admin: alerts', description: 'Operators: incidents of the alert rules and the signed alert receiver (docs/operators.md#alerts)' },
   { name: 'Webhooks', description: "What this service posts to an app's webhook URL, signed (Standard Webhooks; docs/webhooks.md)" },
   { name: 'Service', description: 'Liveness, this document, and the pages this Worker serves' },
 ] as const;

@@ -8,6 +8,7 @@ import { ApiError } from '../errors';
 import { holdLimit, prefixGuardFor, verifyFailureKey } from '../limiter/limiter-client';
 import { noteLockedPhone, settleGuess } from '../limiter/phone-locks';
 import { errorName, logWarn } from '../log';
+import { metricsFor } from '../metrics/metrics';
 import { enqueueWebhookEvents } from '../webhooks/enqueue-events';
 import { effectiveStatus } from './request-view';
 import { requireSecret } from './required-secret';
@@ -36,12 +37,14 @@ export async function verifyOtp(
   const codeLength = request.code_length ?? config.otp.length;
   refuseMalformedCode(input.code, codeLength);
 
-  const record = (outcome: VerificationOutcome) =>
+  const record = (outcome: VerificationOutcome) => {
+    metricsFor(env).record({ metric: 'verification', outcome, appId: caller.appId });
     waitUntil(
       verificationEventStatement(env.DB, { requestId: request.id, phonePrefix: request.phone_prefix, outcome, at: Date.now() })
         .run()
         .catch((error) => logWarn('verify.event_not_recorded', { requestId: request.id, error: errorName(error) })),
     );
+  };
 
   refuseFinished(request, now, config, record);
 

@@ -6,6 +6,7 @@ import { type AttemptRecord, type ClaimedRequest, claimRequests, recordAttemptSt
 import { scheduleStatusChecks } from '../delivery-reports/schedule-checks';
 import { providerIdempotencyKey } from '../ids';
 import { errorName, logError, logInfo, logWarn } from '../log';
+import { type MetricPoint, metricsFor, providerCall } from '../metrics/metrics';
 import type { Reservation } from '../pacing/pacing-schedule';
 import { claimLeadMs, delayUntilFree, noteClaimDuration, pacingHorizonMs, providerSlots } from '../pacing/provider-slots';
 import { type Clock, StartGate, systemClock } from '../pacing/start-gate';
@@ -103,10 +104,12 @@ export async function handleSendJobs(
     return { called: await attemptSend(choice.provider, code, config, job.request, start.startedAt, clock) };
   });
   const attempts: AttemptRecord[] = [];
+  const metrics = metricsFor(env);
   outcomes.forEach((outcome, index) => {
     const { request } = toSend[index]!;
     if ('called' in outcome) {
       attempts.push(outcome.called);
+      metrics.record(providerCallPoint(outcome.called));
       finishing.push(...recordAttemptStatements(env.DB, outcome.called));
     } else {
       logWarn('send.not_started', { requestId: request.id, reason: outcome.released.reason });
@@ -142,6 +145,16 @@ export async function handleSendJobs(
     });
     if (attempt.decision.action === 'retry') job.message.retry({ delaySeconds: attempt.decision.delaySeconds });
     else job.message.ack();
+  });
+}
+
+function providerCallPoint(attempt: AttemptRecord): MetricPoint {
+  const { decision } = attempt;
+  return providerCall({
+    provider: attempt.provider ?? 'unknown',
+    outcome: decision.action,
+    errorCode: decision.action === 'sent' ? null : decision.errorCode,
+    durationMs: attempt.finishedAt - attempt.startedAt,
   });
 }
 

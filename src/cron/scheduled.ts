@@ -1,3 +1,4 @@
+import { runAlerts } from '../alerts/run-alerts';
 import { loadConfig } from '../config';
 import { errorName, logError } from '../log';
 import { reviveStalledResends } from '../resend/revival';
@@ -6,7 +7,8 @@ import { sweep } from './sweeper';
 
 /**
  * The Worker's `scheduled` handler: the daily cron runs retention, the every-minute one the
- * sweeper and the revival of stalled bulk resends. Each job's failure is logged on its own.
+ * sweeper, the revival of stalled bulk resends and the alerts (rules, then notices). Each job runs
+ * and fails on its own: a slow alert receiver holds up no sweep.
  */
 export async function handleScheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
   if (controller.cron === RETENTION_CRON) {
@@ -18,5 +20,10 @@ export async function handleScheduled(controller: ScheduledController, env: Env,
     return;
   }
   ctx.waitUntil(sweep(env).catch((error) => logError('sweep.failed', { error: errorName(error) })));
+  ctx.waitUntil(
+    Promise.resolve()
+      .then(() => runAlerts(env, loadConfig(env)))
+      .catch((error) => logError('alerts.failed', { error: errorName(error) })),
+  );
   ctx.waitUntil(reviveStalledResends(env).catch((error) => logError('resend.revive_failed', { error: errorName(error) })));
 }

@@ -18,6 +18,15 @@ export async function appSigningSecret(secretKey: string, appId: string, version
   return `${SECRET_PREFIX}${base64(bytes)}`;
 }
 
+/**
+ * The operators' alert receiver's secret: derived like an app's, under a label of its own so that it
+ * never equals an app's secret, with ALERT_WEBHOOK_SECRET_VERSION as its version.
+ */
+export async function alertSigningSecret(secretKey: string, version: number): Promise<string> {
+  const bytes = await hmacSha256(secretKey, `otp-dispatcher alert signing secret\n${version}`);
+  return `${SECRET_PREFIX}${base64(bytes)}`;
+}
+
 /** The secrets a post is signed with now: the current one, and the previous one while a rotation overlaps. */
 export async function signingSecrets(
   secretKey: string,
