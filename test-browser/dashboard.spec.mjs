@@ -41,7 +41,7 @@ const CHROMIUM_ARGS = [
 const DEV_TOKEN = LOCAL_DEV_SECRETS.ADMIN_TOKEN;
 const OVERALL_TIMEOUT_MS = 300_000;
 const NUMBERS = {
-  ok: ['+919800000001', '+919800000002', '+919800000003', '+447700900001'],
+  ok: ['+919800000001', '+919800000002', '+919800000003', '+447400900001'],
   rejected: '+15555550100',
   unavailable: '+15555550101',
   flaky: '+15555550103',
@@ -51,7 +51,7 @@ const NUMBERS = {
   // Sends with the apps' keys: each in its own destination prefix and number block.
   apps: ['+919711100061', '+919622200062', '+918533300063', '+917444400064', '+916355500065'],
   // The API reference's sends: each in a destination prefix and number block of its own, as above.
-  docs: ['+919733300071', '+918644400072', '+917555500073'],
+  docs: ['+919733300071', '+918644400072', '+917755500073'],
 };
 // A second app with one failed request, written straight to D1 (the development app makes the rest).
 const SECOND_APP = { id: 'app_browsersecond', name: 'Second app', requestId: 'otp_SecondAppSecondApp0001', phone: '+919800000055' };

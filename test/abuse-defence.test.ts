@@ -230,7 +230,7 @@ describe('refusals name their reason', () => {
 
 describe('country allowlist and global budget', () => {
   it('refuses numbers outside the allowed countries with 422 country_not_allowed', async () => {
-    const vars = { ALLOWED_COUNTRY_CODES: '91,44' };
+    const vars = { ALLOWED_COUNTRIES: 'IN,GB' };
     expect((await send(uniquePhone(), { vars })).status).toBe(202);
     const refused = await send('+8821612345678', { vars });
     expect(refused.status).toBe(422);
