@@ -105,7 +105,9 @@ describe('allowed and blocked countries are ISO countries', () => {
       otpLength: 6,
     });
     const app = await makeApp();
-    await env.DB.prepare('UPDATE apps SET settings_json = ?2 WHERE id = ?1').bind(app.id, JSON.stringify({ allowedCountryCodes: ['44'] })).run();
+    await env.DB.prepare('UPDATE apps SET settings_json = ?2 WHERE id = ?1')
+      .bind(app.id, JSON.stringify({ allowedCountryCodes: ['44'] }))
+      .run();
     expect((await send(uniquePhone(), { key: app.secretKey })).body.error?.code).toBe('country_not_allowed');
     expect((await send('+447400123456', { key: app.secretKey })).status).toBe(202);
   });

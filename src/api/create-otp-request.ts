@@ -12,8 +12,8 @@ import { phonePrefix } from '../phone';
 import { isSandboxTestNumber } from '../providers/sandbox';
 import { sendJob } from '../queue/messages';
 import { enqueueWrittenEvents } from '../webhooks/enqueue-events';
-import { refuseDestination } from './refuse-destination';
 import { refusedSendError } from './rate-limit-headers';
+import { refuseDestination } from './refuse-destination';
 
 export interface CreatedRequest {
   requestId: string;

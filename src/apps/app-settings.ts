@@ -30,11 +30,7 @@ export const AppSettings = z
     otpLength: z.number().int().min(4).max(8).optional(),
     otpTtlSeconds: z.number().int().min(30).max(3600).optional(),
     /** ISO countries (`["IN", "GB"]`); absent: ALLOWED_COUNTRIES. BLOCKED_COUNTRIES applies either way. */
-    allowedCountries: z
-      .array(z.string().refine(isKnownCountry, 'must be an ISO 3166-1 alpha-2 country like "IN" (or 001)'))
-      .min(1)
-      .max(250)
-      .optional(),
+    allowedCountries: z.array(z.string().refine(isKnownCountry, 'must be an ISO 3166-1 alpha-2 country like "IN" (or 001)')).min(1).max(250).optional(),
     /** Number types refused by default that this app admits; absent: ALLOWED_NUMBER_TYPES. */
     allowedNumberTypes: z.array(z.enum(REFUSABLE_NUMBER_TYPES)).max(REFUSABLE_NUMBER_TYPES.length).optional(),
     /** StartMessaging's `templateId` for this app's SMS (DLT routes). */
