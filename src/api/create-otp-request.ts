@@ -1,8 +1,7 @@
 import type { AppCaller } from '../apps/authenticate';
 import type { Config } from '../config';
-import { sha256Hex } from '../crypto';
 import { testNumberSentStatements } from '../db/delivery-attempts';
-import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey } from '../db/idempotency-keys';
+import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey, sendFingerprint } from '../db/idempotency-keys';
 import { clearEnqueued, getRequest, insertRequestStatements } from '../db/requests';
 import { ApiError } from '../errors';
 import { newRequestId } from '../ids';
@@ -163,7 +162,7 @@ async function claimOrReplay(
   env: Env,
   claim: { appId: string; key: string; phoneNumber: string; requestId: string; now: number },
 ): Promise<CreatedRequest | null> {
-  const fingerprint = await sha256Hex(JSON.stringify({ phoneNumber: claim.phoneNumber }));
+  const fingerprint = await sendFingerprint(claim.phoneNumber);
   let found: Awaited<ReturnType<typeof claimIdempotencyKey>>;
   try {
     found = await claimIdempotencyKey(env.DB, { appId: claim.appId, key: claim.key, fingerprint, requestId: claim.requestId, now: claim.now });
