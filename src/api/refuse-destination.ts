@@ -1,5 +1,8 @@
 import { ApiError } from '../errors';
-import { checkDestination, type DestinationPolicy, type DestinationRefusal } from '../phone-check';
+import { checkDestination, type DestinationPolicy, type DestinationRefusal, REFUSABLE_NUMBER_TYPES } from '../phone-check';
+
+/** The refusals of a number's type, one code per refusable type. */
+export const DESTINATION_TYPE_REFUSALS = REFUSABLE_NUMBER_TYPES.map((type) => `phone_${type}` as const);
 
 const MESSAGES: Record<DestinationRefusal, string> = {
   phone_not_possible: 'This number has the wrong length for its country',
