@@ -506,6 +506,17 @@ async function main() {
     await page.unroute(LOCKED_PHONES_ROUTE);
   });
 
+  await check('erase a person’s data: the form erases the number’s requests and says how many rows went', async () => {
+    const erasedPhone = '+919800000044';
+    assert.equal(await sendWithKey(DEV_APP.secretKey, erasedPhone), 202);
+    page.once('dialog', (dialog) => dialog.accept());
+    await page.getByTestId('erasure-phone').fill(erasedPhone);
+    await page.getByTestId('erasure-submit').click();
+    await page.getByTestId('erasure-result').filter({ hasText: /^Erased \d+ rows \(.*otp_requests 1/ }).waitFor();
+    const { body } = await api(`/v1/admin/requests?phoneNumber=${encodeURIComponent(erasedPhone)}`);
+    assert.deepEqual(body.requests, []);
+  });
+
   await check('the attempts table filters by outcome and by phone', async () => {
     await page.getByTestId('attempt-row').first().waitFor();
     await page.getByTestId('filter-outcome').selectOption('failed');

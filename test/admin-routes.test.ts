@@ -248,6 +248,7 @@ describe('the dashboard page', () => {
       '/static/apps.js',
       '/static/dashboard.css',
       '/static/dashboard.js',
+      '/static/erasure.js',
       '/static/recent-requests.js',
     ]);
     // What the module scripts import, and what those import in turn, is this origin's too, served as a script.
