@@ -511,7 +511,10 @@ async function main() {
     assert.equal(await sendWithKey(DEV_APP.secretKey, erasedPhone), 202);
     await page.getByTestId('erasure-phone').fill(erasedPhone);
     await page.getByTestId('erasure-submit').click();
-    await page.getByTestId('erasure-result').filter({ hasText: /^Erased \d+ rows \(.*otp_requests 1/ }).waitFor();
+    await page
+      .getByTestId('erasure-result')
+      .filter({ hasText: /^Erased \d+ rows \(.*otp_requests 1/ })
+      .waitFor();
     const { body } = await api(`/v1/admin/requests?phoneNumber=${encodeURIComponent(erasedPhone)}`);
     assert.deepEqual(body.requests, []);
   });
