@@ -26,6 +26,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEV_APP_AUTH } from '../scripts/lib/local-dev-secrets.mjs';
+import { sendableNanpAreaCodes } from '../scripts/lib/phones.mjs';
 import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
 import {
   cpuByRole,
@@ -84,15 +85,16 @@ function decomposition(row) {
 }
 
 /**
- * Request i's phone: +1, an area code and one more digit (8,000 five-digit prefixes), then a
- * thousand-block unique to i. Traffic this wide trips no pumping signal (no prefix sees 20 sends,
- * no thousand-block sees two numbers), as a large real audience would not, even though nobody
- * verifies here.
+ * Request i's phone: +1, an area code the service accepts whole and one more digit, 2-9 (some
+ * 3,500 five-digit prefixes), then a thousand-block unique to i. Traffic this wide trips no
+ * pumping signal (no prefix sees 20 sends, no thousand-block sees two numbers), as a large real
+ * audience would not, even though nobody verifies here.
  */
+const AREA_CODES = sendableNanpAreaCodes();
 function phoneFor(i) {
-  const npa = 200 + (i % 800);
-  const digit = Math.floor(i / 800) % 10;
-  const block = String(Math.floor(i / 8000) % 1000).padStart(3, '0');
+  const npa = AREA_CODES[i % AREA_CODES.length];
+  const digit = 2 + (Math.floor(i / AREA_CODES.length) % 8);
+  const block = String(Math.floor(i / (AREA_CODES.length * 8)) % 1000).padStart(3, '0');
   const last = String((i * 7919) % 1000).padStart(3, '0');
   return `+1${npa}${digit}${block}${last}`;
 }

@@ -136,7 +136,7 @@ function price(counts) {
  * in production (a real audience concentrates in a few hundred prefixes; a new object per OTP
  * would overstate their cost), with a thousand-block unique to i so no pumping signal fires.
  */
-const PREFIXES = ['+91700', '+91720', '+91750', '+91780', '+91800', '+91830', '+91870', '+91900', '+91930', '+91980'];
+const PREFIXES = ['+91600', '+91700', '+91720', '+91740', '+91840', '+91850', '+91900', '+91930', '+91960', '+91980'];
 const phoneFor = (i) =>
   `${PREFIXES[i % PREFIXES.length]}${String(Math.floor(i / PREFIXES.length)).padStart(4, '0')}${String((i * 7919) % 1000).padStart(3, '0')}`;
 const ipFor = (i) => `198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`;

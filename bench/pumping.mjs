@@ -29,6 +29,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { DEV_APP_AUTH } from '../scripts/lib/local-dev-secrets.mjs';
+import { INDIAN_MOBILE_LEADS, isSendable } from '../scripts/lib/phones.mjs';
 import { mulberry32 } from '../scripts/lib/random.mjs';
 import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
 import {
@@ -116,10 +117,10 @@ const digits = (count) => Array.from({ length: count }, () => randomInt(0, 9)).j
 // ---------------------------------------------------------------------------------------------
 // Populations
 
-/** Indian mobile ranges: +91, then a national number starting 6-9. */
+/** Indian mobile ranges: +91, a lead of which every number is a mobile one, and one more digit. */
 function legitPrefixes(count) {
   const set = new Set();
-  for (let i = 0; i < 10_000 && set.size < count; i += 1) set.add(`+91${randomInt(6, 9)}${digits(2)}`);
+  for (let i = 0; i < 10_000 && set.size < count; i += 1) set.add(`+91${INDIAN_MOBILE_LEADS[randomInt(0, INDIAN_MOBILE_LEADS.length - 1)]}${digits(1)}`);
   return [...set];
 }
 
@@ -155,18 +156,26 @@ function attackPlan() {
   const end = (options.attackEndMinute * 60_000) / k / (options.quick ? 10 : 1);
   const interval = 1000 / realRate(options.attackPerSecond);
   const counters = Object.fromEntries(ATTACK_PREFIXES.map((prefix) => [prefix, 0]));
+  // National digits after the prefix, and where a sequential run starts: +234 800 is toll-free,
+  // which the service refuses before any limit, so the Nigerian run starts in 0803 (mobile).
   const national = { '+88216': 8, '+23480': 8, '+99365': 6 };
+  const firstSequential = { '+88216': 0, '+23480': 30_000_000, '+99365': 0 };
   const requests = [];
   for (let i = 0; i < 1_000_000; i += 1) {
     const at = start + i * interval;
     if (at >= end) break;
     const prefix = ATTACK_PREFIXES[i % ATTACK_PREFIXES.length];
     const width = national[prefix];
-    const n = options.attack === 'sequential' ? counters[prefix]++ : randomInt(0, 10 ** width - 1);
+    const numberOf = (n) => `${prefix}${String(n).padStart(width, '0')}`;
+    let phone = numberOf(firstSequential[prefix] + counters[prefix]++);
+    // Scattered: random numbers of the prefix that the service accepts, as an attacker's would be.
+    if (options.attack !== 'sequential')
+      do phone = numberOf(randomInt(0, 10 ** width - 1));
+      while (!isSendable(phone));
     requests.push({
       at,
       prefix,
-      phone: `${prefix}${String(n).padStart(width, '0')}`,
+      phone,
       // A fresh address from the benchmarking range for every request.
       ip: `198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`,
       status: null,
@@ -218,7 +227,7 @@ await run.main(async () => {
 
   // 0. Is the client address honoured? wrangler dev must pass CF-Connecting-IP through, or the
   //    per-IP limit would see one address for every simulated client.
-  const probePhones = Array.from({ length: 12 }, () => `+4479${digits(8)}`);
+  const probePhones = Array.from({ length: 12 }, () => `+4474${digits(8)}`);
   const probe = [];
   const ipWindow = scaleWindows(defaults.IP_LIMITS, k).split(',')[0];
   const ipLimit = Number(ipWindow.split('/')[0]);

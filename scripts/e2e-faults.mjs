@@ -132,8 +132,8 @@ const SCENARIOS = [
   },
 ];
 
-// +1 555 numbers are fictional; scenario s, request r gets +1555 sss rrrr.
-const phoneFor = (scenarioIndex, requestIndex) => `+1555${String(scenarioIndex + 1).padStart(3, '0')}${String(requestIndex).padStart(4, '0')}`;
+// Washington DC numbers (the stand-in sends nothing); scenario s, request r gets +1202 sss rrrr, sss from 201.
+const phoneFor = (scenarioIndex, requestIndex) => `+1202${String(scenarioIndex + 201)}${String(requestIndex).padStart(4, '0')}`;
 
 const state = { standIn: null, stack: null, pacedStandIn: null, pacedStack: null };
 let exiting = false;
@@ -318,9 +318,9 @@ const LEASE_MS = 30_000;
 const GRACE_MS = 1000 + 5750 + PACED_TIMEOUT_MS + 5000;
 /** DELIVERY_CHECK_BASE_SECONDS (the default): the first status check's delay after a send. */
 const FIRST_CHECK_MS = 30_000;
-const MID_CALL_PHONES = ['+15559990001', '+15559990002'];
-const SENT_PHONES = ['+15559980001', '+15559980002', '+15559980003'];
-const QUEUED_PHONES = ['+15559970001', '+15559970002', '+15559970003', '+15559970004', '+15559970005'];
+const MID_CALL_PHONES = ['+12029990001', '+12029990002'];
+const SENT_PHONES = ['+12029980001', '+12029980002', '+12029980003'];
+const QUEUED_PHONES = ['+12029970001', '+12029970002', '+12029970003', '+12029970004', '+12029970005'];
 
 const ADMIN_TOKEN = `e2e-faults-admin-${randomUUID()}`;
 const PACED_VARS = [
@@ -337,7 +337,7 @@ const PACED_VARS = [
   'PUMPING_MIN_SENDS:100000',
 ];
 
-const burstPhone = (run, index) => `+1555${800 + run}${String(index).padStart(4, '0')}`;
+const burstPhone = (run, index) => `+1202${800 + run}${String(index).padStart(4, '0')}`;
 
 async function submit(base, phones) {
   return mapLimit(phones, phones.length, async (phoneNumber) => {

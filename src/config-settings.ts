@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { countriesOfCallingCodes, isKnownCountry } from './countries.ts';
+import { REFUSABLE_NUMBER_TYPES, type RefusableNumberType } from './phone-check.ts';
 import type { WindowRule } from './window-rules';
 
 /**
@@ -144,17 +146,62 @@ export const secondsList: Parser<number[]> = {
   },
 };
 
-/** `"*"` (any: null) or `"91,44"`: E.164 country calling codes. */
-export const countryCodes: Parser<string[] | null> = {
-  accepts: '`*` or calling codes, comma-separated',
+/** `"*"` (any: null) or `"IN,US"`: ISO 3166-1 alpha-2 countries (`001`: numbers of no country). */
+export const allowedCountries: Parser<string[] | null> = {
+  accepts: '`*` or ISO countries, comma-separated',
   parse(text, name, fail) {
     const trimmed = text.trim();
     if (trimmed === '*') return null;
-    const codes = trimmed.split(',').map((code) => code.trim().replace(/^\+/, ''));
-    if (codes.some((code) => !/^[1-9]\d{0,2}$/.test(code))) return fail(`${name} must be "*" or calling codes like "91,44", got "${trimmed}"`);
-    return codes;
+    return countryList.parse(trimmed, name, fail);
   },
 };
+
+/** `"IN,US"`; empty is none. */
+export const countryList: Parser<string[]> = {
+  accepts: 'ISO countries, comma-separated',
+  parse(text, name, fail) {
+    const countries = commaList(text).map((country) => country.toUpperCase());
+    const unknown = countries.filter((country) => !isKnownCountry(country));
+    if (unknown.length > 0) return fail(`${name} takes ISO 3166-1 alpha-2 countries like "IN,US" (or 001), got "${unknown.join(',')}"`);
+    return countries;
+  },
+};
+
+/** Number types refused by default that are admitted; empty is none. */
+export const numberTypes: Parser<RefusableNumberType[]> = {
+  accepts: `any of ${REFUSABLE_NUMBER_TYPES.map((type) => `\`${type}\``).join(', ')}, comma-separated`,
+  parse(text, name, fail) {
+    const types = commaList(text).map((type) => type.toLowerCase());
+    const unknown = types.filter((type) => !(REFUSABLE_NUMBER_TYPES as readonly string[]).includes(type));
+    if (unknown.length > 0) return fail(`${name} takes ${REFUSABLE_NUMBER_TYPES.join(', ')}, got "${unknown.join(',')}"`);
+    return types as RefusableNumberType[];
+  },
+};
+
+/**
+ * The calling codes of the retired ALLOWED_COUNTRY_CODES: refused when set, with the ISO countries
+ * they stood for, rather than translated. "1" stood for every NANP country, Caribbean ranges
+ * included; carrying that over silently would keep the very hole the ISO list closes.
+ */
+export const retiredCallingCodes: Parser<null> = {
+  accepts: 'unset (retired)',
+  parse(text, name, fail) {
+    const codes = commaList(text).map((code) => code.replace(/^\+/, ''));
+    if (codes.length === 0) return null;
+    if (codes.includes('*')) return fail(`${name} is retired: remove it (ALLOWED_COUNTRIES defaults to "*")`);
+    const countries = countriesOfCallingCodes(codes.filter((code) => /^[1-9]\d{0,2}$/.test(code)));
+    return fail(
+      `${name} is retired: set ALLOWED_COUNTRIES to ISO countries instead. "${text.trim()}" stood for ${countries.join(',') || 'no country'}; list only those you mean (e.g. "US" rather than every +1 country)`,
+    );
+  },
+};
+
+function commaList(text: string): string[] {
+  return text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+}
 
 /** Exact origins, comma-separated; empty is none. */
 export const exactOrigins: Parser<string[]> = {

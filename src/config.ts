@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
-  countryCodes,
+  allowedCountries,
+  countryList,
   exactOrigins,
   group,
   httpsUrlOrEmpty,
@@ -8,8 +9,10 @@ import {
   httpUrlOrEmpty,
   integer,
   mapped,
+  numberTypes,
   oneOf,
   ratio,
+  retiredCallingCodes,
   secondsList,
   secret,
   setting,
@@ -128,7 +131,22 @@ const configSchema = z
         '10/3600',
         'wrong codes per phone across its requests; once spent the phone is locked: verifying answers `429 too_many_attempts`, sending `429 phone_locked`',
       ),
-      allowedCountryCodes: setting('ALLOWED_COUNTRY_CODES', countryCodes, '*', 'calling codes that may receive codes'),
+    }),
+    destinations: group('Destinations', 'Which numbers may receive codes at all (docs/abuse-defence.md#destinations).', {
+      allowedCountries: setting('ALLOWED_COUNTRIES', allowedCountries, '*', 'countries whose numbers may receive codes (`001`: numbers of no country)'),
+      blockedCountries: setting('BLOCKED_COUNTRIES', countryList, '', 'countries refused even when allowed, for every app'),
+      allowedNumberTypes: setting(
+        'ALLOWED_NUMBER_TYPES',
+        numberTypes,
+        '',
+        'number types refused by default that are admitted anyway; mobile, fixed-line-or-mobile, VoIP and personal numbers always pass',
+      ),
+      retiredCountryCodes: setting(
+        'ALLOWED_COUNTRY_CODES',
+        retiredCallingCodes,
+        '',
+        'retired: calling codes are refused at start-up with the ISO countries they stood for; use `ALLOWED_COUNTRIES`',
+      ),
     }),
     pumping: group('Pumping defence', 'Blocks a destination prefix whose codes are sent but not verified.', {
       windowSeconds: setting('PUMPING_WINDOW_SECONDS', integer(60, 7 * 86400), '3600', 'window of the conversion signal'),

@@ -1,55 +1,15 @@
+import { getCountries, getCountryCallingCode } from 'libphonenumber-js/max';
+
 /**
  * ITU-T E.164 country calling codes are one, two or three digits and form a prefix code, so the
- * length follows from the first digits: these are all the one- and two-digit codes, and every
- * other code has three digits.
+ * length follows from the first digits. The one- and two-digit codes come from libphonenumber's
+ * metadata (`1` and `7`, then `20` to `98`); every other code, non-geographic ones included, has three.
+ * Statistics group by these; which destinations may be sent to is decided by ISO country
+ * (phone-check.ts), not here.
  */
-const ONE_DIGIT = ['1', '7'];
-const TWO_DIGITS = [
-  '20',
-  '27',
-  '30',
-  '31',
-  '32',
-  '33',
-  '34',
-  '36',
-  '39',
-  '40',
-  '41',
-  '43',
-  '44',
-  '45',
-  '46',
-  '47',
-  '48',
-  '49',
-  '51',
-  '52',
-  '53',
-  '54',
-  '55',
-  '56',
-  '57',
-  '58',
-  '60',
-  '61',
-  '62',
-  '63',
-  '64',
-  '65',
-  '66',
-  '81',
-  '82',
-  '84',
-  '86',
-  '90',
-  '91',
-  '92',
-  '93',
-  '94',
-  '95',
-  '98',
-];
+const CALLING_CODES = [...new Set(getCountries().map((country) => getCountryCallingCode(country)))].sort();
+const ONE_DIGIT = CALLING_CODES.filter((code) => code.length === 1);
+const TWO_DIGITS = CALLING_CODES.filter((code) => code.length === 2);
 
 /** `+919876543210` → `+91`. Works on a stored phone prefix too, which keeps at least three digits. */
 export function countryCallingCode(phone: string): string {

@@ -40,6 +40,11 @@ export function providerIdempotencyKey(requestId: string): string {
   return `otpd-${requestId}`;
 }
 
+/** The record of one erasure of a person's data. */
+export function newErasureId(): string {
+  return `era_${base64Url(crypto.getRandomValues(new Uint8Array(12)))}`;
+}
+
 /** An app; the development app seeded by `npm run dev` has the readable id `app_localdev`. */
 export function newAppId(): string {
   return `app_${base64Url(crypto.getRandomValues(new Uint8Array(16)))}`;

@@ -41,7 +41,7 @@ const CHROMIUM_ARGS = [
 const DEV_TOKEN = LOCAL_DEV_SECRETS.ADMIN_TOKEN;
 const OVERALL_TIMEOUT_MS = 300_000;
 const NUMBERS = {
-  ok: ['+919800000001', '+919800000002', '+919800000003', '+447700900001'],
+  ok: ['+919800000001', '+919800000002', '+919800000003', '+447400900001'],
   rejected: '+15555550100',
   unavailable: '+15555550101',
   flaky: '+15555550103',
@@ -51,7 +51,7 @@ const NUMBERS = {
   // Sends with the apps' keys: each in its own destination prefix and number block.
   apps: ['+919711100061', '+919622200062', '+918533300063', '+917444400064', '+916355500065'],
   // The API reference's sends: each in a destination prefix and number block of its own, as above.
-  docs: ['+919733300071', '+918644400072', '+917555500073'],
+  docs: ['+919733300071', '+918644400072', '+917755500073'],
 };
 // A second app with one failed request, written straight to D1 (the development app makes the rest).
 const SECOND_APP = { id: 'app_browsersecond', name: 'Second app', requestId: 'otp_SecondAppSecondApp0001', phone: '+919800000055' };
@@ -522,6 +522,19 @@ async function main() {
     assert.match(await page.getByTestId('locked-phones').innerText(), /No phone is locked/);
     assert.ok(calls.includes(`DELETE /v1/admin/locked-phones/${encodeURIComponent(NUMBERS.locked)}`), calls.join(', '));
     await page.unroute(LOCKED_PHONES_ROUTE);
+  });
+
+  await check('erase a person’s data: the form erases the number’s requests and says how many rows went', async () => {
+    const erasedPhone = '+919800000044';
+    assert.equal(await sendWithKey(DEV_APP.secretKey, erasedPhone), 202);
+    await page.getByTestId('erasure-phone').fill(erasedPhone);
+    await page.getByTestId('erasure-submit').click();
+    await page
+      .getByTestId('erasure-result')
+      .filter({ hasText: /^Erased \d+ rows \(.*otp_requests 1/ })
+      .waitFor();
+    const { body } = await api(`/v1/admin/requests?phoneNumber=${encodeURIComponent(erasedPhone)}`);
+    assert.deepEqual(body.requests, []);
   });
 
   await check('the attempts table filters by outcome and by phone', async () => {

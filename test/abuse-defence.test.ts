@@ -21,10 +21,13 @@ function send(phoneNumber: string, options: { ip?: string; vars?: Record<string,
 
 let ipCounter = 0;
 const uniqueIp = () => `198.51.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
-/** A destination prefix (the first five digits) of its own per call, so prefix state never leaks between tests. */
-let prefixCounter = 100;
-const freshPrefix = () => `+44${++prefixCounter}`;
-const prefixPhone = (prefix: string, n: number) => `${prefix}${String(n).padStart(8, '0')}`;
+/**
+ * A destination prefix (the first five digits) of its own per call, so prefix state never leaks
+ * between tests: UK mobile ranges +44 741 to +44 759, in which every number is a mobile one.
+ */
+let prefixCounter = 40;
+const freshPrefix = () => `+447${++prefixCounter}`;
+const prefixPhone = (prefix: string, n: number) => `${prefix}${String(n).padStart(7, '0')}`;
 
 async function storedEvents(stub: DurableObjectStub<RateLimiter>) {
   return runInDurableObject(stub, (_i: RateLimiter, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
@@ -230,7 +233,7 @@ describe('refusals name their reason', () => {
 
 describe('country allowlist and global budget', () => {
   it('refuses numbers outside the allowed countries with 422 country_not_allowed', async () => {
-    const vars = { ALLOWED_COUNTRY_CODES: '91,44' };
+    const vars = { ALLOWED_COUNTRIES: 'IN,GB' };
     expect((await send(uniquePhone(), { vars })).status).toBe(202);
     const refused = await send('+8821612345678', { vars });
     expect(refused.status).toBe(422);

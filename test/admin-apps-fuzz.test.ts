@@ -14,7 +14,8 @@ const settingsValue = fc.record(
   {
     otpLength: fc.oneof(fc.integer({ min: -2, max: 12 }), fc.double(), fc.string({ maxLength: 3 })),
     otpTtlSeconds: fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.constant(null)),
-    allowedCountryCodes: fc.array(fc.oneof(fc.stringMatching(/^[0-9]{1,4}$/), fc.string({ maxLength: 4 })), { maxLength: 4 }),
+    allowedCountries: fc.array(fc.oneof(fc.constantFrom('IN', 'US', '001', 'XX', 'in'), fc.string({ maxLength: 4 })), { maxLength: 4 }),
+    allowedNumberTypes: fc.array(fc.oneof(fc.constantFrom('fixed_line', 'mobile'), fc.string({ maxLength: 4 })), { maxLength: 3 }),
     templateId: fc.string({ maxLength: 120 }),
     dailySmsBudget: fc.oneof(fc.integer(), fc.double()),
     allowedOrigins: fc.array(fc.oneof(fc.webUrl(), fc.constantFrom('https://a.example', '*', 'null', 'http://localhost:8787')), { maxLength: 3 }),

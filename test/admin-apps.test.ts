@@ -93,19 +93,19 @@ describe('PATCH /v1/admin/apps/{appId}', () => {
     const patched = await call<{ app: AppItem }>(
       'PATCH',
       `/v1/admin/apps/${app.id}`,
-      { name: 'Renamed', settings: { allowedCountryCodes: ['44'], otpLength: 6 } },
+      { name: 'Renamed', settings: { allowedCountries: ['GB'], otpLength: 6 } },
       'bob',
     );
     expect(patched.status).toBe(200);
     expect(patched.headers.get('Cache-Control')).toBe('no-store');
-    expect(patched.body.app).toMatchObject({ name: 'Renamed', settings: { allowedCountryCodes: ['44'], otpLength: 6 } });
+    expect(patched.body.app).toMatchObject({ name: 'Renamed', settings: { allowedCountries: ['GB'], otpLength: 6 } });
     // The key was cached by the send above; the new settings hold for its next call all the same.
     const refused = await sendWith(secretKey, { phoneNumber: '+919812345679' });
     expect(refused.status).toBe(422);
     expect(refused.body.error?.code).toBe('country_not_allowed');
     const rows = await changeRows(app.id);
     expect(rows.at(-1)).toMatchObject({ actor: 'bob', action: 'app.updated' });
-    expect(JSON.parse(rows.at(-1)!.detail_json)).toEqual({ changed: ['name', 'settings.allowedCountryCodes', 'settings.dailySmsBudget'] });
+    expect(JSON.parse(rows.at(-1)!.detail_json)).toEqual({ changed: ['name', 'settings.allowedCountries', 'settings.dailySmsBudget'] });
   });
 
   it('refuses invalid settings with 400 naming the setting, an empty patch, and an unknown app (404); nothing is recorded', async () => {

@@ -101,6 +101,12 @@ const SUCCESSFUL_CALLS: Record<string, () => Promise<Call>> = {
     init: { method: 'POST', body: JSON.stringify({ phoneNumber: uniquePhone() }) },
     status: 200,
   }),
+  'POST /v1/admin/erasures': async () => ({
+    path: '/v1/admin/erasures',
+    init: { method: 'POST', body: JSON.stringify({ phoneNumber: uniquePhone() }) },
+    status: 200,
+  }),
+  'GET /v1/admin/erasures': async () => ({ path: '/v1/admin/erasures', status: 200 }),
   'POST /v1/admin/apps': async () => ({ path: '/v1/admin/apps', init: { method: 'POST', body: JSON.stringify({ name: 'Routes' }) }, status: 201 }),
   'GET /v1/admin/apps': async () => ({ path: '/v1/admin/apps', status: 200 }),
   'GET /v1/admin/apps/:appId': async () => ({ path: `/v1/admin/apps/${(await newApp()).appId}`, status: 200 }),
@@ -251,6 +257,7 @@ describe('the dashboard page', () => {
       '/static/apps.js',
       '/static/dashboard.css',
       '/static/dashboard.js',
+      '/static/erasure.js',
       '/static/recent-requests.js',
     ]);
     // What the module scripts import, and what those import in turn, is this origin's too, served as a script.

@@ -113,11 +113,11 @@ describe('per-app settings, end to end', () => {
   });
 
   it('allowed countries replace the deployment’s list for the app', async () => {
-    const app = await makeApp({ allowedCountryCodes: ['44'] });
+    const app = await makeApp({ allowedCountries: ['GB'] });
     const refused = await create(app.secretKey, uniquePhone());
     expect(refused.response.status).toBe(422);
     expect(refused.body.error?.code).toBe('country_not_allowed');
-    expect((await create(app.secretKey, '+447700900123')).response.status).toBe(202);
+    expect((await create(app.secretKey, '+447400900123')).response.status).toBe(202);
   });
 
   it('a daily SMS budget: once spent, 429 app_budget_exhausted with Retry-After; other apps go on', async () => {
@@ -135,7 +135,7 @@ describe('per-app settings, end to end', () => {
 describe('test numbers', () => {
   it('never reach a provider or the queue, are marked in the audit, and verify with their fixed code only', async () => {
     const testNumber = '+15005550006';
-    const app = await makeApp({ testNumbers: [{ phoneNumber: testNumber, code: '2468' }], allowedCountryCodes: ['91'] });
+    const app = await makeApp({ testNumbers: [{ phoneNumber: testNumber, code: '2468' }], allowedCountries: ['IN'] });
     const queue = recordingQueue();
     // The real provider client, with no route intercepted: any provider call would fail the test.
     const testEnv = { ...startMessagingEnv(), SEND_QUEUE: queue.queue } as Env;

@@ -24,8 +24,8 @@ describe('configuration', () => {
         globalShards: 16,
         budgetLeaseUnits: 16,
         budgetLeaseSeconds: 10,
-        allowedCountryCodes: null,
       },
+      destinations: { allowedCountries: null, blockedCountries: [], allowedNumberTypes: [] },
       provider: { mode: 'sandbox', ratePerSecond: 20, baseUrl: 'https://api.startmessaging.com' },
     });
   });
@@ -155,7 +155,7 @@ describe('each setting is declared once, in src/config.ts', () => {
     expect(config).toMatchObject({
       environment: 'production',
       provider: { mode: 'startmessaging' },
-      limits: { allowedCountryCodes: ['91'] },
+      destinations: { allowedCountries: ['IN'] },
       turnstile: { mode: 'siteverify' },
     });
   });

@@ -342,7 +342,7 @@ describe('D1 unreachable on the API', () => {
         new Request('https://otp.test/v1/otp', {
           method: 'POST',
           headers: withKey({ 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() }),
-          body: JSON.stringify({ phoneNumber: '+447700900777' }),
+          body: JSON.stringify({ phoneNumber: '+447400900777' }),
         }),
     ],
     [
@@ -352,7 +352,7 @@ describe('D1 unreachable on the API', () => {
         new Request('https://otp.test/v1/otp', {
           method: 'POST',
           headers: withKey({ 'Content-Type': 'application/json' }),
-          body: JSON.stringify({ phoneNumber: '+447700900778' }),
+          body: JSON.stringify({ phoneNumber: '+447400900778' }),
         }),
     ],
   ])('%s answers 503 service_unavailable with Retry-After, not 500', async (_name, spared, request) => {

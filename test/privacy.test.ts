@@ -69,7 +69,7 @@ describe('queue messages carry ids only', () => {
       ...env,
       SEND_QUEUE: { send: async (body: unknown) => void sent.push(body), sendBatch: async () => {} } as unknown as Queue,
     } as Env;
-    const phoneNumber = '+447700900555';
+    const phoneNumber = '+447400900555';
     const config = loadConfig(env);
     const created = await createOtpRequest(recordingEnv, config, testCaller(config), { phoneNumber }, () => {});
     expect(sent).toEqual([{ type: 'send', v: 1, requestId: created.requestId }]);

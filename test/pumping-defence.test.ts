@@ -11,10 +11,10 @@ import { fetchWithEnv } from './support/worker';
 
 const ADMIN = { Authorization: 'Bearer test-admin-token' };
 
-let prefixCounter = 500;
-/** Numbers under a destination prefix (its first five digits) no other test uses. */
-const freshPrefix = () => `+44${++prefixCounter}`;
-const numberIn = (prefix: string, n: number) => `${prefix}${String(n).padStart(8, '0')}`;
+let prefixCounter = 20;
+/** Numbers under a destination prefix (its first five digits) no other test uses: UK mobile ranges +44 710 to +44 759. */
+const freshPrefix = () => `+447${++prefixCounter}`;
+const numberIn = (prefix: string, n: number) => `${prefix}${String(n).padStart(7, '0')}`;
 
 function call(path: string, init: RequestInit, vars: Record<string, string> = {}) {
   return fetchWithEnv(new Request(`https://otp.test${path}`, init), { ...env, ADMIN_TOKEN: 'test-admin-token', ...vars } as Env);
@@ -128,11 +128,11 @@ describe('operator blocks', () => {
   const outside = (prefix: string, number: string) => `${prefix.slice(0, -1)}${(Number(prefix.at(-1)) + 1) % 10}${number.slice(prefix.length)}`;
 
   it.each([
-    ['a country calling code', '+358', '+358401234567'],
+    ['a country calling code', '+254', '+254712123456'],
     ['a range shorter than the limiter’s prefix', '+4479', '+447912345678'],
     ['the limiter’s 5-digit prefix', '+44792', '+447923456789'],
     ['a range longer than it', '+4478123', '+447812345678'],
-    ['one number', '+447700900456', '+447700900456'],
+    ['one number', '+447400900456', '+447400900456'],
   ])('a block of %s (%s) refuses every number that starts with it, and no other', async (_name, prefix, covered) => {
     const errors = quiet();
     const created = await call('/v1/admin/prefix-blocks', {
@@ -218,7 +218,6 @@ describe('the sandbox test numbers', () => {
     // Five numbers of one thousand-block: as real traffic, the default SEQUENTIAL_BURST_NUMBERS (5) would block +15555.
     for (const number of numbers) expect((await sendTo(number, queue)).status).toBe(202);
     expect(await prefixGuardFor(env, '+15555').status()).toEqual({ block: null, sends: 0, verified: 0 });
-    expect((await sendTo('+15555550199', queue)).status).toBe(202);
 
     const again = await sendTo(numbers[0]!, queue);
     expect(again.status).toBe(429);

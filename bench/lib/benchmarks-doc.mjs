@@ -9,7 +9,7 @@ import { fmt, fmtInt, median, ROOT } from './harness.mjs';
 import { fillTemplate } from './template.mjs';
 
 export const TEMPLATE = join(ROOT, 'bench', 'benchmarks.md.tmpl');
-export const ALL_BENCHMARKS = 'api,dispatch,limiter,cost';
+export const ALL_BENCHMARKS = 'api,dispatch,limiter,cost,phone';
 
 const pct = (value, digits = 1) => (Number.isFinite(value) ? `${(value * 100).toFixed(digits)}%` : 'n/a');
 
@@ -42,7 +42,8 @@ export function benchmarksView({ outcomes, machine, loadBefore, loadAfter, total
     dispatch: measured('dispatch', dispatchView),
     limiter: measured('limiter', limiterView),
     cost: measured('cost', costView),
-    exitCodes: Object.fromEntries(['api', 'dispatch', 'limiter', 'cost'].map((key) => [key, String(outcomes[key]?.code)])),
+    phone: measured('phone', phoneView),
+    exitCodes: Object.fromEntries(['api', 'dispatch', 'limiter', 'cost', 'phone'].map((key) => [key, String(outcomes[key]?.code)])),
     anyFailed: failed.length > 0,
     failed: failed.map(([key, outcome]) => ({ key, code: outcome.code })),
   };
@@ -221,6 +222,23 @@ function limiterView(outcome) {
     hot: policy(hot),
     shard: policy(shard),
     growing: policy(growing),
+  };
+}
+
+function phoneView(outcome) {
+  const r = outcome.result;
+  const kib = (bytes) => fmt(bytes / 1024, 0);
+  return {
+    minutes: fmt(outcome.seconds / 60, 1),
+    note: r.note ?? null,
+    options: r.options,
+    numbers: listed(r.numbers.map((number) => ({ number }))),
+    usPerCall: fmt(r.warm.usPerCall, 1),
+    loadMs: fmt(r.cold.loadUs / 1000, 1),
+    firstCallMs: fmt(r.cold.firstCallUs / 1000, 1),
+    check: { kib: kib(r.bundle.checkBytes), gzipKib: kib(r.bundle.checkGzipBytes) },
+    worker: { kib: kib(r.bundle.workerBytes), gzipKib: kib(r.bundle.workerGzipBytes) },
+    before: r.before ? { kib: kib(r.before.workerBytes), gzipKib: kib(r.before.workerGzipBytes), commit: r.before.commit } : null,
   };
 }
 

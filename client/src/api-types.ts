@@ -72,7 +72,7 @@ export interface paths {
         put?: never;
         /**
          * Request a one-time code
-         * @description Takes the app's secret key (backend) or publishable key (browser, from one of the app's allowed origins). Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl` with the secret key. A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, `prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.
+         * @description Takes the app's secret key (backend) or publishable key (browser, from one of the app's allowed origins). Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl` with the secret key. A number libphonenumber finds impossible for its country answers 400 `phone_not_possible`, one in no assigned range 400 `phone_invalid`; a country the app may not send to 422 `country_not_allowed`, and a landline, premium-rate, shared-cost, toll-free, UAN, pager or voicemail number 422 `phone_fixed_line`, `phone_premium_rate`, … unless the operator admits that type (docs/abuse-defence.md#destinations). A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, `prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.
          */
         post: operations["createOtp"];
         delete?: never;
@@ -95,6 +95,26 @@ export interface paths {
         get: operations["getOtpStatus"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/erasures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase this app's requests for one phone number (a user's erasure request)
+         * @description The app's secret key only. Deletes the app's requests for the number and every row about them, here and in the limiter's logs; other apps' requests, and what the service keeps for the number across apps (a phone lock, session revocations), stay: an operator erases those (docs/operators.md#erasing-one-persons-data). Leaves a record without the number. Repeating it is harmless: 200 with zero counts. Queued sends of erased requests are dropped unsent.
+         */
+        post: operations["eraseMyPhoneData"];
         delete?: never;
         options?: never;
         head?: never;
@@ -632,6 +652,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/erasures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest erasures (at most 100), newest first: who, when, which app, rows per table; never the number */
+        get: operations["listErasures"];
+        put?: never;
+        /**
+         * Erase everything held for one phone number (a person's request under GDPR or India's DPDP Act)
+         * @description Deletes the requests for the number and every row about them (delivery attempts, status checks, verification events, sandbox messages, webhook events and their attempts, dead letters, Idempotency-Keys), its phone lock, its session revocations and its rows in the limiter objects, and masks it in bulk resends' filters. With `appId`, only that app’s requests and their rows. Leaves a record without the number: who (`X-Operator`), when, the app, rows per table. Repeating it is harmless: it erases nothing more, answers 200 with zero counts and is recorded again. Queued sends of erased requests are dropped unsent.
+         */
+        post: operations["erasePhoneData"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin": {
         parameters: {
             query?: never;
@@ -745,7 +786,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_json" | "invalid_phone_number" | "country_not_allowed" | "invalid_idempotency_key" | "idempotency_key_conflict" | "unsupported_media_type" | "payload_too_large" | "not_found" | "method_not_allowed" | "request_in_progress" | "key_revoked" | "key_already_rotated" | "webhook_url_refused" | "delivery_in_progress" | "phone_rate_limited" | "ip_rate_limited" | "prefix_rate_limited" | "prefix_blocked" | "phone_locked" | "invalid_code" | "invalid_code_format" | "too_many_attempts" | "expired" | "already_verified" | "superseded" | "unauthorized" | "invalid_api_key" | "key_not_allowed" | "forbidden_origin" | "app_budget_exhausted" | "turnstile_required" | "turnstile_failed" | "turnstile_unavailable" | "service_unavailable" | "global_budget_exhausted" | "limiter_unavailable" | "configuration_error" | "internal_error";
+                code: "invalid_request" | "invalid_json" | "invalid_phone_number" | "phone_not_possible" | "phone_invalid" | "country_not_allowed" | "phone_fixed_line" | "phone_premium_rate" | "phone_shared_cost" | "phone_toll_free" | "phone_uan" | "phone_pager" | "phone_voicemail" | "invalid_idempotency_key" | "idempotency_key_conflict" | "unsupported_media_type" | "payload_too_large" | "not_found" | "method_not_allowed" | "request_in_progress" | "key_revoked" | "key_already_rotated" | "webhook_url_refused" | "delivery_in_progress" | "phone_rate_limited" | "ip_rate_limited" | "prefix_rate_limited" | "prefix_blocked" | "phone_locked" | "invalid_code" | "invalid_code_format" | "too_many_attempts" | "expired" | "already_verified" | "superseded" | "unauthorized" | "invalid_api_key" | "key_not_allowed" | "forbidden_origin" | "app_budget_exhausted" | "turnstile_required" | "turnstile_failed" | "turnstile_unavailable" | "service_unavailable" | "global_budget_exhausted" | "limiter_unavailable" | "configuration_error" | "internal_error";
                 message: string;
                 /** @description Trace id of this API call, also sent as `X-Request-Id` */
                 requestId: string;
@@ -812,6 +853,36 @@ export interface components {
         };
         /** @enum {string} */
         RequestStatus: "queued" | "sending" | "sent" | "delivered" | "failed" | "expired" | "verified" | "superseded";
+        Erasure: {
+            /** @example era_Xq2-7wEjQ1mB0Yk5 */
+            erasureId: string;
+            /** Format: date-time */
+            at: string;
+            /** @description The operator (`X-Operator`, else `admin`), or the id of the app's secret key that asked */
+            actor: string;
+            /** @description Only this app's requests were erased; null: everything held for the number */
+            appId: string | null;
+            /**
+             * @description Rows erased per table (webhook_attempts, webhook_events, delivery_attempts, status_checks, verification_events, dead_letters, sandbox_messages, idempotency_keys, phone_locks, phone_session_revocations, resend_jobs, otp_requests) and per limiter log (`limiter.sends`, `limiter.phone_sends`, `limiter.verify_failures`)
+             * @example {
+             *       "otp_requests": 2,
+             *       "delivery_attempts": 2,
+             *       "limiter.phone_sends": 2
+             *     }
+             */
+            rows: {
+                [key: string]: number;
+            };
+            /** @description All rows erased; 0 when nothing was held (a repeated erasure) */
+            total: number;
+        };
+        EraseMyDataRequest: {
+            /**
+             * @description E.164: +, country code, subscriber number; no spaces
+             * @example +919876543210
+             */
+            phoneNumber: string;
+        };
         Verified: {
             /** @enum {boolean} */
             verified: true;
@@ -1150,7 +1221,8 @@ export interface components {
         AppSettings: {
             otpLength?: number;
             otpTtlSeconds?: number;
-            allowedCountryCodes?: string[];
+            allowedCountries?: string[];
+            allowedNumberTypes?: ("fixed_line" | "premium_rate" | "shared_cost" | "toll_free" | "uan" | "pager" | "voicemail")[];
             templateId?: string;
             dailySmsBudget?: number;
             allowedOrigins?: string[];
@@ -1362,6 +1434,15 @@ export interface components {
             /** @description ALERT_WEBHOOK_SECRET_VERSION */
             secretVersion: number;
         };
+        EraseRequest: {
+            /**
+             * @description E.164: +, country code, subscriber number; no spaces
+             * @example +919876543210
+             */
+            phoneNumber: string;
+            /** @description Only this app's requests */
+            appId?: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -1557,7 +1638,7 @@ export interface operations {
                     "application/json": components["schemas"]["OtpAccepted"];
                 };
             };
-            /** @description Bad request: `invalid_request`, `invalid_json`, `invalid_phone_number`, `invalid_idempotency_key`, `turnstile_required` (docs/api.md#errors) */
+            /** @description Bad request: `invalid_request`, `invalid_json`, `invalid_phone_number`, `phone_not_possible`, `phone_invalid`, `invalid_idempotency_key`, `turnstile_required` (docs/api.md#errors) */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1619,7 +1700,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not processable: `country_not_allowed`, `idempotency_key_conflict` (docs/api.md#errors) */
+            /** @description Not processable: `country_not_allowed`, `phone_fixed_line`, `phone_premium_rate`, `phone_shared_cost`, `phone_toll_free`, `phone_uan`, `phone_pager`, `phone_voicemail`, `idempotency_key_conflict` (docs/api.md#errors) */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1720,6 +1801,104 @@ export interface operations {
             };
             /** @description Not found: `not_found` (docs/api.md#errors) */
             404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    eraseMyPhoneData: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EraseMyDataRequest"];
+            };
+        };
+        responses: {
+            /** @description Erased; the record of it */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erasure"];
+                };
+            };
+            /** @description Bad request: `invalid_request`, `invalid_json`, `invalid_phone_number` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `invalid_api_key` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: `key_not_allowed` (docs/api.md#errors) */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large: `payload_too_large` (docs/api.md#errors) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body not JSON: `unsupported_media_type` (docs/api.md#errors) */
+            415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -4738,6 +4917,166 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listErasures: {
+        parameters: {
+            query?: {
+                /** @description Only erasures of this app's requests */
+                appId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Erasures */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        erasures: components["schemas"]["Erasure"][];
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    erasePhoneData: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Who is making the change, recorded in the change log (1 to 64 printable ASCII characters); `admin` when absent */
+                "x-operator"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EraseRequest"];
+            };
+        };
+        responses: {
+            /** @description Erased; the record of it */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erasure"];
+                };
+            };
+            /** @description Bad request: `invalid_request`, `invalid_json`, `invalid_phone_number` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large: `payload_too_large` (docs/api.md#errors) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body not JSON: `unsupported_media_type` (docs/api.md#errors) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -25,7 +25,8 @@ const issued = new Set<string>();
 export function uniquePhone(): string {
   for (;;) {
     const digits = Array.from(crypto.getRandomValues(new Uint8Array(9)), (byte) => byte % 10).join('');
-    const phone = `+91${6 + (crypto.getRandomValues(new Uint8Array(1))[0]! % 4)}${digits}`;
+    // +919: every number of the range is a mobile one; parts of +916 to +918 are landlines, which are refused.
+    const phone = `+919${digits}`;
     if (!issued.has(phone)) {
       issued.add(phone);
       return phone;

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { http } from '../lib/http.mjs';
 import { DEV_APP_AUTH } from '../lib/local-dev-secrets.mjs';
+import { isSendable } from '../lib/phones.mjs';
 import { addPending, ledger, noteStatus, timed } from './ledger.mjs';
 import { ADMIN_TOKEN, REQUEST_TIMEOUT_MS } from './settings.mjs';
 
@@ -14,8 +15,8 @@ let badCounter = 0;
 const pick = (list) => list[Math.floor(Math.random() * list.length)];
 const digits = (count) => Array.from({ length: count }, () => Math.floor(Math.random() * 10)).join('');
 const RANGES = [
-  ['+1555', 7],
-  ['+4477', 8],
+  ['+1202', 7],
+  ['+4474', 8],
   ['+9198', 8],
 ];
 const issued = new Set();
@@ -23,7 +24,7 @@ function newPhone() {
   for (let i = 0; i < 100; i += 1) {
     const [head, rest] = pick(RANGES);
     const phone = `${head}${digits(rest)}`;
-    if (!issued.has(phone)) {
+    if (!issued.has(phone) && isSendable(phone)) {
       issued.add(phone);
       return phone;
     }

@@ -15,6 +15,7 @@ import { ANY_ROUTE, errorResponses, responseHeaders } from './openapi-responses'
 import { registerWebhookEvents } from './openapi-webhooks';
 import { adminRoutes } from './routes/admin';
 import { dashboardRoutes } from './routes/dashboard';
+import { erasureRoutes } from './routes/erasures';
 import { jwksRoutes } from './routes/jwks';
 import { metaRoutes } from './routes/meta';
 import { otpRoutes } from './routes/otp';
@@ -43,6 +44,7 @@ export function createApp() {
   app.route('/', metaRoutes);
   app.route('/', jwksRoutes);
   app.route('/', otpRoutes);
+  app.route('/', erasureRoutes);
   app.route('/', sessionRoutes);
   app.route('/', sandboxRoutes);
   app.route('/', adminRoutes);

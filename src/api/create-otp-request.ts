@@ -1,19 +1,20 @@
 import type { AppCaller } from '../apps/authenticate';
 import type { Config } from '../config';
-import { sha256Hex } from '../crypto';
 import { markSignalThrottled } from '../db/alert-signals';
 import { testNumberSentStatements } from '../db/delivery-attempts';
-import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey } from '../db/idempotency-keys';
+import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey, sendFingerprint } from '../db/idempotency-keys';
 import { clearEnqueued, getRequest, insertRequestStatements } from '../db/requests';
 import { ApiError } from '../errors';
 import { newRequestId } from '../ids';
-import { AdmissionUnavailableError, admitSend, countryAllowed } from '../limiter/admission';
+import { AdmissionUnavailableError, admitSend } from '../limiter/admission';
 import { errorName, logError, logWarn } from '../log';
 import { metricsFor } from '../metrics/metrics';
 import { phonePrefix } from '../phone';
+import { isSandboxTestNumber } from '../providers/sandbox';
 import { sendJob } from '../queue/messages';
 import { enqueueWrittenEvents } from '../webhooks/enqueue-events';
 import { refusedSendError } from './rate-limit-headers';
+import { refuseDestination } from './refuse-destination';
 
 export interface CreatedRequest {
   requestId: string;
@@ -48,9 +49,14 @@ export async function createOtpRequest(
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<CreatedRequest> {
   const testCode = caller.settings.testNumbers.get(input.phoneNumber);
-  if (testCode === undefined && !countryAllowed(input.phoneNumber, caller.settings.allowedCountryCodes)) {
-    metricsFor(env).record({ metric: 'denial', reason: 'country_not_allowed', appId: caller.appId });
-    throw new ApiError('country_not_allowed', 'Codes cannot be sent to numbers in this country');
+  // An app's test numbers and the sandbox's reach no real phone, and are often fictional ranges.
+  if (testCode === undefined && !(config.provider.mode === 'sandbox' && isSandboxTestNumber(input.phoneNumber))) {
+    try {
+      refuseDestination(input.phoneNumber, caller.settings.destinations);
+    } catch (error) {
+      if (error instanceof ApiError) metricsFor(env).record({ metric: 'denial', reason: error.code, appId: caller.appId });
+      throw error;
+    }
   }
   const now = Date.now();
   const requestId = newRequestId();
@@ -170,7 +176,7 @@ async function claimOrReplay(
   env: Env,
   claim: { appId: string; key: string; phoneNumber: string; requestId: string; now: number },
 ): Promise<CreatedRequest | null> {
-  const fingerprint = await sha256Hex(JSON.stringify({ phoneNumber: claim.phoneNumber }));
+  const fingerprint = await sendFingerprint(claim.phoneNumber);
   let found: Awaited<ReturnType<typeof claimIdempotencyKey>>;
   try {
     found = await claimIdempotencyKey(env.DB, { appId: claim.appId, key: claim.key, fingerprint, requestId: claim.requestId, now: claim.now });

@@ -13,6 +13,7 @@ export const OPENAPI_PATH = '/openapi.json';
 /** Every tag an operation may carry, in the order the reference page shows them. */
 export const TAGS = [
   { name: 'Codes', description: "Ask for a code, read its status, check it: an app's calls, with its secret or publishable key (docs/apps.md)" },
+  { name: 'Privacy', description: 'An app erasing its own requests for one phone number, with its secret key (docs/operators.md#erasing-one-persons-data)' },
   { name: 'Sessions', description: 'The signed session cookie, for apps whose pages share a site with this service (docs/verification.md#sessions)' },
   { name: 'Tokens', description: 'The public keys verification tokens are checked against (docs/verification.md#verification-tokens)' },
   { name: 'Sandbox', description: 'What the sandbox provider "sent", with the codes: local development only (docs/delivery.md#the-sandbox-provider)' },
@@ -20,6 +21,7 @@ export const TAGS = [
   { name: 'Admin: resends', description: 'Operators: bulk resends through the queue (docs/operators.md#recovering-from-a-provider-outage-bulk-resend)' },
   { name: 'Admin: abuse', description: 'Operators: prefix blocks, locked phones and revoking sessions (docs/abuse-defence.md)' },
   { name: 'Admin: apps', description: 'Operators: apps, their settings and their keys (docs/operators.md#apps-and-keys)' },
+  { name: 'Admin: privacy', description: "Operators: erasing one person's data, and the record of erasures (docs/operators.md#erasing-one-persons-data)" },
   { name: 'Admin: webhooks', description: "Operators: an app's webhook, its signing secret, its deliveries and redelivery (docs/webhooks.md)" },
   { name: 'Admin: alerts', description: 'Operators: incidents of the alert rules and the signed alert receiver (docs/operators.md#alerts)' },
   { name: 'Webhooks', description: "What this service posts to an app's webhook URL, signed (Standard Webhooks; docs/webhooks.md)" },

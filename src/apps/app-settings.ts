@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { Config } from '../config';
+import { countriesOfCallingCodes, isKnownCountry } from '../countries';
 import { E164_PATTERN } from '../phone';
+import { type DestinationPolicy, REFUSABLE_NUMBER_TYPES } from '../phone-check';
 
 /**
  * An app's own settings, stored as JSON on its row. Each is optional and, when set, replaces the
@@ -27,12 +29,10 @@ export const AppSettings = z
   .object({
     otpLength: z.number().int().min(4).max(8).optional(),
     otpTtlSeconds: z.number().int().min(30).max(3600).optional(),
-    /** Calling codes (`["91", "44"]`); absent: ALLOWED_COUNTRY_CODES. */
-    allowedCountryCodes: z
-      .array(z.string().regex(/^[1-9][0-9]{0,2}$/, 'must be a calling code like "91"'))
-      .min(1)
-      .max(250)
-      .optional(),
+    /** ISO countries (`["IN", "GB"]`); absent: ALLOWED_COUNTRIES. BLOCKED_COUNTRIES applies either way. */
+    allowedCountries: z.array(z.string().refine(isKnownCountry, 'must be an ISO 3166-1 alpha-2 country like "IN" (or 001)')).min(1).max(250).optional(),
+    /** Number types refused by default that this app admits; absent: ALLOWED_NUMBER_TYPES. */
+    allowedNumberTypes: z.array(z.enum(REFUSABLE_NUMBER_TYPES)).max(REFUSABLE_NUMBER_TYPES.length).optional(),
     /** StartMessaging's `templateId` for this app's SMS (DLT routes). */
     templateId: z
       .string()
@@ -60,7 +60,7 @@ export type AppSettings = z.infer<typeof AppSettings>;
 export interface EffectiveSettings {
   otpLength: number;
   otpTtlSeconds: number;
-  allowedCountryCodes: string[] | null;
+  destinations: DestinationPolicy;
   templateId: string | null;
   dailySmsBudget: number | null;
   allowedOrigins: string[];
@@ -73,7 +73,11 @@ export function effectiveSettings(config: Config, settings: AppSettings): Effect
   return {
     otpLength: settings.otpLength ?? config.otp.length,
     otpTtlSeconds: settings.otpTtlSeconds ?? config.otp.ttlSeconds,
-    allowedCountryCodes: settings.allowedCountryCodes ?? config.limits.allowedCountryCodes,
+    destinations: {
+      allowedCountries: settings.allowedCountries ?? config.destinations.allowedCountries,
+      blockedCountries: config.destinations.blockedCountries,
+      allowedNumberTypes: settings.allowedNumberTypes ?? config.destinations.allowedNumberTypes,
+    },
     templateId: settings.templateId ?? null,
     dailySmsBudget: settings.dailySmsBudget ?? null,
     allowedOrigins: settings.allowedOrigins ?? [],
@@ -83,10 +87,22 @@ export function effectiveSettings(config: Config, settings: AppSettings): Effect
   };
 }
 
+/**
+ * Settings stored before countries were ISO codes held calling codes (`allowedCountryCodes`); read
+ * back, they become the countries those codes stood for, so an app keeps sending where it did. The
+ * next change an operator makes writes `allowedCountries`; writing the old key is refused.
+ */
+const StoredSettings = z.preprocess((value) => {
+  if (typeof value !== 'object' || value === null || !('allowedCountryCodes' in value)) return value;
+  const { allowedCountryCodes, ...rest } = value as { allowedCountryCodes: unknown } & Record<string, unknown>;
+  const codes = Array.isArray(allowedCountryCodes) ? allowedCountryCodes.filter((code): code is string => typeof code === 'string') : [];
+  return { allowedCountries: countriesOfCallingCodes(codes), ...rest };
+}, AppSettings);
+
 /** Stored settings JSON, read back; a row that no longer parses is reported, never guessed at. */
 export function parseStoredSettings(json: string): AppSettings | null {
   try {
-    const parsed = AppSettings.safeParse(JSON.parse(json));
+    const parsed = StoredSettings.safeParse(JSON.parse(json));
     return parsed.success ? parsed.data : null;
   } catch {
     return null;

@@ -3,7 +3,6 @@ import { type AttemptRecord, finishWithoutSendingStatements, isFinal, readStates
 import { errorName, logError, logInfo, logWarn } from '../log';
 import type { RecordAttempts } from '../queue/messages';
 import { enqueueWrittenEvents } from '../webhooks/enqueue-events';
-import { deadLetterUnreadable } from './reject-to-dead-letters';
 import { retryDelaySeconds } from './retry-policy';
 
 /**
@@ -46,8 +45,10 @@ export async function settleSkipped(env: Env, skipped: Job[], now: number, finis
   for (const job of skipped) {
     const state = states.get(job.requestId);
     if (!state) {
-      // Requests are written before their job is enqueued, so this id never existed here.
-      await deadLetterUnreadable(env, job.message, 'request_not_found');
+      // Requests are written before their job is enqueued, so the row was deleted since: one
+      // person's data erased (docs/operators.md#erasing-one-persons-data). Nothing to send.
+      logInfo('send.request_gone', { requestId: job.requestId });
+      job.message.ack();
     } else if (isFinal(state.status)) {
       logInfo('send.duplicate_acked', { requestId: job.requestId, status: state.status });
       job.message.ack();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sha256Hex } from '../crypto';
 
 /** How long a client's Idempotency-Key keeps answering with the original request. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -8,6 +9,9 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
  * second; a claim still pending after this was left by a call that crashed, and may be taken over.
  */
 export const CLAIM_TTL_MS = 30_000;
+
+/** A send's body as a key remembers it: a hash of the number, so one key cannot replay for another. */
+export const sendFingerprint = (phoneNumber: string) => sha256Hex(JSON.stringify({ phoneNumber }));
 
 const KeyRow = z.object({ fingerprint: z.string(), request_id: z.string(), pending_until: z.number().nullable() });
 

@@ -10,7 +10,7 @@ import { sha256Hex } from '../crypto';
 const PURGE_ROWS = 100;
 
 /** Like the limiter objects, the phone's sessions are keyed by a hash: no number is stored. */
-const phoneHash = (phoneNumber: string) => sha256Hex(`session-phone:${phoneNumber}`);
+export const phoneHash = (phoneNumber: string) => sha256Hex(`session-phone:${phoneNumber}`);
 
 export async function isSessionRevoked(db: D1Database, session: { sessionId: string; phoneNumber: string; issuedAt: number }): Promise<boolean> {
   const row = await db

@@ -188,8 +188,3 @@ async function recordedScope(db: D1Database, phoneNumber: string): Promise<Scope
   if (lock) refusals.push({ reason: 'phone_locked', retryAfterSeconds: secondsUntil(lock.lockedUntil) });
   return { refusals, refund: nothingToRefund };
 }
-
-/** Whether a number's country calling code is allowed (null list: any). */
-export function countryAllowed(phoneNumber: string, allowed: string[] | null): boolean {
-  return allowed === null || allowed.some((code) => phoneNumber.startsWith(`+${code}`));
-}

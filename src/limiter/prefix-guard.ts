@@ -131,6 +131,22 @@ export class PrefixGuard extends DurableObject<Env> {
     removePhoneSend(this.sql, requestId, numberKey);
   }
 
+  /**
+   * One number's data erased: its rows in both logs (keyed by its hash), all of them or only those
+   * of the given requests (one app's). The prefix's limits and signals count them no more.
+   */
+  async erase(input: { numberKey: string; requestIds: string[] | null }): Promise<{ sends: number; phoneSends: number }> {
+    const { numberKey, requestIds } = z.object({ numberKey: z.string().min(8), requestIds: z.array(z.string()).nullable() }).parse(input);
+    const where = `number_key = ?${requestIds === null ? '' : ' AND request_id IN (SELECT value FROM json_each(?))'}`;
+    const bindings = requestIds === null ? [numberKey] : [numberKey, JSON.stringify(requestIds)];
+    const eraseFrom = (table: string) => {
+      const { n } = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`, ...bindings).one();
+      this.sql.exec(`DELETE FROM ${table} WHERE ${where}`, ...bindings);
+      return n;
+    };
+    return { sends: eraseFrom(SENDS), phoneSends: eraseFrom(PHONE_SENDS) };
+  }
+
   /** A code sent to this prefix was verified: the conversion signal. */
   async recordVerification(requestId: string): Promise<void> {
     this.sql.exec('UPDATE sends SET verified = 1 WHERE request_id = ?', requestId);

@@ -149,6 +149,20 @@ export class RateLimiter extends DurableObject<Env> {
     this.sql.exec(`DELETE FROM ${EVENTS}`);
   }
 
+  /**
+   * Forgets everything, lent events too, and answers how many events were written: one person's
+   * data erased (objects keyed by a phone number hold nothing else). Storage is left as a new object's.
+   */
+  async erase(): Promise<number> {
+    this.holds.clear();
+    const { n } = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${EVENTS}`).one();
+    await this.ctx.storage.deleteAll();
+    this.upkeep.forget();
+    createWindowLog(this.sql, EVENTS);
+    createLeaseLog(this.sql);
+    return n;
+  }
+
   /** The one decision `consume` and `hold` share: written and lent events both count. */
   private async decide(input: ConsumeInput): Promise<{ allowed: false; denied: LimitDecision } | { allowed: true; remaining: number; event: Hold }> {
     const { rules, cooldown } = ConsumeInput.parse(input);

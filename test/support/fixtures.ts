@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test';
 import { getRequest, insertRequestStatements } from '../../src/db/requests';
 import { newRequestId } from '../../src/ids';
 import { phonePrefix } from '../../src/phone';
+import { checkDestination } from '../../src/phone-check';
 import { TEST_APP } from './apps';
 import { TEST_SECRETS } from './secrets';
 
@@ -27,14 +28,19 @@ export function startMessagingEnv(overrides: Record<string, string> = {}): Env {
 }
 
 const issued = new Set<string>();
+/** Any country, every refusable type refused: what the test deployment admits. */
+const DEFAULT_DESTINATIONS = { allowedCountries: null, blockedCountries: [], allowedNumberTypes: [] };
+
 /**
- * A distinct, valid Indian mobile number per call, spread over thousands of destination prefixes
- * and number blocks, so tests never share rate-limit state or look like a sequential burst.
+ * A distinct, valid Indian mobile number per call, spread over hundreds of destination prefixes
+ * and number blocks, so tests never share rate-limit state or look like a sequential burst. Some
+ * of the +91 6-9 ranges are landlines, which are refused: those draws are skipped.
  */
 export function uniquePhone(): string {
   for (;;) {
     const digits = Array.from(crypto.getRandomValues(new Uint8Array(9)), (byte) => byte % 10).join('');
     const phone = `+91${6 + (crypto.getRandomValues(new Uint8Array(1))[0]! % 4)}${digits}`;
+    if (!checkDestination(phone, DEFAULT_DESTINATIONS).allowed) continue;
     if (!issued.has(phone)) {
       issued.add(phone);
       return phone;

@@ -7,6 +7,7 @@ import { validationHook } from '../error-handler';
 import { appAuth } from '../middleware/app-auth';
 import { SECRET_KEY_ONLY, SECRET_OR_PUBLISHABLE_KEY, tag } from '../openapi-document';
 import { ANY_APP_KEY, ANY_ROUTE, errorResponses, JSON_BODY, responseHeaders, SECRET_KEY } from '../openapi-responses';
+import { DESTINATION_TYPE_REFUSALS } from '../refuse-destination';
 import { requestView } from '../request-view';
 import { requireSecret } from '../required-secret';
 import { PhoneNumberSchema, RequestIdSchema, RequestStatusSchema } from '../schemas';
@@ -62,6 +63,8 @@ const createOtp = createRoute({
   description:
     "Takes the app's secret key (backend) or publishable key (browser, from one of the app's allowed origins). " +
     'Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl` with the secret key. ' +
+    'A number libphonenumber finds impossible for its country answers 400 `phone_not_possible`, one in no assigned range 400 `phone_invalid`; a country the app may not send to 422 `country_not_allowed`, ' +
+    'and a landline, premium-rate, shared-cost, toll-free, UAN, pager or voicemail number 422 `phone_fixed_line`, `phone_premium_rate`, … unless the operator admits that type (docs/abuse-defence.md#destinations). ' +
     'A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, ' +
     '`prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
   request: {
@@ -81,8 +84,11 @@ const createOtp = createRoute({
     },
     ...errorResponses(ANY_ROUTE, ANY_APP_KEY, JSON_BODY, [
       'invalid_phone_number',
+      'phone_not_possible',
+      'phone_invalid',
       'invalid_idempotency_key',
       'country_not_allowed',
+      ...DESTINATION_TYPE_REFUSALS,
       'idempotency_key_conflict',
       'request_in_progress',
       'phone_rate_limited',
