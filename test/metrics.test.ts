@@ -51,10 +51,10 @@ describe('Analytics Engine data points', () => {
   it('the request path and the consumer write sends, refusals and provider calls to the METRICS binding', async () => {
     const { dataset, points } = recordingDataset();
     const sends = recordingQueue();
-    const testEnv = { ...startMessagingEnv({ ALLOWED_COUNTRY_CODES: '91' }), SEND_QUEUE: sends.binding, METRICS: dataset } as Env;
+    const testEnv = { ...startMessagingEnv({ ALLOWED_COUNTRIES: 'IN' }), SEND_QUEUE: sends.binding, METRICS: dataset } as Env;
     interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => json(201, { success: true, data: { messageId: 'msg_1', status: 'queued' } }) });
     expect((await postOtp(testEnv)).status).toBe(202);
-    expect((await postOtp(testEnv, '+447700900123')).status).toBe(422);
+    expect((await postOtp(testEnv, '+447911123456')).status).toBe(422);
     await deliverSendJobs(testEnv, [(sends.take()[0]!.body as { requestId: string }).requestId]);
     expect(points.map((point) => point.blobs.slice(0, 3))).toEqual([
       ['send', TEST_APP.id, 'sms'],
