@@ -70,7 +70,14 @@ describe('POST /v1/otp/:requestId/verify', () => {
     const response = await verify(id, await codeFor(id));
     expect(response.status).toBe(200);
     // The secret key's answer also names the verified request and number (for the app's backend).
-    expect(await response.json()).toEqual({ verified: true, token: expect.any(String), tokenExpiresAt: expect.any(String), requestId: id, phoneNumber, verifiedAt: expect.any(String) });
+    expect(await response.json()).toEqual({
+      verified: true,
+      token: expect.any(String),
+      tokenExpiresAt: expect.any(String),
+      requestId: id,
+      phoneNumber,
+      verifiedAt: expect.any(String),
+    });
     const setCookie = response.headers.get('Set-Cookie')!;
     expect(setCookie).toContain(`${SESSION_COOKIE}=`);
     for (const attribute of ['HttpOnly', 'Secure', 'SameSite=Lax', 'Path=/', 'Max-Age=86400']) expect(setCookie).toContain(attribute);
