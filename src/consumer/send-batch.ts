@@ -1,4 +1,4 @@
-import { parseStoredSettings } from '../apps/app-settings';
+import { type AppSettings, parseStoredSettings } from '../apps/app-settings';
 import { deriveCode } from '../codes';
 import { mapWithConcurrency } from '../concurrency';
 import type { Config } from '../config';
@@ -10,7 +10,7 @@ import type { Reservation } from '../pacing/pacing-schedule';
 import { claimLeadMs, delayUntilFree, noteClaimDuration, pacingHorizonMs, providerSlots } from '../pacing/provider-slots';
 import { type Clock, StartGate, systemClock } from '../pacing/start-gate';
 import { selectProvider } from '../providers/select-provider';
-import type { SendOutcome, SmsProvider } from '../providers/sms-provider';
+import type { MessageText, SendOutcome, SmsProvider } from '../providers/sms-provider';
 import type { SendJob } from '../queue/messages';
 import { decide } from './retry-policy';
 import { backoffFor, commit, failMisconfigured, type Job, settleSkipped, unique } from './settle-send-jobs';
@@ -155,14 +155,15 @@ async function attemptSend(
 ): Promise<AttemptRecord> {
   let outcome: SendOutcome;
   try {
-    const templateId = templateIdOf(request);
+    const settings = request.app_settings_json ? parseStoredSettings(request.app_settings_json) : null;
     outcome = await provider.send({
       requestId: request.id,
       phoneNumber: request.phone_number,
       code,
       idempotencyKey: providerIdempotencyKey(request.id),
       attemptNumber: request.attempts,
-      ...(templateId ? { templateId } : {}),
+      ...(settings?.templateId ? { templateId: settings.templateId } : {}),
+      text: messageText(request.app_name, settings),
     });
   } catch (error) {
     outcome = { kind: 'transient', httpStatus: null, errorCode: 'provider_error', message: errorName(error) };
@@ -171,7 +172,7 @@ async function attemptSend(
   return {
     requestId: request.id,
     attemptNumber: request.attempts,
-    provider: config.provider.mode,
+    provider: provider.name,
     startedAt,
     finishedAt,
     httpStatus: outcome.httpStatus,
@@ -185,8 +186,12 @@ async function attemptSend(
   };
 }
 
-/** The app's template id, read with the claim. Unreadable settings send without one (and are reported when the app's key is used). */
-function templateIdOf(request: ClaimedRequest): string | undefined {
-  if (!request.app_settings_json) return undefined;
-  return parseStoredSettings(request.app_settings_json)?.templateId;
+/** The app's wording, read with the claim. Unreadable settings send without (and are reported when the app's key is used). */
+function messageText(appName: string | null, settings: AppSettings | null): MessageText {
+  return {
+    appName,
+    ...(settings?.smsDomain ? { smsDomain: settings.smsDomain } : {}),
+    ...(settings?.smsTemplate ? { smsTemplate: settings.smsTemplate } : {}),
+    ...(settings?.smsLocale ? { smsLocale: settings.smsLocale } : {}),
+  };
 }

@@ -23,6 +23,8 @@ const ClaimedRow = z.object({
   code_length: z.number().nullable(),
   /** The app's settings as stored, read in the same statement (template id for the SMS). */
   app_settings_json: z.string().nullable(),
+  /** The app's name, for vendors that take the whole text of the message. */
+  app_name: z.string().nullable(),
 });
 export type ClaimedRequest = z.infer<typeof ClaimedRow>;
 
@@ -52,7 +54,8 @@ export async function claimRequests(
            WHERE id = ?3 AND status IN ('queued', 'sending') AND (lease_until IS NULL OR lease_until <= ?2)
              AND expires_at > ?4
            RETURNING id, phone_number, expires_at, attempts, app_id, code_length,
-             (SELECT settings_json FROM apps WHERE apps.id = otp_requests.app_id) AS app_settings_json`,
+             (SELECT settings_json FROM apps WHERE apps.id = otp_requests.app_id) AS app_settings_json,
+             (SELECT name FROM apps WHERE apps.id = otp_requests.app_id) AS app_name`,
         )
         .bind(now + leaseMs, now, id, Math.max(now, sendAt.get(id) ?? now)),
     ),
