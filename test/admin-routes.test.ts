@@ -31,7 +31,8 @@ const concrete = (path: string) =>
     .replace(':requestId', 'otp_AAAAAAAAAAAAAAAAAAAAAA')
     .replace(':resendId', 'rsd_AAAAAAAAAAAAAAAAAAAAAA')
     .replace(':prefix', '+99999')
-    .replace(':phoneNumber', '%2B919999999999');
+    .replace(':phoneNumber', '%2B919999999999')
+    .replace(':name', 'sandbox');
 
 /**
  * How to call each admin route so that, with the token, it does its job: the exact success
@@ -75,6 +76,13 @@ const SUCCESSFUL_CALLS: Record<string, () => Promise<Call>> = {
     await recordPhoneLock(env.DB, { phoneNumber, failures: 10, lockedUntil: Date.now() + 3_600_000 }, Date.now());
     return { path: `/v1/admin/locked-phones/${encodeURIComponent(phoneNumber)}`, init: { method: 'DELETE' }, status: 200 };
   },
+  'GET /v1/admin/providers': async () => ({ path: '/v1/admin/providers', status: 200 }),
+  'POST /v1/admin/providers/:name/drain': async () => ({
+    path: '/v1/admin/providers/sandbox/drain',
+    init: { method: 'POST', body: JSON.stringify({ operator: 'ops', reason: 'test' }) },
+    status: 200,
+  }),
+  'POST /v1/admin/providers/:name/undrain': async () => ({ path: '/v1/admin/providers/sandbox/undrain', init: { method: 'POST' }, status: 200 }),
   'POST /v1/admin/sessions/revoke': async () => ({
     path: '/v1/admin/sessions/revoke',
     init: { method: 'POST', body: JSON.stringify({ phoneNumber: uniquePhone() }) },
@@ -103,7 +111,7 @@ describe('every admin route is behind the bearer token', () => {
   ])('with %s every admin route answers 401 and changes nothing', async (_name, authorization) => {
     const routes = adminRoutes();
     expect(routes.length).toBeGreaterThanOrEqual(Object.keys(SUCCESSFUL_CALLS).length);
-    const tables = ['otp_requests', 'resend_jobs', 'prefix_blocks', 'phone_session_revocations'];
+    const tables = ['otp_requests', 'resend_jobs', 'prefix_blocks', 'phone_session_revocations', 'provider_drains', 'provider_events'];
     const before = await Promise.all(tables.map(countRows));
     for (const { method, path } of routes) {
       const init: RequestInit = { method, headers: authorization ? { Authorization: authorization } : { Authorization: '' } };
