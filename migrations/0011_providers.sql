@@ -9,8 +9,11 @@ ALTER TABLE otp_requests ADD COLUMN sent_provider TEXT;
 ALTER TABLE otp_requests ADD COLUMN sent_channel TEXT;
 ALTER TABLE otp_requests ADD COLUMN sms_fallback_at INTEGER;
 
--- The channel of each provider call (NULL: recorded before channels existed, SMS).
+-- The channel of each provider call (NULL: recorded before channels existed, SMS), and whether
+-- its outcome was ambiguous (the message may have gone out: a vendor without idempotency keys is
+-- then never called again for that request).
 ALTER TABLE delivery_attempts ADD COLUMN channel TEXT;
+ALTER TABLE delivery_attempts ADD COLUMN ambiguous INTEGER NOT NULL DEFAULT 0;
 
 -- The sandbox plays one or two providers, each sending once per key and channel.
 ALTER TABLE sandbox_messages ADD COLUMN provider TEXT NOT NULL DEFAULT 'sandbox';

@@ -84,6 +84,9 @@ describe('GET /v1/admin/attempts', () => {
       'origin',
       'attemptNumber',
       'outcome',
+      'provider',
+      'channel',
+      'ambiguous',
       'httpStatus',
       'durationMs',
       'errorCode',
@@ -93,6 +96,6 @@ describe('GET /v1/admin/attempts', () => {
     ]);
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain(`,${r.id},`);
-    expect(lines[1]).toContain(',failed,400,42,provider_rejected_request,"bad ""number"", sorry",,');
+    expect(lines[1]).toContain(',failed,,sms,false,400,42,provider_rejected_request,"bad ""number"", sorry",,');
   });
 });

@@ -18,6 +18,7 @@
  *   latencyMs: Latency,
  *   topErrors: Array<{ source: 'attempt' | 'status_check', code: string, count: number }>,
  *   byCountry: Array<{ country: string } & Record<CountryColumn, number>>,
+ *   byProvider: Array<{ provider: string, channel: string, calls: number, attempts: ByOutcome, meanLatencyMs: number | null }>,
  *   series: SeriesPoint[],
  *   inFlight: { queued: number, sending: number, stuck: number, stuckAfterSeconds: number, oldestStuckAt: string | null },
  * }} Stats
@@ -305,6 +306,24 @@ async function loadStats() {
     body.byCountry.map((c) => h('tr', { 'data-testid': 'country-row' }, td('code', c.country), ...countryColumns.map((k) => td(k, c[k], { class: 'num' })))),
     'No requests in this range',
     7,
+  );
+  /** @type {Outcome[]} */
+  const outcomeColumns = ['sent', 'retry', 'failed', 'expired'];
+  fill(
+    $('by-provider'),
+    body.byProvider.map((p) =>
+      h(
+        'tr',
+        { 'data-testid': 'provider-stats-row' },
+        td('provider', p.provider),
+        td('channel', p.channel),
+        td('calls', p.calls, { class: 'num' }),
+        ...outcomeColumns.map((k) => td(k, p.attempts[k], { class: 'num' })),
+        td('mean', fmtMs(p.meanLatencyMs), { class: 'num' }),
+      ),
+    ),
+    'No provider calls in this range',
+    8,
   );
   $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
 }

@@ -1,29 +1,42 @@
-import { type AppSettings, parseStoredSettings } from '../apps/app-settings';
 import { deriveCode } from '../codes';
 import { mapWithConcurrency } from '../concurrency';
 import type { Config } from '../config';
-import { type AttemptRecord, type ClaimedRequest, claimRequests, recordAttemptStatements, releaseClaimStatement, sendLeaseMs } from '../db/delivery-attempts';
+import type { ProviderName } from '../config-providers';
+import {
+  type AttemptRecord,
+  type ClaimedRequest,
+  claimRequests,
+  finishWithoutSendingStatement,
+  recordAttemptStatements,
+  releaseClaimStatement,
+  sendLeaseMs,
+} from '../db/delivery-attempts';
 import { scheduleStatusChecks } from '../delivery-reports/schedule-checks';
-import { providerIdempotencyKey } from '../ids';
 import { errorName, logError, logInfo, logWarn } from '../log';
 import type { Reservation } from '../pacing/pacing-schedule';
-import { claimLeadMs, delayUntilFree, noteClaimDuration, pacingHorizonMs, providerSlots } from '../pacing/provider-slots';
+import { claimLeadMs, delayUntilFree, noteClaimDuration, pacingHorizonMs, providerSlots, type ReserveSlots, slowestRate } from '../pacing/provider-slots';
 import { type Clock, StartGate, systemClock } from '../pacing/start-gate';
-import { selectProvider } from '../providers/select-provider';
-import type { MessageText, SendOutcome, SmsProvider } from '../providers/sms-provider';
+import { deploymentProviders, longestTimeoutMs } from '../providers/select-provider';
 import type { SendJob } from '../queue/messages';
-import { decide } from './retry-policy';
+import type { CallOutcome } from '../routing/circuit';
+import { reportHealth } from '../routing/provider-health-client';
+import { attemptSend } from './attempt-send';
+import { likelyProvider, loadRouting, routeRequest } from './route-jobs';
 import { backoffFor, commit, failMisconfigured, type Job, settleSkipped, unique } from './settle-send-jobs';
 
 /** A call starts only if its lease outlasts it by this much (its timeout counted in full). */
 const LEASE_END_MARGIN_MS = 5000;
+/** A request whose every provider is drained looks again this much later. */
+const DRAINED_RETRY_SECONDS = 30;
 
-/** What became of one claimed request: a provider call, or none (its claim given back). */
-type Outcome = { called: AttemptRecord } | { released: { reason: string; retryAfterSeconds: number } };
+/** What became of one claimed request: a provider call, none (its claim given back), or its end without a call. */
+type Outcome = { called: AttemptRecord } | { released: { reason: string; retryAfterSeconds: number } } | { ended: { errorCode: string; message: string } };
 
 /**
  * Sends the `send` jobs of one queue batch. Each message is acked or retried on its own; D1 is
- * touched in a fixed number of round trips per batch (claim, explain skips, record results).
+ * touched in a fixed number of round trips per batch (claim, explain skips, record results). Each
+ * request goes to the provider the routing policy chooses (src/routing/routing-policy.ts), at a
+ * send time from that provider's own pacer.
  */
 export async function handleSendJobs(
   messages: ReadonlyArray<{ message: Message<unknown>; body: SendJob }>,
@@ -34,21 +47,25 @@ export async function handleSendJobs(
   const all: Job[] = messages.map(({ message, body }) => ({ message, requestId: body.requestId }));
   if (all.length === 0) return;
 
-  const choice = selectProvider(config, env.DB, { OTP_SECRET: config.secrets.OTP_SECRET });
+  const { providers, misconfigured } = deploymentProviders(config, env.DB);
   const secret = config.secrets.OTP_SECRET;
-  if ('misconfigured' in choice || !secret) {
-    await failMisconfigured(env, all, 'misconfigured' in choice ? choice.misconfigured : 'OTP_SECRET is not set', config);
+  if (providers.size === 0 || !secret) {
+    await failMisconfigured(env, all, [...misconfigured, ...(secret ? [] : ['OTP_SECRET is not set'])].join('; '), config);
     return;
   }
+  if (misconfigured.length > 0) logError('send.provider_misconfigured', { reason: misconfigured.join('; '), requests: all.length });
 
-  // Send times from the account-wide pacer; jobs that got none wait in the queue until it frees up.
-  const reserve = providerSlots(env, config);
+  // Send times from the pacer of the provider most requests will go to; jobs that got none wait in the queue.
+  const routing = await loadRouting(env, config, providers);
+  const first = likelyProvider(routing);
+  const pacers = new Map<ProviderName, ReserveSlots>();
+  const reserveAt = (name: ProviderName) => pacers.get(name) ?? pacers.set(name, providerSlots(env, config, name)).get(name)!;
   const ids = unique(all.map((job) => job.requestId));
   let reservation: Reservation;
   let roundTripMs: number;
   try {
     const askedAt = clock.now();
-    reservation = await reserve(ids.length, claimLeadMs());
+    reservation = await reserveAt(first)(ids.length, claimLeadMs());
     roundTripMs = clock.now() - askedAt;
   } catch (error) {
     logError('send.pacer_unavailable', { error: errorName(error), messages: all.length });
@@ -61,8 +78,9 @@ export async function handleSendJobs(
   if (jobs.length === 0) return;
 
   const now = clock.now();
+  const timeoutMs = longestTimeoutMs(config);
   const callsInTurn = Math.ceil(jobs.length / config.provider.concurrency);
-  const leaseMs = sendLeaseMs(config.provider.timeoutMs, pacingHorizonMs(config.provider.ratePerSecond), callsInTurn);
+  const leaseMs = sendLeaseMs(timeoutMs, pacingHorizonMs(slowestRate(config)), callsInTurn);
   let claimed: Map<string, ClaimedRequest>;
   try {
     claimed = await claimRequests(env.DB, unique(jobs.map((job) => job.requestId)), now, leaseMs, slotOf);
@@ -85,35 +103,83 @@ export async function handleSendJobs(
   const finishing: D1PreparedStatement[] = [];
   await settleSkipped(env, skipped, now, finishing, leaseMs);
 
+  // Routed: those that go elsewhere than `first` take send times from their own provider's pacer.
+  const routed = toSend.map((job) => routeRequest(routing, job.request));
+  const elsewhere = new Map<ProviderName, string[]>();
+  routed.forEach(({ route }, index) => {
+    if ('provider' in route && route.provider !== first)
+      elsewhere.set(route.provider as ProviderName, [...(elsewhere.get(route.provider as ProviderName) ?? []), toSend[index]!.requestId]);
+  });
+  const busyUntil = new Map<string, Reservation>();
+  await Promise.all(
+    [...elsewhere].map(async ([name, requestIds]) => {
+      try {
+        const own = await reserveAt(name)(requestIds.length, 0);
+        busyUntil.set(name, own);
+        requestIds.forEach((id, index) => (own.slots[index] === undefined ? slotOf.delete(id) : slotOf.set(id, own.slots[index]!)));
+      } catch (error) {
+        logError('send.pacer_unavailable', { provider: name, error: errorName(error), messages: requestIds.length });
+        for (const id of requestIds) slotOf.delete(id);
+      }
+    }),
+  );
+
   // Each call starts on its send time or takes a new one; none starts so late that its lease
   // could lapse before it ends (another copy of the job may claim the request then).
-  const gate = new StartGate((leadMs) => reserve(1, leadMs), clock, roundTripMs);
-  const lastStart = now + leaseMs - config.provider.timeoutMs - LEASE_END_MARGIN_MS;
-  const outcomes = await mapWithConcurrency(toSend, config.provider.concurrency, async (job): Promise<Outcome> => {
+  const gates = new Map<string, StartGate>();
+  const gateOf = (name: ProviderName) =>
+    gates.get(name) ?? gates.set(name, new StartGate((leadMs) => reserveAt(name)(1, leadMs), clock, roundTripMs)).get(name)!;
+  const lastStart = now + leaseMs - timeoutMs - LEASE_END_MARGIN_MS;
+  const work = toSend.map((job, index) => ({ job, ...routed[index]! }));
+  const outcomes = await mapWithConcurrency(work, config.provider.concurrency, async ({ job, route, channel }): Promise<Outcome> => {
+    if ('none' in route) {
+      if (route.none === 'all_drained') return { released: { reason: 'all_providers_drained', retryAfterSeconds: DRAINED_RETRY_SECONDS } };
+      const message =
+        route.none === 'outcome_unknown' ? 'an earlier call may have sent it; no provider is left to send it safely' : `no provider has the ${channel} channel`;
+      return { ended: { errorCode: route.none === 'outcome_unknown' ? 'provider_outcome_unknown' : 'channel_unavailable', message } };
+    }
+    const name = route.provider as ProviderName;
+    const slot = slotOf.get(job.requestId);
+    if (slot === undefined) {
+      const own = busyUntil.get(name);
+      return { released: { reason: 'pacer_busy', retryAfterSeconds: own ? delayUntilFree(own, clock.now()) : backoffFor(job.message, config) } };
+    }
     const code = await deriveCode(secret, job.request.id, job.request.code_length ?? config.otp.length);
-    const deadline = Math.min(job.request.expires_at, lastStart);
     let start: Awaited<ReturnType<StartGate['waitForStart']>>;
     try {
-      start = await gate.waitForStart(slotOf.get(job.requestId)!, deadline);
+      start = await gateOf(name).waitForStart(slot, Math.min(job.request.expires_at, lastStart));
     } catch (error) {
       logError('send.pacer_unavailable', { error: errorName(error), messages: 1 });
       return { released: { reason: 'pacer_unavailable', retryAfterSeconds: backoffFor(job.message, config) } };
     }
     if (!start.start) return { released: { reason: start.reason, retryAfterSeconds: start.retryAfterSeconds } };
-    return { called: await attemptSend(choice.provider, code, config, job.request, start.startedAt, clock) };
+    const provider = providers.get(name)!;
+    return { called: await attemptSend({ provider, channel, code, request: job.request, startedAt: start.startedAt, config, routing, clock }) };
   });
   const attempts: AttemptRecord[] = [];
+  const health = new Map<string, CallOutcome[]>();
   outcomes.forEach((outcome, index) => {
     const { request } = toSend[index]!;
     if ('called' in outcome) {
-      attempts.push(outcome.called);
-      finishing.push(...recordAttemptStatements(env.DB, outcome.called));
+      const attempt = outcome.called;
+      attempts.push(attempt);
+      finishing.push(...recordAttemptStatements(env.DB, attempt));
+      if (countsForHealth(attempt)) {
+        const ok = attempt.decision.action === 'sent';
+        health.set(attempt.provider!, [
+          ...(health.get(attempt.provider!) ?? []),
+          { at: attempt.finishedAt, ok, latencyMs: attempt.finishedAt - attempt.startedAt },
+        ]);
+      }
+    } else if ('ended' in outcome) {
+      logWarn('send.not_routable', { requestId: request.id, errorCode: outcome.ended.errorCode });
+      finishing.push(finishWithoutSendingStatement(env.DB, { requestId: request.id, status: 'failed', ...outcome.ended, now: clock.now() }));
     } else {
       logWarn('send.not_started', { requestId: request.id, reason: outcome.released.reason });
       finishing.push(releaseClaimStatement(env.DB, { requestId: request.id, attemptNumber: request.attempts, now: clock.now() }));
     }
   });
-  const recorded = await commit(env, finishing, toSend, config, leaseMs, attempts);
+  const [recorded] = await Promise.all([commit(env, finishing, toSend, config, leaseMs, attempts), reportHealth(env, config, health)]);
   if (recorded === 'retried') return;
   if (recorded === 'written') {
     // Delivery reports: one delayed status check per message the provider accepted.
@@ -127,7 +193,7 @@ export async function handleSendJobs(
       job.message.retry({ delaySeconds: outcome.released.retryAfterSeconds });
       return;
     }
-    if (recorded === 'deferred') {
+    if (recorded === 'deferred' || 'ended' in outcome) {
       job.message.ack();
       return;
     }
@@ -135,6 +201,8 @@ export async function handleSendJobs(
     logInfo('send.attempt', {
       requestId: job.requestId,
       attempt: attempt.attemptNumber,
+      provider: attempt.provider,
+      channel: attempt.channel,
       outcome: attempt.decision.action,
       httpStatus: attempt.httpStatus,
       errorCode: attempt.decision.action === 'sent' ? undefined : attempt.decision.errorCode,
@@ -145,53 +213,9 @@ export async function handleSendJobs(
   });
 }
 
-async function attemptSend(
-  provider: SmsProvider,
-  code: string,
-  config: Config,
-  request: ClaimedRequest,
-  startedAt: number,
-  clock: Clock,
-): Promise<AttemptRecord> {
-  let outcome: SendOutcome;
-  try {
-    const settings = request.app_settings_json ? parseStoredSettings(request.app_settings_json) : null;
-    outcome = await provider.send({
-      requestId: request.id,
-      phoneNumber: request.phone_number,
-      code,
-      idempotencyKey: providerIdempotencyKey(request.id),
-      attemptNumber: request.attempts,
-      ...(settings?.templateId ? { templateId: settings.templateId } : {}),
-      text: messageText(request.app_name, settings),
-    });
-  } catch (error) {
-    outcome = { kind: 'transient', httpStatus: null, errorCode: 'provider_error', message: errorName(error) };
-  }
-  const finishedAt = clock.now();
-  return {
-    requestId: request.id,
-    attemptNumber: request.attempts,
-    provider: provider.name,
-    startedAt,
-    finishedAt,
-    httpStatus: outcome.httpStatus,
-    decision: decide(outcome, {
-      attemptNumber: request.attempts,
-      now: finishedAt,
-      expiresAt: request.expires_at,
-      retry: config.provider.retry,
-      maxAttempts: config.provider.maxAttempts,
-    }),
-  };
-}
-
-/** The app's wording, read with the claim. Unreadable settings send without (and are reported when the app's key is used). */
-function messageText(appName: string | null, settings: AppSettings | null): MessageText {
-  return {
-    appName,
-    ...(settings?.smsDomain ? { smsDomain: settings.smsDomain } : {}),
-    ...(settings?.smsTemplate ? { smsTemplate: settings.smsTemplate } : {}),
-    ...(settings?.smsLocale ? { smsLocale: settings.smsLocale } : {}),
-  };
+/** Sends and transient failures say how the provider is doing; permanent refusals are about the number or the request. */
+function countsForHealth(attempt: AttemptRecord): boolean {
+  const { decision } = attempt;
+  if (decision.action === 'sent' || decision.action === 'retry') return true;
+  return decision.errorCode === 'retries_exhausted' || decision.errorCode === 'provider_outcome_unknown' || decision.action === 'expire';
 }

@@ -2,7 +2,8 @@ import { type Config, loadConfig } from '../config';
 import { expireUnsentRequests, markReenqueued, stalledCheckRows, stalledSendIds } from '../db/stalled-work';
 import { statusCheckDelaySeconds } from '../delivery-reports/check-policy';
 import { errorName, logError, logInfo } from '../log';
-import { pacingHorizonMs } from '../pacing/provider-slots';
+import { pacingHorizonMs, slowestRate } from '../pacing/provider-slots';
+import { longestTimeoutMs } from '../providers/select-provider';
 import { sendJob, statusCheck } from '../queue/messages';
 
 /** The send queue's `max_batch_timeout` in wrangler.toml, in ms (a test checks they agree). */
@@ -26,7 +27,7 @@ const CHUNK = 90;
  * sending a second SMS.
  */
 export function stallGraceMs(config: Config): number {
-  const lateness = QUEUE_BATCH_TIMEOUT_MS + pacingHorizonMs(config.provider.ratePerSecond) + config.provider.timeoutMs + 5000;
+  const lateness = QUEUE_BATCH_TIMEOUT_MS + pacingHorizonMs(slowestRate(config)) + longestTimeoutMs(config) + 5000;
   return Math.min(lateness, (config.otp.ttlSeconds * 1000) / 4);
 }
 

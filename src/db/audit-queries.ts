@@ -67,6 +67,9 @@ export const AttemptRow = z.object({
   error_code: z.string().nullable(),
   error_message: z.string().nullable(),
   retry_delay_seconds: z.number().nullable(),
+  provider: z.string().nullable(),
+  channel: z.enum(['sms', 'whatsapp']).nullable(),
+  ambiguous: z.number(),
   phone_number: z.string(),
   origin: z.enum(REQUEST_ORIGINS),
 });
@@ -83,7 +86,7 @@ export interface AttemptFilter {
 }
 
 const ATTEMPT_COLUMNS = `a.id, a.request_id, a.attempt_number, a.started_at, a.finished_at, a.duration_ms, a.outcome, a.http_status,
-  a.provider_message_id, a.error_code, a.error_message, a.retry_delay_seconds, r.phone_number, r.origin`;
+  a.provider_message_id, a.error_code, a.error_message, a.retry_delay_seconds, a.provider, a.channel, a.ambiguous, r.phone_number, r.origin`;
 
 export async function listAttempts(db: D1Database, filter: AttemptFilter, page: { after: Position | null; limit: number }): Promise<AttemptRow[]> {
   const sql = new Sql();

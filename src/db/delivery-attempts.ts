@@ -25,6 +25,11 @@ const ClaimedRow = z.object({
   app_settings_json: z.string().nullable(),
   /** The app's name, for vendors that take the whole text of the message. */
   app_name: z.string().nullable(),
+  /** The channel asked for (`sms`, `whatsapp`, `auto`) and when an `auto` request gave up on WhatsApp. */
+  channel: z.string(),
+  sms_fallback_at: z.number().nullable(),
+  /** Its recorded calls, oldest first, as JSON `[[provider, channel, outcome, ambiguous], …]`. */
+  past_attempts: z.string(),
 });
 export type ClaimedRequest = z.infer<typeof ClaimedRow>;
 
@@ -53,9 +58,12 @@ export async function claimRequests(
            SET status = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2
            WHERE id = ?3 AND status IN ('queued', 'sending') AND (lease_until IS NULL OR lease_until <= ?2)
              AND expires_at > ?4
-           RETURNING id, phone_number, expires_at, attempts, app_id, code_length,
+           RETURNING id, phone_number, expires_at, attempts, app_id, code_length, channel, sms_fallback_at,
              (SELECT settings_json FROM apps WHERE apps.id = otp_requests.app_id) AS app_settings_json,
-             (SELECT name FROM apps WHERE apps.id = otp_requests.app_id) AS app_name`,
+             (SELECT name FROM apps WHERE apps.id = otp_requests.app_id) AS app_name,
+             (SELECT json_group_array(json_array(COALESCE(a.provider, ''), COALESCE(a.channel, 'sms'), a.outcome, a.ambiguous))
+              FROM (SELECT provider, channel, outcome, ambiguous FROM delivery_attempts
+                    WHERE request_id = otp_requests.id ORDER BY attempt_number) AS a) AS past_attempts`,
         )
         .bind(now + leaseMs, now, id, Math.max(now, sendAt.get(id) ?? now)),
     ),
@@ -111,8 +119,8 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
     db
       .prepare(
         `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome,
-           http_status, provider_message_id, error_code, error_message, retry_delay_seconds, provider)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+           http_status, provider_message_id, error_code, error_message, retry_delay_seconds, provider, channel, ambiguous)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (request_id, attempt_number) DO NOTHING`,
       )
       .bind(
@@ -128,6 +136,8 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
         errorMessage,
         retryDelay,
         attempt.provider ?? null,
+        attempt.channel ?? 'sms',
+        attempt.ambiguous ? 1 : 0,
       ),
     db
       .prepare(
@@ -135,10 +145,22 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
          SET status = ?1, updated_at = ?2, lease_until = NULL,
              sent_at = CASE WHEN ?1 = 'sent' THEN ?2 ELSE sent_at END,
              provider_message_id = COALESCE(?3, provider_message_id),
+             sent_provider = CASE WHEN ?1 = 'sent' THEN ?8 ELSE sent_provider END,
+             sent_channel = CASE WHEN ?1 = 'sent' THEN ?9 ELSE sent_channel END,
              last_error_code = ?4, last_error_message = ?5
          WHERE id = ?6 AND status = 'sending' AND attempts = ?7`,
       )
-      .bind(newStatus, attempt.finishedAt, messageId, errorCode, errorMessage, attempt.requestId, attempt.attemptNumber),
+      .bind(
+        newStatus,
+        attempt.finishedAt,
+        messageId,
+        errorCode,
+        errorMessage,
+        attempt.requestId,
+        attempt.attemptNumber,
+        attempt.provider ?? null,
+        attempt.channel ?? 'sms',
+      ),
   ];
 }
 

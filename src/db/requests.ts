@@ -47,6 +47,11 @@ export const OtpRequestRow = z.object({
   app_id: z.string().nullable(),
   code_length: z.number().nullable(),
   test_number: z.number(),
+  /** The channel asked for, and the provider and channel the current message went out through. */
+  channel: z.enum(['sms', 'whatsapp', 'auto']),
+  sent_provider: z.string().nullable(),
+  sent_channel: z.enum(['sms', 'whatsapp']).nullable(),
+  sms_fallback_at: z.number().nullable(),
 });
 export type OtpRequestRow = z.infer<typeof OtpRequestRow>;
 

@@ -20,6 +20,8 @@ const CheckTarget = z.object({
   provider_message_id: z.string().nullable(),
   delivery_status: z.string().nullable(),
   already_checked: z.number(),
+  /** The provider that sent the message (NULL: sent before providers were recorded on requests). */
+  sent_provider: z.string().nullable(),
 });
 export type CheckTarget = z.infer<typeof CheckTarget>;
 
@@ -27,7 +29,7 @@ export type CheckTarget = z.infer<typeof CheckTarget>;
 export async function readCheckTarget(db: D1Database, requestId: string, check: number): Promise<CheckTarget | null> {
   const row = await db
     .prepare(
-      `SELECT r.status, r.provider_message_id, r.delivery_status,
+      `SELECT r.status, r.provider_message_id, r.delivery_status, r.sent_provider,
               EXISTS (SELECT 1 FROM status_checks c WHERE c.request_id = r.id AND c.check_number = ?2) AS already_checked
        FROM otp_requests r WHERE r.id = ?1`,
     )

@@ -1,9 +1,10 @@
 import { mapWithConcurrency } from '../concurrency';
 import type { Config } from '../config';
+import { PROVIDER_NAMES, type ProviderName, providerOrder } from '../config-providers';
 import { type CheckTarget, readCheckTarget, recordStatusCheckStatements } from '../db/status-checks';
 import { errorName, logError, logInfo } from '../log';
 import { type ProviderPacing, providerPacing } from '../pacing/provider-pacing';
-import { selectProvider } from '../providers/select-provider';
+import { providerByName } from '../providers/select-provider';
 import type { SmsProvider, StatusOutcome } from '../providers/sms-provider';
 import { type StatusCheck, statusCheck } from '../queue/messages';
 import { planAfterCheck } from './check-policy';
@@ -12,21 +13,34 @@ import { planAfterCheck } from './check-policy';
 const FAULT_RETRY_SECONDS = 30;
 
 /**
- * Runs the `status_check` messages of one queue batch: asks the provider what became of each sent
- * SMS, records the answer, moves the request to `delivered` or `failed`, and schedules the next
- * check while the answer is not final. Every check takes a slot of the provider's pacing budget
- * first, since checks and sends count against one account limit.
+ * Runs the `status_check` messages of one queue batch: asks the provider that sent each message
+ * what became of it, records the answer, moves the request to `delivered` or `failed`, and
+ * schedules the next check while the answer is not final. Every check takes a slot of that
+ * provider's pacing budget first, since checks and sends count against one account limit.
+ * `pacing`, when given, serves every provider (tests).
  */
 export async function handleStatusChecks(
   items: ReadonlyArray<{ message: Message<unknown>; body: StatusCheck }>,
   env: Env,
   config: Config,
-  pacing: ProviderPacing = providerPacing(env, config),
+  pacing?: ProviderPacing,
 ): Promise<void> {
   if (items.length === 0) return;
-  const choice = selectProvider(config, env.DB);
-  const source = 'provider' in choice ? choice.provider : null;
-  await mapWithConcurrency(items, config.provider.concurrency, (item) => runCheck(item.message, item.body, env, config, source, pacing));
+  const sources = new Map<ProviderName, { source: SmsProvider | null; pacing: ProviderPacing }>();
+  const sourceOf = (name: ProviderName) => {
+    if (!sources.has(name)) {
+      const choice = providerByName(name, config, env.DB);
+      sources.set(name, { source: 'provider' in choice ? choice.provider : null, pacing: pacing ?? providerPacing(env, config, undefined, name) });
+    }
+    return sources.get(name)!;
+  };
+  await mapWithConcurrency(items, config.provider.concurrency, (item) => runCheck(item.message, item.body, env, config, sourceOf));
+}
+
+/** The provider that sent, or (for messages sent before that was recorded) the deployment's first. */
+function senderOf(target: CheckTarget | null, config: Config): ProviderName {
+  const named = PROVIDER_NAMES.find((name) => name === target?.sent_provider);
+  return named ?? providerOrder(config)[0]!;
 }
 
 async function runCheck(
@@ -34,12 +48,12 @@ async function runCheck(
   body: StatusCheck,
   env: Env,
   config: Config,
-  source: SmsProvider | null,
-  pacing: ProviderPacing,
+  sourceOf: (name: ProviderName) => { source: SmsProvider | null; pacing: ProviderPacing },
 ): Promise<void> {
   const { requestId, check } = body;
   try {
     const target = await readCheckTarget(env.DB, requestId, check);
+    const { source, pacing } = sourceOf(senderOf(target, config));
     const skip = reasonToSkip(target, source);
     if (skip) {
       logInfo('status_check.skipped', { requestId, check, reason: skip });

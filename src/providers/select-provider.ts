@@ -65,3 +65,13 @@ export function selectProvider(config: Config, db: D1Database, callerSecrets: Re
   if (missing.length > 0) return { misconfigured: `provider ${name} needs the secret(s) ${missing.join(', ')}` };
   return providerByName(name, config, db);
 }
+
+/** How long one call to the provider may take. */
+export function providerTimeoutMs(config: Config, name: string): number {
+  return name === 'twilio' ? config.twilio.timeoutMs : config.provider.timeoutMs;
+}
+
+/** The longest any of the deployment's providers may take: what leases and the sweeper's grace allow for. */
+export function longestTimeoutMs(config: Config): number {
+  return Math.max(...providerOrder(config).map((name) => providerTimeoutMs(config, name)));
+}

@@ -56,6 +56,10 @@ export const AttemptRecord = z.object({
   decision: Decision,
   /** Which provider the call went to; absent in records made before providers were named. */
   provider: z.string().max(40).optional(),
+  /** The channel of the call; absent: SMS. */
+  channel: z.enum(['sms', 'whatsapp']).optional(),
+  /** The message may have gone out although the call failed (see `SendOutcome`). */
+  ambiguous: z.boolean().optional(),
 });
 
 /**

@@ -71,6 +71,17 @@ const Stats = z
       }),
     ),
     series: z.array(z.object({ start: z.string(), requests: z.number().int(), delivered: z.number().int(), verified: z.number().int(), attempts: ByOutcome })),
+    byProvider: z
+      .array(
+        z.object({
+          provider: z.string().openapi({ example: 'startmessaging' }),
+          channel: z.string().openapi({ example: 'sms' }),
+          calls: z.number().int(),
+          attempts: ByOutcome,
+          meanLatencyMs: z.number().nullable(),
+        }),
+      )
+      .openapi({ description: 'Provider calls in the range, per provider and channel' }),
     inFlight: z
       .object({
         queued: z.number().int(),

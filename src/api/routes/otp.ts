@@ -40,6 +40,11 @@ const StatusBody = z
     createdAt: z.string().openapi({ format: 'date-time' }),
     updatedAt: z.string().openapi({ format: 'date-time' }),
     expiresAt: z.string().openapi({ format: 'date-time' }),
+    channel: z.enum(['sms', 'whatsapp', 'auto']).openapi({ description: 'The channel asked for' }),
+    deliveredVia: z
+      .object({ provider: z.string().openapi({ example: 'twilio' }), channel: z.enum(['sms', 'whatsapp']) })
+      .nullable()
+      .openapi({ description: 'The provider and channel the code went out through; null until one accepted it' }),
     lastError: z
       .object({
         code: z.string().openapi({ example: 'provider_unavailable' }),

@@ -1,0 +1,112 @@
+import { parseStoredSettings } from '../apps/app-settings';
+import type { Config } from '../config';
+import type { ProviderName } from '../config-providers';
+import type { ClaimedRequest } from '../db/delivery-attempts';
+import { listDrains } from '../db/provider-drains';
+import { errorName, logError } from '../log';
+import type { Channel, SmsProvider } from '../providers/sms-provider';
+import type { HealthView } from '../routing/provider-health';
+import { readHealth } from '../routing/provider-health-client';
+import { chooseProvider, type PastAttempt, type ProviderStatus, type Route, requestOrder } from '../routing/routing-policy';
+
+/**
+ * What a send batch knows about its providers before it routes: their health (asked once per
+ * batch) and the drains, and from each claimed request its past attempts and channel. The rules
+ * themselves are the routing policy's (`src/routing/routing-policy.ts`).
+ */
+
+export interface BatchRouting {
+  providers: ReadonlyMap<ProviderName, SmsProvider>;
+  health: Map<string, HealthView>;
+  drained: ReadonlySet<string>;
+}
+
+export async function loadRouting(env: Env, config: Config, providers: ReadonlyMap<ProviderName, SmsProvider>): Promise<BatchRouting> {
+  const names = [...providers.keys()];
+  const [health, drains] = await Promise.all([
+    readHealth(env, config, names, true),
+    listDrains(env.DB).catch((error) => {
+      // Without the drains the batch routes as if none were set: a drain is a preference, not a safety rule.
+      logError('send.drains_unreadable', { error: errorName(error) });
+      return [];
+    }),
+  ]);
+  return { providers, health, drained: new Set(drains.map((drain) => drain.provider)) };
+}
+
+/** The provider a fresh request of the batch would go to: whose pacer the batch books first. */
+export function likelyProvider(routing: BatchRouting): ProviderName {
+  const statuses = providerStatuses(routing, [...routing.providers.keys()]);
+  const route = chooseProvider({ providers: statuses, attempts: [], channel: 'sms' });
+  return ('provider' in route ? route.provider : [...routing.providers.keys()][0]!) as ProviderName;
+}
+
+function providerStatuses(routing: BatchRouting, order: readonly string[]): ProviderStatus[] {
+  return order.flatMap((name) => {
+    const provider = routing.providers.get(name as ProviderName);
+    if (!provider) return [];
+    const view = routing.health.get(name);
+    return [
+      {
+        name,
+        idempotent: provider.idempotent,
+        channels: provider.channels,
+        circuit: view?.state ?? 'closed',
+        probe: view?.probe ?? false,
+        drained: routing.drained.has(name),
+      },
+    ];
+  });
+}
+
+/** The calls recorded for the request, and one of unknown provider for each call a lapsed claim may have made unrecorded. */
+export function pastAttempts(request: ClaimedRequest): PastAttempt[] {
+  let rows: unknown;
+  try {
+    rows = JSON.parse(request.past_attempts);
+  } catch {
+    rows = [];
+  }
+  const recorded: PastAttempt[] = (Array.isArray(rows) ? rows : []).map((row) => {
+    const [provider, channel, outcome, ambiguous] = Array.isArray(row) ? row : [];
+    return {
+      provider: String(provider ?? ''),
+      channel: channel === 'whatsapp' ? 'whatsapp' : 'sms',
+      outcome: outcome === 'sent' ? 'sent' : outcome === 'retry' ? 'transient' : 'permanent',
+      ambiguous: ambiguous === 1,
+    };
+  });
+  // `attempts` counts calls (this claim's included); a claim that lapsed mid-call left none recorded.
+  const lost = Math.max(0, request.attempts - 1 - recorded.length);
+  const channel = channelOf(request);
+  return [...Array.from({ length: lost }, (): PastAttempt => ({ provider: '*', channel, outcome: 'transient', ambiguous: true })), ...recorded];
+}
+
+/** `sms` and `whatsapp` as asked; `auto` is WhatsApp until it fell back to SMS. */
+export function channelOf(request: Pick<ClaimedRequest, 'channel' | 'sms_fallback_at'>): Channel {
+  if (request.channel === 'whatsapp') return 'whatsapp';
+  if (request.channel === 'auto' && request.sms_fallback_at === null) return 'whatsapp';
+  return 'sms';
+}
+
+/** Where this request's attempt goes, given its past attempts (and `extra`, an attempt just made). */
+export function routeRequest(
+  routing: BatchRouting,
+  request: ClaimedRequest,
+  extra: PastAttempt[] = [],
+  { consumeProbe = true } = {},
+): { route: Route; channel: Channel } {
+  const settings = request.app_settings_json ? parseStoredSettings(request.app_settings_json) : null;
+  const order = requestOrder([...routing.providers.keys()], settings?.providers ?? null);
+  let channel = channelOf(request);
+  const statuses = providerStatuses(routing, order);
+  // `auto` with no WhatsApp provider at all is plain SMS.
+  if (request.channel === 'auto' && channel === 'whatsapp' && !statuses.some((status) => status.channels.includes('whatsapp'))) channel = 'sms';
+  const route = chooseProvider({ providers: statuses, attempts: [...pastAttempts(request), ...extra], channel });
+  // A half-open circuit's probe is one call: once routed there, the rest of the batch routes around it.
+  if (consumeProbe && 'provider' in route) {
+    const view = routing.health.get(route.provider);
+    if (view?.probe) routing.health.set(route.provider, { ...view, probe: false });
+  }
+  return { route, channel };
+}
