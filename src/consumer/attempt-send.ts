@@ -1,4 +1,4 @@
-import { type AppSettings, parseStoredSettings } from '../apps/app-settings';
+import { type AppSettings, DEFAULT_WHATSAPP_TIMEOUT_SECONDS, parseStoredSettings } from '../apps/app-settings';
 import type { Config } from '../config';
 import type { AttemptRecord, ClaimedRequest } from '../db/delivery-attempts';
 import { providerIdempotencyKey } from '../ids';
@@ -52,10 +52,20 @@ export async function attemptSend(args: {
     maxAttempts: config.provider.maxAttempts,
   };
   let decision = decide(outcome, context);
+  const autoWhatsApp = request.channel === 'auto' && channel === 'whatsapp';
+  if (autoWhatsApp && outcome.kind === 'permanent') {
+    // WhatsApp refused (no account for the number, no sender): the code goes by SMS instead.
+    decision = decide({ ...outcome, kind: 'transient' }, { ...context, failoverSeconds: config.routing.failoverAfterSeconds });
+    return record(decision.action === 'retry' ? { fallbackToSms: true } : {});
+  }
   if (outcome.kind === 'transient' && decision.action === 'retry') {
     const { route: next } = routeRequest(args.routing, request, [{ provider: provider.name, channel, outcome: 'transient', ambiguous }], {
       consumeProbe: false,
     });
+    if ('none' in next && autoWhatsApp) {
+      decision = decide(outcome, { ...context, failoverSeconds: config.routing.failoverAfterSeconds });
+      return record({ fallbackToSms: true });
+    }
     if ('none' in next && next.none === 'outcome_unknown') {
       decision = {
         action: 'fail',
@@ -66,17 +76,28 @@ export async function attemptSend(args: {
       decision = decide(outcome, { ...context, failoverSeconds: config.routing.failoverAfterSeconds });
     }
   }
-  return {
-    requestId: request.id,
-    attemptNumber: request.attempts,
-    provider: provider.name,
-    channel,
-    ...(ambiguous ? { ambiguous } : {}),
-    startedAt: args.startedAt,
-    finishedAt,
-    httpStatus: outcome.httpStatus,
-    decision,
-  };
+  const timeout = autoWhatsApp && decision.action === 'sent' ? (settingsOf(request)?.whatsappTimeoutSeconds ?? DEFAULT_WHATSAPP_TIMEOUT_SECONDS) : null;
+  return record(timeout === null ? {} : { fallbackAfterSeconds: timeout });
+
+  function record(extra: Pick<AttemptRecord, 'fallbackAfterSeconds' | 'fallbackToSms'>): AttemptRecord {
+    return {
+      requestId: request.id,
+      attemptNumber: request.attempts,
+      provider: provider.name,
+      channel,
+      ...(ambiguous ? { ambiguous } : {}),
+      ...(request.sms_fallback_at !== null ? { firstCheck: request.delivery_checks + 1 } : {}),
+      ...extra,
+      startedAt: args.startedAt,
+      finishedAt,
+      httpStatus: outcome.httpStatus,
+      decision,
+    };
+  }
+}
+
+function settingsOf(request: ClaimedRequest): AppSettings | null {
+  return request.app_settings_json ? parseStoredSettings(request.app_settings_json) : null;
 }
 
 /** The app's wording, read with the claim. Unreadable settings send without (and are reported when the app's key is used). */

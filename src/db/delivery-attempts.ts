@@ -28,6 +28,7 @@ const ClaimedRow = z.object({
   /** The channel asked for (`sms`, `whatsapp`, `auto`) and when an `auto` request gave up on WhatsApp. */
   channel: z.string(),
   sms_fallback_at: z.number().nullable(),
+  delivery_checks: z.number(),
   /** Its recorded calls, oldest first, as JSON `[[provider, channel, outcome, ambiguous], …]`. */
   past_attempts: z.string(),
 });
@@ -58,7 +59,7 @@ export async function claimRequests(
            SET status = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2
            WHERE id = ?3 AND status IN ('queued', 'sending') AND (lease_until IS NULL OR lease_until <= ?2)
              AND expires_at > ?4
-           RETURNING id, phone_number, expires_at, attempts, app_id, code_length, channel, sms_fallback_at,
+           RETURNING id, phone_number, expires_at, attempts, app_id, code_length, channel, sms_fallback_at, delivery_checks,
              (SELECT settings_json FROM apps WHERE apps.id = otp_requests.app_id) AS app_settings_json,
              (SELECT name FROM apps WHERE apps.id = otp_requests.app_id) AS app_name,
              (SELECT json_group_array(json_array(COALESCE(a.provider, ''), COALESCE(a.channel, 'sms'), a.outcome, a.ambiguous))
@@ -147,6 +148,7 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
              provider_message_id = COALESCE(?3, provider_message_id),
              sent_provider = CASE WHEN ?1 = 'sent' THEN ?8 ELSE sent_provider END,
              sent_channel = CASE WHEN ?1 = 'sent' THEN ?9 ELSE sent_channel END,
+             sms_fallback_at = CASE WHEN ?10 = 1 THEN COALESCE(sms_fallback_at, ?2) ELSE sms_fallback_at END,
              last_error_code = ?4, last_error_message = ?5
          WHERE id = ?6 AND status = 'sending' AND attempts = ?7`,
       )
@@ -160,6 +162,7 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
         attempt.attemptNumber,
         attempt.provider ?? null,
         attempt.channel ?? 'sms',
+        attempt.fallbackToSms ? 1 : 0,
       ),
   ];
 }

@@ -1,12 +1,12 @@
 import { mapWithConcurrency } from '../concurrency';
 import type { Config } from '../config';
 import { PROVIDER_NAMES, type ProviderName, providerOrder } from '../config-providers';
-import { type CheckTarget, readCheckTarget, recordStatusCheckStatements } from '../db/status-checks';
+import { type CheckTarget, fallBackToSmsStatement, readCheckTarget, recordStatusCheckStatements } from '../db/status-checks';
 import { errorName, logError, logInfo } from '../log';
 import { type ProviderPacing, providerPacing } from '../pacing/provider-pacing';
 import { providerByName } from '../providers/select-provider';
 import type { SmsProvider, StatusOutcome } from '../providers/sms-provider';
-import { type StatusCheck, statusCheck } from '../queue/messages';
+import { type StatusCheck, sendJob, statusCheck } from '../queue/messages';
 import { planAfterCheck } from './check-policy';
 
 /** How long a check waits when D1 or the queue failed under it. */
@@ -74,15 +74,18 @@ async function runCheck(
       outcome = { kind: 'transient', httpStatus: null, errorCode: 'provider_error', message: errorName(error) };
     }
     const finishedAt = Date.now();
-    const plan = planAfterCheck(outcome, check, config.deliveryChecks);
+    const fallBack = fallsBackToSms(target!, outcome);
+    const planned = planAfterCheck(outcome, check, config.deliveryChecks);
+    // Falling back, the WhatsApp message's report ends here and the request waits for its SMS.
+    const plan = fallBack ? { ...planned, deliveryStatus: 'pending' as const, nextCheckSeconds: null } : planned;
 
     // The follow-up goes out before this check is recorded: if recording fails, the message is
     // retried and the follow-up's own check number keeps the chain from being counted twice.
     if (plan.nextCheckSeconds !== null) {
       await env.SEND_QUEUE.send(statusCheck(requestId, check + 1), { delaySeconds: plan.nextCheckSeconds });
     }
-    await env.DB.batch(
-      recordStatusCheckStatements(env.DB, {
+    await env.DB.batch([
+      ...recordStatusCheckStatements(env.DB, {
         requestId,
         check,
         startedAt,
@@ -92,7 +95,13 @@ async function runCheck(
         deliveredAt: outcome.kind === 'report' ? outcome.deliveredAt : null,
         plan,
       }),
-    );
+      ...(fallBack ? [fallBackToSmsStatement(env.DB, { requestId, now: finishedAt })] : []),
+    ]);
+    if (fallBack) {
+      // Lost, it is recovered by the sweeper, which re-enqueues queued requests left untouched.
+      await env.SEND_QUEUE.send(sendJob(requestId));
+      logInfo('status_check.sms_fallback', { requestId, check, providerStatus: outcome.kind === 'report' ? outcome.status : outcome.errorCode });
+    }
     const log = plan.errorCode === 'provider_unauthorized' ? logError : logInfo;
     log('status_check.done', {
       requestId,
@@ -109,6 +118,12 @@ async function runCheck(
     logError('status_check.failed', { requestId, check, error: errorName(error) });
     message.retry({ delaySeconds: FAULT_RETRY_SECONDS });
   }
+}
+
+/** An `auto` request sent by WhatsApp whose message was not delivered by the first check (its deadline). */
+function fallsBackToSms(target: CheckTarget, outcome: StatusOutcome): boolean {
+  if (target.channel !== 'auto' || target.sent_channel !== 'whatsapp' || target.sms_fallback_at !== null || target.status !== 'sent') return false;
+  return !(outcome.kind === 'report' && outcome.status === 'delivered');
 }
 
 function reasonToSkip(target: CheckTarget | null, source: SmsProvider | null): string | null {

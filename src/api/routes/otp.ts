@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { getRequest } from '../../db/requests';
 import { ApiError } from '../../errors';
+import { channelOffered } from '../../routing/channels';
 import type { AppEnv } from '../app-env';
 import { createOtpRequest } from '../create-otp-request';
 import { validationHook } from '../error-handler';
@@ -15,6 +16,10 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,255}$/;
 const CreateBody = z
   .object({
     phoneNumber: PhoneNumberSchema,
+    channel: z.enum(['sms', 'whatsapp', 'auto']).default('sms').openapi({
+      description:
+        '`sms` (default), `whatsapp`, or `auto`: WhatsApp first, SMS when the WhatsApp message is not delivered within the app’s `whatsappTimeoutSeconds` (30 s by default). `whatsapp` without a provider that has it is 422 `channel_not_available`.',
+    }),
     turnstileToken: z.string().max(4096).optional().openapi({
       description: "The browser's Cloudflare Turnstile token; required with a publishable key when the app sets `turnstileRequired`",
     }),
@@ -103,14 +108,17 @@ otpRoutes
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 8 to 255 printable ASCII characters');
     }
-    const { phoneNumber, turnstileToken } = c.req.valid('json');
+    const { phoneNumber, channel, turnstileToken } = c.req.valid('json');
     const config = c.get('config');
     const caller = c.get('caller');
+    if (channel === 'whatsapp' && !channelOffered(config, c.env.DB, caller.settings.providers, 'whatsapp')) {
+      throw new ApiError('channel_not_available', 'No provider of this service can send WhatsApp messages; use sms or auto');
+    }
     // Refused before any limit is spent: without it no code could be sent or checked.
     requireSecret(config, 'OTP_SECRET', c.req.path);
     const clientIp = c.req.header('CF-Connecting-IP');
     const gate = turnstileGate(config, caller, { token: turnstileToken, clientIp });
-    const created = await createOtpRequest(c.env, config, caller, { phoneNumber, idempotencyKey, clientIp, gate }, (promise) =>
+    const created = await createOtpRequest(c.env, config, caller, { phoneNumber, channel, idempotencyKey, clientIp, gate }, (promise) =>
       c.executionCtx.waitUntil(promise),
     );
     const statusUrl = new URL(`/v1/otp/${created.requestId}`, c.req.url).toString();

@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+/**
+ * End-to-end check of failover between two providers: `npm run e2e:failover`.
+ *
+ * Starts the StartMessaging stand-in (primary) and the Twilio stand-in (secondary) in this process
+ * and `wrangler dev` with PROVIDER_ORDER=startmessaging,twilio pointed at them, then runs three
+ * scenarios on fresh numbers, resetting both stand-ins in between:
+ *
+ *   1. primary down: every StartMessaging call answers 500. Of 200 requests at least 99% must
+ *      reach `sent` through Twilio within 30 s of their creation; no phone gets more than one
+ *      message from either provider; every code (read from the Twilio stand-in) verifies.
+ *   2. primary flapping: half of StartMessaging's calls answer 500 (seeded). No request fails;
+ *      each request's provider calls, across both stand-ins, number exactly its attempts (no
+ *      provider sees two calls for one attempt); every code verifies.
+ *   3. invalid number: StartMessaging answers 400 for these numbers. Each request ends `failed`
+ *      with `provider_rejected_request` and Twilio never hears of them (no failover).
+ *
+ * Environment: E2E_REQUESTS (200), E2E_SEED (20261215), E2E_KEEP_TMP=1 (keep wrangler's directory).
+ * Exit status 0 when every check passed, 1 otherwise.
+ */
+import { mapLimit, sleep } from './lib/async.mjs';
+import { createDevStack } from './lib/dev-stack.mjs';
+import { intEnv } from './lib/env.mjs';
+import { http } from './lib/http.mjs';
+import { LOCAL_DEV_SECRETS } from './lib/local-dev-secrets.mjs';
+import { bailOnFatal } from './lib/processes.mjs';
+import { startStandIn } from './startmessaging-stand-in.mjs';
+import { startTwilioStandIn } from './twilio-stand-in.mjs';
+
+const REQUESTS = intEnv('E2E_REQUESTS', 200, 10, 999);
+const SEED = intEnv('E2E_SEED', 20261215, 0, 2 ** 32 - 1);
+const SECRET_KEY = 'sk_dev_local_development_secret_key';
+const ADMIN = { Authorization: `Bearer ${LOCAL_DEV_SECRETS.ADMIN_TOKEN}` };
+const APP = { Authorization: `Bearer ${SECRET_KEY}` };
+const SENT_WITHIN_MS = 30_000;
+const DRAIN_TIMEOUT_MS = 120_000;
+const TERMINAL = new Set(['sent', 'delivered', 'failed', 'expired', 'verified', 'superseded']);
+// About the send path, not admission: many numbers from one address within seconds.
+const ADMISSION_OVERRIDES = ['IP_LIMITS:100000/60', 'PREFIX_LIMITS:100000/60', 'SEQUENTIAL_BURST_NUMBERS:1000', 'PUMPING_MIN_SENDS:100000'];
+
+const state = { sm: null, twilio: null, stack: null };
+const checks = [];
+function check(name, ok, detail = '') {
+  checks.push({ name, ok: Boolean(ok) });
+  console.log(`${ok ? 'ok  ' : 'FAIL'}  ${name}${detail ? ` (${detail})` : ''}`);
+}
+async function cleanup() {
+  await state.stack?.stop().catch(() => {});
+  await state.sm?.close().catch(() => {});
+  await state.twilio?.close().catch(() => {});
+}
+let exiting = false;
+async function bail(message, code = 1) {
+  if (exiting) return;
+  exiting = true;
+  console.error(message);
+  for (const line of state.stack?.logTail(40) ?? []) console.error(line);
+  await cleanup();
+  process.exit(code);
+}
+const overall = bailOnFatal(bail, { overallTimeoutMs: 12 * 60_000, label: 'e2e:failover' });
+
+const phonesFrom = (block, count) => Array.from({ length: count }, (_, i) => `+9198${block}${String(i).padStart(5, '0')}`);
+
+async function createAll(base, phones) {
+  return mapLimit(phones, 8, async (phoneNumber) => {
+    const answer = await http('POST', `${base}/v1/otp`, { body: { phoneNumber }, headers: APP, timeoutMs: 15_000 }).catch((error) => ({
+      status: String(error),
+    }));
+    return { phoneNumber, status: answer.status, requestId: answer.json?.requestId };
+  });
+}
+
+/** Polls the admin view of every request until each is final or the time is up. */
+async function drain(base, requests) {
+  const latest = new Map();
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const pending = requests.filter(({ requestId }) => !TERMINAL.has(latest.get(requestId)?.status));
+    if (pending.length === 0) break;
+    await mapLimit(pending, 8, async ({ requestId }) => {
+      const answer = await http('GET', `${base}/v1/admin/requests/${requestId}`, { headers: ADMIN }).catch(() => null);
+      if (answer?.status === 200) latest.set(requestId, { ...answer.json.request, attemptsList: answer.json.attempts });
+    });
+    await sleep(500);
+  }
+  return latest;
+}
+
+async function verifyAll(base, requests, codeOf) {
+  const problems = [];
+  await mapLimit(requests, 8, async ({ requestId }) => {
+    const code = codeOf(requestId);
+    if (!code) return problems.push(`${requestId}: no code received`);
+    const answer = await http('POST', `${base}/v1/otp/${requestId}/verify`, { body: { code }, headers: APP });
+    if (answer.status !== 200 || answer.json?.verified !== true) problems.push(`${requestId}: verify answered ${answer.status}`);
+  });
+  return problems;
+}
+
+const short = (list) => (list.length ? `${list.length}: ${list.slice(0, 3).join('; ')}` : '');
+
+async function main() {
+  state.sm = await startStandIn({ latencyMs: 30, latencyJitterMs: 10, seed: SEED });
+  state.twilio = await startTwilioStandIn({ latencyMs: 30, seed: SEED });
+  const { sm, twilio } = state;
+  state.stack = createDevStack({
+    label: 'otpd-e2e-failover',
+    vars: [
+      'PROVIDER_MODE:startmessaging',
+      'PROVIDER_ORDER:startmessaging,twilio',
+      `SM_BASE_URL:${sm.url}`,
+      'SM_API_KEY:e2e-key',
+      `TWILIO_BASE_URL:${twilio.url}`,
+      `TWILIO_ACCOUNT_SID:${twilio.accountSid}`,
+      `TWILIO_AUTH_TOKEN:${twilio.authToken}`,
+      'TWILIO_FROM:+15005550006',
+      'TWILIO_RATE_PER_SECOND:20',
+      'SM_TIMEOUT_MS:2000',
+      'TWILIO_TIMEOUT_MS:2000',
+      'SEND_RETRY_BASE_SECONDS:1',
+      'SEND_RETRY_MAX_SECONDS:4',
+      'FAILOVER_AFTER_SECONDS:1',
+      ...ADMISSION_OVERRIDES,
+    ],
+    keepTmp: process.env.E2E_KEEP_TMP === '1',
+  });
+  await state.stack.start({ migrateTimeoutMs: 60_000, healthTimeoutMs: 90_000 });
+  const base = state.stack.base;
+  console.log(`wrangler dev: ${base}; StartMessaging stand-in ${sm.url}; Twilio stand-in ${twilio.url}`);
+
+  // 1. Primary down.
+  sm.reset();
+  twilio.reset();
+  await sm.close();
+  state.sm = await startStandIn({ port: new URL(sm.url).port, latencyMs: 30, failRate: 1, seed: SEED });
+  const down = await createAll(base, phonesFrom('10', REQUESTS));
+  check(
+    `primary down: POST /v1/otp answered 202 for all ${REQUESTS}`,
+    down.every((entry) => entry.status === 202),
+    short(down.filter((e) => e.status !== 202).map((e) => `${e.phoneNumber} ${e.status}`)),
+  );
+  const downViews = await drain(base, down);
+  const inTime = down.filter(({ requestId }) => {
+    const view = downViews.get(requestId);
+    return view?.sentAt && view.sentProvider === 'twilio' && Date.parse(view.sentAt) - Date.parse(view.createdAt) <= SENT_WITHIN_MS;
+  });
+  const delays = down
+    .map(({ requestId }) => downViews.get(requestId))
+    .filter((v) => v?.sentAt)
+    .map((v) => Date.parse(v.sentAt) - Date.parse(v.createdAt))
+    .sort((a, b) => a - b);
+  check(
+    `primary down: at least 99% reached sent through Twilio within ${SENT_WITHIN_MS / 1000} s of creation`,
+    inTime.length >= Math.ceil(0.99 * REQUESTS),
+    `${inTime.length} of ${REQUESTS}; p50 ${delays[Math.floor(delays.length / 2)] ?? '-'} ms, max ${delays.at(-1) ?? '-'} ms`,
+  );
+  const twilioStats = twilio.stats();
+  const smStats = state.sm.stats();
+  check(
+    'primary down: no phone got two messages from one provider',
+    twilioStats.repeatedRecipients === 0 && smStats.duplicates === 0,
+    `twilio repeated ${twilioStats.repeatedRecipients}, sm duplicates ${smStats.duplicates}`,
+  );
+  const twilioCodes = new Map();
+  for (const call of twilio.calls()) if (call.newSms) twilioCodes.set(call.phoneNumber, call.code);
+  const phoneOf = new Map(down.map((entry) => [entry.requestId, entry.phoneNumber]));
+  const downProblems = await verifyAll(base, inTime, (id) => twilioCodes.get(phoneOf.get(id)));
+  check('primary down: every code verifies', downProblems.length === 0, short(downProblems));
+
+  // 2. Primary flapping: half its calls fail.
+  await state.sm.close();
+  state.sm = await startStandIn({ port: new URL(sm.url).port, latencyMs: 30, failRate: 0.5, seed: SEED });
+  twilio.reset();
+  const flapping = await createAll(base, phonesFrom('20', REQUESTS));
+  const flapViews = await drain(base, flapping);
+  const notSent = flapping.filter(({ requestId }) => !['sent', 'delivered'].includes(flapViews.get(requestId)?.status));
+  check(
+    'primary flapping: no request failed, every one was sent',
+    notSent.length === 0,
+    short(notSent.map((e) => `${e.requestId} ${flapViews.get(e.requestId)?.status}`)),
+  );
+  const smCalls = state.sm.calls();
+  const twilioCalls = twilio.calls();
+  const callsFor = (phone) => smCalls.filter((c) => c.phoneNumber === phone).length + twilioCalls.filter((c) => c.phoneNumber === phone).length;
+  const mismatched = flapping.filter(({ requestId, phoneNumber }) => callsFor(phoneNumber) !== flapViews.get(requestId)?.attempts);
+  check(
+    'primary flapping: each provider call is one attempt (calls across both stand-ins = attempts)',
+    mismatched.length === 0,
+    short(mismatched.map((e) => `${e.requestId}: ${callsFor(e.phoneNumber)} calls, ${flapViews.get(e.requestId)?.attempts} attempts`)),
+  );
+  const flapStats = { sm: state.sm.stats(), twilio: twilio.stats() };
+  check('primary flapping: no duplicate message at either provider', flapStats.sm.duplicates === 0 && flapStats.twilio.repeatedRecipients === 0);
+  const codes = new Map();
+  for (const call of smCalls) if (call.newSms) codes.set(call.phoneNumber, call.otp);
+  for (const call of twilioCalls) if (call.newSms) codes.set(call.phoneNumber, call.code);
+  const flapPhone = new Map(flapping.map((entry) => [entry.requestId, entry.phoneNumber]));
+  const flapProblems = await verifyAll(base, flapping, (id) => codes.get(flapPhone.get(id)));
+  check('primary flapping: every code verifies', flapProblems.length === 0, short(flapProblems));
+  console.log(`  flapping: StartMessaging ${flapStats.sm.calls} calls (${flapStats.sm.failed500} 500s), Twilio ${flapStats.twilio.calls} calls`);
+
+  // 3. Invalid number at the primary: no failover.
+  await state.sm.close();
+  const invalid = phonesFrom('30', 10);
+  state.sm = await startStandIn({
+    port: new URL(sm.url).port,
+    latencyMs: 30,
+    seed: SEED,
+    script: Object.fromEntries(invalid.map((phone) => [phone, ['400']])),
+  });
+  twilio.reset();
+  const refused = await createAll(base, invalid);
+  const refusedViews = await drain(base, refused);
+  const wrong = refused.filter(
+    ({ requestId }) => refusedViews.get(requestId)?.status !== 'failed' || refusedViews.get(requestId)?.lastError?.code !== 'provider_rejected_request',
+  );
+  check(
+    'invalid number: every request failed with provider_rejected_request',
+    wrong.length === 0,
+    short(wrong.map((e) => `${e.requestId} ${refusedViews.get(e.requestId)?.status}`)),
+  );
+  check('invalid number: Twilio was never called (no failover)', twilio.stats().calls === 0, `twilio calls ${twilio.stats().calls}`);
+}
+
+try {
+  await main();
+} catch (error) {
+  checks.push({ name: 'ran to the end', ok: false });
+  console.error(`error: ${error?.stack ?? error}`);
+  for (const line of state.stack?.logTail(40) ?? []) console.error(line);
+}
+clearTimeout(overall);
+await cleanup();
+const failed = checks.filter((c) => !c.ok).length;
+console.log(`e2e:failover: ${checks.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
