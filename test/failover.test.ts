@@ -122,6 +122,20 @@ describe('failover between providers', () => {
     expect(view).toMatchObject({ state: 'open', failures: 5 });
   });
 
+  it('a batch stops calling a provider its own calls show down, without waiting for the health object', async () => {
+    const requests = await Promise.all(Array.from({ length: 12 }, () => seedRequest()));
+    const sm = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: down });
+    const twilio = interceptOrigin(TWILIO_URL, { [TWILIO_SEND_ROUTE]: () => twilioCreated() });
+    const { testEnv } = withOwnPacer(twoProviderEnv({ SEND_CONCURRENCY: '1' }));
+    await deliverSendJobs(
+      testEnv,
+      requests.map((request) => request.id),
+    );
+    // CIRCUIT_MIN_FAILURES (5) calls fail; the other seven go to Twilio in the same batch.
+    expect(sm).toHaveLength(5);
+    expect(twilio).toHaveLength(7);
+  });
+
   it('a drained provider gets nothing; with every provider drained the send waits, uncounted', async () => {
     const { id } = await seedRequest();
     const sm = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => smAccepted() });

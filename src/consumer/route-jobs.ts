@@ -19,6 +19,9 @@ export interface BatchRouting {
   providers: ReadonlyMap<ProviderName, SmsProvider>;
   health: Map<string, HealthView>;
   drained: ReadonlySet<string>;
+  /** The batch's own calls so far, by provider: a provider they show to be down is routed around at once. */
+  seen: Map<string, { calls: number; failures: number }>;
+  circuit: { minFailures: number; failureRate: number };
 }
 
 export async function loadRouting(env: Env, config: Config, providers: ReadonlyMap<ProviderName, SmsProvider>): Promise<BatchRouting> {
@@ -31,7 +34,29 @@ export async function loadRouting(env: Env, config: Config, providers: ReadonlyM
       return [];
     }),
   ]);
-  return { providers, health, drained: new Set(drains.map((drain) => drain.provider)) };
+  const { minFailures, failureRate } = config.routing.circuit;
+  return { providers, health, drained: new Set(drains.map((drain) => drain.provider)), seen: new Map(), circuit: { minFailures, failureRate } };
+}
+
+/**
+ * Counts one of the batch's calls. A batch's calls are spread over seconds by the pacer, and the
+ * health objects hear of them only when it ends: without this, a provider that went down would
+ * get a whole batch (a hundred calls) before its circuit opened. Once the batch's own failures
+ * meet the circuit's rule, its view of the provider is open, and its later calls go elsewhere.
+ */
+export function noteCall(routing: BatchRouting, provider: string, ok: boolean): void {
+  const seen = routing.seen.get(provider) ?? { calls: 0, failures: 0 };
+  seen.calls += 1;
+  if (!ok) seen.failures += 1;
+  routing.seen.set(provider, seen);
+  const view = routing.health.get(provider);
+  if (view?.state === 'closed' && seenDown(routing, provider)) routing.health.set(provider, { ...view, state: 'open' });
+}
+
+/** Whether the batch's own calls to `provider` meet the circuit's rule for opening. */
+export function seenDown(routing: BatchRouting, provider: string): boolean {
+  const seen = routing.seen.get(provider);
+  return seen !== undefined && seen.failures >= routing.circuit.minFailures && seen.failures / seen.calls >= routing.circuit.failureRate;
 }
 
 /** The provider a fresh request of the batch would go to: whose pacer the batch books first. */

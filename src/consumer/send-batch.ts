@@ -21,7 +21,7 @@ import type { SendJob } from '../queue/messages';
 import type { CallOutcome } from '../routing/circuit';
 import { reportHealth } from '../routing/provider-health-client';
 import { attemptSend } from './attempt-send';
-import { likelyProvider, loadRouting, routeRequest } from './route-jobs';
+import { likelyProvider, loadRouting, noteCall, routeRequest, seenDown } from './route-jobs';
 import { backoffFor, commit, failMisconfigured, type Job, settleSkipped, unique } from './settle-send-jobs';
 
 /** A call starts only if its lease outlasts it by this much (its timeout counted in full). */
@@ -153,8 +153,20 @@ export async function handleSendJobs(
       return { released: { reason: 'pacer_unavailable', retryAfterSeconds: backoffFor(job.message, config) } };
     }
     if (!start.start) return { released: { reason: start.reason, retryAfterSeconds: start.retryAfterSeconds } };
-    const provider = providers.get(name)!;
-    return { called: await attemptSend({ provider, channel, code, request: job.request, startedAt: start.startedAt, config, routing, clock }) };
+    // The batch's own calls may have shown this provider down while this one waited its turn.
+    const current = seenDown(routing, name) ? routeRequest(routing, job.request, [], { consumeProbe: false }).route : route;
+    let target = name;
+    if ('provider' in current && current.provider !== name) {
+      target = current.provider as ProviderName;
+      const own = await reserveAt(target)(1, 0).catch(() => null);
+      const moved = own?.slots[0] === undefined ? null : await gateOf(target).waitForStart(own.slots[0], Math.min(job.request.expires_at, lastStart));
+      if (!moved?.start) return { released: { reason: 'rerouted_pacer_busy', retryAfterSeconds: own ? delayUntilFree(own, clock.now()) : 1 } };
+      start = moved;
+    }
+    const provider = providers.get(target)!;
+    const called = await attemptSend({ provider, channel, code, request: job.request, startedAt: start.startedAt, config, routing, clock });
+    if (countsForHealth(called)) noteCall(routing, target, isHealthy(called));
+    return { called };
   });
   const attempts: AttemptRecord[] = [];
   const health = new Map<string, CallOutcome[]>();
@@ -165,7 +177,7 @@ export async function handleSendJobs(
       attempts.push(attempt);
       finishing.push(...recordAttemptStatements(env.DB, attempt));
       if (countsForHealth(attempt)) {
-        const ok = attempt.decision.action === 'sent';
+        const ok = isHealthy(attempt);
         health.set(attempt.provider!, [
           ...(health.get(attempt.provider!) ?? []),
           { at: attempt.finishedAt, ok, latencyMs: attempt.finishedAt - attempt.startedAt },
@@ -213,9 +225,16 @@ export async function handleSendJobs(
   });
 }
 
-/** Sends and transient failures say how the provider is doing; permanent refusals are about the number or the request. */
-function countsForHealth(attempt: AttemptRecord): boolean {
+/** Ends of a request that come from a transient failure of the provider. */
+const TRANSIENT_ENDS = new Set(['retries_exhausted', 'provider_outcome_unknown', 'expired_before_delivery']);
+
+/** A permanent refusal is an answer: the provider is up, whatever it thinks of the number. */
+function isHealthy(attempt: AttemptRecord): boolean {
   const { decision } = attempt;
-  if (decision.action === 'sent' || decision.action === 'retry') return true;
-  return decision.errorCode === 'retries_exhausted' || decision.errorCode === 'provider_outcome_unknown' || decision.action === 'expire';
+  return decision.action === 'sent' || (decision.action === 'fail' && !TRANSIENT_ENDS.has(decision.errorCode));
+}
+
+/** Every call says how its provider is doing, except a fallback of the auto channel (WhatsApp refusing a number). */
+function countsForHealth(attempt: AttemptRecord): boolean {
+  return !attempt.fallbackToSms;
 }
