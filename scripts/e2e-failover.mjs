@@ -258,7 +258,9 @@ async function main() {
     wrong.length === 0,
     short(wrong.map((e) => `${e.requestId} ${refusedViews.get(e.requestId)?.status}`)),
   );
-  check('invalid number: Twilio was never called (no failover)', twilio.stats().calls === 0, `twilio calls ${twilio.stats().calls}`);
+  // Only these numbers: a warm-up send of closeCircuit may still reach Twilio meanwhile.
+  const failedOver = twilio.calls().filter((call) => invalid.includes(call.phoneNumber)).length;
+  check('invalid number: Twilio was never called for them (no failover)', failedOver === 0, `twilio calls for them ${failedOver}`);
 }
 
 try {
