@@ -18,13 +18,16 @@
  *   3. status polls: GET /v1/otp/:id (an app may poll; priced per poll);
  *   4. rejected, per-phone limit: the same numbers again within the minute (429);
  *   5. rejected, blocked prefix: numbers in a prefix an operator blocked (429), as pumping traffic
- *      after a block is.
+ *      after a block is;
+ *   6. the API key check: the same malformed body without a key (401) and with a valid one (400
+ *      once the key is checked): the difference is what checking a key costs a request.
  * Then prices them per million OTPs at Cloudflare's published Workers Paid rates and sets that
  * beside the SMS price (Rs 0.25 per OTP SMS).
  *
  * Options: --otps 100 --usd-inr 88 --json <file>
  */
 import { writeFileSync } from 'node:fs';
+import { DEV_APP_AUTH } from '../scripts/lib/local-dev-secrets.mjs';
 import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
 import {
   cpuByRole,
@@ -138,6 +141,13 @@ const phoneFor = (i) =>
   `${PREFIXES[i % PREFIXES.length]}${String(Math.floor(i / PREFIXES.length)).padStart(4, '0')}${String((i * 7919) % 1000).padStart(3, '0')}`;
 const ipFor = (i) => `198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`;
 
+/**
+ * The D1 statements `POST /v1/otp` runs, by their label (the SQL's first 60 characters): the
+ * request's own rows, and its API key's lookup (whose label ends before its table's name) and
+ * last-use mark, each at most once per key, isolate and 30 s or a minute. The rest is delivery's.
+ */
+const REQUEST_SIDE_STATEMENTS = /INSERT INTO otp_requests|superseded|enqueued_at|idempotency|api_keys|^SELECT k\.id, k\.app_id/;
+
 const run = createRun('cost', { overallTimeoutMs: 20 * 60_000 });
 
 await run.main(async () => {
@@ -193,7 +203,7 @@ await run.main(async () => {
     const answers = await mapLimit(indices, concurrency, async (i, position) => {
       const answer = await request('POST', `${base}/v1/otp`, {
         body: { phoneNumber: phones?.[position] ?? phoneFor(i) },
-        headers: { 'CF-Connecting-IP': ipFor(i) },
+        headers: { ...DEV_APP_AUTH, 'CF-Connecting-IP': ipFor(i) },
       });
       return { phone: phones?.[position] ?? phoneFor(i), status: answer.status, requestId: answer.json?.requestId };
     });
@@ -213,7 +223,7 @@ await run.main(async () => {
         .map((call) => [call.idempotencyKey, call.otp]),
     );
     await mapLimit(ids, 4, async (id) => {
-      const answer = await request('POST', `${base}/v1/otp/${id}/verify`, { body: { code: codes.get(keyOf(id)) } });
+      const answer = await request('POST', `${base}/v1/otp/${id}/verify`, { body: { code: codes.get(keyOf(id)) }, headers: DEV_APP_AUTH });
       if (answer.status !== 200) throw new Error(`verify: ${answer.status} ${answer.text.slice(0, 200)}`);
     });
   }
@@ -235,7 +245,7 @@ await run.main(async () => {
   phases.push(
     await measure('status poll', N, async () => {
       await mapLimit(created, 4, async ({ requestId }) => {
-        const answer = await request('GET', `${base}/v1/otp/${requestId}`);
+        const answer = await request('GET', `${base}/v1/otp/${requestId}`, { headers: DEV_APP_AUTH });
         if (answer.status !== 200) throw new Error(`status: ${answer.status}`);
       });
     }),
@@ -253,22 +263,39 @@ await run.main(async () => {
     ),
   );
 
+  // What checking an API key adds to a request: the same malformed body (400 after the key check,
+  // before anything else runs) with the development app's key and without any key (401 at once).
+  const keyCheckCalls = (headers, expect) =>
+    mapLimit(
+      Array.from({ length: N }, (_, i) => i),
+      4,
+      async (i) => {
+        const answer = await request('POST', `${base}/v1/otp`, { body: {}, headers: { ...headers, 'CF-Connecting-IP': ipFor(next + i) } });
+        if (answer.status !== expect) throw new Error(`key check: expected ${expect}, got ${answer.status}`);
+      },
+    );
+  phases.push(await measure('key check: no key (401)', N, () => keyCheckCalls({}, 401)));
+  phases.push(await measure('key check: valid key, then a malformed body (400)', N, () => keyCheckCalls(DEV_APP_AUTH, 400)));
+
   // Request and delivery split by where each operation happens.
-  const [delivery, verification, poll, rejectedPhone, rejectedPrefix] = phases;
+  const [delivery, verification, poll, rejectedPhone, rejectedPrefix, withoutKey, withKey] = phases;
   const whole = perUnit(delivery.delta, delivery.cpuMs, N);
   const requestSide = perUnit(delivery.delta, NaN, N, ['RateLimiter', 'PrefixGuard']);
   const consumerSide = perUnit(delivery.delta, NaN, N, ['ProviderPacer']);
   const split = {
     request: {
       workerInvocations: delivery.delta.workerInvocations.fetch / N,
-      doRequests: requestSide.doRequests,
-      d1: statementsWhere(delivery.delta, (label) => /INSERT INTO otp_requests|superseded|enqueued_at|idempotency/.test(label), N),
+      // On the request path (what a send waits for) apart from budget leases, which are amortized
+      // over the units they hold and mostly taken in the background: reported on their own.
+      doRequests: requestSide.doRequests - (requestSide.doRequestsByMethod['RateLimiter.lease'] ?? 0),
+      leaseCalls: requestSide.doRequestsByMethod['RateLimiter.lease'] ?? 0,
+      d1: statementsWhere(delivery.delta, (label) => REQUEST_SIDE_STATEMENTS.test(label), N),
       queueWrites: whole.queueWrites,
     },
     delivery: {
       workerInvocations: delivery.delta.workerInvocations.queue / N,
       doRequests: consumerSide.doRequests,
-      d1: statementsWhere(delivery.delta, (label) => !/INSERT INTO otp_requests|superseded|enqueued_at|idempotency/.test(label), N),
+      d1: statementsWhere(delivery.delta, (label) => !REQUEST_SIDE_STATEMENTS.test(label), N),
       queueReads: whole.queueReads,
       queueDeletes: whole.queueDeletes,
       subrequests: whole.subrequests,
@@ -289,6 +316,13 @@ await run.main(async () => {
     blockedPrefix: perUnit(rejectedPrefix.delta, rejectedPrefix.cpuMs, N),
   };
   const pollCounts = perUnit(poll.delta, poll.cpuMs, N);
+  const keyCheck = { withoutKey: perUnit(withoutKey.delta, withoutKey.cpuMs, N), withKey: perUnit(withKey.delta, withKey.cpuMs, N) };
+  keyCheck.added = {
+    d1Statements: keyCheck.withKey.d1Statements - keyCheck.withoutKey.d1Statements,
+    d1RowsRead: keyCheck.withKey.d1RowsRead - keyCheck.withoutKey.d1RowsRead,
+    d1RowsWritten: keyCheck.withKey.d1RowsWritten - keyCheck.withoutKey.d1RowsWritten,
+    runtimeCpuMs: keyCheck.withKey.runtimeCpuMs - keyCheck.withoutKey.runtimeCpuMs,
+  };
 
   const smsUsdPerMillion = (PRICES.smsInr / options.usdInr) * 1_000_000;
   const costs = {
@@ -310,6 +344,8 @@ await run.main(async () => {
   show('status poll', pollCounts);
   show('rejected (per-phone limit)', rejected.perPhone);
   show('rejected (blocked prefix)', rejected.blockedPrefix);
+  show('key check: no key (401)', keyCheck.withoutKey);
+  show('key check: valid key (400 after it)', keyCheck.withKey);
   console.log('');
   console.log('| item | per million successful OTPs (USD) |');
   console.log('|---|---:|');
@@ -330,6 +366,7 @@ await run.main(async () => {
     split,
     statusPoll: pollCounts,
     rejected,
+    keyCheck,
     costs,
     infraShare,
     d1BytesPerOtp,

@@ -25,6 +25,7 @@ import { mapLimit, sleep } from './lib/async.mjs';
 import { createDevStack } from './lib/dev-stack.mjs';
 import { intEnv } from './lib/env.mjs';
 import { http } from './lib/http.mjs';
+import { DEV_APP_AUTH } from './lib/local-dev-secrets.mjs';
 import { bailOnFatal } from './lib/processes.mjs';
 import { startStandIn } from './startmessaging-stand-in.mjs';
 
@@ -157,7 +158,7 @@ async function main() {
   const submittedAt = Date.now();
   const created = await mapLimit(phones, 8, async (phoneNumber) => {
     try {
-      const answer = await http('POST', `${base}/v1/otp`, { body: { phoneNumber }, timeoutMs: FETCH_TIMEOUT_MS });
+      const answer = await http('POST', `${base}/v1/otp`, { body: { phoneNumber }, headers: DEV_APP_AUTH, timeoutMs: FETCH_TIMEOUT_MS });
       return { phoneNumber, status: answer.status, requestId: answer.json?.requestId, body: answer.text };
     } catch (error) {
       return { phoneNumber, status: null, error: String(error?.message ?? error) };
@@ -188,7 +189,7 @@ async function main() {
     if (stack.exit !== null) throw new Error(`wrangler dev exited (${stack.exit}) while draining`);
     await mapLimit(pending, 8, async (requestId) => {
       try {
-        const answer = await http('GET', `${base}/v1/otp/${requestId}`, { timeoutMs: FETCH_TIMEOUT_MS });
+        const answer = await http('GET', `${base}/v1/otp/${requestId}`, { headers: DEV_APP_AUTH, timeoutMs: FETCH_TIMEOUT_MS });
         if (answer.status === 200 && answer.json) latest.set(requestId, answer.json);
       } catch {
         /* try again next round */
@@ -229,7 +230,7 @@ async function main() {
   await sleep(1500);
   await mapLimit(requests, 8, async ({ requestId }) => {
     try {
-      const answer = await http('GET', `${base}/v1/otp/${requestId}`, { timeoutMs: FETCH_TIMEOUT_MS });
+      const answer = await http('GET', `${base}/v1/otp/${requestId}`, { headers: DEV_APP_AUTH, timeoutMs: FETCH_TIMEOUT_MS });
       if (answer.status === 200 && answer.json) latest.set(requestId, answer.json);
     } catch {
       /* keep the last view */
@@ -317,7 +318,7 @@ async function main() {
   const postJson = (url, body, headers = {}) =>
     fetch(url, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...headers },
+      headers: { 'Content-Type': 'application/json', ...DEV_APP_AUTH, ...headers },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
     });

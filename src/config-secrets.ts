@@ -29,6 +29,12 @@ export const SECRETS = {
     description: 'private EC P-256 JWK (JSON with `kid` and `alg: "ES256"`) that signs verification tokens; `npm run token-key` makes one',
     requiredBecause: 'verification tokens can be neither issued nor checked',
   },
+  WEBHOOK_SECRET_KEY: {
+    needed: 'for webhooks',
+    description:
+      "key each app's webhook signing secret is derived from (with the app id and a version), so D1 holds none; long and random. Changing it changes every app's secret",
+    requiredBecause: 'webhooks can be neither set nor signed',
+  },
   TOKEN_SIGNING_KEY_PREVIOUS: {
     needed: 'during rotation',
     description: 'the previous signing key: its public key stays in the JWKS, so the tokens it signed verify until it is removed (retired); it never signs',

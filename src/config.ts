@@ -87,6 +87,13 @@ const configSchema = z
       prefix: setting('PREFIX_LIMITS', windowRules, '60/60,600/3600', 'per destination prefix (`+` and 5 digits)'),
       global: setting('GLOBAL_SEND_LIMIT', windowRules, '6000/60', 'all sends; 503 when spent'),
       globalShards: setting('GLOBAL_SHARDS', integer(1, 256), '16', 'objects the global budget is split over'),
+      budgetLeaseUnits: setting(
+        'BUDGET_LEASE_UNITS',
+        integer(1, 1000),
+        '16',
+        "most units of the global budget (per shard) or an app's daily budget one isolate leases in one call; never more than 1/32 of the window",
+      ),
+      budgetLeaseSeconds: setting('BUDGET_LEASE_SECONDS', integer(1, 300), '10', 'how long an isolate may spend a leased block of budget'),
       verifyFailures: setting(
         'VERIFY_FAILURE_LIMITS',
         windowRules,
@@ -151,6 +158,15 @@ const configSchema = z
         '3000',
         'hard timeout of one token check, retry included, in ms; past it the send is refused with `503 turnstile_unavailable`',
       ),
+    }),
+    webhooks: group('Webhooks', "Signed posts of request events to apps' receivers (docs/webhooks.md).", {
+      timeoutMs: setting(
+        'WEBHOOK_TIMEOUT_MS',
+        integer(100, 15_000),
+        '5000',
+        'hard timeout of one post to a receiver, in ms; past it the attempt failed and is retried',
+      ),
+      concurrency: setting('WEBHOOK_CONCURRENCY', integer(1, 6), '4', 'posts in flight per webhook consumer batch'),
     }),
     secrets: group(
       'Secrets',

@@ -3,13 +3,18 @@
  * The operator dashboard in a real headless browser: `npm run test:browser`.
  *
  * Starts `wrangler dev` (sandbox provider, throwaway local state, fast delivery reports), sends
- * some traffic through the public API (including the sandbox's misbehaving numbers), then drives
- * Debian's Chromium with playwright-core: signs in (a wrong token first), reads the charts and
- * tables (the range fitted to the data, a stuck request in the headline, an empty range shown as
- * such), filters the attempts, opens a request's timeline, lifts a prefix block, lists and lifts a
- * locked phone, runs a dry-run resend and then the resend itself, and checks on a phone-sized screen
- * that the page and every table fit; then that the API docs page lists every operation. Screenshots
- * go to a temporary directory whose path is printed. Ends with one line: `N passed, M failed` (also written as JSON to
+ * some traffic through the public API as the development app (including the sandbox's misbehaving
+ * numbers), then drives Debian's Chromium with playwright-core: signs in (a wrong token first),
+ * reads the charts and tables (the range fitted to the data, a stuck request in the headline, an
+ * empty range shown as such), filters the attempts, opens a request's timeline, lifts a prefix
+ * block, lists and lifts a locked phone, runs a dry-run resend and then the resend itself, walks
+ * through the apps section (creates an app and sees its keys once, rotates and revokes keys, edits
+ * settings, disables and enables the app, sets, rotates and removes its webhook, under an
+ * operator name), and checks on a phone-sized screen that the page and every table fit; then that
+ * the API reference (Swagger UI) lists every operation, sends the key given to Authorize (kept in
+ * the tab) and lets an operator call an admin route with the token. Screenshots go to a temporary
+ * directory whose path is printed. Ends
+ * with one line: `N passed, M failed` (also written as JSON to
  * $BROWSER_RESULTS_FILE when set, for the CI summary).
  */
 import assert from 'node:assert/strict';
@@ -19,7 +24,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { sleep } from '../scripts/lib/async.mjs';
 import { createDevStack } from '../scripts/lib/dev-stack.mjs';
-import { LOCAL_DEV_SECRETS } from '../scripts/lib/local-dev-secrets.mjs';
+import { DEV_APP, DEV_APP_AUTH, LOCAL_DEV_SECRETS } from '../scripts/lib/local-dev-secrets.mjs';
 import { ROOT } from '../scripts/lib/wrangler.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -43,7 +48,13 @@ const NUMBERS = {
   undeliverable: '+15555550104',
   stuck: '+919800000099',
   locked: '+919800000077',
+  // Sends with the apps' keys: each in its own destination prefix and number block.
+  apps: ['+919711100061', '+919622200062', '+918533300063', '+917444400064', '+916355500065'],
+  // The API reference's sends: each in a destination prefix and number block of its own, as above.
+  docs: ['+919733300071', '+918644400072', '+917555500073'],
 };
+// A second app with one failed request, written straight to D1 (the development app makes the rest).
+const SECOND_APP = { id: 'app_browsersecond', name: 'Second app', requestId: 'otp_SecondAppSecondApp0001', phone: '+919800000055' };
 const BLOCKS = [
   { prefix: '+88216', durationSeconds: 3600, note: 'premium range, lifted by the test' },
   { prefix: '+88217', durationSeconds: 3600, note: 'premium range: a longer note that has to wrap on a phone-sized screen' },
@@ -95,6 +106,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+/** A call to this server with the admin token, unless `init.headers` gives another (the app routes take the development app's key). */
 async function api(path, init = {}) {
   const response = await fetch(`${server.base}${path}`, {
     ...init,
@@ -108,7 +120,7 @@ async function waitForStatus(requestId, wanted, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {
-    last = (await api(`/v1/otp/${requestId}`)).body.status;
+    last = (await api(`/v1/otp/${requestId}`, { headers: DEV_APP_AUTH })).body.status;
     if (wanted.includes(last)) return last;
     await sleep(300);
   }
@@ -121,13 +133,18 @@ async function newPage(context) {
   page.problems = [];
   page.on('pageerror', (error) => page.problems.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
-    // A refused token answers 401 on purpose, and a service without the locked-phones route 404;
-    // the browser logs those fetches as errors.
+    // A refused token answers 401 on purpose, a service without the locked-phones route 404 (and
+    // the apps route, as the app selector's test stubs it), settings and webhook URLs the server
+    // refuses 400, and an app without a webhook 404; the browser logs those fetches as errors.
     const expected =
-      /status of 401/.test(message.text()) || (/status of 404/.test(message.text()) && message.location().url.endsWith('/v1/admin/locked-phones'));
+      /status of 401/.test(message.text()) ||
+      (/status of 404/.test(message.text()) && /\/v1\/admin\/(locked-phones|apps)$/.test(message.location().url)) ||
+      (/status of 400/.test(message.text()) && /\/v1\/admin\/apps\/app_[^/]+(\/webhook)?$/.test(message.location().url)) ||
+      (/status of 404/.test(message.text()) && /\/v1\/admin\/apps\/app_[^/]+\/webhook$/.test(message.location().url));
     if (message.type() === 'error' && !expected) page.problems.push(`console: ${message.text()}`);
   });
-  page.on('dialog', (dialog) => dialog.accept());
+  // A prompt (the rotation's overlap) gets `page.promptAnswer`, else its default.
+  page.on('dialog', (dialog) => dialog.accept(dialog.type() === 'prompt' ? (page.promptAnswer ?? dialog.defaultValue()) : undefined));
   return page;
 }
 
@@ -166,6 +183,182 @@ async function signIn(page, token) {
   await page.getByTestId('sign-in').click();
 }
 
+/**
+ * POST /v1/otp with an app's key; answers the status. From a client address of its own: with the
+ * traffic above, on a fast machine the walk-through's sends would otherwise reach the per-address
+ * limit (10 a minute) and be refused for that, not for the key.
+ */
+async function sendWithKey(key, phoneNumber) {
+  const response = await fetch(`${server.base}/v1/otp`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}`, 'CF-Connecting-IP': '198.51.100.7' },
+    body: JSON.stringify({ phoneNumber }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/** Waits until a call with `key` answers `status`: a change reaches other Worker instances within 30 s. */
+async function waitForKeyStatus(key, status, phoneNumber) {
+  const deadline = Date.now() + 35_000;
+  let last;
+  while (Date.now() < deadline) {
+    last = await sendWithKey(key, phoneNumber);
+    if (last === status) return;
+    await sleep(500);
+  }
+  throw new Error(`a call with ${key.slice(0, 11)}… kept answering ${last}, wanted ${status}`);
+}
+
+async function appsWalkThrough(page, shots) {
+  const operator = 'Browser Test';
+  await page.getByTestId('operator-name').fill(operator);
+  await page.getByTestId('operator-name').press('Tab');
+  await page.getByTestId('new-app-name').fill('Browser shop');
+  await page.getByTestId('app-create-submit').click();
+  const box = page.getByTestId('new-keys');
+  await box.waitFor({ state: 'visible' });
+  const secret = await box.locator('[data-testid="new-key"][data-kind="secret"]').innerText();
+  const publishable = await box.locator('[data-testid="new-key"][data-kind="publishable"]').innerText();
+  assert.match(secret, /^sk_[A-Za-z0-9]{40}$/);
+  assert.match(publishable, /^pk_[A-Za-z0-9]{40}$/);
+  assert.match(await box.innerText(), /never shown again/);
+  assert.equal(await box.getByTestId('copy-key').count(), 2);
+  assert.equal(await sendWithKey(secret, NUMBERS.apps[0]), 202, 'a send with the new secret key');
+
+  const row = page.locator('[data-testid="app-row"]').filter({ has: page.locator('[data-testid="app-name"]', { hasText: /^Browser shop$/ }) });
+  await row.getByTestId('key-row').nth(1).waitFor();
+  const appId = await row.getAttribute('data-app-id');
+  const { body: created } = await api(`/v1/admin/apps/${appId}`);
+  const secretId = created.app.keys.find((key) => key.kind === 'secret').id;
+  const publishableId = created.app.keys.find((key) => key.kind === 'publishable').id;
+  assert.equal(await row.locator(`[data-key-id="${secretId}"]`).getByTestId('key-prefix').innerText(), `${secret.slice(0, 11)}…`);
+  assert.equal(await row.locator('[data-testid="key-row"][data-state="active"]').count(), 2);
+  await row.screenshot({ path: join(shots, 'app-created.png') });
+
+  // Shown once: dismissed, the keys are nowhere on the page, and no listing brings them back.
+  await page.getByTestId('new-keys-done').click();
+  await box.waitFor({ state: 'hidden' });
+  await page.getByTestId('refresh').click();
+  await row.getByTestId('key-row').nth(1).waitFor();
+  const html = await page.content();
+  assert.ok(!html.includes(secret) && !html.includes(publishable), 'a key is still on the page');
+
+  // Rotation with no overlap: the old key stops, the new one works.
+  page.promptAnswer = '0';
+  await row.locator(`[data-key-id="${secretId}"]`).getByTestId('rotate-key').click();
+  await box.waitFor({ state: 'visible' });
+  const rotated = await box.locator('[data-testid="new-key"][data-kind="secret"]').innerText();
+  assert.match(rotated, /^sk_[A-Za-z0-9]{40}$/);
+  assert.notEqual(rotated, secret);
+  await row.locator(`[data-testid="key-row"][data-key-id="${secretId}"][data-state="expired"]`).waitFor();
+  await waitForKeyStatus(secret, 401, NUMBERS.apps[1]);
+  assert.equal(await sendWithKey(rotated, NUMBERS.apps[2]), 202, 'a send with the rotated key');
+  await page.getByTestId('new-keys-done').click();
+
+  await row.locator(`[data-key-id="${publishableId}"]`).getByTestId('revoke-key').click();
+  await row.locator(`[data-testid="key-row"][data-key-id="${publishableId}"][data-state="revoked"]`).waitFor();
+
+  // Settings are checked by the server, whose message is shown; valid ones are saved.
+  await row.getByTestId('app-settings').locator('summary').click();
+  await row.getByTestId('settings-json').fill('{ "otpLength": 12 }');
+  await row.getByTestId('settings-save').click();
+  await row.getByTestId('settings-error').filter({ hasText: 'settings.otpLength' }).waitFor();
+  await row.getByTestId('settings-json').fill('{ "otpLength": 8, "allowedOrigins": ["https://shop.example"] }');
+  await row.getByTestId('settings-save').click();
+  await row.getByTestId('settings-status').filter({ hasText: 'Saved' }).waitFor();
+  assert.deepEqual((await api(`/v1/admin/apps/${appId}`)).body.app.settings, { otpLength: 8, allowedOrigins: ['https://shop.example'] });
+
+  await row.getByTestId('app-disable').click();
+  await row.getByTestId('app-state').filter({ hasText: 'disabled' }).waitFor();
+  await waitForKeyStatus(rotated, 401, NUMBERS.apps[3]);
+  await row.getByTestId('app-enable').click();
+  await row.getByTestId('app-state').filter({ hasText: 'enabled' }).waitFor();
+  await waitForKeyStatus(rotated, 202, NUMBERS.apps[4]);
+
+  await row.getByTestId('app-history').locator('summary').click();
+  await row.getByTestId('app-change').nth(5).waitFor();
+  const { body: detail } = await api(`/v1/admin/apps/${appId}`);
+  assert.deepEqual(
+    detail.changes.map((change) => change.action),
+    ['app.enabled', 'app.disabled', 'app.updated', 'key.revoked', 'key.rotated', 'app.created'],
+  );
+  assert.ok(
+    detail.changes.every((change) => change.actor === operator),
+    JSON.stringify(detail.changes.map((change) => change.actor)),
+  );
+  const history = await row.getByTestId('app-changes').innerText();
+  assert.ok(!history.includes(secret) && !history.includes(rotated), 'a key in the change log');
+
+  await webhookWalkThrough(page, row, appId);
+  await page.getByTestId('apps-panel').screenshot({ path: join(shots, 'apps.png') });
+}
+
+/**
+ * Executes an open operation on the API reference page (with `body` as its JSON body): answers the
+ * API's status and text and the Authorization the page sent, once the page shows that status.
+ */
+async function executeOperation(page, operation, body) {
+  if (body) await operation.locator('textarea.body-param__text').fill(JSON.stringify(body));
+  const clear = operation.getByRole('button', { name: 'Clear' });
+  if (await clear.count()) await clear.click();
+  const [response] = await Promise.all([
+    page.waitForResponse((candidate) => candidate.request().resourceType() === 'fetch' && !candidate.url().endsWith('/openapi.json')),
+    operation.getByRole('button', { name: 'Execute' }).click(),
+  ]);
+  const status = response.status();
+  await operation
+    .locator('.live-responses-table .response-col_status')
+    .filter({ hasText: String(status) })
+    .waitFor();
+  return { status, body: await response.text(), authorization: response.request().headers().authorization };
+}
+
+/** Gives a security scheme its value in Swagger UI's Authorize dialog, or (`null`) logs out of it. */
+async function authorizeScheme(page, scheme, value) {
+  await page.locator('.scheme-container button.authorize').click();
+  const box = page.locator('.auth-container').filter({ has: page.locator('h4', { hasText: new RegExp(`^${scheme}\\b`) }) });
+  if (value === null) {
+    await box.locator('button', { hasText: 'Logout' }).click();
+  } else {
+    await box.locator('input').fill(value);
+    await box.locator('button', { hasText: 'Authorize' }).click();
+  }
+  await page.getByRole('button', { name: 'Close' }).first().click();
+}
+
+/** The app's webhook: a refused URL's reason shown, its secret shown once, rotated, then removed. */
+async function webhookWalkThrough(page, row, appId) {
+  const box = page.getByTestId('new-keys');
+  await row.getByTestId('app-webhook').locator('summary').click();
+  await row.getByTestId('webhook-none').waitFor();
+  await row.getByTestId('webhook-url-input').fill('https://10.0.0.1/hook');
+  await row.getByTestId('webhook-save').click();
+  await page.getByTestId('apps-error').filter({ hasText: 'webhook_url_refused' }).waitFor();
+  // Plain http to this machine is allowed locally (nothing listens on port 9: posts only fail).
+  await row.getByTestId('webhook-url-input').fill('http://127.0.0.1:9/hook');
+  await row.getByTestId('webhook-save').click();
+  await box.waitFor({ state: 'visible' });
+  const first = await box.locator('[data-testid="new-key"]').innerText();
+  assert.match(first, /^whsec_[A-Za-z0-9+/]{43}=$/);
+  await page.getByTestId('new-keys-done').click();
+  await row.getByTestId('webhook-url').filter({ hasText: 'http://127.0.0.1:9/hook' }).waitFor();
+  page.promptAnswer = '0';
+  await row.getByTestId('webhook-rotate').click();
+  await box.waitFor({ state: 'visible' });
+  assert.notEqual(await box.locator('[data-testid="new-key"]').innerText(), first);
+  await page.getByTestId('new-keys-done').click();
+  assert.ok(!(await page.content()).includes(first.slice(6)), 'a webhook secret is still on the page');
+  await row.getByTestId('webhook-remove').click();
+  await row.getByTestId('webhook-none').waitFor();
+  const { body } = await api(`/v1/admin/apps/${appId}`);
+  assert.deepEqual(
+    body.changes.slice(0, 3).map((change) => change.action),
+    ['webhook.removed', 'webhook.secret_rotated', 'webhook.set'],
+  );
+}
+
 async function main() {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
   const shots = mkdtempSync(join(tmpdir(), 'otpd-dashboard-'));
@@ -180,7 +373,7 @@ async function main() {
   // Traffic: good numbers, a rejected one, an undeliverable one, a flaky one, one whose provider is down.
   const ids = {};
   for (const phoneNumber of [...NUMBERS.ok, NUMBERS.rejected, NUMBERS.undeliverable, NUMBERS.flaky, NUMBERS.unavailable]) {
-    const { status, body } = await api('/v1/otp', { method: 'POST', body: JSON.stringify({ phoneNumber }), headers: { Authorization: '' } });
+    const { status, body } = await api('/v1/otp', { method: 'POST', body: JSON.stringify({ phoneNumber }), headers: DEV_APP_AUTH });
     assert.equal(status, 202, `POST /v1/otp for ${phoneNumber}`);
     ids[phoneNumber] = body.requestId;
   }
@@ -384,12 +577,63 @@ async function main() {
     assert.equal(jobs.resends[0].matched, matched);
   });
 
-  await check('the token survives a reload in the same tab, and signing out forgets it', async () => {
+  await check('apps: an app is created and its keys shown once; a key is rotated and one revoked, under the operator name', async () => {
+    await appsWalkThrough(page, shots);
+  });
+
+  await check('the app selector keeps the figures, requests, attempts and resend form to one app', async () => {
+    const at = Date.now() - 60_000;
+    await server.d1(
+      `INSERT INTO apps (id, name, settings_json, created_at, updated_at) VALUES ('${SECOND_APP.id}', '${SECOND_APP.name}', '{}', ${at}, ${at});
+       INSERT INTO otp_requests (id, phone_number, phone_prefix, status, origin, created_at, updated_at, expires_at, attempts, app_id, last_error_code)
+       VALUES ('${SECOND_APP.requestId}', '${SECOND_APP.phone}', '+91980', 'failed', 'api', ${at}, ${at}, ${at + 300_000}, 1, '${SECOND_APP.id}', 'provider_rejected_request');
+       INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, http_status, error_code, provider)
+       VALUES ('${SECOND_APP.requestId}', 1, ${at}, ${at + 5}, 5, 'failed', 400, 'provider_rejected_request', 'sandbox')`,
+    );
+    await page.getByTestId('filter-phone').fill('');
+    await page.getByTestId('refresh').click();
+    // Listed from GET /v1/admin/apps, or from the statistics' byApp on a service without it.
+    for (const id of [SECOND_APP.id, 'app_localdev']) await page.locator(`[data-testid="app-filter"] option[value="${id}"]`).waitFor({ state: 'attached' });
+    await page.getByTestId('app-filter').selectOption(SECOND_APP.id);
+    await page.getByTestId('card-requests').locator('.value').filter({ hasText: /^1$/ }).waitFor();
+    const onlySecond = (testId) =>
+      page.waitForFunction(
+        ([id, app]) => {
+          const rows = [...document.querySelectorAll(`[data-testid="${id}"]`)];
+          return rows.length === 1 && rows[0].dataset.appId === app;
+        },
+        [testId, SECOND_APP.id],
+      );
+    await onlySecond('recent-request-row');
+    await onlySecond('attempt-row');
+    await page.getByTestId('resend-dry-run').click();
+    await page.getByTestId('resend-result').filter({ hasText: 'Dry run' }).waitFor();
+    assert.equal(await page.getByTestId('resend-result').getAttribute('data-matched'), '1');
+    await page.getByTestId('recent-request-open').click();
+    await page.getByTestId('request-app').filter({ hasText: SECOND_APP.id }).waitFor();
+    await page.getByTestId('app-filter').selectOption('');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="recent-request-row"]').length > 1);
+    assert.ok(Number((await page.getByTestId('card-requests').locator('.value').innerText()).trim()) > 1);
+  });
+
+  await check('without GET /v1/admin/apps, the app selector lists the apps the statistics have seen', async () => {
+    const APPS_ROUTE = /\/v1\/admin\/apps$/;
+    await page.route(APPS_ROUTE, (route) =>
+      route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'not_found', message: 'Not found' } }) }),
+    );
+    await page.getByTestId('refresh').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="app-filter"]').dataset.source === 'stats');
+    for (const id of [SECOND_APP.id, 'app_localdev']) await page.locator(`[data-testid="app-filter"] option[value="${id}"]`).waitFor({ state: 'attached' });
+    await page.unroute(APPS_ROUTE);
+  });
+
+  await check('the token survives a reload in the same tab, and signing out forgets it (and the operator name)', async () => {
     await page.reload();
     await page.getByTestId('dashboard').waitFor({ state: 'visible' });
     await page.getByTestId('sign-out').click();
     await page.getByTestId('sign-in-panel').waitFor({ state: 'visible' });
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    assert.equal(await page.getByTestId('operator-name').inputValue(), '');
   });
 
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
@@ -404,6 +648,7 @@ async function main() {
     await small.getByTestId('prefix-block-row').first().waitFor();
     await small.getByTestId('locked-phone-row').first().waitFor();
     await small.getByTestId('resend-row').first().waitFor();
+    await small.getByTestId('key-row').first().waitFor();
     const widths = await small.evaluate(() => ({ page: document.documentElement.scrollWidth, screen: window.innerWidth }));
     assert.equal(widths.screen, 390);
     assert.ok(widths.page <= widths.screen, `page is ${widths.page}px wide on a ${widths.screen}px screen`);
@@ -430,25 +675,61 @@ async function main() {
     await small.screenshot({ path: join(shots, 'phone-top.png') });
     await small.getByTestId('attempts-table').screenshot({ path: join(shots, 'phone-attempts.png') });
     await small.getByTestId('resend-form').screenshot({ path: join(shots, 'phone-resend.png') });
+    await small.getByTestId('apps-panel').screenshot({ path: join(shots, 'phone-apps.png') });
   });
 
-  await check('the API docs page lists every operation with an example body, with no script error', async () => {
+  await check('the API reference (Swagger UI, from this origin) lists every operation of the document, with no script error', async () => {
     const docs = await newPage(desktop);
     await docs.goto(`${server.base}/docs`);
     const spec = await (await fetch(`${server.base}/openapi.json`)).json();
-    const operations = Object.values(spec.paths).reduce((sum, methods) => sum + Object.keys(methods).length, 0);
+    // Every operation, and the webhook the service posts (the document's `webhooks`).
+    const operations = [...Object.values(spec.paths), ...Object.values(spec.webhooks ?? {})].reduce((sum, methods) => sum + Object.keys(methods).length, 0);
     await docs
-      .locator('#ops details')
+      .locator('.opblock')
       .nth(operations - 1)
       .waitFor({ state: 'attached' });
-    assert.equal(await docs.locator('#ops details').count(), operations);
-    const body = await docs.evaluate(() => {
-      const create = [...document.querySelectorAll('#ops details')].find((details) =>
-        details.querySelector('summary').textContent.startsWith('POST/v1/otp — '),
-      );
-      return create.querySelector('textarea').value;
-    });
-    assert.ok('phoneNumber' in JSON.parse(body), body);
+    assert.equal(await docs.locator('.opblock').count(), operations);
+    assert.ok(await docs.locator('[id$="-createOtp"] .opblock-summary').isVisible());
+    assert.ok(await docs.locator('[id$="-otpEvent"] .opblock-summary').isVisible());
+    assert.deepEqual(docs.problems, []);
+  });
+
+  await check('the API reference sends the key given to Authorize, which stays in the tab; without one the API answers 401', async () => {
+    const docs = await newPage(desktop);
+    await docs.goto(`${server.base}/docs`);
+    const create = docs.locator('[id$="-createOtp"]');
+    await create.locator('.opblock-summary').click();
+    const refused = await executeOperation(docs, create, { phoneNumber: NUMBERS.docs[0] });
+    assert.equal(refused.status, 401, refused.body);
+    assert.equal(refused.authorization, undefined);
+    await authorizeScheme(docs, 'secretKey', DEV_APP.secretKey);
+    const sent = await executeOperation(docs, create, { phoneNumber: NUMBERS.docs[1] });
+    assert.equal(sent.status, 202, sent.body);
+    assert.equal(sent.authorization, `Bearer ${DEV_APP.secretKey}`);
+    assert.match(sent.body, /"requestId":\s*"otp_/);
+    assert.deepEqual(await docs.evaluate(() => Object.keys(sessionStorage)), ['otpd.docs.key.secretKey']);
+    await docs.reload();
+    // Deep linking opens the operation that was open; the key is still there.
+    const reopened = docs.locator('[id$="-createOtp"].is-open');
+    await reopened.waitFor();
+    const again = await executeOperation(docs, reopened, { phoneNumber: NUMBERS.docs[2] });
+    assert.equal(again.status, 202, again.body);
+    await authorizeScheme(docs, 'secretKey', null);
+    assert.equal(await docs.evaluate(() => sessionStorage.length), 0);
+    assert.deepEqual(docs.problems, []);
+  });
+
+  await check('an operator tries an admin route from the API reference with the admin token', async () => {
+    const docs = await newPage(desktop);
+    await docs.goto(`${server.base}/docs`);
+    await authorizeScheme(docs, 'adminBearer', DEV_TOKEN);
+    const stats = docs.locator('[id$="-getStats"]');
+    await stats.locator('.opblock-summary').click();
+    const answer = await executeOperation(docs, stats);
+    assert.equal(answer.status, 200, answer.body);
+    assert.equal(answer.authorization, `Bearer ${DEV_TOKEN}`);
+    assert.match(answer.body, /"inFlight"/);
+    await docs.screenshot({ path: join(shots, 'docs-admin.png') });
     assert.deepEqual(docs.problems, []);
   });
 

@@ -1,11 +1,12 @@
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
+import { ipLimitKey, numberKeyOf, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
 import type { PrefixGuard } from '../src/limiter/prefix-guard';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { phonePrefix } from '../src/phone';
 import { withKey } from './support/apps';
 import { uniquePhone } from './support/fixtures';
+import { agePhoneSends, storedPhoneSends } from './support/phone-sends';
 import { fetchWithEnv } from './support/worker';
 
 /** POST /v1/otp as the test app, through the real Worker with its env changed by `vars`. */
@@ -37,20 +38,46 @@ describe('per-phone scope', () => {
     expect(responses.filter((r) => r.status === 429)).toHaveLength(99);
   });
 
+  it('admits exactly the limit of 100 concurrent sends for one phone, and records exactly those', async () => {
+    const phone = uniquePhone();
+    const vars = { PHONE_LIMITS: '7/60', PHONE_COOLDOWN_SECONDS: '0' };
+    const responses = await Promise.all(Array.from({ length: 100 }, () => send(phone, { ip: uniqueIp(), vars })));
+    expect(responses.filter((r) => r.status === 202)).toHaveLength(7);
+    const refused = responses.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(93);
+    const codes = new Set(await Promise.all(refused.map(async (r) => (await r.json<{ error: { code: string } }>()).error.code)));
+    expect([...codes]).toEqual(['phone_rate_limited']);
+    expect(await storedPhoneSends(phone)).toBe(7);
+    expect((await prefixGuardFor(env, phonePrefix(phone)).status()).sends).toBe(7);
+  });
+
   it('progressive cooldown: 30 s, then 60 s, then 120 s, then 300 s between sends', async () => {
     const phone = uniquePhone();
-    const stub = rateLimiterFor(env, phoneLimitKey(phone));
-    const rules = [{ limit: 100, windowSeconds: 86400 }];
-    const cooldown = { scheduleSeconds: [30, 60, 120, 300], resetSeconds: 3600 };
+    const prefix = phonePrefix(phone);
+    const stub = prefixGuardFor(env, prefix);
+    const numberKey = await numberKeyOf(phone);
+    const roomy = [{ limit: 100, windowSeconds: 86400 }];
+    const phoneLimits = { rules: roomy, cooldown: { scheduleSeconds: [30, 60, 120, 300], resetSeconds: 3600 } };
+    const pumping = {
+      windowSeconds: 3600,
+      graceSeconds: 120,
+      minSends: 1000,
+      minConversion: 0.3,
+      blockSeconds: 43200,
+      sequentialNumbers: 1000,
+      sequentialSeconds: 600,
+    };
+    const admit = () =>
+      stub.admit({ prefix, requestId: crypto.randomUUID(), numberKey, blockKey: `${numberKey}-block`, rules: roomy, pumping, phone: phoneLimits });
     const waits: number[] = [];
-    for (let send = 0; send < 5; send++) {
-      expect((await stub.consume({ rules, cooldown })).allowed).toBe(true);
-      const denied = await stub.consume({ rules, cooldown });
-      waits.push(denied.retryAfterSeconds);
-      // Move time forward past the cooldown by ageing every event.
-      await runInDurableObject(stub, (_i: RateLimiter, state) => {
-        state.storage.sql.exec('UPDATE events SET at = at - ?', denied.retryAfterSeconds * 1000);
-      });
+    for (let sent = 0; sent < 5; sent++) {
+      expect((await admit()).allowed).toBe(true);
+      const denied = await admit();
+      if (denied.allowed) throw new Error('the cooldown admitted a send');
+      expect(denied.refusals.map((refusal) => refusal.scope)).toEqual(['phone']);
+      waits.push(denied.refusals[0]!.retryAfterSeconds);
+      // Move time forward past the cooldown by ageing every send of the phone.
+      await agePhoneSends(phone, denied.refusals[0]!.retryAfterSeconds * 1000);
     }
     expect(waits).toEqual([30, 60, 120, 300, 300]);
   });
@@ -71,9 +98,7 @@ describe('per-phone scope', () => {
     expect(first).toBeGreaterThan(30);
     expect(first).toBeLessThanOrEqual(45);
     // The cooldown passes: the phone's send is made 45 s older.
-    await runInDurableObject(rateLimiterFor(env, phoneLimitKey(phone)), (_i: RateLimiter, state) => {
-      state.storage.sql.exec('UPDATE events SET at = at - 45000');
-    });
+    await agePhoneSends(phone, 45_000);
     expect((await send(phone, { ip: uniqueIp(), vars })).status).toBe(202);
     const second = await retryAfter();
     expect(second).toBeGreaterThan(45);
@@ -148,7 +173,7 @@ describe('a denied request consumes nothing', () => {
     expect((await send(uniquePhone(), { ip, vars })).status).toBe(202);
     const phone = uniquePhone();
     expect((await send(phone, { ip, vars })).status).toBe(429);
-    expect(await storedEvents(rateLimiterFor(env, phoneLimitKey(phone)))).toBe(0);
+    expect(await storedPhoneSends(phone)).toBe(0);
     // The same phone from another address is admitted at once.
     expect((await send(phone, { ip: uniqueIp(), vars })).status).toBe(202);
   });
@@ -232,10 +257,11 @@ describe('window state expires', () => {
     const stub = prefixGuardFor(env, prefix);
     await runInDurableObject(stub, (_i: PrefixGuard, state) => {
       state.storage.sql.exec('UPDATE sends SET at = at - 100000000');
+      state.storage.sql.exec('UPDATE phone_sends SET at = at - 100000000');
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const left = await runInDurableObject(stub, async (_i: PrefixGuard, state) => ({
-      sends: state.storage.sql.exec('SELECT * FROM sends').toArray().length,
+      sends: state.storage.sql.exec('SELECT * FROM sends').toArray().length + state.storage.sql.exec('SELECT * FROM phone_sends').toArray().length,
       alarm: await state.storage.getAlarm(),
       kv: (await state.storage.list()).size,
     }));

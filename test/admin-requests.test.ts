@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { adminFetch, adminJson } from './support/admin';
+import { TEST_APP } from './support/apps';
 import { insertAttemptRow, insertRequestRow, privateWindow } from './support/audit-seed';
 import { uniquePhone } from './support/fixtures';
 
@@ -142,10 +143,10 @@ describe('GET /v1/admin/requests?format=csv', () => {
     expect(response.headers.get('X-Next-Cursor')).toBeNull();
     const lines = (await response.text()).trimEnd().split('\r\n');
     expect(lines[0]).toBe(
-      'requestId,createdAt,status,effectiveStatus,origin,phoneNumber,attempts,sentAt,deliveryStatus,deliveredAt,verifiedAt,lastErrorCode,lastErrorMessage,replacesRequestId,resendId',
+      'requestId,createdAt,appId,testNumber,status,effectiveStatus,origin,phoneNumber,attempts,sentAt,deliveryStatus,deliveredAt,verifiedAt,lastErrorCode,lastErrorMessage,replacesRequestId,resendId',
     );
     expect(lines).toHaveLength(3);
-    expect(lines[1]).toContain(`${b.id},${new Date(since + 2000).toISOString()},sent,`);
+    expect(lines[1]).toContain(`${b.id},${new Date(since + 2000).toISOString()},${TEST_APP.id},false,sent,`);
     // A leading + would make a spreadsheet evaluate the cell; the apostrophe keeps it text.
     expect(lines[1]).toContain(`,'${phone},`);
     expect(lines[2]).toContain(`${a.id},`);

@@ -32,7 +32,28 @@ const concrete = (path: string) =>
     .replace(':resendId', 'rsd_AAAAAAAAAAAAAAAAAAAAAA')
     .replace(':prefix', '+99999')
     .replace(':phoneNumber', '%2B919999999999')
-    .replace(':name', 'sandbox');
+    .replace(':name', 'sandbox')
+    .replace(':appId', 'app_doesnotexist')
+    .replace(':keyId', 'key_doesnotexist')
+    .replace(':eventId', 'evt_AAAAAAAAAAAAAAAAAAAAAA_sent');
+
+/** A new app through the admin API, for the routes that need one. */
+async function newApp() {
+  const created = await adminJson<{ app: { id: string; keys: Array<{ id: string }> } }>('/v1/admin/apps', {
+    method: 'POST',
+    body: JSON.stringify({ name: 'Routes' }),
+  });
+  expect(created.status).toBe(201);
+  return { appId: created.body.app.id, keyId: created.body.app.keys[0]!.id };
+}
+
+/** A new app with a webhook, for the webhook routes. */
+async function appWithWebhook() {
+  const { appId } = await newApp();
+  const set = await adminFetch(`/v1/admin/apps/${appId}/webhook`, { method: 'PUT', body: JSON.stringify({ url: 'https://receiver.test/hook' }) });
+  expect(set.status).toBe(201);
+  return appId;
+}
 
 /**
  * How to call each admin route so that, with the token, it does its job: the exact success
@@ -88,6 +109,57 @@ const SUCCESSFUL_CALLS: Record<string, () => Promise<Call>> = {
     init: { method: 'POST', body: JSON.stringify({ phoneNumber: uniquePhone() }) },
     status: 200,
   }),
+  'POST /v1/admin/apps': async () => ({ path: '/v1/admin/apps', init: { method: 'POST', body: JSON.stringify({ name: 'Routes' }) }, status: 201 }),
+  'GET /v1/admin/apps': async () => ({ path: '/v1/admin/apps', status: 200 }),
+  'GET /v1/admin/apps/:appId': async () => ({ path: `/v1/admin/apps/${(await newApp()).appId}`, status: 200 }),
+  'PATCH /v1/admin/apps/:appId': async () => ({
+    path: `/v1/admin/apps/${(await newApp()).appId}`,
+    init: { method: 'PATCH', body: JSON.stringify({ disabled: true }) },
+    status: 200,
+  }),
+  'POST /v1/admin/apps/:appId/keys': async () => ({
+    path: `/v1/admin/apps/${(await newApp()).appId}/keys`,
+    init: { method: 'POST', body: JSON.stringify({ kind: 'secret' }) },
+    status: 201,
+  }),
+  'POST /v1/admin/apps/:appId/keys/:keyId/rotate': async () => {
+    const { appId, keyId } = await newApp();
+    return { path: `/v1/admin/apps/${appId}/keys/${keyId}/rotate`, init: { method: 'POST' }, status: 201 };
+  },
+  'DELETE /v1/admin/apps/:appId/keys/:keyId': async () => {
+    const { appId, keyId } = await newApp();
+    return { path: `/v1/admin/apps/${appId}/keys/${keyId}`, init: { method: 'DELETE' }, status: 200 };
+  },
+  'GET /v1/admin/apps/:appId/webhook': async () => ({ path: `/v1/admin/apps/${await appWithWebhook()}/webhook`, status: 200 }),
+  'PUT /v1/admin/apps/:appId/webhook': async () => ({
+    path: `/v1/admin/apps/${(await newApp()).appId}/webhook`,
+    init: { method: 'PUT', body: JSON.stringify({ url: 'https://receiver.test/hook' }) },
+    status: 201,
+  }),
+  'DELETE /v1/admin/apps/:appId/webhook': async () => ({ path: `/v1/admin/apps/${await appWithWebhook()}/webhook`, init: { method: 'DELETE' }, status: 200 }),
+  'POST /v1/admin/apps/:appId/webhook/rotate-secret': async () => ({
+    path: `/v1/admin/apps/${await appWithWebhook()}/webhook/rotate-secret`,
+    init: { method: 'POST' },
+    status: 200,
+  }),
+  'GET /v1/admin/apps/:appId/webhook/deliveries': async () => ({ path: `/v1/admin/apps/${await appWithWebhook()}/webhook/deliveries`, status: 200 }),
+  'GET /v1/admin/apps/:appId/webhook/deliveries/:eventId': async () => {
+    const appId = await appWithWebhook();
+    const { id } = await seedRequest();
+    const eventId = `evt_${id.slice(4)}_sent`;
+    await env.DB.prepare(
+      `INSERT INTO webhook_events (id, app_id, request_id, type, occurred_at, state, next_attempt_at, retry_until)
+       VALUES (?1, ?2, ?3, 'otp.sent', ?4, 'delivered', ?4, ?4)`,
+    )
+      .bind(eventId, appId, id, Date.now())
+      .run();
+    return { path: `/v1/admin/apps/${appId}/webhook/deliveries/${eventId}`, status: 200 };
+  },
+  'POST /v1/admin/apps/:appId/webhook/redeliver': async () => ({
+    path: `/v1/admin/apps/${await appWithWebhook()}/webhook/redeliver`,
+    init: { method: 'POST', body: JSON.stringify({ allFailed: true }) },
+    status: 202,
+  }),
 };
 
 const countRows = async (table: string) => (await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table}`).first<{ n: number }>())!.n;
@@ -111,7 +183,19 @@ describe('every admin route is behind the bearer token', () => {
   ])('with %s every admin route answers 401 and changes nothing', async (_name, authorization) => {
     const routes = adminRoutes();
     expect(routes.length).toBeGreaterThanOrEqual(Object.keys(SUCCESSFUL_CALLS).length);
-    const tables = ['otp_requests', 'resend_jobs', 'prefix_blocks', 'phone_session_revocations', 'provider_drains', 'provider_events'];
+    const tables = [
+      'otp_requests',
+      'resend_jobs',
+      'prefix_blocks',
+      'phone_session_revocations',
+      'apps',
+      'api_keys',
+      'app_changes',
+      'webhooks',
+      'webhook_events',
+      'provider_drains',
+      'provider_events',
+    ];
     const before = await Promise.all(tables.map(countRows));
     for (const { method, path } of routes) {
       const init: RequestInit = { method, headers: authorization ? { Authorization: authorization } : { Authorization: '' } };
@@ -169,7 +253,28 @@ describe('the dashboard page', () => {
     expect(directives.get('connect-src')).toEqual(["'self'"]);
     const html = await response.text();
     const files = await expectOwnFilesOnly(html);
-    expect([...files.keys()].sort()).toEqual(['/static/dashboard.css', '/static/dashboard.js']);
+    expect([...files.keys()].sort()).toEqual([
+      '/static/app-filter.js',
+      '/static/apps.js',
+      '/static/dashboard.css',
+      '/static/dashboard.js',
+      '/static/recent-requests.js',
+    ]);
+    // What the module scripts import, and what those import in turn, is this origin's too, served as a script.
+    const importsOf = (text: string) => [...text.matchAll(/\bfrom '([^']+)';/g)].map((match) => match[1]!);
+    const pending = [...files.values()].flatMap(importsOf);
+    const imports = new Set<string>();
+    while (pending.length > 0) {
+      const specifier = pending.pop()!;
+      expect(specifier, 'a relative import of this origin').toMatch(/^\.\/[\w-]+\.js$/);
+      const name = specifier.slice(2);
+      if (imports.has(name)) continue;
+      imports.add(name);
+      const imported = await SELF.fetch(`https://otp.test/static/${name}`);
+      expect([imported.status, imported.headers.get('Content-Type')], name).toEqual([200, expect.stringMatching(/^text\/javascript\b/)]);
+      pending.push(...importsOf(await imported.text()));
+    }
+    expect([...imports].sort()).toEqual(['app-webhook.js', 'apps-kit.js', 'dashboard-kit.js']);
     expect(html).not.toMatch(/<[^>]+\son\w+=/i);
     expect(html).not.toMatch(/<[^>]+\sstyle=/i);
     expect(html).not.toMatch(/(src|href)=["']?https?:/);

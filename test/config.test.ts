@@ -22,6 +22,8 @@ describe('configuration', () => {
         ],
         phoneCooldown: { scheduleSeconds: [30, 60, 120, 300], resetSeconds: 3600 },
         globalShards: 16,
+        budgetLeaseUnits: 16,
+        budgetLeaseSeconds: 10,
         allowedCountryCodes: null,
       },
       provider: { mode: 'sandbox', ratePerSecond: 20, baseUrl: 'https://api.startmessaging.com' },
@@ -54,9 +56,11 @@ describe('configuration', () => {
 
   it('no secret has a built-in value, in any mode: unset is unset', () => {
     const names = Object.keys(REQUIRED_SECRETS) as RequiredSecret[];
-    expect(names.sort()).toEqual(['ADMIN_TOKEN', 'OTP_SECRET', 'SESSION_SECRET', 'TOKEN_SIGNING_KEY']);
+    expect(names.sort()).toEqual(['ADMIN_TOKEN', 'OTP_SECRET', 'SESSION_SECRET', 'TOKEN_SIGNING_KEY', 'WEBHOOK_SECRET_KEY']);
     for (const mode of ['sandbox', 'startmessaging']) {
-      const unset = loadConfig(withVars({ PROVIDER_MODE: mode, OTP_SECRET: '', SESSION_SECRET: '', ADMIN_TOKEN: '', TOKEN_SIGNING_KEY: '' }));
+      const unset = loadConfig(
+        withVars({ PROVIDER_MODE: mode, OTP_SECRET: '', SESSION_SECRET: '', ADMIN_TOKEN: '', TOKEN_SIGNING_KEY: '', WEBHOOK_SECRET_KEY: '' }),
+      );
       for (const name of names) expect(secretValue(unset, name), `${mode} ${name}`).toBeUndefined();
     }
     const set = loadConfig(withVars({ OTP_SECRET: 'o', SESSION_SECRET: 's', ADMIN_TOKEN: 'a' }));
@@ -169,4 +173,11 @@ describe('each setting is declared once, in src/config.ts', () => {
   });
 });
 
-const TEST_SECRETS_FOR_PRODUCTION = { SM_API_KEY: 'k', OTP_SECRET: 'o', SESSION_SECRET: 's', ADMIN_TOKEN: 'a', TOKEN_SIGNING_KEY: 't' };
+const TEST_SECRETS_FOR_PRODUCTION = {
+  SM_API_KEY: 'k',
+  OTP_SECRET: 'o',
+  SESSION_SECRET: 's',
+  ADMIN_TOKEN: 'a',
+  TOKEN_SIGNING_KEY: 't',
+  WEBHOOK_SECRET_KEY: 'w',
+};

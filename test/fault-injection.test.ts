@@ -5,7 +5,7 @@ import { deadLetterRetryDelaySeconds } from '../src/consumer/record-dead-letters
 import { sweep } from '../src/cron/sweeper';
 import { claimRequests, recordAttemptStatements } from '../src/db/delivery-attempts';
 import worker from '../src/index';
-import { ipLimitKey, phoneLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
+import { ipLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { phonePrefix } from '../src/phone';
 import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';
@@ -13,6 +13,7 @@ import { withKey } from './support/apps';
 import { recordingQueue, withFailingBatchOf, withFaultyBatch } from './support/faults';
 import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
 import { interceptOrigin, json } from './support/outbound';
+import { storedPhoneSends } from './support/phone-sends';
 import { deliver, deliverSendJobs } from './support/queue';
 import { fetchWithEnv } from './support/worker';
 
@@ -392,7 +393,7 @@ describe('POST /v1/otp when one part fails', () => {
     // Refunded: the phone's one-a-minute send, from the same address, is still there.
     const retried = await fetchWithEnv(otpRequest(phone, ip), env);
     expect(retried.status).toBe(202);
-    expect(await storedEvents(rateLimiterFor(env, phoneLimitKey(phone)))).toBe(1);
+    expect(await storedPhoneSends(phone)).toBe(1);
     expect(await storedEvents(rateLimiterFor(env, ipLimitKey(ip)))).toBe(1);
     expect((await prefixGuardFor(env, phonePrefix(phone)).status()).sends).toBe(1);
   });
@@ -407,7 +408,7 @@ describe('POST /v1/otp when one part fails', () => {
     expect(response.headers.get('Retry-After')).toBe('5');
     const { error } = await response.json<{ error: { code: string; message: string } }>();
     expect(error).toMatchObject({ code: 'service_unavailable', message: expect.stringMatching(/prefix blocks and phone locks could not be read/i) });
-    expect(await storedEvents(rateLimiterFor(env, phoneLimitKey(phone)))).toBe(0);
+    expect(await storedPhoneSends(phone)).toBe(0);
   });
 
   it('the limiter objects fail: 503 limiter_unavailable with Retry-After, and the scopes that answered are refunded', async () => {

@@ -1,14 +1,13 @@
-import { createExecutionContext, env, runInDurableObject, SELF } from 'cloudflare:test';
+import { createExecutionContext, env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { CLAIM_TTL_MS, IDEMPOTENCY_WINDOW_MS } from '../src/db/idempotency-keys';
 import { REQUEST_ID_PATTERN } from '../src/ids';
 import worker from '../src/index';
-import { phoneLimitKey, rateLimiterFor } from '../src/limiter/limiter-client';
-import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { sendJob } from '../src/queue/messages';
 import { TEST_APP, withKey } from './support/apps';
 import { recordingQueue, withFaultyBatch } from './support/faults';
 import { requestRow, uniquePhone } from './support/fixtures';
+import { agePhoneSends } from './support/phone-sends';
 import { fetchWithEnv } from './support/worker';
 
 interface Accepted {
@@ -142,9 +141,7 @@ describe('POST /v1/otp', () => {
     expect(refused.status).toBe(429);
     expect((await refused.json<{ error: { code: string } }>()).error.code).toBe('phone_rate_limited');
     // The phone's windows and cooldown pass.
-    await runInDurableObject(rateLimiterFor(env, phoneLimitKey(phone)), (_instance: RateLimiter, state) => {
-      state.storage.sql.exec('UPDATE events SET at = at - ?', 3_600_000);
-    });
+    await agePhoneSends(phone, 3_600_000);
     const retried = await post(phone, { 'Idempotency-Key': key });
     expect(retried.status).toBe(202);
     expect(retried.headers.get('Idempotent-Replayed')).toBeNull();

@@ -1,12 +1,13 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { ipLimitKey, phoneLimitKey, rateLimiterFor, verifyFailureKey } from '../src/limiter/limiter-client';
+import { ipLimitKey, rateLimiterFor, verifyFailureKey } from '../src/limiter/limiter-client';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { adminJson } from './support/admin';
 import { withKey } from './support/apps';
 import { recordingQueue } from './support/faults';
 import { TEST_OTP_SECRET, uniquePhone } from './support/fixtures';
+import { storedPhoneSends } from './support/phone-sends';
 import { fetchWithEnv } from './support/worker';
 
 /** Two wrong codes lock a phone for an hour; sends are limited only by the lock here. */
@@ -81,7 +82,7 @@ describe('a phone whose wrong-code budget is spent', () => {
     expect(await countRequests(phone)).toBe(1);
     expect(queue.sent).toHaveLength(1);
     // The scopes that admitted the refused send were refunded.
-    expect(await storedEvents(phoneLimitKey(phone))).toBe(1);
+    expect(await storedPhoneSends(phone)).toBe(1);
     expect(await storedEvents(ipLimitKey(ip))).toBe(0);
   });
 

@@ -270,16 +270,23 @@ describe('the docs page', () => {
     expect(directives.get('default-src')).toEqual(["'none'"]);
     expect(directives.get('script-src')).toEqual(["'self'"]);
     expect(directives.get('style-src')).toEqual(["'self'"]);
-    // It fetches the spec and the requests it tries from this origin, nothing else.
+    // It fetches the spec and the requests it tries from this origin, nothing else; Swagger UI's icons are data: images.
     expect(directives.get('connect-src')).toEqual(["'self'"]);
+    expect(directives.get('img-src')).toEqual(["'self'", 'data:']);
     expect(directives.get('frame-ancestors')).toEqual(["'none'"]);
     expect(directives.get('base-uri')).toEqual(["'none'"]);
     expect(directives.get('form-action')).toEqual(["'none'"]);
 
     const html = await response.text();
-    // Its one script and one style sheet are files of this origin, nothing inline.
+    // Its scripts and style sheets (its own and Swagger UI's, copied from swagger-ui-dist) are files of this origin, nothing inline.
     const files = await expectOwnFilesOnly(html);
-    expect([...files.keys()].sort()).toEqual(['/static/docs.css', '/static/docs.js']);
+    expect([...files.keys()].sort()).toEqual([
+      '/static/docs.css',
+      '/static/docs.js',
+      '/static/vendor/swagger-ui/swagger-ui-bundle.js',
+      '/static/vendor/swagger-ui/swagger-ui.css',
+    ]);
+    expect(files.get('/static/vendor/swagger-ui/swagger-ui-bundle.js')).toContain('SwaggerUIBundle');
     // Nothing the policy would block: no inline handlers, no style attributes, nothing from elsewhere.
     expect(html).not.toMatch(/<[^>]+\son\w+=/i);
     expect(html).not.toMatch(/<[^>]+\sstyle=/i);

@@ -95,6 +95,28 @@ describe('retention (daily cron)', () => {
     expect(await count('SELECT COUNT(*) AS n FROM resend_chunks')).toBe(0);
   });
 
+  it('deletes webhook events that happened before the cutoff with their delivery attempts, in chunks', async () => {
+    const insertEvent = async (id: string, occurredAt: number, attempts: number) => {
+      await env.DB.prepare(
+        `INSERT INTO webhook_events (id, app_id, request_id, type, occurred_at, state, next_attempt_at, retry_until, attempts)
+         VALUES (?1, 'app_retention', 'otp_retention', 'otp.sent', ?2, 'delivered', ?2, ?2, ?3)`,
+      )
+        .bind(id, occurredAt, attempts)
+        .run();
+      for (let n = 1; n <= attempts; n += 1)
+        await env.DB.prepare(`INSERT INTO webhook_attempts (event_id, attempt_number, started_at, duration_ms, outcome) VALUES (?1, ?2, ?3, 4, 'retry')`)
+          .bind(id, n, occurredAt + n)
+          .run();
+    };
+    for (let i = 0; i < 3; i += 1) await insertEvent(`evt_retentionold000000000${i}_sent`, Date.now() - (31 + i) * DAY, 2);
+    await insertEvent('evt_retentionyoung00000000_sent', Date.now() - 29 * DAY, 1);
+    const summary = await runRetention(env, loadConfig(env), { chunkRows: 2 });
+    expect(summary).toMatchObject({ webhookEvents: 3, webhookAttempts: 6, complete: true });
+    expect(await count("SELECT COUNT(*) AS n FROM webhook_events WHERE app_id = 'app_retention'")).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM webhook_attempts WHERE event_id = 'evt_retentionyoung00000000_sent'")).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM webhook_attempts WHERE event_id LIKE 'evt_retentionold%'")).toBe(0);
+  });
+
   it('runs from the scheduled handler on its own cron, and only there', async () => {
     const request = await seedAged(90, 1);
     const everyMinute = createExecutionContext();

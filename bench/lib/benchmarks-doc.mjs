@@ -250,6 +250,7 @@ function costView(outcome) {
     },
     split: {
       requestObjectCalls: fmt(r.split.request.doRequests, 0),
+      requestLeaseCalls: fmt(r.split.request.leaseCalls ?? 0, 2),
       requestD1Statements: fmt(r.split.request.d1.statements, 0),
       requestD1RowsWritten: fmt(r.split.request.d1.rowsWritten, 0),
       deliveryD1Statements: fmt(r.split.delivery.d1.statements, 0),
@@ -280,6 +281,8 @@ function costView(outcome) {
       objectCalls: fmt(perPhone.doRequests, 0),
       objectRowsWritten: fmt(perPhone.doSqlRowsWritten + perPhone.doKvWrites, 0),
     },
+    // Older kept runs predate apps and have no key-check phases.
+    keyCheck: r.keyCheck ? keyCheckView(r) : null,
     d1Growth: r.d1BytesPerOtp ? { bytesPerOtp: fmtInt(r.d1BytesPerOtp), gbMonthPerMillion: fmt((r.d1BytesPerOtp * 1e6) / 1e9, 1) } : null,
     top: {
       first: { name: first[0], usd: fmt(first[1], 2) },
@@ -288,6 +291,34 @@ function costView(outcome) {
       objectRowsWritten: fmt(s.doSqlRowsWritten + s.doKvWrites, 0),
       d1RowsWritten: fmt(s.d1RowsWritten, 0),
     },
+  };
+}
+
+/**
+ * What checking API keys cost over the whole run, read from the key statements themselves (the
+ * lookup and the last-use mark), so that background delivery work in a phase does not blur it;
+ * CPU from the difference of the two key-check phases, which nothing else separates.
+ */
+function keyCheckView(r) {
+  const keyed = r.phases.filter((phase) => phase.label !== 'key check: no key (401)');
+  const requests = keyed.reduce((total, phase) => total + phase.units, 0);
+  const sum = (match, field) =>
+    keyed.reduce(
+      (total, phase) => total + Object.entries(phase.delta.d1.byStatement ?? {}).reduce((n, [label, entry]) => n + (match.test(label) ? entry[field] : 0), 0),
+      0,
+    );
+  const lookup = /^SELECT k\.id, k\.app_id/;
+  const lastUse = /^UPDATE api_keys SET last_used_at/;
+  return {
+    withoutKey: unitCounts(r.keyCheck.withoutKey),
+    withKey: unitCounts(r.keyCheck.withKey),
+    requests: fmtInt(requests),
+    lookups: fmtInt(sum(lookup, 'count')),
+    lookupRowsRead: fmtInt(sum(lookup, 'rowsRead')),
+    lastUseWrites: fmtInt(sum(lastUse, 'count')),
+    rowsReadPerRequest: fmt((sum(lookup, 'rowsRead') + sum(lastUse, 'rowsRead')) / requests, 3),
+    rowsWrittenPerRequest: fmt(sum(lastUse, 'rowsWritten') / requests, 3),
+    addedCpuMs: fmt(r.keyCheck.added.runtimeCpuMs, 2),
   };
 }
 

@@ -19,6 +19,7 @@
  *   topErrors: Array<{ source: 'attempt' | 'status_check', code: string, count: number }>,
  *   byCountry: Array<{ country: string } & Record<CountryColumn, number>>,
  *   byProvider: Array<{ provider: string, channel: string, calls: number, attempts: ByOutcome, meanLatencyMs: number | null }>,
+ *   byApp: Array<{ appId: string | null, name: string | null }>,
  *   series: SeriesPoint[],
  *   inFlight: { queued: number, sending: number, stuck: number, stuckAfterSeconds: number, oldestStuckAt: string | null },
  * }} Stats
@@ -26,12 +27,12 @@
  * @typedef {{ start: string, attempts: ByOutcome }} SeriesPoint
  * @typedef {{ count: number, p50: number | null, p95: number | null, p99: number | null, max: number | null, histogram: Array<{ upToMs: number | null, count: number }> }} Latency
  * @typedef {{
- *   requestId: string, phoneNumber: string, attemptNumber: number, startedAt: string, durationMs: number,
+ *   requestId: string, appId: string | null, phoneNumber: string, attemptNumber: number, startedAt: string, durationMs: number,
  *   outcome: Outcome, httpStatus: number | null, errorCode: string | null,
  * }} Attempt
  * @typedef {{
- *   requestId: string, status: string, phoneNumber: string, origin: string, replacesRequestId: string | null,
- *   attempts: number, deliveryStatus: string | null, lastError: ErrorDetail | null, createdAt: string,
+ *   requestId: string, appId: string | null, testNumber: boolean, status: string, phoneNumber: string, origin: string,
+ *   replacesRequestId: string | null, attempts: number, deliveryStatus: string | null, lastError: ErrorDetail | null, createdAt: string,
  * }} RequestDetail
  * @typedef {{ at: string, event: string, detail: string }} TimelineEvent
  * @typedef {{ prefix: string, reason: string, note: string | null, since: string, until: string }} PrefixBlock
@@ -43,7 +44,7 @@
  * @typedef {{ provider: string, at: string, kind: string, from: string | null, to: string | null, detail: string | null }} ProviderEvent
  * @typedef {{ phoneNumber: string, failures: number, lockedUntil: string }} LockedPhone
  * @typedef {{ resendId: string, createdAt: string, matched: number, enqueued: number, skipped: { total: number }, done: boolean }} Resend
- * @typedef {{ status: string[], since: string, until?: string, phoneNumbers?: string[] }} ResendFilter
+ * @typedef {{ status: string[], since: string, until?: string, appId?: string, phoneNumbers?: string[] }} ResendFilter
  *
  * Attributes of an element made by h(): `class`, `on<event>` listeners, and the rest as attributes
  * (null, undefined and false leave one out; true sets it empty).
@@ -88,6 +89,8 @@ const control = (id) => {
   return element;
 };
 let token = sessionStorage.getItem(TOKEN_KEY);
+/** The app chosen in the toolbar (its options are app-filter.js's), or '' for every app. */
+const appFilter = () => control('app-filter').value;
 /** @type {string | null} */
 let attemptsCursor = null;
 /** @type {{ filter: string, matched: number } | null} */
@@ -199,6 +202,8 @@ function signOut(message) {
   $('sign-out').hidden = true;
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message || '';
+  // Other sections (apps.js) drop what they show, such as keys shown once.
+  document.dispatchEvent(new Event('dashboard:signed-out'));
 }
 
 /** @param {string} candidate */
@@ -226,6 +231,8 @@ function refreshAll() {
   loadProviders().catch(report('providers-error'));
   loadLockedPhones().catch(report('locked-phones-error'));
   loadResends().catch(report('resend-error'));
+  // Sections in their own modules (apps.js, app-filter.js, recent-requests.js) load on this.
+  document.dispatchEvent(new Event('dashboard:refresh'));
 }
 
 // ---- statistics
@@ -233,8 +240,11 @@ async function loadStats() {
   const until = Date.now();
   const range = control('range').value;
   const since = range === 'first' ? 'first' : String(until - Number(range));
+  const app = appFilter() ? `&appId=${encodeURIComponent(appFilter())}` : '';
   /** @type {{ body: Stats }} */
-  const { body } = await api(`/v1/admin/stats?since=${since}&until=${until}`);
+  const { body } = await api(`/v1/admin/stats?since=${since}&until=${until}${app}`);
+  // The app selector (app-filter.js) lists the apps seen here when the service has no apps route.
+  document.dispatchEvent(new CustomEvent('dashboard:stats', { detail: body }));
   /**
    * @param {string} label
    * @param {string | number} value
@@ -434,6 +444,7 @@ function drawLatency(latency) {
 // ---- attempts
 function attemptQuery() {
   const params = new URLSearchParams();
+  if (appFilter()) params.set('appId', appFilter());
   const phone = control('filter-phone').value.trim();
   if (phone) params.set('phoneNumber', phone);
   if (control('filter-outcome').value) params.set('outcome', control('filter-outcome').value);
@@ -453,7 +464,7 @@ async function loadAttempts(more) {
   const rows = body.attempts.map((a) =>
     h(
       'tr',
-      { 'data-testid': 'attempt-row', 'data-outcome': a.outcome },
+      { 'data-testid': 'attempt-row', 'data-outcome': a.outcome, 'data-app-id': a.appId || '' },
       h('td', { 'data-label': 'started' }, fmtTime(a.startedAt)),
       h(
         'td',
@@ -501,7 +512,8 @@ async function openRequest(requestId) {
   const pairs = [
     ['request', h('code', { 'data-testid': 'request-id' }, r.requestId)],
     ['status', h('span', { 'data-testid': 'request-status' }, pill(r.status))],
-    ['phone', r.phoneNumber],
+    ['app', h('span', { 'data-testid': 'request-app' }, r.appId || '–')],
+    ['phone', r.phoneNumber + (r.testNumber ? ' (test number: no SMS)' : '')],
     ['origin', r.origin + (r.replacesRequestId ? ` (replaces ${r.replacesRequestId})` : '')],
     ['attempts', r.attempts],
     ['delivery', r.deliveryStatus || '–'],
@@ -701,6 +713,7 @@ function resendFilter() {
   /** @type {ResendFilter} */
   const filter = { status, since: new Date(control('resend-since').value).toISOString() };
   if (control('resend-until').value) filter.until = new Date(control('resend-until').value).toISOString();
+  if (appFilter()) filter.appId = appFilter();
   const phones = control('resend-phones')
     .value.split(/[\s,]+/)
     .map((p) => p.trim())
@@ -721,7 +734,7 @@ async function dryRun() {
     body.matched +
     ' requests match, for ' +
     body.phones +
-    ' phones. At most one new code per phone; phones that verified since, have a newer code, are blocked or reached their daily cap are skipped.';
+    ' phones. At most one new code per phone in each app; phones that verified since, have a newer code, are blocked or reached their daily cap are skipped.';
   $('resend-result').dataset.matched = String(body.matched);
   control('resend-run').disabled = body.matched === 0;
 }
@@ -759,8 +772,17 @@ $('sign-in-form').addEventListener('submit', (event) => {
   signIn(control('token').value.trim());
 });
 $('sign-out').addEventListener('click', () => signOut(''));
+document.addEventListener('dashboard:unauthorized', () => signOut('That token was refused.'));
 $('refresh').addEventListener('click', refreshAll);
 $('range').addEventListener('change', () => loadStats().catch(report('attempts-error')));
+$('app-filter').addEventListener('change', () => {
+  loadStats().catch(report('attempts-error'));
+  loadAttempts(false).catch(report('attempts-error'));
+  // A dry run counted another app's requests: run it again before a resend.
+  lastDryRun = null;
+  control('resend-run').disabled = true;
+  $('resend-result').textContent = '';
+});
 $('attempt-filters').addEventListener('submit', (event) => {
   event.preventDefault();
   loadAttempts(false).catch(report('attempts-error'));

@@ -1,86 +1,77 @@
 // @ts-check
 /**
- * The API reference page's script (public/docs.html): every operation of the OpenAPI document with
- * its description, a form for its parameters and body, and the live answer when it is tried.
+ * The API reference page (public/docs.html): Swagger UI on this service's OpenAPI document, with
+ * "Try it out" on for every operation. What is typed into Authorize (an app's secret or publishable
+ * key, the admin token) is kept per security scheme in this tab's sessionStorage, as the dashboard
+ * keeps its token: it survives a reload, never the tab, and logging out of a scheme forgets it.
+ * Swagger UI's own `persistAuthorization` would keep it in localStorage, for good.
  */
 
 /**
- * What the page reads of the OpenAPI document.
- * @typedef {{ $ref?: string, type?: string, example?: unknown, properties?: Record<string, Schema> }} Schema
- * @typedef {{ name: string, in: string, required?: boolean, schema?: Schema }} Parameter
- * @typedef {{
- *   summary?: string, description?: string, parameters?: Parameter[],
- *   requestBody?: { content?: Record<string, { schema?: Schema }> },
- * }} Operation
- * @typedef {{ paths: Record<string, Record<string, Operation>>, components: { schemas: Record<string, Schema> } }} OpenApi
+ * What this script uses of Swagger UI (the global that swagger-ui-bundle.js defines).
+ * @typedef {{ value?: string }} AuthEntry
+ * @typedef {{ preauthorizeApiKey(name: string, value: string): void }} SwaggerUi
+ * @typedef {{ statePlugins: { auth: { wrapActions: {
+ *   authorize(original: (payload: Record<string, AuthEntry>) => unknown): (payload: Record<string, AuthEntry>) => unknown,
+ *   logout(original: (names: string[]) => unknown): (names: string[]) => unknown,
+ * } } } }} SwaggerPlugin
+ * @typedef {(options: Record<string, unknown>) => SwaggerUi} SwaggerUiBundle
  */
 
-/** @type {OpenApi} */
-const spec = await (await fetch('/openapi.json')).json();
-const root = document.getElementById('ops');
-if (!root) throw new Error('docs.html has no #ops');
-root.textContent = '';
-/**
- * @template {keyof HTMLElementTagNameMap} K
- * @param {K} tag
- * @param {Partial<HTMLElementTagNameMap[K]>} [props]
- * @param {...(Node | string)} children
- * @returns {HTMLElementTagNameMap[K]}
- */
-const el = (tag, props = {}, ...children) => {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...children);
-  return e;
-};
-for (const [path, methods] of Object.entries(spec.paths)) {
-  for (const [method, op] of Object.entries(methods)) {
-    /** @type {Array<{ p: Parameter, input: HTMLInputElement }>} */
-    const fields = [];
-    const box = el('div', { className: 'op' }, el('p', { textContent: op.description || '' }));
-    for (const p of op.parameters || []) {
-      const input = el('input', { placeholder: String(p.schema?.example ?? '') });
-      fields.push({ p, input });
-      box.append(el('label', { textContent: `${p.in}: ${p.name}${p.required ? ' (required)' : ''}` }), input);
-    }
-    /** @type {HTMLTextAreaElement | undefined} */
-    let body;
-    const schema = op.requestBody?.content?.['application/json']?.schema;
-    if (schema) {
-      body = el('textarea', { value: JSON.stringify(example(schema), null, 2) });
-      box.append(el('label', { textContent: 'JSON body' }), body);
-    }
-    const out = el('pre');
-    const send = el('button', { textContent: 'Send' });
-    send.onclick = async () => {
-      /** @type {Record<string, string>} */
-      const headers = {};
-      let url = path;
-      const query = new URLSearchParams();
-      for (const { p, input } of fields) {
-        if (!input.value) continue;
-        if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(input.value));
-        else if (p.in === 'query') query.set(p.name, input.value);
-        else if (p.in === 'header') headers[p.name] = input.value;
-      }
-      if (body) headers['Content-Type'] = 'application/json';
-      const res = await fetch(url + (query.size ? `?${query}` : ''), { method: method.toUpperCase(), headers, body: body?.value });
-      out.textContent = `${res.status} ${res.statusText}\n${await res.text()}`;
-    };
-    box.append(send, out);
-    root.append(
-      el('details', {}, el('summary', {}, el('span', { className: `m ${method}`, textContent: method.toUpperCase() }), `${path} — ${op.summary || ''}`), box),
-    );
+const KEY_STORAGE_PREFIX = 'otpd.docs.key.';
+
+/** @returns {SwaggerPlugin} mirrors every authorization into sessionStorage, and every logout out of it. */
+function keysInThisTab() {
+  return {
+    statePlugins: {
+      auth: {
+        wrapActions: {
+          authorize: (original) => (payload) => {
+            for (const [scheme, entry] of Object.entries(payload)) {
+              const value = entry?.value?.trim();
+              if (value) sessionStorage.setItem(KEY_STORAGE_PREFIX + scheme, value);
+            }
+            return original(payload);
+          },
+          logout: (original) => (schemes) => {
+            for (const scheme of schemes) sessionStorage.removeItem(KEY_STORAGE_PREFIX + scheme);
+            return original(schemes);
+          },
+        },
+      },
+    },
+  };
+}
+
+/** The keys this tab holds, by security scheme. */
+function storedKeys() {
+  /** @type {Array<[string, string]>} */
+  const keys = [];
+  for (let i = 0; i < sessionStorage.length; i += 1) {
+    const name = sessionStorage.key(i);
+    const value = name?.startsWith(KEY_STORAGE_PREFIX) ? sessionStorage.getItem(name) : null;
+    if (name && value) keys.push([name.slice(KEY_STORAGE_PREFIX.length), value]);
   }
+  return keys;
 }
-/**
- * An example value for a schema: its own example, or an empty value of its type.
- * @param {Schema} schema
- * @returns {unknown}
- */
-function example(schema) {
-  const s = schema.$ref ? spec.components.schemas[schema.$ref.slice(schema.$ref.lastIndexOf('/') + 1)] : schema;
-  if (!s) throw new Error(`The OpenAPI document has no schema ${schema.$ref}`);
-  if (s.example !== undefined) return s.example;
-  if (s.type === 'object') return Object.fromEntries(Object.entries(s.properties || {}).map(([k, v]) => [k, example(v)]));
-  return s.type === 'string' ? '' : s.type === 'boolean' ? false : s.type === 'array' ? [] : 0;
-}
+
+const SwaggerUIBundle = /** @type {{ SwaggerUIBundle?: SwaggerUiBundle }} */ (/** @type {unknown} */ (globalThis)).SwaggerUIBundle;
+if (!SwaggerUIBundle) throw new Error('swagger-ui-bundle.js did not load: run `npm install` (it copies Swagger UI into public/static/vendor)');
+
+/** @type {SwaggerUi} */
+const ui = SwaggerUIBundle({
+  url: '/openapi.json',
+  dom_id: '#swagger-ui',
+  deepLinking: true,
+  tryItOutEnabled: true,
+  displayOperationId: true,
+  displayRequestDuration: true,
+  filter: true,
+  showExtensions: false,
+  // No badge from validator.swagger.io: this page talks to this origin only.
+  validatorUrl: null,
+  plugins: [keysInThisTab],
+  onComplete: () => {
+    for (const [scheme, value] of storedKeys()) ui.preauthorizeApiKey(scheme, value);
+  },
+});

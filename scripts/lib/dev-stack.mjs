@@ -20,10 +20,12 @@ function writeProject(target, files) {
 /**
  * `vars` are 'NAME:VALUE' pairs or { NAME: value }. wrangler dev runs on a snapshot of the tree
  * (see snapshotProject), or on `files` ({ name: text }, a throwaway project with no D1 to
- * migrate), or in `cwd` as it is. Call `start()`, then always `stop()` (idempotent). `kill()` ends
- * wrangler dev and its runtime as a crash would; `start()` then brings them back on the same state.
+ * migrate), or in `cwd` as it is (`migrate: false` for a Worker there with no D1, such as the
+ * example app; `localSecrets: false` not to give it the service's local secrets). Call `start()`,
+ * then always `stop()` (idempotent). `kill()` ends wrangler dev and its runtime as a crash would;
+ * `start()` then brings them back on the same state.
  */
-export function createDevStack({ label = 'otpd', vars = [], keepTmp = false, files = null, cwd = null } = {}) {
+export function createDevStack({ label = 'otpd', vars = [], keepTmp = false, files = null, cwd = null, migrate = true, localSecrets = true } = {}) {
   const tmp = mkdtempSync(join(tmpdir(), `${label}-`));
   const logPath = join(tmp, 'wrangler.log');
   const logStream = createWriteStream(logPath);
@@ -65,17 +67,17 @@ export function createDevStack({ label = 'otpd', vars = [], keepTmp = false, fil
     get pid() {
       return wrangler?.pid ?? null;
     },
-    /** Applies the migrations, starts wrangler dev and resolves the JSON of the first 200 from `healthPath`. */
-    async start({ migrateTimeoutMs = 60_000, healthTimeoutMs = 60_000, healthPath = '/healthz' } = {}) {
+    /** Applies the migrations, starts wrangler dev (on `port`, else a free one) and resolves the JSON of the first 200 from `healthPath`. */
+    async start({ migrateTimeoutMs = 60_000, healthTimeoutMs = 60_000, healthPath = '/healthz', port } = {}) {
       exit = null;
-      if (!files) await expectSuccess(spawnLogged('migrate', migrateArgs(persistTo)), 'migrate', migrateTimeoutMs);
+      if (!files && migrate) await expectSuccess(spawnLogged('migrate', migrateArgs(persistTo)), 'migrate', migrateTimeoutMs);
       const dev = await startWranglerDev(
         (args) => {
           wrangler = spawnLogged('wrangler', args);
           wrangler.once('exit', (code, signal) => (exit = code ?? signal));
           return wrangler;
         },
-        { label, persistTo, vars, readyPath: healthPath, readyTimeoutMs: healthTimeoutMs },
+        { label, persistTo, vars, localSecrets, port, readyPath: healthPath, readyTimeoutMs: healthTimeoutMs },
       );
       stack.base = dev.base;
       return parseJson(dev.body);

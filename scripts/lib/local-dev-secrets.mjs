@@ -9,10 +9,15 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { newTokenSigningKey } from './token-signing-key.mjs';
 
+// The development app's id and keys (public, development-only values: docs/apps.md), for every
+// script that calls a local Worker's /v1/otp routes.
+export { DEV_APP, DEV_APP_AUTH } from './development-app.mjs';
+
 export const LOCAL_DEV_SECRETS = Object.freeze({
   OTP_SECRET: 'local-dev-otp-secret',
   SESSION_SECRET: 'local-dev-session-secret',
   ADMIN_TOKEN: 'local-dev-admin-token',
+  WEBHOOK_SECRET_KEY: 'local-dev-webhook-secret-key',
 });
 
 /** The secrets whose local value is generated, each as its `.dev.vars` line wants it. */

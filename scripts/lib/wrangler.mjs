@@ -72,18 +72,30 @@ export function migrateArgs(persistTo, config) {
  * Starts `wrangler dev` through `spawnDev(args)` (the caller's spawnWrangler, logging its own way)
  * on free loopback ports and waits until `readyPath` answers 200. `vars` is { NAME: value } or a
  * list of 'NAME:value'; the local development secrets are passed too, unless `vars` names them
- * (the Worker has no built-in secret), with this run's TOKEN_SIGNING_KEY. Resolves { base, port, inspectorPort, child, body } (body: the ready
+ * (the Worker has no built-in secret), with this run's TOKEN_SIGNING_KEY (`localSecrets: false`:
+ * none, for a Worker that is not the service). `port`: this one rather than a free one. Resolves { base, port, inspectorPort, child, body } (body: the ready
  * answer's text); throws when wrangler exits first or the time runs out.
  */
 export async function startWranglerDev(
   spawnDev,
-  { label = 'wrangler dev', config, persistTo, vars = {}, logLevel, extraArgs = [], readyPath = '/healthz', readyTimeoutMs = 90_000 } = {},
+  {
+    label = 'wrangler dev',
+    config,
+    persistTo,
+    vars = {},
+    localSecrets = true,
+    port: fixedPort,
+    logLevel,
+    extraArgs = [],
+    readyPath = '/healthz',
+    readyTimeoutMs = 90_000,
+  } = {},
 ) {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const inspectorPort = await freePort();
   const given = Array.isArray(vars) ? vars : Object.entries(vars).map(([name, value]) => `${name}:${value}`);
   const named = new Set(given.map((pair) => pair.slice(0, pair.indexOf(':'))));
-  const secrets = Object.entries(localRunSecrets())
+  const secrets = Object.entries(localSecrets ? localRunSecrets() : {})
     .filter(([name]) => !named.has(name))
     .map(([name, value]) => `${name}:${value}`);
   const pairs = [...secrets, ...given];

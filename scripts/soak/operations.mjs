@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { http } from '../lib/http.mjs';
+import { DEV_APP_AUTH } from '../lib/local-dev-secrets.mjs';
 import { addPending, ledger, noteStatus, timed } from './ledger.mjs';
 import { ADMIN_TOKEN, REQUEST_TIMEOUT_MS } from './settings.mjs';
 
@@ -90,7 +91,7 @@ const BAD_INPUTS = [
 export async function opSend(base) {
   const phoneNumber = newPhone();
   const idempotencyKey = Math.random() < 0.5 ? `soak-${randomUUID()}` : undefined;
-  const headers = { 'CF-Connecting-IP': newIp(), ...(idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {}) };
+  const headers = { ...DEV_APP_AUTH, 'CF-Connecting-IP': newIp(), ...(idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {}) };
   const answer = await timed(
     'send',
     () => http('POST', `${base}/v1/otp`, { body: { phoneNumber }, headers, timeoutMs: REQUEST_TIMEOUT_MS }),
@@ -121,7 +122,7 @@ async function opReplay(base) {
     () =>
       http('POST', `${base}/v1/otp`, {
         body: { phoneNumber: original.phoneNumber },
-        headers: { 'Idempotency-Key': original.key, 'CF-Connecting-IP': newIp() },
+        headers: { ...DEV_APP_AUTH, 'Idempotency-Key': original.key, 'CF-Connecting-IP': newIp() },
         timeoutMs: REQUEST_TIMEOUT_MS,
       }),
     (a) =>
@@ -137,7 +138,7 @@ async function opPoll(base) {
   if (!id) return opSend(base);
   const answer = await timed(
     'poll',
-    () => http('GET', `${base}/v1/otp/${id}`, { timeoutMs: REQUEST_TIMEOUT_MS }),
+    () => http('GET', `${base}/v1/otp/${id}`, { headers: DEV_APP_AUTH, timeoutMs: REQUEST_TIMEOUT_MS }),
     (a) => (a.status === 200 && a.json?.requestId === id ? true : `status ${a.status}`),
   );
   if (answer?.status === 200) noteStatus(id, answer.json.status);
@@ -147,7 +148,7 @@ async function opPoll(base) {
 export async function drainPoll(base, id) {
   const answer = await timed(
     'poll',
-    () => http('GET', `${base}/v1/otp/${id}`, { timeoutMs: REQUEST_TIMEOUT_MS }),
+    () => http('GET', `${base}/v1/otp/${id}`, { headers: DEV_APP_AUTH, timeoutMs: REQUEST_TIMEOUT_MS }),
     (a) => a.status === 200,
   );
   if (answer?.status === 200) noteStatus(id, answer.json.status);
@@ -179,7 +180,7 @@ async function opVerify(base) {
   const guess = wrong ? `${code.slice(0, -1)}${(Number(code.at(-1)) + 1) % 10}` : code;
   const answer = await timed(
     wrong ? 'verify-wrong' : 'verify',
-    () => http('POST', `${base}/v1/otp/${id}/verify`, { body: { code: guess }, timeoutMs: REQUEST_TIMEOUT_MS }),
+    () => http('POST', `${base}/v1/otp/${id}/verify`, { body: { code: guess }, headers: DEV_APP_AUTH, timeoutMs: REQUEST_TIMEOUT_MS }),
     (a) =>
       wrong
         ? a.status === 400 && a.json?.error?.code === 'invalid_code' && typeof a.json.error.attemptsRemaining === 'number'
@@ -209,9 +210,11 @@ async function opAdmin(base) {
 
 async function opBad(base) {
   const input = BAD_INPUTS[badCounter++ % BAD_INPUTS.length];
+  // An app route's bad input comes with a valid key, so that it is refused for its own fault.
+  const headers = input.path.startsWith('/v1/otp') ? { ...DEV_APP_AUTH, ...input.headers } : input.headers;
   await timed(
     'bad',
-    () => http(input.method, `${base}${input.path}`, { body: input.body, rawBody: input.rawBody, headers: input.headers, timeoutMs: REQUEST_TIMEOUT_MS }),
+    () => http(input.method, `${base}${input.path}`, { body: input.body, rawBody: input.rawBody, headers, timeoutMs: REQUEST_TIMEOUT_MS }),
     (a) =>
       a.status === input.status && a.json?.error?.code === input.code && errorShaped(a.json)
         ? true

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { APP_ID_PATTERN } from '../ids';
 import { PhoneNumberSchema } from './schemas';
 
 /** Query parameters the admin listings share. */
@@ -47,6 +48,12 @@ export function listParam<const T extends readonly [string, ...string[]]>(option
       return [...new Set(values)] as Array<T[number]>;
     });
 }
+
+/** One app's id (`app_…`), exactly: the operators' listings, statistics and resends filter by it. */
+export const AppIdParam = z
+  .string()
+  .regex(APP_ID_PATTERN, { error: 'is not a valid app id' })
+  .openapi({ example: 'app_localdev', description: 'Only this app’s requests (an exact app id)' });
 
 export const ErrorCodeParam = z
   .string()

@@ -10,6 +10,8 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export function adminRequestView(row: OtpRequestRow, now: number) {
   return {
     requestId: row.id,
+    appId: row.app_id,
+    testNumber: row.test_number === 1,
     status: row.status,
     effectiveStatus: effectiveStatus(row, now),
     origin: row.origin,
@@ -41,14 +43,15 @@ export function attemptView(row: AttemptRow) {
   return {
     attemptId: row.id,
     requestId: row.request_id,
+    appId: row.app_id,
     phoneNumber: row.phone_number,
     origin: row.origin,
+    provider: row.provider,
     attemptNumber: row.attempt_number,
     startedAt: iso(row.started_at)!,
     finishedAt: iso(row.finished_at)!,
     durationMs: row.duration_ms,
     outcome: row.outcome,
-    provider: row.provider,
     channel: row.channel ?? 'sms',
     ambiguous: row.ambiguous === 1,
     httpStatus: row.http_status,
@@ -134,6 +137,7 @@ export function resendJobView(job: ResendJobRow) {
       status: filter.statuses,
       since: iso(filter.since)!,
       until: iso(filter.until)!,
+      ...(filter.appId ? { appId: filter.appId } : {}),
       ...(filter.phoneNumbers ? { phoneNumbers: filter.phoneNumbers } : {}),
       ...(filter.requestIds ? { requestIds: filter.requestIds } : {}),
     },

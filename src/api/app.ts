@@ -10,6 +10,9 @@ import { jsonBody } from './middleware/json-body';
 import { loadConfigMiddleware } from './middleware/load-config';
 import { singleQueryValues } from './middleware/single-query-values';
 import { traceId } from './middleware/trace-id';
+import { DOCUMENT_CONFIG, OPENAPI_PATH, PUBLIC, registerSecuritySchemes, tag } from './openapi-document';
+import { ANY_ROUTE, errorResponses, responseHeaders } from './openapi-responses';
+import { registerWebhookEvents } from './openapi-webhooks';
 import { adminRoutes } from './routes/admin';
 import { dashboardRoutes } from './routes/dashboard';
 import { jwksRoutes } from './routes/jwks';
@@ -46,22 +49,19 @@ export function createApp() {
   app.route('/', dashboardRoutes);
   app.route('/', staticFileRoutes);
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'secretKey', {
-    type: 'http',
-    scheme: 'bearer',
-    description: "An app's secret key (sk_…), for its backend: send, read status, verify",
-  });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'publishableKey', {
-    type: 'http',
-    scheme: 'bearer',
-    description: "An app's publishable key (pk_…), for browsers: send and verify, only from the app's allowed origins",
-  });
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'OTP dispatcher',
-      version: '1',
-      description: 'Queue-driven asynchronous OTP delivery: ask for a code, get 202 at once, poll its status.',
+  registerSecuritySchemes(app);
+  registerWebhookEvents(app);
+  app.doc31(OPENAPI_PATH, DOCUMENT_CONFIG);
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: OPENAPI_PATH,
+    operationId: 'getOpenApiDocument',
+    tags: tag('Service'),
+    security: PUBLIC,
+    summary: 'This OpenAPI 3.1 document',
+    responses: {
+      200: { description: 'The document', headers: responseHeaders(), content: { 'application/json': { schema: { type: 'object' } } } },
+      ...errorResponses(ANY_ROUTE),
     },
   });
   app.onError(onError);

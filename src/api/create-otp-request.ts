@@ -10,6 +10,7 @@ import { AdmissionUnavailableError, admitSend, countryAllowed } from '../limiter
 import { errorName, logError, logWarn } from '../log';
 import { phonePrefix } from '../phone';
 import { sendJob } from '../queue/messages';
+import { enqueueWrittenEvents } from '../webhooks/enqueue-events';
 import { refusedSendError } from './rate-limit-headers';
 
 export interface CreatedRequest {
@@ -91,13 +92,18 @@ async function admitAndRecord(
   const testNumber = input.testCode !== undefined;
   let admission: Awaited<ReturnType<typeof admitSend>>;
   try {
-    admission = await admitSend(env, config, {
-      requestId,
-      phoneNumber: input.phoneNumber,
-      clientIp: input.clientIp,
-      app: { appId: caller.appId, dailySmsBudget: caller.settings.dailySmsBudget },
-      testNumber,
-    });
+    admission = await admitSend(
+      env,
+      config,
+      {
+        requestId,
+        phoneNumber: input.phoneNumber,
+        clientIp: input.clientIp,
+        app: { appId: caller.appId, dailySmsBudget: caller.settings.dailySmsBudget },
+        testNumber,
+      },
+      waitUntil,
+    );
   } catch (error) {
     if (!(error instanceof AdmissionUnavailableError)) throw error;
     logError('limiter.unavailable', { failed: error.failed, error: error.message });
@@ -132,8 +138,9 @@ async function admitAndRecord(
   // Recorded as sent, with an attempt that names no provider: its fixed code is already known.
   if (testNumber) statements.push(...testNumberSentStatements(env.DB, { requestId, now }));
   if (input.idempotencyKey) statements.push(completeIdempotencyKeyStatement(env.DB, { appId: caller.appId, key: input.idempotencyKey, requestId }));
+  let written: D1Result[];
   try {
-    await env.DB.batch(statements);
+    written = await env.DB.batch(statements);
   } catch (error) {
     logError('request.insert_failed', { error: errorName(error) });
     // Nothing was recorded, so nothing should count against the caller's limits.
@@ -143,7 +150,11 @@ async function admitAndRecord(
     });
   }
 
-  if (testNumber) return { requestId, expiresAt, replayed: false };
+  if (testNumber) {
+    // Its `otp.sent`, for an app with a webhook, in the background.
+    waitUntil(enqueueWrittenEvents(env, written));
+    return { requestId, expiresAt, replayed: false };
+  }
   try {
     await env.SEND_QUEUE.send(sendJob(requestId));
   } catch (error) {

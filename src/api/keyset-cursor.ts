@@ -7,14 +7,14 @@ import { ApiError } from '../errors';
  * Pages read rows strictly before that position, newest first, so rows inserted meanwhile (always
  * newer) never shift a later page: no row is skipped or shown twice.
  */
-export type CursorKind = 'requests' | 'attempts';
+export type CursorKind = 'requests' | 'attempts' | 'webhook_events';
 
 export interface KeysetPosition {
   at: number;
   id: string | number;
 }
 
-const Decoded = z.tuple([z.enum(['requests', 'attempts']), z.number().int(), z.union([z.string().max(64), z.number().int()])]);
+const Decoded = z.tuple([z.enum(['requests', 'attempts', 'webhook_events']), z.number().int(), z.union([z.string().max(64), z.number().int()])]);
 
 export function encodeCursor(kind: CursorKind, position: KeysetPosition): string {
   return base64Url(new TextEncoder().encode(JSON.stringify([kind, position.at, position.id])));

@@ -26,6 +26,3 @@ export const RequestIdSchema = z
   .openapi({ example: 'otp_3q2-7wEjQ1mB0Yk5c9f8Zg', param: { name: 'requestId', in: 'path' } });
 
 export const RequestStatusSchema = z.enum(['queued', 'sending', 'sent', 'delivered', 'failed', 'expired', 'verified', 'superseded']).openapi('RequestStatus');
-
-export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, { description: `Error (${status})`, content: { 'application/json': { schema: ErrorBodySchema } } }]));

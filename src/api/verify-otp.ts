@@ -8,6 +8,7 @@ import { ApiError } from '../errors';
 import { holdLimit, prefixGuardFor, verifyFailureKey } from '../limiter/limiter-client';
 import { noteLockedPhone, settleGuess } from '../limiter/phone-locks';
 import { errorName, logWarn } from '../log';
+import { enqueueWebhookEvents } from '../webhooks/enqueue-events';
 import { effectiveStatus } from './request-view';
 import { requireSecret } from './required-secret';
 
@@ -64,7 +65,7 @@ export async function verifyOtp(
   const matches = request.test_number
     ? await testCodeMatches(caller.settings.testNumbers.get(request.phone_number), input.code)
     : await codeMatches(secret, request.id, codeLength, input.code);
-  let counted: { verify_attempts: number; status: string } | null;
+  let counted: Awaited<ReturnType<typeof countVerifyAttempt>>;
   try {
     counted = await countVerifyAttempt(env.DB, request.id, matches, now, config.otp.maxVerifyAttempts);
   } catch (error) {
@@ -83,6 +84,8 @@ export async function verifyOtp(
 
   if (counted.status === 'verified') {
     settleBudget(false);
+    // The app's webhook hears of it in the background: the answer never waits for the queue.
+    if (counted.webhookEventIds.length > 0) waitUntil(enqueueWebhookEvents(env, counted.webhookEventIds));
     if (request.test_number) return { ...request, status: 'verified', verified_at: now, verify_attempts: counted.verify_attempts };
     // A verification is the conversion signal that tells real traffic from SMS pumping.
     waitUntil(

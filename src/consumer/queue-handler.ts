@@ -1,31 +1,35 @@
-import { type Config, ConfigError, loadConfig } from '../config';
 import { handleStatusChecks } from '../delivery-reports/run-checks';
-import { logError } from '../log';
 import { type RecordAttempts, type ResendFanout, type SendJob, type StatusCheck, WorkMessage } from '../queue/messages';
 import { handleResendFanouts } from '../resend/fanout';
+import { configOrRetryBatch } from './batch-config';
 import { handleRecordAttempts } from './record-attempts';
 import { handleDeadLetterBatch } from './record-dead-letters';
 import { deadLetterUnreadable } from './reject-to-dead-letters';
 import { handleSendJobs } from './send-batch';
+import { handleWebhookBatch } from './webhook-batch';
+import { handleWebhookDeadLetters } from './webhook-dead-letters';
 
 /** The dead-letter queue is recognised by name, so renamed deployments keep working. */
 export function isDeadLetterQueue(queueName: string): boolean {
   return queueName.endsWith('-dlq');
 }
 
+/** The webhook queue (`otp-webhooks`) and its dead-letter queue (`otp-webhooks-dlq`), likewise by name. */
+export function webhookQueueKind(queueName: string): 'work' | 'dead_letters' | null {
+  if (queueName.endsWith('webhooks')) return 'work';
+  if (queueName.endsWith('webhooks-dlq')) return 'dead_letters';
+  return null;
+}
+
 type Parsed<T> = Array<{ message: Message<unknown>; body: T }>;
 
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const webhooks = webhookQueueKind(batch.queue);
+  if (webhooks === 'work') return handleWebhookBatch(batch, env);
+  if (webhooks === 'dead_letters') return handleWebhookDeadLetters(batch, env);
   if (isDeadLetterQueue(batch.queue)) return handleDeadLetterBatch(batch, env);
-  let config: Config;
-  try {
-    config = loadConfig(env);
-  } catch (error) {
-    // Nothing can be sent correctly with a broken config; keep the jobs until it is fixed.
-    logError('config.invalid', { problems: error instanceof ConfigError ? error.problems.join('; ') : String(error) });
-    batch.retryAll({ delaySeconds: 60 });
-    return;
-  }
+  const config = configOrRetryBatch(batch, env);
+  if (!config) return;
 
   const sends: Parsed<SendJob> = [];
   const records: Parsed<RecordAttempts> = [];

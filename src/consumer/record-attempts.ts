@@ -3,6 +3,7 @@ import { lateAttemptStatements } from '../db/late-attempts';
 import { scheduleStatusChecks } from '../delivery-reports/schedule-checks';
 import { errorName, logError } from '../log';
 import { type RecordAttempts, sendJob } from '../queue/messages';
+import { enqueueWrittenEvents } from '../webhooks/enqueue-events';
 
 /**
  * Writes provider-call outcomes that could not be written when the calls were made, then puts
@@ -18,7 +19,7 @@ export async function handleRecordAttempts(
 ): Promise<void> {
   for (const { message, body } of messages) {
     try {
-      await env.DB.batch(body.attempts.flatMap((attempt) => lateAttemptStatements(env.DB, attempt)));
+      await enqueueWrittenEvents(env, await env.DB.batch(body.attempts.flatMap((attempt) => lateAttemptStatements(env.DB, attempt))));
       const retries = body.attempts.filter((attempt) => attempt.decision.action === 'retry');
       if (retries.length > 0) {
         await env.SEND_QUEUE.sendBatch(

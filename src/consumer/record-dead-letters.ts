@@ -1,9 +1,11 @@
 import { ConfigError, loadConfig } from '../config';
 import { deadLetterStatement, failExhaustedSendStatement } from '../db/dead-letters';
 import { lateAttemptStatements } from '../db/late-attempts';
+import { requestEventStatement } from '../db/webhook-events';
 import { scheduleStatusChecks } from '../delivery-reports/schedule-checks';
 import { errorName, logError, logWarn } from '../log';
 import { DeadLetterBody, type RecordAttempts } from '../queue/messages';
+import { enqueueWrittenEvents } from '../webhooks/enqueue-events';
 
 /** First delay of a dead letter whose D1 write failed; it doubles on each retry up to the cap. */
 const RETRY_BASE_SECONDS = 30;
@@ -43,10 +45,10 @@ export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, env: E
     const statements = [deadLetterStatement(env.DB, body?.type === 'rejected' ? body.sourceMessageId : message.id, requestId, reason, now)];
     // Only a send that gave up ends its request; a lost status check or resend step does not.
     if (requestId && body?.type === 'send') {
-      statements.push(failExhaustedSendStatement(env.DB, requestId, now));
+      statements.push(failExhaustedSendStatement(env.DB, requestId, now), requestEventStatement(env.DB, requestId, now));
     }
     try {
-      await env.DB.batch(statements);
+      await enqueueWrittenEvents(env, await env.DB.batch(statements));
       logWarn('dead_letter.recorded', { messageId: message.id, requestId, reason });
       message.ack();
     } catch (error) {
@@ -70,7 +72,7 @@ async function recordLateAttempts(message: Message<unknown>, body: RecordAttempt
     deadLetterStatement(env.DB, message.id, attempt.requestId, reason, now),
   ]);
   try {
-    await env.DB.batch(statements);
+    await enqueueWrittenEvents(env, await env.DB.batch(statements));
   } catch (error) {
     retryLater(message, error);
     return;

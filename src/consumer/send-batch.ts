@@ -6,7 +6,7 @@ import {
   type AttemptRecord,
   type ClaimedRequest,
   claimRequests,
-  finishWithoutSendingStatement,
+  finishWithoutSendingStatements,
   recordAttemptStatements,
   releaseClaimStatement,
   sendLeaseMs,
@@ -185,7 +185,7 @@ export async function handleSendJobs(
       }
     } else if ('ended' in outcome) {
       logWarn('send.not_routable', { requestId: request.id, errorCode: outcome.ended.errorCode });
-      finishing.push(finishWithoutSendingStatement(env.DB, { requestId: request.id, status: 'failed', ...outcome.ended, now: clock.now() }));
+      finishing.push(...finishWithoutSendingStatements(env.DB, { requestId: request.id, status: 'failed', ...outcome.ended, now: clock.now() }));
     } else {
       logWarn('send.not_started', { requestId: request.id, reason: outcome.released.reason });
       finishing.push(releaseClaimStatement(env.DB, { requestId: request.id, attemptNumber: request.attempts, now: clock.now() }));

@@ -1,7 +1,8 @@
 import type { Config } from '../config';
-import { type AttemptRecord, finishWithoutSendingStatement, isFinal, readStates } from '../db/delivery-attempts';
+import { type AttemptRecord, finishWithoutSendingStatements, isFinal, readStates } from '../db/delivery-attempts';
 import { errorName, logError, logInfo, logWarn } from '../log';
 import type { RecordAttempts } from '../queue/messages';
+import { enqueueWrittenEvents } from '../webhooks/enqueue-events';
 import { deadLetterUnreadable } from './reject-to-dead-letters';
 import { retryDelaySeconds } from './retry-policy';
 
@@ -19,11 +20,11 @@ export type Job = { message: Message<unknown>; requestId: string };
 export async function failMisconfigured(env: Env, jobs: Job[], reason: string, config: Config): Promise<void> {
   logError('send.provider_misconfigured', { reason, requests: jobs.length });
   const now = Date.now();
-  const statements = unique(jobs.map((job) => job.requestId)).map((requestId) =>
-    finishWithoutSendingStatement(env.DB, { requestId, status: 'failed', errorCode: 'provider_misconfigured', message: reason, now }),
+  const statements = unique(jobs.map((job) => job.requestId)).flatMap((requestId) =>
+    finishWithoutSendingStatements(env.DB, { requestId, status: 'failed', errorCode: 'provider_misconfigured', message: reason, now }),
   );
   try {
-    await env.DB.batch(statements);
+    await enqueueWrittenEvents(env, await env.DB.batch(statements));
     for (const job of jobs) job.message.ack();
   } catch (error) {
     logError('send.record_failed', { error: errorName(error), messages: jobs.length });
@@ -52,7 +53,7 @@ export async function settleSkipped(env: Env, skipped: Job[], now: number, finis
       job.message.ack();
     } else if (state.expires_at <= now) {
       finishing.push(
-        finishWithoutSendingStatement(env.DB, {
+        ...finishWithoutSendingStatements(env.DB, {
           requestId: job.requestId,
           status: 'expired',
           errorCode: 'expired_before_delivery',
@@ -87,7 +88,7 @@ export async function commit(
 ): Promise<'written' | 'deferred' | 'retried'> {
   if (statements.length === 0) return 'written';
   try {
-    await env.DB.batch(statements);
+    await enqueueWrittenEvents(env, await env.DB.batch(statements));
     return 'written';
   } catch (error) {
     logError('send.record_failed', { error: errorName(error), messages: sent.length });

@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import { IDEMPOTENCY_WINDOW_MS } from '../db/idempotency-keys';
-import { deleteOldRequests, deleteOldResendJobs, deleteOldRows, type StandaloneTable } from '../db/retention-deletes';
+import { deleteOldRequests, deleteOldResendJobs, deleteOldRows, deleteOldWebhookEvents, type StandaloneTable } from '../db/retention-deletes';
 import { logInfo } from '../log';
 
 /** The cron expression of the daily retention run; the same string as in wrangler.toml. */
@@ -19,6 +19,8 @@ export interface RetentionSummary {
   resendJobs: number;
   sandboxMessages: number;
   idempotencyKeys: number;
+  webhookEvents: number;
+  webhookAttempts: number;
   chunks: number;
   /** False when a table still had rows past the cutoff after RETENTION_MAX_CHUNKS chunks. */
   complete: boolean;
@@ -27,7 +29,8 @@ export interface RetentionSummary {
 /**
  * Deletes audit data older than RETENTION_DAYS, oldest first, in chunks of `chunkRows`. A request
  * goes together with its delivery attempts and status checks in one D1 batch, so no attempt ever
- * outlives its request. Client Idempotency-Keys go once their 24-hour window has passed.
+ * outlives its request; a webhook event likewise goes with its delivery attempts. Client
+ * Idempotency-Keys go once their 24-hour window has passed.
  */
 export async function runRetention(
   env: Env,
@@ -49,6 +52,8 @@ export async function runRetention(
     resendJobs: 0,
     sandboxMessages: 0,
     idempotencyKeys: 0,
+    webhookEvents: 0,
+    webhookAttempts: 0,
     chunks: 0,
     complete: true,
   };
@@ -84,7 +89,14 @@ export async function runRetention(
     return deleted;
   });
 
-  summary.complete = requestsDone && othersDone && jobsDone;
+  const webhooksDone = await inChunks(limits, summary, async () => {
+    const deleted = await deleteOldWebhookEvents(db, cutoff, chunkRows);
+    summary.webhookEvents += deleted.events;
+    summary.webhookAttempts += deleted.attempts;
+    return deleted.events;
+  });
+
+  summary.complete = requestsDone && othersDone && jobsDone && webhooksDone;
   logInfo('retention.done', { ...summary, retentionDays: config.retention.days });
   return summary;
 }

@@ -5,6 +5,8 @@ import { errorName, logError, logInfo } from '../log';
 import { pacingHorizonMs, slowestRate } from '../pacing/provider-slots';
 import { longestTimeoutMs } from '../providers/select-provider';
 import { sendJob, statusCheck } from '../queue/messages';
+import { enqueueWebhookEvents } from '../webhooks/enqueue-events';
+import { sweepWebhookEvents, type WebhookSweepSummary } from './webhook-sweep';
 
 /** The send queue's `max_batch_timeout` in wrangler.toml, in ms (a test checks they agree). */
 export const QUEUE_BATCH_TIMEOUT_MS = 1000;
@@ -31,7 +33,7 @@ export function stallGraceMs(config: Config): number {
   return Math.min(lateness, (config.otp.ttlSeconds * 1000) / 4);
 }
 
-export interface SweepSummary {
+export interface SweepSummary extends WebhookSweepSummary {
   reenqueued: number;
   expired: number;
   checksRescheduled: number;
@@ -45,17 +47,20 @@ export interface SweepSummary {
  *   `queued` or `sending` (its claimant died) with no sign of life for `stallGraceMs` past the
  *   moment something was due to happen (its lease lapsing, its scheduled retry);
  * - re-enqueues the next status check of every `sent` request whose delivery report chain
- *   stalled the same way.
+ *   stalled the same way;
+ * - writes the webhook events that fall due and enqueues those whose job was lost (webhook-sweep.ts).
  */
 export async function sweep(env: Env, now = Date.now(), config: Config = loadConfig(env)): Promise<SweepSummary> {
   const expired = await expireUnsentRequests(env.DB, now);
+  await enqueueWebhookEvents(env, expired.webhookEventIds);
   const grace = stallGraceMs(config);
   const summary: SweepSummary = {
     reenqueued: await reenqueueStalledSends(env, now, grace),
-    expired,
+    expired: expired.expired,
     checksRescheduled: await rescheduleStalledChecks(env, config, now, grace),
+    ...(await sweepWebhookEvents(env, config, now)),
   };
-  if (summary.reenqueued || summary.expired || summary.checksRescheduled) logInfo('sweep.done', { ...summary });
+  if (Object.values(summary).some((count) => count > 0)) logInfo('sweep.done', { ...summary });
   return summary;
 }
 

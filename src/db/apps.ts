@@ -47,11 +47,20 @@ export async function appSettingsJson(db: D1Database, ids: readonly string[]): P
   return new Map(results.map((row) => [row.id, row.settings_json]));
 }
 
+/**
+ * Sets the given fields of an app and leaves the others as they are in D1 (not as they were read),
+ * so two operators changing different fields at once both keep their change. `disabled: true`
+ * keeps an earlier disabling time; `false` clears it.
+ */
 export function updateAppStatement(
   db: D1Database,
-  app: { id: string; name: string; settingsJson: string; disabledAt: number | null; now: number },
+  app: { id: string; name?: string; settingsJson?: string; disabled?: boolean; now: number },
 ): D1PreparedStatement {
   return db
-    .prepare('UPDATE apps SET name = ?2, settings_json = ?3, disabled_at = ?4, updated_at = ?5 WHERE id = ?1')
-    .bind(app.id, app.name, app.settingsJson, app.disabledAt, app.now);
+    .prepare(
+      `UPDATE apps SET name = COALESCE(?2, name), settings_json = COALESCE(?3, settings_json),
+         disabled_at = CASE ?4 WHEN 1 THEN COALESCE(disabled_at, ?5) WHEN 0 THEN NULL ELSE disabled_at END, updated_at = ?5
+       WHERE id = ?1`,
+    )
+    .bind(app.id, app.name ?? null, app.settingsJson ?? null, app.disabled === undefined ? null : app.disabled ? 1 : 0, app.now);
 }

@@ -14,6 +14,8 @@ export interface Position {
 }
 
 export interface RequestFilter {
+  /** One app's requests (never those made before apps, whose app_id is NULL). */
+  appId?: string;
   phoneNumber?: string;
   statuses?: RequestStatus[];
   origin?: 'api' | 'operator_resend';
@@ -37,6 +39,8 @@ class Sql {
 
 export async function listRequests(db: D1Database, filter: RequestFilter, page: { after: Position | null; limit: number }): Promise<OtpRequestRow[]> {
   const sql = new Sql();
+  // With no narrower filter, SQLite reads a range of otp_requests_app_created_id: this app's rows only, in page order.
+  if (filter.appId) sql.conditions.push(`app_id = ${sql.param(filter.appId)}`);
   if (filter.phoneNumber) sql.conditions.push(`phone_number = ${sql.param(filter.phoneNumber)}`);
   if (filter.statuses?.length) sql.conditions.push(`status IN (SELECT value FROM json_each(${sql.param(JSON.stringify(filter.statuses))}))`);
   // A literal, not a parameter (the value is one of two, checked by zod): only a literal lets
@@ -72,11 +76,14 @@ export const AttemptRow = z.object({
   ambiguous: z.number(),
   phone_number: z.string(),
   origin: z.enum(REQUEST_ORIGINS),
+  app_id: z.string().nullable(),
 });
 export type AttemptRow = z.infer<typeof AttemptRow>;
 export type AttemptOutcome = AttemptRow['outcome'];
 
 export interface AttemptFilter {
+  /** Attempts of one app's requests. */
+  appId?: string;
   phoneNumber?: string;
   requestId?: string;
   outcomes?: AttemptOutcome[];
@@ -86,10 +93,11 @@ export interface AttemptFilter {
 }
 
 const ATTEMPT_COLUMNS = `a.id, a.request_id, a.attempt_number, a.started_at, a.finished_at, a.duration_ms, a.outcome, a.http_status,
-  a.provider_message_id, a.error_code, a.error_message, a.retry_delay_seconds, a.provider, a.channel, a.ambiguous, r.phone_number, r.origin`;
+  a.provider_message_id, a.error_code, a.error_message, a.retry_delay_seconds, a.provider, a.channel, a.ambiguous, r.phone_number, r.origin, r.app_id`;
 
 export async function listAttempts(db: D1Database, filter: AttemptFilter, page: { after: Position | null; limit: number }): Promise<AttemptRow[]> {
   const sql = new Sql();
+  if (filter.appId) sql.conditions.push(`r.app_id = ${sql.param(filter.appId)}`);
   if (filter.phoneNumber) {
     sql.conditions.push(`a.request_id IN (SELECT id FROM otp_requests WHERE phone_number = ${sql.param(filter.phoneNumber)})`);
   }
@@ -99,9 +107,13 @@ export async function listAttempts(db: D1Database, filter: AttemptFilter, page: 
   if (filter.since !== undefined) sql.conditions.push(`a.started_at >= ${sql.param(filter.since)}`);
   if (filter.until !== undefined) sql.conditions.push(`a.started_at < ${sql.param(filter.until)}`);
   if (page.after) sql.conditions.push(`(a.started_at, a.id) < (${sql.param(page.after.at)}, ${sql.param(Number(page.after.id))})`);
+  // Attempts have no app: by app, they are walked newest first on their time index and each one's
+  // request is read by its key (CROSS JOIN keeps that order). Left to itself SQLite would read all
+  // of the app's requests ever made, with all their attempts, and sort them, for every page.
+  const join = filter.appId ? 'CROSS JOIN' : 'JOIN';
   const { results } = await db
     .prepare(
-      `SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts a JOIN otp_requests r ON r.id = a.request_id
+      `SELECT ${ATTEMPT_COLUMNS} FROM delivery_attempts a ${join} otp_requests r ON r.id = a.request_id
        ${sql.where()} ORDER BY a.started_at DESC, a.id DESC LIMIT ${sql.param(page.limit)}`,
     )
     .bind(...sql.params)

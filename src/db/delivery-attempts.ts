@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AttemptRecord as AttemptRecordSchema } from '../queue/messages';
 import { FINAL_STATUSES, RequestStatus } from './requests';
+import { requestEventStatement } from './webhook-events';
 
 /**
  * How long one consumer owns a request while it calls the provider. Another copy of the same
@@ -164,6 +165,8 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
         attempt.channel ?? 'sms',
         attempt.fallbackToSms ? 1 : 0,
       ),
+    // The webhook event of the outcome (`otp.sent`, `otp.failed`, `otp.expired`), for apps that have one.
+    ...(decision.action === 'retry' ? [] : [requestEventStatement(db, attempt.requestId, attempt.finishedAt)]),
   ];
 }
 
@@ -182,18 +185,21 @@ export function releaseClaimStatement(db: D1Database, change: { requestId: strin
     .bind(change.now, change.requestId, change.attemptNumber);
 }
 
-/** Ends a request that never reached the provider (expired in the queue, or misconfigured). */
-export function finishWithoutSendingStatement(
+/** Ends a request that never reached the provider (expired in the queue, or misconfigured), with its webhook event. */
+export function finishWithoutSendingStatements(
   db: D1Database,
   change: { requestId: string; status: 'failed' | 'expired'; errorCode: string; message: string; now: number },
-): D1PreparedStatement {
-  return db
-    .prepare(
-      `UPDATE otp_requests
-       SET status = ?1, updated_at = ?2, lease_until = NULL, last_error_code = ?3, last_error_message = ?4
-       WHERE id = ?5 AND status IN ('queued', 'sending')`,
-    )
-    .bind(change.status, change.now, change.errorCode, change.message, change.requestId);
+): D1PreparedStatement[] {
+  return [
+    db
+      .prepare(
+        `UPDATE otp_requests
+         SET status = ?1, updated_at = ?2, lease_until = NULL, last_error_code = ?3, last_error_message = ?4
+         WHERE id = ?5 AND status IN ('queued', 'sending')`,
+      )
+      .bind(change.status, change.now, change.errorCode, change.message, change.requestId),
+    requestEventStatement(db, change.requestId, change.now),
+  ];
 }
 
 /** The provider name a test number's attempt records: it reached none. */
@@ -215,5 +221,6 @@ export function testNumberSentStatements(db: D1Database, request: { requestId: s
     db
       .prepare(`UPDATE otp_requests SET status = 'sent', attempts = 1, sent_at = ?2, updated_at = ?2 WHERE id = ?1 AND status = 'queued'`)
       .bind(request.requestId, request.now),
+    requestEventStatement(db, request.requestId, request.now),
   ];
 }

@@ -18,8 +18,8 @@ import { type AttemptRecord, recordAttemptStatements } from './delivery-attempts
 export function lateAttemptStatements(db: D1Database, attempt: AttemptRecord): D1PreparedStatement[] {
   const recorded = recordAttemptStatements(db, attempt);
   if (attempt.decision.action !== 'sent') return recorded;
-  // The audit row as usual; the request update is a wider one that covers the usual case too.
-  const [auditRow] = recorded;
+  // The audit row and the webhook event as usual; the request update is a wider one that covers the usual case too.
+  const [auditRow, , webhookEvent] = recorded;
   return [
     auditRow!,
     db
@@ -31,5 +31,6 @@ export function lateAttemptStatements(db: D1Database, attempt: AttemptRecord): D
          WHERE id = ?1 AND status IN ('queued', 'sending', 'expired')`,
       )
       .bind(attempt.requestId, attempt.finishedAt, attempt.decision.messageId, attempt.provider ?? null, attempt.channel ?? 'sms'),
+    webhookEvent!,
   ];
 }

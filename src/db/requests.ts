@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { requestEventStatement, writtenEventIds } from './webhook-events';
 
 export const RequestStatus = z.enum(['queued', 'sending', 'sent', 'delivered', 'failed', 'expired', 'verified', 'superseded']);
 export type RequestStatus = z.infer<typeof RequestStatus>;
@@ -149,8 +150,8 @@ export async function countVerifyAttempt(
   matches: boolean,
   now: number,
   maxAttempts: number,
-): Promise<{ verify_attempts: number; status: string } | null> {
-  const [update] = await db.batch<{ verify_attempts: number; status: string }>([
+): Promise<{ verify_attempts: number; status: string; webhookEventIds: string[] } | null> {
+  const results = await db.batch<{ verify_attempts: number; status: string }>([
     db
       .prepare(
         `UPDATE otp_requests
@@ -170,6 +171,9 @@ export async function countVerifyAttempt(
          WHERE ?3 = 1 AND changes() = 1 AND id = ?1 AND status = 'verified' AND verified_at = ?2`,
       )
       .bind(requestId, now, matches ? 1 : 0),
+    // `otp.verified`, for apps with a webhook; the request's status says whether it just happened.
+    ...(matches ? [requestEventStatement(db, requestId, now)] : []),
   ]);
-  return update?.results[0] ?? null;
+  const counted = results[0]?.results[0];
+  return counted ? { ...counted, webhookEventIds: writtenEventIds(results) } : null;
 }

@@ -8,13 +8,16 @@ export interface ResendFilter {
   statuses: ResendableStatus[];
   since: number;
   until: number;
+  /** Only this app's requests; a new request always stays in the app of the one it replaces. */
+  appId?: string;
   phoneNumbers?: string[];
   requestIds?: string[];
 }
 
 /**
- * Why a match got no new code. `same_phone`: the phone is decided at its newest match, so each of
- * its older matches is counted here (as is a match of a phone this resend already covered).
+ * Why a match got no new code. `same_phone`: a phone is decided once per app, at its newest match
+ * in that app, so each of its older matches there is counted here (as is a match of a phone this
+ * resend already covered in that app).
  */
 export const SKIP_REASONS = ['same_phone', 'verified_since', 'newer_request', 'prefix_blocked', 'daily_cap'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
@@ -31,6 +34,7 @@ const StoredFilter = z.object({
   statuses: z.array(z.enum(RESENDABLE_STATUSES)),
   since: z.number(),
   until: z.number(),
+  appId: z.string().optional(),
   phoneNumbers: z.array(z.string()).optional(),
   requestIds: z.array(z.string()).optional(),
 });

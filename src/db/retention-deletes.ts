@@ -41,3 +41,13 @@ export async function deleteOldResendJobs(db: D1Database, cutoff: number, rows: 
   ]);
   return jobs!.meta.changes ?? 0;
 }
+
+/** A chunk of webhook events that happened before the cutoff, with their delivery attempts in the same D1 batch. */
+export async function deleteOldWebhookEvents(db: D1Database, cutoff: number, rows: number): Promise<{ events: number; attempts: number }> {
+  const oldEvents = `SELECT id FROM webhook_events WHERE occurred_at < ?1 ORDER BY occurred_at LIMIT ?2`;
+  const [attempts, events] = await db.batch([
+    db.prepare(`DELETE FROM webhook_attempts WHERE event_id IN (${oldEvents})`).bind(cutoff, rows),
+    db.prepare(`DELETE FROM webhook_events WHERE id IN (${oldEvents})`).bind(cutoff, rows),
+  ]);
+  return { events: events!.meta.changes ?? 0, attempts: attempts!.meta.changes ?? 0 };
+}

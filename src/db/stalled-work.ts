@@ -1,18 +1,25 @@
+import { unsentExpiryEventsStatement, writtenEventIds } from './webhook-events';
+
 /** The sweeper's reads and marks: requests whose next step was lost on the way (see `cron/sweeper.ts`). */
 
-/** Ends requests whose code expired before anything could be sent; returns how many. */
-export async function expireUnsentRequests(db: D1Database, now: number): Promise<number> {
-  const expired = await db
-    .prepare(
-      `UPDATE otp_requests
-       SET status = 'expired', updated_at = ?1, lease_until = NULL,
-           last_error_code = COALESCE(last_error_code, 'expired_before_delivery'),
-           last_error_message = COALESCE(last_error_message, 'the code expired before it could be sent')
-       WHERE status IN ('queued', 'sending') AND expires_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)`,
-    )
-    .bind(now)
-    .run();
-  return expired.meta.changes ?? 0;
+/**
+ * Ends requests whose code expired before anything could be sent, with their `otp.expired`
+ * webhook events in the same batch; returns how many, and the events to enqueue.
+ */
+export async function expireUnsentRequests(db: D1Database, now: number): Promise<{ expired: number; webhookEventIds: string[] }> {
+  const [events, expired] = await db.batch([
+    unsentExpiryEventsStatement(db, now),
+    db
+      .prepare(
+        `UPDATE otp_requests
+         SET status = 'expired', updated_at = ?1, lease_until = NULL,
+             last_error_code = COALESCE(last_error_code, 'expired_before_delivery'),
+             last_error_message = COALESCE(last_error_message, 'the code expired before it could be sent')
+         WHERE status IN ('queued', 'sending') AND expires_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)`,
+      )
+      .bind(now),
+  ]);
+  return { expired: expired!.meta.changes ?? 0, webhookEventIds: writtenEventIds([events!]) };
 }
 
 /**

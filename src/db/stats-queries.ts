@@ -1,9 +1,11 @@
 import { countryCallingCodeSql } from '../country-codes';
+import { foldRequestGroups, requestGroupsSql, type StatsScope, statsConditions, statsStatement } from './stats-apps';
 
 /**
- * Operator statistics, computed by D1 over the covering indexes of migration 0003: every figure is
- * an aggregate, so no audit row is ever loaded into the Worker. Requests count by creation time,
- * attempts by start time, status checks by check time; the range is [since, until).
+ * Operator statistics, computed by D1 over indexes: every figure is an aggregate, so no audit row
+ * is ever loaded into the Worker. Requests count by creation time, attempts by start time, status
+ * checks by check time; the range is [since, until). With an app in the scope, every figure is of
+ * that app's requests and what happened to them (stats-apps.ts).
  */
 
 export const LATENCY_BUCKET_EDGES_MS = [100, 250, 500, 1000, 2000, 5000, 10_000] as const;
@@ -20,8 +22,11 @@ export interface StatsRange {
 export const STUCK_AFTER_MS = 120_000;
 
 /** When the first request before `until` was created, or null when there is none: where "since the first request" starts. */
-export async function firstRequestAt(db: D1Database, until: number): Promise<number | null> {
-  const row = await db.prepare('SELECT MIN(created_at) AS first FROM otp_requests WHERE created_at < ?1').bind(until).first<{ first: number | null }>();
+export async function firstRequestAt(db: D1Database, until: number, scope: StatsScope = {}): Promise<number | null> {
+  const statement = scope.appId
+    ? db.prepare('SELECT MIN(created_at) AS first FROM otp_requests WHERE app_id = ?2 AND created_at < ?1').bind(until, scope.appId)
+    : db.prepare('SELECT MIN(created_at) AS first FROM otp_requests WHERE created_at < ?1').bind(until);
+  const row = await statement.first<{ first: number | null }>();
   return row?.first ?? null;
 }
 
@@ -29,13 +34,14 @@ export async function firstRequestAt(db: D1Database, until: number): Promise<num
  * Work in flight now, whatever the range: requests `queued` or `sending`, and how many of them no
  * step has touched for STUCK_AFTER_MS (a lost queue message, a crashed send, a sweeper not run).
  */
-export async function inFlightNow(db: D1Database, now: number) {
+export async function inFlightNow(db: D1Database, now: number, scope: StatsScope = {}) {
+  const app = scope.appId ? ' AND app_id = ?2' : '';
   const { results } = await db
     .prepare(
       `SELECT status, COUNT(*) AS n, SUM(updated_at <= ?1) AS stuck, MIN(CASE WHEN updated_at <= ?1 THEN created_at END) AS oldest_stuck
-       FROM otp_requests WHERE status IN ('queued', 'sending') GROUP BY status`,
+       FROM otp_requests WHERE status IN ('queued', 'sending')${app} GROUP BY status`,
     )
-    .bind(now - STUCK_AFTER_MS)
+    .bind(now - STUCK_AFTER_MS, ...(scope.appId ? [scope.appId] : []))
     .all<Row>();
   const of = (status: string) => results.find((row) => row.status === status);
   const oldest = results.map((row) => row.oldest_stuck).filter((value): value is number => typeof value === 'number');
@@ -57,16 +63,17 @@ const ratio = (part: number, whole: number) => (whole > 0 ? Math.round((part / w
 /** Nearest-rank percentile p (in percent) of n sorted values is the value at rank ceil(p·n/100). */
 const rank = (p: number) => `(${p} * n + 99) / 100`;
 
-export async function computeStats(db: D1Database, range: StatsRange) {
-  const requestsIn = 'created_at >= ?1 AND created_at < ?2';
-  const attemptsIn = 'started_at >= ?1 AND started_at < ?2';
+export async function computeStats(db: D1Database, range: StatsRange, scope: StatsScope = {}) {
+  const conditions = statsConditions(scope);
+  const requestsIn = conditions.requests;
+  const attemptsIn = conditions.of('delivery_attempts', 'started_at');
+  const checksIn = conditions.of('status_checks', 'checked_at');
   const latencyBin = `CASE ${LATENCY_BUCKET_EDGES_MS.map((edge, index) => `WHEN duration_ms < ${edge} THEN ${index}`).join(' ')} ELSE ${LATENCY_BUCKET_EDGES_MS.length} END`;
   const country = countryCallingCodeSql('phone_prefix');
-  const bind = (sql: string) => db.prepare(sql).bind(range.since, range.until);
-  const bindBucketed = (sql: string) => db.prepare(sql).bind(range.since, range.until, range.bucketMs);
+  const bind = (sql: string) => statsStatement(db, sql, range, scope);
 
   const results = await db.batch<Row>([
-    bind(`SELECT status, origin, COUNT(*) AS n FROM otp_requests WHERE ${requestsIn} GROUP BY status, origin`),
+    bind(requestGroupsSql(conditions)),
     bind(
       `SELECT COUNT(*) AS requests,
          SUM(sent_at IS NOT NULL) AS accepted,
@@ -101,7 +108,7 @@ export async function computeStats(db: D1Database, range: StatsRange) {
          WHERE ${attemptsIn} AND error_code IS NOT NULL GROUP BY error_code
          UNION ALL
          SELECT 'status_check', error_code, COUNT(*) FROM status_checks
-         WHERE checked_at >= ?1 AND checked_at < ?2 AND error_code IS NOT NULL GROUP BY error_code
+         WHERE ${checksIn} AND error_code IS NOT NULL GROUP BY error_code
        ) ORDER BY n DESC, code, source LIMIT ${TOP_ERRORS}`,
     ),
     bind(
@@ -110,12 +117,12 @@ export async function computeStats(db: D1Database, range: StatsRange) {
          SUM(status = 'expired') AS expired, SUM(status = 'verified') AS verified
        FROM otp_requests WHERE ${requestsIn} GROUP BY country ORDER BY requests DESC, country LIMIT ${TOP_COUNTRIES}`,
     ),
-    bindBucketed(
+    bind(
       `SELECT CAST((created_at - ?1) / ?3 AS INTEGER) AS bucket, COUNT(*) AS requests, SUM(delivery_status = 'delivered') AS delivered,
          SUM(status = 'verified') AS verified
        FROM otp_requests WHERE ${requestsIn} GROUP BY bucket`,
     ),
-    bindBucketed(
+    bind(
       `SELECT CAST((started_at - ?1) / ?3 AS INTEGER) AS bucket, outcome, COUNT(*) AS n FROM delivery_attempts WHERE ${attemptsIn} GROUP BY bucket, outcome`,
     ),
     bind(
@@ -123,16 +130,11 @@ export async function computeStats(db: D1Database, range: StatsRange) {
        FROM delivery_attempts WHERE ${attemptsIn} GROUP BY 1, 2, 3`,
     ),
   ]);
-  const [byStatus, totals, attemptsDistribution, byOutcome, latency, bins, errors, countries, requestBuckets, attemptBuckets, providerRows] = results.map(
+  const [requestGroups, totals, attemptsDistribution, byOutcome, latency, bins, errors, countries, requestBuckets, attemptBuckets, providerRows] = results.map(
     (result) => result.results,
   ) as Row[][];
 
-  const requestsByStatus: Record<string, number> = {};
-  const requestsByOrigin: Record<string, number> = { api: 0, operator_resend: 0 };
-  for (const row of byStatus!) {
-    requestsByStatus[String(row.status)] = (requestsByStatus[String(row.status)] ?? 0) + num(row.n);
-    requestsByOrigin[String(row.origin)] = (requestsByOrigin[String(row.origin)] ?? 0) + num(row.n);
-  }
+  const { byStatus: requestsByStatus, byOrigin: requestsByOrigin, byApp } = foldRequestGroups(requestGroups!, ratio);
   const t = totals![0] ?? {};
   const outcomes: Record<'sent' | 'retry' | 'failed' | 'expired', number> = { sent: 0, retry: 0, failed: 0, expired: 0 };
   for (const row of byOutcome!) outcomes[row.outcome as keyof typeof outcomes] = num(row.n);
@@ -206,6 +208,7 @@ export async function computeStats(db: D1Database, range: StatsRange) {
       expired: num(row.expired),
       verified: num(row.verified),
     })),
+    byApp,
     series,
     byProvider: byProvider(providerRows!),
   };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { DeliveryStatus } from './requests';
+import { requestEventStatement } from './webhook-events';
 
 /** What one status check came to (`status_checks.outcome`). */
 export const CHECK_RESULTS = ['delivered', 'failed', 'pending', 'error'] as const;
@@ -110,5 +111,7 @@ export function recordStatusCheckStatements(db: D1Database, record: CheckRecord)
          WHERE id = ?1`,
       )
       .bind(record.requestId, record.check, plan.deliveryStatus, record.deliveredAt ?? record.finishedAt, plan.errorCode, plan.errorMessage, record.finishedAt),
+    // `otp.delivered` or `otp.failed` when the request just moved, for apps with a webhook.
+    requestEventStatement(db, record.requestId, record.finishedAt),
   ];
 }

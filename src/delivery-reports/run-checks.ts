@@ -7,6 +7,7 @@ import { type ProviderPacing, providerPacing } from '../pacing/provider-pacing';
 import { providerByName } from '../providers/select-provider';
 import type { SmsProvider, StatusOutcome } from '../providers/sms-provider';
 import { type StatusCheck, sendJob, statusCheck } from '../queue/messages';
+import { enqueueWrittenEvents } from '../webhooks/enqueue-events';
 import { planAfterCheck } from './check-policy';
 
 /** How long a check waits when D1 or the queue failed under it. */
@@ -84,7 +85,7 @@ async function runCheck(
     if (plan.nextCheckSeconds !== null) {
       await env.SEND_QUEUE.send(statusCheck(requestId, check + 1), { delaySeconds: plan.nextCheckSeconds });
     }
-    await env.DB.batch([
+    const recorded = await env.DB.batch([
       ...recordStatusCheckStatements(env.DB, {
         requestId,
         check,
@@ -97,6 +98,7 @@ async function runCheck(
       }),
       ...(fallBack ? [fallBackToSmsStatement(env.DB, { requestId, now: finishedAt })] : []),
     ]);
+    await enqueueWrittenEvents(env, recorded);
     if (fallBack) {
       // Lost, it is recovered by the sweeper, which re-enqueues queued requests left untouched.
       await env.SEND_QUEUE.send(sendJob(requestId));

@@ -5,8 +5,11 @@ import { activeBlockFrom, activeBlockStatement } from '../db/prefix-blocks';
 import { errorName, logWarn } from '../log';
 import { phonePrefix } from '../phone';
 import { isSandboxTestNumber } from '../providers/sandbox';
+import type { Taken } from './budget-leases';
 import { clientIpKey } from './client-ip';
-import { appBudgetKey, consumeLimit, globalShardKey, ipLimitKey, phoneLimitKey, prefixGuardFor, refundLimit, unknownIpLimitKey } from './limiter-client';
+import { takeAppUnit, takeGlobalUnit } from './leased-budgets';
+import { consumeLimit, ipLimitKey, numberKeyOf, prefixGuardFor, refundLimit, unknownIpLimitKey } from './limiter-client';
+import type { AdmitRefusal } from './prefix-guard';
 
 /** Why a send was refused; each is the error code of its answer. */
 export type RefusalReason =
@@ -46,8 +49,7 @@ export class AdmissionUnavailableError extends Error {
   }
 }
 
-/** An app's daily SMS budget is a rolling 24 hours. */
-export const APP_BUDGET_WINDOW_SECONDS = 86_400;
+export { APP_BUDGET_WINDOW_SECONDS } from './leased-budgets';
 
 export interface SendToAdmit {
   requestId: string;
@@ -72,14 +74,22 @@ interface ScopeResult {
 const nothingToRefund = async () => {};
 
 /**
- * Decides whether one code may be sent: per phone (windows and a progressive cooldown), per
- * client IP, per destination prefix (with its pumping defence), against a share of the global
- * budget and the calling app's own daily budget (when it set one), and against the blocks and
- * locks on record in D1 (operator prefix blocks of any length, locked phones). Every scope is asked at once, each limiter in its own Durable Object, so each is
- * exact; the D1 record is one indexed read. When any refuses (or cannot answer), the scopes that
+ * Decides whether one code may be sent: per phone (windows and a progressive cooldown) and per
+ * destination prefix (with its pumping defence) in the prefix's one object, per client IP, against
+ * the global budget and the calling app's own daily budget (when it set one), both spent from
+ * leases this isolate holds (see budget-leases.ts), and against the blocks and locks on record in
+ * D1 (operator prefix blocks of any length, locked phones). Every scope is asked at once, each
+ * limiter in a Durable Object of its own key, so each is exact (a budget never exceeded); the D1
+ * record is one indexed read. When any refuses (or cannot answer), the scopes that
  * admitted are refunded, so a refused request consumes nothing.
  */
-export async function admitSend(env: Env, config: Config, request: SendToAdmit): Promise<Admission> {
+export async function admitSend(
+  env: Env,
+  config: Config,
+  request: SendToAdmit,
+  /** Runs a budget lease's early refill after the answer (the request's waitUntil). */
+  background?: (work: Promise<unknown>) => void,
+): Promise<Admission> {
   const { limits } = config;
   const ipKey = clientIpKey(request.clientIp);
   // Every missing or unreadable address shares one strict bucket: never an unlimited one.
@@ -90,19 +100,17 @@ export async function admitSend(env: Env, config: Config, request: SendToAdmit):
   // An app's test number sends no SMS: nothing to budget, pump or lock; only the caller's address is limited.
   if (!request.testNumber) {
     scopes.push(
-      ['limiter', windowScope(env, phoneLimitKey(request.phoneNumber), config.limits.phone, 'phone_rate_limited', limits.phoneCooldown)],
-      ['limiter', globalScope(env, config)],
+      ['limiter', leasedScope(takeGlobalUnit(env, config, background), 'global_budget_exhausted')],
       ['storage', recordedScope(env.DB, request.phoneNumber)],
     );
-    if (request.app?.dailySmsBudget) {
-      const rules = [{ limit: request.app.dailySmsBudget, windowSeconds: APP_BUDGET_WINDOW_SECONDS }];
-      scopes.push(['limiter', windowScope(env, appBudgetKey(request.app.appId), rules, 'app_budget_exhausted')]);
+    const dailySmsBudget = request.app?.dailySmsBudget;
+    if (request.app && dailySmsBudget) {
+      scopes.push(['limiter', leasedScope(takeAppUnit(env, config, { appId: request.app.appId, dailySmsBudget }, background), 'app_budget_exhausted')]);
     }
-    // The sandbox's test numbers are for trying the failure paths: they never feed the pumping
-    // signals (five of them in a row would look like a sequential burst and block +15555).
-    if (!(config.provider.mode === 'sandbox' && isSandboxTestNumber(request.phoneNumber))) {
-      scopes.push(['limiter', prefixScope(env, request, config)]);
-    }
+    // The sandbox's test numbers are for trying the failure paths: they keep their phone limits but
+    // never feed the pumping signals (five of them in a row would look like a sequential burst and block +15555).
+    const feedsPrefix = !(config.provider.mode === 'sandbox' && isSandboxTestNumber(request.phoneNumber));
+    scopes.push(['limiter', phoneAndPrefixScope(env, request, config, feedsPrefix)]);
   }
 
   const settled = await Promise.allSettled(scopes.map(([, scope]) => scope));
@@ -126,44 +134,46 @@ export async function admitSend(env: Env, config: Config, request: SendToAdmit):
   throw new AdmissionUnavailableError(failedKinds.includes('limiter') ? 'limiter' : 'storage', cause);
 }
 
-async function windowScope(
-  env: Env,
-  key: string,
-  rules: Config['limits']['phone'],
-  reason: RefusalReason,
-  cooldown?: Config['limits']['phoneCooldown'],
-): Promise<ScopeResult> {
-  const decision = await consumeLimit(env, key, rules, cooldown);
+async function windowScope(env: Env, key: string, rules: Config['limits']['ip'], reason: RefusalReason): Promise<ScopeResult> {
+  const decision = await consumeLimit(env, key, rules);
   if (!decision.allowed) return { refusals: [{ reason, retryAfterSeconds: decision.retryAfterSeconds }], refund: nothingToRefund };
   return { refusals: [], refund: () => refundLimit(env, key, decision.eventId) };
 }
 
-async function prefixScope(env: Env, request: { requestId: string; phoneNumber: string }, config: Config): Promise<ScopeResult> {
-  const prefix = phonePrefix(request.phoneNumber);
-  const [numberKey, blockKey] = await Promise.all([sha256Hex(`number:${request.phoneNumber}`), sha256Hex(`block:${request.phoneNumber.slice(0, -3)}`)]);
-  const guard = prefixGuardFor(env, prefix);
-  const decision = await guard.admit({ prefix, requestId: request.requestId, numberKey, blockKey, rules: config.limits.prefix, pumping: config.pumping });
-  if (decision.allowed) return { refusals: [], refund: () => guard.refund(request.requestId) };
-  const reason = decision.blocked ? 'prefix_blocked' : 'prefix_rate_limited';
-  return { refusals: [{ reason, retryAfterSeconds: decision.retryAfterSeconds }], refund: nothingToRefund };
-}
+const PREFIX_GUARD_REFUSALS: Record<AdmitRefusal['scope'], RefusalReason> = {
+  phone: 'phone_rate_limited',
+  prefix: 'prefix_rate_limited',
+  blocked: 'prefix_blocked',
+};
 
 /**
- * The global budget is split over `globalShards` objects, each allowing its share, so no single
- * object sees every request. Sharding never admits more than the budget in total; it can deny
- * early when the shard drawn is spent while others are not, so a denied draw tries one more.
+ * The number's windows and cooldown and its prefix's block, pumping signals and windows, in the
+ * prefix's one object: every number of a prefix goes to the same object, so both are exact.
  */
-async function globalScope(env: Env, config: Config): Promise<ScopeResult> {
-  const shards = config.limits.globalShards;
-  const rules = config.limits.global.map((rule) => ({ ...rule, limit: Math.max(1, Math.floor(rule.limit / shards)) }));
-  const budget = `${config.limits.global.map((rule) => `${rule.limit}/${rule.windowSeconds}`).join(',')}@${shards}`;
-  const first = Math.floor(Math.random() * shards);
-  let result = await windowScope(env, globalShardKey(budget, first), rules, 'global_budget_exhausted');
-  if (result.refusals.length > 0 && shards > 1) {
-    const second = (first + 1 + Math.floor(Math.random() * (shards - 1))) % shards;
-    result = await windowScope(env, globalShardKey(budget, second), rules, 'global_budget_exhausted');
-  }
-  return result;
+async function phoneAndPrefixScope(env: Env, request: { requestId: string; phoneNumber: string }, config: Config, prefixScope: boolean): Promise<ScopeResult> {
+  const prefix = phonePrefix(request.phoneNumber);
+  const [numberKey, blockKey] = await Promise.all([numberKeyOf(request.phoneNumber), sha256Hex(`block:${request.phoneNumber.slice(0, -3)}`)]);
+  const guard = prefixGuardFor(env, prefix);
+  const decision = await guard.admit({
+    prefix,
+    requestId: request.requestId,
+    numberKey,
+    blockKey,
+    rules: config.limits.prefix,
+    pumping: config.pumping,
+    phone: { rules: config.limits.phone, cooldown: config.limits.phoneCooldown },
+    prefixScope,
+  });
+  if (decision.allowed) return { refusals: [], refund: () => guard.refund(request.requestId, numberKey) };
+  const refusals = decision.refusals.map((refusal) => ({ reason: PREFIX_GUARD_REFUSALS[refusal.scope], retryAfterSeconds: refusal.retryAfterSeconds }));
+  return { refusals, refund: nothingToRefund };
+}
+
+/** A unit of a leased budget (global, the app's): spent locally, given back locally on refund. */
+async function leasedScope(taking: Promise<Taken>, reason: RefusalReason): Promise<ScopeResult> {
+  const taken = await taking;
+  if (!taken.ok) return { refusals: [{ reason, retryAfterSeconds: taken.retryAfterSeconds }], refund: nothingToRefund };
+  return { refusals: [], refund: async () => taken.giveBack() };
 }
 
 /** Operator prefix blocks of any length (and mirrored automatic ones) and phone locks: one D1 round trip. */

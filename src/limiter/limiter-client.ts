@@ -1,4 +1,5 @@
 import type { WindowRule } from '../config';
+import { sha256Hex } from '../crypto';
 import type { BudgetState, ConsumeInput, LimitDecision } from './rate-limiter';
 
 /**
@@ -33,7 +34,8 @@ export async function refundLimit(env: Env, key: string, eventId?: number): Prom
   await rateLimiterFor(env, key).refund(eventId);
 }
 
-export const phoneLimitKey = (phoneNumber: string) => `phone:${phoneNumber}`;
+/** How a PrefixGuard knows a number (its sends and windows): a hash, never the number itself. */
+export const numberKeyOf = (phoneNumber: string) => sha256Hex(`number:${phoneNumber}`);
 export const ipLimitKey = (ip: string) => `ip:${ip}`;
 /** The one bucket of every missing or unreadable client address; named by its budget, as the global one is. */
 export const unknownIpLimitKey = (rules: WindowRule[]) => `ip-unknown:${rules.map((rule) => `${rule.limit}/${rule.windowSeconds}`).join(',')}`;

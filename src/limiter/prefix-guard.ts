@@ -2,27 +2,19 @@ import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
 import { type BlockReason, markBlockLifted, mirrorAutomaticBlock, type PrefixBlock } from '../db/prefix-blocks';
 import { logError, logInfo } from '../log';
+import { createPhoneSends, evaluatePhone, PHONE_SENDS, recordPhoneSend, removePhoneSend } from './phone-sends';
+import { PumpingPolicy, pumpingSignal } from './pumping-signals';
 import { StorageUpkeep } from './storage-upkeep';
-import { evaluateWindows, longestWindowMs, pruneEvents, WindowRule } from './window-log';
+import { Cooldown, evaluateWindows, longestWindowMs, pruneEvents, WindowRule } from './window-log';
 
 /**
  * One destination prefix (country code plus leading digits): its send rate limit, its SMS-pumping
- * signals and its block. Pumping shows as sends that are never verified, often to runs of
+ * signals and its block, and the per-phone windows and cooldown of its numbers (every number of a
+ * prefix comes here, so they are exact; asking one object saves a call per send). Pumping shows as sends that are never verified, often to runs of
  * consecutive numbers; legitimate traffic converts 60-80%. When either signal fires the prefix is
  * blocked for a while, and the block is mirrored to D1 so operators can list and lift it. Operator
  * blocks, of any length, live in D1 only (see prefix-blocks.ts).
  */
-
-export const PumpingPolicy = z.object({
-  windowSeconds: z.number().int().min(1),
-  graceSeconds: z.number().int().min(0),
-  minSends: z.number().int().min(1),
-  minConversion: z.number().min(0).max(1),
-  blockSeconds: z.number().int().min(1),
-  sequentialNumbers: z.number().int().min(2),
-  sequentialSeconds: z.number().int().min(1),
-});
-export type PumpingPolicy = z.infer<typeof PumpingPolicy>;
 
 export const AdmitInput = z.object({
   prefix: z.string().regex(/^\+\d{1,15}$/),
@@ -32,12 +24,26 @@ export const AdmitInput = z.object({
   blockKey: z.string().min(8),
   rules: z.array(WindowRule).min(1).max(10),
   pumping: PumpingPolicy,
+  /** The number's own windows and cooldown, decided here too: one call, one transaction, one refund. */
+  phone: z.object({ rules: z.array(WindowRule).min(1).max(10), cooldown: Cooldown.optional() }).optional(),
+  /**
+   * False for the sandbox's test numbers: only their phone limits apply here; they neither meet
+   * nor feed the prefix's block, limits and pumping signals.
+   */
+  prefixScope: z.boolean().default(true),
 });
-export type AdmitInput = z.infer<typeof AdmitInput>;
+export type AdmitInput = z.input<typeof AdmitInput>;
 
 export type { BlockReason, PrefixBlock } from '../db/prefix-blocks';
+export { PumpingPolicy } from './pumping-signals';
 
-export type AdmitDecision = { allowed: true } | { allowed: false; blocked: boolean; retryAfterSeconds: number };
+/** Which part refused: the number's own limit, the prefix's limit, or the prefix's block. */
+export interface AdmitRefusal {
+  scope: 'phone' | 'prefix' | 'blocked';
+  retryAfterSeconds: number;
+}
+
+export type AdmitDecision = { allowed: true } | { allowed: false; refusals: AdmitRefusal[] };
 
 /** The send log is also the prefix's rate-limit log: one row per admitted send, nothing else. */
 const SENDS = 'sends';
@@ -54,45 +60,75 @@ export class PrefixGuard extends DurableObject<Env> {
     this.createSchema();
   }
 
-  /** No secondary index: a prefix keeps an hour of sends, scanned cheaply; each index would cost a write per send. */
+  /**
+   * No secondary index: a prefix keeps an hour of sends, scanned cheaply; each index would cost a
+   * write per send. The numbers' own sends are in `phone_sends` (see phone-sends.ts).
+   */
   private createSchema(): void {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS ${SENDS} (
       request_id TEXT PRIMARY KEY, at INTEGER NOT NULL, number_key TEXT NOT NULL, block_key TEXT NOT NULL,
       verified INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`);
+    createPhoneSends(this.sql);
   }
 
+  /**
+   * Decides the prefix (block, pumping signals, windows) and the number (windows, cooldown) at
+   * once; a send is written to both logs only when neither refuses, so a refusal consumes nothing
+   * here. Every refusal is answered, so the caller can name the first and wait the longest.
+   */
   async admit(input: AdmitInput): Promise<AdmitDecision> {
     const request = AdmitInput.parse(input);
     const now = Date.now();
-    const block = await this.activeBlock(now);
-    if (block) return { allowed: false, blocked: true, retryAfterSeconds: Math.ceil((block.until - now) / 1000) };
+    const prefixKeepMs = Math.max(longestWindowMs(request.rules), request.pumping.windowSeconds * 1000, request.pumping.sequentialSeconds * 1000);
+    const phoneKeepMs = request.phone ? longestWindowMs(request.phone.rules, request.phone.cooldown) : 0;
+    const refusals: AdmitRefusal[] = [];
+    const secondsUntil = (ms: number) => Math.ceil(ms / 1000);
 
-    const keepMs = Math.max(longestWindowMs(request.rules), request.pumping.windowSeconds * 1000, request.pumping.sequentialSeconds * 1000);
-    if (this.upkeep.shouldPrune(now, keepMs)) pruneEvents(this.sql, SENDS, now - keepMs);
-
-    const signal = this.pumpingSignal(request, now);
-    if (signal) {
-      const blocked = await this.setBlock(request.prefix, signal.reason, signal.note, now, request.pumping.blockSeconds);
-      return { allowed: false, blocked: true, retryAfterSeconds: Math.ceil((blocked.until - now) / 1000) };
+    if (request.prefixScope) {
+      if (this.upkeep.shouldPrune(now, prefixKeepMs, SENDS)) pruneEvents(this.sql, SENDS, now - prefixKeepMs);
+      const refusal = await this.prefixRefusal(request, now);
+      if (refusal) refusals.push(refusal);
     }
+    if (request.phone) {
+      if (this.upkeep.shouldPrune(now, phoneKeepMs, PHONE_SENDS)) pruneEvents(this.sql, PHONE_SENDS, now - phoneKeepMs);
+      const verdict = evaluatePhone(this.sql, request.numberKey, request.phone.rules, request.phone.cooldown, now);
+      if (!verdict.allowed) refusals.push({ scope: 'phone', retryAfterSeconds: secondsUntil(verdict.retryAfterMs) });
+    }
+    if (refusals.length > 0) return { allowed: false, refusals };
 
-    const verdict = evaluateWindows(this.sql, SENDS, request.rules, undefined, now);
-    if (!verdict.allowed) return { allowed: false, blocked: false, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) };
-
-    this.sql.exec(
-      `INSERT OR REPLACE INTO ${SENDS} (request_id, at, number_key, block_key) VALUES (?, ?, ?, ?)`,
-      request.requestId,
-      now,
-      request.numberKey,
-      request.blockKey,
-    );
+    if (request.prefixScope) {
+      this.sql.exec(
+        `INSERT OR REPLACE INTO ${SENDS} (request_id, at, number_key, block_key) VALUES (?, ?, ?, ?)`,
+        request.requestId,
+        now,
+        request.numberKey,
+        request.blockKey,
+      );
+    }
+    if (request.phone) recordPhoneSend(this.sql, request.numberKey, request.requestId, now);
+    // One retention for the alarm, whichever logs this call wrote: the longer of the two.
+    const keepMs = Math.max(prefixKeepMs, phoneKeepMs);
     await this.upkeep.keep(keepMs, now + keepMs);
     return { allowed: true };
   }
 
+  /** The prefix's part: its block (which a pumping signal may set now), then its windows. */
+  private async prefixRefusal(request: z.output<typeof AdmitInput>, now: number): Promise<AdmitRefusal | null> {
+    const block = await this.activeBlock(now);
+    if (block) return { scope: 'blocked', retryAfterSeconds: Math.ceil((block.until - now) / 1000) };
+    const signal = pumpingSignal(this.sql, request, request.pumping, now);
+    if (signal) {
+      const blocked = await this.setBlock(request.prefix, signal.reason, signal.note, now, request.pumping.blockSeconds);
+      return { scope: 'blocked', retryAfterSeconds: Math.ceil((blocked.until - now) / 1000) };
+    }
+    const verdict = evaluateWindows(this.sql, SENDS, request.rules, undefined, now);
+    return verdict.allowed ? null : { scope: 'prefix', retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) };
+  }
+
   /** Another scope denied the request: it was never sent, so it counts for nothing here. */
-  async refund(requestId: string): Promise<void> {
+  async refund(requestId: string, numberKey?: string): Promise<void> {
     this.sql.exec(`DELETE FROM ${SENDS} WHERE request_id = ?`, requestId);
+    removePhoneSend(this.sql, requestId, numberKey);
   }
 
   /** A code sent to this prefix was verified: the conversion signal. */
@@ -120,7 +156,8 @@ export class PrefixGuard extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const now = Date.now();
     const keepMs = await this.upkeep.storedKeepMs();
-    const newest = pruneEvents(this.sql, SENDS, now - keepMs);
+    const newestSends = [pruneEvents(this.sql, SENDS, now - keepMs), pruneEvents(this.sql, PHONE_SENDS, now - keepMs)].filter((at) => at !== null);
+    const newest = newestSends.length > 0 ? Math.max(...newestSends) : null;
     const block = await this.activeBlock(now);
     if (newest === null && !block) {
       await this.ctx.storage.deleteAll();
@@ -129,38 +166,6 @@ export class PrefixGuard extends DurableObject<Env> {
       return;
     }
     await this.upkeep.alarmFired(Math.max(now + 1000, Math.min(newest !== null ? newest + keepMs : Infinity, block?.until ?? Infinity)));
-  }
-
-  private pumpingSignal(request: AdmitInput, now: number): { reason: BlockReason; note: string } | null {
-    const { pumping } = request;
-    // Consecutive numbers: distinct numbers in this one thousand-number block, this one included.
-    const distinct =
-      this.sql
-        .exec<{ n: number }>(
-          `SELECT COUNT(DISTINCT number_key) AS n FROM ${SENDS} WHERE block_key = ? AND at > ? AND number_key != ?`,
-          request.blockKey,
-          now - pumping.sequentialSeconds * 1000,
-          request.numberKey,
-        )
-        .one().n + 1;
-    if (distinct >= pumping.sequentialNumbers) {
-      return { reason: 'sequential_numbers', note: `${distinct} numbers of one thousand-block within ${pumping.sequentialSeconds} s` };
-    }
-    // Conversion of sends old enough to have been verified by a real user.
-    const settled = this.sql
-      .exec<{ sends: number; verified: number | null }>(
-        'SELECT COUNT(*) AS sends, SUM(verified) AS verified FROM sends WHERE at > ? AND at <= ?',
-        now - pumping.windowSeconds * 1000,
-        now - pumping.graceSeconds * 1000,
-      )
-      .one();
-    if (settled.sends >= pumping.minSends) {
-      const conversion = (settled.verified ?? 0) / settled.sends;
-      if (conversion < pumping.minConversion) {
-        return { reason: 'low_conversion', note: `${Math.round(conversion * 100)}% of ${settled.sends} sends verified` };
-      }
-    }
-    return null;
   }
 
   private async setBlock(prefix: string, reason: BlockReason, note: string | null, now: number, seconds: number): Promise<PrefixBlock> {

@@ -1,11 +1,12 @@
 import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
+import { createLeaseLog, grantLease, LEASES, returnUnits } from './lease-log';
 import { StorageUpkeep } from './storage-upkeep';
 import { Cooldown, countEvents, createWindowLog, evaluateWindows, longestWindowMs, pruneEvents, recordEvent, removeEvent, WindowRule } from './window-log';
 
 /**
- * One rate-limit key (a phone number, a client IP, a shard of the global budget) as a
- * sliding-window log. Storage expires: an alarm deletes everything once the key goes idle.
+ * One rate-limit key (a client IP, a phone's failure budget) as a sliding-window log, or a budget
+ * handed out in leases (a shard of the global budget, an app's daily budget). Storage expires: an alarm deletes everything once the key goes idle.
  */
 
 export const ConsumeInput = z.object({
@@ -21,6 +22,24 @@ const SettleInput = z.object({
   rules: z.array(WindowRule).min(1).max(10),
 });
 export type SettleInput = z.input<typeof SettleInput>;
+
+export const LeaseInput = z.object({
+  rules: z.array(WindowRule).min(1).max(10),
+  /** Units wanted; fewer are granted when the windows have less room. */
+  units: z.number().int().min(1).max(1000),
+  leaseMs: z.number().int().min(1).max(600_000),
+  /** Units of an earlier lease from this object that its holder will never spend. */
+  returned: z.object({ leaseId: z.number().int().min(1), units: z.number().int().min(1) }).optional(),
+});
+export type LeaseInput = z.input<typeof LeaseInput>;
+
+export interface LeaseGrant {
+  /** Units granted, spendable until leaseMs after the call was made; 0 when the budget is spent. */
+  units: number;
+  leaseId?: number;
+  /** When none were granted: seconds until one could be. */
+  retryAfterSeconds: number;
+}
 
 export interface LimitDecision {
   allowed: boolean;
@@ -67,6 +86,23 @@ export class RateLimiter extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.upkeep = new StorageUpkeep(ctx.storage);
     createWindowLog(this.sql, EVENTS);
+    createLeaseLog(this.sql);
+  }
+
+  /**
+   * A block of a budget (a global shard, an app's daily budget) for a caller to spend on its own
+   * (see budget-leases.ts): one row per lease, however many units it holds.
+   */
+  async lease(input: LeaseInput): Promise<LeaseGrant> {
+    const { rules, units, leaseMs, returned } = LeaseInput.parse(input);
+    const now = Date.now();
+    if (returned) returnUnits(this.sql, returned.leaseId, returned.units);
+    const keepMs = longestWindowMs(rules);
+    if (this.upkeep.shouldPrune(now, keepMs, LEASES)) pruneEvents(this.sql, LEASES, now - keepMs);
+    const verdict = grantLease(this.sql, rules, units, leaseMs, now);
+    if (verdict.units === 0) return { units: 0, retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) };
+    await this.upkeep.keep(keepMs, now + leaseMs + keepMs);
+    return { units: verdict.units, leaseId: verdict.leaseId, retryAfterSeconds: 0 };
   }
 
   async consume(input: ConsumeInput): Promise<LimitDecision> {
@@ -153,13 +189,16 @@ export class RateLimiter extends DurableObject<Env> {
   /** Drops events that left every window; an idle key frees all of its storage. */
   override async alarm(): Promise<void> {
     const keepMs = await this.upkeep.storedKeepMs();
-    const newest = pruneEvents(this.sql, EVENTS, Date.now() - keepMs);
-    if (newest === null) {
+    const since = Date.now() - keepMs;
+    const newestOfEach = [pruneEvents(this.sql, EVENTS, since), pruneEvents(this.sql, LEASES, since)].filter((at) => at !== null);
+    if (newestOfEach.length === 0) {
       await this.ctx.storage.deleteAll();
       this.upkeep.forget();
       createWindowLog(this.sql, EVENTS);
+      createLeaseLog(this.sql);
       return;
     }
+    const newest = Math.max(...newestOfEach);
     await this.upkeep.alarmFired(newest + keepMs);
   }
 }

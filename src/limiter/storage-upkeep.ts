@@ -8,14 +8,15 @@
 export class StorageUpkeep {
   private keepMs: number | undefined;
   private alarmAt: number | null | undefined;
-  private prunedAt = 0;
+  /** When each log (an object may keep several, each with its own window) was last pruned. */
+  private readonly prunedAt = new Map<string, number>();
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
   /** True when it is time to delete events that left every window (the caller does it). */
-  shouldPrune(now: number, keepMs: number): boolean {
-    if (now - this.prunedAt < keepMs) return false;
-    this.prunedAt = now;
+  shouldPrune(now: number, keepMs: number, log = ''): boolean {
+    if (now - (this.prunedAt.get(log) ?? 0) < keepMs) return false;
+    this.prunedAt.set(log, now);
     return true;
   }
 
@@ -54,6 +55,6 @@ export class StorageUpkeep {
   forget(): void {
     this.keepMs = undefined;
     this.alarmAt = null;
-    this.prunedAt = 0;
+    this.prunedAt.clear();
   }
 }

@@ -8,6 +8,17 @@ import type { Cooldown, WindowRule } from '../window-rules';
 
 export { Cooldown, WindowRule } from '../window-rules';
 
+/**
+ * Where a window's events are: a whole table, or the rows of one key of a table (whose primary key
+ * starts with that column, so only the key's own rows are read).
+ */
+export type WindowSource = string | { table: string; column: string; value: string };
+
+function sourceParts(source: WindowSource): { from: string; where: string; args: string[] } {
+  if (typeof source === 'string') return { from: source, where: '', args: [] };
+  return { from: source.table, where: `${source.column} = ? AND `, args: [source.value] };
+}
+
 export interface WindowVerdict {
   allowed: boolean;
   /** When denied: ms until the call could succeed. */
@@ -30,24 +41,25 @@ export function createWindowLog(sql: SqlStorage, table: string): void {
  */
 export function evaluateWindows(
   sql: SqlStorage,
-  table: string,
+  source: WindowSource,
   rules: WindowRule[],
   cooldown: Cooldown | undefined,
   now: number,
   pending: readonly number[] = [],
 ): WindowVerdict {
+  const { from, where, args } = sourceParts(source);
   let retryAfterMs = 0;
   let remaining = Number.POSITIVE_INFINITY;
   for (const rule of rules) {
     const windowMs = rule.windowSeconds * 1000;
     const since = now - windowMs;
     const pendingInWindow = pending.filter((at) => at > since);
-    const count = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE at > ?`, since).one().n + pendingInWindow.length;
+    const count = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${from} WHERE ${where}at > ?`, ...args, since).one().n + pendingInWindow.length;
     if (count >= rule.limit) {
       // The window frees a slot when its (count - limit + 1)-th oldest event leaves it.
       const index = count - rule.limit;
       const stored = sql
-        .exec<{ at: number }>(`SELECT at FROM ${table} WHERE at > ? ORDER BY at LIMIT ?`, since, index + 1)
+        .exec<{ at: number }>(`SELECT at FROM ${from} WHERE ${where}at > ? ORDER BY at LIMIT ?`, ...args, since, index + 1)
         .toArray()
         .map((row) => row.at);
       const freeing = [...stored, ...pendingInWindow].sort((a, b) => a - b)[index]!;
@@ -57,7 +69,9 @@ export function evaluateWindows(
   }
   if (cooldown) {
     const since = now - cooldown.resetSeconds * 1000;
-    const stored = sql.exec<{ n: number; latest: number | null }>(`SELECT COUNT(*) AS n, MAX(at) AS latest FROM ${table} WHERE at > ?`, since).one();
+    const stored = sql
+      .exec<{ n: number; latest: number | null }>(`SELECT COUNT(*) AS n, MAX(at) AS latest FROM ${from} WHERE ${where}at > ?`, ...args, since)
+      .one();
     const pendingRecent = pending.filter((at) => at > since);
     const n = stored.n + pendingRecent.length;
     const latest = Math.max(stored.latest ?? Number.NEGATIVE_INFINITY, ...pendingRecent);

@@ -9,6 +9,7 @@ export interface ResendInput {
   status: ResendableStatus | ResendableStatus[];
   since: number;
   until?: number | undefined;
+  appId?: string | undefined;
   phoneNumbers?: string[] | undefined;
   requestIds?: string[] | undefined;
 }
@@ -20,6 +21,7 @@ export function resendFilter(input: ResendInput, now: number): ResendFilter {
     since: input.since,
     // A resend matches what existed when it was asked for, never the requests it creates.
     until: Math.min(input.until ?? now, now),
+    ...(input.appId ? { appId: input.appId } : {}),
     ...(input.phoneNumbers ? { phoneNumbers: [...new Set(input.phoneNumbers)] } : {}),
     ...(input.requestIds ? { requestIds: [...new Set(input.requestIds)] } : {}),
   };
@@ -45,6 +47,6 @@ export async function startResend(env: Env, filter: ResendFilter, dryRun: boolea
     // The job is recorded; the every-minute cron starts a job whose first step never ran.
     logError('resend.enqueue_failed', { resendId, error: errorName(error) });
   }
-  logInfo('resend.created', { resendId, matched, phones, statuses: filter.statuses.join(',') });
+  logInfo('resend.created', { resendId, matched, phones, statuses: filter.statuses.join(','), ...(filter.appId ? { appId: filter.appId } : {}) });
   return { dryRun: false, resendId, matched, phones };
 }

@@ -14,9 +14,9 @@ export const RESEND_CHUNK_SIZE = 100;
 
 /**
  * Runs `resend_fanout` messages. Each one handles the next page of a bulk resend's matches: one
- * new request (new id, new code) per phone that still needs a code, written in one D1 batch with
- * the job's progress, then their send jobs, spread over time at the resend pace, then the next
- * step. A copy of a step that already ran, or runs concurrently, changes nothing.
+ * new request (new id, new code) per phone and app that still needs a code there, written in one
+ * D1 batch with the job's progress, then their send jobs, spread over time at the resend pace,
+ * then the next step. A copy of a step that already ran, or runs concurrently, changes nothing.
  */
 export async function handleResendFanouts(
   items: ReadonlyArray<{ message: Message<unknown>; body: ResendFanout }>,

@@ -10,7 +10,7 @@ export interface SeededRequest {
   createdAt: number;
 }
 
-/** Writes a request row exactly as given, for tests that need chosen times and states; it belongs to the test app. */
+/** Writes a request row exactly as given, for tests that need chosen times and states; it belongs to the test app unless told otherwise. */
 export async function insertRequestRow(row: {
   phoneNumber: string;
   createdAt: number;
@@ -24,12 +24,17 @@ export async function insertRequestRow(row: {
   origin?: 'api' | 'operator_resend';
   providerMessageId?: string | null;
   ttlMs?: number;
+  /** The test app's unless given; null for a request made before apps existed. */
+  appId?: string | null;
+  testNumber?: boolean;
+  resendId?: string | null;
 }): Promise<SeededRequest> {
   const id = row.id ?? newRequestId();
   await env.DB.prepare(
     `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, origin, created_at, updated_at, expires_at, attempts,
-       sent_at, last_error_code, last_error_message, delivery_status, verified_at, provider_message_id, enqueued_at, app_id, code_length)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?6, ?15, 6)`,
+       sent_at, last_error_code, last_error_message, delivery_status, verified_at, provider_message_id, enqueued_at, app_id, code_length,
+       test_number, resend_id)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?6, ?15, 6, ?16, ?17)`,
   )
     .bind(
       id,
@@ -46,7 +51,9 @@ export async function insertRequestRow(row: {
       row.deliveryStatus ?? null,
       row.verifiedAt ?? null,
       row.providerMessageId ?? null,
-      TEST_APP.id,
+      row.appId === undefined ? TEST_APP.id : row.appId,
+      row.testNumber ? 1 : 0,
+      row.resendId ?? null,
     )
     .run();
   return { id, phoneNumber: row.phoneNumber, createdAt: row.createdAt };
@@ -61,10 +68,11 @@ export async function insertAttemptRow(row: {
   httpStatus?: number | null;
   errorCode?: string | null;
   errorMessage?: string | null;
+  provider?: string | null;
 }): Promise<void> {
   await env.DB.prepare(
-    `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, http_status, error_code, error_message)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
+    `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, http_status, error_code, error_message, provider)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
   )
     .bind(
       row.requestId,
@@ -76,6 +84,7 @@ export async function insertAttemptRow(row: {
       row.httpStatus ?? null,
       row.errorCode ?? null,
       row.errorMessage ?? null,
+      row.provider ?? null,
     )
     .run();
 }

@@ -11,6 +11,8 @@ export interface RecordedCall {
   url: string;
   headers: Record<string, string>;
   body: unknown;
+  /** The body exactly as sent (a signature covers these bytes, not the parsed body). */
+  rawBody: string;
   /** The route that answered, as registered (`'GET /messages/:messageId'`). */
   route: string;
   /** The values of the route's `:name` segments. */
@@ -83,6 +85,7 @@ export function installOutboundGuard() {
       url: request.url,
       headers: Object.fromEntries(request.headers),
       body,
+      rawBody: text,
       route: route.key,
       params,
     };

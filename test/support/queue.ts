@@ -8,17 +8,7 @@ let messageCounter = 0;
 export async function deliver(testEnv: Env, queue: string, bodies: unknown[], attempts = 1) {
   const messages = bodies.map((body) => ({ id: `msg-${++messageCounter}`, timestamp: Date.now(), attempts, body }));
   const batch = createMessageBatch(queue, messages);
-  // getQueueResult reports which messages were retried but not with what delay: record it here.
-  const delays = new Map<string, number | undefined>();
-  for (const message of batch.messages) {
-    const retry = message.retry.bind(message);
-    Object.defineProperty(message, 'retry', {
-      value: (options?: QueueRetryOptions) => {
-        delays.set(message.id, options?.delaySeconds);
-        retry(options);
-      },
-    });
-  }
+  const delays = recordRetryDelays(batch);
   const ctx = createExecutionContext();
   await worker.queue(batch, testEnv, ctx);
   const result = await getQueueResult(batch, ctx);
@@ -33,4 +23,19 @@ export function deliverSendJobs(testEnv: Env, requestIds: string[], attempts = 1
     requestIds.map((id) => sendJob(id)),
     attempts,
   );
+}
+
+/** getQueueResult reports which messages were retried but not with what delay: this records it, by message id. */
+export function recordRetryDelays(batch: MessageBatch<unknown>): Map<string, number | undefined> {
+  const delays = new Map<string, number | undefined>();
+  for (const message of batch.messages) {
+    const retry = message.retry.bind(message);
+    Object.defineProperty(message, 'retry', {
+      value: (options?: QueueRetryOptions) => {
+        delays.set(message.id, options?.delaySeconds);
+        retry(options);
+      },
+    });
+  }
+  return delays;
 }

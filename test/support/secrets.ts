@@ -17,4 +17,5 @@ export const TEST_SECRETS = {
   ADMIN_TOKEN: 'test-admin-token-0123456789',
   TURNSTILE_SECRET_KEY: 'test-turnstile-secret',
   TOKEN_SIGNING_KEY: TEST_TOKEN_SIGNING_KEY,
+  WEBHOOK_SECRET_KEY: 'test-webhook-secret-key',
 } as const;

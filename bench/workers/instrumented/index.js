@@ -16,6 +16,8 @@
  * both sides.
  */
 
+import { DEVELOPMENT_APP } from '../../../src/apps/development-app.ts';
+import { loadConfig } from '../../../src/config.ts';
 import { insertRequestStatements } from '../../../src/db/requests.ts';
 import { newRequestId } from '../../../src/ids.ts';
 import worker, { PrefixGuard as PrefixGuardBase, ProviderPacer as ProviderPacerBase, RateLimiter as RateLimiterBase } from '../../../src/index.ts';
@@ -341,7 +343,7 @@ function meteredObjectClass(Base, className, methods) {
   return Metered;
 }
 
-export const RateLimiter = meteredObjectClass(RateLimiterBase, 'RateLimiter', ['consume', 'refund', 'alarm']);
+export const RateLimiter = meteredObjectClass(RateLimiterBase, 'RateLimiter', ['consume', 'lease', 'refund', 'alarm']);
 export const PrefixGuard = meteredObjectClass(PrefixGuardBase, 'PrefixGuard', ['admit', 'refund', 'recordVerification', 'status', 'block', 'lift', 'alarm']);
 export const ProviderPacer = meteredObjectClass(ProviderPacerBase, 'ProviderPacer', ['reserve']);
 
@@ -375,14 +377,18 @@ async function benchRoute(request, env, url) {
 /**
  * Writes `count` queued requests and their send jobs the way `POST /v1/otp` does (the same
  * insert statements, the same message), without the admission step: the dispatch benchmark needs
- * a backlog faster than the local API can admit one.
+ * a backlog faster than the local API can admit one. They are the development app's requests,
+ * as the scripts' calls are, with the deployment's code length (that app sets none).
  */
 async function seed(request, env) {
   const { phones, ttlSeconds = 300 } = await request.json();
   if (!Array.isArray(phones) || phones.length === 0 || phones.length > 100) return json({ error: 'phones: 1 to 100 numbers' }, 400);
   const now = Date.now();
+  const codeLength = loadConfig(env).otp.length;
   const rows = phones.map((phoneNumber) => ({
     id: newRequestId(),
+    appId: DEVELOPMENT_APP.id,
+    codeLength,
     phoneNumber,
     phonePrefix: phonePrefix(phoneNumber),
     createdAt: now,

@@ -4,14 +4,16 @@
  * in-memory stand-in answering at once:
  *
  * - `DB` (D1): `prepare(...).bind(...)` builds nothing; `batch`, `run`, `all` answer an empty
- *   success (`{ success: true, results: [], meta }`), `first` answers null (no row);
+ *   success (`{ success: true, results: [], meta }`), `first` answers null (no row), except the
+ *   API key lookup, which finds the development app's secret key (the key the benchmark sends) as
+ *   a development Worker's seeded table does, and no other key;
  * - `SEND_QUEUE`, `DEAD_LETTER_QUEUE`: `send` and `sendBatch` accept and answer
  *   `{ metadata: { metrics } }`;
  * - `RATE_LIMITER`, `PREFIX_GUARD`, `PROVIDER_PACER`: `idFromName` and `get` give a stand-in
  *   stub whose methods answer what the real object answers to a key it has never seen, which is
  *   every key of the benchmark: `consume` admits (`{ allowed: true, remaining, retryAfterSeconds:
- *   0, eventId }`, `remaining` as the real window log computes it for an empty log), `admit`
- *   admits (`{ allowed: true }`), `refund` does nothing. The pacer is not on the admit path; its
+ *   0, eventId }`, `remaining` as the real window log computes it for an empty log), `lease`
+ *   grants every unit asked for, `admit` admits (`{ allowed: true }`), `refund` does nothing. The pacer is not on the admit path; its
  *   stand-in refuses every call, so a request that reached it would fail loudly.
  *
  * Everything the Worker itself does still runs: Hono routing and middleware, zod validation,
@@ -28,9 +30,11 @@
  * objects accept), and the benchmark's sanity request must get 202, which needs every answer
  * above to satisfy the Worker's code. Later calls skip the check and do nothing.
  */
+import { DEVELOPMENT_APP } from '../../../src/apps/development-app.ts';
+import { hashApiKey, visiblePrefix } from '../../../src/apps/key-material.ts';
 import worker from '../../../src/index.ts';
 import { AdmitInput } from '../../../src/limiter/prefix-guard.ts';
-import { ConsumeInput } from '../../../src/limiter/rate-limiter.ts';
+import { ConsumeInput, LeaseInput } from '../../../src/limiter/rate-limiter.ts';
 
 // The classes the wrangler config binds; the stand-ins stand in front of them, they never run.
 export { PrefixGuard, ProviderPacer, RateLimiter } from '../../../src/index.ts';
@@ -61,8 +65,39 @@ const stubStatement = {
   raw: async () => [],
 };
 
+/** The row `findKeyByHash` (src/db/api-keys.ts) reads for the development app's secret key. */
+const developmentKey = (async () => ({
+  hash: await hashApiKey(DEVELOPMENT_APP.secretKey),
+  row: {
+    id: 'key_localdevsecret00000',
+    app_id: DEVELOPMENT_APP.id,
+    kind: 'secret',
+    prefix: visiblePrefix(DEVELOPMENT_APP.secretKey),
+    created_at: 0,
+    expires_at: null,
+    revoked_at: null,
+    replaced_by: null,
+    last_used_at: null,
+    app_name: DEVELOPMENT_APP.name,
+    settings_json: JSON.stringify(DEVELOPMENT_APP.settings),
+    app_disabled_at: null,
+  },
+}))();
+
+const keyLookupStatement = {
+  ...stubStatement,
+  bind: (hash) => ({
+    ...stubStatement,
+    first: async () => {
+      const key = await developmentKey;
+      return hash === key.hash ? key.row : null;
+    },
+  }),
+};
+
 const stubD1 = {
-  prepare: () => stubStatement,
+  // Told by its text; the Worker runs the lookup once per key, isolate and 30 s (src/apps/authenticate.ts).
+  prepare: (sql) => (sql.includes('FROM api_keys k JOIN apps a') ? keyLookupStatement : stubStatement),
   batch: async (statements) => {
     if (!checked.has('D1.batch')) {
       if (!Array.isArray(statements) || statements.some((statement) => statement !== stubStatement))
@@ -123,6 +158,10 @@ const rateLimiterStub = {
   },
   settle: async () => {},
   refund: async () => {},
+  lease: async (input) => {
+    checkOnce('RateLimiter.lease', LeaseInput, input);
+    return { units: input.units, leaseId: nextEventId++, retryAfterSeconds: 0 };
+  },
 };
 
 const prefixGuardStub = {

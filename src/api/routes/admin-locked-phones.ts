@@ -4,7 +4,9 @@ import { ApiError } from '../../errors';
 import { liftPhoneLock } from '../../limiter/phone-locks';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { errorResponses, PhoneNumberSchema } from '../schemas';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, responseHeaders } from '../openapi-responses';
+import { PhoneNumberSchema } from '../schemas';
 
 const LockedPhone = z
   .object({
@@ -14,25 +16,31 @@ const LockedPhone = z
   })
   .openapi('LockedPhone');
 
-const security = [{ adminBearer: [] }];
+const security = ADMIN_BEARER;
+const tags = tag('Admin: abuse');
 
 const list = createRoute({
   method: 'get',
   path: '/v1/admin/locked-phones',
+  operationId: 'listLockedPhones',
+  tags,
   summary: 'Phones locked because their wrong-code budget is spent (no codes are sent to them meanwhile)',
   security,
   responses: {
     200: {
       description: 'Locks in force, the longest-lasting first',
+      headers: responseHeaders('Cache-Control'),
       content: { 'application/json': { schema: z.object({ lockedPhones: z.array(LockedPhone) }) } },
     },
-    ...errorResponses(401),
+    ...errorResponses(ADMIN_ROUTE),
   },
 });
 
 const lift = createRoute({
   method: 'delete',
   path: '/v1/admin/locked-phones/{phoneNumber}',
+  operationId: 'liftPhoneLock',
+  tags,
   summary: 'Lift a phone lock: its wrong-code budget starts afresh and codes can be requested again',
   security,
   request: {
@@ -41,8 +49,8 @@ const lift = createRoute({
     }),
   },
   responses: {
-    200: { description: 'Lifted', content: { 'application/json': { schema: z.object({ lifted: LockedPhone }) } } },
-    ...errorResponses(400, 401, 404),
+    200: { description: 'Lifted', headers: responseHeaders(), content: { 'application/json': { schema: z.object({ lifted: LockedPhone }) } } },
+    ...errorResponses(ADMIN_ROUTE, ['invalid_phone_number', 'not_found']),
   },
 });
 

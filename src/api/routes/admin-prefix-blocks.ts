@@ -5,7 +5,8 @@ import { ApiError } from '../../errors';
 import { type PrefixBlock, prefixBlocksFor } from '../../limiter/prefix-blocks';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { errorResponses } from '../schemas';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, JSON_BODY, responseHeaders } from '../openapi-responses';
 
 const PrefixSchema = z
   .string()
@@ -25,22 +26,31 @@ const Block = z
   })
   .openapi('PrefixBlock');
 
-const security = [{ adminBearer: [] }];
+const security = ADMIN_BEARER;
+const tags = tag('Admin: abuse');
 
 const list = createRoute({
   method: 'get',
   path: '/v1/admin/prefix-blocks',
+  operationId: 'listPrefixBlocks',
+  tags,
   summary: 'Destination prefixes currently blocked (automatically or by an operator)',
   security,
   responses: {
-    200: { description: 'Active blocks, newest first', content: { 'application/json': { schema: z.object({ blocks: z.array(Block) }) } } },
-    ...errorResponses(401),
+    200: {
+      description: 'Active blocks, newest first',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: z.object({ blocks: z.array(Block) }) } },
+    },
+    ...errorResponses(ADMIN_ROUTE),
   },
 });
 
 const create = createRoute({
   method: 'post',
   path: '/v1/admin/prefix-blocks',
+  operationId: 'createPrefixBlock',
+  tags,
   summary: 'Block sends to a destination prefix ahead of time',
   description:
     'Blocks every number that starts with the prefix: a country calling code (+44), a range (+4479, +4478123) or one number. ' +
@@ -70,20 +80,22 @@ const create = createRoute({
     },
   },
   responses: {
-    201: { description: 'Blocked', content: { 'application/json': { schema: Block } } },
-    ...errorResponses(400, 401),
+    201: { description: 'Blocked', headers: responseHeaders(), content: { 'application/json': { schema: Block } } },
+    ...errorResponses(ADMIN_ROUTE, JSON_BODY),
   },
 });
 
 const lift = createRoute({
   method: 'delete',
   path: '/v1/admin/prefix-blocks/{prefix}',
+  operationId: 'liftPrefixBlock',
+  tags,
   summary: 'Lift a prefix block; its pumping signals start counting afresh',
   security,
   request: { params: z.object({ prefix: PrefixSchema }) },
   responses: {
-    200: { description: 'Lifted', content: { 'application/json': { schema: z.object({ lifted: Block }) } } },
-    ...errorResponses(400, 401, 404),
+    200: { description: 'Lifted', headers: responseHeaders(), content: { 'application/json': { schema: z.object({ lifted: Block }) } } },
+    ...errorResponses(ADMIN_ROUTE, ['not_found']),
   },
 });
 

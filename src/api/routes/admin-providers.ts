@@ -9,9 +9,11 @@ import { CIRCUIT_STATES } from '../../routing/circuit';
 import { readHealth } from '../../routing/provider-health-client';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { errorResponses } from '../schemas';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, JSON_BODY, responseHeaders } from '../openapi-responses';
 
-const security = [{ adminBearer: [] }];
+const security = ADMIN_BEARER;
+const tags = tag('Admin: providers');
 const EVENTS_SHOWN = 50;
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -56,20 +58,25 @@ const Name = z.object({
 const list = createRoute({
   method: 'get',
   path: '/v1/admin/providers',
+  operationId: 'listProviders',
+  tags,
   summary: "The deployment's providers in order: circuit, drain, rate; and the latest circuit changes, drains and undrains",
   security,
   responses: {
     200: {
       description: 'Providers and events (newest first)',
+      headers: responseHeaders('Cache-Control'),
       content: { 'application/json': { schema: z.object({ providers: z.array(Provider), events: z.array(ProviderEvent) }) } },
     },
-    ...errorResponses(401),
+    ...errorResponses(ADMIN_ROUTE),
   },
 });
 
 const drain = createRoute({
   method: 'post',
   path: '/v1/admin/providers/{name}/drain',
+  operationId: 'drainProvider',
+  tags,
   summary: 'Stop routing to a provider (requests go to the next one; with none left they wait)',
   security,
   request: {
@@ -82,14 +89,20 @@ const drain = createRoute({
     },
   },
   responses: {
-    200: { description: 'Drained', content: { 'application/json': { schema: z.object({ name: z.string(), drained: z.literal(true) }) } } },
-    ...errorResponses(400, 401, 404),
+    200: {
+      description: 'Drained',
+      headers: responseHeaders(),
+      content: { 'application/json': { schema: z.object({ name: z.string(), drained: z.literal(true) }) } },
+    },
+    ...errorResponses(ADMIN_ROUTE, JSON_BODY, ['not_found']),
   },
 });
 
 const undrain = createRoute({
   method: 'post',
   path: '/v1/admin/providers/{name}/undrain',
+  operationId: 'undrainProvider',
+  tags,
   summary: 'Route to a drained provider again',
   security,
   request: {
@@ -99,9 +112,10 @@ const undrain = createRoute({
   responses: {
     200: {
       description: 'Back in routing (`changed: false` when it was not drained)',
+      headers: responseHeaders(),
       content: { 'application/json': { schema: z.object({ name: z.string(), drained: z.literal(false), changed: z.boolean() }) } },
     },
-    ...errorResponses(400, 401, 404),
+    ...errorResponses(ADMIN_ROUTE, JSON_BODY, ['not_found']),
   },
 });
 

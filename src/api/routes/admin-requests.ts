@@ -5,17 +5,21 @@ import { DELIVERY_STATUSES, REQUEST_ORIGINS, RequestStatus } from '../../db/requ
 import { CHECK_RESULTS } from '../../db/status-checks';
 import { ApiError } from '../../errors';
 import { RESEND_ID_PATTERN } from '../../ids';
-import { ErrorCodeParam, listParam, PageParams, PageSchema, PhoneQueryParam, TimeParam } from '../admin-schemas';
+import { AppIdParam, ErrorCodeParam, listParam, PageParams, PageSchema, PhoneQueryParam, TimeParam } from '../admin-schemas';
 import { adminRequestView, attemptView, statusCheckView, timeline } from '../admin-views';
 import type { AppEnv } from '../app-env';
 import { type CsvColumn, viewColumns } from '../csv';
 import { validationHook } from '../error-handler';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, responseHeaders } from '../openapi-responses';
 import { csvResponse, readPaged } from '../paged-listing';
-import { errorResponses, RequestIdSchema, RequestStatusSchema } from '../schemas';
+import { RequestIdSchema, RequestStatusSchema } from '../schemas';
 
 const AdminRequest = z
   .object({
     requestId: z.string(),
+    appId: z.string().nullable().openapi({ description: 'The app whose key asked; null for requests made before apps existed' }),
+    testNumber: z.boolean().openapi({ description: 'Sent to one of the app’s test numbers: a fixed code, no provider call' }),
     status: RequestStatusSchema,
     effectiveStatus: RequestStatusSchema.openapi({ description: 'As apps see it: an active request past its expiry reads expired' }),
     origin: z.enum(REQUEST_ORIGINS),
@@ -47,14 +51,18 @@ export const AdminAttempt = z
   .object({
     attemptId: z.number().int(),
     requestId: z.string(),
+    appId: z.string().nullable(),
     phoneNumber: z.string(),
     origin: z.enum(REQUEST_ORIGINS),
+    provider: z.string().nullable().openapi({
+      description:
+        'The provider called (startmessaging, twilio, sandbox, sandbox-backup), or test_number, which calls none; null for attempts recorded before providers were named',
+    }),
     attemptNumber: z.number().int(),
     startedAt: z.string(),
     finishedAt: z.string(),
     durationMs: z.number().int(),
     outcome: z.enum(ATTEMPT_OUTCOMES),
-    provider: z.string().nullable().openapi({ description: '`test_number` for an app’s test number (no provider called)' }),
     channel: z.enum(['sms', 'whatsapp']),
     ambiguous: z.boolean().openapi({ description: 'The message may have gone out although the call failed' }),
     httpStatus: z.number().int().nullable(),
@@ -84,12 +92,15 @@ const csvContent = { 'text/csv': { schema: z.string() } };
 const listRequestsRoute = createRoute({
   method: 'get',
   path: '/v1/admin/requests',
+  operationId: 'listRequests',
+  tags: tag('Admin: requests'),
   summary: 'Requests, newest first, filtered (operators)',
   description:
     'Keyset pagination: pass `nextCursor` as `cursor`. Pages stay stable while new requests arrive. `format=csv` answers the same query as CSV (next page cursor in `X-Next-Cursor`).',
-  security: [{ adminBearer: [] }],
+  security: ADMIN_BEARER,
   request: {
     query: z.object({
+      appId: AppIdParam.optional(),
       phoneNumber: PhoneQueryParam.optional(),
       status: listParam(RequestStatus.options as [RequestStatus, ...RequestStatus[]], 'Stored status').optional(),
       origin: z.enum(REQUEST_ORIGINS).optional(),
@@ -103,21 +114,25 @@ const listRequestsRoute = createRoute({
   responses: {
     200: {
       description: 'One page',
+      headers: responseHeaders('Cache-Control', 'X-Next-Cursor', 'Content-Disposition'),
       content: { 'application/json': { schema: z.object({ requests: z.array(AdminRequest), ...PageSchema }) }, ...csvContent },
     },
-    ...errorResponses(400, 401),
+    ...errorResponses(ADMIN_ROUTE),
   },
 });
 
 const getRequestRoute = createRoute({
   method: 'get',
   path: '/v1/admin/requests/{requestId}',
+  operationId: 'getRequest',
+  tags: tag('Admin: requests'),
   summary: 'One request with its full timeline (operators)',
-  security: [{ adminBearer: [] }],
+  security: ADMIN_BEARER,
   request: { params: z.object({ requestId: RequestIdSchema }) },
   responses: {
     200: {
       description: 'The request, every provider call, every status check, what replaced it, and all of it as one timeline',
+      headers: responseHeaders('Cache-Control'),
       content: {
         'application/json': {
           schema: z.object({
@@ -130,13 +145,13 @@ const getRequestRoute = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 404),
+    ...errorResponses(ADMIN_ROUTE, ['not_found']),
   },
 });
 
 type RequestView = ReturnType<typeof adminRequestView>;
 const REQUEST_CSV_COLUMNS: CsvColumn<RequestView>[] = [
-  ...viewColumns<RequestView>('requestId', 'createdAt', 'status', 'effectiveStatus', 'origin', 'phoneNumber', 'attempts', 'sentAt'),
+  ...viewColumns<RequestView>('requestId', 'createdAt', 'appId', 'testNumber', 'status', 'effectiveStatus', 'origin', 'phoneNumber', 'attempts', 'sentAt'),
   ...viewColumns<RequestView>('deliveryStatus', 'deliveredAt', 'verifiedAt'),
   ['lastErrorCode', (r) => r.lastError?.code],
   ['lastErrorMessage', (r) => r.lastError?.message],
@@ -145,11 +160,12 @@ const REQUEST_CSV_COLUMNS: CsvColumn<RequestView>[] = [
 
 export const adminRequestRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(listRequestsRoute, async (c) => {
-    const { phoneNumber, status, origin, errorCode, resendId, since, until, ...page } = c.req.valid('query');
+    const { appId, phoneNumber, status, origin, errorCode, resendId, since, until, ...page } = c.req.valid('query');
+    const filter = { appId, phoneNumber, statuses: status, origin, errorCode, resendId, since, until };
     const { rows, nextCursor } = await readPaged(
       'requests',
       page,
-      (after, count) => listRequests(c.env.DB, { phoneNumber, statuses: status, origin, errorCode, resendId, since, until }, { after, limit: count }),
+      (after, count) => listRequests(c.env.DB, filter, { after, limit: count }),
       (row) => ({ at: row.created_at, id: row.id }),
     );
     const now = Date.now();

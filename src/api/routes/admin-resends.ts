@@ -3,11 +3,13 @@ import { getJob, RESENDABLE_STATUSES, recentJobs, SKIP_REASONS } from '../../db/
 import { ApiError } from '../../errors';
 import { RESEND_ID_PATTERN } from '../../ids';
 import { resendFilter, startResend } from '../../resend/create-resend';
-import { TimeParam } from '../admin-schemas';
+import { AppIdParam, TimeParam } from '../admin-schemas';
 import { resendJobView } from '../admin-views';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { errorResponses, PhoneNumberSchema, RequestIdSchema } from '../schemas';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, JSON_BODY, responseHeaders } from '../openapi-responses';
+import { PhoneNumberSchema, RequestIdSchema } from '../schemas';
 
 const MAX_LISTED = 1000;
 const ResendableStatus = z.enum(RESENDABLE_STATUSES);
@@ -23,6 +25,7 @@ const ResendRequest = z
         }),
         since: BodyTime.openapi({ description: 'Requests created at or after (ISO 8601 or epoch ms)', example: '2026-11-26T09:00:00Z' }),
         until: BodyTime.optional().openapi({ description: 'Requests created before; default now', example: '2026-11-26T10:00:00Z' }),
+        appId: AppIdParam.optional().openapi({ description: 'Only this app’s requests; without it, every app’s (each new request stays in its own app)' }),
         phoneNumbers: z.array(PhoneNumberSchema).min(1).max(MAX_LISTED).optional(),
         requestIds: z.array(RequestIdSchema).min(1).max(MAX_LISTED).optional(),
       })
@@ -48,15 +51,16 @@ const ResendJob = z
       status: z.array(ResendableStatus),
       since: z.string(),
       until: z.string(),
+      appId: z.string().optional(),
       phoneNumbers: z.array(z.string()).optional(),
       requestIds: z.array(z.string()).optional(),
     }),
     matched: z.number().int().openapi({ description: 'Requests the filter matched when the resend was created' }),
     pagesDone: z.number().int(),
-    enqueued: z.number().int().openapi({ description: 'New requests created and queued: one per phone at most' }),
+    enqueued: z.number().int().openapi({ description: 'New requests created and queued: one per phone and app at most' }),
     skipped: Skipped.openapi({
       description:
-        'Matches that got no new code: already_resent (the phone was covered by an earlier match), verified_since, newer_request (the phone has a newer live code), prefix_blocked, daily_cap',
+        'Matches that got no new code: same_phone (an older match of the phone in the same app, or one this resend already covered there), verified_since, newer_request (the phone has a newer live code in that app), prefix_blocked, daily_cap (the phone’s requests in every app)',
     }),
   })
   .openapi('ResendJob');
@@ -64,33 +68,39 @@ const ResendJob = z
 const createResend = createRoute({
   method: 'post',
   path: '/v1/admin/resends',
+  operationId: 'createResend',
+  tags: tag('Admin: resends'),
   summary: 'Bulk resend through the queue, or count what it would match (operators)',
   description:
-    'Each matching phone gets one new request (new id, new code, `origin: operator_resend`, linked to the request it replaces), unless it verified since, has a newer live code, is prefix-blocked or reached its daily cap. Short resend windows do not apply. Sends are spread at RESEND_SENDS_PER_SECOND.',
-  security: [{ adminBearer: [] }],
+    'Each matching phone gets one new request per app it has matches in (new id, new code, `origin: operator_resend`, in the app of the request it replaces and linked to it), unless it verified since or has a newer live code in that app, is prefix-blocked or reached its daily cap. `filter.appId` keeps the resend to one app. Short resend windows do not apply. Sends are spread at RESEND_SENDS_PER_SECOND.',
+  security: ADMIN_BEARER,
   request: { body: { required: true, content: { 'application/json': { schema: ResendRequest } } } },
   responses: {
     200: {
-      description: 'Dry run: how many requests (and distinct phones) match; nothing changed',
+      description: 'Dry run: how many requests match, and how many distinct phones (once per app: the most new requests the resend can make); nothing changed',
+      headers: responseHeaders(),
       content: { 'application/json': { schema: z.object({ dryRun: z.literal(true), matched: z.number().int(), phones: z.number().int() }) } },
     },
     202: {
-      description: 'The resend is recorded and its fan-out queued; follow it at `statusUrl`',
+      description: 'The resend is recorded and its fan-out queued; follow it at `statusUrl` (also `Location`)',
+      headers: responseHeaders('Location'),
       content: {
         'application/json': {
           schema: z.object({ resendId: z.string(), matched: z.number().int(), phones: z.number().int(), statusUrl: z.string() }),
         },
       },
     },
-    ...errorResponses(400, 401, 413, 415),
+    ...errorResponses(ADMIN_ROUTE, JSON_BODY),
   },
 });
 
 const getResend = createRoute({
   method: 'get',
   path: '/v1/admin/resends/{resendId}',
+  operationId: 'getResend',
+  tags: tag('Admin: resends'),
   summary: 'Progress of a bulk resend (operators)',
-  security: [{ adminBearer: [] }],
+  security: ADMIN_BEARER,
   request: {
     params: z.object({
       resendId: z
@@ -100,20 +110,30 @@ const getResend = createRoute({
     }),
   },
   responses: {
-    200: { description: 'Matched, enqueued, skipped with reasons, done', content: { 'application/json': { schema: ResendJob } } },
-    ...errorResponses(400, 401, 404),
+    200: {
+      description: 'Matched, enqueued, skipped with reasons, done',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: ResendJob } },
+    },
+    ...errorResponses(ADMIN_ROUTE, ['not_found']),
   },
 });
 
 const listResends = createRoute({
   method: 'get',
   path: '/v1/admin/resends',
+  operationId: 'listResends',
+  tags: tag('Admin: resends'),
   summary: 'The most recent bulk resends (operators)',
-  security: [{ adminBearer: [] }],
+  security: ADMIN_BEARER,
   request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
   responses: {
-    200: { description: 'Newest first', content: { 'application/json': { schema: z.object({ resends: z.array(ResendJob) }) } } },
-    ...errorResponses(400, 401),
+    200: {
+      description: 'Newest first',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: z.object({ resends: z.array(ResendJob) }) } },
+    },
+    ...errorResponses(ADMIN_ROUTE),
   },
 });
 

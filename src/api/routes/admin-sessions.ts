@@ -5,15 +5,19 @@ import { logInfo } from '../../log';
 import { phonePrefix } from '../../phone';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { errorResponses, PhoneNumberSchema } from '../schemas';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, JSON_BODY, responseHeaders } from '../openapi-responses';
+import { PhoneNumberSchema } from '../schemas';
 
 const revoke = createRoute({
   method: 'post',
   path: '/v1/admin/sessions/revoke',
+  operationId: 'revokePhoneSessions',
+  tags: tag('Admin: abuse'),
   summary: 'Revoke every session of a phone number (operators)',
   description:
     'Every session cookie issued to the number until now answers 401 from the next request on; a later verification starts a new session as usual. Sessions are not stored, so this cannot count them: it answers `revoked: true`.',
-  security: [{ adminBearer: [] }],
+  security: ADMIN_BEARER,
   request: {
     body: {
       required: true,
@@ -23,6 +27,7 @@ const revoke = createRoute({
   responses: {
     200: {
       description: 'Revoked',
+      headers: responseHeaders('Cache-Control'),
       content: {
         'application/json': {
           schema: z.object({
@@ -32,7 +37,7 @@ const revoke = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 413, 415),
+    ...errorResponses(ADMIN_ROUTE, JSON_BODY, ['invalid_phone_number']),
   },
 });
 

@@ -1,10 +1,12 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { StatsScope } from '../../db/stats-apps';
 import { computeStats, firstRequestAt, inFlightNow, LATENCY_BUCKET_EDGES_MS } from '../../db/stats-queries';
 import { ApiError } from '../../errors';
-import { TimeParam } from '../admin-schemas';
+import { AppIdParam, TimeParam } from '../admin-schemas';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
-import { errorResponses } from '../schemas';
+import { ADMIN_BEARER, tag } from '../openapi-document';
+import { ADMIN_ROUTE, errorResponses, responseHeaders } from '../openapi-responses';
 
 const BUCKETS = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '6h': 21_600_000, '1d': 86_400_000 } as const;
 type Bucket = keyof typeof BUCKETS;
@@ -26,6 +28,7 @@ const Stats = z
     since: z.string(),
     until: z.string(),
     bucket: z.enum(BUCKET_NAMES),
+    appId: z.string().nullable().openapi({ description: 'The app every figure is of; null: every app' }),
     requests: z.object({ total: z.number().int(), byStatus: Counts, byOrigin: Counts }),
     delivery: z.object({
       accepted: z.number().int().openapi({ description: 'Requests the provider accepted' }),
@@ -70,6 +73,19 @@ const Stats = z
         verified: z.number().int(),
       }),
     ),
+    byApp: z
+      .array(
+        z.object({
+          appId: z.string().nullable().openapi({ description: 'null: requests made before apps existed' }),
+          name: z.string().nullable().openapi({ description: 'The app’s name; null when it has none on record' }),
+          requests: z.number().int(),
+          sent: z.number().int().openapi({ description: 'Requests the provider accepted' }),
+          verified: z.number().int(),
+          failed: z.number().int(),
+          conversion: Rate.openapi({ description: 'verified ÷ sent' }),
+        }),
+      )
+      .openapi({ description: 'Requests by app, most first; with appId, that app only' }),
     series: z.array(z.object({ start: z.string(), requests: z.number().int(), delivered: z.number().int(), verified: z.number().int(), attempts: ByOutcome })),
     byProvider: z
       .array(
@@ -97,10 +113,12 @@ const Stats = z
 const statsRoute = createRoute({
   method: 'get',
   path: '/v1/admin/stats',
+  operationId: 'getStats',
+  tags: tag('Admin: requests'),
   summary: 'Delivery statistics for a time range (operators)',
   description:
-    'Counts by status and outcome, delivery success rate, attempts per request, provider latency percentiles (nearest rank), top error codes, by country calling code and per time bucket, and the requests in flight now (queued or sending; stuck when untouched for 2 minutes). Defaults: the last 24 hours, a bucket giving at most 120 points. `since=first` starts at the first request before `until` (at least 15 minutes back).',
-  security: [{ adminBearer: [] }],
+    'Counts by status and outcome, delivery success rate, attempts per request, provider latency percentiles (nearest rank), top error codes, by country calling code, by app and per time bucket, and the requests in flight now (queued or sending; stuck when untouched for 2 minutes). `appId` keeps every figure, in flight included, to one app. Defaults: the last 24 hours, a bucket giving at most 120 points. `since=first` starts at the first request before `until` (at least 15 minutes back).',
+  security: ADMIN_BEARER,
   request: {
     query: z.object({
       since: z
@@ -109,11 +127,12 @@ const statsRoute = createRoute({
         .openapi({ description: 'ISO 8601 date-time, epoch milliseconds, or `first`: the first request before `until`' }),
       until: TimeParam.optional(),
       bucket: z.enum(BUCKET_NAMES).optional(),
+      appId: AppIdParam.optional().openapi({ description: 'Every figure of this app’s requests only (an exact app id)' }),
     }),
   },
   responses: {
-    200: { description: 'Statistics', content: { 'application/json': { schema: Stats } } },
-    ...errorResponses(400, 401),
+    200: { description: 'Statistics', headers: responseHeaders('Cache-Control'), content: { 'application/json': { schema: Stats } } },
+    ...errorResponses(ADMIN_ROUTE),
   },
 });
 
@@ -121,21 +140,23 @@ export const adminStatsRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validatio
   const query = c.req.valid('query');
   const now = Date.now();
   const until = query.until ?? now;
-  const since = query.since === 'first' ? await sinceFirstRequest(c.env.DB, until) : (query.since ?? until - 86_400_000);
+  const scope = { appId: query.appId };
+  const since = query.since === 'first' ? await sinceFirstRequest(c.env.DB, until, scope) : (query.since ?? until - 86_400_000);
   if (since >= until) throw new ApiError('invalid_request', 'since: must be before until');
   if (until - since > MAX_RANGE_MS) throw new ApiError('invalid_request', 'until: the range may span at most 400 days');
   const bucket = query.bucket ?? BUCKET_NAMES.find((name) => (until - since) / BUCKETS[name] <= AUTO_BUCKETS) ?? '1d';
   if ((until - since) / BUCKETS[bucket] > MAX_BUCKETS) {
     throw new ApiError('invalid_request', `bucket: ${bucket} would make more than ${MAX_BUCKETS} points; choose a longer bucket`);
   }
-  const [stats, inFlight] = await Promise.all([computeStats(c.env.DB, { since, until, bucketMs: BUCKETS[bucket] }), inFlightNow(c.env.DB, now)]);
+  const [stats, inFlight] = await Promise.all([computeStats(c.env.DB, { since, until, bucketMs: BUCKETS[bucket] }, scope), inFlightNow(c.env.DB, now, scope)]);
   c.header('Cache-Control', 'no-store');
-  return c.json({ since: new Date(since).toISOString(), until: new Date(until).toISOString(), bucket, ...stats, inFlight }, 200);
+  const range = { since: new Date(since).toISOString(), until: new Date(until).toISOString(), bucket, appId: query.appId ?? null };
+  return c.json({ ...range, ...stats, inFlight }, 200);
 });
 
 /** The first request's minute, at least MIN_FIRST_SPAN_MS and at most MAX_RANGE_MS before `until`. */
-async function sinceFirstRequest(db: D1Database, until: number): Promise<number> {
-  const first = await firstRequestAt(db, until);
+async function sinceFirstRequest(db: D1Database, until: number, scope: StatsScope): Promise<number> {
+  const first = await firstRequestAt(db, until, scope);
   const start = first === null ? until : Math.floor(first / 60_000) * 60_000;
   return Math.max(until - MAX_RANGE_MS, Math.min(start, until - MIN_FIRST_SPAN_MS));
 }

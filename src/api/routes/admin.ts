@@ -3,7 +3,10 @@ import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { adminAuth } from '../middleware/admin-auth';
 import { jsonBody } from '../middleware/json-body';
+import { noStore } from '../middleware/no-store';
 import { singleQueryValues } from '../middleware/single-query-values';
+import { adminAppKeyRoutes } from './admin-app-keys';
+import { adminAppRoutes } from './admin-apps';
 import { adminAttemptRoutes } from './admin-attempts';
 import { adminLockedPhoneRoutes } from './admin-locked-phones';
 import { adminPrefixBlockRoutes } from './admin-prefix-blocks';
@@ -12,6 +15,8 @@ import { adminRequestRoutes } from './admin-requests';
 import { adminResendRoutes } from './admin-resends';
 import { adminSessionRoutes } from './admin-sessions';
 import { adminStatsRoutes } from './admin-stats';
+import { adminWebhookDeliveryRoutes } from './admin-webhook-deliveries';
+import { adminWebhookRoutes } from './admin-webhooks';
 
 /** A bulk resend may list up to a thousand phone numbers or request ids. */
 export const ADMIN_MAX_BODY_BYTES = 64 * 1024;
@@ -22,11 +27,9 @@ adminRoutes.use('/v1/admin/*', adminAuth());
 // After the token check, so that without a token every admin route answers 401 and nothing else.
 adminRoutes.use('/v1/admin/*', jsonBody({ maxBytes: ADMIN_MAX_BODY_BYTES }));
 adminRoutes.use('/v1/admin/*', singleQueryValues());
-adminRoutes.openAPIRegistry.registerComponent('securitySchemes', 'adminBearer', {
-  type: 'http',
-  scheme: 'bearer',
-  description: 'ADMIN_TOKEN (a secret; locally, in .dev.vars)',
-});
+// Answers about apps carry keys (shown once) and settings: never cached.
+adminRoutes.use('/v1/admin/apps', noStore());
+adminRoutes.use('/v1/admin/apps/*', noStore());
 
 adminRoutes.route('/', adminRequestRoutes);
 adminRoutes.route('/', adminAttemptRoutes);
@@ -36,3 +39,7 @@ adminRoutes.route('/', adminPrefixBlockRoutes);
 adminRoutes.route('/', adminSessionRoutes);
 adminRoutes.route('/', adminLockedPhoneRoutes);
 adminRoutes.route('/', adminProviderRoutes);
+adminRoutes.route('/', adminAppRoutes);
+adminRoutes.route('/', adminAppKeyRoutes);
+adminRoutes.route('/', adminWebhookRoutes);
+adminRoutes.route('/', adminWebhookDeliveryRoutes);

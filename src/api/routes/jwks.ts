@@ -2,6 +2,8 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
 import { jwksDocument } from '../../tokens/jwks';
 import type { AppEnv } from '../app-env';
+import { PUBLIC, tag } from '../openapi-document';
+import { ANY_ROUTE, errorResponses, responseHeaders } from '../openapi-responses';
 import { withSigningKeys } from '../required-secret';
 
 const JWKS_PATH = '/.well-known/jwks.json';
@@ -19,16 +21,21 @@ const PublicJwk = z.object({
   use: z.literal('sig'),
 });
 
-const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }) });
-
 const jwks = createRoute({
   method: 'get',
   path: JWKS_PATH,
+  operationId: 'getJwks',
+  tags: tag('Tokens'),
+  security: PUBLIC,
   summary: 'Public keys of verification tokens (JWKS)',
-  description: `The keys an app's backend checks verification tokens with: the current signing key and, during a rotation, the previous one. Cached by clients for ${JWKS_MAX_AGE_SECONDS} s.`,
+  description: `The keys an app's backend checks verification tokens with: the current signing key and, during a rotation, the previous one. Cached by clients for ${JWKS_MAX_AGE_SECONDS} s. Without a valid TOKEN_SIGNING_KEY: 500 \`configuration_error\` naming the secret.`,
   responses: {
-    200: { description: 'The JSON Web Key Set', content: { 'application/json': { schema: z.object({ keys: z.array(PublicJwk) }) } } },
-    500: { description: '`configuration_error`: TOKEN_SIGNING_KEY is not set or is malformed', content: { 'application/json': { schema: ErrorBody } } },
+    200: {
+      description: 'The JSON Web Key Set; any origin may read it (CORS `*`)',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: z.object({ keys: z.array(PublicJwk) }).openapi('Jwks') } },
+    },
+    ...errorResponses(ANY_ROUTE),
   },
 });
 

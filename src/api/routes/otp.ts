@@ -6,9 +6,11 @@ import type { AppEnv } from '../app-env';
 import { createOtpRequest } from '../create-otp-request';
 import { validationHook } from '../error-handler';
 import { appAuth } from '../middleware/app-auth';
+import { SECRET_KEY_ONLY, SECRET_OR_PUBLISHABLE_KEY, tag } from '../openapi-document';
+import { ANY_APP_KEY, ANY_ROUTE, errorResponses, JSON_BODY, responseHeaders, SECRET_KEY } from '../openapi-responses';
 import { requestView } from '../request-view';
 import { requireSecret } from '../required-secret';
-import { errorResponses, PhoneNumberSchema, RequestIdSchema, RequestStatusSchema } from '../schemas';
+import { PhoneNumberSchema, RequestIdSchema, RequestStatusSchema } from '../schemas';
 import { turnstileGate } from '../turnstile-gate';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,255}$/;
@@ -63,13 +65,15 @@ const StatusBody = z
 const createOtp = createRoute({
   method: 'post',
   path: '/v1/otp',
-  security: [{ secretKey: [] }, { publishableKey: [] }] as Array<Record<string, string[]>>,
+  operationId: 'createOtp',
+  tags: tag('Codes'),
+  security: SECRET_OR_PUBLISHABLE_KEY,
   summary: 'Request a one-time code',
   description:
     "Takes the app's secret key (backend) or publishable key (browser, from one of the app's allowed origins). " +
     'Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl` with the secret key. ' +
     'A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, ' +
-    '`prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
+    '`prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 422 `channel_not_available` for `whatsapp` when no provider of the app has it; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
   request: {
     headers: z.object({
       'idempotency-key': z.string().optional().openapi({
@@ -80,21 +84,45 @@ const createOtp = createRoute({
     body: { required: true, content: { 'application/json': { schema: CreateBody } } },
   },
   responses: {
-    202: { description: 'Queued', content: { 'application/json': { schema: Accepted } } },
-    ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429, 503),
+    202: {
+      description: 'Queued; `Location` is `statusUrl`. A replay of an `Idempotency-Key` answers the first 202 again, with `Idempotent-Replayed: true`.',
+      headers: responseHeaders('Location', 'Idempotent-Replayed'),
+      content: { 'application/json': { schema: Accepted } },
+    },
+    ...errorResponses(ANY_ROUTE, ANY_APP_KEY, JSON_BODY, [
+      'invalid_phone_number',
+      'invalid_idempotency_key',
+      'country_not_allowed',
+      'idempotency_key_conflict',
+      'request_in_progress',
+      'phone_rate_limited',
+      'ip_rate_limited',
+      'prefix_rate_limited',
+      'prefix_blocked',
+      'phone_locked',
+      'app_budget_exhausted',
+      'turnstile_required',
+      'turnstile_failed',
+      'turnstile_unavailable',
+      'global_budget_exhausted',
+      'limiter_unavailable',
+      'channel_not_available',
+    ]),
   },
 });
 
 const getOtp = createRoute({
   method: 'get',
   path: '/v1/otp/{requestId}',
-  security: [{ secretKey: [] }],
+  operationId: 'getOtpStatus',
+  tags: tag('Codes'),
+  security: SECRET_KEY_ONLY,
   summary: 'Status of a code request',
   description: "The app's secret key only. Another app's request answers 404, as a missing one does.",
   request: { params: z.object({ requestId: RequestIdSchema }) },
   responses: {
-    200: { description: 'Status', content: { 'application/json': { schema: StatusBody } } },
-    ...errorResponses(400, 401, 403, 404),
+    200: { description: 'Status', headers: responseHeaders('Cache-Control'), content: { 'application/json': { schema: StatusBody } } },
+    ...errorResponses(ANY_ROUTE, SECRET_KEY, ['not_found']),
   },
 });
 

@@ -4,8 +4,9 @@ import { recentSandboxMessages } from '../../db/sandbox-messages';
 import { ApiError } from '../../errors';
 import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
+import { PUBLIC, tag } from '../openapi-document';
+import { ANY_ROUTE, errorResponses, responseHeaders, STORAGE } from '../openapi-responses';
 import { requireSecret } from '../required-secret';
-import { errorResponses } from '../schemas';
 
 /** The newest messages are what a developer looks for; older ones are not paged. */
 const SANDBOX_LISTING_MAX = 100;
@@ -24,8 +25,11 @@ const SandboxMessage = z
 const listMessages = createRoute({
   method: 'get',
   path: '/v1/sandbox/messages',
+  operationId: 'listSandboxMessages',
+  tags: tag('Sandbox'),
+  security: PUBLIC,
   summary: 'SMS the sandbox provider would have sent (sandbox mode only)',
-  description: `Exists only while PROVIDER_MODE=sandbox; answers 404 in every other mode. Lists at most ${SANDBOX_LISTING_MAX} messages per call (\`limit\`, 20 by default).`,
+  description: `Exists only while PROVIDER_MODE=sandbox; answers 404 \`not_found\` in every other mode. Lists at most ${SANDBOX_LISTING_MAX} messages per call (\`limit\`, 20 by default).`,
   request: {
     query: z.object({
       phoneNumber: z.string().optional().openapi({ description: 'Only messages to this number (E.164; encode the + as %2B)' }),
@@ -40,8 +44,12 @@ const listMessages = createRoute({
     }),
   },
   responses: {
-    200: { description: 'Newest first', content: { 'application/json': { schema: z.object({ messages: z.array(SandboxMessage) }) } } },
-    ...errorResponses(400, 404),
+    200: {
+      description: 'Newest first',
+      headers: responseHeaders('Cache-Control'),
+      content: { 'application/json': { schema: z.object({ messages: z.array(SandboxMessage) }) } },
+    },
+    ...errorResponses(ANY_ROUTE, STORAGE, ['not_found']),
   },
 });
 

@@ -10,8 +10,10 @@ import type { AppEnv } from '../app-env';
 import { validationHook } from '../error-handler';
 import { appAuth } from '../middleware/app-auth';
 import { originGuard } from '../middleware/origin-guard';
+import { SECRET_OR_PUBLISHABLE_KEY, tag } from '../openapi-document';
+import { ANY_APP_KEY, ANY_BODY, ANY_ROUTE, errorResponses, JSON_BODY, responseHeaders, STORAGE } from '../openapi-responses';
 import { requireSecret, withSigningKeys } from '../required-secret';
-import { errorResponses, RequestIdSchema } from '../schemas';
+import { RequestIdSchema } from '../schemas';
 import { readSession, SESSION_COOKIE, type Session, signSession } from '../session-cookie';
 import { verifyOtp } from '../verify-otp';
 
@@ -49,42 +51,68 @@ const VerifiedBody = z
 const verify = createRoute({
   method: 'post',
   path: '/v1/otp/{requestId}/verify',
-  security: [{ secretKey: [] }, { publishableKey: [] }] as Array<Record<string, string[]>>,
+  operationId: 'verifyOtp',
+  tags: tag('Codes'),
+  security: SECRET_OR_PUBLISHABLE_KEY,
   summary: 'Check a code',
   description:
     "Takes the app's secret key or publishable key; another app's request answers 404. " +
-    "A code that is not exactly the request's length in ASCII digits (the app's `otpLength`, else OTP_LENGTH): 400 invalid_code_format, which costs no attempt. Wrong code: 400 invalid_code with attemptsRemaining. After too many wrong codes (per request, and per phone across requests): 429 too_many_attempts, even for the right code. 410 expired, 410 superseded (a newer code exists), 409 already_verified (a code works once). " +
+    "A code that is not exactly the request's length in ASCII digits (the app's `otpLength`, else OTP_LENGTH): 400 `invalid_code_format`, which costs no attempt. Wrong code: 400 `invalid_code` with `attemptsRemaining`. After too many wrong codes (per request, and per phone across requests, then with `Retry-After`): 429 `too_many_attempts`, even for the right code. 410 `expired`, 410 `superseded` (a newer code exists), 409 `already_verified` (a code works once). " +
     "On success: a verification token (a JWT the app's backend checks against /.well-known/jwks.json); with the secret key the answer also carries the verified number; when the app's `sessionCookie` setting is on, a signed, HttpOnly session cookie is set.",
   request: {
     params: z.object({ requestId: RequestIdSchema }),
     body: { required: true, content: { 'application/json': { schema: VerifyBody } } },
   },
   responses: {
-    200: { description: 'Verified', content: { 'application/json': { schema: VerifiedBody } } },
-    ...errorResponses(400, 401, 403, 404, 409, 410, 413, 415, 429),
+    200: {
+      description: 'Verified; `Set-Cookie` carries the session cookie when the app has `sessionCookie` on',
+      headers: responseHeaders('Set-Cookie', 'Cache-Control'),
+      content: { 'application/json': { schema: VerifiedBody } },
+    },
+    ...errorResponses(ANY_ROUTE, ANY_APP_KEY, JSON_BODY, [
+      'invalid_code_format',
+      'invalid_code',
+      'not_found',
+      'too_many_attempts',
+      'already_verified',
+      'expired',
+      'superseded',
+    ]),
   },
 });
 
 const getSession = createRoute({
   method: 'get',
   path: '/v1/session',
+  operationId: 'getSession',
+  tags: tag('Sessions'),
+  security: [{ sessionCookie: [] }],
   summary: 'The verified phone behind the session cookie',
-  description: 'A missing, expired, tampered or revoked (logged out, or revoked by an operator) session cookie: 401 unauthorized.',
+  description:
+    'A missing, expired, tampered or revoked (logged out, or revoked by an operator) session cookie: 401 `unauthorized`. A request from a foreign origin: 403 `forbidden_origin`.',
   responses: {
-    200: { description: 'A valid session', content: { 'application/json': { schema: SessionBody } } },
-    ...errorResponses(401, 403),
+    200: { description: 'A valid session', headers: responseHeaders('Cache-Control'), content: { 'application/json': { schema: SessionBody } } },
+    ...errorResponses(ANY_ROUTE, STORAGE, ['unauthorized', 'forbidden_origin']),
   },
 });
 
 const logout = createRoute({
   method: 'post',
   path: '/v1/session/logout',
+  operationId: 'logout',
+  tags: tag('Sessions'),
+  // The cookie is optional: without one the call only clears it.
+  security: [{ sessionCookie: [] }, {}],
   summary: 'End the session: revoke it server-side and clear the cookie',
   description:
     'The session is refused from the next request on, even if a copy of the cookie was kept. Without a valid session cookie it only clears the cookie.',
   responses: {
-    200: { description: 'Session revoked, cookie cleared', content: { 'application/json': { schema: z.object({ loggedOut: z.literal(true) }) } } },
-    ...errorResponses(403, 503),
+    200: {
+      description: 'Session revoked, cookie cleared',
+      headers: responseHeaders('Set-Cookie', 'Cache-Control'),
+      content: { 'application/json': { schema: z.object({ loggedOut: z.literal(true) }) } },
+    },
+    ...errorResponses(ANY_ROUTE, ANY_BODY, STORAGE, ['forbidden_origin']),
   },
 });
 

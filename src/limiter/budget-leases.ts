@@ -1,0 +1,147 @@
+import type { WindowRule } from '../window-rules';
+import type { LeaseGrant, LeaseInput } from './rate-limiter';
+
+/**
+ * A budget (the global one over its shards, an app's daily one) spent through leases, as one
+ * isolate sees it: it takes a block of units from a shard in one call and spends them locally, so
+ * most sends make no budget call at all. The shards never grant more than their windows allow
+ * (lease-log.ts), so the total admitted stays within the budget however many isolates lease.
+ *
+ * - A unit taken for a send that another scope refused is given back to the lease it came from.
+ * - When the lease runs low, the next one is taken in the background (big enough leases only), so
+ *   a send waits on a lease call only when the isolate holds no unit (a cold start, a budget
+ *   nearly spent).
+ * - A lease that lapses with units left returns them with the next call to the same shard;
+ *   otherwise they stop counting a window after the lease ended.
+ * - When the shard refuses, one other shard is tried, as sharding without leases did.
+ */
+
+export interface BudgetShape {
+  /** Each shard's windows (its share of the budget). */
+  rules: WindowRule[];
+  shards: number;
+  /** Most units one lease takes; fewer when the windows are small (see `leaseUnitsFor`). */
+  maxUnits: number;
+  leaseMs: number;
+}
+
+/** A shard's `lease` call: the object behind `shard`, asked with its input. */
+export type LeaseCall = (shard: number, input: LeaseInput) => Promise<LeaseGrant>;
+
+export type Taken = { ok: true; giveBack: () => void } | { ok: false; retryAfterSeconds: number };
+
+/** A lease takes at most this share of its tightest window, so no isolate holds much of a budget. */
+export const LEASE_SHARE_OF_WINDOW = 1 / 32;
+/** Below this many units a lease is taken only when a send needs it: a lease taken ahead would strand units of a small budget. */
+const REFILL_AHEAD_MIN_UNITS = 4;
+
+export function leaseUnitsFor(rules: WindowRule[], maxUnits: number): number {
+  const tightest = Math.min(...rules.map((rule) => rule.limit));
+  return Math.max(1, Math.min(maxUnits, Math.floor(tightest * LEASE_SHARE_OF_WINDOW)));
+}
+
+interface HeldLease {
+  shard: number;
+  leaseId: number;
+  left: number;
+  /** Counted from before the call was made, so never later than the shard's own end of it. */
+  expiresAt: number;
+}
+
+type Outcome = { granted: true } | { granted: false; retryAfterSeconds: number };
+
+export class BudgetLeases {
+  private readonly units: number;
+  private readonly lowWater: number;
+  private current: HeldLease | null = null;
+  private next: HeldLease | null = null;
+  private toReturn: { shard: number; leaseId: number; units: number } | null = null;
+  private inflight: Promise<Outcome> | null = null;
+  private shard: number;
+
+  constructor(
+    private readonly shape: BudgetShape,
+    private readonly clock: () => number = Date.now,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.units = leaseUnitsFor(shape.rules, shape.maxUnits);
+    this.lowWater = this.units >= REFILL_AHEAD_MIN_UNITS ? Math.floor(this.units / 4) : -1;
+    this.shard = Math.floor(random() * shape.shards);
+  }
+
+  /**
+   * Takes one unit for a send: locally when a lease has one, else by leasing through `call` (or
+   * waiting for the lease call under way). `background` runs the early refill without the send
+   * waiting for it; without it, leases are taken only when needed.
+   */
+  async take(call: LeaseCall, background?: (work: Promise<unknown>) => void): Promise<Taken> {
+    for (;;) {
+      const lease = this.usable();
+      if (lease) {
+        lease.left -= 1;
+        if (lease.left <= this.lowWater && !this.next && !this.inflight && background) background(this.leaseMore(call).catch(() => {}));
+        return { ok: true, giveBack: () => this.giveBack(lease) };
+      }
+      const outcome = await (this.inflight ?? this.leaseMore(call));
+      if (!outcome.granted) return { ok: false, retryAfterSeconds: outcome.retryAfterSeconds };
+    }
+  }
+
+  /** Units this isolate holds and may still spend (for tests and the docs' bound). */
+  held(): number {
+    const now = this.clock();
+    return [this.current, this.next].reduce((total, lease) => total + (lease && lease.expiresAt > now ? lease.left : 0), 0);
+  }
+
+  private giveBack(lease: HeldLease): void {
+    if ((lease === this.current || lease === this.next) && lease.expiresAt > this.clock()) lease.left += 1;
+  }
+
+  /** The lease to spend from, dropping spent and lapsed ones (a lapsed one's units are returned later). */
+  private usable(): HeldLease | null {
+    const now = this.clock();
+    while (this.current && (this.current.left <= 0 || this.current.expiresAt <= now)) {
+      if (this.current.left > 0) this.toReturn = { shard: this.current.shard, leaseId: this.current.leaseId, units: this.current.left };
+      this.current = this.next;
+      this.next = null;
+    }
+    return this.current;
+  }
+
+  /** One lease call at a time per isolate and budget; everyone short of a unit waits for it. */
+  private leaseMore(call: LeaseCall): Promise<Outcome> {
+    if (!this.inflight) {
+      this.inflight = this.askShards(call).finally(() => {
+        this.inflight = null;
+      });
+    }
+    return this.inflight;
+  }
+
+  private async askShards(call: LeaseCall): Promise<Outcome> {
+    const { shards } = this.shape;
+    const first = this.shard;
+    const order = shards > 1 ? [first, (first + 1 + Math.floor(this.random() * (shards - 1))) % shards] : [first];
+    let retryAfterSeconds = 1;
+    for (const shard of order) {
+      const returned = this.toReturn?.shard === shard ? this.toReturn : null;
+      if (returned) this.toReturn = null;
+      const startedAt = this.clock();
+      const grant = await call(shard, {
+        rules: this.shape.rules,
+        units: this.units,
+        leaseMs: this.shape.leaseMs,
+        returned: returned ? { leaseId: returned.leaseId, units: returned.units } : undefined,
+      });
+      if (grant.units > 0 && grant.leaseId !== undefined) {
+        const lease = { shard, leaseId: grant.leaseId, left: grant.units, expiresAt: startedAt + this.shape.leaseMs };
+        if (this.usable()) this.next = lease;
+        else this.current = lease;
+        this.shard = shard;
+        return { granted: true };
+      }
+      retryAfterSeconds = grant.retryAfterSeconds;
+    }
+    return { granted: false, retryAfterSeconds };
+  }
+}
