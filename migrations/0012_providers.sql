@@ -19,6 +19,11 @@ ALTER TABLE delivery_attempts ADD COLUMN ambiguous INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sandbox_messages ADD COLUMN provider TEXT NOT NULL DEFAULT 'sandbox';
 ALTER TABLE sandbox_messages ADD COLUMN channel TEXT NOT NULL DEFAULT 'sms';
 
+-- The provider and channel an otp.sent or otp.delivered event reports, as they were when it was
+-- written (an `auto` request may go on by SMS after its WhatsApp message was sent).
+ALTER TABLE webhook_events ADD COLUMN provider TEXT;
+ALTER TABLE webhook_events ADD COLUMN channel TEXT;
+
 -- Providers an operator took out of routing, and who did.
 CREATE TABLE provider_drains (
   provider   TEXT PRIMARY KEY,

@@ -752,6 +752,16 @@ export interface components {
                 occurredAt: string;
                 /** @description For `otp.failed` and `otp.expired`: the request’s `lastError` code; otherwise null */
                 errorCode: string | null;
+                /**
+                 * @description For `otp.sent` and `otp.delivered`: the provider the code went out through; otherwise null
+                 * @example twilio
+                 */
+                provider: string | null;
+                /**
+                 * @description For `otp.sent` and `otp.delivered`: the channel the code went out through; otherwise null
+                 * @enum {string|null}
+                 */
+                channel: "sms" | "whatsapp" | null;
                 /** @description Masked (`+91******3210`), in full when the webhook has `includePhoneNumber`; null once retention deleted the request. Never the code */
                 phoneNumber: string | null;
             };
@@ -799,10 +809,9 @@ export interface components {
             phoneNumber: string;
             /**
              * @description `sms` (default), `whatsapp`, or `auto`: WhatsApp first, SMS when the WhatsApp message is not delivered within the app’s `whatsappTimeoutSeconds` (30 s by default). `whatsapp` without a provider that has it is 422 `channel_not_available`.
-             * @default sms
              * @enum {string}
              */
-            channel: "sms" | "whatsapp" | "auto";
+            channel?: "sms" | "whatsapp" | "auto";
             /** @description The browser's Cloudflare Turnstile token; required with a publishable key when the app sets `turnstileRequired` */
             turnstileToken?: string;
         };

@@ -214,13 +214,17 @@ export function testNumberSentStatements(db: D1Database, request: { requestId: s
   return [
     db
       .prepare(
-        `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, provider)
-         VALUES (?1, 1, ?2, ?2, 0, 'sent', ?3)`,
+        `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, provider, channel)
+         VALUES (?1, 1, ?2, ?2, 0, 'sent', ?3, 'sms')`,
       )
       .bind(request.requestId, request.now, TEST_NUMBER_PROVIDER),
+    // Named as the sender too, so the status view and the `otp.sent` event say no provider sent it.
     db
-      .prepare(`UPDATE otp_requests SET status = 'sent', attempts = 1, sent_at = ?2, updated_at = ?2 WHERE id = ?1 AND status = 'queued'`)
-      .bind(request.requestId, request.now),
+      .prepare(
+        `UPDATE otp_requests SET status = 'sent', attempts = 1, sent_at = ?2, updated_at = ?2, sent_provider = ?3, sent_channel = 'sms'
+         WHERE id = ?1 AND status = 'queued'`,
+      )
+      .bind(request.requestId, request.now, TEST_NUMBER_PROVIDER),
     requestEventStatement(db, request.requestId, request.now),
   ];
 }

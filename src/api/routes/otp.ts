@@ -18,7 +18,8 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,255}$/;
 const CreateBody = z
   .object({
     phoneNumber: PhoneNumberSchema,
-    channel: z.enum(['sms', 'whatsapp', 'auto']).default('sms').openapi({
+    // Optional rather than defaulted: a default would make generated clients require it.
+    channel: z.enum(['sms', 'whatsapp', 'auto']).optional().openapi({
       description:
         '`sms` (default), `whatsapp`, or `auto`: WhatsApp first, SMS when the WhatsApp message is not delivered within the app’s `whatsappTimeoutSeconds` (30 s by default). `whatsapp` without a provider that has it is 422 `channel_not_available`.',
     }),
