@@ -21,6 +21,8 @@ export interface BatchRouting {
   drained: ReadonlySet<string>;
   /** The batch's own calls so far, by provider: a provider they show to be down is routed around at once. */
   seen: Map<string, { calls: number; failures: number }>;
+  /** Calls waiting for their send time at a provider, woken when the batch's calls show it down. */
+  downWaiters: Map<string, Array<() => void>>;
   circuit: { minFailures: number; failureRate: number };
 }
 
@@ -35,7 +37,14 @@ export async function loadRouting(env: Env, config: Config, providers: ReadonlyM
     }),
   ]);
   const { minFailures, failureRate } = config.routing.circuit;
-  return { providers, health, drained: new Set(drains.map((drain) => drain.provider)), seen: new Map(), circuit: { minFailures, failureRate } };
+  return {
+    providers,
+    health,
+    drained: new Set(drains.map((drain) => drain.provider)),
+    seen: new Map(),
+    downWaiters: new Map(),
+    circuit: { minFailures, failureRate },
+  };
 }
 
 /**
@@ -44,26 +53,30 @@ export async function loadRouting(env: Env, config: Config, providers: ReadonlyM
  * get a whole batch (a hundred calls) before its circuit opened. Once the batch's own failures
  * meet the circuit's rule, its view of the provider is open, and its later calls go elsewhere.
  */
-export function noteCall(routing: BatchRouting, provider: string, ok: boolean): void {
+export function noteCall(routing: BatchRouting, provider: string, ok: boolean): 'went_down' | null {
+  const wasDown = seenDown(routing, provider);
   const seen = routing.seen.get(provider) ?? { calls: 0, failures: 0 };
   seen.calls += 1;
   if (!ok) seen.failures += 1;
   routing.seen.set(provider, seen);
+  if (wasDown || !seenDown(routing, provider)) return null;
   const view = routing.health.get(provider);
-  if (view?.state === 'closed' && seenDown(routing, provider)) routing.health.set(provider, { ...view, state: 'open' });
+  if (view?.state === 'closed') routing.health.set(provider, { ...view, state: 'open' });
+  for (const wake of routing.downWaiters.get(provider) ?? []) wake();
+  routing.downWaiters.delete(provider);
+  return 'went_down';
+}
+
+/** Resolves once the batch's own calls show `provider` down (at once if they already do); it may never resolve. */
+export function whenSeenDown(routing: BatchRouting, provider: string): Promise<void> {
+  if (seenDown(routing, provider)) return Promise.resolve();
+  return new Promise((resolve) => routing.downWaiters.set(provider, [...(routing.downWaiters.get(provider) ?? []), resolve]));
 }
 
 /** Whether the batch's own calls to `provider` meet the circuit's rule for opening. */
 export function seenDown(routing: BatchRouting, provider: string): boolean {
   const seen = routing.seen.get(provider);
   return seen !== undefined && seen.failures >= routing.circuit.minFailures && seen.failures / seen.calls >= routing.circuit.failureRate;
-}
-
-/** The provider a fresh request of the batch would go to: whose pacer the batch books first. */
-export function likelyProvider(routing: BatchRouting): ProviderName {
-  const statuses = providerStatuses(routing, [...routing.providers.keys()]);
-  const route = chooseProvider({ providers: statuses, attempts: [], channel: 'sms' });
-  return ('provider' in route ? route.provider : [...routing.providers.keys()][0]!) as ProviderName;
 }
 
 function providerStatuses(routing: BatchRouting, order: readonly string[]): ProviderStatus[] {

@@ -13,16 +13,16 @@ import {
 } from '../db/delivery-attempts';
 import { scheduleStatusChecks } from '../delivery-reports/schedule-checks';
 import { errorName, logError, logInfo, logWarn } from '../log';
-import type { Reservation } from '../pacing/pacing-schedule';
-import { claimLeadMs, delayUntilFree, noteClaimDuration, pacingHorizonMs, providerSlots, type ReserveSlots, slowestRate } from '../pacing/provider-slots';
+import { delayUntilFree, pacingHorizonMs, providerSlots, type ReserveSlots, slowestRate } from '../pacing/provider-slots';
 import { type Clock, StartGate, systemClock } from '../pacing/start-gate';
 import { deploymentProviders, longestTimeoutMs } from '../providers/select-provider';
 import type { SendJob } from '../queue/messages';
-import type { CallOutcome } from '../routing/circuit';
-import { reportHealth } from '../routing/provider-health-client';
 import { attemptSend } from './attempt-send';
-import { likelyProvider, loadRouting, noteCall, routeRequest, seenDown } from './route-jobs';
+import { BatchHealth } from './batch-health';
+import { bookSendTimes } from './book-send-times';
+import { loadRouting, noteCall, routeRequest } from './route-jobs';
 import { backoffFor, commit, failMisconfigured, type Job, settleSkipped, unique } from './settle-send-jobs';
+import { type Started, startCall } from './start-call';
 
 /** A call starts only if its lease outlasts it by this much (its timeout counted in full). */
 const LEASE_END_MARGIN_MS = 5000;
@@ -55,46 +55,26 @@ export async function handleSendJobs(
   }
   if (misconfigured.length > 0) logError('send.provider_misconfigured', { reason: misconfigured.join('; '), requests: all.length });
 
-  // Send times from the pacer of the provider most requests will go to; jobs that got none wait in the queue.
   const routing = await loadRouting(env, config, providers);
-  const first = likelyProvider(routing);
-  const pacers = new Map<ProviderName, ReserveSlots>();
-  const reserveAt = (name: ProviderName) => pacers.get(name) ?? pacers.set(name, providerSlots(env, config, name)).get(name)!;
-  const ids = unique(all.map((job) => job.requestId));
-  let reservation: Reservation;
-  let roundTripMs: number;
-  try {
-    const askedAt = clock.now();
-    reservation = await reserveAt(first)(ids.length, claimLeadMs());
-    roundTripMs = clock.now() - askedAt;
-  } catch (error) {
-    logError('send.pacer_unavailable', { error: errorName(error), messages: all.length });
-    for (const job of all) job.message.retry({ delaySeconds: backoffFor(job.message, config) });
-    return;
-  }
-  const slotOf = new Map(ids.slice(0, reservation.slots.length).map((id, index) => [id, reservation.slots[index]!]));
-  const jobs = all.filter((job) => slotOf.has(job.requestId));
-  for (const job of all) if (!slotOf.has(job.requestId)) job.message.retry({ delaySeconds: delayUntilFree(reservation, clock.now()) });
-  if (jobs.length === 0) return;
-
   const now = clock.now();
   const timeoutMs = longestTimeoutMs(config);
-  const callsInTurn = Math.ceil(jobs.length / config.provider.concurrency);
+  const callsInTurn = Math.ceil(all.length / config.provider.concurrency);
   const leaseMs = sendLeaseMs(timeoutMs, pacingHorizonMs(slowestRate(config)), callsInTurn);
+  // Claimed before send times are booked: where a request goes (and so whose pacer it needs)
+  // depends on its past attempts, which the claim reads.
   let claimed: Map<string, ClaimedRequest>;
   try {
-    claimed = await claimRequests(env.DB, unique(jobs.map((job) => job.requestId)), now, leaseMs, slotOf);
-    noteClaimDuration(clock.now() - now);
+    claimed = await claimRequests(env.DB, unique(all.map((job) => job.requestId)), now, leaseMs);
   } catch (error) {
-    logError('send.claim_failed', { error: errorName(error), messages: jobs.length });
-    for (const job of jobs) job.message.retry({ delaySeconds: backoffFor(job.message, config) });
+    logError('send.claim_failed', { error: errorName(error), messages: all.length });
+    for (const job of all) job.message.retry({ delaySeconds: backoffFor(job.message, config) });
     return;
   }
 
   // A request id may appear twice in one batch (duplicate delivery): only its first copy sends.
   const toSend: Array<Job & { request: ClaimedRequest }> = [];
   const skipped: Job[] = [];
-  for (const job of jobs) {
+  for (const job of all) {
     const request = claimed.get(job.requestId);
     if (request && !toSend.some((other) => other.requestId === job.requestId)) toSend.push({ ...job, request });
     else skipped.push(job);
@@ -103,26 +83,15 @@ export async function handleSendJobs(
   const finishing: D1PreparedStatement[] = [];
   await settleSkipped(env, skipped, now, finishing, leaseMs);
 
-  // Routed: those that go elsewhere than `first` take send times from their own provider's pacer.
   const routed = toSend.map((job) => routeRequest(routing, job.request));
-  const elsewhere = new Map<ProviderName, string[]>();
-  routed.forEach(({ route }, index) => {
-    if ('provider' in route && route.provider !== first)
-      elsewhere.set(route.provider as ProviderName, [...(elsewhere.get(route.provider as ProviderName) ?? []), toSend[index]!.requestId]);
-  });
-  const busyUntil = new Map<string, Reservation>();
-  await Promise.all(
-    [...elsewhere].map(async ([name, requestIds]) => {
-      try {
-        const own = await reserveAt(name)(requestIds.length, 0);
-        busyUntil.set(name, own);
-        requestIds.forEach((id, index) => (own.slots[index] === undefined ? slotOf.delete(id) : slotOf.set(id, own.slots[index]!)));
-      } catch (error) {
-        logError('send.pacer_unavailable', { provider: name, error: errorName(error), messages: requestIds.length });
-        for (const id of requestIds) slotOf.delete(id);
-      }
-    }),
+  const pacers = new Map<ProviderName, ReserveSlots>();
+  const reserveAt = (name: ProviderName) => pacers.get(name) ?? pacers.set(name, providerSlots(env, config, name)).get(name)!;
+  const askedAt = clock.now();
+  const booked = await bookSendTimes(
+    routed.map(({ route }, index) => ({ requestId: toSend[index]!.requestId, provider: 'provider' in route ? (route.provider as ProviderName) : null })),
+    reserveAt,
   );
+  const roundTripMs = clock.now() - askedAt;
 
   // Each call starts on its send time or takes a new one; none starts so late that its lease
   // could lapse before it ends (another copy of the job may claim the request then).
@@ -130,6 +99,7 @@ export async function handleSendJobs(
   const gateOf = (name: ProviderName) =>
     gates.get(name) ?? gates.set(name, new StartGate((leadMs) => reserveAt(name)(1, leadMs), clock, roundTripMs)).get(name)!;
   const lastStart = now + leaseMs - timeoutMs - LEASE_END_MARGIN_MS;
+  const health = new BatchHealth(env, config);
   const work = toSend.map((job, index) => ({ job, ...routed[index]! }));
   const outcomes = await mapWithConcurrency(work, config.provider.concurrency, async ({ job, route, channel }): Promise<Outcome> => {
     if ('none' in route) {
@@ -139,50 +109,37 @@ export async function handleSendJobs(
       return { ended: { errorCode: route.none === 'outcome_unknown' ? 'provider_outcome_unknown' : 'channel_unavailable', message } };
     }
     const name = route.provider as ProviderName;
-    const slot = slotOf.get(job.requestId);
+    const slot = booked.slotOf.get(job.requestId);
     if (slot === undefined) {
-      const own = busyUntil.get(name);
-      return { released: { reason: 'pacer_busy', retryAfterSeconds: own ? delayUntilFree(own, clock.now()) : backoffFor(job.message, config) } };
+      const answer = booked.answers.get(name);
+      const retryAfterSeconds = answer ? delayUntilFree(answer, clock.now()) : backoffFor(job.message, config);
+      return { released: { reason: answer ? 'pacer_busy' : 'pacer_unavailable', retryAfterSeconds } };
     }
     const code = await deriveCode(secret, job.request.id, job.request.code_length ?? config.otp.length);
-    let start: Awaited<ReturnType<StartGate['waitForStart']>>;
+    const deadline = Math.min(job.request.expires_at, lastStart);
+    let started: Started;
     try {
-      start = await gateOf(name).waitForStart(slot, Math.min(job.request.expires_at, lastStart));
+      started = await startCall({ routing, request: job.request, provider: name, slot, deadline, clock, gateOf, reserveAt });
     } catch (error) {
       logError('send.pacer_unavailable', { error: errorName(error), messages: 1 });
       return { released: { reason: 'pacer_unavailable', retryAfterSeconds: backoffFor(job.message, config) } };
     }
-    if (!start.start) return { released: { reason: start.reason, retryAfterSeconds: start.retryAfterSeconds } };
-    // The batch's own calls may have shown this provider down while this one waited its turn.
-    const current = seenDown(routing, name) ? routeRequest(routing, job.request, [], { consumeProbe: false }).route : route;
-    let target = name;
-    if ('provider' in current && current.provider !== name) {
-      target = current.provider as ProviderName;
-      const own = await reserveAt(target)(1, 0).catch(() => null);
-      const moved = own?.slots[0] === undefined ? null : await gateOf(target).waitForStart(own.slots[0], Math.min(job.request.expires_at, lastStart));
-      if (!moved?.start) return { released: { reason: 'rerouted_pacer_busy', retryAfterSeconds: own ? delayUntilFree(own, clock.now()) : 1 } };
-      start = moved;
+    if ('released' in started) return started;
+    const provider = providers.get(started.provider)!;
+    const called = await attemptSend({ provider, channel, code, request: job.request, startedAt: started.startedAt, config, routing, clock });
+    if (countsForHealth(called)) {
+      health.note(started.provider, { at: called.finishedAt, ok: isHealthy(called), latencyMs: called.finishedAt - called.startedAt });
+      if (noteCall(routing, started.provider, isHealthy(called)) === 'went_down') health.reportNow(started.provider);
     }
-    const provider = providers.get(target)!;
-    const called = await attemptSend({ provider, channel, code, request: job.request, startedAt: start.startedAt, config, routing, clock });
-    if (countsForHealth(called)) noteCall(routing, target, isHealthy(called));
     return { called };
   });
   const attempts: AttemptRecord[] = [];
-  const health = new Map<string, CallOutcome[]>();
   outcomes.forEach((outcome, index) => {
     const { request } = toSend[index]!;
     if ('called' in outcome) {
       const attempt = outcome.called;
       attempts.push(attempt);
       finishing.push(...recordAttemptStatements(env.DB, attempt));
-      if (countsForHealth(attempt)) {
-        const ok = isHealthy(attempt);
-        health.set(attempt.provider!, [
-          ...(health.get(attempt.provider!) ?? []),
-          { at: attempt.finishedAt, ok, latencyMs: attempt.finishedAt - attempt.startedAt },
-        ]);
-      }
     } else if ('ended' in outcome) {
       logWarn('send.not_routable', { requestId: request.id, errorCode: outcome.ended.errorCode });
       finishing.push(...finishWithoutSendingStatements(env.DB, { requestId: request.id, status: 'failed', ...outcome.ended, now: clock.now() }));
@@ -191,7 +148,7 @@ export async function handleSendJobs(
       finishing.push(releaseClaimStatement(env.DB, { requestId: request.id, attemptNumber: request.attempts, now: clock.now() }));
     }
   });
-  const [recorded] = await Promise.all([commit(env, finishing, toSend, config, leaseMs, attempts), reportHealth(env, config, health)]);
+  const [recorded] = await Promise.all([commit(env, finishing, toSend, config, leaseMs, attempts), health.reportRest()]);
   if (recorded === 'retried') return;
   if (recorded === 'written') {
     // Delivery reports: one delayed status check per message the provider accepted.

@@ -55,19 +55,3 @@ export function providerSlots(env: Env, config: Config, provider: string = provi
 export function delayUntilFree(reservation: Reservation, now = Date.now()): number {
   return Math.max(1, Math.ceil((reservation.nextFreeAt - now) / 1000));
 }
-
-/**
- * How long this isolate's recent D1 claims took. A batch asks for send times before it claims its
- * requests, so its first time is asked for at least that far ahead: a time that passes during the
- * claim is wasted, and its call has to take a new one. A slow claim counts at once; the estimate
- * then halves with each faster one.
- */
-let recentClaimMs = 0;
-
-export function claimLeadMs(): number {
-  return recentClaimMs;
-}
-
-export function noteClaimDuration(ms: number): void {
-  recentClaimMs = Math.min(MAX_LEAD_MS, Math.max(ms, recentClaimMs / 2));
-}
