@@ -22,12 +22,14 @@ export class BatchHealth {
     this.unreported.set(provider, [...(this.unreported.get(provider) ?? []), outcome]);
   }
 
-  /** Reports `provider`'s outcomes so far without waiting for the batch's end. */
-  reportNow(provider: string): void {
+  /** Reports `provider`'s outcomes so far without waiting for the batch's end; resolves once reported (or the report failed). */
+  reportNow(provider: string): Promise<void> {
     const outcomes = this.unreported.get(provider);
-    if (!outcomes?.length) return;
+    if (!outcomes?.length) return Promise.resolve();
     this.unreported.delete(provider);
-    this.early.push(reportHealth(this.env, this.config, new Map([[provider, outcomes]])));
+    const report = reportHealth(this.env, this.config, new Map([[provider, outcomes]]));
+    this.early.push(report);
+    return report;
   }
 
   /** Reports the rest, after the early reports (reportHealth logs its failures, never throws). */

@@ -129,7 +129,7 @@ export async function handleSendJobs(
     const called = await attemptSend({ provider, channel, code, request: job.request, startedAt: started.startedAt, config, routing, clock });
     if (countsForHealth(called)) {
       health.note(started.provider, { at: called.finishedAt, ok: isHealthy(called), latencyMs: called.finishedAt - called.startedAt });
-      if (noteCall(routing, started.provider, isHealthy(called)) === 'went_down') health.reportNow(started.provider);
+      if (noteCall(routing, started.provider, isHealthy(called)) === 'went_down') await health.reportNow(started.provider);
     }
     return { called };
   });
