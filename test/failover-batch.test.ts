@@ -14,8 +14,7 @@ import { deliverSendJobs } from './support/queue';
  */
 
 const down = () => json(503, { error: { message: 'down' } });
-/** The two pacers told apart by the rate they are asked at: StartMessaging's 20/s, Twilio's 10/s (the defaults). */
-const SM_RATE = 20;
+/** The two pacers told apart by the rate they are asked at: Twilio's is 10/s (StartMessaging's 20/s), the defaults. */
 const TWILIO_RATE = 10;
 
 function smHealth(testEnv: Env) {
