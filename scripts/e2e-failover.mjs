@@ -152,7 +152,9 @@ async function main() {
   await sm.close();
   state.sm = await startStandIn({ port: new URL(sm.url).port, latencyMs: 30, failRate: 1, seed: SEED });
   const downSince = Date.now() - 1000;
+  const creating = Date.now();
   const down = await createAll(base, phonesFrom('10', REQUESTS));
+  const createdIn = Date.now() - creating;
   check(
     `primary down: POST /v1/otp answered 202 for all ${REQUESTS}`,
     down.every((entry) => entry.status === 202),
@@ -184,6 +186,17 @@ async function main() {
       (a) => `+${((Date.parse(a.startedAt) - t0) / 1000).toFixed(1)}s ${a.provider} ${a.outcome}${a.errorCode ? ` ${a.errorCode}` : ''}`,
     );
     console.log(`  slowest request ${slowest.requestId} (${slowest.status}): ${steps.join(', ')}`);
+  }
+  // Where the time went: how long creating took, and when Twilio took its calls (from the first creation).
+  const twilioTimes = twilio
+    .calls()
+    .filter((call) => call.newSms)
+    .map((call) => call.at - creating);
+  if (twilioTimes.length > 0) {
+    const span = (Math.max(...twilioTimes) - Math.min(...twilioTimes)) / 1000;
+    console.log(
+      `  created ${REQUESTS} in ${(createdIn / 1000).toFixed(1)} s; Twilio sent ${twilioTimes.length} from +${(Math.min(...twilioTimes) / 1000).toFixed(1)} s to +${(Math.max(...twilioTimes) / 1000).toFixed(1)} s (${(twilioTimes.length / Math.max(span, 0.001)).toFixed(1)}/s)`,
+    );
   }
   const twilioStats = twilio.stats();
   const smStats = state.sm.stats();
