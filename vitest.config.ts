@@ -25,6 +25,8 @@ export default defineConfig(async () => {
             UNKNOWN_IP_LIMITS: '100000/60',
             TURNSTILE_MODE: 'siteverify',
             TURNSTILE_VERIFY_URL: 'https://turnstile.test/turnstile/v0/siteverify',
+            // One provider unless a test asks for more (wrangler.toml's development order has two).
+            PROVIDER_ORDER: '',
             ...TEST_SECRETS,
           },
         },

@@ -166,6 +166,7 @@ await run.main(async () => {
     vars: {
       BENCH_METER: '1',
       PROVIDER_MODE: 'startmessaging',
+      PROVIDER_ORDER: 'startmessaging',
       SM_BASE_URL: standIn.url,
       SM_API_KEY: 'bench-key',
       OTP_SECRET: 'bench-otp-secret-not-for-production',

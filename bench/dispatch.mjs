@@ -87,6 +87,7 @@ await run.main(async () => {
       label: `dispatch-${scenario.label}`,
       vars: {
         PROVIDER_MODE: 'startmessaging',
+        PROVIDER_ORDER: 'startmessaging',
         SM_BASE_URL: scenario.standIn.url,
         SM_API_KEY: API_KEY,
         OTP_SECRET: 'bench-otp-secret-not-for-production',

@@ -202,6 +202,7 @@ await run.main(async () => {
     label: 'dev',
     vars: {
       PROVIDER_MODE: 'startmessaging',
+      PROVIDER_ORDER: 'startmessaging',
       SM_BASE_URL: standIn.url,
       SM_API_KEY: API_KEY,
       OTP_SECRET: 'bench-otp-secret-not-for-production',

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: runs every benchmark (API path, dispatch path, limiter, cost per OTP, phone validation) one
+ * `npm run bench`: runs every benchmark (API path, dispatch path, limiter, cost per OTP, phone validation, failover) one
  * after another, each in its own process with its own dev servers, and writes docs/benchmarks.md
  * from their results: the machine, the versions, the command, the tables, each target met or
  * missed (and by how much), and why. The wording is bench/benchmarks.md.tmpl; the figures come
  * from bench/lib/benchmarks-doc.mjs.
  *
- * Never part of `npm test`: a timing is not a test. Options: --only api,dispatch,limiter,cost,phone
+ * Never part of `npm test`: a timing is not a test. Options: --only api,dispatch,limiter,cost,phone,failover
  * --out docs/benchmarks.md --keep-json <dir> (keep each benchmark's JSON there) --from-json <dir>
  * (render from JSON kept earlier, running nothing) --check (with --from-json: fail if --out is not
  * what the template renders, writing nothing).
@@ -29,6 +29,7 @@ const BENCHMARKS = [
   { key: 'limiter', script: 'bench/limiter.mjs', timeoutMs: 20 * 60_000 },
   { key: 'cost', script: 'bench/cost.mjs', timeoutMs: 20 * 60_000 },
   { key: 'phone', script: 'bench/phone-parse.mjs', timeoutMs: 5 * 60_000 },
+  { key: 'failover', script: 'bench/failover.mjs', timeoutMs: 15 * 60_000 },
 ].filter((bench) => options.only.split(',').includes(bench.key));
 if (options.check && !options.fromJson) throw new Error('--check compares a rendering of kept JSON with --out: it needs --from-json');
 

@@ -64,6 +64,8 @@ const FINAL = new Set(['sent', 'delivered', 'failed', 'expired', 'verified', 'su
 
 const VARS = [
   'PROVIDER_MODE:startmessaging',
+  // The development config routes between two sandbox providers; here StartMessaging alone.
+  'PROVIDER_ORDER:startmessaging',
   `SM_API_KEY:${API_KEY}`,
   'OTP_SECRET:e2e-faults-otp-secret',
   `SM_TIMEOUT_MS:${SM_TIMEOUT_MS}`,
@@ -325,6 +327,8 @@ const QUEUED_PHONES = ['+12029970001', '+12029970002', '+12029970003', '+1202997
 const ADMIN_TOKEN = `e2e-faults-admin-${randomUUID()}`;
 const PACED_VARS = [
   'PROVIDER_MODE:startmessaging',
+  // The development config routes between two sandbox providers; here StartMessaging alone.
+  'PROVIDER_ORDER:startmessaging',
   `ADMIN_TOKEN:${ADMIN_TOKEN}`,
   `SM_API_KEY:${API_KEY}`,
   'OTP_SECRET:e2e-faults-otp-secret',

@@ -132,6 +132,8 @@ async function main() {
     label: 'otpd-e2e',
     vars: [
       'PROVIDER_MODE:startmessaging',
+      // The development config routes between two sandbox providers; here StartMessaging alone.
+      'PROVIDER_ORDER:startmessaging',
       `SM_BASE_URL:${standIn.url}`,
       `SM_API_KEY:${API_KEY}`,
       'OTP_SECRET:e2e-otp-secret',

@@ -275,3 +275,28 @@ export const mapped = <T, U>(parser: Parser<T>, reshape: (value: T) => U): Parse
   ...parser,
   parse: (text, name, fail) => reshape(parser.parse(text, name, fail)),
 });
+
+/** Empty (null) or text matching `pattern`, as `accepts` describes it. */
+export const optionalMatching = (pattern: RegExp, accepts: string): Parser<string | null> => ({
+  accepts: `empty or ${accepts}`,
+  parse(text, name, fail) {
+    const trimmed = text.trim();
+    if (trimmed === '') return null;
+    if (!pattern.test(trimmed)) return fail(`${name} must be empty or ${accepts}, got "${trimmed}"`);
+    return trimmed;
+  },
+});
+
+/** Empty (null: the caller's default) or distinct names from `options`, comma-separated, in order. */
+export const nameList = <const Options extends readonly string[]>(...options: Options): Parser<Options[number][] | null> => ({
+  accepts: `empty or names of ${options.map((option) => `\`${option}\``).join(', ')}, comma-separated`,
+  parse(text, name, fail) {
+    const trimmed = text.trim();
+    if (trimmed === '') return null;
+    const names = trimmed.split(',').map((part) => part.trim());
+    const unknown = names.find((candidate) => !options.includes(candidate));
+    if (unknown !== undefined) return fail(`${name} takes names of ${options.join(', ')}, got "${unknown}"`);
+    if (new Set(names).size !== names.length) return fail(`${name} names each provider once, got "${trimmed}"`);
+    return names as Options[number][];
+  },
+});

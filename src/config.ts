@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { checkProviderOrder, routingGroup, twilioGroup } from './config-providers.ts';
+import { SECRETS } from './config-secrets.ts';
 import {
   allowedCountries,
   countryList,
@@ -36,42 +38,6 @@ export const SESSION_TTL_MAX_SECONDS = 30 * 86400;
 /** The phone cooldown steps back to its first entry after an hour without a send. */
 const PHONE_COOLDOWN_RESET_SECONDS = 3600;
 
-/** The secrets, by name. None has a default; `requiredBecause` marks the ones the Worker cannot do without. */
-const SECRETS = {
-  SM_API_KEY: { needed: '`startmessaging` mode', description: 'sent to the provider as `X-API-Key`' },
-  OTP_SECRET: {
-    needed: 'always',
-    description: 'HMAC key codes are derived with; long and random',
-    requiredBecause: 'codes can be neither sent nor checked',
-  },
-  SESSION_SECRET: { needed: 'always', description: 'signs session cookies', requiredBecause: 'sessions can be neither started nor read' },
-  SESSION_SECRET_PREVIOUS: { needed: 'during rotation', description: 'the old session secret: its cookies are still read, never issued' },
-  TURNSTILE_SECRET_KEY: {
-    needed: 'when an app requires Turnstile, in `siteverify` mode',
-    description: "the Turnstile widget's secret key, sent to siteverify with each token",
-  },
-  ADMIN_TOKEN: {
-    needed: 'for the admin API',
-    description: 'bearer token of the operator endpoints and the dashboard',
-    requiredBecause: 'the admin API is closed',
-  },
-  TOKEN_SIGNING_KEY: {
-    needed: 'for verification tokens',
-    description: 'private EC P-256 JWK (JSON with `kid` and `alg: "ES256"`) that signs verification tokens; `npm run token-key` makes one',
-    requiredBecause: 'verification tokens can be neither issued nor checked',
-  },
-  WEBHOOK_SECRET_KEY: {
-    needed: 'for webhooks',
-    description:
-      "key each app's webhook signing secret is derived from (with the app id and a version), so D1 holds none; long and random. Changing it changes every app's secret",
-    requiredBecause: 'webhooks can be neither set nor signed',
-  },
-  TOKEN_SIGNING_KEY_PREVIOUS: {
-    needed: 'during rotation',
-    description: 'the previous signing key: its public key stays in the JWKS, so the tokens it signed verify until it is removed (retired); it never signs',
-  },
-} as const satisfies Record<string, { needed: string; description: string; requiredBecause?: string }>;
-
 const configSchema = z
   .object({
     environment: setting(
@@ -81,10 +47,15 @@ const configSchema = z
       "`production` refuses `PROVIDER_MODE=sandbox`, `TURNSTILE_MODE=stub` and Turnstile's testing secret keys; `development` answers only on localhost or an IP address; `test` is what the test suite runs as",
     ),
     provider: group('Provider', 'Where SMS go and how fast.', {
-      mode: setting('PROVIDER_MODE', oneOf('startmessaging', 'sandbox'), 'sandbox', 'where SMS go: the StartMessaging API, or the sandbox (D1 only)'),
-      baseUrl: setting('SM_BASE_URL', httpUrl, 'https://api.startmessaging.com', "the provider's base URL"),
-      timeoutMs: setting('SM_TIMEOUT_MS', integer(100, 30_000), '8000', 'hard timeout of one provider call, in ms'),
-      ratePerSecond: setting('PROVIDER_RATE_PER_SECOND', integer(1, 10_000), '20', 'provider calls per second, account-wide'),
+      mode: setting(
+        'PROVIDER_MODE',
+        oneOf('startmessaging', 'sandbox'),
+        'sandbox',
+        'where codes go: the real providers of `PROVIDER_ORDER` (`startmessaging`, named from when it was the only one), or the sandbox (D1 only, no secret)',
+      ),
+      baseUrl: setting('SM_BASE_URL', httpUrl, 'https://api.startmessaging.com', "StartMessaging's base URL"),
+      timeoutMs: setting('SM_TIMEOUT_MS', integer(100, 30_000), '8000', 'hard timeout of one StartMessaging (or sandbox) call, in ms'),
+      ratePerSecond: setting('PROVIDER_RATE_PER_SECOND', integer(1, 10_000), '20', 'StartMessaging (and sandbox) calls per second, account-wide'),
       concurrency: setting(
         'SEND_CONCURRENCY',
         integer(1, 100),
@@ -97,6 +68,8 @@ const configSchema = z
         maxSeconds: setting('SEND_RETRY_MAX_SECONDS', integer(1, 3600), '60', 'cap on one retry delay'),
       }),
     }),
+    routing: routingGroup(),
+    twilio: twilioGroup(),
     otp: group('Codes', 'The one-time codes.', {
       length: setting('OTP_LENGTH', integer(4, 8), '6', 'digits per code'),
       ttlSeconds: setting('OTP_TTL_SECONDS', integer(30, 3600), '300', 'code lifetime'),
@@ -262,6 +235,7 @@ const configSchema = z
     ),
   })
   .superRefine((config, ctx) => {
+    checkProviderOrder(config, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     if (config.environment === 'production' && config.provider.mode === 'sandbox') {
       ctx.addIssue({
         code: 'custom',

@@ -5,6 +5,7 @@ import { handleScheduled } from './cron/scheduled';
 export { PrefixGuard } from './limiter/prefix-guard';
 export { RateLimiter } from './limiter/rate-limiter';
 export { ProviderPacer } from './pacing/provider-pacer';
+export { ProviderHealth } from './routing/provider-health';
 
 const app = createApp();
 

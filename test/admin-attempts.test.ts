@@ -86,6 +86,9 @@ describe('GET /v1/admin/attempts', () => {
       'provider',
       'attemptNumber',
       'outcome',
+      'provider',
+      'channel',
+      'ambiguous',
       'httpStatus',
       'durationMs',
       'errorCode',
@@ -95,6 +98,6 @@ describe('GET /v1/admin/attempts', () => {
     ]);
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain(`,${r.id},`);
-    expect(lines[1]).toContain(',failed,400,42,provider_rejected_request,"bad ""number"", sorry",,');
+    expect(lines[1]).toContain(',failed,,sms,false,400,42,provider_rejected_request,"bad ""number"", sorry",,');
   });
 });

@@ -32,6 +32,7 @@ const concrete = (path: string) =>
     .replace(':resendId', 'rsd_AAAAAAAAAAAAAAAAAAAAAA')
     .replace(':prefix', '+99999')
     .replace(':phoneNumber', '%2B919999999999')
+    .replace(':name', 'sandbox')
     .replace(':appId', 'app_doesnotexist')
     .replace(':keyId', 'key_doesnotexist')
     .replace(':eventId', 'evt_AAAAAAAAAAAAAAAAAAAAAA_sent');
@@ -96,6 +97,13 @@ const SUCCESSFUL_CALLS: Record<string, () => Promise<Call>> = {
     await recordPhoneLock(env.DB, { phoneNumber, failures: 10, lockedUntil: Date.now() + 3_600_000 }, Date.now());
     return { path: `/v1/admin/locked-phones/${encodeURIComponent(phoneNumber)}`, init: { method: 'DELETE' }, status: 200 };
   },
+  'GET /v1/admin/providers': async () => ({ path: '/v1/admin/providers', status: 200 }),
+  'POST /v1/admin/providers/:name/drain': async () => ({
+    path: '/v1/admin/providers/sandbox/drain',
+    init: { method: 'POST', body: JSON.stringify({ operator: 'ops', reason: 'test' }) },
+    status: 200,
+  }),
+  'POST /v1/admin/providers/:name/undrain': async () => ({ path: '/v1/admin/providers/sandbox/undrain', init: { method: 'POST' }, status: 200 }),
   'POST /v1/admin/sessions/revoke': async () => ({
     path: '/v1/admin/sessions/revoke',
     init: { method: 'POST', body: JSON.stringify({ phoneNumber: uniquePhone() }) },
@@ -193,6 +201,8 @@ describe('every admin route is behind the bearer token', () => {
       'app_changes',
       'webhooks',
       'webhook_events',
+      'provider_drains',
+      'provider_events',
     ];
     const before = await Promise.all(tables.map(countRows));
     for (const { method, path } of routes) {

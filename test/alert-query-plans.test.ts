@@ -4,7 +4,7 @@ import { alertEnv, runAlertsAt } from './support/alerts';
 import { queryPlan, recordingDb } from './support/query-plans';
 
 /** Every table the alert rules and the listing read; a plan line that walks one of them whole is a scan. */
-const SCANNED = /^SCAN (delivery_attempts|dead_letters|prefix_blocks|alert_incidents|alert_signals|otp_requests)\b(?!.*USING)/;
+const SCANNED = /^SCAN (delivery_attempts|dead_letters|prefix_blocks|alert_incidents|alert_signals|otp_requests|provider_events)\b(?!.*USING)/;
 
 describe('alert queries read through indexes', () => {
   it('the every-minute rules, the notice claim and GET /v1/admin/alerts never scan a table', async () => {

@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { NOTICE_GIVE_UP_MS, noticeRetryDelayMs } from '../src/alerts/notices';
 import { markSignalStatement } from '../src/db/alert-signals';
+import { providerEventStatement } from '../src/db/provider-events';
 import { ALERT_URL, alertEnv, alertReceiver, clearAlertData, failing, incidentRows, runAlertsAt, seedProviderCalls, verifiedNotice } from './support/alerts';
 
 const MINUTE = 60_000;
@@ -64,22 +65,17 @@ describe('delivery_success', () => {
 });
 
 describe('the other rules', () => {
-  it('circuit_open: nothing while provider health has no table; opens for a circuit not closed and clears when it closes', async () => {
+  it('circuit_open: nothing while every circuit is closed; opens for a circuit not closed and clears when it closes', async () => {
     const testEnv = alertEnv();
     const posts = alertReceiver();
     const t = Date.now();
     expect((await runAlertsAt(testEnv, t)).changes).toEqual([]);
 
-    // The table as the failover migration creates it.
-    await env.DB.prepare(
-      `CREATE TABLE provider_events (id INTEGER PRIMARY KEY, provider TEXT NOT NULL, at INTEGER NOT NULL,
-       kind TEXT NOT NULL, from_state TEXT, to_state TEXT, detail TEXT)`,
-    ).run();
     try {
-      const event = (provider: string, at: number, from: string, to: string) =>
-        env.DB.prepare("INSERT INTO provider_events (provider, at, kind, from_state, to_state) VALUES (?1, ?2, 'circuit', ?3, ?4)")
-          .bind(provider, at, from, to)
-          .run();
+      // Written as provider health writes each circuit change; a drain is not a circuit.
+      const event = (provider: string, at: number, fromState: string, toState: string) =>
+        providerEventStatement(env.DB, { provider, at, kind: 'circuit', fromState, toState, detail: null }).run();
+      await providerEventStatement(env.DB, { provider: 'twilio', at: t - 4 * MINUTE, kind: 'drain', fromState: null, toState: 'open', detail: null }).run();
       await event('twilio', t - 3 * MINUTE, 'closed', 'open');
       await event('twilio', t - 2 * MINUTE, 'open', 'closed');
       await event('startmessaging', t - MINUTE, 'closed', 'open');
@@ -92,7 +88,7 @@ describe('the other rules', () => {
       expect((await runAlertsAt(testEnv, t + 2 * MINUTE)).changes).toEqual([expect.objectContaining({ rule: 'circuit_open', change: 'cleared' })]);
       expect(posts.map((post) => (post.body as { type: string }).type)).toEqual(['alert.opened', 'alert.cleared']);
     } finally {
-      await env.DB.prepare('DROP TABLE provider_events').run();
+      await env.DB.prepare('DELETE FROM provider_events').run();
     }
   });
 

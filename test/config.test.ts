@@ -146,7 +146,8 @@ describe('each setting is declared once, in src/config.ts', () => {
     const local = tomlTable('vars');
     const production = tomlTable('env.production.vars');
     // ENVIRONMENT is stated locally although it is the default: it is what keeps that Worker on localhost.
-    expect(local).toEqual({ ENVIRONMENT: 'development', TURNSTILE_MODE: 'stub' });
+    expect(local).toEqual({ ENVIRONMENT: 'development', TURNSTILE_MODE: 'stub', PROVIDER_ORDER: 'sandbox,sandbox-backup' });
+    expect(loadConfig({ ...env, ...local } as unknown as Env).routing.order).toEqual(['sandbox', 'sandbox-backup']);
     for (const [name, value] of Object.entries(production)) {
       expect(byName.get(name)?.info.default, name).toBeDefined();
       expect(value, `${name} repeats its default`).not.toBe(byName.get(name)!.info.default);

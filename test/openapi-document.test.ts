@@ -115,6 +115,8 @@ describe('the OpenAPI document', () => {
           attempts: 1,
           round_attempts: 1,
           retry_until: Date.UTC(2026, 10, 27, 10),
+          provider: type === 'otp.sent' || type === 'otp.delivered' ? 'twilio' : null,
+          channel: type === 'otp.sent' || type === 'otp.delivered' ? 'whatsapp' : null,
           phone_number: phone,
         };
         const posted = JSON.parse(eventBody(event, includePhoneNumber));

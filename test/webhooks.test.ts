@@ -51,7 +51,7 @@ async function postEvents({ testEnv, hooks }: Env3, requestId: string, now?: num
 function expectEvent(
   call: RecordedCall,
   secret: string,
-  expected: { type: string; requestId: string; appId: string; errorCode?: string | null; phoneNumber: string },
+  expected: { type: string; requestId: string; appId: string; errorCode?: string | null; phoneNumber: string; provider?: string | null },
 ) {
   const body = verified(call, secret);
   const status = expected.type.slice(4);
@@ -65,6 +65,9 @@ function expectEvent(
       status,
       occurredAt: body.timestamp,
       errorCode: expected.errorCode ?? null,
+      // The sender, on the events that report a message.
+      provider: ['sent', 'delivered'].includes(status) ? (expected.provider ?? 'startmessaging') : null,
+      channel: ['sent', 'delivered'].includes(status) ? 'sms' : null,
       phoneNumber: expected.phoneNumber,
     },
   });
@@ -219,7 +222,7 @@ describe('a receiver gets every event of a request, signed', () => {
 
     const test = await sendCode(setup.testEnv, app.secretKey, '+15005550006');
     expect(await postEvents(setup, test.requestId)).toEqual([`evt_${test.requestId.slice(4)}_sent`]);
-    expectEvent(calls.at(-1)!, secret, { type: 'otp.sent', requestId: test.requestId, appId: app.id, phoneNumber: '+15*****0006' });
+    expectEvent(calls.at(-1)!, secret, { type: 'otp.sent', requestId: test.requestId, appId: app.id, phoneNumber: '+15*****0006', provider: 'test_number' });
   });
 
   it('an app without a webhook gets no event rows and no jobs, through the same life', async () => {

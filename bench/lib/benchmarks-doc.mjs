@@ -9,7 +9,7 @@ import { fmt, fmtInt, median, ROOT } from './harness.mjs';
 import { fillTemplate } from './template.mjs';
 
 export const TEMPLATE = join(ROOT, 'bench', 'benchmarks.md.tmpl');
-export const ALL_BENCHMARKS = 'api,dispatch,limiter,cost,phone';
+export const ALL_BENCHMARKS = 'api,dispatch,limiter,cost,phone,failover';
 
 const pct = (value, digits = 1) => (Number.isFinite(value) ? `${(value * 100).toFixed(digits)}%` : 'n/a');
 
@@ -43,7 +43,8 @@ export function benchmarksView({ outcomes, machine, loadBefore, loadAfter, total
     limiter: measured('limiter', limiterView),
     cost: measured('cost', costView),
     phone: measured('phone', phoneView),
-    exitCodes: Object.fromEntries(['api', 'dispatch', 'limiter', 'cost', 'phone'].map((key) => [key, String(outcomes[key]?.code)])),
+    failover: measured('failover', failoverView),
+    exitCodes: Object.fromEntries(['api', 'dispatch', 'limiter', 'cost', 'phone', 'failover'].map((key) => [key, String(outcomes[key]?.code)])),
     anyFailed: failed.length > 0,
     failed: failed.map(([key, outcome]) => ({ key, code: outcome.code })),
   };
@@ -381,4 +382,35 @@ function perPhase(r, label, path) {
   if (!phase) return NaN;
   const value = path.split('.').reduce((node, key) => node?.[key], phase.delta);
   return value / phase.units;
+}
+
+/** Time to first SMS with the primary down, with failover and without (bench/failover.mjs). */
+function failoverView(outcome) {
+  const { withFailover: on, withoutFailover: off } = outcome.result;
+  const seconds = (ms) => (ms === null || ms === undefined ? 'n/a' : fmt(ms / 1000, 1));
+  return {
+    minutes: fmt(outcome.seconds / 60, 1),
+    note: outcome.result.note ?? null,
+    requests: on.requests,
+    ratePerSecond: on.ratePerSecond,
+    on: {
+      sent: on.sent,
+      p50: seconds(on.firstSmsMs.p50),
+      p99: seconds(on.firstSmsMs.p99),
+      max: seconds(on.firstSmsMs.max),
+      startMessagingCalls: on.providerCalls.startmessaging,
+      twilioCalls: on.providerCalls.twilio,
+      busy: pct(on.machineBusyShare, 0),
+    },
+    off: {
+      requests: off.requests,
+      sent: off.sent,
+      expired: off.byStatus.expired ?? 0,
+      failed: off.byStatus.failed ?? 0,
+      endedP50: seconds(off.unsentEndedAfterMs.p50),
+      endedMax: seconds(off.unsentEndedAfterMs.max),
+      startMessagingCalls: off.providerCalls.startmessaging,
+    },
+    allSent: on.sent === on.requests,
+  };
 }

@@ -72,7 +72,7 @@ export interface paths {
         put?: never;
         /**
          * Request a one-time code
-         * @description Takes the app's secret key (backend) or publishable key (browser, from one of the app's allowed origins). Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl` with the secret key. A number libphonenumber finds impossible for its country answers 400 `phone_not_possible`, one in no assigned range 400 `phone_invalid`; a country the app may not send to 422 `country_not_allowed`, and a landline, premium-rate, shared-cost, toll-free, UAN, pager or voicemail number 422 `phone_fixed_line`, `phone_premium_rate`, … unless the operator admits that type (docs/abuse-defence.md#destinations). A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, `prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.
+         * @description Takes the app's secret key (backend) or publishable key (browser, from one of the app's allowed origins). Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl` with the secret key. A number libphonenumber finds impossible for its country answers 400 `phone_not_possible`, one in no assigned range 400 `phone_invalid`; a country the app may not send to 422 `country_not_allowed`, and a landline, premium-rate, shared-cost, toll-free, UAN, pager or voicemail number 422 `phone_fixed_line`, `phone_premium_rate`, … unless the operator admits that type (docs/abuse-defence.md#destinations). A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, `prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 422 `channel_not_available` for `whatsapp` when no provider of the app has it; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.
          */
         post: operations["createOtp"];
         delete?: never;
@@ -403,6 +403,57 @@ export interface paths {
         post?: never;
         /** Lift a phone lock: its wrong-code budget starts afresh and codes can be requested again */
         delete: operations["liftPhoneLock"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The deployment's providers in order: circuit, drain, rate; and the latest circuit changes, drains and undrains */
+        get: operations["listProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/providers/{name}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop routing to a provider (requests go to the next one; with none left they wait) */
+        post: operations["drainProvider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/providers/{name}/undrain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Route to a drained provider again */
+        post: operations["undrainProvider"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -779,6 +830,16 @@ export interface components {
                 occurredAt: string;
                 /** @description For `otp.failed` and `otp.expired`: the request’s `lastError` code; otherwise null */
                 errorCode: string | null;
+                /**
+                 * @description For `otp.sent` and `otp.delivered`: the provider the code went out through; otherwise null
+                 * @example twilio
+                 */
+                provider: string | null;
+                /**
+                 * @description For `otp.sent` and `otp.delivered`: the channel the code went out through; otherwise null
+                 * @enum {string|null}
+                 */
+                channel: "sms" | "whatsapp" | null;
                 /** @description Masked (`+91******3210`), in full when the webhook has `includePhoneNumber`; null once retention deleted the request. Never the code */
                 phoneNumber: string | null;
             };
@@ -786,7 +847,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_json" | "invalid_phone_number" | "phone_not_possible" | "phone_invalid" | "country_not_allowed" | "phone_fixed_line" | "phone_premium_rate" | "phone_shared_cost" | "phone_toll_free" | "phone_uan" | "phone_pager" | "phone_voicemail" | "invalid_idempotency_key" | "idempotency_key_conflict" | "unsupported_media_type" | "payload_too_large" | "not_found" | "method_not_allowed" | "request_in_progress" | "key_revoked" | "key_already_rotated" | "webhook_url_refused" | "delivery_in_progress" | "phone_rate_limited" | "ip_rate_limited" | "prefix_rate_limited" | "prefix_blocked" | "phone_locked" | "invalid_code" | "invalid_code_format" | "too_many_attempts" | "expired" | "already_verified" | "superseded" | "unauthorized" | "invalid_api_key" | "key_not_allowed" | "forbidden_origin" | "app_budget_exhausted" | "turnstile_required" | "turnstile_failed" | "turnstile_unavailable" | "service_unavailable" | "global_budget_exhausted" | "limiter_unavailable" | "configuration_error" | "internal_error";
+                code: "invalid_request" | "invalid_json" | "invalid_phone_number" | "phone_not_possible" | "phone_invalid" | "country_not_allowed" | "phone_fixed_line" | "phone_premium_rate" | "phone_shared_cost" | "phone_toll_free" | "phone_uan" | "phone_pager" | "phone_voicemail" | "channel_not_available" | "invalid_idempotency_key" | "idempotency_key_conflict" | "unsupported_media_type" | "payload_too_large" | "not_found" | "method_not_allowed" | "request_in_progress" | "key_revoked" | "key_already_rotated" | "webhook_url_refused" | "delivery_in_progress" | "phone_rate_limited" | "ip_rate_limited" | "prefix_rate_limited" | "prefix_blocked" | "phone_locked" | "invalid_code" | "invalid_code_format" | "too_many_attempts" | "expired" | "already_verified" | "superseded" | "unauthorized" | "invalid_api_key" | "key_not_allowed" | "forbidden_origin" | "app_budget_exhausted" | "turnstile_required" | "turnstile_failed" | "turnstile_unavailable" | "service_unavailable" | "global_budget_exhausted" | "limiter_unavailable" | "configuration_error" | "internal_error";
                 message: string;
                 /** @description Trace id of this API call, also sent as `X-Request-Id` */
                 requestId: string;
@@ -824,6 +885,11 @@ export interface components {
              * @example +919876543210
              */
             phoneNumber: string;
+            /**
+             * @description `sms` (default), `whatsapp`, or `auto`: WhatsApp first, SMS when the WhatsApp message is not delivered within the app’s `whatsappTimeoutSeconds` (30 s by default). `whatsapp` without a provider that has it is 422 `channel_not_available`.
+             * @enum {string}
+             */
+            channel?: "sms" | "whatsapp" | "auto";
             /** @description The browser's Cloudflare Turnstile token; required with a publishable key when the app sets `turnstileRequired` */
             turnstileToken?: string;
         };
@@ -843,6 +909,18 @@ export interface components {
             updatedAt: string;
             /** Format: date-time */
             expiresAt: string;
+            /**
+             * @description The channel asked for
+             * @enum {string}
+             */
+            channel: "sms" | "whatsapp" | "auto";
+            /** @description The provider and channel the code went out through; null until one accepted it */
+            deliveredVia: {
+                /** @example twilio */
+                provider: string;
+                /** @enum {string} */
+                channel: "sms" | "whatsapp";
+            } | null;
             /** @description Why the last send failed or the request ended, when it did */
             lastError?: {
                 /** @example provider_unavailable */
@@ -945,6 +1023,14 @@ export interface components {
             enqueuedAt: string | null;
             sentAt: string | null;
             providerMessageId: string | null;
+            /** @enum {string} */
+            channel: "sms" | "whatsapp" | "auto";
+            /** @description The provider the current message went out through */
+            sentProvider: string | null;
+            /** @enum {string|null} */
+            sentChannel: "sms" | "whatsapp" | null;
+            /** @description When an `auto` request gave up on WhatsApp and went on by SMS */
+            smsFallbackAt: string | null;
             /** @enum {string|null} */
             deliveryStatus: "pending" | "delivered" | "failed" | "unknown" | null;
             deliveredAt: string | null;
@@ -965,7 +1051,7 @@ export interface components {
             phoneNumber: string;
             /** @enum {string} */
             origin: "api" | "operator_resend";
-            /** @description The provider called (startmessaging, sandbox), or test_number, which calls none; null for attempts recorded before apps */
+            /** @description The provider called (startmessaging, twilio, sandbox, sandbox-backup), or test_number, which calls none; null for attempts recorded before providers were named */
             provider: string | null;
             attemptNumber: number;
             startedAt: string;
@@ -973,6 +1059,10 @@ export interface components {
             durationMs: number;
             /** @enum {string} */
             outcome: "sent" | "retry" | "failed" | "expired";
+            /** @enum {string} */
+            channel: "sms" | "whatsapp";
+            /** @description The message may have gone out although the call failed */
+            ambiguous: boolean;
             httpStatus: number | null;
             providerMessageId: string | null;
             errorCode: string | null;
@@ -1098,6 +1188,21 @@ export interface components {
                     expired: number;
                 };
             }[];
+            /** @description Provider calls in the range, per provider and channel */
+            byProvider: {
+                /** @example startmessaging */
+                provider: string;
+                /** @example sms */
+                channel: string;
+                calls: number;
+                attempts: {
+                    sent: number;
+                    retry: number;
+                    failed: number;
+                    expired: number;
+                };
+                meanLatencyMs: number | null;
+            }[];
             /** @description Requests queued or sending now, whatever the range */
             inFlight: {
                 queued: number;
@@ -1202,6 +1307,40 @@ export interface components {
              */
             lockedUntil: string;
         };
+        Provider: {
+            name: string;
+            /** @description Place in PROVIDER_ORDER, from 1 */
+            position: number;
+            /** @description false: a secret it needs is missing (`problem` says which) */
+            configured: boolean;
+            problem: string | null;
+            channels: string[];
+            idempotent: boolean;
+            ratePerSecond: number;
+            drained: {
+                since: string;
+                by: string;
+                reason: string | null;
+            } | null;
+            circuit: {
+                /** @enum {string} */
+                state: "closed" | "open" | "half_open";
+                since: string | null;
+                /** @description Calls within CIRCUIT_WINDOW_SECONDS */
+                calls: number;
+                failures: number;
+                medianLatencyMs: number | null;
+            };
+        };
+        ProviderEvent: {
+            provider: string;
+            at: string;
+            /** @enum {string} */
+            kind: "circuit" | "drain" | "undrain";
+            from: string | null;
+            to: string | null;
+            detail: string | null;
+        };
         App: {
             id: string;
             name: string;
@@ -1228,6 +1367,12 @@ export interface components {
             allowedOrigins?: string[];
             turnstileRequired?: boolean;
             sessionCookie?: boolean;
+            smsDomain?: string;
+            /** @enum {string} */
+            smsLocale?: "en" | "es" | "fr" | "de" | "pt" | "hi";
+            smsTemplate?: string;
+            providers?: ("startmessaging" | "twilio" | "sandbox" | "sandbox-backup")[];
+            whatsappTimeoutSeconds?: number;
             testNumbers?: {
                 phoneNumber: string;
                 code: string;
@@ -1700,7 +1845,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not processable: `country_not_allowed`, `phone_fixed_line`, `phone_premium_rate`, `phone_shared_cost`, `phone_toll_free`, `phone_uan`, `phone_pager`, `phone_voicemail`, `idempotency_key_conflict` (docs/api.md#errors) */
+            /** @description Not processable: `country_not_allowed`, `phone_fixed_line`, `phone_premium_rate`, `phone_shared_cost`, `phone_toll_free`, `phone_uan`, `phone_pager`, `phone_voicemail`, `channel_not_available`, `idempotency_key_conflict` (docs/api.md#errors) */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3347,6 +3492,287 @@ export interface operations {
             };
             /** @description Not found: `not_found` (docs/api.md#errors) */
             404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Providers and events (newest first) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        providers: components["schemas"]["Provider"][];
+                        events: components["schemas"]["ProviderEvent"][];
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    drainProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @default operator */
+                    operator?: string;
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Drained */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** @enum {boolean} */
+                        drained: true;
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request`, `invalid_json` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `not_found` (docs/api.md#errors) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large: `payload_too_large` (docs/api.md#errors) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body not JSON: `unsupported_media_type` (docs/api.md#errors) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    undrainProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @default operator */
+                    operator?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Back in routing (`changed: false` when it was not drained) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** @enum {boolean} */
+                        drained: false;
+                        changed: boolean;
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request`, `invalid_json` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found: `not_found` (docs/api.md#errors) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large: `payload_too_large` (docs/api.md#errors) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body not JSON: `unsupported_media_type` (docs/api.md#errors) */
+            415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;

@@ -24,9 +24,16 @@ export interface OtpClientOptions {
   random?: () => number;
 }
 
+export type Channel = NonNullable<Schemas['CreateOtpRequest']['channel']>;
+
 export interface SendInput {
   /** E.164: `+`, country code, number (`+919876543210`). */
   phoneNumber: string;
+  /**
+   * `sms` (the service's default), `whatsapp`, or `auto` (WhatsApp first, SMS when it is not
+   * delivered in time). `whatsapp` where no provider has it is refused: 422 `channel_not_available`.
+   */
+  channel?: Channel;
   /** Makes a retry safe: the same key within 24 h answers the first request again (`replayed: true`). */
   idempotencyKey?: string;
   /** A browser's Cloudflare Turnstile token, for an app that requires one (publishable key). */
@@ -73,10 +80,10 @@ export function createOtpClient(options: OtpClientOptions): OtpClient {
 
   return {
     api,
-    async send({ phoneNumber, idempotencyKey, turnstileToken }) {
+    async send({ phoneNumber, channel, idempotencyKey, turnstileToken }) {
       const { data, error, response } = await api.POST('/v1/otp', {
         params: { header: idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey } },
-        body: turnstileToken === undefined ? { phoneNumber } : { phoneNumber, turnstileToken },
+        body: { phoneNumber, ...(channel === undefined ? {} : { channel }), ...(turnstileToken === undefined ? {} : { turnstileToken }) },
       });
       if (!data) throw apiError(response, error);
       return { ...data, replayed: response.headers.get('Idempotent-Replayed') === 'true' };

@@ -4,6 +4,7 @@
  */
 export type { components, operations, paths } from './api-types.ts';
 export {
+  type Channel,
   createOtpClient,
   type OtpAccepted,
   type OtpClient,

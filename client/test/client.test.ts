@@ -40,6 +40,16 @@ describe('the client against the service', () => {
     assert.equal((await client.status(accepted.requestId)).status, 'verified');
   });
 
+  it('sends by the channel asked for: WhatsApp goes out through the provider that has it, and the status says so', async () => {
+    const client = backend();
+    const accepted = await client.send({ phoneNumber: uniquePhone(), channel: 'whatsapp' });
+    await sandboxCode(accepted.requestId);
+    const status = await client.waitForStatus(accepted.requestId, { until: ['sent', 'delivered'] });
+    assert.equal(status.channel, 'whatsapp');
+    assert.equal(status.deliveredVia?.channel, 'whatsapp');
+    assert.equal(status.deliveredVia?.provider, 'sandbox-backup');
+  });
+
   it('replays a send with the same Idempotency-Key instead of sending again', async () => {
     const client = backend();
     const phoneNumber = uniquePhone();

@@ -18,6 +18,7 @@
  *   latencyMs: Latency,
  *   topErrors: Array<{ source: 'attempt' | 'status_check', code: string, count: number }>,
  *   byCountry: Array<{ country: string } & Record<CountryColumn, number>>,
+ *   byProvider: Array<{ provider: string, channel: string, calls: number, attempts: ByOutcome, meanLatencyMs: number | null }>,
  *   byApp: Array<{ appId: string | null, name: string | null }>,
  *   series: SeriesPoint[],
  *   inFlight: { queued: number, sending: number, stuck: number, stuckAfterSeconds: number, oldestStuckAt: string | null },
@@ -35,6 +36,12 @@
  * }} RequestDetail
  * @typedef {{ at: string, event: string, detail: string }} TimelineEvent
  * @typedef {{ prefix: string, reason: string, note: string | null, since: string, until: string }} PrefixBlock
+ * @typedef {{
+ *   name: string, configured: boolean, problem: string | null, channels: string[],
+ *   drained: { since: string, by: string, reason: string | null } | null,
+ *   circuit: { state: string, since: string | null, calls: number, failures: number, medianLatencyMs: number | null },
+ * }} Provider
+ * @typedef {{ provider: string, at: string, kind: string, from: string | null, to: string | null, detail: string | null }} ProviderEvent
  * @typedef {{ phoneNumber: string, failures: number, lockedUntil: string }} LockedPhone
  * @typedef {{ resendId: string, createdAt: string, matched: number, enqueued: number, skipped: { total: number }, done: boolean }} Resend
  * @typedef {{ status: string[], since: string, until?: string, appId?: string, phoneNumbers?: string[] }} ResendFilter
@@ -221,6 +228,7 @@ function refreshAll() {
   loadStats().catch(report('attempts-error'));
   loadAttempts(false).catch(report('attempts-error'));
   loadPrefixBlocks().catch(report('prefix-blocks-error'));
+  loadProviders().catch(report('providers-error'));
   loadLockedPhones().catch(report('locked-phones-error'));
   loadResends().catch(report('resend-error'));
   // Sections in their own modules (apps.js, app-filter.js, recent-requests.js) load on this.
@@ -308,6 +316,24 @@ async function loadStats() {
     body.byCountry.map((c) => h('tr', { 'data-testid': 'country-row' }, td('code', c.country), ...countryColumns.map((k) => td(k, c[k], { class: 'num' })))),
     'No requests in this range',
     7,
+  );
+  /** @type {Outcome[]} */
+  const outcomeColumns = ['sent', 'retry', 'failed', 'expired'];
+  fill(
+    $('by-provider'),
+    body.byProvider.map((p) =>
+      h(
+        'tr',
+        { 'data-testid': 'provider-stats-row' },
+        td('provider', p.provider),
+        td('channel', p.channel),
+        td('calls', p.calls, { class: 'num' }),
+        ...outcomeColumns.map((k) => td(k, p.attempts[k], { class: 'num' })),
+        td('mean', fmtMs(p.meanLatencyMs), { class: 'num' }),
+      ),
+    ),
+    'No provider calls in this range',
+    8,
   );
   $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
 }
@@ -546,6 +572,70 @@ async function liftPrefixBlock(prefix) {
   if (!confirm(`Lift the block on ${prefix}? Sends to it are admitted again at once.`)) return;
   await api(`/v1/admin/prefix-blocks/${encodeURIComponent(prefix)}`, { method: 'DELETE' });
   await loadPrefixBlocks();
+}
+
+// ---- providers: circuits, drains and their history
+async function loadProviders() {
+  $('providers-error').textContent = '';
+  /** @type {{ body: { providers: Provider[], events: ProviderEvent[] } }} */
+  const { body } = await api('/v1/admin/providers');
+  fill(
+    $('providers'),
+    body.providers.map((p) =>
+      h(
+        'tr',
+        { 'data-testid': 'provider-row', 'data-provider': p.name },
+        td('provider', p.configured ? p.name : `${p.name} (${p.problem})`),
+        td('circuit', pill(p.circuit.state), { title: p.circuit.since ? `since ${fmtTime(p.circuit.since)}` : '' }),
+        td('calls', String(p.circuit.calls), { class: 'num' }),
+        td('failures', String(p.circuit.failures), { class: 'num' }),
+        td('median', fmtMs(p.circuit.medianLatencyMs), { class: 'num' }),
+        td('channels', p.channels.join(', ')),
+        td('routing', p.drained ? `drained by ${p.drained.by} ${fmtTime(p.drained.since)}${p.drained.reason ? `: ${p.drained.reason}` : ''}` : 'in routing'),
+        td(
+          '',
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'ghost small',
+              'data-testid': p.drained ? 'undrain-provider' : 'drain-provider',
+              onclick: () => toggleDrain(p).catch(report('providers-error')),
+            },
+            p.drained ? 'Undrain' : 'Drain',
+          ),
+        ),
+      ),
+    ),
+    'No provider',
+    8,
+  );
+  fill(
+    $('provider-events'),
+    body.events.map((e) =>
+      h(
+        'tr',
+        { 'data-testid': 'provider-event' },
+        td('when', fmtTime(e.at), { class: 'when' }),
+        td('provider', e.provider),
+        td('change', e.kind === 'circuit' ? `${e.from} → ${e.to}` : e.kind),
+        td('detail', e.detail || ''),
+      ),
+    ),
+    'No circuit change, drain or undrain yet',
+    4,
+  );
+}
+
+/** @param {Provider} provider */
+async function toggleDrain(provider) {
+  const action = provider.drained ? 'undrain' : 'drain';
+  const reason = action === 'drain' ? prompt(`Drain ${provider.name}? Its requests go to the next provider. Reason (optional):`) : null;
+  if (action === 'drain' && reason === null) return;
+  if (action === 'undrain' && !confirm(`Route to ${provider.name} again?`)) return;
+  const body = action === 'drain' && reason ? { reason } : {};
+  await api(`/v1/admin/providers/${encodeURIComponent(provider.name)}/${action}`, { method: 'POST', body: JSON.stringify(body) });
+  await loadProviders();
 }
 
 // GET /v1/admin/locked-phones → { lockedPhones: [{ phoneNumber, failures, lockedUntil }] }. A service

@@ -19,6 +19,7 @@ if (RAMP.some((level) => !Number.isInteger(level) || level < 1 || level > 256)) 
 
 export const VARS = [
   'PROVIDER_MODE:startmessaging',
+  'PROVIDER_ORDER:startmessaging',
   `SM_API_KEY:${API_KEY}`,
   'OTP_SECRET:soak-otp-secret',
   'SESSION_SECRET:soak-session-secret',

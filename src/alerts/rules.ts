@@ -12,18 +12,12 @@ export interface Finding {
   detail: Record<string, string | number | null>;
 }
 
-/** Where the provider circuits are read from. The D1 one reads CIRCUIT_EVENTS_TABLE (none until that table exists). */
+/** Where the provider circuits are read from: the D1 one reads the circuit changes the ProviderHealth objects record in provider_events. */
 export interface CircuitSource {
   notClosed(): Promise<Array<{ provider: string; state: string; since: number }>>;
 }
 
-/**
- * The table provider health writes each circuit change to (with the failover migration); until it
- * exists, `circuit_open` finds nothing.
- */
-export const CIRCUIT_EVENTS_TABLE = 'provider_events';
-
-export const d1CircuitSource = (db: D1Database): CircuitSource => ({ notClosed: () => circuitsNotClosed(db, CIRCUIT_EVENTS_TABLE) });
+export const d1CircuitSource = (db: D1Database): CircuitSource => ({ notClosed: () => circuitsNotClosed(db) });
 
 export interface RuleContext {
   db: D1Database;

@@ -41,6 +41,7 @@ export async function createOtpRequest(
   caller: AppCaller,
   input: {
     phoneNumber: string;
+    channel?: 'sms' | 'whatsapp' | 'auto';
     idempotencyKey?: string;
     clientIp?: string;
     /** A check a new request must pass before admission (Turnstile); a replay of a key is not asked again. */
@@ -85,7 +86,15 @@ async function admitAndRecord(
   env: Env,
   config: Config,
   caller: AppCaller,
-  input: { phoneNumber: string; idempotencyKey?: string; clientIp?: string; requestId: string; now: number; testCode: string | undefined },
+  input: {
+    phoneNumber: string;
+    channel?: 'sms' | 'whatsapp' | 'auto';
+    idempotencyKey?: string;
+    clientIp?: string;
+    requestId: string;
+    now: number;
+    testCode: string | undefined;
+  },
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<CreatedRequest> {
   const { requestId, now } = input;
@@ -133,6 +142,7 @@ async function admitAndRecord(
     appId: caller.appId,
     codeLength: input.testCode?.length ?? caller.settings.otpLength,
     testNumber,
+    ...(input.channel ? { channel: input.channel } : {}),
     phoneNumber: input.phoneNumber,
     phonePrefix: phonePrefix(input.phoneNumber),
     createdAt: now,

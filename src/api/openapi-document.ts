@@ -20,6 +20,10 @@ export const TAGS = [
   { name: 'Admin: requests', description: 'Operators: the audit of every request and provider call, and statistics (docs/operators.md)' },
   { name: 'Admin: resends', description: 'Operators: bulk resends through the queue (docs/operators.md#recovering-from-a-provider-outage-bulk-resend)' },
   { name: 'Admin: abuse', description: 'Operators: prefix blocks, locked phones and revoking sessions (docs/abuse-defence.md)' },
+  {
+    name: 'Admin: providers',
+    description: "Operators: the deployment's providers, their circuits, drains and rates (docs/operators.md#providers-circuits-and-draining)",
+  },
   { name: 'Admin: apps', description: 'Operators: apps, their settings and their keys (docs/operators.md#apps-and-keys)' },
   { name: 'Admin: privacy', description: "Operators: erasing one person's data, and the record of erasures (docs/operators.md#erasing-one-persons-data)" },
   { name: 'Admin: webhooks', description: "Operators: an app's webhook, its signing secret, its deliveries and redelivery (docs/webhooks.md)" },

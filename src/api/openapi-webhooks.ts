@@ -22,6 +22,14 @@ export const WebhookEventSchema = z
       status: z.enum(['sent', 'delivered', 'failed', 'expired', 'verified']).openapi({ description: '`type` without `otp.`' }),
       occurredAt: z.string().openapi({ format: 'date-time' }),
       errorCode: z.string().nullable().openapi({ description: 'For `otp.failed` and `otp.expired`: the request’s `lastError` code; otherwise null' }),
+      provider: z
+        .string()
+        .nullable()
+        .openapi({ example: 'twilio', description: 'For `otp.sent` and `otp.delivered`: the provider the code went out through; otherwise null' }),
+      channel: z
+        .enum(['sms', 'whatsapp'])
+        .nullable()
+        .openapi({ description: 'For `otp.sent` and `otp.delivered`: the channel the code went out through; otherwise null' }),
       phoneNumber: z.string().nullable().openapi({
         description: 'Masked (`+91******3210`), in full when the webhook has `includePhoneNumber`; null once retention deleted the request. Never the code',
       }),

@@ -18,12 +18,21 @@ export const PUBLIC_ERROR_MESSAGES: Readonly<Record<string, string>> = {
   provider_endpoint_not_found: 'The SMS service is not set up correctly; the operator can see why',
   provider_idempotency_conflict: 'The SMS provider refused this message as a conflicting repeat',
   provider_message_not_found: 'The SMS provider has no record of this message',
+  // Twilio's refusals about the number (providers/twilio.ts).
+  provider_invalid_number: 'The provider says this is not a valid phone number',
+  provider_not_mobile: 'The provider says this number cannot receive text messages',
+  provider_recipient_opted_out: 'This number has opted out of messages from this sender',
+  provider_unreachable_number: 'The provider cannot reach this number',
+  provider_channel_unavailable: 'The provider cannot send on this channel',
   // What the consumer concludes (consumer/send-batch.ts, retry-policy.ts, record-dead-letters.ts, cron/sweeper.ts).
   provider_error: 'The message could not be handed to the SMS provider',
   provider_misconfigured: 'The SMS service is not set up correctly; the operator can see why',
   provider_delivery_failed: 'The SMS provider reports that the message was not delivered',
   retries_exhausted: 'Sending failed on every attempt',
   expired_before_delivery: 'The code expired before it could be sent',
+  // Routing (consumer/attempt-send.ts, consumer/send-batch.ts).
+  provider_outcome_unknown: 'An earlier attempt may have delivered the code; it was not sent again',
+  channel_unavailable: 'No provider can send on the channel asked for',
   // Said by the status view itself (request-view.ts).
   code_expired: 'The code expired before it was verified',
 };

@@ -20,6 +20,9 @@ export function requestView(row: OtpRequestRow, now: number) {
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
     expiresAt: new Date(row.expires_at).toISOString(),
+    channel: row.channel,
+    // Which provider and channel the code went out through, once it did.
+    deliveredVia: row.sent_provider ? { provider: row.sent_provider, channel: row.sent_channel ?? 'sms' } : null,
     // Never the stored message: it may hold the provider's text (admin-views.ts shows it to operators).
     ...(row.last_error_code
       ? { lastError: publicLastError(row.last_error_code) }

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import type { Config } from '../config';
+import { PROVIDER_NAMES, type ProviderName } from '../config-providers';
 import { countriesOfCallingCodes, isKnownCountry } from '../countries';
 import { E164_PATTERN } from '../phone';
 import { type DestinationPolicy, REFUSABLE_NUMBER_TYPES } from '../phone-check';
+import { MESSAGE_LOCALES } from '../providers/message-body';
 
 /**
  * An app's own settings, stored as JSON on its row. Each is optional and, when set, replaces the
@@ -46,6 +48,29 @@ export const AppSettings = z
     turnstileRequired: z.boolean().optional(),
     /** A verification also starts the signed session cookie (same-site deployments). */
     sessionCookie: z.boolean().optional(),
+    /** The domain of the `@domain #code` autofill line of its messages (Twilio; WebOTP, iOS and Android read it). */
+    smsDomain: z
+      .string()
+      .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a lower-case domain name like shop.example.com')
+      .optional(),
+    /** Built-in wording of its messages by language (providers that take the whole text). */
+    smsLocale: z.enum(MESSAGE_LOCALES).optional(),
+    /** Its own wording: `{code}` (required, best first) and `{app}` are filled in. */
+    smsTemplate: z
+      .string()
+      .min(6)
+      .max(300)
+      .refine((template) => template.includes('{code}'), 'must contain {code}')
+      .optional(),
+    /** Providers its codes may go through, in order: a reordering or subset of PROVIDER_ORDER. */
+    providers: z
+      .array(z.enum(PROVIDER_NAMES))
+      .min(1)
+      .max(PROVIDER_NAMES.length)
+      .refine((names) => new Set(names).size === names.length, 'each provider may appear once')
+      .optional(),
+    /** For `channel: "auto"`: how long a WhatsApp message has to be delivered before the code goes by SMS. */
+    whatsappTimeoutSeconds: z.number().int().min(10).max(600).optional(),
     /** Numbers with a fixed code that never reach a provider (store reviewers, monitoring). */
     testNumbers: z
       .array(TestNumber)
@@ -67,7 +92,12 @@ export interface EffectiveSettings {
   turnstileRequired: boolean;
   sessionCookie: boolean;
   testNumbers: ReadonlyMap<string, string>;
+  providers: ProviderName[] | null;
+  whatsappTimeoutSeconds: number;
 }
+
+/** How long an `auto` request's WhatsApp message has to be delivered, unless the app says otherwise. */
+export const DEFAULT_WHATSAPP_TIMEOUT_SECONDS = 30;
 
 export function effectiveSettings(config: Config, settings: AppSettings): EffectiveSettings {
   return {
@@ -84,6 +114,8 @@ export function effectiveSettings(config: Config, settings: AppSettings): Effect
     turnstileRequired: settings.turnstileRequired ?? false,
     sessionCookie: settings.sessionCookie ?? false,
     testNumbers: new Map((settings.testNumbers ?? []).map((entry) => [entry.phoneNumber, entry.code])),
+    providers: settings.providers ?? null,
+    whatsappTimeoutSeconds: settings.whatsappTimeoutSeconds ?? DEFAULT_WHATSAPP_TIMEOUT_SECONDS,
   };
 }
 

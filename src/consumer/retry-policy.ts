@@ -28,7 +28,16 @@ export type Decision = z.infer<typeof DecisionSchema>;
 /** What to do after one provider call, given when the request's code stops being valid. */
 export function decide(
   outcome: SendOutcome,
-  context: { attemptNumber: number; now: number; expiresAt: number; retry: RetrySettings; maxAttempts?: number; random?: () => number },
+  context: {
+    attemptNumber: number;
+    now: number;
+    expiresAt: number;
+    retry: RetrySettings;
+    maxAttempts?: number;
+    random?: () => number;
+    /** The next attempt goes to another provider: it waits this long instead of the backoff. */
+    failoverSeconds?: number;
+  },
 ): Decision {
   switch (outcome.kind) {
     case 'sent':
@@ -39,7 +48,8 @@ export function decide(
       if (context.maxAttempts !== undefined && context.attemptNumber >= context.maxAttempts) {
         return { action: 'fail', errorCode: 'retries_exhausted', message: `${outcome.errorCode} on all ${context.attemptNumber} attempts` };
       }
-      const delaySeconds = retryDelaySeconds(context.attemptNumber, context.retry, outcome.retryAfterSeconds, context.random);
+      // A provider's Retry-After is about that provider: a failover does not wait for it.
+      const delaySeconds = context.failoverSeconds ?? retryDelaySeconds(context.attemptNumber, context.retry, outcome.retryAfterSeconds, context.random);
       if (context.now + delaySeconds * 1000 >= context.expiresAt) {
         // A code that arrives after it expired is useless and costs money: stop here.
         return {

@@ -2,7 +2,8 @@ import { type Config, loadConfig } from '../config';
 import { expireUnsentRequests, markReenqueued, stalledCheckRows, stalledSendIds } from '../db/stalled-work';
 import { statusCheckDelaySeconds } from '../delivery-reports/check-policy';
 import { errorName, logError, logInfo } from '../log';
-import { pacingHorizonMs } from '../pacing/provider-slots';
+import { pacingHorizonMs, slowestRate } from '../pacing/provider-slots';
+import { longestTimeoutMs } from '../providers/select-provider';
 import { sendJob, statusCheck } from '../queue/messages';
 import { enqueueWebhookEvents } from '../webhooks/enqueue-events';
 import { sweepWebhookEvents, type WebhookSweepSummary } from './webhook-sweep';
@@ -28,7 +29,7 @@ const CHUNK = 90;
  * sending a second SMS.
  */
 export function stallGraceMs(config: Config): number {
-  const lateness = QUEUE_BATCH_TIMEOUT_MS + pacingHorizonMs(config.provider.ratePerSecond) + config.provider.timeoutMs + 5000;
+  const lateness = QUEUE_BATCH_TIMEOUT_MS + pacingHorizonMs(slowestRate(config)) + longestTimeoutMs(config) + 5000;
   return Math.min(lateness, (config.otp.ttlSeconds * 1000) / 4);
 }
 

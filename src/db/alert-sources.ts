@@ -47,14 +47,15 @@ export async function deadLettersSince(db: D1Database, since: number): Promise<A
  * `open`, `half_open`) left the circuit other than closed, with when that change was. None while
  * the table does not exist.
  */
-export async function circuitsNotClosed(db: D1Database, table: string): Promise<Array<{ provider: string; state: string; since: number }>> {
-  const present = await db.prepare("SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = ?1").bind(table).first();
-  if (present === null) return [];
+export async function circuitsNotClosed(db: D1Database): Promise<Array<{ provider: string; state: string; since: number }>> {
+  // The latest circuit change per provider, through provider_events_circuits (a handful of providers, each one index seek).
   const { results } = await db
     .prepare(
-      `SELECT provider, to_state AS state, at FROM ${table} AS latest
-       WHERE kind = 'circuit' AND id = (SELECT id FROM ${table} WHERE kind = 'circuit' AND provider = latest.provider ORDER BY at DESC, id DESC LIMIT 1)
-         AND to_state IS NOT NULL AND to_state != 'closed'`,
+      `SELECT providers.provider, latest.to_state AS state, latest.at
+       FROM (SELECT DISTINCT provider FROM provider_events WHERE kind = 'circuit') AS providers
+       JOIN provider_events AS latest ON latest.id = (
+         SELECT id FROM provider_events WHERE kind = 'circuit' AND provider = providers.provider ORDER BY at DESC, id DESC LIMIT 1)
+       WHERE latest.to_state IS NOT NULL AND latest.to_state != 'closed'`,
     )
     .all();
   return results.map((row) => {

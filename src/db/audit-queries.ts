@@ -72,6 +72,8 @@ export const AttemptRow = z.object({
   error_message: z.string().nullable(),
   retry_delay_seconds: z.number().nullable(),
   provider: z.string().nullable(),
+  channel: z.enum(['sms', 'whatsapp']).nullable(),
+  ambiguous: z.number(),
   phone_number: z.string(),
   origin: z.enum(REQUEST_ORIGINS),
   app_id: z.string().nullable(),
@@ -91,7 +93,7 @@ export interface AttemptFilter {
 }
 
 const ATTEMPT_COLUMNS = `a.id, a.request_id, a.attempt_number, a.started_at, a.finished_at, a.duration_ms, a.outcome, a.http_status,
-  a.provider_message_id, a.error_code, a.error_message, a.retry_delay_seconds, a.provider, r.phone_number, r.origin, r.app_id`;
+  a.provider_message_id, a.error_code, a.error_message, a.retry_delay_seconds, a.provider, a.channel, a.ambiguous, r.phone_number, r.origin, r.app_id`;
 
 export async function listAttempts(db: D1Database, filter: AttemptFilter, page: { after: Position | null; limit: number }): Promise<AttemptRow[]> {
   const sql = new Sql();

@@ -24,6 +24,14 @@ const ClaimedRow = z.object({
   code_length: z.number().nullable(),
   /** The app's settings as stored, read in the same statement (template id for the SMS). */
   app_settings_json: z.string().nullable(),
+  /** The app's name, for vendors that take the whole text of the message. */
+  app_name: z.string().nullable(),
+  /** The channel asked for (`sms`, `whatsapp`, `auto`) and when an `auto` request gave up on WhatsApp. */
+  channel: z.string(),
+  sms_fallback_at: z.number().nullable(),
+  delivery_checks: z.number(),
+  /** Its recorded calls, oldest first, as JSON `[[provider, channel, outcome, ambiguous], …]`. */
+  past_attempts: z.string(),
 });
 export type ClaimedRequest = z.infer<typeof ClaimedRow>;
 
@@ -52,8 +60,12 @@ export async function claimRequests(
            SET status = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2
            WHERE id = ?3 AND status IN ('queued', 'sending') AND (lease_until IS NULL OR lease_until <= ?2)
              AND expires_at > ?4
-           RETURNING id, phone_number, expires_at, attempts, app_id, code_length,
-             (SELECT settings_json FROM apps WHERE apps.id = otp_requests.app_id) AS app_settings_json`,
+           RETURNING id, phone_number, expires_at, attempts, app_id, code_length, channel, sms_fallback_at, delivery_checks,
+             (SELECT settings_json FROM apps WHERE apps.id = otp_requests.app_id) AS app_settings_json,
+             (SELECT name FROM apps WHERE apps.id = otp_requests.app_id) AS app_name,
+             (SELECT json_group_array(json_array(COALESCE(a.provider, ''), COALESCE(a.channel, 'sms'), a.outcome, a.ambiguous))
+              FROM (SELECT provider, channel, outcome, ambiguous FROM delivery_attempts
+                    WHERE request_id = otp_requests.id ORDER BY attempt_number) AS a) AS past_attempts`,
         )
         .bind(now + leaseMs, now, id, Math.max(now, sendAt.get(id) ?? now)),
     ),
@@ -109,8 +121,8 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
     db
       .prepare(
         `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome,
-           http_status, provider_message_id, error_code, error_message, retry_delay_seconds, provider)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+           http_status, provider_message_id, error_code, error_message, retry_delay_seconds, provider, channel, ambiguous)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (request_id, attempt_number) DO NOTHING`,
       )
       .bind(
@@ -126,6 +138,8 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
         errorMessage,
         retryDelay,
         attempt.provider ?? null,
+        attempt.channel ?? 'sms',
+        attempt.ambiguous ? 1 : 0,
       ),
     db
       .prepare(
@@ -133,10 +147,24 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
          SET status = ?1, updated_at = ?2, lease_until = NULL,
              sent_at = CASE WHEN ?1 = 'sent' THEN ?2 ELSE sent_at END,
              provider_message_id = COALESCE(?3, provider_message_id),
+             sent_provider = CASE WHEN ?1 = 'sent' THEN ?8 ELSE sent_provider END,
+             sent_channel = CASE WHEN ?1 = 'sent' THEN ?9 ELSE sent_channel END,
+             sms_fallback_at = CASE WHEN ?10 = 1 THEN COALESCE(sms_fallback_at, ?2) ELSE sms_fallback_at END,
              last_error_code = ?4, last_error_message = ?5
          WHERE id = ?6 AND status = 'sending' AND attempts = ?7`,
       )
-      .bind(newStatus, attempt.finishedAt, messageId, errorCode, errorMessage, attempt.requestId, attempt.attemptNumber),
+      .bind(
+        newStatus,
+        attempt.finishedAt,
+        messageId,
+        errorCode,
+        errorMessage,
+        attempt.requestId,
+        attempt.attemptNumber,
+        attempt.provider ?? null,
+        attempt.channel ?? 'sms',
+        attempt.fallbackToSms ? 1 : 0,
+      ),
     // The webhook event of the outcome (`otp.sent`, `otp.failed`, `otp.expired`), for apps that have one.
     ...(decision.action === 'retry' ? [] : [requestEventStatement(db, attempt.requestId, attempt.finishedAt)]),
   ];
@@ -186,13 +214,17 @@ export function testNumberSentStatements(db: D1Database, request: { requestId: s
   return [
     db
       .prepare(
-        `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, provider)
-         VALUES (?1, 1, ?2, ?2, 0, 'sent', ?3)`,
+        `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, provider, channel)
+         VALUES (?1, 1, ?2, ?2, 0, 'sent', ?3, 'sms')`,
       )
       .bind(request.requestId, request.now, TEST_NUMBER_PROVIDER),
+    // Named as the sender too, so the status view and the `otp.sent` event say no provider sent it.
     db
-      .prepare(`UPDATE otp_requests SET status = 'sent', attempts = 1, sent_at = ?2, updated_at = ?2 WHERE id = ?1 AND status = 'queued'`)
-      .bind(request.requestId, request.now),
+      .prepare(
+        `UPDATE otp_requests SET status = 'sent', attempts = 1, sent_at = ?2, updated_at = ?2, sent_provider = ?3, sent_channel = 'sms'
+         WHERE id = ?1 AND status = 'queued'`,
+      )
+      .bind(request.requestId, request.now, TEST_NUMBER_PROVIDER),
     requestEventStatement(db, request.requestId, request.now),
   ];
 }

@@ -26,10 +26,11 @@ export function lateAttemptStatements(db: D1Database, attempt: AttemptRecord): D
       .prepare(
         `UPDATE otp_requests
          SET status = 'sent', updated_at = MAX(updated_at, ?2), lease_until = NULL, sent_at = ?2,
-             provider_message_id = COALESCE(?3, provider_message_id), last_error_code = NULL, last_error_message = NULL
+             provider_message_id = COALESCE(?3, provider_message_id), last_error_code = NULL, last_error_message = NULL,
+             sent_provider = ?4, sent_channel = ?5
          WHERE id = ?1 AND status IN ('queued', 'sending', 'expired')`,
       )
-      .bind(attempt.requestId, attempt.finishedAt, attempt.decision.messageId),
+      .bind(attempt.requestId, attempt.finishedAt, attempt.decision.messageId, attempt.provider ?? null, attempt.channel ?? 'sms'),
     webhookEvent!,
   ];
 }

@@ -48,6 +48,11 @@ export const OtpRequestRow = z.object({
   app_id: z.string().nullable(),
   code_length: z.number().nullable(),
   test_number: z.number(),
+  /** The channel asked for, and the provider and channel the current message went out through. */
+  channel: z.enum(['sms', 'whatsapp', 'auto']),
+  sent_provider: z.string().nullable(),
+  sent_channel: z.enum(['sms', 'whatsapp']).nullable(),
+  sms_fallback_at: z.number().nullable(),
 });
 export type OtpRequestRow = z.infer<typeof OtpRequestRow>;
 
@@ -59,6 +64,8 @@ export interface NewRequest {
   codeLength: number;
   /** An app's test number: a fixed code, never sent to a provider (see createTestNumberStatements). */
   testNumber?: boolean;
+  /** `sms` when absent; `auto` is WhatsApp first, SMS when it is not delivered in time. */
+  channel?: 'sms' | 'whatsapp' | 'auto';
   phoneNumber: string;
   phonePrefix: string;
   createdAt: number;
@@ -87,8 +94,8 @@ export function insertRequestStatements(db: D1Database, request: NewRequest): D1
     db
       .prepare(
         `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at,
-           origin, replaces_request_id, resend_id, enqueued_at, app_id, code_length, test_number)
-         VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
+           origin, replaces_request_id, resend_id, enqueued_at, app_id, code_length, test_number, channel)
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
       )
       .bind(
         request.id,
@@ -103,6 +110,7 @@ export function insertRequestStatements(db: D1Database, request: NewRequest): D1
         request.appId,
         request.codeLength,
         request.testNumber ? 1 : 0,
+        request.channel ?? 'sms',
       ),
   ];
 }

@@ -12,14 +12,14 @@ export interface SandboxMessageRow {
 /** Records one sandbox send; a repeated idempotency key is recorded once, as the real provider sends once. */
 export async function recordSandboxMessage(
   db: D1Database,
-  message: { idempotencyKey: string; messageId: string; requestId: string; phoneNumber: string; createdAt: number },
+  message: { idempotencyKey: string; messageId: string; requestId: string; phoneNumber: string; createdAt: number; provider: string; channel: string },
 ): Promise<void> {
   await db
     .prepare(
-      `INSERT INTO sandbox_messages (idempotency_key, message_id, request_id, phone_number, created_at)
-       VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+      `INSERT INTO sandbox_messages (idempotency_key, message_id, request_id, phone_number, created_at, provider, channel)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
     )
-    .bind(message.idempotencyKey, message.messageId, message.requestId, message.phoneNumber, message.createdAt)
+    .bind(message.idempotencyKey, message.messageId, message.requestId, message.phoneNumber, message.createdAt, message.provider, message.channel)
     .run();
 }
 

@@ -125,8 +125,12 @@ export async function computeStats(db: D1Database, range: StatsRange, scope: Sta
     bind(
       `SELECT CAST((started_at - ?1) / ?3 AS INTEGER) AS bucket, outcome, COUNT(*) AS n FROM delivery_attempts WHERE ${attemptsIn} GROUP BY bucket, outcome`,
     ),
+    bind(
+      `SELECT COALESCE(provider, 'unknown') AS provider, COALESCE(channel, 'sms') AS channel, outcome, COUNT(*) AS n, AVG(duration_ms) AS mean
+       FROM delivery_attempts WHERE ${attemptsIn} GROUP BY 1, 2, 3`,
+    ),
   ]);
-  const [requestGroups, totals, attemptsDistribution, byOutcome, latency, bins, errors, countries, requestBuckets, attemptBuckets] = results.map(
+  const [requestGroups, totals, attemptsDistribution, byOutcome, latency, bins, errors, countries, requestBuckets, attemptBuckets, providerRows] = results.map(
     (result) => result.results,
   ) as Row[][];
 
@@ -206,5 +210,27 @@ export async function computeStats(db: D1Database, range: StatsRange, scope: Sta
     })),
     byApp,
     series,
+    byProvider: byProvider(providerRows!),
   };
+}
+
+/** Attempts per provider and channel, by outcome, with their mean duration. */
+function byProvider(rows: Row[]) {
+  const entries = new Map<string, { provider: string; channel: string; attempts: Record<'sent' | 'retry' | 'failed' | 'expired', number>; totalMs: number }>();
+  for (const row of rows) {
+    const key = `${row.provider}|${row.channel}`;
+    const entry = entries.get(key) ?? {
+      provider: String(row.provider),
+      channel: String(row.channel),
+      attempts: { sent: 0, retry: 0, failed: 0, expired: 0 },
+      totalMs: 0,
+    };
+    entry.attempts[row.outcome as keyof typeof entry.attempts] = num(row.n);
+    entry.totalMs += num(row.mean) * num(row.n);
+    entries.set(key, entry);
+  }
+  return [...entries.values()].map(({ totalMs, ...entry }) => {
+    const calls = Object.values(entry.attempts).reduce((sum, n) => sum + n, 0);
+    return { ...entry, calls, meanLatencyMs: calls ? Math.round(totalMs / calls) : null };
+  });
 }

@@ -21,6 +21,12 @@ const CheckTarget = z.object({
   provider_message_id: z.string().nullable(),
   delivery_status: z.string().nullable(),
   already_checked: z.number(),
+  /** The provider that sent the message (NULL: sent before providers were recorded on requests). */
+  sent_provider: z.string().nullable(),
+  /** For the `auto` channel's fallback: what was asked, how it went out, whether it fell back already. */
+  channel: z.string(),
+  sent_channel: z.string().nullable(),
+  sms_fallback_at: z.number().nullable(),
 });
 export type CheckTarget = z.infer<typeof CheckTarget>;
 
@@ -28,7 +34,7 @@ export type CheckTarget = z.infer<typeof CheckTarget>;
 export async function readCheckTarget(db: D1Database, requestId: string, check: number): Promise<CheckTarget | null> {
   const row = await db
     .prepare(
-      `SELECT r.status, r.provider_message_id, r.delivery_status,
+      `SELECT r.status, r.provider_message_id, r.delivery_status, r.sent_provider, r.channel, r.sent_channel, r.sms_fallback_at,
               EXISTS (SELECT 1 FROM status_checks c WHERE c.request_id = r.id AND c.check_number = ?2) AS already_checked
        FROM otp_requests r WHERE r.id = ?1`,
     )
@@ -47,6 +53,22 @@ export interface CheckRecord {
   /** When the provider says the SMS reached the phone, if it says. */
   deliveredAt: number | null;
   plan: CheckPlan;
+}
+
+/**
+ * An `auto` request whose WhatsApp message was not delivered in time goes on by SMS: back in line
+ * with the same code, its WhatsApp message forgotten (a later report of it changes nothing). Only
+ * once, and only from `sent` (a request verified meanwhile needs no SMS).
+ */
+export function fallBackToSmsStatement(db: D1Database, change: { requestId: string; now: number }): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE otp_requests
+       SET status = 'queued', sms_fallback_at = ?2, updated_at = ?2, lease_until = NULL, provider_message_id = NULL,
+           delivery_status = NULL, enqueued_at = ?2
+       WHERE id = ?1 AND status = 'sent' AND channel = 'auto' AND sent_channel = 'whatsapp' AND sms_fallback_at IS NULL`,
+    )
+    .bind(change.requestId, change.now);
 }
 
 /**

@@ -24,6 +24,9 @@ const ClaimedRow = z.object({
   /** Attempts since the event was written or last redelivered, this one included. */
   round_attempts: z.number(),
   retry_until: z.number(),
+  /** The provider and channel an `otp.sent` or `otp.delivered` reports; null for the other events (and events written before 0012). */
+  provider: z.string().nullable(),
+  channel: z.string().nullable(),
   /** The request's number, read for receivers that asked for it; null once the request is deleted. */
   phone_number: z.string().nullable(),
 });
@@ -49,7 +52,7 @@ export async function claimEvents(
           `UPDATE webhook_events
            SET lease_until = ?1, attempts = attempts + 1, round_attempts = round_attempts + 1, last_attempt_at = ?2
            WHERE id = ?3 AND state = 'pending' AND (lease_until IS NULL OR lease_until <= ?2) AND next_attempt_at <= ?4
-           RETURNING id, app_id, request_id, type, error_code, occurred_at, attempts, round_attempts, retry_until,
+           RETURNING id, app_id, request_id, type, error_code, occurred_at, attempts, round_attempts, retry_until, provider, channel,
              (SELECT phone_number FROM otp_requests r WHERE r.id = webhook_events.request_id) AS phone_number`,
         )
         .bind(now + leaseMs, now, id, now + DUE_SLACK_MS),

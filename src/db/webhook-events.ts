@@ -20,7 +20,10 @@ const STATUS_AT = `CASE r.status WHEN 'sent' THEN r.sent_at WHEN 'delivered' THE
 /** An event id: `evt_` and the request id's random part, then the status (`evt_3q2…Zg_sent`). */
 export const EVENT_ID_SQL = (status: string) => `'evt_' || substr(r.id, 5) || '_' || ${status}`;
 
-const INSERT_COLUMNS = '(id, app_id, request_id, type, error_code, occurred_at, state, next_attempt_at, retry_until)';
+const INSERT_COLUMNS = '(id, app_id, request_id, type, error_code, occurred_at, state, next_attempt_at, retry_until, provider, channel)';
+
+/** The provider and channel the message went out through, for the events that report a message (`sent`, `delivered`). */
+const SENT_THROUGH = `CASE WHEN r.status IN ('sent', 'delivered') THEN r.sent_provider END, CASE WHEN r.status IN ('sent', 'delivered') THEN r.sent_channel END`;
 
 /**
  * The event of the request's current status, if that status is one (`sent`, `delivered`,
@@ -35,13 +38,13 @@ export function requestEventStatement(db: D1Database, requestId: string, now: nu
       `INSERT OR IGNORE INTO webhook_events ${INSERT_COLUMNS}
        SELECT ${EVENT_ID_SQL('r.status')}, r.app_id, r.id, 'otp.' || r.status,
          CASE WHEN r.status IN ('failed', 'expired') THEN r.last_error_code END,
-         COALESCE(${STATUS_AT}, ?2), 'pending', ?2, ?2 + ${EVENT_RETRY_WINDOW_MS}
+         COALESCE(${STATUS_AT}, ?2), 'pending', ?2, ?2 + ${EVENT_RETRY_WINDOW_MS}, ${SENT_THROUGH}
        FROM otp_requests r JOIN webhooks w ON w.app_id = r.app_id
        WHERE r.id = ?1 AND ${ACTIVE_WEBHOOK} AND (w.event_mask & ${BIT_OF_STATUS}) != 0
          AND COALESCE(${STATUS_AT}, ?2) >= w.active_since
        UNION ALL
        SELECT ${EVENT_ID_SQL("'expired'")}, r.app_id, r.id, 'otp.expired', 'code_expired', r.expires_at, 'scheduled', r.expires_at,
-         r.expires_at + ${EVENT_RETRY_WINDOW_MS}
+         r.expires_at + ${EVENT_RETRY_WINDOW_MS}, NULL, NULL
        FROM otp_requests r JOIN webhooks w ON w.app_id = r.app_id
        WHERE r.id = ?1 AND r.status = 'sent' AND r.expires_at > ?2 AND ${ACTIVE_WEBHOOK} AND (w.event_mask & 8) != 0
          AND COALESCE(r.sent_at, ?2) >= w.active_since
@@ -60,7 +63,7 @@ export function unsentExpiryEventsStatement(db: D1Database, now: number): D1Prep
     .prepare(
       `INSERT OR IGNORE INTO webhook_events ${INSERT_COLUMNS}
        SELECT ${EVENT_ID_SQL("'expired'")}, r.app_id, r.id, 'otp.expired', COALESCE(r.last_error_code, 'expired_before_delivery'), ?1, 'pending', ?1,
-         ?1 + ${EVENT_RETRY_WINDOW_MS}
+         ?1 + ${EVENT_RETRY_WINDOW_MS}, NULL, NULL
        FROM otp_requests r JOIN webhooks w ON w.app_id = r.app_id
        WHERE r.status IN ('queued', 'sending') AND r.expires_at <= ?1 AND (r.lease_until IS NULL OR r.lease_until <= ?1)
          AND ${ACTIVE_WEBHOOK} AND (w.event_mask & 8) != 0

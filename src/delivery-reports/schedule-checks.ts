@@ -18,7 +18,10 @@ export async function scheduleStatusChecks(env: Env, config: Config, attempts: r
   for (let start = 0; start < accepted.length; start += QUEUE_SEND_BATCH_LIMIT) {
     const slice = accepted.slice(start, start + QUEUE_SEND_BATCH_LIMIT);
     try {
-      await env.SEND_QUEUE.sendBatch(slice.map((attempt) => ({ body: statusCheck(attempt.requestId, 1), delaySeconds })));
+      // An `auto` request's WhatsApp message is first checked when its time to be delivered is up.
+      await env.SEND_QUEUE.sendBatch(
+        slice.map((attempt) => ({ body: statusCheck(attempt.requestId, attempt.firstCheck ?? 1), delaySeconds: attempt.fallbackAfterSeconds ?? delaySeconds })),
+      );
     } catch (error) {
       logWarn('status_check.schedule_failed', { requests: slice.length, error: errorName(error) });
     }

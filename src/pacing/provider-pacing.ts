@@ -25,8 +25,8 @@ export const UNPACED: ProviderPacing = {
  * at most the pacer's horizon away) and the call must start on it, as on the send path (a missed
  * one is exchanged for a new one); a refused one names when the pacer frees up.
  */
-export function providerPacing(env: Env, config: Config, clock: Clock = systemClock): ProviderPacing {
-  const reserve = providerSlots(env, config);
+export function providerPacing(env: Env, config: Config, clock: Clock = systemClock, provider?: string): ProviderPacing {
+  const reserve = providerSlots(env, config, provider);
   return {
     async acquireProviderSlot() {
       const askedAt = clock.now();

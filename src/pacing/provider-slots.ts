@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import { providerOrder } from '../config-providers';
 import { PLANNED_WINDOW_MS, type Reservation } from './pacing-schedule';
 
 /** The send queue's `max_batch_size` in wrangler.toml (a test checks they agree). */
@@ -20,12 +21,31 @@ export function pacingHorizonMs(ratePerSecond: number): number {
 /** Asks the account-wide pacer for `count` send times, none sooner than `leadMs` from now. */
 export type ReserveSlots = (count: number, leadMs: number) => Promise<Reservation>;
 
-export function providerSlots(env: Env, config: Config): ReserveSlots {
-  const ratePerSecond = config.provider.ratePerSecond;
+/** Each provider's own account rate: Twilio's, or StartMessaging's (which the sandbox providers share). */
+export function providerRate(config: Config, provider: string): number {
+  return provider === 'twilio' ? config.twilio.ratePerSecond : config.provider.ratePerSecond;
+}
+
+/**
+ * Each provider has a pacer of its own. The first provider's keeps the name the single pacer had
+ * (`provider`), so a deployment that adds a second provider keeps its schedule.
+ */
+export function pacerName(provider: string): string {
+  return provider === 'startmessaging' || provider === 'sandbox' ? 'provider' : `provider:${provider}`;
+}
+
+/** The slowest rate any of the deployment's providers is paced at: the longest horizon a batch may wait. */
+export function slowestRate(config: Config): number {
+  return Math.min(...providerOrder(config).map((provider) => providerRate(config, provider)));
+}
+
+export function providerSlots(env: Env, config: Config, provider: string = providerOrder(config)[0]!): ReserveSlots {
+  const ratePerSecond = providerRate(config, provider);
   const horizonMs = pacingHorizonMs(ratePerSecond);
+  const name = pacerName(provider);
   return (count, leadMs) => {
     if (count === 0) return Promise.resolve({ slots: [], nextFreeAt: Date.now() });
-    const pacer = env.PROVIDER_PACER.get(env.PROVIDER_PACER.idFromName('provider'));
+    const pacer = env.PROVIDER_PACER.get(env.PROVIDER_PACER.idFromName(name));
     const lead = Math.min(MAX_LEAD_MS, Math.max(0, Math.ceil(leadMs)));
     return pacer.reserve({ count, ratePerSecond, horizonMs, leadMs: lead });
   };
@@ -34,20 +54,4 @@ export function providerSlots(env: Env, config: Config): ReserveSlots {
 /** Queue delay for work that got no send time: when the pacer will next have one. */
 export function delayUntilFree(reservation: Reservation, now = Date.now()): number {
   return Math.max(1, Math.ceil((reservation.nextFreeAt - now) / 1000));
-}
-
-/**
- * How long this isolate's recent D1 claims took. A batch asks for send times before it claims its
- * requests, so its first time is asked for at least that far ahead: a time that passes during the
- * claim is wasted, and its call has to take a new one. A slow claim counts at once; the estimate
- * then halves with each faster one.
- */
-let recentClaimMs = 0;
-
-export function claimLeadMs(): number {
-  return recentClaimMs;
-}
-
-export function noteClaimDuration(ms: number): void {
-  recentClaimMs = Math.min(MAX_LEAD_MS, Math.max(ms, recentClaimMs / 2));
 }

@@ -1,6 +1,6 @@
 import { sha256Hex } from '../crypto';
 import { getSandboxMessage, recordSandboxMessage } from '../db/sandbox-messages';
-import type { SendOutcome, SendRequest, SmsProvider, StatusOutcome } from './sms-provider';
+import type { Channel, SendOutcome, SendRequest, SmsProvider, StatusOutcome } from './sms-provider';
 
 /**
  * Numbers that make the sandbox misbehave on purpose, so the retry and failure paths can be
@@ -13,6 +13,8 @@ export const SANDBOX_MAGIC_NUMBERS = {
   flaky: '+15555550103',
   /** Accepted like any other, but its delivery report says `failed`. */
   undeliverable: '+15555550104',
+  /** Unavailable (503) at the first sandbox provider only: the request fails over to `sandbox-backup`. */
+  primaryDown: '+15555550105',
 } as const;
 
 const MAGIC_NUMBERS: readonly string[] = Object.values(SANDBOX_MAGIC_NUMBERS);
@@ -31,9 +33,22 @@ const FLAKY_FAILURES = 2;
  * and never touches the network. The code itself is not recorded; the sandbox listing derives it.
  */
 export class SandboxProvider implements SmsProvider {
-  constructor(private readonly db: D1Database) {}
+  readonly idempotent = true;
+
+  /**
+   * `name` is the provider it plays (`sandbox`, or `sandbox-backup` as a second provider that
+   * also has WhatsApp), so failover can be tried locally without any vendor account.
+   */
+  constructor(
+    private readonly db: D1Database,
+    readonly name = 'sandbox',
+    readonly channels: readonly Channel[] = ['sms'],
+  ) {}
 
   async send(request: SendRequest): Promise<SendOutcome> {
+    if (request.phoneNumber === SANDBOX_MAGIC_NUMBERS.primaryDown && this.name === 'sandbox') {
+      return { kind: 'transient', httpStatus: 503, errorCode: 'provider_unavailable', message: 'sandbox: this provider is down for this number' };
+    }
     switch (request.phoneNumber) {
       case SANDBOX_MAGIC_NUMBERS.rejected:
         return { kind: 'permanent', httpStatus: 400, errorCode: 'provider_rejected_request', message: 'sandbox: number rejected' };
@@ -48,9 +63,14 @@ export class SandboxProvider implements SmsProvider {
         }
         break;
     }
-    const messageId = `sbx_${(await sha256Hex(request.idempotencyKey)).slice(0, 24)}`;
+    // Each provider and channel sends once per key, as separate vendors would.
+    const channel = request.channel ?? 'sms';
+    const key = this.name === 'sandbox' && channel === 'sms' ? request.idempotencyKey : `${this.name}/${channel}/${request.idempotencyKey}`;
+    const messageId = `sbx_${(await sha256Hex(key)).slice(0, 24)}`;
     await recordSandboxMessage(this.db, {
-      idempotencyKey: request.idempotencyKey,
+      idempotencyKey: key,
+      provider: this.name,
+      channel,
       messageId,
       requestId: request.requestId,
       phoneNumber: request.phoneNumber,

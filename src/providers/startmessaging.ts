@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { callProvider, parseJson, parseRetryAfter, redactDigits } from './provider-http';
-import { PROVIDER_MESSAGE_STATUSES, type SendOutcome, type SendRequest, type SmsProvider, type StatusOutcome } from './sms-provider';
+import { type Channel, PROVIDER_MESSAGE_STATUSES, type SendOutcome, type SendRequest, type SmsProvider, type StatusOutcome } from './sms-provider';
 
 /**
  * Client for StartMessaging. `POST /otp/send`: its documentation disagrees with itself, so the
@@ -64,6 +64,11 @@ export interface StartMessagingOptions {
 }
 
 export class StartMessagingProvider implements SmsProvider {
+  readonly name = 'startmessaging';
+  /** A repeated key is answered with the original result: no second SMS. */
+  readonly idempotent = true;
+  readonly channels: readonly Channel[] = ['sms'];
+
   constructor(private readonly options: StartMessagingOptions) {}
 
   async send(request: SendRequest): Promise<SendOutcome> {

@@ -56,6 +56,16 @@ export const AttemptRecord = z.object({
   decision: Decision,
   /** Which provider the call went to; absent in records made before providers were named. */
   provider: z.string().max(40).optional(),
+  /** The channel of the call; absent: SMS. */
+  channel: z.enum(['sms', 'whatsapp']).optional(),
+  /** The message may have gone out although the call failed (see `SendOutcome`). */
+  ambiguous: z.boolean().optional(),
+  /** An `auto` request's WhatsApp message: its first status check, the fallback decision, this long after. */
+  fallbackAfterSeconds: z.number().int().min(1).max(3600).optional(),
+  /** An `auto` request gives up on WhatsApp with this attempt: its next attempt is an SMS. */
+  fallbackToSms: z.boolean().optional(),
+  /** The number of its first status check (after a fallback, the WhatsApp message's checks came first). */
+  firstCheck: z.number().int().min(1).max(50).optional(),
 });
 
 /**

@@ -19,6 +19,8 @@ export function eventBody(event: ClaimedEvent, includePhoneNumber: boolean): str
       status: event.type.slice('otp.'.length),
       occurredAt,
       errorCode: event.error_code,
+      provider: event.provider,
+      channel: event.channel,
       phoneNumber,
     },
   });

@@ -64,7 +64,8 @@ export function installOutboundGuard() {
   vi.spyOn(globalThis, 'fetch').mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     const url = new URL(request.url);
-    const text = await request.text();
+    // Decoded by hand: workerd warns when .text() reads a form body.
+    const text = new TextDecoder().decode(await request.arrayBuffer());
     let body: unknown = text;
     try {
       body = text ? JSON.parse(text) : undefined;

@@ -32,6 +32,10 @@ const AdminRequest = z
     enqueuedAt: z.string().nullable(),
     sentAt: z.string().nullable(),
     providerMessageId: z.string().nullable(),
+    channel: z.enum(['sms', 'whatsapp', 'auto']),
+    sentProvider: z.string().nullable().openapi({ description: 'The provider the current message went out through' }),
+    sentChannel: z.enum(['sms', 'whatsapp']).nullable(),
+    smsFallbackAt: z.string().nullable().openapi({ description: 'When an `auto` request gave up on WhatsApp and went on by SMS' }),
     deliveryStatus: z.enum(DELIVERY_STATUSES).nullable(),
     deliveredAt: z.string().nullable(),
     deliveryChecks: z.number().int(),
@@ -50,15 +54,17 @@ export const AdminAttempt = z
     appId: z.string().nullable(),
     phoneNumber: z.string(),
     origin: z.enum(REQUEST_ORIGINS),
-    provider: z
-      .string()
-      .nullable()
-      .openapi({ description: 'The provider called (startmessaging, sandbox), or test_number, which calls none; null for attempts recorded before apps' }),
+    provider: z.string().nullable().openapi({
+      description:
+        'The provider called (startmessaging, twilio, sandbox, sandbox-backup), or test_number, which calls none; null for attempts recorded before providers were named',
+    }),
     attemptNumber: z.number().int(),
     startedAt: z.string(),
     finishedAt: z.string(),
     durationMs: z.number().int(),
     outcome: z.enum(ATTEMPT_OUTCOMES),
+    channel: z.enum(['sms', 'whatsapp']),
+    ambiguous: z.boolean().openapi({ description: 'The message may have gone out although the call failed' }),
     httpStatus: z.number().int().nullable(),
     providerMessageId: z.string().nullable(),
     errorCode: z.string().nullable(),

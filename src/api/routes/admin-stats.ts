@@ -87,6 +87,17 @@ const Stats = z
       )
       .openapi({ description: 'Requests by app, most first; with appId, that app only' }),
     series: z.array(z.object({ start: z.string(), requests: z.number().int(), delivered: z.number().int(), verified: z.number().int(), attempts: ByOutcome })),
+    byProvider: z
+      .array(
+        z.object({
+          provider: z.string().openapi({ example: 'startmessaging' }),
+          channel: z.string().openapi({ example: 'sms' }),
+          calls: z.number().int(),
+          attempts: ByOutcome,
+          meanLatencyMs: z.number().nullable(),
+        }),
+      )
+      .openapi({ description: 'Provider calls in the range, per provider and channel' }),
     inFlight: z
       .object({
         queued: z.number().int(),

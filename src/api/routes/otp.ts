@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { getRequest } from '../../db/requests';
 import { ApiError } from '../../errors';
+import { channelOffered } from '../../routing/channels';
 import type { AppEnv } from '../app-env';
 import { createOtpRequest } from '../create-otp-request';
 import { validationHook } from '../error-handler';
@@ -18,6 +19,11 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,255}$/;
 const CreateBody = z
   .object({
     phoneNumber: PhoneNumberSchema,
+    // Optional rather than defaulted: a default would make generated clients require it.
+    channel: z.enum(['sms', 'whatsapp', 'auto']).optional().openapi({
+      description:
+        '`sms` (default), `whatsapp`, or `auto`: WhatsApp first, SMS when the WhatsApp message is not delivered within the app’s `whatsappTimeoutSeconds` (30 s by default). `whatsapp` without a provider that has it is 422 `channel_not_available`.',
+    }),
     turnstileToken: z.string().max(4096).optional().openapi({
       description: "The browser's Cloudflare Turnstile token; required with a publishable key when the app sets `turnstileRequired`",
     }),
@@ -43,6 +49,11 @@ const StatusBody = z
     createdAt: z.string().openapi({ format: 'date-time' }),
     updatedAt: z.string().openapi({ format: 'date-time' }),
     expiresAt: z.string().openapi({ format: 'date-time' }),
+    channel: z.enum(['sms', 'whatsapp', 'auto']).openapi({ description: 'The channel asked for' }),
+    deliveredVia: z
+      .object({ provider: z.string().openapi({ example: 'twilio' }), channel: z.enum(['sms', 'whatsapp']) })
+      .nullable()
+      .openapi({ description: 'The provider and channel the code went out through; null until one accepted it' }),
     lastError: z
       .object({
         code: z.string().openapi({ example: 'provider_unavailable' }),
@@ -66,7 +77,7 @@ const createOtp = createRoute({
     'A number libphonenumber finds impossible for its country answers 400 `phone_not_possible`, one in no assigned range 400 `phone_invalid`; a country the app may not send to 422 `country_not_allowed`, ' +
     'and a landline, premium-rate, shared-cost, toll-free, UAN, pager or voicemail number 422 `phone_fixed_line`, `phone_premium_rate`, … unless the operator admits that type (docs/abuse-defence.md#destinations). ' +
     'A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, ' +
-    '`prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
+    '`prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 422 `channel_not_available` for `whatsapp` when no provider of the app has it; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
   request: {
     headers: z.object({
       'idempotency-key': z.string().optional().openapi({
@@ -102,6 +113,7 @@ const createOtp = createRoute({
       'turnstile_unavailable',
       'global_budget_exhausted',
       'limiter_unavailable',
+      'channel_not_available',
     ]),
   },
 });
@@ -131,14 +143,17 @@ otpRoutes
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 8 to 255 printable ASCII characters');
     }
-    const { phoneNumber, turnstileToken } = c.req.valid('json');
+    const { phoneNumber, channel, turnstileToken } = c.req.valid('json');
     const config = c.get('config');
     const caller = c.get('caller');
+    if (channel === 'whatsapp' && !channelOffered(config, c.env.DB, caller.settings.providers, 'whatsapp')) {
+      throw new ApiError('channel_not_available', 'No provider of this service can send WhatsApp messages; use sms or auto');
+    }
     // Refused before any limit is spent: without it no code could be sent or checked.
     requireSecret(config, 'OTP_SECRET', c.req.path);
     const clientIp = c.req.header('CF-Connecting-IP');
     const gate = turnstileGate(config, caller, { token: turnstileToken, clientIp });
-    const created = await createOtpRequest(c.env, config, caller, { phoneNumber, idempotencyKey, clientIp, gate }, (promise) =>
+    const created = await createOtpRequest(c.env, config, caller, { phoneNumber, channel, idempotencyKey, clientIp, gate }, (promise) =>
       c.executionCtx.waitUntil(promise),
     );
     const statusUrl = new URL(`/v1/otp/${created.requestId}`, c.req.url).toString();
