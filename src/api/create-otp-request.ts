@@ -6,7 +6,9 @@ import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotenc
 import { clearEnqueued, getRequest, insertRequestStatements } from '../db/requests';
 import { ApiError } from '../errors';
 import { newRequestId } from '../ids';
-import { AdmissionUnavailableError, admitSend, countryAllowed } from '../limiter/admission';
+import { AdmissionUnavailableError, admitSend, countryAllowed, type SendToAdmit } from '../limiter/admission';
+import { scopesOf } from '../limiter/conversion-scopes';
+import { reportTo, scopeWatch, stepUpPolicyOf } from '../limiter/scope-watch';
 import { errorName, logError, logWarn } from '../log';
 import { phonePrefix } from '../phone';
 import { sendJob } from '../queue/messages';
@@ -42,6 +44,8 @@ export async function createOtpRequest(
     clientIp?: string;
     /** A check a new request must pass before admission (Turnstile); a replay of a key is not asked again. */
     gate?: (() => Promise<void>) | null;
+    /** The Turnstile check of a browser send in a stepped-up scope (see stepUpTurnstileCheck). */
+    stepUpCheck?: (() => Promise<boolean>) | null;
   },
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<CreatedRequest> {
@@ -59,7 +63,12 @@ export async function createOtpRequest(
   }
   try {
     if (input.gate) await input.gate();
-    return await admitAndRecord(env, config, caller, { ...input, requestId, now, testCode }, waitUntil);
+    const scopes = testCode === undefined ? scopesOf(input.phoneNumber, appId) : [];
+    const steppedUp = scopes.length > 0 ? await steppedUpScope(env, config, scopes, waitUntil) : null;
+    // An app that requires Turnstile checked the token above already.
+    const turnstilePassed = Boolean(input.gate) || (steppedUp !== null && input.stepUpCheck ? await input.stepUpCheck() : false);
+    const stepUp = steppedUp ? { scope: steppedUp, browser: caller.keyKind === 'publishable', turnstilePassed } : undefined;
+    return await admitAndRecord(env, config, caller, { ...input, requestId, now, testCode, scopes, stepUp }, waitUntil);
   } catch (error) {
     // Nothing was recorded under the key: give it up before answering, so a retry is not told to
     // wait. Should that fail too, the claim lapses after CLAIM_TTL_MS.
@@ -76,7 +85,16 @@ async function admitAndRecord(
   env: Env,
   config: Config,
   caller: AppCaller,
-  input: { phoneNumber: string; idempotencyKey?: string; clientIp?: string; requestId: string; now: number; testCode: string | undefined },
+  input: {
+    phoneNumber: string;
+    idempotencyKey?: string;
+    clientIp?: string;
+    requestId: string;
+    now: number;
+    testCode: string | undefined;
+    scopes: string[];
+    stepUp: SendToAdmit['stepUp'];
+  },
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<CreatedRequest> {
   const { requestId, now } = input;
@@ -92,6 +110,7 @@ async function admitAndRecord(
         clientIp: input.clientIp,
         app: { appId: caller.appId, dailySmsBudget: caller.settings.dailySmsBudget },
         testNumber,
+        stepUp: input.stepUp,
       },
       waitUntil,
     );
@@ -109,7 +128,11 @@ async function admitAndRecord(
   }
   if (!admission.allowed) {
     if (admission.reason === 'global_budget_exhausted') logWarn('limiter.global_budget_spent', { retryAfterSeconds: admission.retryAfterSeconds });
-    throw refusedSendError(admission.reason, admission.retryAfterSeconds, config.limits.phone);
+    const byStepUp = admission.reason === 'turnstile_required' || admission.reason === 'conversion_step_up';
+    // What the step-up turned away tells the ledger the attack is still knocking (see judgeScope).
+    if (byStepUp) scopeWatch().note('refused', input.scopes, now, config.stepUp.windowSeconds);
+    const rules = admission.reason === 'conversion_step_up' ? config.stepUp.trickle : config.limits.phone;
+    throw refusedSendError(admission.reason, admission.retryAfterSeconds, rules, byStepUp ? input.stepUp?.scope : undefined);
   }
 
   const expiresAt = now + caller.settings.otpTtlSeconds * 1000;
@@ -140,6 +163,7 @@ async function admitAndRecord(
     });
   }
 
+  scopeWatch().note('sends', input.scopes, now, config.stepUp.windowSeconds);
   if (testNumber) {
     // Its `otp.sent`, for an app with a webhook, in the background.
     waitUntil(enqueueWrittenEvents(env, written));
@@ -153,6 +177,11 @@ async function admitAndRecord(
     waitUntil(clearEnqueued(env.DB, requestId).catch((clearError) => logWarn('request.clear_enqueued_failed', { requestId, error: errorName(clearError) })));
   }
   return { requestId, expiresAt, replayed: false };
+}
+
+/** The first of the send's scopes that is stepped up, from this isolate's view (see scope-watch.ts). */
+function steppedUpScope(env: Env, config: Config, scopes: string[], waitUntil: (promise: Promise<unknown>) => void): Promise<string | null> {
+  return scopeWatch().steppedUpScope(scopes, reportTo(env), stepUpPolicyOf(config), config.stepUp.refreshSeconds * 1000, waitUntil);
 }
 
 /** Claims the key for `requestId`; answers the original request when the key already made one. */

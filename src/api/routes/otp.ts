@@ -10,7 +10,7 @@ import { ANY_APP_KEY, ANY_ROUTE, errorResponses, JSON_BODY, responseHeaders, SEC
 import { requestView } from '../request-view';
 import { requireSecret } from '../required-secret';
 import { PhoneNumberSchema, RequestIdSchema, RequestStatusSchema } from '../schemas';
-import { turnstileGate } from '../turnstile-gate';
+import { stepUpTurnstileCheck, turnstileGate } from '../turnstile-gate';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,255}$/;
 
@@ -63,7 +63,7 @@ const createOtp = createRoute({
     "Takes the app's secret key (backend) or publishable key (browser, from one of the app's allowed origins). " +
     'Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl` with the secret key. ' +
     'A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, ' +
-    '`prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
+    '`prefix_blocked`, `phone_locked`, `app_budget_exhausted` or `conversion_step_up` (a fresh number in a stepped-up country or app, beyond its trickle); 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile, or for a browser send to a fresh number in a stepped-up scope; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
   request: {
     headers: z.object({
       'idempotency-key': z.string().optional().openapi({
@@ -91,6 +91,7 @@ const createOtp = createRoute({
       'prefix_blocked',
       'phone_locked',
       'app_budget_exhausted',
+      'conversion_step_up',
       'turnstile_required',
       'turnstile_failed',
       'turnstile_unavailable',
@@ -132,7 +133,8 @@ otpRoutes
     requireSecret(config, 'OTP_SECRET', c.req.path);
     const clientIp = c.req.header('CF-Connecting-IP');
     const gate = turnstileGate(config, caller, { token: turnstileToken, clientIp });
-    const created = await createOtpRequest(c.env, config, caller, { phoneNumber, idempotencyKey, clientIp, gate }, (promise) =>
+    const stepUpCheck = stepUpTurnstileCheck(config, caller, { token: turnstileToken, clientIp });
+    const created = await createOtpRequest(c.env, config, caller, { phoneNumber, idempotencyKey, clientIp, gate, stepUpCheck }, (promise) =>
       c.executionCtx.waitUntil(promise),
     );
     const statusUrl = new URL(`/v1/otp/${created.requestId}`, c.req.url).toString();

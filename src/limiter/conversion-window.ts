@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+/**
+ * The step-up's decision for one scope, from the counts of its sliding window: sends, the sends
+ * of them that were verified (a verification counts in the bucket of its send, so conversion is
+ * verified/sent of the same sends), and sends the step-up refused. Pure: the ledger feeds it.
+ */
+
+export const StepUpPolicy = z.object({
+  windowSeconds: z.number().int().min(1),
+  graceSeconds: z.number().int().min(0),
+  minSends: z.number().int().min(1),
+  enterConversion: z.number().min(0).max(1),
+  exitConversion: z.number().min(0).max(1),
+});
+export type StepUpPolicy = z.infer<typeof StepUpPolicy>;
+
+/** A window is kept as 60 buckets (at least a second each): counters, not one row per send. */
+export const BUCKETS_PER_WINDOW = 60;
+
+export function bucketMs(windowSeconds: number): number {
+  return Math.max(1000, Math.floor((windowSeconds * 1000) / BUCKETS_PER_WINDOW));
+}
+
+/** The start of the bucket `at` falls in. */
+export function bucketOf(at: number, windowSeconds: number): number {
+  const width = bucketMs(windowSeconds);
+  return Math.floor(at / width) * width;
+}
+
+export interface BucketCounts {
+  bucket: number;
+  sends: number;
+  verified: number;
+  refused: number;
+}
+
+export interface WindowTotals {
+  /** Every send and refusal of the window. */
+  sends: number;
+  refused: number;
+  /** Sends old enough (past the grace) for a real user to have verified them, and those verified. */
+  settledSends: number;
+  settledVerified: number;
+}
+
+/** Sums the buckets inside the window; a bucket is settled once all of it is older than the grace. */
+export function windowTotals(buckets: readonly BucketCounts[], policy: StepUpPolicy, now: number): WindowTotals {
+  const width = bucketMs(policy.windowSeconds);
+  const since = now - policy.windowSeconds * 1000;
+  const settledBy = now - policy.graceSeconds * 1000;
+  const totals: WindowTotals = { sends: 0, refused: 0, settledSends: 0, settledVerified: 0 };
+  for (const counts of buckets) {
+    if (counts.bucket < since) continue;
+    totals.sends += counts.sends;
+    totals.refused += counts.refused;
+    if (counts.bucket + width <= settledBy) {
+      totals.settledSends += counts.sends;
+      totals.settledVerified += counts.verified;
+    }
+  }
+  return totals;
+}
+
+export const conversionOf = (totals: WindowTotals): number | null => (totals.settledSends > 0 ? totals.settledVerified / totals.settledSends : null);
+
+/**
+ * Hysteresis: a normal scope steps up when enough settled sends convert below `enterConversion`;
+ * a stepped-up one relaxes only when the attack has stopped knocking (the step-up's refusals no
+ * longer outnumber the sends) and what it sends converts at `exitConversion` or better (or there
+ * is too little left to judge). Judged on the window, so a step-up outlasts the attack's sends.
+ */
+export function judgeScope(steppedUp: boolean, totals: WindowTotals, policy: StepUpPolicy): boolean {
+  const conversion = conversionOf(totals);
+  const judged = totals.settledSends >= policy.minSends && conversion !== null;
+  if (!steppedUp) return judged && conversion < policy.enterConversion;
+  // Still knocking: more refused than sent. Real users refused by a mistaken step-up are a few; an attack is most of it.
+  if (totals.refused > totals.sends) return true;
+  if (!judged) return false;
+  return conversion < Math.max(policy.exitConversion, policy.enterConversion);
+}
