@@ -20,6 +20,6 @@ export function countryScopeOf(phoneNumber: string): string {
 }
 
 /** Every scope one send counts in, narrowest first (the one a refusal names when several are stepped up). */
-export function scopesOf(phoneNumber: string, appId: string | undefined): string[] {
+export function scopesOf(phoneNumber: string, appId: string | null | undefined): string[] {
   return [countryScopeOf(phoneNumber), ...(appId ? [`app:${appId}`] : []), ALL_SCOPE];
 }
