@@ -1,7 +1,8 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { bucketMs, bucketOf, judgeScope, type StepUpPolicy, windowTotals } from '../src/limiter/conversion-window';
-import { scopeLedgerFor } from '../src/limiter/scope-watch';
+import type { ReportInput } from '../src/limiter/scope-ledger';
+import { ScopeWatch, scopeLedgerFor } from '../src/limiter/scope-watch';
 
 const policy: StepUpPolicy = { windowSeconds: 600, graceSeconds: 60, minSends: 20, enterConversion: 0.4, exitConversion: 0.6 };
 const width = bucketMs(policy.windowSeconds);
@@ -13,9 +14,10 @@ describe('conversion windows', () => {
     const buckets = [
       { bucket: T0 - 700_000, sends: 50, verified: 0, refused: 0 }, // left the window
       { bucket: T0, sends: 10, verified: 8, refused: 1 },
-      { bucket: T0 + 5 * width, sends: 4, verified: 1, refused: 2 }, // inside the grace at T0 + 6 buckets + 30 s
+      // Begun before the grace's edge but not all of it past it: not settled yet.
+      { bucket: T0 + 6 * width, sends: 4, verified: 1, refused: 2 },
     ];
-    const now = T0 + 6 * width + 30_000;
+    const now = T0 + 6 * width + policy.graceSeconds * 1000 + 5000;
     expect(windowTotals(buckets, policy, now)).toEqual({ sends: 14, refused: 3, settledSends: 10, settledVerified: 8 });
     // A minute later the second bucket is settled too.
     expect(windowTotals(buckets, policy, now + 60_000)).toEqual({ sends: 14, refused: 3, settledSends: 14, settledVerified: 9 });
@@ -86,5 +88,67 @@ describe('the scope ledger', () => {
     expect(both.steppedUp).not.toContain(low);
     await ledger.override({ scope: low, mode: null, note: null, now: T0 + width + 66_000 });
     expect((await report(low, T0 + width + 67_000, [])).steppedUp).toContain(low);
+  });
+});
+
+describe("an isolate's scope watch", () => {
+  it('waits for the ledger only when cold, then reports its counts in one background batch per refresh', async () => {
+    let now = T0;
+    const watch = new ScopeWatch(() => now);
+    const reports: ReportInput[] = [];
+    let answer: string[] = ['country:+996'];
+    const report = async (input: ReportInput) => {
+      reports.push(input);
+      return { steppedUp: answer };
+    };
+    const background: Array<Promise<unknown>> = [];
+    const later = (work: Promise<unknown>) => background.push(work);
+
+    expect(await watch.steppedUpScope(['country:+996', 'all'], report, policy, 5000, later)).toBe('country:+996');
+    expect(reports).toHaveLength(1);
+    watch.note('sends', ['country:+996', 'all'], now, policy.windowSeconds);
+    watch.note('sends', ['country:+996', 'all'], now, policy.windowSeconds);
+    watch.note('verified', ['country:+996', 'all'], now, policy.windowSeconds);
+    now += 4000;
+    answer = [];
+    // Not due: the cached state answers and nothing is reported.
+    expect(await watch.steppedUpScope(['country:+996'], report, policy, 5000, later)).toBe('country:+996');
+    expect(background).toHaveLength(0);
+    now += 1000;
+    expect(await watch.steppedUpScope(['country:+996'], report, policy, 5000, later)).toBe('country:+996');
+    expect(background).toHaveLength(1);
+    await Promise.all(background);
+    expect(reports[1]!.counts).toEqual([
+      { scope: 'country:+996', bucket: T0, sends: 2, verified: 1, refused: 0 },
+      { scope: 'all', bucket: T0, sends: 2, verified: 1, refused: 0 },
+    ]);
+    expect(await watch.steppedUpScope(['country:+996'], report, policy, 5000, later)).toBeNull();
+  });
+
+  it('keeps the counts of a failed report for the next one', async () => {
+    let now = T0;
+    const watch = new ScopeWatch(() => now);
+    const reports: ReportInput[] = [];
+    let fail = false;
+    const report = async (input: ReportInput) => {
+      if (fail) throw new Error('ledger down');
+      reports.push(input);
+      return { steppedUp: [] };
+    };
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    await watch.steppedUpScope(['all'], report, policy, 1000);
+    watch.note('refused', ['all'], now, policy.windowSeconds);
+    fail = true;
+    now += 1000;
+    const background: Array<Promise<unknown>> = [];
+    watch.refreshIfDue(report, policy, 1000, (work) => background.push(work));
+    await Promise.all(background);
+    fail = false;
+    watch.note('refused', ['all'], now, policy.windowSeconds);
+    now += 1000;
+    watch.refreshIfDue(report, policy, 1000, (work) => background.push(work));
+    await Promise.all(background);
+    warn.mockRestore();
+    expect(reports.at(-1)!.counts).toEqual([{ scope: 'all', bucket: T0, sends: 0, verified: 0, refused: 2 }]);
   });
 });
