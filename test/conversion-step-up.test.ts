@@ -44,7 +44,13 @@ describe('the scope ledger', () => {
     scopeLedgerFor(env).report({
       now,
       policy,
-      counts: counts.map((c) => ({ scope, bucket: bucketOf(c.at, policy.windowSeconds), sends: c.sends ?? 0, verified: c.verified ?? 0, refused: c.refused ?? 0 })),
+      counts: counts.map((c) => ({
+        scope,
+        bucket: bucketOf(c.at, policy.windowSeconds),
+        sends: c.sends ?? 0,
+        verified: c.verified ?? 0,
+        refused: c.refused ?? 0,
+      })),
     });
 
   it('steps a scope up once its settled sends stop converting, alerts, and relaxes when conversion recovers', async () => {

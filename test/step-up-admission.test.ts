@@ -103,7 +103,9 @@ describe('a stepped-up scope at admission', () => {
     const scope = `app:${app.id}`;
     expect((await setMode(scope, 'normal', 'launch day')).body).toMatchObject({ mode: 'normal', override: { mode: 'normal', note: 'launch day' } });
     for (let i = 0; i < 3; i++) expect((await send(app.secretKey, { phoneNumber: uniquePhone() })).status).toBe(202);
-    const listed = await adminJson<{ scopes: Array<{ scope: string; mode: string; sends: number; override: { note: string } | null }> }>('/v1/admin/conversion-scopes');
+    const listed = await adminJson<{ scopes: Array<{ scope: string; mode: string; sends: number; override: { note: string } | null }> }>(
+      '/v1/admin/conversion-scopes',
+    );
     expect(listed.status).toBe(200);
     expect(listed.body.scopes.find((entry) => entry.scope === scope)).toMatchObject({ mode: 'normal', override: { note: 'launch day' } });
     await setMode(scope, 'auto');

@@ -18,7 +18,10 @@ export const TAGS = [
   { name: 'Sandbox', description: 'What the sandbox provider "sent", with the codes: local development only (docs/delivery.md#the-sandbox-provider)' },
   { name: 'Admin: requests', description: 'Operators: the audit of every request and provider call, and statistics (docs/operators.md)' },
   { name: 'Admin: resends', description: 'Operators: bulk resends through the queue (docs/operators.md#recovering-from-a-provider-outage-bulk-resend)' },
-  { name: 'Admin: abuse', description: 'Operators: prefix blocks, conversion scopes and their step-up, locked phones and revoking sessions (docs/abuse-defence.md)' },
+  {
+    name: 'Admin: abuse',
+    description: 'Operators: prefix blocks, conversion scopes and their step-up, locked phones and revoking sessions (docs/abuse-defence.md)',
+  },
   { name: 'Admin: apps', description: 'Operators: apps, their settings and their keys (docs/operators.md#apps-and-keys)' },
   { name: 'Admin: webhooks', description: "Operators: an app's webhook, its signing secret, its deliveries and redelivery (docs/webhooks.md)" },
   { name: 'Webhooks', description: "What this service posts to an app's webhook URL, signed (Standard Webhooks; docs/webhooks.md)" },

@@ -149,12 +149,20 @@ export class ScopeLedger extends DurableObject<Env> {
   private views(policy: StepUpPolicy, now: number): ScopeView[] {
     const since = now - policy.windowSeconds * 1000;
     const buckets = new Map<string, BucketCounts[]>();
-    for (const row of this.sql.exec<{ scope: string; bucket: number; sends: number; verified: number; refused: number }>('SELECT scope, bucket, sends, verified, refused FROM counts WHERE bucket >= ?', since)) {
+    for (const row of this.sql.exec<{ scope: string; bucket: number; sends: number; verified: number; refused: number }>(
+      'SELECT scope, bucket, sends, verified, refused FROM counts WHERE bucket >= ?',
+      since,
+    )) {
       const list = buckets.get(row.scope) ?? [];
       list.push(row);
       buckets.set(row.scope, list);
     }
-    const states = new Map(this.sql.exec<StateRow>('SELECT * FROM scopes').toArray().map((row) => [row.scope, row]));
+    const states = new Map(
+      this.sql
+        .exec<StateRow>('SELECT * FROM scopes')
+        .toArray()
+        .map((row) => [row.scope, row]),
+    );
     return [...new Set([...buckets.keys(), ...states.keys()])].map((scope) => {
       const totals = windowTotals(buckets.get(scope) ?? [], policy, now);
       const state = states.get(scope);

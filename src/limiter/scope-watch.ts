@@ -39,7 +39,13 @@ export class ScopeWatch {
    * (otherwise a spread attack over fresh isolates would never meet a step-up); later the state is
    * refreshed in the background once it is `refreshMs` old.
    */
-  async steppedUpScope(scopes: readonly string[], report: Report, policy: StepUpPolicy, refreshMs: number, background?: (work: Promise<unknown>) => void): Promise<string | null> {
+  async steppedUpScope(
+    scopes: readonly string[],
+    report: Report,
+    policy: StepUpPolicy,
+    refreshMs: number,
+    background?: (work: Promise<unknown>) => void,
+  ): Promise<string | null> {
     if (this.fetchedAt === null) await this.refresh(report, policy);
     else this.refreshIfDue(report, policy, refreshMs, background);
     return scopes.find((scope) => this.steppedUp.has(scope)) ?? null;

@@ -7,10 +7,7 @@ import { validationHook } from '../error-handler';
 import { ADMIN_BEARER, tag } from '../openapi-document';
 import { ADMIN_ROUTE, errorResponses, JSON_BODY, responseHeaders } from '../openapi-responses';
 
-const ScopeName = z
-  .string()
-  .regex(SCOPE_PATTERN, { error: 'must be all, country:+<calling code> or app:<app id>' })
-  .openapi({ example: 'country:+91' });
+const ScopeName = z.string().regex(SCOPE_PATTERN, { error: 'must be all, country:+<calling code> or app:<app id>' }).openapi({ example: 'country:+91' });
 
 const Mode = z.enum(['normal', 'stepped_up']);
 
