@@ -246,6 +246,7 @@ describe('the dashboard page', () => {
     expect([...files.keys()].sort()).toEqual([
       '/static/app-filter.js',
       '/static/apps.js',
+      '/static/conversion-scopes.js',
       '/static/dashboard.css',
       '/static/dashboard.js',
       '/static/recent-requests.js',
