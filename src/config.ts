@@ -142,8 +142,13 @@ const configSchema = z
       'Conversion step-up',
       'Tightens a whole country, app or the deployment when its codes stop being verified (docs/abuse-defence.md#conversion-scopes-and-the-step-up).',
       {
-        windowSeconds: setting('STEP_UP_WINDOW_SECONDS', integer(60, 86400), '3600', "sliding window of each scope's conversion"),
-        graceSeconds: setting('STEP_UP_GRACE_SECONDS', integer(0, 3600), '60', 'sends younger than this are not judged yet'),
+        windowSeconds: setting(
+          'STEP_UP_WINDOW_SECONDS',
+          integer(60, 86400),
+          '300',
+          "sliding window of each scope's conversion: short, so that a scope's earlier real traffic cannot hide an attack's first minutes",
+        ),
+        graceSeconds: setting('STEP_UP_GRACE_SECONDS', integer(0, 3600), '30', 'sends younger than this are not judged yet'),
         minSends: setting('STEP_UP_MIN_SENDS', integer(1, 1_000_000), '50', 'settled sends a scope needs in the window before its conversion is judged'),
         enterConversion: setting('STEP_UP_ENTER_CONVERSION', ratio, '0.4', 'below this share verified, the scope steps up'),
         exitConversion: setting(
