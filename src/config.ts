@@ -144,7 +144,7 @@ const configSchema = z
       {
         windowSeconds: setting(
           'STEP_UP_WINDOW_SECONDS',
-          integer(60, 86400),
+          integer(10, 86400),
           '300',
           "sliding window of each scope's conversion: short, so that a scope's earlier real traffic cannot hide an attack's first minutes",
         ),
