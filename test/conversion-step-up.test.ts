@@ -37,6 +37,12 @@ describe('conversion windows', () => {
     // Nothing left to judge and nobody knocking: it relaxes.
     expect(judgeScope(true, totals(3, 0), policy)).toBe(false);
   });
+
+  it('holds a step-up for a window at least, whatever the window says meanwhile', () => {
+    expect(judgeScope(true, totals(3, 0), policy, policy.windowSeconds * 1000 - 1)).toBe(true);
+    expect(judgeScope(true, totals(100, 90), policy, policy.windowSeconds * 1000 - 1)).toBe(true);
+    expect(judgeScope(true, totals(100, 90), policy, policy.windowSeconds * 1000)).toBe(false);
+  });
 });
 
 describe('the scope ledger', () => {
@@ -71,8 +77,8 @@ describe('the scope ledger', () => {
     // Real users keep verifying: 40 sends, 36 verified, but the bad bucket is still in the window: 39 of 70 verified, 56%.
     const later = T0 + 300_000;
     expect((await report(scope, later, [{ at: later - 120_000, sends: 40, verified: 36 }])).steppedUp).toContain(scope);
-    // Once the bad sends leave the window, conversion is 90%: it relaxes by itself.
-    const recovered = T0 + policy.windowSeconds * 1000 + width + 1000;
+    // Once the bad sends leave the window (and the step-up has held for a window), conversion is 90%: it relaxes by itself.
+    const recovered = T0 + width + 61_000 + policy.windowSeconds * 1000;
     expect((await report(scope, recovered, [])).steppedUp).not.toContain(scope);
     const listed = await scopeLedgerFor(env).list({ now: recovered, policy });
     expect(listed.find((view) => view.scope === scope)).toMatchObject({ mode: 'normal', signal: 'normal', settledSends: 40, settledVerified: 36 });

@@ -66,14 +66,17 @@ export const conversionOf = (totals: WindowTotals): number | null => (totals.set
 
 /**
  * Hysteresis: a normal scope steps up when enough settled sends convert below `enterConversion`;
- * a stepped-up one relaxes only when the attack has stopped knocking (the step-up's refusals no
- * longer outnumber the sends) and what it sends converts at `exitConversion` or better (or there
- * is too little left to judge). Judged on the window, so a step-up outlasts the attack's sends.
+ * a stepped-up one stays so for a window at least, then relaxes only when the attack has stopped
+ * knocking (the step-up's refusals no longer outnumber the sends) and what it sends converts at
+ * `exitConversion` or better (or there is too little left to judge).
  */
-export function judgeScope(steppedUp: boolean, totals: WindowTotals, policy: StepUpPolicy): boolean {
+export function judgeScope(steppedUp: boolean, totals: WindowTotals, policy: StepUpPolicy, steppedUpForMs = Number.POSITIVE_INFINITY): boolean {
   const conversion = conversionOf(totals);
   const judged = totals.settledSends >= policy.minSends && conversion !== null;
   if (!steppedUp) return judged && conversion < policy.enterConversion;
+  // Held for a window at least: right after it steps up, the settled sends hover around
+  // `minSends` and the isolates have not refused anything yet, which would read as recovery.
+  if (steppedUpForMs < policy.windowSeconds * 1000) return true;
   // Still knocking: more refused than sent. Real users refused by a mistaken step-up are a few; an attack is most of it.
   if (totals.refused > totals.sends) return true;
   if (!judged) return false;

@@ -126,7 +126,7 @@ export class ScopeLedger extends DurableObject<Env> {
     }
     for (const view of this.views(policy, now)) {
       const was = view.signal === 'stepped_up';
-      const is = judgeScope(was, view, policy);
+      const is = judgeScope(was, view, policy, view.since === null ? undefined : now - view.since);
       if (is === was) continue;
       this.sql.exec(
         `INSERT INTO scopes (scope, stepped_up, since) VALUES (?, ?, ?) ON CONFLICT (scope) DO UPDATE SET stepped_up = excluded.stepped_up, since = excluded.since`,
