@@ -442,7 +442,8 @@ await run.main(async () => {
   const returningVerified = returningVisits.filter((user) => user.outcome === 'verified').length;
   const attackMinutes = options.attackEndMinute - options.attackStartMinute;
   const refusedByCode = {};
-  for (const item of sentAttack) if (item.status !== 202) refusedByCode[item.code ?? String(item.status)] = (refusedByCode[item.code ?? String(item.status)] ?? 0) + 1;
+  for (const item of sentAttack)
+    if (item.status !== 202) refusedByCode[item.code ?? String(item.status)] = (refusedByCode[item.code ?? String(item.status)] ?? 0) + 1;
   const syntheticMinute = (at) => ((at - t0) * k) / 60_000 / (options.quick ? 0.1 : 1);
   const spread = SPREAD
     ? {
@@ -604,9 +605,15 @@ function renderSpreadBlock(result) {
     `| returning users (verified earlier in the hour, back later) | ${spread.returning.visits} visits | ${spread.returning.verified} verified | ${pct(spread.returning.visits ? spread.returning.verified / spread.returning.visits : 1)} | all: ${allReturning ? '**met**' : '**missed**'} |`,
     '',
     `\`${spread.scope}\`: ${spread.changes.length ? spread.changes.map((change) => `${change.mode === 'stepped_up' ? 'stepped up' : 'relaxed'} at synthetic minute ${fmt(change.syntheticMinute, 1)}${change.conversion === null ? '' : ` (conversion ${pct(change.conversion)} of ${change.settledSends} settled sends)`}`).join('; ') : 'never stepped up'}. ` +
-      `Attack requests refused: ${Object.entries(spread.refusedByCode).map(([code, count]) => `${code} ${fmtInt(count)}`).join(', ') || 'none'}. ` +
+      `Attack requests refused: ${
+        Object.entries(spread.refusedByCode)
+          .map(([code, count]) => `${code} ${fmtInt(count)}`)
+          .join(', ') || 'none'
+      }. ` +
       `Legitimate visits asked for Turnstile: ${spread.challenged} (${spread.challengedVerified} of them verified). Attacked prefixes blocked by the per-prefix defence: ${spread.attackPrefixesBlocked}. ` +
-      `Legitimate outcomes: ${Object.entries(result.legit.outcomes).map(([name, count]) => `${name} ${count}`).join(', ')}. SMS delay p50 ${fmt(result.smsDelay.p50Ms, 0)} ms, p99 ${fmt(result.smsDelay.p99Ms, 0)} ms.`,
+      `Legitimate outcomes: ${Object.entries(result.legit.outcomes)
+        .map(([name, count]) => `${name} ${count}`)
+        .join(', ')}. SMS delay p50 ${fmt(result.smsDelay.p50Ms, 0)} ms, p99 ${fmt(result.smsDelay.p99Ms, 0)} ms.`,
   ];
   return lines.join('\n');
 }
