@@ -7,20 +7,20 @@ import { ScopeWatch, scopeLedgerFor } from '../src/limiter/scope-watch';
 const policy: StepUpPolicy = { windowSeconds: 600, graceSeconds: 60, minSends: 20, enterConversion: 0.4, exitConversion: 0.6 };
 const width = bucketMs(policy.windowSeconds);
 const T0 = bucketOf(1_800_000_000_000, policy.windowSeconds);
-const totals = (sends: number, verified: number, refused = 0) => ({ sends, refused, settledSends: sends, settledVerified: verified });
+const totals = (sends: number, verified: number, refused = 0, solved = 0) => ({ sends, refused, solved, settledSends: sends, settledVerified: verified });
 
 describe('conversion windows', () => {
   it('counts only buckets inside the window, and judges only those past the grace', () => {
     const buckets = [
-      { bucket: T0 - 700_000, sends: 50, verified: 0, refused: 0 }, // left the window
-      { bucket: T0, sends: 10, verified: 8, refused: 1 },
+      { bucket: T0 - 700_000, sends: 50, verified: 0, refused: 0, solved: 0 }, // left the window
+      { bucket: T0, sends: 10, verified: 8, refused: 1, solved: 1 },
       // Begun before the grace's edge but not all of it past it: not settled yet.
-      { bucket: T0 + 6 * width, sends: 4, verified: 1, refused: 2 },
+      { bucket: T0 + 6 * width, sends: 4, verified: 1, refused: 2, solved: 0 },
     ];
     const now = T0 + 6 * width + policy.graceSeconds * 1000 + 5000;
-    expect(windowTotals(buckets, policy, now)).toEqual({ sends: 14, refused: 3, settledSends: 10, settledVerified: 8 });
+    expect(windowTotals(buckets, policy, now)).toEqual({ sends: 14, refused: 3, solved: 1, settledSends: 10, settledVerified: 8 });
     // A minute later the second bucket is settled too.
-    expect(windowTotals(buckets, policy, now + 60_000)).toEqual({ sends: 14, refused: 3, settledSends: 14, settledVerified: 9 });
+    expect(windowTotals(buckets, policy, now + 60_000)).toEqual({ sends: 14, refused: 3, solved: 1, settledSends: 14, settledVerified: 9 });
   });
 
   it('steps up below the entry conversion, only with enough volume', () => {
@@ -34,6 +34,9 @@ describe('conversion windows', () => {
     expect(judgeScope(false, totals(100, 50), policy)).toBe(false);
     expect(judgeScope(true, totals(100, 70, 101), policy)).toBe(true);
     expect(judgeScope(true, totals(100, 70, 100), policy)).toBe(false);
+    // Browsers asked for Turnstile that solved it and sent again are real users, not knocking.
+    expect(judgeScope(true, totals(100, 70, 180, 90), policy)).toBe(false);
+    expect(judgeScope(true, totals(100, 70, 180, 70), policy)).toBe(true);
     // Nothing left to judge and nobody knocking: it relaxes.
     expect(judgeScope(true, totals(3, 0), policy)).toBe(false);
   });
@@ -131,8 +134,8 @@ describe("an isolate's scope watch", () => {
     expect(background).toHaveLength(1);
     await Promise.all(background);
     expect(reports[1]!.counts).toEqual([
-      { scope: 'country:+996', bucket: T0, sends: 2, verified: 1, refused: 0 },
-      { scope: 'all', bucket: T0, sends: 2, verified: 1, refused: 0 },
+      { scope: 'country:+996', bucket: T0, sends: 2, verified: 1, refused: 0, solved: 0 },
+      { scope: 'all', bucket: T0, sends: 2, verified: 1, refused: 0, solved: 0 },
     ]);
     expect(await watch.steppedUpScope(['country:+996'], report, policy, 5000, later)).toBeNull();
   });
@@ -161,6 +164,6 @@ describe("an isolate's scope watch", () => {
     watch.refreshIfDue(report, policy, 1000, (work) => background.push(work));
     await Promise.all(background);
     warn.mockRestore();
-    expect(reports.at(-1)!.counts).toEqual([{ scope: 'all', bucket: T0, sends: 0, verified: 0, refused: 2 }]);
+    expect(reports.at(-1)!.counts).toEqual([{ scope: 'all', bucket: T0, sends: 0, verified: 0, refused: 2, solved: 0 }]);
   });
 });

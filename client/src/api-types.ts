@@ -1134,6 +1134,8 @@ export interface components {
             sends: number;
             /** @description Sends the step-up refused within the window */
             refused: number;
+            /** @description Of those, Turnstile challenges a browser then solved (a real user sending again) */
+            solved: number;
             /** @description Sends past the grace period, which conversion is judged on */
             settledSends: number;
             settledVerified: number;

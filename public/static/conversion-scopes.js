@@ -12,7 +12,7 @@ import { $, adminGet, fill, fmtTime, h, loadWithDashboard, pill, td } from './da
  * What the panel reads of GET /v1/admin/conversion-scopes.
  * @typedef {{ mode: string, note: string | null, at: string }} ScopeOverride
  * @typedef {{ scope: string, mode: string, signal: string, since: string | null, sends: number, refused: number,
- *   settledSends: number, settledVerified: number, conversion: number | null, override: ScopeOverride | null }} ConversionScope
+ *   solved: number, settledSends: number, settledVerified: number, conversion: number | null, override: ScopeOverride | null }} ConversionScope
  */
 
 /** @param {number | null} value */
@@ -64,7 +64,7 @@ async function loadScopes() {
         td('conversion', percent(s.conversion), { class: 'num' }),
         td('settled sends', String(s.settledSends), { class: 'num' }),
         td('sends', String(s.sends), { class: 'num' }),
-        td('refused', String(s.refused), { class: 'num' }),
+        td('refused (solved)', `${s.refused} (${s.solved})`, { class: 'num' }),
         actions(s),
       ),
     ),

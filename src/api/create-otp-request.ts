@@ -164,6 +164,8 @@ async function admitAndRecord(
   }
 
   scopeWatch().note('sends', input.scopes, now, config.stepUp.windowSeconds);
+  // A browser that solved the challenge the step-up asked for: its earlier refusal was a real user's.
+  if (input.stepUp?.browser && input.stepUp.turnstilePassed) scopeWatch().note('solved', input.scopes, now, config.stepUp.windowSeconds);
   if (testNumber) {
     // Its `otp.sent`, for an app with a webhook, in the background.
     waitUntil(enqueueWrittenEvents(env, written));

@@ -20,6 +20,7 @@ const CountsRow = z.object({
   sends: z.number().int().min(0),
   verified: z.number().int().min(0),
   refused: z.number().int().min(0),
+  solved: z.number().int().min(0).default(0),
 });
 
 export const ReportInput = z.object({
@@ -74,7 +75,7 @@ export class ScopeLedger extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.sql.exec(`CREATE TABLE IF NOT EXISTS counts (scope TEXT NOT NULL, bucket INTEGER NOT NULL,
       sends INTEGER NOT NULL DEFAULT 0, verified INTEGER NOT NULL DEFAULT 0, refused INTEGER NOT NULL DEFAULT 0,
-      PRIMARY KEY (scope, bucket)) WITHOUT ROWID`);
+      solved INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (scope, bucket)) WITHOUT ROWID`);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS scopes (scope TEXT PRIMARY KEY, stepped_up INTEGER NOT NULL DEFAULT 0, since INTEGER,
       override TEXT, override_note TEXT, override_at INTEGER)`);
   }
@@ -84,13 +85,15 @@ export class ScopeLedger extends DurableObject<Env> {
     const { now, policy, counts } = ReportInput.parse(input);
     for (const row of counts) {
       this.sql.exec(
-        `INSERT INTO counts (scope, bucket, sends, verified, refused) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (scope, bucket) DO UPDATE SET sends = sends + excluded.sends, verified = verified + excluded.verified, refused = refused + excluded.refused`,
+        `INSERT INTO counts (scope, bucket, sends, verified, refused, solved) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (scope, bucket) DO UPDATE SET sends = sends + excluded.sends, verified = verified + excluded.verified,
+           refused = refused + excluded.refused, solved = solved + excluded.solved`,
         row.scope,
         row.bucket,
         row.sends,
         row.verified,
         row.refused,
+        row.solved,
       );
     }
     if (now - this.judgedAt >= JUDGE_EVERY_MS || now < this.judgedAt) this.judge(policy, now);
@@ -134,7 +137,7 @@ export class ScopeLedger extends DurableObject<Env> {
         is ? 1 : 0,
         now,
       );
-      const fields = { scope: view.scope, conversion: view.conversion, settledSends: view.settledSends, refused: view.refused };
+      const fields = { scope: view.scope, conversion: view.conversion, settledSends: view.settledSends, refused: view.refused, solved: view.solved };
       // Operators are alerted by this error line (a stable event name) until alerting exists.
       if (is) logError('scope.stepped_up', fields);
       else logInfo('scope.relaxed', fields);
@@ -149,8 +152,8 @@ export class ScopeLedger extends DurableObject<Env> {
   private views(policy: StepUpPolicy, now: number): ScopeView[] {
     const since = now - policy.windowSeconds * 1000;
     const buckets = new Map<string, BucketCounts[]>();
-    for (const row of this.sql.exec<{ scope: string; bucket: number; sends: number; verified: number; refused: number }>(
-      'SELECT scope, bucket, sends, verified, refused FROM counts WHERE bucket >= ?',
+    for (const row of this.sql.exec<{ scope: string; bucket: number; sends: number; verified: number; refused: number; solved: number }>(
+      'SELECT scope, bucket, sends, verified, refused, solved FROM counts WHERE bucket >= ?',
       since,
     )) {
       const list = buckets.get(row.scope) ?? [];

@@ -12,11 +12,11 @@ import type { ReportInput } from './scope-ledger';
  * ledger within `refreshSeconds` of the isolate's next request after it.
  */
 
-type Kind = 'sends' | 'verified' | 'refused';
+type Kind = 'sends' | 'verified' | 'refused' | 'solved';
 type Report = (input: ReportInput) => Promise<{ steppedUp: string[] }>;
 
 export class ScopeWatch {
-  private pending = new Map<string, { scope: string; bucket: number; sends: number; verified: number; refused: number }>();
+  private pending = new Map<string, { scope: string; bucket: number; sends: number; verified: number; refused: number; solved: number }>();
   private steppedUp = new Set<string>();
   private fetchedAt: number | null = null;
   private inflight: Promise<void> | null = null;
@@ -28,7 +28,7 @@ export class ScopeWatch {
     const bucket = bucketOf(at, windowSeconds);
     for (const scope of scopes) {
       const key = `${scope} ${bucket}`;
-      const counts = this.pending.get(key) ?? { scope, bucket, sends: 0, verified: 0, refused: 0 };
+      const counts = this.pending.get(key) ?? { scope, bucket, sends: 0, verified: 0, refused: 0, solved: 0 };
       counts[kind] += 1;
       this.pending.set(key, counts);
     }
@@ -76,7 +76,7 @@ export class ScopeWatch {
         // Counts are kept for the next report; the last known states stand (the other defences hold meanwhile).
         for (const [key, counts] of batch) {
           const merged = this.pending.get(key);
-          if (merged) for (const kind of ['sends', 'verified', 'refused'] as const) merged[kind] += counts[kind];
+          if (merged) for (const kind of ['sends', 'verified', 'refused', 'solved'] as const) merged[kind] += counts[kind];
           else this.pending.set(key, counts);
         }
         logWarn('scope.report_failed', { error: errorName(error) });
