@@ -13,6 +13,13 @@
  * - an attack: many requests per second from rotating client addresses to runs of consecutive
  *   numbers in a few premium-style prefixes, never verifying.
  *
+ * `--attack spread` spreads the attack thin instead: random numbers over 100 prefixes of one
+ * country (+919xx), under every per-prefix signal, from a fresh address each, never verifying,
+ * against browser traffic (the publishable key): real users solve a Turnstile challenge when the
+ * step-up asks for one, and a share of them come back later in the hour (returning users); the
+ * attacker never solves one. `--attack slow` is the same at a rate that stays under every
+ * threshold for the whole hour: its cost per hour is what it measures.
+ *
  * Time is compressed: every time-based var is divided by the same factor (default 10, the largest
  * the config's ranges allow: OTP_TTL_SECONDS may not go below 30 s), so the hour takes 6 minutes.
  * Rates scale the other way: a synthetic rate of r per second is replayed at r x factor.
@@ -21,14 +28,15 @@
  * from the attack's start to each prefix's block) and exits 1 when a target is missed:
  * attack SMS at most 1% of attack requests, legitimate success at least 99%.
  *
- * Options: --factor 10  --legit-per-hour 1200  --attack-per-second 3 (synthetic)  --attack sequential|scattered
+ * Options: --factor 10  --legit-per-hour 1200 (600 spread/slow)  --attack-per-second 3 (synthetic; spread 1, slow 0.1)
+ *          --attack sequential|scattered|spread|slow  --returning-share 0.3 (spread/slow: of the first 10 minutes' users)
  *          --abandon-rate 0.2  --seed 3  --json <file>  --quick (a 10x shorter replay, for trying it out)
  *          --doc docs/pumping.md (rewrite that file's generated block for this attack mode; `npm run
  *          bench:pumping` passes it; ignored with --quick)
  * Environment: BENCH_KEEP_TMP=1 keeps the temporary directory and the wrangler log.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { DEV_APP_AUTH } from '../scripts/lib/local-dev-secrets.mjs';
+import { DEV_APP, DEV_APP_AUTH } from '../scripts/lib/local-dev-secrets.mjs';
 import { INDIAN_MOBILE_LEADS, isSendable } from '../scripts/lib/phones.mjs';
 import { mulberry32 } from '../scripts/lib/random.mjs';
 import { startStandIn } from '../scripts/startmessaging-stand-in.mjs';
@@ -47,25 +55,39 @@ import {
   startDev,
   stateDir,
 } from './lib/harness.mjs';
+import { addReturningVisits, browserSend, SPREAD_PREFIXES, SPREAD_SCOPE, spreadAttackPlan, watchScope } from './lib/pumping-spread.mjs';
 import { scaleSeconds, scaleSecondsList, scaleWindows, wranglerVars } from './lib/vars.mjs';
 
 const options = parseArgs(process.argv.slice(2), {
   factor: 10,
-  legitPerHour: 1200,
+  // 0 / -1: the attack mode's own default (below).
+  legitPerHour: 0,
   legitPrefixes: 40,
-  attackPerSecond: 3,
+  attackPerSecond: 0,
   attack: 'sequential',
-  attackStartMinute: 5,
-  attackEndMinute: 55,
+  attackStartMinute: -1,
+  attackEndMinute: -1,
+  returningShare: 0.3,
   abandonRate: 0.2,
   seed: 3,
   json: '',
   doc: '',
   quick: false,
 });
-if (!['sequential', 'scattered'].includes(options.attack)) throw new Error('--attack must be sequential or scattered');
+if (!['sequential', 'scattered', 'spread', 'slow'].includes(options.attack)) throw new Error('--attack must be sequential, scattered, spread or slow');
+const SPREAD = options.attack === 'spread' || options.attack === 'slow';
+const MODE_DEFAULTS = {
+  sequential: { legitPerHour: 1200, attackPerSecond: 3, attackStartMinute: 5, attackEndMinute: 55 },
+  scattered: { legitPerHour: 1200, attackPerSecond: 3, attackStartMinute: 5, attackEndMinute: 55 },
+  spread: { legitPerHour: 600, attackPerSecond: 1, attackStartMinute: 5, attackEndMinute: 55 },
+  slow: { legitPerHour: 600, attackPerSecond: 0.1, attackStartMinute: 0, attackEndMinute: 60 },
+}[options.attack];
+if (options.legitPerHour === 0) options.legitPerHour = MODE_DEFAULTS.legitPerHour;
+if (options.attackPerSecond === 0) options.attackPerSecond = MODE_DEFAULTS.attackPerSecond;
+if (options.attackStartMinute < 0) options.attackStartMinute = MODE_DEFAULTS.attackStartMinute;
+if (options.attackEndMinute < 0) options.attackEndMinute = MODE_DEFAULTS.attackEndMinute;
 
-const TARGET_ATTACK_SMS_SHARE = 0.01;
+const TARGET_ATTACK_SMS_SHARE = options.attack === 'spread' ? 0.05 : options.attack === 'slow' ? 1 : 0.01;
 const TARGET_LEGIT_SUCCESS = 0.99;
 const ATTACK_PREFIXES = ['+88216', '+23480', '+99365'];
 const ADMIN_TOKEN = 'bench-admin-token';
@@ -95,6 +117,9 @@ const scaledVars = {
   OTP_TTL_SECONDS: scaleSeconds(Number(defaults.OTP_TTL_SECONDS), k),
   VERIFY_FAILURE_LIMITS: scaleWindows(defaults.VERIFY_FAILURE_LIMITS, k),
   SESSION_TTL_SECONDS: scaleSeconds(Number(defaults.SESSION_TTL_SECONDS), k),
+  STEP_UP_WINDOW_SECONDS: scaleSeconds(Number(defaults.STEP_UP_WINDOW_SECONDS), k),
+  STEP_UP_GRACE_SECONDS: scaleSeconds(Number(defaults.STEP_UP_GRACE_SECONDS), k),
+  STEP_UP_TRICKLE: scaleWindows(defaults.STEP_UP_TRICKLE, k),
   // A rate, so it scales up: the provider account allows k times more calls per real second.
   PROVIDER_RATE_PER_SECOND: Number(defaults.PROVIDER_RATE_PER_SECOND) * k,
 };
@@ -102,6 +127,7 @@ const NOT_SCALED = [
   'SEND_RETRY_BASE_SECONDS / SEND_RETRY_MAX_SECONDS (minimum 1 s; the stand-in never fails here, so no retry happens)',
   'the per-phone cooldown reset (1 hour, not a var; every number here asks once)',
   "the queue's max_batch_timeout (1 s, in wrangler.toml: SMS arrive 1-2 real seconds after the request, i.e. 10-20 synthetic seconds)",
+  'STEP_UP_REFRESH_SECONDS (minimum 1 s, so 10 synthetic seconds instead of 5) and how often the scope ledger judges (1 real second)',
 ];
 
 const hourMs = (options.quick ? 360_000 : 3_600_000) / k;
@@ -145,16 +171,21 @@ function legitUsers() {
       abandons: random() < options.abandonRate,
       // Reading the SMS and typing the code: 8 to 40 synthetic seconds.
       typingMs: ((8 + random() * 32) * 1000) / k,
+      // Solving a Turnstile challenge when asked (spread and slow only): 2 to 6 synthetic seconds.
+      solveMs: ((2 + random() * 4) * 1000) / k,
       outcome: 'pending',
     });
   }
-  return users;
+  if (!SPREAD) return users;
+  const minute = 60_000 / k / (options.quick ? 10 : 1);
+  return addReturningVisits(users, { share: options.returningShare, earlyMs: 10 * minute, fromMs: 15 * minute, hourMs, random });
 }
 
 function attackPlan() {
   const start = (options.attackStartMinute * 60_000) / k / (options.quick ? 10 : 1);
   const end = (options.attackEndMinute * 60_000) / k / (options.quick ? 10 : 1);
   const interval = 1000 / realRate(options.attackPerSecond);
+  if (SPREAD) return { start, end, requests: spreadAttackPlan({ startMs: start, endMs: end, perSecondReal: realRate(options.attackPerSecond), randomInt }) };
   const counters = Object.fromEntries(ATTACK_PREFIXES.map((prefix) => [prefix, 0]));
   // National digits after the prefix, and where a sequential run starts: +234 800 is toll-free,
   // which the service refuses before any limit, so the Nigerian run starts in 0803 (mobile).
@@ -217,6 +248,8 @@ await run.main(async () => {
   // budget, and the per-phone, per-address, per-prefix and pumping defences are the deployment's,
   // whatever app asks (docs/apps.md), so one app for all the traffic changes nothing measured here.
   const post = (path, body, headers = {}) => request('POST', `${base}${path}`, { body, headers: { ...DEV_APP_AUTH, ...headers }, agent, timeoutMs: 20_000 });
+  // Spread and slow: every send is a browser's, with the app's publishable key from its allowed origin.
+  const browserPost = (path, body, headers = {}) => post(path, body, { Authorization: `Bearer ${DEV_APP.publishableKey}`, ...headers });
 
   console.log(`Pumping replay: 1 synthetic hour in ${fmt(hourMs / 1000, 0)} s of real time (every time-based var divided by ${k}).`);
   console.log(
@@ -243,9 +276,13 @@ await run.main(async () => {
 
   const users = legitUsers();
   const attack = attackPlan();
+  const attackedPrefixes = SPREAD ? `100 prefixes ${SPREAD_PREFIXES[0]}-${SPREAD_PREFIXES.at(-1)}` : ATTACK_PREFIXES.join(', ');
   console.log(
-    `  legitimate users: ${users.length} over ${options.legitPrefixes} prefixes, ${Math.round(options.abandonRate * 100)}% abandon; attack: ${attack.requests.length} requests (${options.attack}) to ${ATTACK_PREFIXES.join(', ')} at ${realRate(options.attackPerSecond)}/s real (${options.attackPerSecond}/s synthetic), synthetic minutes ${options.attackStartMinute}-${options.attackEndMinute}`,
+    `  legitimate users: ${users.length} over ${options.legitPrefixes} prefixes (${users.filter((user) => user.returning).length} of them return visits), ${Math.round(options.abandonRate * 100)}% abandon; attack: ${attack.requests.length} requests (${options.attack}) to ${attackedPrefixes} at ${realRate(options.attackPerSecond)}/s real (${options.attackPerSecond}/s synthetic), synthetic minutes ${options.attackStartMinute}-${options.attackEndMinute}`,
   );
+  const scopeWatch = SPREAD
+    ? watchScope({ request, base, headers: { Authorization: `Bearer ${ADMIN_TOKEN}` }, agent, scope: SPREAD_SCOPE, everyMs: 500, sleep })
+    : null;
 
   // The codes the stand-in received, by idempotency key, polled in one place.
   const codes = new Map();
@@ -277,7 +314,11 @@ await run.main(async () => {
     await sleep(Math.max(0, t0 + user.at - Date.now()));
     let answer;
     try {
-      answer = await post('/v1/otp', { phoneNumber: user.phone }, { 'CF-Connecting-IP': user.ip });
+      if (SPREAD) {
+        const sent = await browserSend(browserPost, { phoneNumber: user.phone }, { ip: user.ip, solves: true, solveMs: user.solveMs, sleep });
+        answer = sent.answer;
+        user.challenged = sent.challenged;
+      } else answer = await post('/v1/otp', { phoneNumber: user.phone }, { 'CF-Connecting-IP': user.ip });
     } catch {
       user.outcome = `request_error`;
       return;
@@ -303,7 +344,8 @@ await run.main(async () => {
     }
     await sleep(user.typingMs);
     try {
-      const verified = await post(`/v1/otp/${answer.json.requestId}/verify`, { code });
+      const verifyPost = SPREAD ? (path, body) => browserPost(path, body, { Origin: 'http://localhost:8787' }) : post;
+      const verified = await verifyPost(`/v1/otp/${answer.json.requestId}/verify`, { code });
       user.outcome = verified.status === 200 && verified.json?.verified === true ? 'verified' : `verify_${verified.status}_${verified.json?.error?.code ?? ''}`;
     } catch {
       user.outcome = 'verify_error';
@@ -326,9 +368,15 @@ await run.main(async () => {
       }
       inFlight += 1;
       item.sentAt = Date.now();
+      const sending = SPREAD
+        ? browserSend(browserPost, { phoneNumber: item.phone }, { ip: item.ip, solves: false, sleep }).then((sent) => sent.answer)
+        : post('/v1/otp', { phoneNumber: item.phone }, { 'CF-Connecting-IP': item.ip });
       pending.push(
-        post('/v1/otp', { phoneNumber: item.phone }, { 'CF-Connecting-IP': item.ip })
-          .then((answer) => (item.status = answer.status))
+        sending
+          .then((answer) => {
+            item.status = answer.status;
+            item.code = answer.json?.error?.code ?? null;
+          })
           .catch(() => (item.status = 'error'))
           .finally(() => (inFlight -= 1)),
       );
@@ -352,6 +400,7 @@ await run.main(async () => {
   await sleep(4000);
   polling = false;
   await poller;
+  await scopeWatch?.stop();
 
   // ------------------------------------------------------------------------------------------
   // Results
@@ -399,6 +448,26 @@ await run.main(async () => {
   for (const user of users) outcomes[user.outcome] = (outcomes[user.outcome] ?? 0) + 1;
   const gotCode = users.filter((user) => user.gotCode).length;
   const tried = users.filter((user) => !user.abandons);
+  const returningVisits = users.filter((user) => user.returning);
+  const returningVerified = returningVisits.filter((user) => user.outcome === 'verified').length;
+  const attackMinutes = options.attackEndMinute - options.attackStartMinute;
+  const refusedByCode = {};
+  for (const item of sentAttack)
+    if (item.status !== 202) refusedByCode[item.code ?? String(item.status)] = (refusedByCode[item.code ?? String(item.status)] ?? 0) + 1;
+  const syntheticMinute = (at) => ((at - t0) * k) / 60_000 / (options.quick ? 0.1 : 1);
+  const spread = SPREAD
+    ? {
+        scope: SPREAD_SCOPE,
+        prefixes: SPREAD_PREFIXES.length,
+        changes: scopeWatch.changes.map((change) => ({ ...change, syntheticMinute: syntheticMinute(change.at) })),
+        refusedByCode,
+        returning: { visits: returningVisits.length, verified: returningVerified },
+        challenged: users.filter((user) => user.challenged).length,
+        challengedVerified: users.filter((user) => user.challenged && user.outcome === 'verified').length,
+        smsPerSyntheticHour: attackMinutes > 0 ? (attackSms.length * 60) / attackMinutes : 0,
+        attackPrefixesBlocked: blocks.filter((block) => SPREAD_PREFIXES.includes(block.prefix)).length,
+      }
+    : null;
   const verified = tried.filter((user) => user.outcome === 'verified').length;
   const attackRequests = sentAttack.length;
   const attackShare = attackRequests ? attackSms.length / attackRequests : 0;
@@ -434,7 +503,8 @@ await run.main(async () => {
       PREFIX_LIMITS: defaults.PREFIX_LIMITS,
     },
     targets: { attackSmsShareMax: TARGET_ATTACK_SMS_SHARE, legitSuccessMin: TARGET_LEGIT_SUCCESS },
-    pass: attackShare <= TARGET_ATTACK_SMS_SHARE && legitShare >= TARGET_LEGIT_SUCCESS,
+    spread,
+    pass: attackShare <= TARGET_ATTACK_SMS_SHARE && legitShare >= TARGET_LEGIT_SUCCESS && (!spread || spread.returning.verified === spread.returning.visits),
     seconds: (Date.now() - started) / 1000,
   };
 
@@ -448,6 +518,13 @@ await run.main(async () => {
   console.log(
     `| legitimate users | ${fmtInt(users.length)} users (${tried.length} meant to verify) | ${verified} verified (${gotCode} got their code) | ${pct(legitShare)} | at least 99% ${legitShare >= TARGET_LEGIT_SUCCESS ? 'met' : 'MISSED'} |`,
   );
+  if (spread) {
+    console.log(
+      `spread: ${spread.scope} changes ${spread.changes.map((change) => `${change.mode} at synthetic minute ${fmt(change.syntheticMinute, 1)}`).join(', ') || 'none'}; ` +
+        `attack refused by ${JSON.stringify(spread.refusedByCode)}; returning visits ${spread.returning.verified}/${spread.returning.visits} verified; ` +
+        `legitimate users asked for Turnstile ${spread.challenged} (${spread.challengedVerified} verified); attack SMS per synthetic hour ${fmt(spread.smsPerSyntheticHour, 0)}`,
+    );
+  }
   console.log('');
   console.log(`| attacked prefix | requests | admitted | SMS | blocked by | time from attack start to block (real / synthetic) |`);
   console.log(`|---|---:|---:|---:|---|---|`);
@@ -475,7 +552,7 @@ await run.main(async () => {
   console.log(`result: ${result.pass ? 'both targets met' : 'a target was missed'} (${fmt(result.seconds, 0)} s in all)`);
   if (options.json) writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
   if (options.doc && !options.quick) {
-    writeDocBlock(options.doc, options.attack, renderBlock(result));
+    writeDocBlock(options.doc, options.attack, spread ? renderSpreadBlock(result) : renderBlock(result));
     console.log(`wrote the ${options.attack} block of ${options.doc}`);
   }
   return result.pass ? 0 : 1;
@@ -514,6 +591,39 @@ function renderBlock(result) {
       .join(', ')}; ${pct(result.legit.conversion)} of delivered codes were verified. ` +
       `SMS delay (request to provider call): p50 ${fmt(result.smsDelay.p50Ms, 0)} ms, p99 ${fmt(result.smsDelay.p99Ms, 0)} ms. ` +
       `Legitimate prefixes blocked: ${result.legitPrefixesBlocked.length ? result.legitPrefixesBlocked.map((block) => `\`${block.prefix}\` (${block.reason})`).join(', ') : 'none'}.`,
+  ];
+  return lines.join('\n');
+}
+
+function renderSpreadBlock(result) {
+  const machine = machineInfo();
+  const pct = (value) => `${fmt(value * 100, 2)}%`;
+  const { spread } = result;
+  const slow = result.attackMode === 'slow';
+  const target = slow
+    ? `cost stated: **${fmtInt(Math.round(spread.smsPerSyntheticHour))} SMS an hour**`
+    : `at most 5%: ${result.attack.share <= result.targets.attackSmsShareMax ? '**met**' : `**missed** by ${fmt((result.attack.share - result.targets.attackSmsShareMax) * 100, 2)} points`}`;
+  const allReturning = spread.returning.verified === spread.returning.visits;
+  const lines = [
+    `Measured ${machine.date.slice(0, 10)} with \`npm run bench:pumping -- --attack ${result.attackMode}\` (${fmt(result.seconds / 60, 1)} min) on ${machine.nproc} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, wrangler ${machine.wrangler}, workerd ${machine.workerd}.`,
+    `Scaled as above, and \`STEP_UP_WINDOW_SECONDS=${result.scaledVars.STEP_UP_WINDOW_SECONDS}\`, \`STEP_UP_GRACE_SECONDS=${result.scaledVars.STEP_UP_GRACE_SECONDS}\`, \`STEP_UP_TRICKLE=${result.scaledVars.STEP_UP_TRICKLE}\` (\`STEP_UP_REFRESH_SECONDS\` stays at its minimum, 1 s: 10 synthetic seconds).`,
+    '',
+    '| population | volume | outcome | share | target |',
+    '|---|---:|---:|---:|---|',
+    `| attack (${result.attackMode}: random numbers over ${spread.prefixes} prefixes of +91, ${result.attack.ratePerSecondReal}/s real = ${result.attack.ratePerSecondSynthetic}/s synthetic, a fresh address each, never verifying, never solving Turnstile) | ${fmtInt(result.attack.requests)} requests | ${result.attack.sms} SMS | ${pct(result.attack.share)} | ${target} |`,
+    `| legitimate users (${fmt(result.legit.abandonRate * 100, 0)}% abandon; browser sends, Turnstile solved when asked) | ${fmtInt(result.legit.users)} visits, ${fmtInt(result.legit.tried)} verify | ${fmtInt(result.legit.verified)} verified, ${fmtInt(result.legit.gotCode)} got their code | ${pct(result.legit.share)} | at least 99%: ${result.legit.share >= result.targets.legitSuccessMin ? '**met**' : '**missed**'} |`,
+    `| returning users (verified earlier in the hour, back later) | ${spread.returning.visits} visits | ${spread.returning.verified} verified | ${pct(spread.returning.visits ? spread.returning.verified / spread.returning.visits : 1)} | all: ${allReturning ? '**met**' : '**missed**'} |`,
+    '',
+    `\`${spread.scope}\`: ${spread.changes.length ? spread.changes.map((change) => `${change.mode === 'stepped_up' ? 'stepped up' : 'relaxed'} at synthetic minute ${fmt(change.syntheticMinute, 1)}${change.conversion === null ? '' : ` (conversion ${pct(change.conversion)} of ${change.settledSends} settled sends)`}`).join('; ') : 'never stepped up'}. ` +
+      `Attack requests refused: ${
+        Object.entries(spread.refusedByCode)
+          .map(([code, count]) => `${code} ${fmtInt(count)}`)
+          .join(', ') || 'none'
+      }. ` +
+      `Legitimate visits asked for Turnstile: ${spread.challenged} (${spread.challengedVerified} of them verified). Attacked prefixes blocked by the per-prefix defence: ${spread.attackPrefixesBlocked}. ` +
+      `Legitimate outcomes: ${Object.entries(result.legit.outcomes)
+        .map(([name, count]) => `${name} ${count}`)
+        .join(', ')}. SMS delay p50 ${fmt(result.smsDelay.p50Ms, 0)} ms, p99 ${fmt(result.smsDelay.p99Ms, 0)} ms.`,
   ];
   return lines.join('\n');
 }

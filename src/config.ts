@@ -130,6 +130,35 @@ const configSchema = z
       sequentialNumbers: setting('SEQUENTIAL_BURST_NUMBERS', integer(2, 1000), '5', 'distinct numbers of one thousand-block that trigger a block'),
       sequentialSeconds: setting('SEQUENTIAL_BURST_SECONDS', integer(1, 86400), '600', 'window of the sequential signal'),
     }),
+    stepUp: group(
+      'Conversion step-up',
+      'Tightens a whole country, app or the deployment when its codes stop being verified (docs/abuse-defence.md#conversion-scopes-and-the-step-up).',
+      {
+        windowSeconds: setting(
+          'STEP_UP_WINDOW_SECONDS',
+          integer(10, 86400),
+          '300',
+          "sliding window of each scope's conversion: short, so that a scope's earlier real traffic cannot hide an attack's first minutes",
+        ),
+        graceSeconds: setting('STEP_UP_GRACE_SECONDS', integer(0, 3600), '30', 'sends younger than this are not judged yet'),
+        minSends: setting('STEP_UP_MIN_SENDS', integer(1, 1_000_000), '50', 'settled sends a scope needs in the window before its conversion is judged'),
+        enterConversion: setting('STEP_UP_ENTER_CONVERSION', ratio, '0.4', 'below this share verified, the scope steps up'),
+        exitConversion: setting(
+          'STEP_UP_EXIT_CONVERSION',
+          ratio,
+          '0.6',
+          'a stepped-up scope relaxes once this share is verified again (and refusals no longer outnumber sends)',
+        ),
+        trickle: setting(
+          'STEP_UP_TRICKLE',
+          windowRules,
+          '5/60,60/3600',
+          'sends to numbers never verified before that a stepped-up scope admits from secret keys',
+        ),
+        refreshSeconds: setting('STEP_UP_REFRESH_SECONDS', integer(1, 60), '5', "how often an isolate reports its counts and reads the scopes' states"),
+        returningDays: setting('STEP_UP_RETURNING_DAYS', integer(1, 400), '90', 'a number verified within this many days passes a step-up'),
+      },
+    ),
     deliveryChecks: group('Delivery reports', 'Status checks of each SMS the provider accepted.', {
       baseSeconds: setting(
         'DELIVERY_CHECK_BASE_SECONDS',

@@ -4,6 +4,7 @@ import { handleScheduled } from './cron/scheduled';
 
 export { PrefixGuard } from './limiter/prefix-guard';
 export { RateLimiter } from './limiter/rate-limiter';
+export { ScopeLedger } from './limiter/scope-ledger';
 export { ProviderPacer } from './pacing/provider-pacer';
 export { ProviderHealth } from './routing/provider-health';
 

@@ -91,6 +91,12 @@ const SUCCESSFUL_CALLS: Record<string, () => Promise<Call>> = {
     expect(blocked.status).toBe(201);
     return { path: '/v1/admin/prefix-blocks/+99997', init: { method: 'DELETE' }, status: 200 };
   },
+  'GET /v1/admin/conversion-scopes': async () => ({ path: '/v1/admin/conversion-scopes', status: 200 }),
+  'PUT /v1/admin/conversion-scopes/:scope/override': async () => ({
+    path: '/v1/admin/conversion-scopes/country%3A%2B999/override',
+    init: { method: 'PUT', body: JSON.stringify({ mode: 'auto' }) },
+    status: 200,
+  }),
   'GET /v1/admin/locked-phones': async () => ({ path: '/v1/admin/locked-phones', status: 200 }),
   'DELETE /v1/admin/locked-phones/:phoneNumber': async () => {
     const phoneNumber = uniquePhone();
@@ -265,6 +271,7 @@ describe('the dashboard page', () => {
       '/static/alerts.js',
       '/static/app-filter.js',
       '/static/apps.js',
+      '/static/conversion-scopes.js',
       '/static/dashboard.css',
       '/static/dashboard.js',
       '/static/erasure.js',

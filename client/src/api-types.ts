@@ -72,7 +72,7 @@ export interface paths {
         put?: never;
         /**
          * Request a one-time code
-         * @description Takes the app's secret key (backend) or publishable key (browser, from one of the app's allowed origins). Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl` with the secret key. A number libphonenumber finds impossible for its country answers 400 `phone_not_possible`, one in no assigned range 400 `phone_invalid`; a country the app may not send to 422 `country_not_allowed`, and a landline, premium-rate, shared-cost, toll-free, UAN, pager or voicemail number 422 `phone_fixed_line`, `phone_premium_rate`, … unless the operator admits that type (docs/abuse-defence.md#destinations). A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, `prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 422 `channel_not_available` for `whatsapp` when no provider of the app has it; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.
+         * @description Takes the app's secret key (backend) or publishable key (browser, from one of the app's allowed origins). Validates the number, applies rate limits, records the request and queues the SMS. Answers at once; poll `statusUrl` with the secret key. A number libphonenumber finds impossible for its country answers 400 `phone_not_possible`, one in no assigned range 400 `phone_invalid`; a country the app may not send to 422 `country_not_allowed`, and a landline, premium-rate, shared-cost, toll-free, UAN, pager or voicemail number 422 `phone_fixed_line`, `phone_premium_rate`, … unless the operator admits that type (docs/abuse-defence.md#destinations). A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, `prefix_blocked`, `phone_locked`, `app_budget_exhausted` or `conversion_step_up` (a fresh number in a stepped-up country or app, beyond its trickle); 422 `channel_not_available` for `whatsapp` when no provider of the app has it; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile, or for a browser send to a fresh number in a stepped-up scope; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.
          */
         post: operations["createOtp"];
         delete?: never;
@@ -349,6 +349,43 @@ export interface paths {
         post?: never;
         /** Lift a prefix block; its pumping signals start counting afresh */
         delete: operations["liftPrefixBlock"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/conversion-scopes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Conversion of each country, app and the deployment, and which are stepped up */
+        get: operations["listConversionScopes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/conversion-scopes/{scope}/override": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Force a scope's step-up on or off, or give it back to the signal
+         * @description `stepped_up` forces the step-up (returning numbers pass, fresh ones trickle or need Turnstile), `normal` keeps the scope open whatever its conversion, `auto` removes the override. Other isolates apply it within STEP_UP_REFRESH_SECONDS.
+         */
+        put: operations["overrideConversionScope"];
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -847,7 +884,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_json" | "invalid_phone_number" | "phone_not_possible" | "phone_invalid" | "country_not_allowed" | "phone_fixed_line" | "phone_premium_rate" | "phone_shared_cost" | "phone_toll_free" | "phone_uan" | "phone_pager" | "phone_voicemail" | "channel_not_available" | "invalid_idempotency_key" | "idempotency_key_conflict" | "unsupported_media_type" | "payload_too_large" | "not_found" | "method_not_allowed" | "request_in_progress" | "key_revoked" | "key_already_rotated" | "webhook_url_refused" | "delivery_in_progress" | "phone_rate_limited" | "ip_rate_limited" | "prefix_rate_limited" | "prefix_blocked" | "phone_locked" | "invalid_code" | "invalid_code_format" | "too_many_attempts" | "expired" | "already_verified" | "superseded" | "unauthorized" | "invalid_api_key" | "key_not_allowed" | "forbidden_origin" | "app_budget_exhausted" | "turnstile_required" | "turnstile_failed" | "turnstile_unavailable" | "service_unavailable" | "global_budget_exhausted" | "limiter_unavailable" | "configuration_error" | "internal_error";
+                code: "invalid_request" | "invalid_json" | "invalid_phone_number" | "phone_not_possible" | "phone_invalid" | "country_not_allowed" | "phone_fixed_line" | "phone_premium_rate" | "phone_shared_cost" | "phone_toll_free" | "phone_uan" | "phone_pager" | "phone_voicemail" | "channel_not_available" | "invalid_idempotency_key" | "idempotency_key_conflict" | "unsupported_media_type" | "payload_too_large" | "not_found" | "method_not_allowed" | "request_in_progress" | "key_revoked" | "key_already_rotated" | "webhook_url_refused" | "delivery_in_progress" | "phone_rate_limited" | "ip_rate_limited" | "prefix_rate_limited" | "prefix_blocked" | "conversion_step_up" | "phone_locked" | "invalid_code" | "invalid_code_format" | "too_many_attempts" | "expired" | "already_verified" | "superseded" | "unauthorized" | "invalid_api_key" | "key_not_allowed" | "forbidden_origin" | "app_budget_exhausted" | "turnstile_required" | "turnstile_failed" | "turnstile_unavailable" | "service_unavailable" | "global_budget_exhausted" | "limiter_unavailable" | "configuration_error" | "internal_error";
                 message: string;
                 /** @description Trace id of this API call, also sent as `X-Request-Id` */
                 requestId: string;
@@ -1288,6 +1325,43 @@ export interface components {
             since: string;
             /** Format: date-time */
             until: string;
+        };
+        ConversionScope: {
+            scope: string;
+            /**
+             * @description What applies now: the override when there is one, else the signal
+             * @enum {string}
+             */
+            mode: "normal" | "stepped_up";
+            /**
+             * @description What the conversion signal alone says
+             * @enum {string}
+             */
+            signal: "normal" | "stepped_up";
+            /**
+             * Format: date-time
+             * @description When the signal stepped the scope up (null: it has not)
+             */
+            since: string | null;
+            /** @description Sends within the window */
+            sends: number;
+            /** @description Sends the step-up refused within the window */
+            refused: number;
+            /** @description Of those, Turnstile challenges a browser then solved (a real user sending again) */
+            solved: number;
+            /** @description Sends past the grace period, which conversion is judged on */
+            settledSends: number;
+            settledVerified: number;
+            /** @description settledVerified / settledSends (null: no settled sends) */
+            conversion: number | null;
+            /** @description An operator's forced mode (null: the signal decides) */
+            override: {
+                /** @enum {string} */
+                mode: "normal" | "stepped_up";
+                note: string | null;
+                /** Format: date-time */
+                at: string;
+            } | null;
         };
         RevokeSessionsRequest: {
             /**
@@ -1855,7 +1929,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Refused: limited: `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, `prefix_blocked`, `phone_locked`, `app_budget_exhausted` (docs/api.md#errors) */
+            /** @description Refused: limited: `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, `prefix_blocked`, `conversion_step_up`, `phone_locked`, `app_budget_exhausted` (docs/api.md#errors) */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3252,6 +3326,166 @@ export interface operations {
             };
             /** @description Not found: `not_found` (docs/api.md#errors) */
             404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listConversionScopes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every scope with sends in the window or a state on record, busiest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        windowSeconds: number;
+                        scopes: components["schemas"]["ConversionScope"][];
+                    };
+                };
+            };
+            /** @description Bad request: `invalid_request` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Server error: `configuration_error`, `internal_error` (docs/api.md#errors) */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: retry after `Retry-After`: `service_unavailable` (docs/api.md#errors) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    overrideConversionScope: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scope: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    mode: "normal" | "stepped_up" | "auto";
+                    note?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The scope with its override */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversionScope"];
+                };
+            };
+            /** @description Bad request: `invalid_request`, `invalid_json` (docs/api.md#errors) */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` (docs/api.md#errors) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large: `payload_too_large` (docs/api.md#errors) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body not JSON: `unsupported_media_type` (docs/api.md#errors) */
+            415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;

@@ -6,7 +6,9 @@ import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotenc
 import { clearEnqueued, getRequest, insertRequestStatements } from '../db/requests';
 import { ApiError } from '../errors';
 import { newRequestId } from '../ids';
-import { AdmissionUnavailableError, admitSend } from '../limiter/admission';
+import { AdmissionUnavailableError, admitSend, type SendToAdmit } from '../limiter/admission';
+import { scopesOf } from '../limiter/conversion-scopes';
+import { reportTo, scopeWatch, stepUpPolicyOf } from '../limiter/scope-watch';
 import { errorName, logError, logWarn } from '../log';
 import { metricsFor } from '../metrics/metrics';
 import { phonePrefix } from '../phone';
@@ -46,6 +48,8 @@ export async function createOtpRequest(
     clientIp?: string;
     /** A check a new request must pass before admission (Turnstile); a replay of a key is not asked again. */
     gate?: (() => Promise<void>) | null;
+    /** The Turnstile check of a browser send in a stepped-up scope (see stepUpTurnstileCheck). */
+    stepUpCheck?: (() => Promise<boolean>) | null;
   },
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<CreatedRequest> {
@@ -69,7 +73,12 @@ export async function createOtpRequest(
   }
   try {
     if (input.gate) await input.gate();
-    return await admitAndRecord(env, config, caller, { ...input, requestId, now, testCode }, waitUntil);
+    const scopes = testCode === undefined ? scopesOf(input.phoneNumber, appId) : [];
+    const steppedUp = scopes.length > 0 ? await steppedUpScope(env, config, scopes, waitUntil) : null;
+    // An app that requires Turnstile checked the token above already.
+    const turnstilePassed = Boolean(input.gate) || (steppedUp !== null && input.stepUpCheck ? await input.stepUpCheck() : false);
+    const stepUp = steppedUp ? { scope: steppedUp, browser: caller.keyKind === 'publishable', turnstilePassed } : undefined;
+    return await admitAndRecord(env, config, caller, { ...input, requestId, now, testCode, scopes, stepUp }, waitUntil);
   } catch (error) {
     // Nothing was recorded under the key: give it up before answering, so a retry is not told to
     // wait. Should that fail too, the claim lapses after CLAIM_TTL_MS.
@@ -94,6 +103,8 @@ async function admitAndRecord(
     requestId: string;
     now: number;
     testCode: string | undefined;
+    scopes: string[];
+    stepUp: SendToAdmit['stepUp'];
   },
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<CreatedRequest> {
@@ -110,6 +121,7 @@ async function admitAndRecord(
         clientIp: input.clientIp,
         app: { appId: caller.appId, dailySmsBudget: caller.settings.dailySmsBudget },
         testNumber,
+        stepUp: input.stepUp,
       },
       waitUntil,
     );
@@ -133,7 +145,11 @@ async function admitAndRecord(
       const marked = markSignalThrottled(env.DB, 'global_budget_exhausted', now);
       if (marked) waitUntil(marked.catch((error) => logWarn('alerts.signal_not_marked', { error: errorName(error) })));
     }
-    throw refusedSendError(admission.reason, admission.retryAfterSeconds, config.limits.phone);
+    const byStepUp = admission.reason === 'turnstile_required' || admission.reason === 'conversion_step_up';
+    // What the step-up turned away tells the ledger the attack is still knocking (see judgeScope).
+    if (byStepUp) scopeWatch().note('refused', input.scopes, now, config.stepUp.windowSeconds);
+    const rules = admission.reason === 'conversion_step_up' ? config.stepUp.trickle : config.limits.phone;
+    throw refusedSendError(admission.reason, admission.retryAfterSeconds, rules, byStepUp ? input.stepUp?.scope : undefined);
   }
 
   const expiresAt = now + caller.settings.otpTtlSeconds * 1000;
@@ -166,6 +182,9 @@ async function admitAndRecord(
   }
 
   metricsFor(env).record({ metric: 'send', appId: caller.appId, testNumber });
+  scopeWatch().note('sends', input.scopes, now, config.stepUp.windowSeconds);
+  // A browser that solved the challenge the step-up asked for: its earlier refusal was a real user's.
+  if (input.stepUp?.browser && input.stepUp.turnstilePassed) scopeWatch().note('solved', input.scopes, now, config.stepUp.windowSeconds);
   if (testNumber) {
     // Its `otp.sent`, for an app with a webhook, in the background.
     waitUntil(enqueueWrittenEvents(env, written));
@@ -179,6 +198,11 @@ async function admitAndRecord(
     waitUntil(clearEnqueued(env.DB, requestId).catch((clearError) => logWarn('request.clear_enqueued_failed', { requestId, error: errorName(clearError) })));
   }
   return { requestId, expiresAt, replayed: false };
+}
+
+/** The first of the send's scopes that is stepped up, from this isolate's view (see scope-watch.ts). */
+function steppedUpScope(env: Env, config: Config, scopes: string[], waitUntil: (promise: Promise<unknown>) => void): Promise<string | null> {
+  return scopeWatch().steppedUpScope(scopes, reportTo(env), stepUpPolicyOf(config), config.stepUp.refreshSeconds * 1000, waitUntil);
 }
 
 /** Claims the key for `requestId`; answers the original request when the key already made one. */

@@ -19,7 +19,10 @@ export const TAGS = [
   { name: 'Sandbox', description: 'What the sandbox provider "sent", with the codes: local development only (docs/delivery.md#the-sandbox-provider)' },
   { name: 'Admin: requests', description: 'Operators: the audit of every request and provider call, and statistics (docs/operators.md)' },
   { name: 'Admin: resends', description: 'Operators: bulk resends through the queue (docs/operators.md#recovering-from-a-provider-outage-bulk-resend)' },
-  { name: 'Admin: abuse', description: 'Operators: prefix blocks, locked phones and revoking sessions (docs/abuse-defence.md)' },
+  {
+    name: 'Admin: abuse',
+    description: 'Operators: prefix blocks, conversion scopes and their step-up, locked phones and revoking sessions (docs/abuse-defence.md)',
+  },
   {
     name: 'Admin: providers',
     description: "Operators: the deployment's providers, their circuits, drains and rates (docs/operators.md#providers-circuits-and-draining)",

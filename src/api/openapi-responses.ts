@@ -60,6 +60,7 @@ const CODE_HEADERS: Partial<Record<ErrorCode, ResponseHeader[]>> = {
   ip_rate_limited: ['Retry-After', 'RateLimit', 'RateLimit-Policy'],
   prefix_rate_limited: ['Retry-After', 'RateLimit', 'RateLimit-Policy'],
   prefix_blocked: ['Retry-After', 'RateLimit', 'RateLimit-Policy'],
+  conversion_step_up: ['Retry-After', 'RateLimit', 'RateLimit-Policy'],
   phone_locked: ['Retry-After', 'RateLimit', 'RateLimit-Policy'],
   app_budget_exhausted: ['Retry-After', 'RateLimit', 'RateLimit-Policy'],
   too_many_attempts: ['Retry-After'],

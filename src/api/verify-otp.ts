@@ -5,8 +5,10 @@ import { timingSafeEqualStrings } from '../crypto';
 import { countVerifyAttempt, getRequest, type OtpRequestRow } from '../db/requests';
 import { type VerificationOutcome, verificationEventStatement } from '../db/verification-events';
 import { ApiError } from '../errors';
+import { scopesOf } from '../limiter/conversion-scopes';
 import { holdLimit, prefixGuardFor, verifyFailureKey } from '../limiter/limiter-client';
 import { noteLockedPhone, settleGuess } from '../limiter/phone-locks';
+import { reportTo, scopeWatch, stepUpPolicyOf } from '../limiter/scope-watch';
 import { errorName, logWarn } from '../log';
 import { metricsFor } from '../metrics/metrics';
 import { enqueueWebhookEvents } from '../webhooks/enqueue-events';
@@ -90,12 +92,16 @@ export async function verifyOtp(
     // The app's webhook hears of it in the background: the answer never waits for the queue.
     if (counted.webhookEventIds.length > 0) waitUntil(enqueueWebhookEvents(env, counted.webhookEventIds));
     if (request.test_number) return { ...request, status: 'verified', verified_at: now, verify_attempts: counted.verify_attempts };
-    // A verification is the conversion signal that tells real traffic from SMS pumping.
+    // A verification is the conversion signal that tells real traffic from SMS pumping, for the
+    // prefix (which also remembers the number as returning) and for the wider scopes.
     waitUntil(
       prefixGuardFor(env, request.phone_prefix)
-        .recordVerification(request.id)
+        .recordVerification(request.id, config.stepUp.returningDays * 86_400)
         .catch((error) => logWarn('verify.conversion_not_recorded', { requestId: request.id, error: errorName(error) })),
     );
+    const watch = scopeWatch();
+    watch.note('verified', scopesOf(request.phone_number, request.app_id), request.created_at, config.stepUp.windowSeconds);
+    watch.refreshIfDue(reportTo(env), stepUpPolicyOf(config), config.stepUp.refreshSeconds * 1000, waitUntil);
     return { ...request, status: 'verified', verified_at: now, verify_attempts: counted.verify_attempts };
   }
 

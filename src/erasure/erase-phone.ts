@@ -39,6 +39,7 @@ export async function erasePhone(env: Env, order: ErasureOrder, now = Date.now()
   const limiter = await prefixGuardFor(env, phonePrefix(phoneNumber)).erase({ numberKey, requestIds });
   rows['limiter.sends'] = limiter.sends;
   rows['limiter.phone_sends'] = limiter.phoneSends;
+  rows['limiter.verified_numbers'] = limiter.verifiedNumbers;
   if (appId === null) rows['limiter.verify_failures'] = await rateLimiterFor(env, verifyFailureKey(phoneNumber)).erase();
 
   const record: ErasureRecord = { id: newErasureId(), at: now, actor: order.actor, appId, rows };

@@ -8,7 +8,7 @@ import { isSandboxTestNumber } from '../providers/sandbox';
 import type { Taken } from './budget-leases';
 import { clientIpKey } from './client-ip';
 import { takeAppUnit, takeGlobalUnit } from './leased-budgets';
-import { consumeLimit, ipLimitKey, numberKeyOf, prefixGuardFor, refundLimit, unknownIpLimitKey } from './limiter-client';
+import { consumeLimit, ipLimitKey, numberKeyOf, prefixGuardFor, refundLimit, stepUpTrickleKey, unknownIpLimitKey } from './limiter-client';
 import type { AdmitRefusal } from './prefix-guard';
 
 /** Why a send was refused; each is the error code of its answer. */
@@ -19,7 +19,9 @@ export type RefusalReason =
   | 'ip_rate_limited'
   | 'prefix_rate_limited'
   | 'app_budget_exhausted'
-  | 'global_budget_exhausted';
+  | 'global_budget_exhausted'
+  | 'turnstile_required'
+  | 'conversion_step_up';
 
 /**
  * When several scopes refuse at once, the answer names the first of these: what lasts longest and
@@ -34,6 +36,9 @@ export const REFUSAL_ORDER: readonly RefusalReason[] = [
   'prefix_rate_limited',
   'app_budget_exhausted',
   'global_budget_exhausted',
+  // Asked only once every scope above admitted (see stepUpRefusal), so never alongside them.
+  'turnstile_required',
+  'conversion_step_up',
 ];
 
 export type Admission = { allowed: true; release: () => Promise<void> } | { allowed: false; reason: RefusalReason; retryAfterSeconds: number };
@@ -59,6 +64,11 @@ export interface SendToAdmit {
   app?: { appId: string; dailySmsBudget: number | null };
   /** An app's test number: no SMS is sent, so only the caller's address is limited. */
   testNumber?: boolean;
+  /**
+   * A scope of the number is stepped up (scope-watch.ts): unless the number is returning, a
+   * browser send needs a passed Turnstile check and any other send a unit of the scope's trickle.
+   */
+  stepUp?: { scope: string; browser: boolean; turnstilePassed: boolean };
 }
 
 interface Refusal {
@@ -69,6 +79,8 @@ interface Refusal {
 interface ScopeResult {
   refusals: Refusal[];
   refund: () => Promise<void>;
+  /** The prefix's object: whether the number verified a code recently. */
+  returning?: boolean;
 }
 
 const nothingToRefund = async () => {};
@@ -110,7 +122,7 @@ export async function admitSend(
     // The sandbox's test numbers are for trying the failure paths: they keep their phone limits but
     // never feed the pumping signals (five of them in a row would look like a sequential burst and block +15555).
     const feedsPrefix = !(config.provider.mode === 'sandbox' && isSandboxTestNumber(request.phoneNumber));
-    scopes.push(['limiter', phoneAndPrefixScope(env, request, config, feedsPrefix)]);
+    scopes.push(['limiter', phoneAndPrefixScope(env, request, config, feedsPrefix, request.stepUp !== undefined)]);
   }
 
   const settled = await Promise.allSettled(scopes.map(([, scope]) => scope));
@@ -121,7 +133,19 @@ export async function admitSend(
     const refunds = await Promise.allSettled(answered.map((scope) => scope.refund()));
     for (const refund of refunds) if (refund.status === 'rejected') logWarn('limiter.refund_failed', { error: errorName(refund.reason) });
   };
-  if (refusals.length === 0 && failure === -1) return { allowed: true, release };
+  if (refusals.length === 0 && failure === -1) {
+    const returning = answered.some((scope) => scope.returning);
+    if (!request.stepUp || returning) return { allowed: true, release };
+    const stepUp = await stepUpScope(env, config, request.stepUp).catch((error: unknown) => {
+      throw new AdmissionUnavailableError('limiter', error);
+    });
+    const releaseAll = async () => {
+      await Promise.all([release(), stepUp.refund().catch((error) => logWarn('limiter.refund_failed', { error: errorName(error) }))]);
+    };
+    if (stepUp.refusals.length === 0) return { allowed: true, release: releaseAll };
+    await releaseAll();
+    return { allowed: false, ...stepUp.refusals[0]! };
+  }
 
   await release();
   if (refusals.length > 0) {
@@ -150,7 +174,13 @@ const PREFIX_GUARD_REFUSALS: Record<AdmitRefusal['scope'], RefusalReason> = {
  * The number's windows and cooldown and its prefix's block, pumping signals and windows, in the
  * prefix's one object: every number of a prefix goes to the same object, so both are exact.
  */
-async function phoneAndPrefixScope(env: Env, request: { requestId: string; phoneNumber: string }, config: Config, prefixScope: boolean): Promise<ScopeResult> {
+async function phoneAndPrefixScope(
+  env: Env,
+  request: { requestId: string; phoneNumber: string },
+  config: Config,
+  prefixScope: boolean,
+  askReturning: boolean,
+): Promise<ScopeResult> {
   const prefix = phonePrefix(request.phoneNumber);
   const [numberKey, blockKey] = await Promise.all([numberKeyOf(request.phoneNumber), sha256Hex(`block:${request.phoneNumber.slice(0, -3)}`)]);
   const guard = prefixGuardFor(env, prefix);
@@ -163,10 +193,24 @@ async function phoneAndPrefixScope(env: Env, request: { requestId: string; phone
     pumping: config.pumping,
     phone: { rules: config.limits.phone, cooldown: config.limits.phoneCooldown },
     prefixScope,
+    returningSeconds: askReturning ? config.stepUp.returningDays * 86_400 : undefined,
   });
-  if (decision.allowed) return { refusals: [], refund: () => guard.refund(request.requestId, numberKey) };
+  if (decision.allowed) return { refusals: [], refund: () => guard.refund(request.requestId, numberKey), returning: decision.returning };
   const refusals = decision.refusals.map((refusal) => ({ reason: PREFIX_GUARD_REFUSALS[refusal.scope], retryAfterSeconds: refusal.retryAfterSeconds }));
   return { refusals, refund: nothingToRefund };
+}
+
+/**
+ * A fresh number (never verified) in a stepped-up scope: a browser send passes with a Turnstile
+ * check it already passed and is told to bring one otherwise; any other send takes a unit of the
+ * scope's trickle (one call, made only here, on the stepped-up path).
+ */
+async function stepUpScope(env: Env, config: Config, stepUp: NonNullable<SendToAdmit['stepUp']>): Promise<ScopeResult> {
+  if (stepUp.browser) {
+    const refusals: Refusal[] = stepUp.turnstilePassed ? [] : [{ reason: 'turnstile_required', retryAfterSeconds: 1 }];
+    return { refusals, refund: nothingToRefund };
+  }
+  return windowScope(env, stepUpTrickleKey(stepUp.scope), config.stepUp.trickle, 'conversion_step_up');
 }
 
 /** A unit of a leased budget (global, the app's): spent locally, given back locally on refund. */

@@ -45,5 +45,8 @@ export const globalShardKey = (budget: string, shard: number) => `global:${budge
 /** An app's own daily SMS budget; kept when the budget changes, so a raised budget counts today's sends. */
 export const appBudgetKey = (appId: string) => `app-budget:${appId}`;
 
+/** The trickle of fresh numbers a stepped-up scope admits; named by the scope, so each scope has its own object. */
+export const stepUpTrickleKey = (scope: string) => `step-up-trickle:${scope}`;
+
 /** Failed verifications per phone, across all of its requests, so new codes do not reset the budget. */
 export const verifyFailureKey = (phoneNumber: string) => `verify-failures:${phoneNumber}`;

@@ -5,6 +5,7 @@ import { logError, logInfo } from '../log';
 import { createPhoneSends, evaluatePhone, PHONE_SENDS, recordPhoneSend, removePhoneSend } from './phone-sends';
 import { PumpingPolicy, pumpingSignal } from './pumping-signals';
 import { StorageUpkeep } from './storage-upkeep';
+import { createVerifiedNumbers, isReturning, pruneVerified, rememberVerified, VERIFIED_NUMBERS } from './verified-numbers';
 import { Cooldown, evaluateWindows, longestWindowMs, pruneEvents, WindowRule } from './window-log';
 
 /**
@@ -31,6 +32,8 @@ export const AdmitInput = z.object({
    * nor feed the prefix's block, limits and pumping signals.
    */
   prefixScope: z.boolean().default(true),
+  /** How long a verified number counts as returning (the step-up lets it through); absent: not asked. */
+  returningSeconds: z.number().int().min(1).optional(),
 });
 export type AdmitInput = z.input<typeof AdmitInput>;
 
@@ -43,7 +46,8 @@ export interface AdmitRefusal {
   retryAfterSeconds: number;
 }
 
-export type AdmitDecision = { allowed: true } | { allowed: false; refusals: AdmitRefusal[] };
+/** `returning`: the number verified a code within `returningSeconds` (asked only then). */
+export type AdmitDecision = { allowed: true; returning: boolean } | { allowed: false; refusals: AdmitRefusal[] };
 
 /** The send log is also the prefix's rate-limit log: one row per admitted send, nothing else. */
 const SENDS = 'sends';
@@ -69,6 +73,7 @@ export class PrefixGuard extends DurableObject<Env> {
       request_id TEXT PRIMARY KEY, at INTEGER NOT NULL, number_key TEXT NOT NULL, block_key TEXT NOT NULL,
       verified INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`);
     createPhoneSends(this.sql);
+    createVerifiedNumbers(this.sql);
   }
 
   /**
@@ -109,7 +114,8 @@ export class PrefixGuard extends DurableObject<Env> {
     // One retention for the alarm, whichever logs this call wrote: the longer of the two.
     const keepMs = Math.max(prefixKeepMs, phoneKeepMs);
     await this.upkeep.keep(keepMs, now + keepMs);
-    return { allowed: true };
+    const returning = request.returningSeconds !== undefined && isReturning(this.sql, request.numberKey, now, request.returningSeconds * 1000);
+    return { allowed: true, returning };
   }
 
   /** The prefix's part: its block (which a pumping signal may set now), then its windows. */
@@ -133,9 +139,10 @@ export class PrefixGuard extends DurableObject<Env> {
 
   /**
    * One number's data erased: its rows in both logs (keyed by its hash), all of them or only those
-   * of the given requests (one app's). The prefix's limits and signals count them no more.
+   * of the given requests (one app's). The prefix's limits and signals count them no more. Its
+   * memory as a returning number goes either way: it names no app, and the number asked to be forgotten.
    */
-  async erase(input: { numberKey: string; requestIds: string[] | null }): Promise<{ sends: number; phoneSends: number }> {
+  async erase(input: { numberKey: string; requestIds: string[] | null }): Promise<{ sends: number; phoneSends: number; verifiedNumbers: number }> {
     const { numberKey, requestIds } = z.object({ numberKey: z.string().min(8), requestIds: z.array(z.string()).nullable() }).parse(input);
     const where = `number_key = ?${requestIds === null ? '' : ' AND request_id IN (SELECT value FROM json_each(?))'}`;
     const bindings = requestIds === null ? [numberKey] : [numberKey, JSON.stringify(requestIds)];
@@ -144,12 +151,20 @@ export class PrefixGuard extends DurableObject<Env> {
       this.sql.exec(`DELETE FROM ${table} WHERE ${where}`, ...bindings);
       return n;
     };
-    return { sends: eraseFrom(SENDS), phoneSends: eraseFrom(PHONE_SENDS) };
+    const verifiedNumbers = this.sql.exec(`DELETE FROM ${VERIFIED_NUMBERS} WHERE number_key = ?`, numberKey).rowsWritten;
+    return { sends: eraseFrom(SENDS), phoneSends: eraseFrom(PHONE_SENDS), verifiedNumbers };
   }
 
-  /** A code sent to this prefix was verified: the conversion signal. */
-  async recordVerification(requestId: string): Promise<void> {
+  /**
+   * A code sent to this prefix was verified: the conversion signal, and (with `returningSeconds`)
+   * its number is remembered as returning for that long.
+   */
+  async recordVerification(requestId: string, returningSeconds?: number): Promise<void> {
     this.sql.exec('UPDATE sends SET verified = 1 WHERE request_id = ?', requestId);
+    if (returningSeconds === undefined) return;
+    const now = Date.now();
+    const keepMs = returningSeconds * 1000;
+    if (await rememberVerified(this.ctx.storage, requestId, now, keepMs)) await this.upkeep.alarmBy(now + keepMs);
   }
 
   async status(): Promise<{ block: PrefixBlock | null; sends: number; verified: number }> {
@@ -175,13 +190,15 @@ export class PrefixGuard extends DurableObject<Env> {
     const newestSends = [pruneEvents(this.sql, SENDS, now - keepMs), pruneEvents(this.sql, PHONE_SENDS, now - keepMs)].filter((at) => at !== null);
     const newest = newestSends.length > 0 ? Math.max(...newestSends) : null;
     const block = await this.activeBlock(now);
-    if (newest === null && !block) {
+    const verifiedUntil = await pruneVerified(this.ctx.storage, now);
+    if (newest === null && !block && verifiedUntil === null) {
       await this.ctx.storage.deleteAll();
       this.upkeep.forget();
       this.createSchema();
       return;
     }
-    await this.upkeep.alarmFired(Math.max(now + 1000, Math.min(newest !== null ? newest + keepMs : Infinity, block?.until ?? Infinity)));
+    const next = Math.min(newest !== null ? newest + keepMs : Infinity, block?.until ?? Infinity, verifiedUntil ?? Infinity);
+    await this.upkeep.alarmFired(Math.max(now + 1000, next));
   }
 
   private async setBlock(prefix: string, reason: BlockReason, note: string | null, now: number, seconds: number): Promise<PrefixBlock> {

@@ -12,7 +12,7 @@ import { DESTINATION_TYPE_REFUSALS } from '../refuse-destination';
 import { requestView } from '../request-view';
 import { requireSecret } from '../required-secret';
 import { PhoneNumberSchema, RequestIdSchema, RequestStatusSchema } from '../schemas';
-import { turnstileGate } from '../turnstile-gate';
+import { stepUpTurnstileCheck, turnstileGate } from '../turnstile-gate';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,255}$/;
 
@@ -77,7 +77,7 @@ const createOtp = createRoute({
     'A number libphonenumber finds impossible for its country answers 400 `phone_not_possible`, one in no assigned range 400 `phone_invalid`; a country the app may not send to 422 `country_not_allowed`, ' +
     'and a landline, premium-rate, shared-cost, toll-free, UAN, pager or voicemail number 422 `phone_fixed_line`, `phone_premium_rate`, … unless the operator admits that type (docs/abuse-defence.md#destinations). ' +
     'A refusal names its reason as the error code: 429 `phone_rate_limited`, `ip_rate_limited`, `prefix_rate_limited`, ' +
-    '`prefix_blocked`, `phone_locked` or `app_budget_exhausted`; 422 `channel_not_available` for `whatsapp` when no provider of the app has it; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
+    '`prefix_blocked`, `phone_locked`, `app_budget_exhausted` or `conversion_step_up` (a fresh number in a stepped-up country or app, beyond its trickle); 422 `channel_not_available` for `whatsapp` when no provider of the app has it; 400 `turnstile_required`, 403 `turnstile_failed` and 503 `turnstile_unavailable` for an app that requires Turnstile, or for a browser send to a fresh number in a stepped-up scope; 503 `global_budget_exhausted`, `limiter_unavailable` or `service_unavailable`; all with `Retry-After`.',
   request: {
     headers: z.object({
       'idempotency-key': z.string().optional().openapi({
@@ -108,6 +108,7 @@ const createOtp = createRoute({
       'prefix_blocked',
       'phone_locked',
       'app_budget_exhausted',
+      'conversion_step_up',
       'turnstile_required',
       'turnstile_failed',
       'turnstile_unavailable',
@@ -153,7 +154,8 @@ otpRoutes
     requireSecret(config, 'OTP_SECRET', c.req.path);
     const clientIp = c.req.header('CF-Connecting-IP');
     const gate = turnstileGate(config, caller, { token: turnstileToken, clientIp });
-    const created = await createOtpRequest(c.env, config, caller, { phoneNumber, channel, idempotencyKey, clientIp, gate }, (promise) =>
+    const stepUpCheck = stepUpTurnstileCheck(config, caller, { token: turnstileToken, clientIp });
+    const created = await createOtpRequest(c.env, config, caller, { phoneNumber, channel, idempotencyKey, clientIp, gate, stepUpCheck }, (promise) =>
       c.executionCtx.waitUntil(promise),
     );
     const statusUrl = new URL(`/v1/otp/${created.requestId}`, c.req.url).toString();
