@@ -47,14 +47,19 @@ describe('an outage of the provider, end to end', () => {
     await deliverSendJobs(testEnv, ids);
     expect(providerCalls).toHaveLength(5);
 
-    // The cron, a minute later: every call of the window failed.
+    // The cron, a minute later: every call of the window failed, and the provider's circuit opened
+    // (its health object wrote the change to provider_events), so both rules fire, each once.
+    const ofRule = <T extends { rule: string }>(list: T[]) => list.filter((entry) => entry.rule === 'delivery_success');
+    const successPosts = () => posts.filter((post) => (post.body as { data: { rule: string } }).data.rule === 'delivery_success');
     const outage = await runAlertsAt(testEnv, Date.now());
-    expect(outage.changes).toEqual([expect.objectContaining({ rule: 'delivery_success', scope: 'startmessaging', change: 'opened' })]);
-    expect(posts).toHaveLength(1);
-    const opened = await verifiedNotice(posts[0]!);
+    expect(ofRule(outage.changes)).toEqual([expect.objectContaining({ rule: 'delivery_success', scope: 'startmessaging', change: 'opened' })]);
+    expect(outage.changes).toContainEqual(expect.objectContaining({ rule: 'circuit_open', scope: 'startmessaging', change: 'opened' }));
+    expect(successPosts()).toHaveLength(1);
+    const opened = await verifiedNotice(successPosts()[0]!);
     expect(opened).toMatchObject({ type: 'alert.opened', data: { rule: 'delivery_success', detail: { calls: 5, sent: 0 } } });
+    const postsAfterOutage = posts.length;
     expect((await runAlertsAt(testEnv, Date.now())).changes).toEqual([]);
-    expect(posts).toHaveLength(1);
+    expect(posts).toHaveLength(postsAfterOutage);
 
     // The provider is back; by the time the retries run, the failed calls are older than the window.
     providerDown = false;
@@ -62,13 +67,13 @@ describe('an outage of the provider, end to end', () => {
     await deliverSendJobs(testEnv, ids);
     expect(providerCalls).toHaveLength(10);
     const recovered = await runAlertsAt(testEnv, Date.now());
-    expect(recovered.changes).toEqual([expect.objectContaining({ id: opened.data.incidentId, change: 'cleared' })]);
-    expect(posts).toHaveLength(2);
-    expect(await verifiedNotice(posts[1]!)).toMatchObject({ type: 'alert.cleared', data: { incidentId: opened.data.incidentId } });
+    expect(ofRule(recovered.changes)).toEqual([expect.objectContaining({ id: opened.data.incidentId, change: 'cleared' })]);
+    expect(successPosts()).toHaveLength(2);
+    expect(await verifiedNotice(successPosts()[1]!)).toMatchObject({ type: 'alert.cleared', data: { incidentId: opened.data.incidentId } });
 
-    expect((await runAlertsAt(testEnv, Date.now())).changes).toEqual([]);
-    expect(posts).toHaveLength(2);
-    expect(await incidentRows()).toHaveLength(1);
+    expect(ofRule((await runAlertsAt(testEnv, Date.now())).changes)).toEqual([]);
+    expect(successPosts()).toHaveLength(2);
+    expect((await incidentRows()).filter((row) => row.rule === 'delivery_success')).toHaveLength(1);
 
     // The same story in the metrics (the local fallback: the test Worker has no Analytics Engine binding).
     const calls = localMetrics.snapshot().filter((entry) => entry.metric === 'provider_call' && entry.dimensions[0] === 'startmessaging');

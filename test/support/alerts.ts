@@ -38,7 +38,9 @@ export async function incidentRows(): Promise<IncidentRow[]> {
 /** Starts each test from no incidents and none of the data the rules read. */
 export async function clearAlertData(): Promise<void> {
   await env.DB.batch(
-    ['alert_incidents', 'alert_signals', 'delivery_attempts', 'dead_letters', 'prefix_blocks'].map((table) => env.DB.prepare(`DELETE FROM ${table}`)),
+    ['alert_incidents', 'alert_signals', 'delivery_attempts', 'dead_letters', 'prefix_blocks', 'provider_events'].map((table) =>
+      env.DB.prepare(`DELETE FROM ${table}`),
+    ),
   );
 }
 
