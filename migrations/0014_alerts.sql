@@ -4,7 +4,7 @@
 -- columns), retried on later cron runs while the receiver fails.
 CREATE TABLE alert_incidents (
   id                TEXT PRIMARY KEY,
-  rule              TEXT NOT NULL CHECK (rule IN ('delivery_success', 'circuit_open', 'prefix_auto_blocked', 'global_budget_spent', 'dead_letters')),
+  rule              TEXT NOT NULL CHECK (rule IN ('delivery_success', 'circuit_open', 'prefix_auto_blocked', 'global_budget_spent', 'dead_letters', 'conversion_step_up')),
   -- What the incident is about: a provider, a prefix, or '' for the whole service.
   scope             TEXT NOT NULL,
   opened_at         INTEGER NOT NULL,

@@ -1,8 +1,11 @@
 import { env } from 'cloudflare:test';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { NOTICE_GIVE_UP_MS, noticeRetryDelayMs } from '../src/alerts/notices';
+import { loadConfig } from '../src/config';
 import { markSignalStatement } from '../src/db/alert-signals';
 import { providerEventStatement } from '../src/db/provider-events';
+import { bucketMs, bucketOf } from '../src/limiter/conversion-window';
+import { scopeLedgerFor, stepUpPolicyOf } from '../src/limiter/scope-watch';
 import { ALERT_URL, alertEnv, alertReceiver, clearAlertData, failing, incidentRows, runAlertsAt, seedProviderCalls, verifiedNotice } from './support/alerts';
 
 const MINUTE = 60_000;
@@ -113,6 +116,37 @@ describe('the other rules', () => {
       .bind(t + 11 * MINUTE, '+88217')
       .run();
     expect((await runAlertsAt(testEnv, t + 11 * MINUTE)).changes).toEqual([expect.objectContaining({ scope: '+88217', change: 'cleared' })]);
+  });
+
+  it('conversion_step_up: opens when the ledger steps a scope up on its conversion, once, and clears when it relaxes', async () => {
+    const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const vars = { STEP_UP_WINDOW_SECONDS: '600', STEP_UP_GRACE_SECONDS: '60', STEP_UP_MIN_SENDS: '20' };
+    const testEnv = alertEnv(vars);
+    const posts = alertReceiver();
+    const policy = stepUpPolicyOf(loadConfig(testEnv));
+    const width = bucketMs(policy.windowSeconds);
+    const t0 = bucketOf(Date.now() + 24 * 60 * MINUTE, policy.windowSeconds);
+    const scope = 'country:+995';
+    const report = (now: number, at: number, sends: number, verified: number) =>
+      scopeLedgerFor(env).report({ now, policy, counts: [{ scope, bucket: bucketOf(at, policy.windowSeconds), sends, verified, refused: 0 }] });
+    const ofScope = (run: Awaited<ReturnType<typeof runAlertsAt>>) => run.changes.filter((change) => change.scope === scope);
+
+    // 30 sends, 3 verified: once they are settled, the scope steps up, and the rule opens one incident.
+    await report(t0 + 1000, t0, 30, 3);
+    expect(ofScope(await runAlertsAt(testEnv, t0 + 2000))).toEqual([]);
+    const stepped = t0 + width + 61_000;
+    expect(ofScope(await runAlertsAt(testEnv, stepped))).toEqual([expect.objectContaining({ rule: 'conversion_step_up', change: 'opened' })]);
+    expect(ofScope(await runAlertsAt(testEnv, stepped + MINUTE))).toEqual([]);
+    const opened = posts.map((post) => post.body as { type: string; data: { rule: string; scope: string; detail: Record<string, unknown> } });
+    expect(opened).toEqual([expect.objectContaining({ type: 'alert.opened', data: expect.objectContaining({ rule: 'conversion_step_up', scope }) })]);
+    expect(opened[0]!.data.detail).toMatchObject({ settledSends: 30, settledVerified: 3, mode: 'stepped_up' });
+
+    // Real users verify again and the bad sends leave the window: the ledger relaxes it, the incident clears.
+    const later = t0 + 300_000;
+    await report(later, later - 120_000, 40, 36);
+    const recovered = stepped + policy.windowSeconds * 1000;
+    expect(ofScope(await runAlertsAt(testEnv, recovered))).toEqual([expect.objectContaining({ rule: 'conversion_step_up', change: 'cleared' })]);
+    quiet.mockRestore();
   });
 
   it('global_budget_spent: holds while the budget refused a send within ALERT_BUDGET_WINDOW_SECONDS', async () => {

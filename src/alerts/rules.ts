@@ -19,11 +19,29 @@ export interface CircuitSource {
 
 export const d1CircuitSource = (db: D1Database): CircuitSource => ({ notClosed: () => circuitsNotClosed(db) });
 
+/** A conversion scope whose signal says step up (see limiter/scope-ledger.ts), whatever an operator's override applies. */
+export interface SteppedUpScope {
+  scope: string;
+  since: number | null;
+  conversion: number | null;
+  settledSends: number;
+  settledVerified: number;
+  refused: number;
+  /** What applies now: `normal` when an operator forced the scope open despite its signal. */
+  mode: string;
+}
+
+/** Where the conversion scopes' step-up is read from: by default the ScopeLedger object (run-alerts.ts). */
+export interface StepUpSource {
+  steppedUp(): Promise<SteppedUpScope[]>;
+}
+
 export interface RuleContext {
   db: D1Database;
   config: Config;
   now: number;
   circuits: CircuitSource;
+  stepUps: StepUpSource;
 }
 
 const iso = (at: number) => new Date(at).toISOString();
@@ -81,6 +99,16 @@ export const RULES: Record<AlertRule, (context: RuleContext) => Promise<Finding[
         detail: { lastRefusedAt: iso(lastAt), windowSeconds },
       },
     ];
+  },
+
+  async conversion_step_up({ stepUps }) {
+    return (await stepUps.steppedUp()).map(({ scope, since, conversion, settledSends, settledVerified, refused, mode }) => ({
+      scope,
+      summary:
+        `${scope}: stepped up, ${conversion === null ? 'no' : percent(conversion)} of ${settledSends} settled sends verified` +
+        `${since === null ? '' : ` (since ${iso(since)})`}${mode === 'normal' ? '; an operator keeps it open' : ''}`,
+      detail: { scope, conversion, settledSends, settledVerified, refused, since: since === null ? null : iso(since), mode },
+    }));
   },
 
   async dead_letters({ db, config, now }) {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** The alert rules (docs/operators.md#alerts); the CHECK of `alert_incidents.rule`. */
-export const ALERT_RULES = ['delivery_success', 'circuit_open', 'prefix_auto_blocked', 'global_budget_spent', 'dead_letters'] as const;
+export const ALERT_RULES = ['delivery_success', 'circuit_open', 'prefix_auto_blocked', 'global_budget_spent', 'dead_letters', 'conversion_step_up'] as const;
 export type AlertRule = (typeof ALERT_RULES)[number];
 
 export const NOTICE_STATES = ['pending', 'delivered', 'failed', 'skipped'] as const;

@@ -138,7 +138,7 @@ export class ScopeLedger extends DurableObject<Env> {
         now,
       );
       const fields = { scope: view.scope, conversion: view.conversion, settledSends: view.settledSends, refused: view.refused, solved: view.solved };
-      // Operators are alerted by this error line (a stable event name) until alerting exists.
+      // A stable event name for log-based alerting; the cron's conversion_step_up rule alerts operators too.
       if (is) logError('scope.stepped_up', fields);
       else logInfo('scope.relaxed', fields);
     }
