@@ -1614,7 +1614,7 @@ export interface components {
             /** @example inc_3q2-7wEjQ1mB0Yk5c9f8Zg */
             id: string;
             /** @enum {string} */
-            rule: "delivery_success" | "circuit_open" | "prefix_auto_blocked" | "global_budget_spent" | "dead_letters";
+            rule: "delivery_success" | "circuit_open" | "prefix_auto_blocked" | "global_budget_spent" | "dead_letters" | "conversion_step_up";
             /**
              * @description The provider or prefix it is about; null for the whole service
              * @example startmessaging
