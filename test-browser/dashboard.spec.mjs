@@ -18,7 +18,7 @@
  * $BROWSER_RESULTS_FILE when set, for the CI summary).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -26,17 +26,8 @@ import { sleep } from '../scripts/lib/async.mjs';
 import { createDevStack } from '../scripts/lib/dev-stack.mjs';
 import { DEV_APP, DEV_APP_AUTH, LOCAL_DEV_SECRETS } from '../scripts/lib/local-dev-secrets.mjs';
 import { ROOT } from '../scripts/lib/wrangler.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, checkRun } from './lib/check-run.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 // What `npm run dev` writes to .dev.vars; the dev stack passes it with --var.
 const DEV_TOKEN = LOCAL_DEV_SECRETS.ADMIN_TOKEN;
 const OVERALL_TIMEOUT_MS = 300_000;
@@ -60,51 +51,15 @@ const BLOCKS = [
   { prefix: '+88217', durationSeconds: 3600, note: 'premium range: a longer note that has to wrap on a phone-sized screen' },
 ];
 
-const results = [];
 let server;
 let browser;
-
-async function check(name, fn) {
-  try {
-    await fn();
-    results.push(true);
-    console.log(`ok    ${name}`);
-  } catch (error) {
-    results.push(false);
-    console.log(
-      `FAIL  ${name}\n      ${String(error?.message ?? error)
-        .split('\n')
-        .slice(0, 6)
-        .join('\n      ')}`,
-    );
-  }
-}
 
 async function cleanup() {
   await browser?.close().catch(() => {});
   await server?.stop().catch(() => {});
 }
 
-function finish() {
-  const passed = results.filter(Boolean).length;
-  const failed = results.length - passed;
-  console.log(`${passed} passed, ${failed} failed`);
-  if (process.env.BROWSER_RESULTS_FILE) writeFileSync(process.env.BROWSER_RESULTS_FILE, JSON.stringify({ passed, failed }));
-  process.exit(failed || results.length === 0 ? 1 : 0);
-}
-
-const overall = setTimeout(async () => {
-  console.log(`FAIL  overall timeout after ${OVERALL_TIMEOUT_MS / 1000} s`);
-  results.push(false);
-  await cleanup();
-  finish();
-}, OVERALL_TIMEOUT_MS);
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, async () => {
-    await cleanup();
-    process.exit(1);
-  });
-}
+const { check, fail, end } = checkRun({ timeoutMs: OVERALL_TIMEOUT_MS, cleanup });
 
 /** A call to this server with the admin token, unless `init.headers` gives another (the app routes take the development app's key). */
 async function api(path, init = {}) {
@@ -772,10 +727,7 @@ async function main() {
 try {
   await main();
 } catch (error) {
-  results.push(false);
-  console.log(`FAIL  ${error?.stack ?? error}`);
+  fail(error?.stack ?? error);
   for (const line of server?.logTail(30) ?? []) console.log(line);
 }
-clearTimeout(overall);
-await cleanup();
-finish();
+await end();

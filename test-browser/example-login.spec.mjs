@@ -12,7 +12,7 @@
  * Ends with one line: `N passed, M failed` (also written as JSON to $BROWSER_RESULTS_FILE when set).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -22,34 +22,16 @@ import { DEV_APP_AUTH, LOCAL_DEV_SECRETS } from '../scripts/lib/local-dev-secret
 import { freePort } from '../scripts/lib/processes.mjs';
 import { startTestService } from '../scripts/lib/test-service.mjs';
 import { ROOT } from '../scripts/lib/wrangler.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, checkRun } from './lib/check-run.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const OVERALL_TIMEOUT_MS = 240_000;
 // Each in a destination prefix and number block of its own.
 const PHONE = '+919844400081';
 const OTHER_APP_PHONE = '+918755500082';
 
-const results = [];
 let service;
 let example;
 let browser;
-
-async function check(name, fn) {
-  try {
-    await fn();
-    results.push(true);
-    console.log(`ok    ${name}`);
-  } catch (error) {
-    results.push(false);
-    console.log(
-      `FAIL  ${name}\n      ${String(error?.message ?? error)
-        .split('\n')
-        .slice(0, 6)
-        .join('\n      ')}`,
-    );
-  }
-}
 
 async function cleanup() {
   await browser?.close().catch(() => {});
@@ -57,26 +39,7 @@ async function cleanup() {
   await service?.stop().catch(() => {});
 }
 
-function finish() {
-  const passed = results.filter(Boolean).length;
-  const failed = results.length - passed;
-  console.log(`${passed} passed, ${failed} failed`);
-  if (process.env.BROWSER_RESULTS_FILE) writeFileSync(process.env.BROWSER_RESULTS_FILE, JSON.stringify({ passed, failed }));
-  process.exit(failed || results.length === 0 ? 1 : 0);
-}
-
-const overall = setTimeout(async () => {
-  console.log(`FAIL  overall timeout after ${OVERALL_TIMEOUT_MS / 1000} s`);
-  results.push(false);
-  await cleanup();
-  finish();
-}, OVERALL_TIMEOUT_MS);
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, async () => {
-    await cleanup();
-    process.exit(1);
-  });
-}
+const { check, fail, end } = checkRun({ timeoutMs: OVERALL_TIMEOUT_MS, cleanup });
 
 /** A JSON call to `base`; answers { status, body }. */
 async function call(base, path, { method = 'GET', headers = {}, body } = {}) {
@@ -237,10 +200,7 @@ async function main() {
 try {
   await main();
 } catch (error) {
-  results.push(false);
-  console.log(`FAIL  ${error?.stack ?? error}`);
+  fail(error?.stack ?? error);
   for (const line of [...(service?.logTail(20) ?? []), ...(example?.logTail(20) ?? [])]) console.log(line);
 }
-clearTimeout(overall);
-await cleanup();
-finish();
+await end();
