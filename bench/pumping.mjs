@@ -513,7 +513,7 @@ await run.main(async () => {
   console.log(`| population | requests / users | SMS / verified | share | target |`);
   console.log(`|---|---:|---:|---:|---|`);
   console.log(
-    `| attack (${options.attack}, ${ATTACK_PREFIXES.length} prefixes) | ${fmtInt(attackRequests)} requests | ${attackSms.length} SMS | ${pct(attackShare)} | at most 1% ${attackShare <= TARGET_ATTACK_SMS_SHARE ? 'met' : 'MISSED'} |`,
+    `| attack (${options.attack}, ${SPREAD ? SPREAD_PREFIXES.length : ATTACK_PREFIXES.length} prefixes) | ${fmtInt(attackRequests)} requests | ${attackSms.length} SMS | ${pct(attackShare)} | at most ${fmt(TARGET_ATTACK_SMS_SHARE * 100, 0)}% ${attackShare <= TARGET_ATTACK_SMS_SHARE ? 'met' : 'MISSED'} |`,
   );
   console.log(
     `| legitimate users | ${fmtInt(users.length)} users (${tried.length} meant to verify) | ${verified} verified (${gotCode} got their code) | ${pct(legitShare)} | at least 99% ${legitShare >= TARGET_LEGIT_SUCCESS ? 'met' : 'MISSED'} |`,
