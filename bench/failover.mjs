@@ -54,7 +54,7 @@ async function measure(label, { order, extraVars = [], block, drainMs }) {
     const base = stack.base;
     const since = Date.now() - 1000;
     const cpuBefore = machineCpu();
-    const phones = Array.from({ length: REQUESTS }, (_, i) => `+9197${block}${String(i).padStart(6, '0')}`);
+    const phones = Array.from({ length: REQUESTS }, (_, i) => `+9197${block}${String(i).padStart(7, '0')}`); // 10 digits after +91
     const started = Date.now();
     const ids = await mapLimit(phones, 16, async (phoneNumber, index) => {
       // Open loop: each request at its own time, whatever the others are doing.

@@ -60,7 +60,8 @@ async function bail(message, code = 1) {
 }
 const overall = bailOnFatal(bail, { overallTimeoutMs: 12 * 60_000, label: 'e2e:failover' });
 
-const phonesFrom = (block, count) => Array.from({ length: count }, (_, i) => `+9198${block}${String(i).padStart(5, '0')}`);
+// Indian mobile numbers (10 digits after +91), one block of a million per scenario.
+const phonesFrom = (block, count) => Array.from({ length: count }, (_, i) => `+9198${block}${String(i).padStart(6, '0')}`);
 
 async function createAll(base, phones) {
   return mapLimit(phones, 8, async (phoneNumber) => {
