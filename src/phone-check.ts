@@ -32,6 +32,16 @@ export type DestinationVerdict =
   | { allowed: true; country: string }
   | { allowed: false; reason: DestinationRefusal; country: string | null; numberType?: RefusableNumberType };
 
+/**
+ * The ISO country of a valid number (`001` for a non-geographic one), or null when libphonenumber
+ * cannot place it (an invalid number, such as the sandbox's fictional ones).
+ */
+export function countryOf(e164: string): string | null {
+  const parsed = parsePhoneNumberFromString(e164);
+  if (!parsed?.isValid()) return null;
+  return parsed.country ?? NON_GEOGRAPHIC;
+}
+
 /** Decides one number already in E.164 syntax (`E164_PATTERN`). */
 export function checkDestination(e164: string, policy: DestinationPolicy): DestinationVerdict {
   const parsed = parsePhoneNumberFromString(e164);

@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
+import { countryScopeOf, SCOPE_PATTERN, scopesOf } from '../src/limiter/conversion-scopes';
 import { bucketMs, bucketOf, judgeScope, type StepUpPolicy, windowTotals } from '../src/limiter/conversion-window';
 import type { ReportInput } from '../src/limiter/scope-ledger';
 import { ScopeWatch, scopeLedgerFor } from '../src/limiter/scope-watch';
@@ -45,6 +46,19 @@ describe('conversion windows', () => {
     expect(judgeScope(true, totals(3, 0), policy, policy.windowSeconds * 1000 - 1)).toBe(true);
     expect(judgeScope(true, totals(100, 90), policy, policy.windowSeconds * 1000 - 1)).toBe(true);
     expect(judgeScope(true, totals(100, 90), policy, policy.windowSeconds * 1000)).toBe(false);
+  });
+});
+
+describe('the scopes of a number', () => {
+  it('names the ISO country, so +1 numbers of different countries are different scopes', () => {
+    expect(scopesOf('+919876543210', 'app_x')).toEqual(['country:IN', 'app:app_x', 'all']);
+    expect(countryScopeOf('+12025550123')).toBe('country:US');
+    expect(countryScopeOf('+18762345678')).toBe('country:JM');
+    expect(countryScopeOf('+447812345678')).toBe('country:GB');
+    expect(countryScopeOf('+447911123456')).toBe('country:GG');
+    // A number no country claims (the sandbox's fictional +1 555 ones) counts under its calling code.
+    expect(countryScopeOf('+15555550100')).toBe('country:+1');
+    for (const scope of ['country:IN', 'country:+1', 'country:001', 'app:app_x', 'all']) expect(scope).toMatch(SCOPE_PATTERN);
   });
 });
 

@@ -10,7 +10,7 @@ export const SOLVED_TOKEN = 'XXXX.DUMMY.TOKEN.XXXX';
 /** The development app allows this origin (src/apps/development-app.ts). */
 export const BROWSER_ORIGIN = 'http://localhost:8787';
 /** The country attacked, and the scope its conversion is watched in. */
-export const SPREAD_COUNTRY = '+91';
+export const SPREAD_COUNTRY = 'IN';
 export const SPREAD_SCOPE = `country:${SPREAD_COUNTRY}`;
 export const SPREAD_PREFIXES = Array.from({ length: 100 }, (_, i) => `+919${String(i).padStart(2, '0')}`);
 

@@ -7,7 +7,10 @@ import { validationHook } from '../error-handler';
 import { ADMIN_BEARER, tag } from '../openapi-document';
 import { ADMIN_ROUTE, errorResponses, JSON_BODY, responseHeaders } from '../openapi-responses';
 
-const ScopeName = z.string().regex(SCOPE_PATTERN, { error: 'must be all, country:+<calling code> or app:<app id>' }).openapi({ example: 'country:+91' });
+const ScopeName = z
+  .string()
+  .regex(SCOPE_PATTERN, { error: 'must be all, country:<ISO country> (or country:+<calling code> for a number no country claims) or app:<app id>' })
+  .openapi({ example: 'country:IN' });
 
 const Mode = z.enum(['normal', 'stepped_up']);
 
