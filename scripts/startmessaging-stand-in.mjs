@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
 /**
  * A local stand-in for StartMessaging's SMS OTP API (see docs/ or the provider sheet), for
  * end-to-end tests and benchmarks. Dependency-free: node:http only.
@@ -65,8 +64,8 @@ import { realpathSync } from 'node:fs';
  * http-io.
  */
 import { createServer } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { createCallLog } from './stand-in/call-log.mjs';
+import { isMainModule, parseStandInArgs } from './stand-in/cli.mjs';
 import { createMessageStatusHandler } from './stand-in/message-status.mjs';
 import { readOptions } from './stand-in/options.mjs';
 import { createRateLimiter } from './stand-in/rate-limit.mjs';
@@ -166,56 +165,29 @@ export async function startStandIn(options = {}) {
 // ---------------------------------------------------------------------------------------------
 // CLI
 
-function parseArgs(argv) {
-  const flags = {
-    '--port': ['port', Number],
-    '--host': ['host', String],
-    '--latency-ms': ['latencyMs', Number],
-    '--latency-jitter-ms': ['latencyJitterMs', Number],
-    '--fail-rate': ['failRate', Number],
-    '--hang-rate': ['hangRate', Number],
-    '--rate-limit': ['rateLimit', Number],
-    '--rate-burst': ['rateBurst', Number],
-    '--seed': ['seed', (value) => (/^\d+$/.test(value) ? Number(value) : value)],
-    '--script': ['script', (value) => JSON.parse(value)],
-  };
-  const booleans = { '--hang-after-send': 'hangAfterSend', '--limit-status-checks': 'limitStatusChecks', '--log': 'log' };
-  const options = {};
-  for (let index = 0; index < argv.length; index += 1) {
-    let arg = argv[index];
-    let value;
-    if (arg.includes('=')) [arg, value] = [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)];
-    if (arg === '--help' || arg === '-h') return { help: true };
-    if (arg === '--allow-missing-key') {
-      options.requireIdempotencyKey = false;
-    } else if (booleans[arg]) {
-      options[booleans[arg]] = true;
-    } else if (flags[arg]) {
-      value ??= argv[++index];
-      if (value === undefined) throw new Error(`${arg} needs a value`);
-      const [name, convert] = flags[arg];
-      options[name] = convert(value);
-      if (typeof options[name] === 'number' && Number.isNaN(options[name])) throw new Error(`${arg}: not a number: ${value}`);
-    } else {
-      throw new Error(`unknown argument: ${arg}`);
-    }
-  }
-  return options;
-}
+const VALUE_FLAGS = {
+  '--port': ['port', Number],
+  '--host': ['host', String],
+  '--latency-ms': ['latencyMs', Number],
+  '--latency-jitter-ms': ['latencyJitterMs', Number],
+  '--fail-rate': ['failRate', Number],
+  '--hang-rate': ['hangRate', Number],
+  '--rate-limit': ['rateLimit', Number],
+  '--rate-burst': ['rateBurst', Number],
+  '--seed': ['seed', (value) => (/^\d+$/.test(value) ? Number(value) : value)],
+  '--script': ['script', (value) => JSON.parse(value)],
+};
+const SWITCHES = {
+  '--allow-missing-key': ['requireIdempotencyKey', false],
+  '--hang-after-send': ['hangAfterSend', true],
+  '--limit-status-checks': ['limitStatusChecks', true],
+  '--log': ['log', true],
+};
 
-function isMain() {
-  if (!process.argv[1]) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   let options;
   try {
-    options = parseArgs(process.argv.slice(2));
+    options = parseStandInArgs(process.argv.slice(2), { values: VALUE_FLAGS, switches: SWITCHES });
   } catch (error) {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);

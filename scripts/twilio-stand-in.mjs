@@ -27,10 +27,9 @@
  *   node scripts/twilio-stand-in.mjs --port 0 [--latency-ms N] [--fail-rate 0..1] [--fail-status 503]
  *     [--hang-rate 0..1] [--hang-after-send] [--rate-limit RPS] [--seed S] [--script '{"+15550100001":["503","ok"]}'] [--log]
  */
-import { realpathSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { mulberry32, seedToInt } from './lib/random.mjs';
+import { isMainModule, parseStandInArgs } from './stand-in/cli.mjs';
 import { readBody, sendJson } from './stand-in/http-io.mjs';
 import { createRateLimiter } from './stand-in/rate-limit.mjs';
 import { createTwilioMessages, errorDocument, parseTwilioScript } from './stand-in/twilio-messages.mjs';
@@ -158,36 +157,25 @@ const FLAGS = {
   '--script': ['script', JSON.parse],
 };
 
-function parseArgs(argv) {
-  const options = {};
-  for (let index = 0; index < argv.length; index += 1) {
-    const arg = argv[index];
-    if (arg === '--hang-after-send') options.hangAfterSend = true;
-    else if (arg === '--log') options.log = true;
-    else if (FLAGS[arg]) {
-      const [name, convert] = FLAGS[arg];
-      if (argv[index + 1] === undefined) throw new Error(`${arg} needs a value`);
-      options[name] = convert(argv[++index]);
-    } else throw new Error(`unknown argument: ${arg}`);
-  }
-  return options;
-}
+const SWITCHES = { '--hang-after-send': ['hangAfterSend', true], '--log': ['log', true] };
 
-const isMain = (() => {
-  try {
-    return Boolean(process.argv[1]) && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-})();
-
-if (isMain) {
+if (isMainModule(import.meta.url)) {
   let options;
   try {
-    options = parseArgs(process.argv.slice(2));
+    options = parseStandInArgs(process.argv.slice(2), { values: FLAGS, switches: SWITCHES });
   } catch (error) {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
+  }
+  if (options.help) {
+    process.stdout.write(
+      `usage: node scripts/twilio-stand-in.mjs ${Object.keys(FLAGS)
+        .map((flag) => `[${flag} …]`)
+        .join(' ')} ${Object.keys(SWITCHES)
+        .map((flag) => `[${flag}]`)
+        .join(' ')}\n`,
+    );
+    process.exit(0);
   }
   const standIn = await startTwilioStandIn(options);
   process.stdout.write(`${JSON.stringify({ url: standIn.url, port: standIn.port, accountSid: standIn.accountSid, pid: process.pid })}\n`);
