@@ -58,6 +58,8 @@ describe('the scopes of a number', () => {
     expect(countryScopeOf('+447911123456')).toBe('country:GG');
     // A number no country claims (the sandbox's fictional +1 555 ones) counts under its calling code.
     expect(countryScopeOf('+15555550100')).toBe('country:+1');
+    // The country the destination check already found is taken as it is, without parsing again.
+    expect(scopesOf('+15555550100', null, 'US')).toEqual(['country:US', 'all']);
     for (const scope of ['country:IN', 'country:+1', 'country:001', 'app:app_x', 'all']) expect(scope).toMatch(SCOPE_PATTERN);
   });
 });

@@ -37,17 +37,8 @@ function ledgerStepUps(env: Env, config: Config, clock: AlertClock): StepUpSourc
   return {
     async steppedUp() {
       const scopes = await scopeLedgerFor(env).list({ now: clock.now(), policy: stepUpPolicyOf(config) });
-      return scopes
-        .filter((view) => view.signal === 'stepped_up')
-        .map(({ scope, since, conversion, settledSends, settledVerified, refused, mode }) => ({
-          scope,
-          since,
-          conversion,
-          settledSends,
-          settledVerified,
-          refused,
-          mode,
-        }));
+      // A ScopeView carries every field of SteppedUpScope; the rule picks what it reports.
+      return scopes.filter((view) => view.signal === 'stepped_up');
     },
   };
 }

@@ -55,9 +55,11 @@ export async function createOtpRequest(
 ): Promise<CreatedRequest> {
   const testCode = caller.settings.testNumbers.get(input.phoneNumber);
   // An app's test numbers and the sandbox's reach no real phone, and are often fictional ranges.
+  // The number's ISO country from the one parse the destination check makes (null: not checked).
+  let country: string | null = null;
   if (testCode === undefined && !(config.provider.mode === 'sandbox' && isSandboxTestNumber(input.phoneNumber))) {
     try {
-      refuseDestination(input.phoneNumber, caller.settings.destinations);
+      country = refuseDestination(input.phoneNumber, caller.settings.destinations);
     } catch (error) {
       if (error instanceof ApiError) metricsFor(env).record({ metric: 'denial', reason: error.code, appId: caller.appId });
       throw error;
@@ -73,7 +75,7 @@ export async function createOtpRequest(
   }
   try {
     if (input.gate) await input.gate();
-    const scopes = testCode === undefined ? scopesOf(input.phoneNumber, appId) : [];
+    const scopes = testCode === undefined ? scopesOf(input.phoneNumber, appId, country) : [];
     const steppedUp = scopes.length > 0 ? await steppedUpScope(env, config, scopes, waitUntil) : null;
     // An app that requires Turnstile checked the token above already.
     const turnstilePassed = Boolean(input.gate) || (steppedUp !== null && input.stepUpCheck ? await input.stepUpCheck() : false);

@@ -17,10 +17,13 @@ const MESSAGES: Record<DestinationRefusal, string> = {
   phone_voicemail: 'This is a voicemail access number, which cannot receive codes by SMS',
 };
 
-/** Throws the refusal of a number the app may not send to; the answer names the country, never the number. */
-export function refuseDestination(phoneNumber: string, policy: DestinationPolicy): void {
+/**
+ * Throws the refusal of a number the app may not send to; the answer names the country, never the
+ * number. Answers the ISO country of a number it admits (the conversion scopes count by it).
+ */
+export function refuseDestination(phoneNumber: string, policy: DestinationPolicy): string {
   const verdict = checkDestination(phoneNumber, policy);
-  if (verdict.allowed) return;
+  if (verdict.allowed) return verdict.country;
   const details = { ...(verdict.country ? { country: verdict.country } : {}), ...(verdict.numberType ? { numberType: verdict.numberType } : {}) };
   throw new ApiError(verdict.reason, MESSAGES[verdict.reason], { details });
 }

@@ -18,11 +18,14 @@ export const SCOPE_PATTERN = /^(all|country:\+[1-9]\d{0,3}|country:[A-Z]{2}|coun
  * the calling code (`country:+1`) only for a number libphonenumber cannot place (the sandbox's
  * fictional ones; real sends are valid numbers by then).
  */
-export function countryScopeOf(phoneNumber: string): string {
-  return `country:${countryOf(phoneNumber) ?? countryCallingCode(phoneNumber)}`;
+export function countryScopeOf(phoneNumber: string, knownCountry: string | null = null): string {
+  return `country:${knownCountry ?? countryOf(phoneNumber) ?? countryCallingCode(phoneNumber)}`;
 }
 
-/** Every scope one send counts in, narrowest first (the one a refusal names when several are stepped up). */
-export function scopesOf(phoneNumber: string, appId: string | null | undefined): string[] {
-  return [countryScopeOf(phoneNumber), ...(appId ? [`app:${appId}`] : []), ALL_SCOPE];
+/**
+ * Every scope one send counts in, narrowest first (the one a refusal names when several are stepped
+ * up). `knownCountry`: the ISO country the destination check already found, to spare a second parse.
+ */
+export function scopesOf(phoneNumber: string, appId: string | null | undefined, knownCountry: string | null = null): string[] {
+  return [countryScopeOf(phoneNumber, knownCountry), ...(appId ? [`app:${appId}`] : []), ALL_SCOPE];
 }
