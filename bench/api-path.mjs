@@ -16,12 +16,16 @@
  *   from the API is what the local simulation of the platform (and the objects' own code) costs.
  *   A decomposition of the local figures, not a production design.
  *
- * Each run measures the four side by side at each level; ratios are taken within a run and the
+ * - before (with --before <commit>): the production Worker as it was at that commit, on its own
+ *   migrations and wrangler.toml, measured next to the others so that a change's effect on the API
+ *   is read against the same ceiling minutes apart, not against another run's.
+ *
+ * Each run measures them side by side at each level; ratios are taken within a run and the
  * report gives medians over runs. Then the same two designs at one fixed arrival rate (open loop),
  * and a CPU profile of the Worker's isolate under load, to show where the local runtime's time goes.
  *
  * Options: --runs 3 --duration 5 --warmup 1 --levels 1,16,64 --open-rate 20 --global-limit 24000/60
- *          --json <file> --no-profile
+ *          --json <file> --no-profile --before <commit>
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +44,7 @@ import {
   parseArgs,
   request,
   selfCpuMs,
+  snapshotCommit,
   snapshotProject,
   startDev,
   stateDir,
@@ -58,6 +63,7 @@ const options = parseArgs(process.argv.slice(2), {
   providerLatency: 300,
   json: '',
   noProfile: false,
+  before: '',
 });
 const levels = options.levels.split(',').map(Number);
 const TARGET_THROUGHPUT_SHARE = 0.5;
@@ -81,6 +87,22 @@ function decomposition(row) {
     platformCpuShare: (runtime('api') - runtime('stubbed')) / runtime('api'),
     workerCpuMsPerRequest: runtime('stubbed') - runtime('ceiling'),
     platformCpuMsPerRequest: runtime('api') - runtime('stubbed'),
+  };
+}
+
+/**
+ * The API against the same Worker at an earlier commit, measured in the same run at the same
+ * level: each one's share of that measurement's ceiling, and the after/before ratio of those
+ * shares (the ceiling is shared, so it is also the ratio of requests per second).
+ */
+const BEFORE_AND_AFTER_FIELDS = ['beforeThroughputShare', 'speedup', 'cpuSpeedup'];
+
+function beforeAndAfter(row) {
+  const beforeThroughputShare = row.before.throughput / row.ceiling.throughput;
+  return {
+    beforeThroughputShare,
+    speedup: row.throughputShare / beforeThroughputShare,
+    cpuSpeedup: row.before.cpuMsPerRequest.runtime / row.api.cpuMsPerRequest.runtime,
   };
 }
 
@@ -133,8 +155,24 @@ await run.main(async () => {
       vars: { SM_BASE_URL: standIn.url },
     }),
   };
-  const designs = ['ceiling', 'api', 'stubbed', 'sync'];
-  const counters = { ceiling: 0, api: 0, stubbed: 0, sync: 0 };
+  let before = null;
+  if (options.before) {
+    const beforeProject = snapshotCommit(run, options.before, 'before');
+    const beforeConfig = deriveConfig(beforeProject.dir, { file: 'wrangler.bench-api.toml', dropConsumers: true });
+    const beforeState = stateDir(run, 'before');
+    await migrate(run, beforeProject.dir, beforeState, beforeConfig);
+    servers.before = await startDev(run, {
+      cwd: beforeProject.dir,
+      config: beforeConfig,
+      persistTo: beforeState,
+      label: 'before',
+      vars: { GLOBAL_SEND_LIMIT: options.globalLimit },
+    });
+    before = { commit: beforeProject.commit, subject: beforeProject.subject };
+  }
+  // Interleaved at every level of every run, so each design meets the same machine minutes apart.
+  const designs = ['ceiling', 'api', ...(before ? ['before'] : []), 'stubbed', 'sync'];
+  const counters = Object.fromEntries(designs.map((name) => [name, 0]));
   // Every design gets the same request: the development app's secret key, which the API and the
   // stubbed design check (one key lookup per isolate and 30 s) and the baselines ignore.
   const builder = (name) => () => {
@@ -145,12 +183,7 @@ await run.main(async () => {
   // Sanity: each answers what it should before anything is measured. The stubbed design answers
   // 202 only if every stand-in's answer satisfies the Worker and its inputs pass the real
   // objects' schemas (bench/workers/stubbed checks them on first use).
-  for (const [name, expected] of [
-    ['ceiling', 202],
-    ['api', 202],
-    ['stubbed', 202],
-    ['sync', 200],
-  ]) {
+  for (const [name, expected] of [['ceiling', 202], ['api', 202], ...(before ? [['before', 202]] : []), ['stubbed', 202], ['sync', 200]]) {
     const spec = builder(name)();
     const answer = await request('POST', `${servers[name].base}${spec.path}`, { body: spec.body, headers: spec.headers });
     if (answer.status !== expected) throw new Error(`${name}: expected ${expected}, got ${answer.status} ${answer.text.slice(0, 200)}`);
@@ -187,9 +220,10 @@ await run.main(async () => {
       row.throughputShare = row.api.throughput / row.ceiling.throughput;
       row.p99Factor = row.sync.p99 / row.api.p99;
       Object.assign(row, decomposition(row));
+      if (before) Object.assign(row, beforeAndAfter(row));
       measurements.push(row);
       console.log(
-        `  run ${row.run} c=${concurrency}: ceiling ${fmt(row.ceiling.throughput, 0)}/s p99 ${fmt(row.ceiling.p99)} ms | api ${fmt(row.api.throughput, 0)}/s p50 ${fmt(row.api.p50)} p99 ${fmt(row.api.p99)} ms ${JSON.stringify(row.api.statuses)} | stubbed ${fmt(row.stubbed.throughput, 0)}/s p50 ${fmt(row.stubbed.p50)} p99 ${fmt(row.stubbed.p99)} ms ${JSON.stringify(row.stubbed.statuses)} | sync ${fmt(row.sync.throughput, 0)}/s p50 ${fmt(row.sync.p50)} p99 ${fmt(row.sync.p99)} ms ${JSON.stringify(row.sync.statuses)} | api/ceiling ${fmt(row.throughputShare * 100)}% stubbed/ceiling ${fmt(row.stubbedThroughputShare * 100)}% platform ${fmt(row.platformShare * 100)}% of api time, ${fmt(row.platformCpuShare * 100)}% of api runtime CPU | sync/api p99 ${fmt(row.p99Factor)}x`,
+        `  run ${row.run} c=${concurrency}: ${before ? `before ${fmt(row.before.throughput, 0)}/s p99 ${fmt(row.before.p99)} ms ${JSON.stringify(row.before.statuses)} (after/before ${fmt(row.speedup, 2)}x) | ` : ''}ceiling ${fmt(row.ceiling.throughput, 0)}/s p99 ${fmt(row.ceiling.p99)} ms | api ${fmt(row.api.throughput, 0)}/s p50 ${fmt(row.api.p50)} p99 ${fmt(row.api.p99)} ms ${JSON.stringify(row.api.statuses)} | stubbed ${fmt(row.stubbed.throughput, 0)}/s p50 ${fmt(row.stubbed.p50)} p99 ${fmt(row.stubbed.p99)} ms ${JSON.stringify(row.stubbed.statuses)} | sync ${fmt(row.sync.throughput, 0)}/s p50 ${fmt(row.sync.p50)} p99 ${fmt(row.sync.p99)} ms ${JSON.stringify(row.sync.statuses)} | api/ceiling ${fmt(row.throughputShare * 100)}% stubbed/ceiling ${fmt(row.stubbedThroughputShare * 100)}% platform ${fmt(row.platformShare * 100)}% of api time, ${fmt(row.platformCpuShare * 100)}% of api runtime CPU | sync/api p99 ${fmt(row.p99Factor)}x`,
       );
     }
   }
@@ -240,6 +274,17 @@ await run.main(async () => {
       throughputShare: median(rows.map((row) => row.throughputShare)),
       p99Factor: median(rows.map((row) => row.p99Factor)),
       ...Object.fromEntries(DECOMPOSITION_FIELDS.map((field) => [field, median(rows.map((row) => row[field]))])),
+      ...(before
+        ? {
+            before: {
+              throughput: pick('before', 'throughput'),
+              p50: pick('before', 'p50'),
+              p99: pick('before', 'p99'),
+              nonSuccess: rows.reduce((sum, row) => sum + row.before.requests - (row.before.statuses[202] ?? 0), 0),
+            },
+            ...Object.fromEntries(BEFORE_AND_AFTER_FIELDS.map((field) => [field, median(rows.map((row) => row[field]))])),
+          }
+        : {}),
       cpuMsPerRequest: Object.fromEntries(
         designs.map((name) => [name, { proxy: cpu(name, 'proxy'), runtime: cpu(name, 'runtime'), wrangler: cpu(name, 'wrangler') }]),
       ),
@@ -282,8 +327,23 @@ await run.main(async () => {
     );
   }
 
+  if (before) {
+    console.log('');
+    console.log(`Before (commit ${before.commit}, ${before.subject}) and after, measured side by side:`);
+    console.log(
+      '| connections | ceiling req/s | before req/s (/ ceiling) | after req/s (/ ceiling) | after / before | before p99 ms | after p99 ms | runtime CPU ms/req before / after |',
+    );
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const row of summary) {
+      console.log(
+        `| ${row.concurrency} | ${fmt(row.ceiling.throughput, 0)} | ${fmt(row.before.throughput, 0)} (${fmt(row.beforeThroughputShare * 100)}%) | ${fmt(row.api.throughput, 0)} (${fmt(row.throughputShare * 100)}%) | ${fmt(row.speedup, 2)}x | ${fmt(row.before.p99)} | ${fmt(row.api.p99)} | ${fmt(row.cpuMsPerRequest.before.runtime, 2)} / ${fmt(row.cpuMsPerRequest.api.runtime, 2)} |`,
+      );
+    }
+  }
+
   const result = {
     options,
+    before,
     targets: { throughputShareMin: TARGET_THROUGHPUT_SHARE, p99FactorMin: TARGET_P99_FACTOR },
     defaultsGlobalSendLimit: defaults.GLOBAL_SEND_LIMIT,
     summary,

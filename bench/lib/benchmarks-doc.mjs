@@ -108,6 +108,37 @@ function apiView(outcome) {
     oneConnectionP50: fmt(at(1)?.api.p50, 0),
     foreignCpuMedian: pct(median(r.summary.map((row) => row.foreignCpuShare)), 0),
     profile: r.profile ? profileView(r.profile) : null,
+    before: r.before ? beforeView(r) : null,
+  };
+}
+
+/** Issue 16's measure: the API against the code before it, side by side in the same run. */
+const BEFORE_TARGET = 1.5;
+function beforeView(r) {
+  const top = r.summary.reduce((a, b) => (a.concurrency > b.concurrency ? a : b));
+  return {
+    commit: r.before.commit,
+    subject: r.before.subject,
+    target: fmt(BEFORE_TARGET, 1),
+    topConcurrency: top.concurrency,
+    topSpeedup: fmt(top.speedup, 2),
+    met: top.speedup >= BEFORE_TARGET,
+    rows: listed(
+      r.summary.map((row) => ({
+        concurrency: row.concurrency,
+        ceiling: fmtInt(row.ceiling.throughput),
+        beforeThroughput: fmtInt(row.before.throughput),
+        beforeShare: pct(row.beforeThroughputShare),
+        apiThroughput: fmtInt(row.api.throughput),
+        apiShare: pct(row.throughputShare),
+        speedup: fmt(row.speedup, 2),
+        beforeP99: fmtInt(row.before.p99),
+        apiP99: fmtInt(row.api.p99),
+        beforeCpu: fmt(row.cpuMsPerRequest.before?.runtime, 1),
+        apiCpu: fmt(row.cpuMsPerRequest.api.runtime, 1),
+        cpuSpeedup: fmt(row.cpuSpeedup, 2),
+      })),
+    ),
   };
 }
 
@@ -302,6 +333,7 @@ function costView(outcome) {
     // Older kept runs predate apps and have no key-check phases.
     keyCheck: r.keyCheck ? keyCheckView(r) : null,
     d1Growth: r.d1BytesPerOtp ? { bytesPerOtp: fmtInt(r.d1BytesPerOtp), gbMonthPerMillion: fmt((r.d1BytesPerOtp * 1e6) / 1e9, 1) } : null,
+    requestPath: requestPathView(r),
     top: {
       first: { name: first[0], usd: fmt(first[1], 2) },
       second: { name: second[0], usd: fmt(second[1], 2) },
@@ -309,6 +341,23 @@ function costView(outcome) {
       objectRowsWritten: fmt(s.doSqlRowsWritten + s.doKvWrites, 0),
       d1RowsWritten: fmt(s.d1RowsWritten, 0),
     },
+  };
+}
+
+/** Issue 16's cost targets: object calls on the request path, object rows written, share of the SMS. */
+function requestPathView(r) {
+  const s = r.successful;
+  const objectRows = s.doSqlRowsWritten + s.doKvWrites;
+  const calls = r.split.request.doRequests;
+  return {
+    calls: fmt(calls, 2),
+    leaseCalls: fmt(r.split.request.leaseCalls ?? 0, 2),
+    callsMet: calls <= 2.005,
+    objectRows: fmt(objectRows, 2),
+    objectRowsMet: objectRows <= 3.005,
+    infraMet: r.infraShare <= 0.006,
+    infraTimesTarget: fmt(r.infraShare / 0.006, 2),
+    analyticsDataPoints: fmt(s.analyticsDataPoints ?? 0, 2),
   };
 }
 

@@ -7,7 +7,7 @@
  * Dependency-free on purpose (node: modules only), so `npm ci` is all a benchmark needs.
  */
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +115,23 @@ export function stateDir(run, name = 'state') {
 /** The project snapshot a benchmark runs on: with the bench workers, without docs and CI files. */
 export function snapshotProject(run) {
   return snapshotInto(join(run.tmp, 'project'), { skip: ['docs', '.ci'], skipPrefixes: ['.test-results'] });
+}
+
+/**
+ * The tree of an earlier commit, for measuring a change against the code before it in the same
+ * run: extracted with `git archive` (the committed files only), its node_modules the project's own
+ * (a commit whose dependencies differ from today's cannot be measured this way; its dev server
+ * would fail to start and say so).
+ */
+export function snapshotCommit(run, rev, name) {
+  const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', `${rev}^{commit}`], { encoding: 'utf8' }).trim();
+  const subject = execFileSync('git', ['-C', ROOT, 'log', '-1', '--format=%s', commit], { encoding: 'utf8' }).trim();
+  const dir = join(run.tmp, name);
+  mkdirSync(dir, { recursive: true });
+  const archive = execFileSync('git', ['-C', ROOT, 'archive', '--format=tar', commit], { maxBuffer: 512 * 1024 * 1024 });
+  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return { dir, commit, subject };
 }
 
 /**

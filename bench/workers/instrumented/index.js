@@ -20,7 +20,13 @@ import { DEVELOPMENT_APP } from '../../../src/apps/development-app.ts';
 import { loadConfig } from '../../../src/config.ts';
 import { insertRequestStatements } from '../../../src/db/requests.ts';
 import { newRequestId } from '../../../src/ids.ts';
-import worker, { PrefixGuard as PrefixGuardBase, ProviderPacer as ProviderPacerBase, RateLimiter as RateLimiterBase } from '../../../src/index.ts';
+import worker, {
+  PrefixGuard as PrefixGuardBase,
+  ProviderHealth as ProviderHealthBase,
+  ProviderPacer as ProviderPacerBase,
+  RateLimiter as RateLimiterBase,
+  ScopeLedger as ScopeLedgerBase,
+} from '../../../src/index.ts';
 import { phonePrefix } from '../../../src/phone.ts';
 import { sendJob } from '../../../src/queue/messages.ts';
 
@@ -38,6 +44,7 @@ function freshMeter() {
     queue: { sent: {}, delivered: {}, acked: {}, retried: {}, invocations: {} },
     durableObjects: { rpc: {}, rpcMs: {}, alarms: {}, constructed: {}, alarmsScheduledBy: {}, byClass: {} },
     subrequests: {},
+    analyticsDataPoints: 0,
   };
 }
 
@@ -283,6 +290,14 @@ function meteredState(ctx, className) {
 
 const meteredEnvs = new WeakMap();
 
+function meteredAnalytics() {
+  return {
+    writeDataPoint: () => {
+      if (metering) meter.analyticsDataPoints += 1;
+    },
+  };
+}
+
 function meteredEnv(env) {
   if (env.BENCH_METER !== '1') return env;
   metering = true;
@@ -295,6 +310,11 @@ function meteredEnv(env) {
     RATE_LIMITER: meteredNamespace(env.RATE_LIMITER, 'RateLimiter'),
     PREFIX_GUARD: meteredNamespace(env.PREFIX_GUARD, 'PrefixGuard'),
     PROVIDER_PACER: meteredNamespace(env.PROVIDER_PACER, 'ProviderPacer'),
+    PROVIDER_HEALTH: meteredNamespace(env.PROVIDER_HEALTH, 'ProviderHealth'),
+    SCOPE_LEDGER: meteredNamespace(env.SCOPE_LEDGER, 'ScopeLedger'),
+    // Analytics Engine is a production binding (the local runtime has none, and the Worker then
+    // counts in memory instead): a stand-in that only counts the data points production would write.
+    METRICS: meteredAnalytics(),
   };
   wrapped = new Proxy(env, { get: (target, property) => (property in overrides ? overrides[property] : Reflect.get(target, property)) });
   meteredEnvs.set(env, wrapped);
@@ -343,9 +363,11 @@ function meteredObjectClass(Base, className, methods) {
   return Metered;
 }
 
-export const RateLimiter = meteredObjectClass(RateLimiterBase, 'RateLimiter', ['consume', 'lease', 'refund', 'alarm']);
-export const PrefixGuard = meteredObjectClass(PrefixGuardBase, 'PrefixGuard', ['admit', 'refund', 'recordVerification', 'status', 'block', 'lift', 'alarm']);
+export const RateLimiter = meteredObjectClass(RateLimiterBase, 'RateLimiter', ['consume', 'lease', 'hold', 'settle', 'refund', 'alarm']);
+export const PrefixGuard = meteredObjectClass(PrefixGuardBase, 'PrefixGuard', ['admit', 'refund', 'erase', 'recordVerification', 'status', 'lift', 'alarm']);
 export const ProviderPacer = meteredObjectClass(ProviderPacerBase, 'ProviderPacer', ['reserve']);
+export const ProviderHealth = meteredObjectClass(ProviderHealthBase, 'ProviderHealth', ['view', 'report']);
+export const ScopeLedger = meteredObjectClass(ScopeLedgerBase, 'ScopeLedger', ['report', 'list', 'override']);
 
 // ---------------------------------------------------------------------------------------------
 // Bench-only routes

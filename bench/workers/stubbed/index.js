@@ -7,14 +7,16 @@
  *   success (`{ success: true, results: [], meta }`), `first` answers null (no row), except the
  *   API key lookup, which finds the development app's secret key (the key the benchmark sends) as
  *   a development Worker's seeded table does, and no other key;
- * - `SEND_QUEUE`, `DEAD_LETTER_QUEUE`: `send` and `sendBatch` accept and answer
+ * - `SEND_QUEUE`, `DEAD_LETTER_QUEUE`, `WEBHOOK_QUEUE`: `send` and `sendBatch` accept and answer
  *   `{ metadata: { metrics } }`;
- * - `RATE_LIMITER`, `PREFIX_GUARD`, `PROVIDER_PACER`: `idFromName` and `get` give a stand-in
+ * - `SCOPE_LEDGER`: the background report of conversion counts answers that no scope is stepped
+ *   up, as the real ledger does for traffic that trips no conversion signal;
+ * - `RATE_LIMITER`, `PREFIX_GUARD`, `PROVIDER_PACER`, `PROVIDER_HEALTH`: `idFromName` and `get` give a stand-in
  *   stub whose methods answer what the real object answers to a key it has never seen, which is
  *   every key of the benchmark: `consume` admits (`{ allowed: true, remaining, retryAfterSeconds:
  *   0, eventId }`, `remaining` as the real window log computes it for an empty log), `lease`
- *   grants every unit asked for, `admit` admits (`{ allowed: true }`), `refund` does nothing. The pacer is not on the admit path; its
- *   stand-in refuses every call, so a request that reached it would fail loudly.
+ *   grants every unit asked for, `admit` admits (`{ allowed: true }`), `refund` does nothing. The pacer and the provider health objects are not on the admit
+ *   path; their stand-ins refuse every call, so a request that reached it would fail loudly.
  *
  * Everything the Worker itself does still runs: Hono routing and middleware, zod validation,
  * config loading, hashing, id generation, the admission logic around the limiter calls, the D1
@@ -35,9 +37,10 @@ import { hashApiKey, visiblePrefix } from '../../../src/apps/key-material.ts';
 import worker from '../../../src/index.ts';
 import { AdmitInput } from '../../../src/limiter/prefix-guard.ts';
 import { ConsumeInput, LeaseInput } from '../../../src/limiter/rate-limiter.ts';
+import { ReportInput } from '../../../src/limiter/scope-ledger.ts';
 
 // The classes the wrangler config binds; the stand-ins stand in front of them, they never run.
-export { PrefixGuard, ProviderPacer, RateLimiter } from '../../../src/index.ts';
+export { PrefixGuard, ProviderHealth, ProviderPacer, RateLimiter, ScopeLedger } from '../../../src/index.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Shape checks, once per method and isolate
@@ -173,6 +176,14 @@ const prefixGuardStub = {
   recordVerification: async () => {},
 };
 
+/** The conversion ledger an isolate reports to every few seconds, in the background: no scope is stepped up. */
+const scopeLedgerStub = {
+  report: async (input) => {
+    checkOnce('ScopeLedger.report', ReportInput, input);
+    return { steppedUp: [] };
+  },
+};
+
 function refusingStub(className) {
   return new Proxy(
     {},
@@ -214,9 +225,12 @@ function stubbedEnv(env) {
       DB: stubD1,
       SEND_QUEUE: stubQueue('SEND_QUEUE'),
       DEAD_LETTER_QUEUE: stubQueue('DEAD_LETTER_QUEUE'),
+      WEBHOOK_QUEUE: stubQueue('WEBHOOK_QUEUE'),
       RATE_LIMITER: stubNamespace(rateLimiterStub),
       PREFIX_GUARD: stubNamespace(prefixGuardStub),
       PROVIDER_PACER: stubNamespace(refusingStub('ProviderPacer')),
+      PROVIDER_HEALTH: stubNamespace(refusingStub('ProviderHealth')),
+      SCOPE_LEDGER: stubNamespace(scopeLedgerStub),
     };
     stubbedEnvs.set(env, stubbed);
   }
