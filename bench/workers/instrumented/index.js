@@ -27,6 +27,7 @@ import worker, {
   RateLimiter as RateLimiterBase,
   ScopeLedger as ScopeLedgerBase,
 } from '../../../src/index.ts';
+import { StorageUpkeep } from '../../../src/limiter/storage-upkeep.ts';
 import { phonePrefix } from '../../../src/phone.ts';
 import { sendJob } from '../../../src/queue/messages.ts';
 
@@ -344,7 +345,11 @@ function meteredObjectClass(Base, className, methods) {
       super(ctx, env);
       if (env.BENCH_METER !== '1') return;
       bump(meter.durableObjects.constructed, className);
-      Object.defineProperty(this, 'ctx', { value: meteredState(ctx, className), configurable: true });
+      const metered = meteredState(ctx, className);
+      Object.defineProperty(this, 'ctx', { value: metered, configurable: true });
+      // The limiters' housekeeping (window length, alarm) holds the storage it was built with.
+      if (this.upkeep instanceof StorageUpkeep)
+        Object.defineProperty(this, 'upkeep', { value: new StorageUpkeep(metered.storage), configurable: true, writable: true });
       Object.defineProperty(this, 'env', { value: meteredEnv(env), configurable: true });
       if ('sql' in this) Object.defineProperty(this, 'sql', { value: meteredSql(ctx.storage.sql, className), configurable: true, writable: true });
     }
