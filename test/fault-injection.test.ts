@@ -398,17 +398,26 @@ describe('POST /v1/otp when one part fails', () => {
     expect((await prefixGuardFor(env, phonePrefix(phone)).status()).sends).toBe(1);
   });
 
-  it('D1 cannot be read at admission: 503 service_unavailable naming what failed, and the limiters are refunded', async () => {
+  it('a lock held the insert back and D1 cannot be read for why: 503 service_unavailable naming what failed, and the limiters are refunded', async () => {
     const spies = quietly();
     const phone = uniquePhone();
-    const db = withFailingBatchOf(env.DB, /FROM phone_locks/);
-    const response = await fetchWithEnv(otpRequest(phone, '192.0.2.79'), { ...env, DB: db } as Env);
+    const ip = '192.0.2.79';
+    await env.DB.prepare('INSERT INTO phone_locks (phone_number, failures, locked_at, locked_until) VALUES (?1, 10, ?2, ?3)')
+      .bind(phone, Date.now(), Date.now() + 3_600_000)
+      .run();
+    // Only the rare path's read of the lock fails; the conditional insert runs.
+    const db = withFailingBatchOf(env.DB, /SELECT phone_number, failures, locked_until FROM phone_locks/);
+    const response = await fetchWithEnv(otpRequest(phone, ip), { ...env, DB: db } as Env);
     spies.forEach((spy) => spy.mockRestore());
+    expect(db.failedBatches()).toBe(1);
     expect(response.status).toBe(503);
     expect(response.headers.get('Retry-After')).toBe('5');
     const { error } = await response.json<{ error: { code: string; message: string } }>();
     expect(error).toMatchObject({ code: 'service_unavailable', message: expect.stringMatching(/prefix blocks and phone locks could not be read/i) });
+    expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM otp_requests WHERE phone_number = ?').bind(phone).first('n')).toBe(0);
     expect(await storedPhoneSends(phone)).toBe(0);
+    expect(await storedEvents(rateLimiterFor(env, ipLimitKey(ip)))).toBe(0);
+    expect((await prefixGuardFor(env, phonePrefix(phone)).status()).sends).toBe(0);
   });
 
   it('the limiter objects fail: 503 limiter_unavailable with Retry-After, and the scopes that answered are refunded', async () => {

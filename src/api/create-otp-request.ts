@@ -1,21 +1,20 @@
 import type { AppCaller } from '../apps/authenticate';
 import type { Config } from '../config';
 import { markSignalThrottled } from '../db/alert-signals';
-import { testNumberSentStatements } from '../db/delivery-attempts';
-import { claimIdempotencyKey, completeIdempotencyKeyStatement, releaseIdempotencyKey, sendFingerprint } from '../db/idempotency-keys';
-import { clearEnqueued, getRequest, insertRequestStatements } from '../db/requests';
+import { claimIdempotencyKey, releaseIdempotencyKey, sendFingerprint } from '../db/idempotency-keys';
+import { clearEnqueued, getRequest } from '../db/requests';
 import { ApiError } from '../errors';
 import { newRequestId } from '../ids';
-import { AdmissionUnavailableError, admitSend, type SendToAdmit } from '../limiter/admission';
+import { AdmissionUnavailableError, admitSend, type RefusalReason, type SendToAdmit } from '../limiter/admission';
 import { scopesOf } from '../limiter/conversion-scopes';
 import { reportTo, scopeWatch, stepUpPolicyOf } from '../limiter/scope-watch';
 import { errorName, logError, logWarn } from '../log';
 import { metricsFor } from '../metrics/metrics';
-import { phonePrefix } from '../phone';
 import { isSandboxTestNumber } from '../providers/sandbox';
 import { sendJob } from '../queue/messages';
 import { enqueueWrittenEvents } from '../webhooks/enqueue-events';
 import { refusedSendError } from './rate-limit-headers';
+import { FAULT_RETRY_SECONDS, recordAdmittedRequest } from './record-request';
 import { refuseDestination } from './refuse-destination';
 
 export interface CreatedRequest {
@@ -24,12 +23,10 @@ export interface CreatedRequest {
   replayed: boolean;
 }
 
-/** Seconds a caller is asked to wait before retrying a call that failed on a passing fault. */
-const FAULT_RETRY_SECONDS = '5';
-
 /**
  * The whole of `POST /v1/otp` after validation and the caller's key: claim the Idempotency-Key (or replay what it
- * answered), admit the send through the limiter, record the request, enqueue its job. The key is
+ * answered), admit the send through the limiters, record the request unless a block or lock on
+ * record holds it back (one D1 batch, record-request.ts), enqueue its job. The key is
  * claimed before admission so that concurrent calls with it wait for the first (409
  * `request_in_progress`) instead of each being admitted or refused on their own; a claim whose
  * request was refused or not recorded is released at once. The request row is written before the
@@ -129,59 +126,16 @@ async function admitAndRecord(
     );
   } catch (error) {
     if (!(error instanceof AdmissionUnavailableError)) throw error;
-    logError('limiter.unavailable', { failed: error.failed, error: error.message });
-    if (error.failed === 'limiter') {
-      throw new ApiError('limiter_unavailable', 'Rate limiting is unavailable, so no code can be sent; try again shortly', {
-        headers: { 'Retry-After': FAULT_RETRY_SECONDS },
-      });
-    }
-    throw new ApiError('service_unavailable', 'Prefix blocks and phone locks could not be read from storage; try again shortly', {
+    logError('limiter.unavailable', { failed: 'limiter', error: error.message });
+    throw new ApiError('limiter_unavailable', 'Rate limiting is unavailable, so no code can be sent; try again shortly', {
       headers: { 'Retry-After': FAULT_RETRY_SECONDS },
     });
   }
-  if (!admission.allowed) {
-    metricsFor(env).record({ metric: 'denial', reason: admission.reason, appId: caller.appId });
-    if (admission.reason === 'global_budget_exhausted') {
-      logWarn('limiter.global_budget_spent', { retryAfterSeconds: admission.retryAfterSeconds });
-      // The alert rule's signal (docs/operators.md#alerts): one write per isolate per few seconds, in the background.
-      const marked = markSignalThrottled(env.DB, 'global_budget_exhausted', now);
-      if (marked) waitUntil(marked.catch((error) => logWarn('alerts.signal_not_marked', { error: errorName(error) })));
-    }
-    const byStepUp = admission.reason === 'turnstile_required' || admission.reason === 'conversion_step_up';
-    // What the step-up turned away tells the ledger the attack is still knocking (see judgeScope).
-    if (byStepUp) scopeWatch().note('refused', input.scopes, now, config.stepUp.windowSeconds);
-    const rules = admission.reason === 'conversion_step_up' ? config.stepUp.trickle : config.limits.phone;
-    throw refusedSendError(admission.reason, admission.retryAfterSeconds, rules, byStepUp ? input.stepUp?.scope : undefined);
-  }
+  if (!admission.allowed) refuse(env, config, caller.appId, input, admission, waitUntil);
 
   const expiresAt = now + caller.settings.otpTtlSeconds * 1000;
-  const statements = insertRequestStatements(env.DB, {
-    id: requestId,
-    appId: caller.appId,
-    codeLength: input.testCode?.length ?? caller.settings.otpLength,
-    testNumber,
-    ...(input.channel ? { channel: input.channel } : {}),
-    phoneNumber: input.phoneNumber,
-    phonePrefix: phonePrefix(input.phoneNumber),
-    createdAt: now,
-    // A test number's request is done here: no job, so nothing for the sweeper to look for.
-    enqueuedAt: testNumber ? undefined : now,
-    expiresAt,
-  });
-  // Recorded as sent, with an attempt that names no provider: its fixed code is already known.
-  if (testNumber) statements.push(...testNumberSentStatements(env.DB, { requestId, now }));
-  if (input.idempotencyKey) statements.push(completeIdempotencyKeyStatement(env.DB, { appId: caller.appId, key: input.idempotencyKey, requestId }));
-  let written: D1Result[];
-  try {
-    written = await env.DB.batch(statements);
-  } catch (error) {
-    logError('request.insert_failed', { error: errorName(error) });
-    // Nothing was recorded, so nothing should count against the caller's limits.
-    waitUntil(admission.release().catch(() => {}));
-    throw new ApiError('service_unavailable', 'The request could not be recorded in storage; try again shortly', {
-      headers: { 'Retry-After': FAULT_RETRY_SECONDS },
-    });
-  }
+  const recorded = await recordAdmittedRequest(env, caller, { ...input, createdAt: now, expiresAt }, admission.release, waitUntil);
+  if ('refused' in recorded) refuse(env, config, caller.appId, input, recorded.refused, waitUntil);
 
   metricsFor(env).record({ metric: 'send', appId: caller.appId, testNumber });
   scopeWatch().note('sends', input.scopes, now, config.stepUp.windowSeconds);
@@ -189,7 +143,7 @@ async function admitAndRecord(
   if (input.stepUp?.browser && input.stepUp.turnstilePassed) scopeWatch().note('solved', input.scopes, now, config.stepUp.windowSeconds);
   if (testNumber) {
     // Its `otp.sent`, for an app with a webhook, in the background.
-    waitUntil(enqueueWrittenEvents(env, written));
+    waitUntil(enqueueWrittenEvents(env, recorded.written));
     return { requestId, expiresAt, replayed: false };
   }
   try {
@@ -200,6 +154,32 @@ async function admitAndRecord(
     waitUntil(clearEnqueued(env.DB, requestId).catch((clearError) => logWarn('request.clear_enqueued_failed', { requestId, error: errorName(clearError) })));
   }
   return { requestId, expiresAt, replayed: false };
+}
+
+/**
+ * Answers a refused send, by a limiter or by D1's record of blocks and locks alike: its denial
+ * metric, the alert signal of a spent global budget, the step-up's note, and the error.
+ */
+function refuse(
+  env: Env,
+  config: Config,
+  appId: string,
+  input: { now: number; scopes: string[]; stepUp: SendToAdmit['stepUp'] },
+  refusal: { reason: RefusalReason; retryAfterSeconds: number },
+  waitUntil: (promise: Promise<unknown>) => void,
+): never {
+  metricsFor(env).record({ metric: 'denial', reason: refusal.reason, appId });
+  if (refusal.reason === 'global_budget_exhausted') {
+    logWarn('limiter.global_budget_spent', { retryAfterSeconds: refusal.retryAfterSeconds });
+    // The alert rule's signal (docs/operators.md#alerts): one write per isolate per few seconds, in the background.
+    const marked = markSignalThrottled(env.DB, 'global_budget_exhausted', input.now);
+    if (marked) waitUntil(marked.catch((error) => logWarn('alerts.signal_not_marked', { error: errorName(error) })));
+  }
+  const byStepUp = refusal.reason === 'turnstile_required' || refusal.reason === 'conversion_step_up';
+  // What the step-up turned away tells the ledger the attack is still knocking (see judgeScope).
+  if (byStepUp) scopeWatch().note('refused', input.scopes, input.now, config.stepUp.windowSeconds);
+  const rules = refusal.reason === 'conversion_step_up' ? config.stepUp.trickle : config.limits.phone;
+  throw refusedSendError(refusal.reason, refusal.retryAfterSeconds, rules, byStepUp ? input.stepUp?.scope : undefined);
 }
 
 /** The first of the send's scopes that is stepped up, from this isolate's view (see scope-watch.ts). */

@@ -53,10 +53,17 @@ export async function claimIdempotencyKey(
   return { kind: 'pending', fingerprint: holder.fingerprint };
 }
 
-/** Marks the claim done; batched with the request's insert, so the key and its request are written together. */
+/**
+ * Marks the claim done; batched after the request's insert, so the key and its request are written
+ * together. Only when the insert wrote the row (a block or lock may hold it back): otherwise the
+ * claim stays pending and is released with the refusal, as for any refused request.
+ */
 export function completeIdempotencyKeyStatement(db: D1Database, claim: { appId: string; key: string; requestId: string }): D1PreparedStatement {
   return db
-    .prepare('UPDATE idempotency_keys SET pending_until = NULL WHERE app_id = ?3 AND key = ?1 AND request_id = ?2')
+    .prepare(
+      `UPDATE idempotency_keys SET pending_until = NULL WHERE app_id = ?3 AND key = ?1 AND request_id = ?2
+       AND EXISTS (SELECT 1 FROM otp_requests WHERE id = ?2)`,
+    )
     .bind(claim.key, claim.requestId, claim.appId);
 }
 

@@ -21,6 +21,18 @@ export function activeLockStatement(db: D1Database, phoneNumber: string, now: nu
   return db.prepare(ACTIVE_LOCK).bind(phoneNumber, now);
 }
 
+/**
+ * "The phone is locked", as a condition another statement embeds (the API's request insert is
+ * written only without one). Its parameters are numbered from `firstParameter` on: the statement
+ * binds `parameters` after its own.
+ */
+export function activeLockCondition(phoneNumber: string, now: number, firstParameter: number): { sql: string; parameters: unknown[] } {
+  return {
+    sql: `EXISTS (SELECT 1 FROM phone_locks WHERE phone_number = ?${firstParameter} AND locked_until > ?${firstParameter + 1})`,
+    parameters: [phoneNumber, now],
+  };
+}
+
 export function activeLockFrom(result: D1Result): PhoneLock | null {
   const row = result.results[0];
   return row ? toLock(row) : null;

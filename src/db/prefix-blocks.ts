@@ -42,6 +42,20 @@ export function activeBlockStatement(db: D1Database, phoneNumber: string, now: n
     .bind(now, ...prefixes);
 }
 
+/**
+ * "An active block covers the number", as a condition another statement embeds (the API's
+ * request insert is written only without one). Its parameters are numbered from `firstParameter`
+ * on: the statement binds `parameters` after its own.
+ */
+export function activeBlockCondition(phoneNumber: string, now: number, firstParameter: number): { sql: string; parameters: unknown[] } {
+  const prefixes = leadingPrefixes(phoneNumber);
+  const placeholders = prefixes.map((_, index) => `?${firstParameter + 1 + index}`).join(', ');
+  return {
+    sql: `EXISTS (SELECT 1 FROM prefix_blocks WHERE prefix IN (${placeholders}) AND lifted_at IS NULL AND until > ?${firstParameter})`,
+    parameters: [now, ...prefixes],
+  };
+}
+
 export function activeBlockFrom(result: D1Result): PrefixBlock | null {
   const row = result.results[0];
   return row ? toBlock(row) : null;

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { activeLockCondition } from './phone-locks';
+import { activeBlockCondition } from './prefix-blocks';
 import { requestEventStatement, writtenEventIds } from './webhook-events';
 
 export const RequestStatus = z.enum(['queued', 'sending', 'sent', 'delivered', 'failed', 'expired', 'verified', 'superseded']);
@@ -77,25 +79,37 @@ export interface NewRequest {
    * (one row written instead of a second update), and cleared by `clearEnqueued` if the send fails.
    */
   enqueuedAt?: number;
+  /**
+   * The API's sends: the request is written only if, at this time, no active block (of any
+   * length, operator or mirrored automatic) covers the number and the phone is not locked; the
+   * batch then writes nothing of it (see `requestInserted`). The check is the insert's own
+   * condition, so an admitted send costs no separate read. Operator resends check blocks before.
+   */
+  unlessBlockedOrLockedAt?: number;
 }
 
 /**
  * Inserts a queued request. Its phone's older active requests of the same app are superseded: one
- * live code per phone and app (two apps' logins to one phone do not cancel each other).
+ * live code per phone and app (two apps' logins to one phone do not cancel each other). With
+ * `unlessBlockedOrLockedAt`, both statements carry the same condition (one transaction, so both
+ * see the same blocks and locks): a refused request supersedes nothing.
  */
 export function insertRequestStatements(db: D1Database, request: NewRequest): D1PreparedStatement[] {
+  const supersedeGuard = unlessBlockedOrLocked(request, 4);
+  const insertGuard = unlessBlockedOrLocked(request, 14);
+  const values = `?1, ?2, ?3, 'queued', ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13`;
   return [
     db
       .prepare(
         `UPDATE otp_requests SET status = 'superseded', updated_at = ?1, lease_until = NULL
-         WHERE phone_number = ?2 AND app_id IS ?3 AND status IN (${sqlList(ACTIVE_STATUSES)})`,
+         WHERE phone_number = ?2 AND app_id IS ?3 AND status IN (${sqlList(ACTIVE_STATUSES)})${supersedeGuard ? ` AND ${supersedeGuard.sql}` : ''}`,
       )
-      .bind(request.createdAt, request.phoneNumber, request.appId),
+      .bind(request.createdAt, request.phoneNumber, request.appId, ...(supersedeGuard?.parameters ?? [])),
     db
       .prepare(
         `INSERT INTO otp_requests (id, phone_number, phone_prefix, status, created_at, updated_at, expires_at,
            origin, replaces_request_id, resend_id, enqueued_at, app_id, code_length, test_number, channel)
-         VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
+         ${insertGuard ? `SELECT ${values} WHERE ${insertGuard.sql}` : `VALUES (${values})`}`,
       )
       .bind(
         request.id,
@@ -111,8 +125,26 @@ export function insertRequestStatements(db: D1Database, request: NewRequest): D1
         request.codeLength,
         request.testNumber ? 1 : 0,
         request.channel ?? 'sms',
+        ...(insertGuard?.parameters ?? []),
       ),
   ];
+}
+
+/** `NOT <lock> AND NOT <block>` with parameters from `firstParameter` on; null for an unconditional insert. */
+function unlessBlockedOrLocked(request: NewRequest, firstParameter: number): { sql: string; parameters: unknown[] } | null {
+  const at = request.unlessBlockedOrLockedAt;
+  if (at === undefined) return null;
+  const lock = activeLockCondition(request.phoneNumber, at, firstParameter);
+  const block = activeBlockCondition(request.phoneNumber, at, firstParameter + lock.parameters.length);
+  return { sql: `NOT ${lock.sql} AND NOT ${block.sql}`, parameters: [...lock.parameters, ...block.parameters] };
+}
+
+/**
+ * Whether the batch that began with `insertRequestStatements` wrote the request: false only when
+ * its `unlessBlockedOrLockedAt` condition held it back.
+ */
+export function requestInserted(results: readonly D1Result[]): boolean {
+  return (results[1]?.meta.changes ?? 0) > 0;
 }
 
 export async function getRequest(db: D1Database, id: string): Promise<OtpRequestRow | null> {

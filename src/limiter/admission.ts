@@ -1,7 +1,5 @@
 import type { Config } from '../config';
 import { sha256Hex } from '../crypto';
-import { activeLockFrom, activeLockStatement } from '../db/phone-locks';
-import { activeBlockFrom, activeBlockStatement } from '../db/prefix-blocks';
 import { errorName, logWarn } from '../log';
 import { phonePrefix } from '../phone';
 import { isSandboxTestNumber } from '../providers/sandbox';
@@ -27,6 +25,8 @@ export type RefusalReason =
  * When several scopes refuse at once, the answer names the first of these: what lasts longest and
  * needs an operator first, then the caller's own limits from the narrowest scope out, and the
  * global budget (which says nothing about the caller) last. Retry-After is the longest of them all.
+ * `prefix_blocked` here is the prefix object's automatic block; D1's record of blocks and locks
+ * (`phone_locked`, operator blocks) is asked only once every scope admitted (recorded-refusal.ts).
  */
 export const REFUSAL_ORDER: readonly RefusalReason[] = [
   'prefix_blocked',
@@ -43,13 +43,10 @@ export const REFUSAL_ORDER: readonly RefusalReason[] = [
 
 export type Admission = { allowed: true; release: () => Promise<void> } | { allowed: false; reason: RefusalReason; retryAfterSeconds: number };
 
-/** A scope could not answer: a limiter object, or the D1 record of blocks and locks. */
+/** A limiter object could not answer, so nothing is known about the send. */
 export class AdmissionUnavailableError extends Error {
-  constructor(
-    readonly failed: 'limiter' | 'storage',
-    cause: unknown,
-  ) {
-    super(`admission ${failed} unavailable: ${errorName(cause)}`);
+  constructor(cause: unknown) {
+    super(`admission limiter unavailable: ${errorName(cause)}`);
     this.name = 'AdmissionUnavailableError';
   }
 }
@@ -89,11 +86,12 @@ const nothingToRefund = async () => {};
  * Decides whether one code may be sent: per phone (windows and a progressive cooldown) and per
  * destination prefix (with its pumping defence) in the prefix's one object, per client IP, against
  * the global budget and the calling app's own daily budget (when it set one), both spent from
- * leases this isolate holds (see budget-leases.ts), and against the blocks and locks on record in
- * D1 (operator prefix blocks of any length, locked phones). Every scope is asked at once, each
- * limiter in a Durable Object of its own key, so each is exact (a budget never exceeded); the D1
- * record is one indexed read. When any refuses (or cannot answer), the scopes that
- * admitted are refunded, so a refused request consumes nothing.
+ * leases this isolate holds (see budget-leases.ts). Every scope is asked at once, each limiter in a
+ * Durable Object of its own key, so each is exact (a budget never exceeded). When any refuses (or
+ * cannot answer), the scopes that admitted are refunded, so a refused request consumes nothing and
+ * touches no D1. The blocks and locks on record in D1 (operator prefix blocks of any length,
+ * locked phones) are not asked here: they are the condition of the admitted request's insert, and
+ * a send they hold back is given back with the admission's `release`.
  */
 export async function admitSend(
   env: Env,
@@ -108,24 +106,21 @@ export async function admitSend(
   const ipScope = ipKey
     ? windowScope(env, ipLimitKey(ipKey), limits.ip, 'ip_rate_limited')
     : windowScope(env, unknownIpLimitKey(limits.unknownIp), limits.unknownIp, 'ip_rate_limited');
-  const scopes: Array<[kind: 'limiter' | 'storage', Promise<ScopeResult>]> = [['limiter', ipScope]];
+  const scopes: Array<Promise<ScopeResult>> = [ipScope];
   // An app's test number sends no SMS: nothing to budget, pump or lock; only the caller's address is limited.
   if (!request.testNumber) {
-    scopes.push(
-      ['limiter', leasedScope(takeGlobalUnit(env, config, background), 'global_budget_exhausted')],
-      ['storage', recordedScope(env.DB, request.phoneNumber)],
-    );
+    scopes.push(leasedScope(takeGlobalUnit(env, config, background), 'global_budget_exhausted'));
     const dailySmsBudget = request.app?.dailySmsBudget;
     if (request.app && dailySmsBudget) {
-      scopes.push(['limiter', leasedScope(takeAppUnit(env, config, { appId: request.app.appId, dailySmsBudget }, background), 'app_budget_exhausted')]);
+      scopes.push(leasedScope(takeAppUnit(env, config, { appId: request.app.appId, dailySmsBudget }, background), 'app_budget_exhausted'));
     }
     // The sandbox's test numbers are for trying the failure paths: they keep their phone limits but
     // never feed the pumping signals (five of them in a row would look like a sequential burst and block +15555).
     const feedsPrefix = !(config.provider.mode === 'sandbox' && isSandboxTestNumber(request.phoneNumber));
-    scopes.push(['limiter', phoneAndPrefixScope(env, request, config, feedsPrefix, request.stepUp !== undefined)]);
+    scopes.push(phoneAndPrefixScope(env, request, config, feedsPrefix, request.stepUp !== undefined));
   }
 
-  const settled = await Promise.allSettled(scopes.map(([, scope]) => scope));
+  const settled = await Promise.allSettled(scopes);
   const answered = settled.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
   const refusals = answered.flatMap((scope) => scope.refusals);
   const failure = settled.findIndex((outcome) => outcome.status === 'rejected');
@@ -137,7 +132,7 @@ export async function admitSend(
     const returning = answered.some((scope) => scope.returning);
     if (!request.stepUp || returning) return { allowed: true, release };
     const stepUp = await stepUpScope(env, config, request.stepUp).catch((error: unknown) => {
-      throw new AdmissionUnavailableError('limiter', error);
+      throw new AdmissionUnavailableError(error);
     });
     const releaseAll = async () => {
       await Promise.all([release(), stepUp.refund().catch((error) => logWarn('limiter.refund_failed', { error: errorName(error) }))]);
@@ -153,9 +148,7 @@ export async function admitSend(
     return { allowed: false, reason: first, retryAfterSeconds: Math.max(1, ...refusals.map((refusal) => refusal.retryAfterSeconds)) };
   }
   // Without an answer from every scope nothing is known: a refusal would be a guess, an admission unsafe.
-  const failedKinds = settled.flatMap((outcome, index) => (outcome.status === 'rejected' ? [scopes[index]![0]] : []));
-  const cause = (settled[failure] as PromiseRejectedResult).reason;
-  throw new AdmissionUnavailableError(failedKinds.includes('limiter') ? 'limiter' : 'storage', cause);
+  throw new AdmissionUnavailableError((settled[failure] as PromiseRejectedResult).reason);
 }
 
 async function windowScope(env: Env, key: string, rules: Config['limits']['ip'], reason: RefusalReason): Promise<ScopeResult> {
@@ -218,17 +211,4 @@ async function leasedScope(taking: Promise<Taken>, reason: RefusalReason): Promi
   const taken = await taking;
   if (!taken.ok) return { refusals: [{ reason, retryAfterSeconds: taken.retryAfterSeconds }], refund: nothingToRefund };
   return { refusals: [], refund: async () => taken.giveBack() };
-}
-
-/** Operator prefix blocks of any length (and mirrored automatic ones) and phone locks: one D1 round trip. */
-async function recordedScope(db: D1Database, phoneNumber: string): Promise<ScopeResult> {
-  const now = Date.now();
-  const [blocks, locks] = await db.batch([activeBlockStatement(db, phoneNumber, now), activeLockStatement(db, phoneNumber, now)]);
-  const block = activeBlockFrom(blocks!);
-  const lock = activeLockFrom(locks!);
-  const secondsUntil = (at: number) => Math.ceil((at - now) / 1000);
-  const refusals: Refusal[] = [];
-  if (block) refusals.push({ reason: 'prefix_blocked', retryAfterSeconds: secondsUntil(block.until) });
-  if (lock) refusals.push({ reason: 'phone_locked', retryAfterSeconds: secondsUntil(lock.lockedUntil) });
-  return { refusals, refund: nothingToRefund };
 }
