@@ -57,7 +57,9 @@ function checkOnce(label, schema, input) {
 // ---------------------------------------------------------------------------------------------
 // D1
 
-const D1_META = Object.freeze({ duration: 0, size_after: 0, rows_read: 0, rows_written: 0, last_row_id: 0, changed_db: false, changes: 0 });
+// `changes: 1`: on the admit path every statement of the request's batch writes its row (the insert is
+// held back only by an operator block or a phone lock, which nothing here has).
+const D1_META = Object.freeze({ duration: 0, size_after: 0, rows_read: 0, rows_written: 0, last_row_id: 0, changed_db: true, changes: 1 });
 const emptyResult = () => ({ success: true, results: [], meta: D1_META });
 
 const stubStatement = {
