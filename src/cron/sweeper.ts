@@ -1,12 +1,5 @@
 import { type Config, loadConfig } from '../config';
-import {
-  DEEP_WAITING_HORIZON_MS,
-  expireUnsentRequests,
-  markReenqueued,
-  stalledCheckRows,
-  stalledSendIds,
-  WAITING_HORIZON_MS,
-} from '../db/stalled-work';
+import { DEEP_WAITING_HORIZON_MS, expireUnsentRequests, markReenqueued, stalledCheckRows, stalledSendIds, WAITING_HORIZON_MS } from '../db/stalled-work';
 import { statusCheckDelaySeconds } from '../delivery-reports/check-policy';
 import { errorName, logError, logInfo } from '../log';
 import { pacingHorizonMs, slowestRate } from '../pacing/provider-slots';
