@@ -17,7 +17,9 @@ async function everyPage(query: Record<string, string>) {
   const ids: string[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < 20; page += 1) {
-    const { status, body } = await adminJson<Listing>(`/v1/admin/requests?${new URLSearchParams({ ...query, limit: '2', ...(cursor ? { cursor } : {}) })}`);
+    const { status, body }: { status: number; body: Listing } = await adminJson<Listing>(
+      `/v1/admin/requests?${new URLSearchParams({ ...query, limit: '2', ...(cursor ? { cursor } : {}) })}`,
+    );
     expect(status).toBe(200);
     ids.push(...body.requests.map((request) => request.requestId));
     cursor = body.nextCursor;
@@ -30,7 +32,7 @@ describe('listing requests by status', () => {
   it('answers rare statuses, common ones and a mix of both, newest first over pages', async () => {
     const { since } = privateWindow();
     const statuses: RequestStatus[] = ['failed', 'sent', 'expired', 'verified', 'failed', 'superseded', 'queued', 'expired', 'sent', 'failed'];
-    const rows = [];
+    const rows: Array<{ status: RequestStatus; id: string }> = [];
     for (const [i, status] of statuses.entries()) {
       rows.push({ status, ...(await insertRequestRow({ phoneNumber: uniquePhone(), createdAt: since + i * 1000, status })) });
     }
