@@ -18,7 +18,7 @@ async function everyPage(query: Record<string, string>) {
   let cursor: string | null = null;
   for (let page = 0; page < 20; page += 1) {
     const { status, body }: { status: number; body: Listing } = await adminJson<Listing>(
-      `/v1/admin/requests?${new URLSearchParams({ ...query, limit: '2', ...(cursor ? { cursor } : {}) })}`,
+      `/v1/admin/requests?${new URLSearchParams(cursor ? { ...query, limit: '2', cursor } : { ...query, limit: '2' })}`,
     );
     expect(status).toBe(200);
     ids.push(...body.requests.map((request) => request.requestId));
