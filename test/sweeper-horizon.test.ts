@@ -62,10 +62,12 @@ describe('the sweeper finds waiting requests by time', () => {
     expect(await requestRow(forgotten.id)).toMatchObject({ status: 'expired', last_error_code: 'expired_before_delivery' });
   });
 
-  it('the operators’ figures of work in flight count waiting requests within the horizon', async () => {
+  it('the operators’ figures of work in flight count waiting requests of the last day, a sweeper missed for hours among them', async () => {
     const { id } = await seedRequest();
+    const old = await seedRequest();
     await elapse(GRACE_MS + 120_000, [id]);
-    expect(await inFlightNow(env.DB, Date.now())).toMatchObject({ queued: 1, sending: 0, stuck: 1 });
+    await elapse(5 * HOUR_MS, [old.id]);
+    expect(await inFlightNow(env.DB, Date.now())).toMatchObject({ queued: 2, sending: 0, stuck: 2 });
   });
 
   it('reads otp_requests through its time index: never the whole table', async () => {
