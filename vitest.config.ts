@@ -19,6 +19,8 @@ export default defineConfig(async () => {
           // SELF.fetch sends no CF-Connecting-IP (Cloudflare always does), so every test call without
           // one would share the strict bucket of unreadable addresses; the tests of that bucket set it back.
           // Turnstile runs as in production (siteverify), against an origin the tests intercept.
+          // An empty database for the migration tests, which apply the migrations step by step.
+          d1Databases: ['MIGRATION_DB'],
           bindings: {
             ENVIRONMENT: 'test',
             TEST_MIGRATIONS: migrations,

@@ -35,6 +35,12 @@ export type { WindowRule } from './window-rules';
 /** The longest SESSION_TTL_SECONDS accepted: a revocation must outlive every session it refuses. */
 export const SESSION_TTL_MAX_SECONDS = 30 * 86400;
 
+/**
+ * The longest code lifetime accepted, here (OTP_TTL_SECONDS) and in an app's settings: no request
+ * waits to be sent for longer, which bounds the sweeper's reads (src/db/stalled-work.ts).
+ */
+export const OTP_TTL_MAX_SECONDS = 3600;
+
 /** The phone cooldown steps back to its first entry after an hour without a send. */
 const PHONE_COOLDOWN_RESET_SECONDS = 3600;
 
@@ -72,7 +78,7 @@ const configSchema = z
     twilio: twilioGroup(),
     otp: group('Codes', 'The one-time codes.', {
       length: setting('OTP_LENGTH', integer(4, 8), '6', 'digits per code'),
-      ttlSeconds: setting('OTP_TTL_SECONDS', integer(30, 3600), '300', 'code lifetime'),
+      ttlSeconds: setting('OTP_TTL_SECONDS', integer(30, OTP_TTL_MAX_SECONDS), '300', 'code lifetime'),
       maxVerifyAttempts: setting('OTP_MAX_VERIFY_ATTEMPTS', integer(1, 20), '5', 'wrong guesses per code'),
     }),
     session: group('Sessions', 'The session cookie a verified code starts.', {

@@ -282,7 +282,7 @@ describe('POST /v1/otp/:requestId/verify', () => {
     expect(response.status).toBe(404);
   });
 
-  it('records every outcome with time and phone prefix for the conversion signal (written in the background, awaited by verify())', async () => {
+  it('records every failed outcome with time and phone prefix (written in the background, awaited by verify()); a success only on the request', async () => {
     const { id } = await seedRequest({ phoneNumber: '+447700900123' });
     await verify(id, await wrongCodeFor(id));
     await verify(id, await codeFor(id));
@@ -290,9 +290,11 @@ describe('POST /v1/otp/:requestId/verify', () => {
     const { results } = await env.DB.prepare('SELECT outcome, phone_prefix FROM verification_events WHERE request_id = ? ORDER BY id').bind(id).all();
     expect(results).toEqual([
       { outcome: 'invalid_code', phone_prefix: '+44770' },
-      { outcome: 'verified', phone_prefix: '+44770' },
       { outcome: 'already_verified', phone_prefix: '+44770' },
     ]);
+    const row = await requestRow(id);
+    expect(row.status).toBe('verified');
+    expect(row.verified_at).toEqual(expect.any(Number));
   });
 });
 

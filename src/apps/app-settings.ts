@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Config } from '../config';
+import { type Config, OTP_TTL_MAX_SECONDS } from '../config';
 import { PROVIDER_NAMES, type ProviderName } from '../config-providers';
 import { countriesOfCallingCodes, isKnownCountry } from '../countries';
 import { E164_PATTERN } from '../phone';
@@ -30,7 +30,7 @@ export const TestNumber = z
 export const AppSettings = z
   .object({
     otpLength: z.number().int().min(4).max(8).optional(),
-    otpTtlSeconds: z.number().int().min(30).max(3600).optional(),
+    otpTtlSeconds: z.number().int().min(30).max(OTP_TTL_MAX_SECONDS).optional(),
     /** ISO countries (`["IN", "GB"]`); absent: ALLOWED_COUNTRIES. BLOCKED_COUNTRIES applies either way. */
     allowedCountries: z.array(z.string().refine(isKnownCountry, 'must be an ISO 3166-1 alpha-2 country like "IN" (or 001)')).min(1).max(250).optional(),
     /** Number types refused by default that this app admits; absent: ALLOWED_NUMBER_TYPES. */

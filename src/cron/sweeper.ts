@@ -1,5 +1,5 @@
 import { type Config, loadConfig } from '../config';
-import { expireUnsentRequests, markReenqueued, stalledCheckRows, stalledSendIds } from '../db/stalled-work';
+import { DEEP_WAITING_HORIZON_MS, expireUnsentRequests, markReenqueued, stalledCheckRows, stalledSendIds, WAITING_HORIZON_MS } from '../db/stalled-work';
 import { statusCheckDelaySeconds } from '../delivery-reports/check-policy';
 import { errorName, logError, logInfo } from '../log';
 import { pacingHorizonMs, slowestRate } from '../pacing/provider-slots';
@@ -51,7 +51,7 @@ export interface SweepSummary extends WebhookSweepSummary {
  * - writes the webhook events that fall due and enqueues those whose job was lost (webhook-sweep.ts).
  */
 export async function sweep(env: Env, now = Date.now(), config: Config = loadConfig(env)): Promise<SweepSummary> {
-  const expired = await expireUnsentRequests(env.DB, now);
+  const expired = await expireUnsentRequests(env.DB, now, isDeepSweep(now) ? DEEP_WAITING_HORIZON_MS : WAITING_HORIZON_MS);
   await enqueueWebhookEvents(env, expired.webhookEventIds);
   const grace = stallGraceMs(config);
   const summary: SweepSummary = {
@@ -62,6 +62,14 @@ export async function sweep(env: Env, now = Date.now(), config: Config = loadCon
   };
   if (Object.values(summary).some((count) => count > 0)) logInfo('sweep.done', { ...summary });
   return summary;
+}
+
+/**
+ * The sweep of the first minute of each hour expires requests left waiting over the last day
+ * instead of the last hour and a quarter: those a cron that did not run for a while left behind.
+ */
+export function isDeepSweep(now: number): boolean {
+  return Math.floor(now / 60_000) % 60 === 0;
 }
 
 /** Re-enqueues the send job of each request whose job is lost (`stalledSendIds`). */

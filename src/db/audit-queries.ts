@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ATTEMPT_OUTCOMES } from './delivery-attempts';
-import { OtpRequestRow, REQUEST_ORIGINS, type RequestStatus } from './requests';
+import { OtpRequestRow, REQUEST_ORIGINS, type RequestStatus, UNSUCCESSFUL_INDEX_TERM, UNSUCCESSFUL_STATUSES } from './requests';
 import { CHECK_RESULTS } from './status-checks';
 
 /**
@@ -42,7 +42,12 @@ export async function listRequests(db: D1Database, filter: RequestFilter, page: 
   // With no narrower filter, SQLite reads a range of otp_requests_app_created_id: this app's rows only, in page order.
   if (filter.appId) sql.conditions.push(`app_id = ${sql.param(filter.appId)}`);
   if (filter.phoneNumber) sql.conditions.push(`phone_number = ${sql.param(filter.phoneNumber)}`);
-  if (filter.statuses?.length) sql.conditions.push(`status IN (SELECT value FROM json_each(${sql.param(JSON.stringify(filter.statuses))}))`);
+  if (filter.statuses?.length) {
+    sql.conditions.push(`status IN (SELECT value FROM json_each(${sql.param(JSON.stringify(filter.statuses))}))`);
+    // SQLite reads a partial index only for a query whose WHERE names the index's own term: the
+    // rare statuses operators look for are a range of that index; others walk the time index.
+    if (filter.statuses.every((status) => UNSUCCESSFUL_STATUSES.includes(status))) sql.conditions.push(UNSUCCESSFUL_INDEX_TERM);
+  }
   // A literal, not a parameter (the value is one of two, checked by zod): only a literal lets
   // SQLite use the partial index that holds operator resends.
   if (filter.origin) sql.conditions.push(filter.origin === 'operator_resend' ? "origin = 'operator_resend'" : "origin = 'api'");

@@ -1,4 +1,5 @@
 import { countryCallingCodeSql } from '../country-codes';
+import { DEEP_WAITING_HORIZON_MS } from './stalled-work';
 import { foldRequestGroups, requestGroupsSql, type StatsScope, statsConditions, statsStatement } from './stats-apps';
 
 /**
@@ -33,15 +34,18 @@ export async function firstRequestAt(db: D1Database, until: number, scope: Stats
 /**
  * Work in flight now, whatever the range: requests `queued` or `sending`, and how many of them no
  * step has touched for STUCK_AFTER_MS (a lost queue message, a crashed send, a sweeper not run).
+ * Waiting requests are read through the time index, over the day the sweeper's deep pass looks
+ * back (as many rows as the default range's other figures read): a request the sweeper missed for
+ * hours, because it did not run, still shows as stuck.
  */
 export async function inFlightNow(db: D1Database, now: number, scope: StatsScope = {}) {
-  const app = scope.appId ? ' AND app_id = ?2' : '';
+  const app = scope.appId ? ' AND app_id = ?3' : '';
   const { results } = await db
     .prepare(
       `SELECT status, COUNT(*) AS n, SUM(updated_at <= ?1) AS stuck, MIN(CASE WHEN updated_at <= ?1 THEN created_at END) AS oldest_stuck
-       FROM otp_requests WHERE status IN ('queued', 'sending')${app} GROUP BY status`,
+       FROM otp_requests WHERE created_at > ?2 AND status IN ('queued', 'sending')${app} GROUP BY status`,
     )
-    .bind(now - STUCK_AFTER_MS, ...(scope.appId ? [scope.appId] : []))
+    .bind(now - STUCK_AFTER_MS, now - DEEP_WAITING_HORIZON_MS, ...(scope.appId ? [scope.appId] : []))
     .all<Row>();
   const of = (status: string) => results.find((row) => row.status === status);
   const oldest = results.map((row) => row.oldest_stuck).filter((value): value is number => typeof value === 'number');

@@ -1,6 +1,11 @@
-export type VerificationOutcome = 'verified' | 'invalid_code' | 'too_many_attempts' | 'phone_locked' | 'expired' | 'already_verified' | 'superseded';
+/**
+ * The outcomes recorded: every failed one. A success is not (it cost two rows written per OTP, and
+ * nothing reads it): the request row holds it (`status`, `verified_at`). Rows written before keep
+ * their `verified` outcome, which the table's CHECK still allows.
+ */
+export type VerificationOutcome = 'invalid_code' | 'too_many_attempts' | 'phone_locked' | 'expired' | 'already_verified' | 'superseded';
 
-/** One verification outcome, by destination prefix and time: the conversion signal abuse defence reads. */
+/** One failed verification, by destination prefix and time, for the audit and retention. */
 export function verificationEventStatement(
   db: D1Database,
   event: { requestId: string; phonePrefix: string; outcome: VerificationOutcome; at: number },

@@ -55,21 +55,21 @@ export function requestEventStatement(db: D1Database, requestId: string, now: nu
 
 /**
  * The `otp.expired` events of the requests the sweeper is about to end because their code expired
- * before it could be sent: the same rows as `expireUnsentRequests`, read before its update in the
- * same batch.
+ * before it could be sent: the same rows as `expireUnsentRequests` (created after `createdAfter`),
+ * read before its update in the same batch.
  */
-export function unsentExpiryEventsStatement(db: D1Database, now: number): D1PreparedStatement {
+export function unsentExpiryEventsStatement(db: D1Database, now: number, createdAfter: number): D1PreparedStatement {
   return db
     .prepare(
       `INSERT OR IGNORE INTO webhook_events ${INSERT_COLUMNS}
        SELECT ${EVENT_ID_SQL("'expired'")}, r.app_id, r.id, 'otp.expired', COALESCE(r.last_error_code, 'expired_before_delivery'), ?1, 'pending', ?1,
          ?1 + ${EVENT_RETRY_WINDOW_MS}, NULL, NULL
        FROM otp_requests r JOIN webhooks w ON w.app_id = r.app_id
-       WHERE r.status IN ('queued', 'sending') AND r.expires_at <= ?1 AND (r.lease_until IS NULL OR r.lease_until <= ?1)
-         AND ${ACTIVE_WEBHOOK} AND (w.event_mask & 8) != 0
+       WHERE r.created_at > ?2 AND r.status IN ('queued', 'sending') AND r.expires_at <= ?1
+         AND (r.lease_until IS NULL OR r.lease_until <= ?1) AND ${ACTIVE_WEBHOOK} AND (w.event_mask & 8) != 0
        RETURNING id AS webhook_event_id`,
     )
-    .bind(now);
+    .bind(now, createdAfter);
 }
 
 /** The ids of the events a batch wrote, from its statements' answers. */
