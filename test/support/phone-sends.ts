@@ -23,7 +23,7 @@ export async function storedPhoneSends(phoneNumber: string): Promise<number> {
  * again from the log, as a restarted object's is.
  */
 export function reloadSendIndex(instance: PrefixGuard, state: DurableObjectState): void {
-  instance['index'] = new SendIndex(readSends(state.storage.sql));
+  (instance as unknown as { index: SendIndex }).index = new SendIndex(readSends(state.storage.sql));
 }
 
 /** Makes the phone's sends look `ms` older, as if that much time had passed. */
