@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { BudgetLeases, type BudgetShape, type LeaseCall, leaseUnitsFor } from '../src/limiter/budget-leases';
+import { BudgetLeases, type BudgetShape, growthUnitsFor, type LeaseCall, leaseUnitsFor } from '../src/limiter/budget-leases';
 import { rateLimiterFor } from '../src/limiter/limiter-client';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 
@@ -121,5 +121,56 @@ describe('budget leases', () => {
     expect((await isolate.take(call)).ok).toBe(true);
     expect(calls).toHaveLength(2);
     expect(await leasedUnits(0)).toBe(3 + 10);
+  });
+
+  it('a busy isolate’s leases double up to their ceiling, so a few calls serve hundreds of sends; a lapsed one halves them', async () => {
+    const shape: BudgetShape = { rules: [{ limit: 640, windowSeconds: 60 }], shards: 1, maxUnits: 10, growUnits: 1000, leaseMs: 10_000 };
+    expect([leaseUnitsFor(shape.rules, shape.maxUnits), growthUnitsFor(shape.rules, shape.maxUnits, shape.growUnits)]).toEqual([10, 160]);
+    const { call, calls, leasedUnits } = shardsOf(crypto.randomUUID());
+    const later = { ms: 0 };
+    const isolate = new BudgetLeases(shape, clockAt(later));
+    const sizes: number[] = [];
+    for (let sent = 0; sent < 300; sent++) {
+      expect((await isolate.take(call)).ok).toBe(true);
+      if (sizes.at(-1) !== isolate.leaseSize()) sizes.push(isolate.leaseSize());
+    }
+    // 10 + 20 + 40 + 80 + 160 units in five calls, where leases of 10 would have taken thirty.
+    expect(sizes).toEqual([10, 20, 40, 80, 160]);
+    expect(calls).toHaveLength(5);
+    expect(isolate.held()).toBeLessThanOrEqual(160 + 40);
+    expect(await leasedUnits(0)).toBe(310);
+    // The lease lapses with 10 units unspent: the next asks for half.
+    later.ms = 10_000;
+    expect((await isolate.take(call)).ok).toBe(true);
+    expect(isolate.leaseSize()).toBe(80);
+    // An isolate that needs its next lease only after a quarter of a lease's time does not grow it.
+    for (let sent = 1; sent < 80; sent++) expect((await isolate.take(call)).ok).toBe(true);
+    later.ms += 3_000;
+    expect((await isolate.take(call)).ok).toBe(true);
+    expect(isolate.leaseSize()).toBe(80);
+  });
+
+  it('grown leases keep the bound: many busy isolates never admit more than the budget', async () => {
+    const shards = 4;
+    const shape: BudgetShape = { rules: [{ limit: 1000, windowSeconds: 60 }], shards, maxUnits: 16, growUnits: 1000, leaseMs: 10_000 };
+    const most = growthUnitsFor(shape.rules, shape.maxUnits, shape.growUnits);
+    expect(most).toBe(250);
+    const { call, leasedUnits } = shardsOf(crypto.randomUUID());
+    const isolates = Array.from({ length: 40 }, () => new BudgetLeases(shape));
+    const refills: Promise<unknown>[] = [];
+    let admitted = 0;
+    for (let wave = 0; wave < 10; wave++) {
+      const outcomes = await Promise.all(
+        Array.from({ length: 500 }, async (_, i) => (await isolates[(i * 7 + wave) % isolates.length]!.take(call, (work) => refills.push(work))).ok),
+      );
+      admitted += outcomes.filter(Boolean).length;
+    }
+    await Promise.all(refills);
+    const leased = await Promise.all(Array.from({ length: shards }, (_, shard) => leasedUnits(shard)));
+    for (const shardUnits of leased) expect(shardUnits).toBeLessThanOrEqual(shape.rules[0]!.limit);
+    expect(admitted).toBeLessThanOrEqual(shape.rules[0]!.limit * shards);
+    const held = isolates.reduce((total, isolate) => total + isolate.held(), 0);
+    expect(held).toBeLessThanOrEqual(isolates.length * (most + Math.floor(most / 4)));
+    expect(admitted + held).toBeLessThanOrEqual(leased.reduce((a, b) => a + b, 0));
   });
 });

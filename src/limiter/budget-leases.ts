@@ -20,8 +20,13 @@ export interface BudgetShape {
   /** Each shard's windows (its share of the budget). */
   rules: WindowRule[];
   shards: number;
-  /** Most units one lease takes; fewer when the windows are small (see `leaseUnitsFor`). */
+  /** Most units one lease starts with; fewer when the windows are small (see `leaseUnitsFor`). */
   maxUnits: number;
+  /**
+   * Most units a lease grows to while the isolate spends each lease fast (see `growthUnitsFor`);
+   * absent, leases stay at their start.
+   */
+  growUnits?: number;
   leaseMs: number;
 }
 
@@ -30,14 +35,25 @@ export type LeaseCall = (shard: number, input: LeaseInput) => Promise<LeaseGrant
 
 export type Taken = { ok: true; giveBack: () => void } | { ok: false; retryAfterSeconds: number };
 
-/** A lease takes at most this share of its tightest window, so no isolate holds much of a budget. */
+/** A lease starts at most this share of its tightest window, so an isolate that sends little holds little of a budget. */
 export const LEASE_SHARE_OF_WINDOW = 1 / 32;
+/** A lease grows to at most this share, and only for an isolate that spends each lease within a quarter of its time. */
+export const GROWN_LEASE_SHARE_OF_WINDOW = 1 / 4;
 /** Below this many units a lease is taken only when a send needs it: a lease taken ahead would strand units of a small budget. */
 const REFILL_AHEAD_MIN_UNITS = 4;
 
+const tightestOf = (rules: WindowRule[]) => Math.min(...rules.map((rule) => rule.limit));
+
 export function leaseUnitsFor(rules: WindowRule[], maxUnits: number): number {
-  const tightest = Math.min(...rules.map((rule) => rule.limit));
-  return Math.max(1, Math.min(maxUnits, Math.floor(tightest * LEASE_SHARE_OF_WINDOW)));
+  return Math.max(1, Math.min(maxUnits, Math.floor(tightestOf(rules) * LEASE_SHARE_OF_WINDOW)));
+}
+
+/** The most a lease grows to: `growUnits`, within a quarter of the tightest window, never below the start. */
+export function growthUnitsFor(rules: WindowRule[], maxUnits: number, growUnits: number | undefined): number {
+  const start = leaseUnitsFor(rules, maxUnits);
+  // A small budget's leases stay small: they are not even taken ahead.
+  if (growUnits === undefined || start < REFILL_AHEAD_MIN_UNITS) return start;
+  return Math.max(start, Math.min(growUnits, Math.floor(tightestOf(rules) * GROWN_LEASE_SHARE_OF_WINDOW)));
 }
 
 interface HeldLease {
@@ -51,8 +67,16 @@ interface HeldLease {
 type Outcome = { granted: true } | { granted: false; retryAfterSeconds: number };
 
 export class BudgetLeases {
-  private readonly units: number;
-  private readonly lowWater: number;
+  private readonly startUnits: number;
+  private readonly mostUnits: number;
+  /**
+   * Units the next lease asks for: the start, doubled (up to `mostUnits`) each time a lease is
+   * asked for within a quarter of a lease's time after the last one was granted, halved (down to
+   * the start) each time one lapses unspent. So a lease beyond the start is about what the
+   * isolate spends in half a lease's time, and one lease call serves many sends of a busy isolate.
+   */
+  private units: number;
+  private lastGrantAt: number | null = null;
   private current: HeldLease | null = null;
   private next: HeldLease | null = null;
   private toReturn: { shard: number; leaseId: number; units: number } | null = null;
@@ -64,8 +88,9 @@ export class BudgetLeases {
     private readonly clock: () => number = Date.now,
     private readonly random: () => number = Math.random,
   ) {
-    this.units = leaseUnitsFor(shape.rules, shape.maxUnits);
-    this.lowWater = this.units >= REFILL_AHEAD_MIN_UNITS ? Math.floor(this.units / 4) : -1;
+    this.startUnits = leaseUnitsFor(shape.rules, shape.maxUnits);
+    this.mostUnits = growthUnitsFor(shape.rules, shape.maxUnits, shape.growUnits);
+    this.units = this.startUnits;
     this.shard = Math.floor(random() * shape.shards);
   }
 
@@ -79,12 +104,21 @@ export class BudgetLeases {
       const lease = this.usable();
       if (lease) {
         lease.left -= 1;
-        if (lease.left <= this.lowWater && !this.next && !this.inflight && background) background(this.leaseMore(call).catch(() => {}));
+        if (lease.left <= this.lowWater() && !this.next && !this.inflight && background) background(this.leaseMore(call).catch(() => {}));
         return { ok: true, giveBack: () => this.giveBack(lease) };
       }
       const outcome = await (this.inflight ?? this.leaseMore(call));
       if (!outcome.granted) return { ok: false, retryAfterSeconds: outcome.retryAfterSeconds };
     }
+  }
+
+  private lowWater(): number {
+    return this.units >= REFILL_AHEAD_MIN_UNITS ? Math.floor(this.units / 4) : -1;
+  }
+
+  /** Units the next lease asks for (for tests and the docs' bound). */
+  leaseSize(): number {
+    return this.units;
   }
 
   /** Units this isolate holds and may still spend (for tests and the docs' bound). */
@@ -101,7 +135,11 @@ export class BudgetLeases {
   private usable(): HeldLease | null {
     const now = this.clock();
     while (this.current && (this.current.left <= 0 || this.current.expiresAt <= now)) {
-      if (this.current.left > 0) this.toReturn = { shard: this.current.shard, leaseId: this.current.leaseId, units: this.current.left };
+      if (this.current.left > 0) {
+        this.toReturn = { shard: this.current.shard, leaseId: this.current.leaseId, units: this.current.left };
+        // It held more than the isolate spent in a lease's time.
+        this.units = Math.max(this.startUnits, Math.floor(this.units / 2));
+      }
       this.current = this.next;
       this.next = null;
     }
@@ -123,6 +161,8 @@ export class BudgetLeases {
     const first = this.shard;
     const order = shards > 1 ? [first, (first + 1 + Math.floor(this.random() * (shards - 1))) % shards] : [first];
     let retryAfterSeconds = 1;
+    const askedAt = this.clock();
+    if (this.lastGrantAt !== null && askedAt - this.lastGrantAt < this.shape.leaseMs / 4) this.units = Math.min(this.mostUnits, this.units * 2);
     for (const shard of order) {
       const returned = this.toReturn?.shard === shard ? this.toReturn : null;
       if (returned) this.toReturn = null;
@@ -138,6 +178,7 @@ export class BudgetLeases {
         if (this.usable()) this.next = lease;
         else this.current = lease;
         this.shard = shard;
+        this.lastGrantAt = startedAt;
         return { granted: true };
       }
       retryAfterSeconds = grant.retryAfterSeconds;
