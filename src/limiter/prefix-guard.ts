@@ -76,8 +76,8 @@ export class PrefixGuard extends DurableObject<Env> {
 
   /**
    * Decides the prefix (block, pumping signals, windows) and the number (windows, cooldown) at
-   * once; a send is written to both logs only when neither refuses, so a refusal consumes nothing
-   * here. Every refusal is answered, so the caller can name the first and wait the longest.
+   * once; a send is written (one row of the send log, which both count) only when neither
+   * refuses, so a refusal consumes nothing here. Every refusal is answered, so the caller can name the first and wait the longest.
    */
   async admit(input: AdmitInput): Promise<AdmitDecision> {
     const request = AdmitInput.parse(input);

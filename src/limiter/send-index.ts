@@ -1,5 +1,8 @@
 import type { SendRow } from './send-log';
 
+/** What the index keeps of a send: no thousand-block hash, which only the prefix's signals read, from the table. */
+export type IndexedSend = Omit<SendRow, 'blockKey'>;
+
 /**
  * The PrefixGuard's send log held in memory, by request and by number, so that a number's own
  * windows (a day of its sends) and a send found by its request id cost no read of the log, which
@@ -9,11 +12,11 @@ import type { SendRow } from './send-log';
  * the index is exactly the log. A restarted or reset object builds it again.
  */
 export class SendIndex {
-  private readonly byRequest = new Map<string, SendRow>();
+  private readonly byRequest = new Map<string, IndexedSend>();
   /** Each number's sends, oldest first. */
-  private readonly byNumber = new Map<string, SendRow[]>();
+  private readonly byNumber = new Map<string, IndexedSend[]>();
 
-  constructor(rows: Iterable<SendRow> = []) {
+  constructor(rows: Iterable<IndexedSend> = []) {
     for (const row of rows) this.add(row);
   }
 
@@ -21,10 +24,18 @@ export class SendIndex {
     return this.byRequest.size;
   }
 
-  add(row: SendRow): void {
-    this.remove(row.requestId);
+  add(send: IndexedSend): void {
+    this.remove(send.requestId);
+    const sends = this.byNumber.get(send.numberKey);
+    // One copy of each number's hash however many sends it has (a day holds up to ten).
+    const row: IndexedSend = {
+      at: send.at,
+      requestId: send.requestId,
+      numberKey: sends?.[0]?.numberKey ?? send.numberKey,
+      prefixScope: send.prefixScope,
+      phoneScope: send.phoneScope,
+    };
     this.byRequest.set(row.requestId, row);
-    const sends = this.byNumber.get(row.numberKey);
     if (!sends) {
       this.byNumber.set(row.numberKey, [row]);
       return;
@@ -35,12 +46,12 @@ export class SendIndex {
     sends.splice(at, 0, row);
   }
 
-  get(requestId: string): SendRow | undefined {
+  get(requestId: string): IndexedSend | undefined {
     return this.byRequest.get(requestId);
   }
 
   /** Takes a send out; answers it, if it was there. */
-  remove(requestId: string): SendRow | undefined {
+  remove(requestId: string): IndexedSend | undefined {
     const row = this.byRequest.get(requestId);
     if (!row) return undefined;
     this.byRequest.delete(requestId);
@@ -56,7 +67,7 @@ export class SendIndex {
   }
 
   /** The number's sends, all of them or only those of the given requests. */
-  sendsOf(numberKey: string, requestIds: readonly string[] | null): SendRow[] {
+  sendsOf(numberKey: string, requestIds: readonly string[] | null): IndexedSend[] {
     const sends = this.byNumber.get(numberKey) ?? [];
     if (requestIds === null) return [...sends];
     const wanted = new Set(requestIds);

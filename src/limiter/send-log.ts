@@ -87,21 +87,14 @@ export function deleteSend(sql: SqlStorage, row: Pick<SendRow, 'at' | 'requestId
   sql.exec(`DELETE FROM ${SENDS} WHERE at = ? AND request_id = ?`, row.at, row.requestId);
 }
 
-/** Every kept send, oldest first: what the send index is built from when the object starts. */
-export function readSends(sql: SqlStorage): SendRow[] {
-  return sql
-    .exec<{ at: number; request_id: string; number_key: string; block_key: string; prefix_scope: number; phone_scope: number }>(
-      `SELECT at, request_id, number_key, block_key, prefix_scope, phone_scope FROM ${SENDS} ORDER BY at`,
-    )
-    .toArray()
-    .map((row) => ({
-      at: row.at,
-      requestId: row.request_id,
-      numberKey: row.number_key,
-      blockKey: row.block_key,
-      prefixScope: row.prefix_scope === 1,
-      phoneScope: row.phone_scope === 1,
-    }));
+/** Every kept send, oldest first, as the send index keeps it: what it is built from when the object starts. */
+export function* readSends(sql: SqlStorage): Generator<Omit<SendRow, 'blockKey'>> {
+  const rows = sql.exec<{ at: number; request_id: string; number_key: string; prefix_scope: number; phone_scope: number }>(
+    `SELECT at, request_id, number_key, prefix_scope, phone_scope FROM ${SENDS} ORDER BY at`,
+  );
+  for (const row of rows) {
+    yield { at: row.at, requestId: row.request_id, numberKey: row.number_key, prefixScope: row.prefix_scope === 1, phoneScope: row.phone_scope === 1 };
+  }
 }
 
 /**
