@@ -101,7 +101,7 @@ const configSchema = z
         'BUDGET_LEASE_MAX_UNITS',
         integer(1, 1000),
         '128',
-        'most units a lease grows to, doubling while the isolate asks for the next within a quarter of `BUDGET_LEASE_SECONDS`; never more than a quarter of the window',
+        'most units a lease grows to: a busy isolate leases what it spends in half of `BUDGET_LEASE_SECONDS`; never more than a quarter of the window',
       ),
       budgetLeaseSeconds: setting('BUDGET_LEASE_SECONDS', integer(1, 300), '10', 'how long an isolate may spend a leased block of budget'),
       verifyFailures: setting(

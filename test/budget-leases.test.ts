@@ -123,31 +123,44 @@ describe('budget leases', () => {
     expect(await leasedUnits(0)).toBe(3 + 10);
   });
 
-  it('a busy isolate’s leases double up to their ceiling, so a few calls serve hundreds of sends; a lapsed one halves them', async () => {
+  it('a lease holds what its isolate spends in half a lease’s time: a busy one makes few calls, a quiet or paused one takes small leases', async () => {
     const shape: BudgetShape = { rules: [{ limit: 640, windowSeconds: 60 }], shards: 1, maxUnits: 10, growUnits: 1000, leaseMs: 10_000 };
     expect([leaseUnitsFor(shape.rules, shape.maxUnits), growthUnitsFor(shape.rules, shape.maxUnits, shape.growUnits)]).toEqual([10, 160]);
     const { call, calls, leasedUnits } = shardsOf(crypto.randomUUID());
     const later = { ms: 0 };
-    const isolate = new BudgetLeases(shape, clockAt(later));
+    // The isolate's clock moves only as the test says (the objects' is the real one).
+    const start = Date.now();
+    const clock = () => start + later.ms;
+    const isolate = new BudgetLeases(shape, clock);
     const sizes: number[] = [];
-    for (let sent = 0; sent < 300; sent++) {
-      expect((await isolate.take(call)).ok).toBe(true);
-      if (sizes.at(-1) !== isolate.leaseSize()) sizes.push(isolate.leaseSize());
-    }
-    // 10 + 20 + 40 + 80 + 160 units in five calls, where leases of 10 would have taken thirty.
-    expect(sizes).toEqual([10, 20, 40, 80, 160]);
-    expect(calls).toHaveLength(5);
+    /** `count` sends, one every `gapMs`, noting each new lease size. */
+    const spend = async (count: number, gapMs: number) => {
+      for (let sent = 0; sent < count; sent++) {
+        expect((await isolate.take(call)).ok).toBe(true);
+        if (sizes.at(-1) !== isolate.leaseSize()) sizes.push(isolate.leaseSize());
+        later.ms += gapMs;
+      }
+    };
+    // 20 sends a second: 100 in five seconds, so leases of 100 after the first.
+    await spend(300, 50);
+    expect(sizes).toEqual([10, 100]);
+    expect(calls).toHaveLength(4);
+    // 100 a second: leases reach their ceiling, a quarter of the window.
+    await spend(200, 10);
+    expect(isolate.leaseSize()).toBe(160);
     expect(isolate.held()).toBeLessThanOrEqual(160 + 40);
-    expect(await leasedUnits(0)).toBe(310);
-    // The lease lapses with 10 units unspent: the next asks for half.
-    later.ms = 10_000;
-    expect((await isolate.take(call)).ok).toBe(true);
-    expect(isolate.leaseSize()).toBe(80);
-    // An isolate that needs its next lease only after a quarter of a lease's time does not grow it.
-    for (let sent = 1; sent < 80; sent++) expect((await isolate.take(call)).ok).toBe(true);
-    later.ms += 3_000;
-    expect((await isolate.take(call)).ok).toBe(true);
-    expect(isolate.leaseSize()).toBe(80);
+    expect(await leasedUnits(0)).toBeLessThanOrEqual(640);
+    // After a pause (the lease lapsed, its units go back), the next lease is sized by the slow rate.
+    later.ms += 30_000;
+    await spend(1, 0);
+    expect(isolate.leaseSize()).toBeLessThan(20);
+    // One send a second never grows a lease.
+    const quiet = new BudgetLeases(shape, clock);
+    for (let sent = 0; sent < 25; sent++) {
+      expect((await quiet.take(call)).ok).toBe(true);
+      later.ms += 1_000;
+    }
+    expect(quiet.leaseSize()).toBe(10);
   });
 
   it('grown leases keep the bound: many busy isolates never admit more than the budget', async () => {

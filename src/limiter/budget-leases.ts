@@ -60,9 +60,17 @@ interface HeldLease {
   shard: number;
   leaseId: number;
   left: number;
+  /** Units granted: the lease is refilled ahead once a quarter of them is left. */
+  size: number;
   /** Counted from before the call was made, so never later than the shard's own end of it. */
   expiresAt: number;
 }
+
+/** A lease is refilled ahead once a quarter of it is left; a small one only when spent (`REFILL_AHEAD_MIN_UNITS`). */
+const lowWater = (lease: HeldLease) => (lease.size >= REFILL_AHEAD_MIN_UNITS ? Math.floor(lease.size / 4) : -1);
+
+/** A grown lease holds what its isolate spends in this share of a lease's time. */
+const LEASE_SHARE_OF_SPENDING = 1 / 2;
 
 type Outcome = { granted: true } | { granted: false; retryAfterSeconds: number };
 
@@ -70,13 +78,14 @@ export class BudgetLeases {
   private readonly startUnits: number;
   private readonly mostUnits: number;
   /**
-   * Units the next lease asks for: the start, doubled (up to `mostUnits`) each time a lease is
-   * asked for within a quarter of a lease's time after the last one was granted, halved (down to
-   * the start) each time one lapses unspent. So a lease beyond the start is about what the
-   * isolate spends in half a lease's time, and one lease call serves many sends of a busy isolate.
+   * Units the next lease asks for: what this isolate spent in half a lease's time, at the rate it
+   * spent since the last lease was granted, within [start, `mostUnits`]. A busy isolate makes one
+   * lease call for many sends; a quiet one (or one idle since) takes small leases and strands little.
    */
   private units: number;
-  private lastGrantAt: number | null = null;
+  /** Units taken by sends so far, less those given back: the spending rate is read from it. */
+  private taken = 0;
+  private lastGrant: { at: number; taken: number } | null = null;
   private current: HeldLease | null = null;
   private next: HeldLease | null = null;
   private toReturn: { shard: number; leaseId: number; units: number } | null = null;
@@ -104,7 +113,8 @@ export class BudgetLeases {
       const lease = this.usable();
       if (lease) {
         lease.left -= 1;
-        if (lease.left <= this.lowWater() && !this.next && !this.inflight && background) background(this.leaseMore(call).catch(() => {}));
+        this.taken += 1;
+        if (lease.left <= lowWater(lease) && !this.next && !this.inflight && background) background(this.leaseMore(call).catch(() => {}));
         return { ok: true, giveBack: () => this.giveBack(lease) };
       }
       const outcome = await (this.inflight ?? this.leaseMore(call));
@@ -112,11 +122,17 @@ export class BudgetLeases {
     }
   }
 
-  private lowWater(): number {
-    return this.units >= REFILL_AHEAD_MIN_UNITS ? Math.floor(this.units / 4) : -1;
+  /**
+   * What the isolate spends in half a lease's time, at the rate it spent since the last lease was
+   * granted (so a pause since lowers it); the start before any grant.
+   */
+  private sizeFor(now: number): number {
+    if (!this.lastGrant || this.mostUnits === this.startUnits) return this.startUnits;
+    const perMs = (this.taken - this.lastGrant.taken) / Math.max(1, now - this.lastGrant.at);
+    return Math.max(this.startUnits, Math.min(this.mostUnits, Math.ceil(perMs * this.shape.leaseMs * LEASE_SHARE_OF_SPENDING)));
   }
 
-  /** Units the next lease asks for (for tests and the docs' bound). */
+  /** Units the last lease asked for (for tests and the docs' bound). */
   leaseSize(): number {
     return this.units;
   }
@@ -128,18 +144,17 @@ export class BudgetLeases {
   }
 
   private giveBack(lease: HeldLease): void {
-    if ((lease === this.current || lease === this.next) && lease.expiresAt > this.clock()) lease.left += 1;
+    if ((lease === this.current || lease === this.next) && lease.expiresAt > this.clock()) {
+      lease.left += 1;
+      this.taken -= 1;
+    }
   }
 
   /** The lease to spend from, dropping spent and lapsed ones (a lapsed one's units are returned later). */
   private usable(): HeldLease | null {
     const now = this.clock();
     while (this.current && (this.current.left <= 0 || this.current.expiresAt <= now)) {
-      if (this.current.left > 0) {
-        this.toReturn = { shard: this.current.shard, leaseId: this.current.leaseId, units: this.current.left };
-        // It held more than the isolate spent in a lease's time.
-        this.units = Math.max(this.startUnits, Math.floor(this.units / 2));
-      }
+      if (this.current.left > 0) this.toReturn = { shard: this.current.shard, leaseId: this.current.leaseId, units: this.current.left };
       this.current = this.next;
       this.next = null;
     }
@@ -161,8 +176,7 @@ export class BudgetLeases {
     const first = this.shard;
     const order = shards > 1 ? [first, (first + 1 + Math.floor(this.random() * (shards - 1))) % shards] : [first];
     let retryAfterSeconds = 1;
-    const askedAt = this.clock();
-    if (this.lastGrantAt !== null && askedAt - this.lastGrantAt < this.shape.leaseMs / 4) this.units = Math.min(this.mostUnits, this.units * 2);
+    this.units = this.sizeFor(this.clock());
     for (const shard of order) {
       const returned = this.toReturn?.shard === shard ? this.toReturn : null;
       if (returned) this.toReturn = null;
@@ -174,11 +188,11 @@ export class BudgetLeases {
         returned: returned ? { leaseId: returned.leaseId, units: returned.units } : undefined,
       });
       if (grant.units > 0 && grant.leaseId !== undefined) {
-        const lease = { shard, leaseId: grant.leaseId, left: grant.units, expiresAt: startedAt + this.shape.leaseMs };
+        const lease = { shard, leaseId: grant.leaseId, left: grant.units, size: grant.units, expiresAt: startedAt + this.shape.leaseMs };
         if (this.usable()) this.next = lease;
         else this.current = lease;
         this.shard = shard;
-        this.lastGrantAt = startedAt;
+        this.lastGrant = { at: startedAt, taken: this.taken };
         return { granted: true };
       }
       retryAfterSeconds = grant.retryAfterSeconds;
