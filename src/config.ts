@@ -101,7 +101,13 @@ const configSchema = z
         'BUDGET_LEASE_UNITS',
         integer(1, 1000),
         '16',
-        "most units of the global budget (per shard) or an app's daily budget one isolate leases in one call; never more than 1/32 of the window",
+        "units of the global budget (per shard) or an app's daily budget an isolate's lease starts with; never more than 1/32 of the window",
+      ),
+      budgetLeaseMaxUnits: setting(
+        'BUDGET_LEASE_MAX_UNITS',
+        integer(1, 1000),
+        '128',
+        'most units a lease grows to: a busy isolate leases what it spends in half of `BUDGET_LEASE_SECONDS`; never more than a quarter of the window',
       ),
       budgetLeaseSeconds: setting('BUDGET_LEASE_SECONDS', integer(1, 300), '10', 'how long an isolate may spend a leased block of budget'),
       verifyFailures: setting(

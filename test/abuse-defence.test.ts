@@ -260,11 +260,10 @@ describe('window state expires', () => {
     const stub = prefixGuardFor(env, prefix);
     await runInDurableObject(stub, (_i: PrefixGuard, state) => {
       state.storage.sql.exec('UPDATE sends SET at = at - 100000000');
-      state.storage.sql.exec('UPDATE phone_sends SET at = at - 100000000');
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const left = await runInDurableObject(stub, async (_i: PrefixGuard, state) => ({
-      sends: state.storage.sql.exec('SELECT * FROM sends').toArray().length + state.storage.sql.exec('SELECT * FROM phone_sends').toArray().length,
+      sends: state.storage.sql.exec('SELECT * FROM sends').toArray().length,
       alarm: await state.storage.getAlarm(),
       kv: (await state.storage.list()).size,
     }));

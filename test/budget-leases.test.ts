@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { BudgetLeases, type BudgetShape, type LeaseCall, leaseUnitsFor } from '../src/limiter/budget-leases';
+import { BudgetLeases, type BudgetShape, growthUnitsFor, type LeaseCall, leaseUnitsFor } from '../src/limiter/budget-leases';
 import { rateLimiterFor } from '../src/limiter/limiter-client';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 
@@ -121,5 +121,69 @@ describe('budget leases', () => {
     expect((await isolate.take(call)).ok).toBe(true);
     expect(calls).toHaveLength(2);
     expect(await leasedUnits(0)).toBe(3 + 10);
+  });
+
+  it('a lease holds what its isolate spends in half a lease’s time: a busy one makes few calls, a quiet or paused one takes small leases', async () => {
+    const shape: BudgetShape = { rules: [{ limit: 640, windowSeconds: 60 }], shards: 1, maxUnits: 10, growUnits: 1000, leaseMs: 10_000 };
+    expect([leaseUnitsFor(shape.rules, shape.maxUnits), growthUnitsFor(shape.rules, shape.maxUnits, shape.growUnits)]).toEqual([10, 160]);
+    const { call, calls, leasedUnits } = shardsOf(crypto.randomUUID());
+    const later = { ms: 0 };
+    // The isolate's clock moves only as the test says (the objects' is the real one).
+    const start = Date.now();
+    const clock = () => start + later.ms;
+    const isolate = new BudgetLeases(shape, clock);
+    const sizes: number[] = [];
+    /** `count` sends, one every `gapMs`, noting each new lease size. */
+    const spend = async (count: number, gapMs: number) => {
+      for (let sent = 0; sent < count; sent++) {
+        expect((await isolate.take(call)).ok).toBe(true);
+        if (sizes.at(-1) !== isolate.leaseSize()) sizes.push(isolate.leaseSize());
+        later.ms += gapMs;
+      }
+    };
+    // 20 sends a second: 100 in five seconds, so leases of 100 after the first.
+    await spend(300, 50);
+    expect(sizes).toEqual([10, 100]);
+    expect(calls).toHaveLength(4);
+    // 100 a second: leases reach their ceiling, a quarter of the window.
+    await spend(200, 10);
+    expect(isolate.leaseSize()).toBe(160);
+    expect(isolate.held()).toBeLessThanOrEqual(160 + 40);
+    expect(await leasedUnits(0)).toBeLessThanOrEqual(640);
+    // After a pause (the lease lapsed, its units go back), the next lease is sized by the slow rate.
+    later.ms += 30_000;
+    await spend(1, 0);
+    expect(isolate.leaseSize()).toBeLessThan(20);
+    // One send a second never grows a lease.
+    const quiet = new BudgetLeases(shape, clock);
+    for (let sent = 0; sent < 25; sent++) {
+      expect((await quiet.take(call)).ok).toBe(true);
+      later.ms += 1_000;
+    }
+    expect(quiet.leaseSize()).toBe(10);
+  });
+
+  it('grown leases keep the bound: many busy isolates never admit more than the budget', async () => {
+    const shards = 4;
+    const shape: BudgetShape = { rules: [{ limit: 1000, windowSeconds: 60 }], shards, maxUnits: 16, growUnits: 1000, leaseMs: 10_000 };
+    const most = growthUnitsFor(shape.rules, shape.maxUnits, shape.growUnits);
+    expect(most).toBe(250);
+    const { call, leasedUnits } = shardsOf(crypto.randomUUID());
+    const isolates = Array.from({ length: 40 }, () => new BudgetLeases(shape));
+    const refills: Promise<unknown>[] = [];
+    let admitted = 0;
+    for (let wave = 0; wave < 10; wave++) {
+      const outcomes = await Promise.all(
+        Array.from({ length: 500 }, async (_, i) => (await isolates[(i * 7 + wave) % isolates.length]!.take(call, (work) => refills.push(work))).ok),
+      );
+      admitted += outcomes.filter(Boolean).length;
+    }
+    await Promise.all(refills);
+    const leased = await Promise.all(Array.from({ length: shards }, (_, shard) => leasedUnits(shard)));
+    for (const shardUnits of leased) expect(shardUnits).toBeLessThanOrEqual(shape.rules[0]!.limit);
+    expect(admitted).toBeLessThanOrEqual(shape.rules[0]!.limit * shards);
+    const held = isolates.reduce((total, isolate) => total + isolate.held(), 0);
+    expect(held).toBeLessThanOrEqual(isolates.length * (most + Math.floor(most / 4)));
+    expect(admitted + held).toBeLessThanOrEqual(leased.reduce((a, b) => a + b, 0));
   });
 });

@@ -37,8 +37,8 @@ export function takeGlobalUnit(env: Env, config: Config, background?: (work: Pro
   const shards = limits.globalShards;
   const rules = limits.global.map((rule) => ({ ...rule, limit: Math.max(1, Math.floor(rule.limit / shards)) }));
   const budget = `${limits.global.map((rule) => `${rule.limit}/${rule.windowSeconds}`).join(',')}@${shards}`;
-  const shape = { rules, shards, maxUnits: limits.budgetLeaseUnits, leaseMs: limits.budgetLeaseSeconds * 1000 };
-  const pool = budgetNamed(`global:${budget}:${shape.maxUnits}/${shape.leaseMs}`, shape);
+  const shape = { rules, shards, maxUnits: limits.budgetLeaseUnits, growUnits: limits.budgetLeaseMaxUnits, leaseMs: limits.budgetLeaseSeconds * 1000 };
+  const pool = budgetNamed(`global:${budget}:${shape.maxUnits}-${shape.growUnits}/${shape.leaseMs}`, shape);
   return pool.take(
     leaseCall(env, (shard) => globalShardKey(budget, shard)),
     background,
@@ -57,9 +57,10 @@ export function takeAppUnit(
     rules: [{ limit: app.dailySmsBudget, windowSeconds: APP_BUDGET_WINDOW_SECONDS }],
     shards: 1,
     maxUnits: limits.budgetLeaseUnits,
+    growUnits: limits.budgetLeaseMaxUnits,
     leaseMs: limits.budgetLeaseSeconds * 1000,
   };
-  const pool = budgetNamed(`app-budget:${app.appId}:${app.dailySmsBudget}:${shape.maxUnits}/${shape.leaseMs}`, shape);
+  const pool = budgetNamed(`app-budget:${app.appId}:${app.dailySmsBudget}:${shape.maxUnits}-${shape.growUnits}/${shape.leaseMs}`, shape);
   return pool.take(
     leaseCall(env, () => appBudgetKey(app.appId)),
     background,

@@ -2,11 +2,12 @@ import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
 import { type BlockReason, markBlockLifted, mirrorAutomaticBlock, type PrefixBlock } from '../db/prefix-blocks';
 import { logError, logInfo } from '../log';
-import { createPhoneSends, evaluatePhone, PHONE_SENDS, recordPhoneSend, removePhoneSend } from './phone-sends';
-import { PumpingPolicy, pumpingSignal } from './pumping-signals';
+import { conversion, PumpingPolicy, pumpingSignal } from './pumping-signals';
+import { SendIndex } from './send-index';
+import { createSendLog, deleteSend, forgetPrefixSends, insertSend, readSends, SENDS, type SendRow } from './send-log';
 import { StorageUpkeep } from './storage-upkeep';
 import { createVerifiedNumbers, isReturning, pruneVerified, rememberVerified, VERIFIED_NUMBERS } from './verified-numbers';
-import { Cooldown, evaluateWindows, longestWindowMs, pruneEvents, WindowRule } from './window-log';
+import { Cooldown, evaluateTimes, evaluateWindows, longestWindowMs, pruneEvents, WindowRule } from './window-log';
 
 /**
  * One destination prefix (country code plus leading digits): its send rate limit, its SMS-pumping
@@ -49,73 +50,78 @@ export interface AdmitRefusal {
 /** `returning`: the number verified a code within `returningSeconds` (asked only then). */
 export type AdmitDecision = { allowed: true; returning: boolean } | { allowed: false; refusals: AdmitRefusal[] };
 
-/** The send log is also the prefix's rate-limit log: one row per admitted send, nothing else. */
-const SENDS = 'sends';
+/** The prefix's windows count the rows of the send log that are the prefix's. */
+const PREFIX_SENDS = { table: SENDS, filter: 'prefix_scope = 1' };
 const BLOCK_KEY = 'block';
 
 export class PrefixGuard extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly upkeep: StorageUpkeep;
+  /** The send log in memory (send-index.ts): the numbers' windows and sends found by request. */
+  private index: SendIndex;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.upkeep = new StorageUpkeep(ctx.storage);
-    this.createSchema();
+    this.index = this.createSchema();
   }
 
-  /**
-   * No secondary index: a prefix keeps an hour of sends, scanned cheaply; each index would cost a
-   * write per send. The numbers' own sends are in `phone_sends` (see phone-sends.ts).
-   */
-  private createSchema(): void {
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS ${SENDS} (
-      request_id TEXT PRIMARY KEY, at INTEGER NOT NULL, number_key TEXT NOT NULL, block_key TEXT NOT NULL,
-      verified INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`);
-    createPhoneSends(this.sql);
+  /** One send log for both scopes (send-log.ts), and the index built from it. */
+  private createSchema(): SendIndex {
     createVerifiedNumbers(this.sql);
+    createSendLog(this.ctx.storage);
+    return new SendIndex(readSends(this.sql));
   }
 
   /**
    * Decides the prefix (block, pumping signals, windows) and the number (windows, cooldown) at
-   * once; a send is written to both logs only when neither refuses, so a refusal consumes nothing
-   * here. Every refusal is answered, so the caller can name the first and wait the longest.
+   * once; a send is written (one row of the send log, which both count) only when neither
+   * refuses, so a refusal consumes nothing here. Every refusal is answered, so the caller can name the first and wait the longest.
    */
   async admit(input: AdmitInput): Promise<AdmitDecision> {
     const request = AdmitInput.parse(input);
     const now = Date.now();
     const prefixKeepMs = Math.max(longestWindowMs(request.rules), request.pumping.windowSeconds * 1000, request.pumping.sequentialSeconds * 1000);
     const phoneKeepMs = request.phone ? longestWindowMs(request.phone.rules, request.phone.cooldown) : 0;
+    // One log, one retention: the longer of the two (whatever this call's scopes, the log holds both).
+    const keepMs = Math.max(prefixKeepMs, phoneKeepMs);
     const refusals: AdmitRefusal[] = [];
     const secondsUntil = (ms: number) => Math.ceil(ms / 1000);
 
+    if (this.upkeep.shouldPrune(now, keepMs, SENDS)) this.prune(now - keepMs);
     if (request.prefixScope) {
-      if (this.upkeep.shouldPrune(now, prefixKeepMs, SENDS)) pruneEvents(this.sql, SENDS, now - prefixKeepMs);
       const refusal = await this.prefixRefusal(request, now);
       if (refusal) refusals.push(refusal);
     }
     if (request.phone) {
-      if (this.upkeep.shouldPrune(now, phoneKeepMs, PHONE_SENDS)) pruneEvents(this.sql, PHONE_SENDS, now - phoneKeepMs);
-      const verdict = evaluatePhone(this.sql, request.numberKey, request.phone.rules, request.phone.cooldown, now);
+      const verdict = evaluateTimes(this.index.phoneTimes(request.numberKey), request.phone.rules, request.phone.cooldown, now);
       if (!verdict.allowed) refusals.push({ scope: 'phone', retryAfterSeconds: secondsUntil(verdict.retryAfterMs) });
     }
     if (refusals.length > 0) return { allowed: false, refusals };
 
-    if (request.prefixScope) {
-      this.sql.exec(
-        `INSERT OR REPLACE INTO ${SENDS} (request_id, at, number_key, block_key) VALUES (?, ?, ?, ?)`,
-        request.requestId,
-        now,
-        request.numberKey,
-        request.blockKey,
-      );
-    }
-    if (request.phone) recordPhoneSend(this.sql, request.numberKey, request.requestId, now);
-    // One retention for the alarm, whichever logs this call wrote: the longer of the two.
-    const keepMs = Math.max(prefixKeepMs, phoneKeepMs);
+    const row: SendRow = {
+      at: now,
+      requestId: request.requestId,
+      numberKey: request.numberKey,
+      blockKey: request.blockKey,
+      prefixScope: request.prefixScope,
+      phoneScope: request.phone !== undefined,
+    };
+    // The same request admitted again replaces its send, as it always did.
+    const earlier = this.index.remove(row.requestId);
+    if (earlier) deleteSend(this.sql, earlier);
+    insertSend(this.sql, row);
+    this.index.add(row);
     await this.upkeep.keep(keepMs, now + keepMs);
     const returning = request.returningSeconds !== undefined && isReturning(this.sql, request.numberKey, now, request.returningSeconds * 1000);
     return { allowed: true, returning };
+  }
+
+  /** Forgets sends at or before `olderThan`, in the log and its index alike; answers the newest left. */
+  private prune(olderThan: number): number | null {
+    this.index.prune(olderThan);
+    return pruneEvents(this.sql, SENDS, olderThan);
   }
 
   /** The prefix's part: its block (which a pumping signal may set now), then its windows. */
@@ -127,56 +133,60 @@ export class PrefixGuard extends DurableObject<Env> {
       const blocked = await this.setBlock(request.prefix, signal.reason, signal.note, now, request.pumping.blockSeconds);
       return { scope: 'blocked', retryAfterSeconds: Math.ceil((blocked.until - now) / 1000) };
     }
-    const verdict = evaluateWindows(this.sql, SENDS, request.rules, undefined, now);
+    const verdict = evaluateWindows(this.sql, PREFIX_SENDS, request.rules, undefined, now);
     return verdict.allowed ? null : { scope: 'prefix', retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) };
   }
 
   /** Another scope denied the request: it was never sent, so it counts for nothing here. */
-  async refund(requestId: string, numberKey?: string): Promise<void> {
-    this.sql.exec(`DELETE FROM ${SENDS} WHERE request_id = ?`, requestId);
-    removePhoneSend(this.sql, requestId, numberKey);
+  async refund(requestId: string, _numberKey?: string): Promise<void> {
+    const row = this.index.remove(requestId);
+    if (row) deleteSend(this.sql, row);
   }
 
   /**
-   * One number's data erased: its rows in both logs (keyed by its hash), all of them or only those
-   * of the given requests (one app's). The prefix's limits and signals count them no more. Its
-   * memory as a returning number goes either way: it names no app, and the number asked to be forgotten.
+   * One number's data erased: its sends (keyed by its hash), all of them or only those of the
+   * given requests (one app's), answered as the sends the prefix counted and those the phone
+   * counted (most rows are both). The prefix's limits and signals count them no more. Its memory
+   * as a returning number goes either way: it names no app, and the number asked to be forgotten.
    */
   async erase(input: { numberKey: string; requestIds: string[] | null }): Promise<{ sends: number; phoneSends: number; verifiedNumbers: number }> {
     const { numberKey, requestIds } = z.object({ numberKey: z.string().min(8), requestIds: z.array(z.string()).nullable() }).parse(input);
-    const where = `number_key = ?${requestIds === null ? '' : ' AND request_id IN (SELECT value FROM json_each(?))'}`;
-    const bindings = requestIds === null ? [numberKey] : [numberKey, JSON.stringify(requestIds)];
-    const eraseFrom = (table: string) => {
-      const { n } = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`, ...bindings).one();
-      this.sql.exec(`DELETE FROM ${table} WHERE ${where}`, ...bindings);
-      return n;
-    };
+    const erased = this.index.sendsOf(numberKey, requestIds);
+    for (const row of erased) {
+      this.index.remove(row.requestId);
+      deleteSend(this.sql, row);
+    }
     const verifiedNumbers = this.sql.exec(`DELETE FROM ${VERIFIED_NUMBERS} WHERE number_key = ?`, numberKey).rowsWritten;
-    return { sends: eraseFrom(SENDS), phoneSends: eraseFrom(PHONE_SENDS), verifiedNumbers };
+    return { sends: erased.filter((row) => row.prefixScope).length, phoneSends: erased.filter((row) => row.phoneScope).length, verifiedNumbers };
   }
 
   /**
-   * A code sent to this prefix was verified: the conversion signal, and (with `returningSeconds`)
-   * its number is remembered as returning for that long.
+   * A code sent to this prefix was verified: its number (found by the send's request id) is
+   * marked verified now, one row that is both the conversion signal and, with `returningSeconds`,
+   * its memory as a returning number for that long.
    */
   async recordVerification(requestId: string, returningSeconds?: number): Promise<void> {
-    this.sql.exec('UPDATE sends SET verified = 1 WHERE request_id = ?', requestId);
-    if (returningSeconds === undefined) return;
+    const send = this.index.get(requestId);
+    if (!send?.prefixScope) return;
     const now = Date.now();
-    const keepMs = returningSeconds * 1000;
-    if (await rememberVerified(this.ctx.storage, requestId, now, keepMs)) await this.upkeep.alarmBy(now + keepMs);
+    const keepMs = returningSeconds === undefined ? undefined : returningSeconds * 1000;
+    await rememberVerified(this.ctx.storage, send.numberKey, now, keepMs);
+    if (keepMs !== undefined) await this.upkeep.alarmBy(now + keepMs);
   }
 
+  /** The block, and the sends the prefix counts (as kept: up to a day) and how many were verified. */
   async status(): Promise<{ block: PrefixBlock | null; sends: number; verified: number }> {
-    const counts = this.sql.exec<{ sends: number; verified: number | null }>('SELECT COUNT(*) AS sends, SUM(verified) AS verified FROM sends').one();
+    const counts = conversion(this.sql, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     return { block: await this.activeBlock(Date.now()), sends: counts.sends, verified: counts.verified ?? 0 };
   }
 
   async lift(): Promise<PrefixBlock | null> {
     const block = await this.activeBlock(Date.now());
     await this.ctx.storage.delete(BLOCK_KEY);
-    // Signals that led to an automatic block would block again at once: start counting afresh.
-    this.sql.exec('DELETE FROM sends');
+    // Signals that led to an automatic block would block again at once: start counting afresh
+    // (the numbers' own histories stay).
+    forgetPrefixSends(this.sql);
+    this.index = new SendIndex(readSends(this.sql));
     if (block) {
       logInfo('prefix.unblocked', { prefix: block.prefix, reason: block.reason });
       await markBlockLifted(this.env.DB, block.prefix, Date.now());
@@ -187,14 +197,13 @@ export class PrefixGuard extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const now = Date.now();
     const keepMs = await this.upkeep.storedKeepMs();
-    const newestSends = [pruneEvents(this.sql, SENDS, now - keepMs), pruneEvents(this.sql, PHONE_SENDS, now - keepMs)].filter((at) => at !== null);
-    const newest = newestSends.length > 0 ? Math.max(...newestSends) : null;
+    const newest = this.prune(now - keepMs);
     const block = await this.activeBlock(now);
     const verifiedUntil = await pruneVerified(this.ctx.storage, now);
     if (newest === null && !block && verifiedUntil === null) {
       await this.ctx.storage.deleteAll();
       this.upkeep.forget();
-      this.createSchema();
+      this.index = this.createSchema();
       return;
     }
     const next = Math.min(newest !== null ? newest + keepMs : Infinity, block?.until ?? Infinity, verifiedUntil ?? Infinity);

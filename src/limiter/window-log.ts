@@ -9,14 +9,14 @@ import type { Cooldown, WindowRule } from '../window-rules';
 export { Cooldown, WindowRule } from '../window-rules';
 
 /**
- * Where a window's events are: a whole table, or the rows of one key of a table (whose primary key
- * starts with that column, so only the key's own rows are read).
+ * Where a window's events are: a whole table, or the rows of a table that meet a fixed condition
+ * (its primary key starts with `at`, so a window is a range of it either way).
  */
-export type WindowSource = string | { table: string; column: string; value: string };
+export type WindowSource = string | { table: string; filter: string };
 
 function sourceParts(source: WindowSource): { from: string; where: string; args: string[] } {
   if (typeof source === 'string') return { from: source, where: '', args: [] };
-  return { from: source.table, where: `${source.column} = ? AND `, args: [source.value] };
+  return { from: source.table, where: `${source.filter} AND `, args: [] };
 }
 
 export interface WindowVerdict {
@@ -78,6 +78,34 @@ export function evaluateWindows(
     if (n > 0) {
       const waitSeconds = cooldown.scheduleSeconds[Math.min(n, cooldown.scheduleSeconds.length) - 1]!;
       const readyAt = latest + waitSeconds * 1000;
+      if (readyAt > now) retryAfterMs = Math.max(retryAfterMs, readyAt - now);
+    }
+  }
+  return { allowed: retryAfterMs === 0, retryAfterMs, remaining: retryAfterMs === 0 ? remaining : 0 };
+}
+
+/**
+ * The same decision over event times held in memory (oldest first), as `evaluateWindows` makes it
+ * over stored rows: a PrefixGuard answers its numbers' windows from its send index this way.
+ */
+export function evaluateTimes(times: readonly number[], rules: WindowRule[], cooldown: Cooldown | undefined, now: number): WindowVerdict {
+  let retryAfterMs = 0;
+  let remaining = Number.POSITIVE_INFINITY;
+  const inWindow = (since: number) => times.filter((at) => at > since);
+  for (const rule of rules) {
+    const windowMs = rule.windowSeconds * 1000;
+    const events = inWindow(now - windowMs);
+    if (events.length >= rule.limit) {
+      // The window frees a slot when its (count - limit + 1)-th oldest event leaves it.
+      retryAfterMs = Math.max(retryAfterMs, events[events.length - rule.limit]! + windowMs - now);
+    }
+    remaining = Math.min(remaining, Math.max(0, rule.limit - events.length - 1));
+  }
+  if (cooldown) {
+    const recent = inWindow(now - cooldown.resetSeconds * 1000);
+    if (recent.length > 0) {
+      const waitSeconds = cooldown.scheduleSeconds[Math.min(recent.length, cooldown.scheduleSeconds.length) - 1]!;
+      const readyAt = recent[recent.length - 1]! + waitSeconds * 1000;
       if (readyAt > now) retryAfterMs = Math.max(retryAfterMs, readyAt - now);
     }
   }
