@@ -413,7 +413,7 @@ describe('POST /v1/otp when one part fails', () => {
     expect(error).toMatchObject({ code: 'service_unavailable', message: expect.stringMatching(/prefix blocks and phone locks could not be read/i) });
     expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM otp_requests WHERE phone_number = ?').bind(phone).first('n')).toBe(0);
     expect(await storedPhoneSends(phone)).toBe(0);
-    expect(await storedEvents(rateLimiterFor(env, ipLimitKey(ip)))).toBe(0);
+    expect(await storedSendsOfIp(ip)).toBe(0);
     expect((await prefixGuardFor(env, phonePrefix(phone)).status()).sends).toBe(0);
   });
 
