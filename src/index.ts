@@ -2,6 +2,7 @@ import { createApp } from './api/app';
 import { handleQueue } from './consumer/queue-handler';
 import { handleScheduled } from './cron/scheduled';
 
+export { ClientIpGuard } from './limiter/client-ip-guard';
 export { PrefixGuard } from './limiter/prefix-guard';
 export { RateLimiter } from './limiter/rate-limiter';
 export { ScopeLedger } from './limiter/scope-ledger';

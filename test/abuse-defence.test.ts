@@ -1,11 +1,11 @@
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { ipLimitKey, numberKeyOf, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
+import { numberKeyOf, prefixGuardFor } from '../src/limiter/limiter-client';
 import type { PrefixGuard } from '../src/limiter/prefix-guard';
-import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { phonePrefix } from '../src/phone';
 import { withKey } from './support/apps';
 import { uniquePhone } from './support/fixtures';
+import { storedSendsOfIp } from './support/ip-sends';
 import { agePhoneSends, storedPhoneSends } from './support/phone-sends';
 import { fetchWithEnv } from './support/worker';
 
@@ -28,10 +28,6 @@ const uniqueIp = () => `198.51.${Math.floor(++ipCounter / 250)}.${(ipCounter % 2
 let prefixCounter = 40;
 const freshPrefix = () => `+447${++prefixCounter}`;
 const prefixPhone = (prefix: string, n: number) => `${prefix}${String(n).padStart(7, '0')}`;
-
-async function storedEvents(stub: DurableObjectStub<RateLimiter>) {
-  return runInDurableObject(stub, (_i: RateLimiter, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
-}
 
 describe('per-phone scope', () => {
   it('admits exactly one of 100 concurrent sends for one phone', async () => {
@@ -166,7 +162,7 @@ describe('a denied request consumes nothing', () => {
     const ip = uniqueIp();
     expect((await send(phone, { ip })).status).toBe(202);
     for (let i = 0; i < 5; i++) expect((await send(phone, { ip })).status).toBe(429);
-    expect(await storedEvents(rateLimiterFor(env, ipLimitKey(ip)))).toBe(1);
+    expect(await storedSendsOfIp(ip)).toBe(1);
     expect((await prefixGuardFor(env, phonePrefix(phone)).status()).sends).toBe(1);
   });
 

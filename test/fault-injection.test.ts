@@ -1,17 +1,17 @@
-import { createExecutionContext, createMessageBatch, env, runInDurableObject } from 'cloudflare:test';
+import { createExecutionContext, createMessageBatch, env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { forgetCachedKeys } from '../src/apps/authenticate';
 import { deadLetterRetryDelaySeconds } from '../src/consumer/record-dead-letters';
 import { sweep } from '../src/cron/sweeper';
 import { claimRequests, recordAttemptStatements } from '../src/db/delivery-attempts';
 import worker from '../src/index';
-import { ipLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
-import type { RateLimiter } from '../src/limiter/rate-limiter';
+import { prefixGuardFor } from '../src/limiter/limiter-client';
 import { phonePrefix } from '../src/phone';
 import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';
 import { withKey } from './support/apps';
 import { recordingQueue, withFailingBatchOf, withFaultyBatch } from './support/faults';
 import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
+import { storedSendsOfIp } from './support/ip-sends';
 import { interceptOrigin, json } from './support/outbound';
 import { storedPhoneSends } from './support/phone-sends';
 import { deliver, deliverSendJobs } from './support/queue';
@@ -32,9 +32,6 @@ function idempotentProvider(respond: (callIndex: number) => Response | null = ()
 }
 
 const quietly = () => [vi.spyOn(console, 'error').mockImplementation(() => {}), vi.spyOn(console, 'warn').mockImplementation(() => {})];
-
-const storedEvents = (stub: DurableObjectStub<RateLimiter>) =>
-  runInDurableObject(stub, (_i: RateLimiter, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
 
 async function expireLease(id: string) {
   await env.DB.prepare('UPDATE otp_requests SET lease_until = ? WHERE id = ?')
@@ -394,7 +391,7 @@ describe('POST /v1/otp when one part fails', () => {
     const retried = await fetchWithEnv(otpRequest(phone, ip), env);
     expect(retried.status).toBe(202);
     expect(await storedPhoneSends(phone)).toBe(1);
-    expect(await storedEvents(rateLimiterFor(env, ipLimitKey(ip)))).toBe(1);
+    expect(await storedSendsOfIp(ip)).toBe(1);
     expect((await prefixGuardFor(env, phonePrefix(phone)).status()).sends).toBe(1);
   });
 
@@ -416,7 +413,7 @@ describe('POST /v1/otp when one part fails', () => {
     expect(error).toMatchObject({ code: 'service_unavailable', message: expect.stringMatching(/prefix blocks and phone locks could not be read/i) });
     expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM otp_requests WHERE phone_number = ?').bind(phone).first('n')).toBe(0);
     expect(await storedPhoneSends(phone)).toBe(0);
-    expect(await storedEvents(rateLimiterFor(env, ipLimitKey(ip)))).toBe(0);
+    expect(await storedSendsOfIp(ip)).toBe(0);
     expect((await prefixGuardFor(env, phonePrefix(phone)).status()).sends).toBe(0);
   });
 
@@ -428,7 +425,11 @@ describe('POST /v1/otp when one part fails', () => {
       idFromName: (name: string) => env.RATE_LIMITER.idFromName(name),
       get: () => ({ consume: broken, refund: broken }),
     } as unknown as Env['RATE_LIMITER'];
-    const response = await fetchWithEnv(otpRequest(phone, '192.0.2.78'), { ...env, RATE_LIMITER: rateLimiter } as Env);
+    const clientIpGuard = {
+      idFromName: (name: string) => env.CLIENT_IP_GUARD.idFromName(name),
+      get: () => ({ consume: broken, refund: broken }),
+    } as unknown as Env['CLIENT_IP_GUARD'];
+    const response = await fetchWithEnv(otpRequest(phone, '192.0.2.78'), { ...env, RATE_LIMITER: rateLimiter, CLIENT_IP_GUARD: clientIpGuard } as Env);
     spies.forEach((spy) => spy.mockRestore());
     expect(response.status).toBe(503);
     expect(response.headers.get('Retry-After')).toBe('5');

@@ -1,12 +1,13 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { deriveCode } from '../src/codes';
-import { ipLimitKey, rateLimiterFor, verifyFailureKey } from '../src/limiter/limiter-client';
+import { rateLimiterFor, verifyFailureKey } from '../src/limiter/limiter-client';
 import type { RateLimiter } from '../src/limiter/rate-limiter';
 import { adminJson } from './support/admin';
 import { withKey } from './support/apps';
 import { recordingQueue } from './support/faults';
 import { TEST_OTP_SECRET, uniquePhone } from './support/fixtures';
+import { storedSendsOfIp } from './support/ip-sends';
 import { storedPhoneSends } from './support/phone-sends';
 import { fetchWithEnv } from './support/worker';
 
@@ -56,8 +57,6 @@ async function lockPhone(testEnv: Env, phoneNumber: string) {
 const errorCode = async (response: Response) => (await response.json<{ error: { code: string } }>()).error.code;
 const countRequests = async (phoneNumber: string) =>
   (await env.DB.prepare('SELECT COUNT(*) AS n FROM otp_requests WHERE phone_number = ?').bind(phoneNumber).first<{ n: number }>())!.n;
-const storedEvents = (key: string) =>
-  runInDurableObject(rateLimiterFor(env, key), (_i: RateLimiter, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n);
 
 interface LockedPhone {
   phoneNumber: string;
@@ -83,7 +82,7 @@ describe('a phone whose wrong-code budget is spent', () => {
     expect(queue.sent).toHaveLength(1);
     // The scopes that admitted the refused send were refunded.
     expect(await storedPhoneSends(phone)).toBe(1);
-    expect(await storedEvents(ipLimitKey(ip))).toBe(0);
+    expect(await storedSendsOfIp(ip)).toBe(0);
   });
 
   it('is listed for operators, who can lift the lock: the phone then gets and verifies a code', async () => {

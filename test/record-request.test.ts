@@ -1,11 +1,11 @@
-import { env, runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import { ipLimitKey, prefixGuardFor, rateLimiterFor } from '../src/limiter/limiter-client';
-import type { RateLimiter } from '../src/limiter/rate-limiter';
+import { prefixGuardFor } from '../src/limiter/limiter-client';
 import { phonePrefix } from '../src/phone';
 import { makeApp, withKey } from './support/apps';
 import { recordingQueue } from './support/faults';
 import { uniquePhone } from './support/fixtures';
+import { storedSendsOfIp } from './support/ip-sends';
 import { storedPhoneSends } from './support/phone-sends';
 import { queryPlan, recordingDb } from './support/query-plans';
 import { fetchWithEnv } from './support/worker';
@@ -87,11 +87,6 @@ const requestsOf = async (phoneNumber: string) =>
       .bind(phoneNumber)
       .all<{ id: string; status: string }>()
   ).results;
-const ipEvents = (ip: string) =>
-  runInDurableObject(
-    rateLimiterFor(env, ipLimitKey(ip)),
-    (_i: RateLimiter, state) => state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n,
-  );
 const errorOf = async (response: Response) => (await response.json<{ error: { code: string; message: string } }>()).error;
 
 describe('POST /v1/otp and D1', () => {
@@ -157,7 +152,7 @@ describe('POST /v1/otp and D1', () => {
       expect(earlier.map((request) => request.status)).toEqual(['queued']);
       expect(queue.sent).toHaveLength(1);
       expect(await storedPhoneSends(phone)).toBe(1);
-      expect(await ipEvents(ip)).toBe(0);
+      expect(await storedSendsOfIp(ip)).toBe(0);
       expect((await prefixGuardFor(env, phonePrefix(phone)).status()).sends).toBe(1);
     },
   );
@@ -225,7 +220,7 @@ describe('POST /v1/otp and D1', () => {
     expect((await errorOf(response)).code).toBe('service_unavailable');
     expect(await requestsOf(phone)).toEqual([]);
     expect(await storedPhoneSends(phone)).toBe(0);
-    expect(await ipEvents(ip)).toBe(0);
+    expect(await storedSendsOfIp(ip)).toBe(0);
     expect((await send(sendEnv().testEnv, phone, { ip })).status).toBe(202);
   });
 

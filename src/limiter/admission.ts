@@ -6,7 +6,7 @@ import { isSandboxTestNumber } from '../providers/sandbox';
 import type { Taken } from './budget-leases';
 import { clientIpKey } from './client-ip';
 import { takeAppUnit, takeGlobalUnit } from './leased-budgets';
-import { consumeLimit, ipLimitKey, numberKeyOf, prefixGuardFor, refundLimit, stepUpTrickleKey, unknownIpLimitKey } from './limiter-client';
+import { clientIpGuardFor, consumeLimit, ipLimitKey, numberKeyOf, prefixGuardFor, refundLimit, stepUpTrickleKey, unknownIpLimitKey } from './limiter-client';
 import type { AdmitRefusal } from './prefix-guard';
 
 /** Why a send was refused; each is the error code of its answer. */
@@ -84,7 +84,7 @@ const nothingToRefund = async () => {};
 
 /**
  * Decides whether one code may be sent: per phone (windows and a progressive cooldown) and per
- * destination prefix (with its pumping defence) in the prefix's one object, per client IP, against
+ * destination prefix (with its pumping defence) in the prefix's one object, per client IP in its address's shard, against
  * the global budget and the calling app's own daily budget (when it set one), both spent from
  * leases this isolate holds (see budget-leases.ts). Every scope is asked at once, each limiter in a
  * Durable Object of its own key, so each is exact (a budget never exceeded). When any refuses (or
@@ -103,9 +103,7 @@ export async function admitSend(
   const { limits } = config;
   const ipKey = clientIpKey(request.clientIp);
   // Every missing or unreadable address shares one strict bucket: never an unlimited one.
-  const ipScope = ipKey
-    ? windowScope(env, ipLimitKey(ipKey), limits.ip, 'ip_rate_limited')
-    : windowScope(env, unknownIpLimitKey(limits.unknownIp), limits.unknownIp, 'ip_rate_limited');
+  const ipScope = ipKey ? clientIpScope(env, ipLimitKey(ipKey), limits.ip) : clientIpScope(env, unknownIpLimitKey(limits.unknownIp), limits.unknownIp);
   const scopes: Array<Promise<ScopeResult>> = [ipScope];
   // An app's test number sends no SMS: nothing to budget, pump or lock; only the caller's address is limited.
   if (!request.testNumber) {
@@ -155,6 +153,14 @@ async function windowScope(env: Env, key: string, rules: Config['limits']['ip'],
   const decision = await consumeLimit(env, key, rules);
   if (!decision.allowed) return { refusals: [{ reason, retryAfterSeconds: decision.retryAfterSeconds }], refund: nothingToRefund };
   return { refusals: [], refund: () => refundLimit(env, key, decision.eventId) };
+}
+
+/** The client address's windows, in the one shard its key hashes to (see client-ip-shards.ts). */
+async function clientIpScope(env: Env, limitKey: string, rules: Config['limits']['ip']): Promise<ScopeResult> {
+  const { guard, ipKey } = await clientIpGuardFor(env, limitKey);
+  const decision = await guard.consume({ ipKey, rules });
+  if (!decision.allowed) return { refusals: [{ reason: 'ip_rate_limited', retryAfterSeconds: decision.retryAfterSeconds }], refund: nothingToRefund };
+  return { refusals: [], refund: () => guard.refund(ipKey, decision.eventId!) };
 }
 
 const PREFIX_GUARD_REFUSALS: Record<AdmitRefusal['scope'], RefusalReason> = {

@@ -1,5 +1,6 @@
 import type { WindowRule } from '../config';
 import { sha256Hex } from '../crypto';
+import { clientIpShardOf } from './client-ip-shards';
 import type { BudgetState, ConsumeInput, LimitDecision } from './rate-limiter';
 
 /**
@@ -9,6 +10,12 @@ import type { BudgetState, ConsumeInput, LimitDecision } from './rate-limiter';
 
 export function rateLimiterFor(env: Env, key: string) {
   return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
+}
+
+/** The shard that holds a client address's windows (`ipLimitKey`, `unknownIpLimitKey`), and the key it knows the address by. */
+export async function clientIpGuardFor(env: Env, limitKey: string) {
+  const { shard, ipKey } = await clientIpShardOf(limitKey);
+  return { guard: env.CLIENT_IP_GUARD.get(env.CLIENT_IP_GUARD.idFromName(shard)), ipKey };
 }
 
 export function prefixGuardFor(env: Env, prefix: string) {

@@ -21,6 +21,7 @@ import { loadConfig } from '../../../src/config.ts';
 import { insertRequestStatements } from '../../../src/db/requests.ts';
 import { newRequestId } from '../../../src/ids.ts';
 import worker, {
+  ClientIpGuard as ClientIpGuardBase,
   PrefixGuard as PrefixGuardBase,
   ProviderHealth as ProviderHealthBase,
   ProviderPacer as ProviderPacerBase,
@@ -309,6 +310,7 @@ function meteredEnv(env) {
     SEND_QUEUE: meteredQueue(env.SEND_QUEUE, 'otp-send'),
     DEAD_LETTER_QUEUE: meteredQueue(env.DEAD_LETTER_QUEUE, 'otp-send-dlq'),
     RATE_LIMITER: meteredNamespace(env.RATE_LIMITER, 'RateLimiter'),
+    CLIENT_IP_GUARD: meteredNamespace(env.CLIENT_IP_GUARD, 'ClientIpGuard'),
     PREFIX_GUARD: meteredNamespace(env.PREFIX_GUARD, 'PrefixGuard'),
     PROVIDER_PACER: meteredNamespace(env.PROVIDER_PACER, 'ProviderPacer'),
     PROVIDER_HEALTH: meteredNamespace(env.PROVIDER_HEALTH, 'ProviderHealth'),
@@ -369,6 +371,7 @@ function meteredObjectClass(Base, className, methods) {
 }
 
 export const RateLimiter = meteredObjectClass(RateLimiterBase, 'RateLimiter', ['consume', 'lease', 'hold', 'settle', 'refund', 'alarm']);
+export const ClientIpGuard = meteredObjectClass(ClientIpGuardBase, 'ClientIpGuard', ['consume', 'refund', 'alarm']);
 export const PrefixGuard = meteredObjectClass(PrefixGuardBase, 'PrefixGuard', ['admit', 'refund', 'erase', 'recordVerification', 'status', 'lift', 'alarm']);
 export const ProviderPacer = meteredObjectClass(ProviderPacerBase, 'ProviderPacer', ['reserve']);
 export const ProviderHealth = meteredObjectClass(ProviderHealthBase, 'ProviderHealth', ['view', 'report']);

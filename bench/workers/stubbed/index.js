@@ -11,10 +11,11 @@
  *   `{ metadata: { metrics } }`;
  * - `SCOPE_LEDGER`: the background report of conversion counts answers that no scope is stepped
  *   up, as the real ledger does for traffic that trips no conversion signal;
- * - `RATE_LIMITER`, `PREFIX_GUARD`, `PROVIDER_PACER`, `PROVIDER_HEALTH`: `idFromName` and `get` give a stand-in
+ * - `RATE_LIMITER`, `CLIENT_IP_GUARD`, `PREFIX_GUARD`, `PROVIDER_PACER`, `PROVIDER_HEALTH`: `idFromName` and `get` give a stand-in
  *   stub whose methods answer what the real object answers to a key it has never seen, which is
  *   every key of the benchmark: `consume` admits (`{ allowed: true, remaining, retryAfterSeconds:
- *   0, eventId }`, `remaining` as the real window log computes it for an empty log), `lease`
+ *   0, eventId }`, `remaining` as the real window log computes it for an empty log; the client
+ *   address shard's `consume` the same for an address it holds no sends of), `lease`
  *   grants every unit asked for, `admit` admits (`{ allowed: true }`), `refund` does nothing. The pacer and the provider health objects are not on the admit
  *   path; their stand-ins refuse every call, so a request that reached it would fail loudly.
  *
@@ -35,12 +36,13 @@
 import { DEVELOPMENT_APP } from '../../../src/apps/development-app.ts';
 import { hashApiKey, visiblePrefix } from '../../../src/apps/key-material.ts';
 import worker from '../../../src/index.ts';
+import { ClientIpConsumeInput } from '../../../src/limiter/client-ip-guard.ts';
 import { AdmitInput } from '../../../src/limiter/prefix-guard.ts';
 import { ConsumeInput, LeaseInput } from '../../../src/limiter/rate-limiter.ts';
 import { ReportInput } from '../../../src/limiter/scope-ledger.ts';
 
 // The classes the wrangler config binds; the stand-ins stand in front of them, they never run.
-export { PrefixGuard, ProviderHealth, ProviderPacer, RateLimiter, ScopeLedger } from '../../../src/index.ts';
+export { ClientIpGuard, PrefixGuard, ProviderHealth, ProviderPacer, RateLimiter, ScopeLedger } from '../../../src/index.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Shape checks, once per method and isolate
@@ -169,6 +171,15 @@ const rateLimiterStub = {
   },
 };
 
+/** A client address's shard, for an address it holds no sends of: every address of the benchmark. */
+const clientIpGuardStub = {
+  consume: async (input) => {
+    checkOnce('ClientIpGuard.consume', ClientIpConsumeInput, input);
+    return { allowed: true, remaining: remainingOnEmptyLog(input.rules), retryAfterSeconds: 0, eventId: nextEventId++ };
+  },
+  refund: async () => {},
+};
+
 const prefixGuardStub = {
   admit: async (input) => {
     checkOnce('PrefixGuard.admit', AdmitInput, input);
@@ -229,6 +240,7 @@ function stubbedEnv(env) {
       DEAD_LETTER_QUEUE: stubQueue('DEAD_LETTER_QUEUE'),
       WEBHOOK_QUEUE: stubQueue('WEBHOOK_QUEUE'),
       RATE_LIMITER: stubNamespace(rateLimiterStub),
+      CLIENT_IP_GUARD: stubNamespace(clientIpGuardStub),
       PREFIX_GUARD: stubNamespace(prefixGuardStub),
       PROVIDER_PACER: stubNamespace(refusingStub('ProviderPacer')),
       PROVIDER_HEALTH: stubNamespace(refusingStub('ProviderHealth')),
