@@ -636,7 +636,17 @@ async function main() {
     await small.getByTestId('resend-row').first().waitFor();
     await small.getByTestId('key-row').first().waitFor();
     const widths = await small.evaluate(() => ({ page: document.documentElement.scrollWidth, screen: window.innerWidth }));
-    assert.equal(widths.screen, 390);
+    // What sticks out, named, when the layout grew past the phone's width.
+    const wide = await small.evaluate(() =>
+      [...document.querySelectorAll('body *')]
+        .filter((element) => element.getBoundingClientRect().right > 390.5 && element.children.length === 0)
+        .slice(0, 5)
+        .map(
+          (element) =>
+            `${element.tagName.toLowerCase()}.${element.className} "${element.textContent.trim().slice(0, 60)}" right ${Math.round(element.getBoundingClientRect().right)}`,
+        ),
+    );
+    assert.equal(widths.screen, 390, `the layout is wider than the screen: ${wide.join('; ')}`);
     assert.ok(widths.page <= widths.screen, `page is ${widths.page}px wide on a ${widths.screen}px screen`);
     assert.deepEqual(await cutOffTables(small), []);
     // Every figure of a country row is on screen, each beside its label.
