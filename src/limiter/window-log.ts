@@ -12,13 +12,13 @@ export { Cooldown, WindowRule } from '../window-rules';
  * Where a window's events are: a whole table, or the rows of a table that meet a fixed condition
  * (its primary key starts with `at`, so a window is a range of it either way).
  */
-export type WindowSource = string | { table: string; filter: string; args?: string[] } | { table: string; column: string; value: string };
+export type WindowSource = string | { table: string; filter: string } | { table: string; column: string; value: string };
 
 function sourceParts(source: WindowSource): { from: string; where: string; args: string[] } {
   if (typeof source === 'string') return { from: source, where: '', args: [] };
   // One key's rows of a keyed log: the key is a bound parameter, never SQL text.
   if ('column' in source) return { from: source.table, where: `${source.column} = ? AND `, args: [source.value] };
-  return { from: source.table, where: `${source.filter} AND `, args: source.args ?? [] };
+  return { from: source.table, where: `${source.filter} AND `, args: [] };
 }
 
 export interface WindowVerdict {
