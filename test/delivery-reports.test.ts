@@ -4,11 +4,14 @@ import { planAfterCheck, statusCheckDelaySeconds } from '../src/delivery-reports
 import { START_TOLERANCE_MS } from '../src/pacing/pacing-schedule';
 import { SANDBOX_MAGIC_NUMBERS, SandboxProvider } from '../src/providers/sandbox';
 import { type StatusCheck, statusCheck } from '../src/queue/messages';
-import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, STATUS_ROUTE, seedRequest, startMessagingEnv, TEST_API_KEY } from './support/fixtures';
+import { deriveCode } from '../src/codes';
+import { withKey } from './support/apps';
+import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, STATUS_ROUTE, seedRequest, startMessagingEnv, TEST_API_KEY, TEST_OTP_SECRET } from './support/fixtures';
 import { interceptOrigin, json, type RecordedCall } from './support/outbound';
 import { mostInOneSecond, withOwnPacer } from './support/pacer';
 import { deliver, deliverSendJobs } from './support/queue';
 import { recordingQueue, withQueue } from './support/recording-queue';
+import { fetchWithEnv } from './support/worker';
 
 const SETTINGS = { baseSeconds: 30, maxChecks: 6 };
 
@@ -185,6 +188,31 @@ describe('status_check messages', () => {
     await env.DB.prepare("UPDATE otp_requests SET status = 'verified', verified_at = ? WHERE id = ?").bind(Date.now(), id).run();
     provider(() => statusAnswer('delivered'));
     await deliver(testEnv, 'otp-send', [statusCheck(id, 1)]);
+    expect(await requestRow(id)).toMatchObject({ status: 'verified', delivery_status: 'delivered' });
+  });
+
+  it('a right code settles the delivery: the delayed check then asks nothing and writes nothing', async () => {
+    const { queue, testEnv } = reportEnv();
+    const { id } = await sentRequest(testEnv, 'msg_by_code');
+    queue.take();
+    const verified = await fetchWithEnv(
+      new Request(`https://otp.test/v1/otp/${id}/verify`, {
+        method: 'POST',
+        headers: withKey({ 'Content-Type': 'application/json' }),
+        body: JSON.stringify({ code: await deriveCode(TEST_OTP_SECRET, id, 6) }),
+      }),
+      testEnv,
+    );
+    expect(verified.status).toBe(200);
+    const row = await requestRow(id);
+    expect(row).toMatchObject({ status: 'verified', delivery_status: 'delivered', delivered_at: row.verified_at });
+
+    const gets = provider(() => statusAnswer('failed'));
+    const { ids, result } = await deliver(testEnv, 'otp-send', [statusCheck(id, 1)]);
+    expect(result.explicitAcks).toEqual(ids);
+    expect(gets()).toEqual([]);
+    expect(await checkRows(id)).toEqual([]);
+    expect(queue.take()).toEqual([]);
     expect(await requestRow(id)).toMatchObject({ status: 'verified', delivery_status: 'delivered' });
   });
 

@@ -179,11 +179,18 @@ export function markEnqueuedStatements(db: D1Database, ids: readonly string[], n
   return statements;
 }
 
+/** A delivery the provider has not settled yet (no report, or one still in flight or inconclusive). */
+const NOT_YET_REPORTED = "(delivery_status IS NULL OR delivery_status IN ('pending', 'unknown'))";
+
 /**
  * Counts one attempt and, when the code matched, verifies the request, in one statement: one row
  * written instead of two. Applies only while the request can still be checked and has attempts
  * left; answers null otherwise. A success is recorded on the row (`status`, `verified_at`) and
  * nowhere else: verification_events holds the failed outcomes only.
+ *
+ * A right code also proves the message arrived, so an unsettled delivery becomes `delivered` at
+ * the verification's time: the delayed status check then ends as `already_final` without asking
+ * the provider, taking a pacing slot or writing its rows.
  */
 export async function countVerifyAttempt(
   db: D1Database,
@@ -198,7 +205,9 @@ export async function countVerifyAttempt(
         `UPDATE otp_requests
          SET verify_attempts = verify_attempts + 1, updated_at = ?1,
              status = CASE WHEN ?4 = 1 THEN 'verified' ELSE status END,
-             verified_at = CASE WHEN ?4 = 1 THEN ?1 ELSE verified_at END
+             verified_at = CASE WHEN ?4 = 1 THEN ?1 ELSE verified_at END,
+             delivery_status = CASE WHEN ?4 = 1 AND ${NOT_YET_REPORTED} THEN 'delivered' ELSE delivery_status END,
+             delivered_at = CASE WHEN ?4 = 1 AND ${NOT_YET_REPORTED} THEN ?1 ELSE delivered_at END
          WHERE id = ?2 AND verify_attempts < ?3 AND status IN (${sqlList(CHECKABLE_STATUSES)}) AND expires_at > ?1
          RETURNING verify_attempts, status`,
       )
