@@ -1,4 +1,4 @@
-import { env } from 'cloudflare:test';
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { countryScopeOf, SCOPE_PATTERN, scopesOf } from '../src/limiter/conversion-scopes';
 import { bucketMs, bucketOf, judgeScope, type StepUpPolicy, windowTotals } from '../src/limiter/conversion-window';
@@ -101,6 +101,37 @@ describe('the scope ledger', () => {
     expect((await report(scope, recovered, [])).steppedUp).not.toContain(scope);
     const listed = await scopeLedgerFor(env).list({ now: recovered, policy });
     expect(listed.find((view) => view.scope === scope)).toMatchObject({ mode: 'normal', signal: 'normal', settledSends: 40, settledVerified: 36 });
+  });
+
+  it('sums reports in memory and writes them once per save, one row per scope and bucket; the window counts both', async () => {
+    const scope = 'country:+996';
+    const savedRows = () =>
+      runInDurableObject(scopeLedgerFor(env), (_instance, state) =>
+        state.storage.sql
+          .exec<{ bucket: number; sends: number; verified: number }>('SELECT bucket, sends, verified FROM counts WHERE scope = ?', scope)
+          .toArray(),
+      );
+    // Three isolates' reports into two buckets: nothing written yet, a save is scheduled.
+    await report(scope, T0 + 1000, [{ at: T0, sends: 5, verified: 4 }]);
+    await report(scope, T0 + 2000, [{ at: T0, sends: 3, verified: 3 }]);
+    await report(scope, T0 + 3000, [{ at: T0 + width, sends: 2 }]);
+    expect(await savedRows()).toEqual([]);
+    const later = T0 + 2 * width + policy.graceSeconds * 1000;
+    const view = async () => (await scopeLedgerFor(env).list({ now: later, policy })).find((listed) => listed.scope === scope);
+    expect(await view()).toMatchObject({ sends: 10, settledSends: 10, settledVerified: 7 });
+
+    expect(await runDurableObjectAlarm(scopeLedgerFor(env))).toBe(true);
+    expect(await savedRows()).toEqual([
+      { bucket: T0, sends: 8, verified: 7 },
+      { bucket: T0 + width, sends: 2, verified: 0 },
+    ]);
+    // Saved counts are not counted twice; a later report adds to the saved row at the next save.
+    expect(await view()).toMatchObject({ sends: 10, settledVerified: 7 });
+    await report(scope, T0 + 4000, [{ at: T0, sends: 1, verified: 1 }]);
+    expect(await view()).toMatchObject({ sends: 11, settledVerified: 8 });
+    expect(await runDurableObjectAlarm(scopeLedgerFor(env))).toBe(true);
+    expect((await savedRows())[0]).toEqual({ bucket: T0, sends: 9, verified: 8 });
+    expect(await view()).toMatchObject({ sends: 11, settledVerified: 8 });
   });
 
   it("an operator's override beats the signal both ways, and `null` gives the scope back to it", async () => {

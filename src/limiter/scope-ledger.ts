@@ -2,13 +2,16 @@ import { DurableObject } from 'cloudflare:workers';
 import { z } from 'zod';
 import { logError, logInfo, logWarn } from '../log';
 import { type BucketCounts, bucketMs, conversionOf, judgeScope, StepUpPolicy, type WindowTotals, windowTotals } from './conversion-window';
+import { type ScopeBucketCounts, UnsavedCounts } from './unsaved-counts';
 
 /**
  * The conversion of the scopes beyond the prefix (countries, apps, the deployment) and whether
  * each is stepped up. Isolates do not call it per request: each reports its counts in one batch
  * every few seconds and reads back the stepped-up scopes (scope-watch.ts). Counters per scope
  * and bucket, so a window costs 60 rows a scope however busy it is; a verification is counted in
- * the bucket of its send. Operators' overrides live here too.
+ * the bucket of its send. Reports are summed in memory and written once every SAVE_EVERY_MS (an
+ * alarm), so the rows written follow the scopes, not the isolates or the traffic. Operators'
+ * overrides and the scopes' states are written at once.
  */
 
 export const ScopeMode = z.enum(['normal', 'stepped_up']);
@@ -64,11 +67,19 @@ interface StateRow extends Record<string, SqlStorageValue> {
 /** A judgement is reused for this long: reports arrive from every isolate every few seconds. */
 const JUDGE_EVERY_MS = 1000;
 
+/**
+ * How often reported counts are written. An unplanned restart forgets at most this much of a
+ * five-minute window (sends and verifications alike, so conversion barely moves).
+ */
+export const SAVE_EVERY_MS = 60_000;
+
 export class ScopeLedger extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private judgedAt = Number.NEGATIVE_INFINITY;
   private steppedUp: string[] = [];
   private prunedAt = Number.NEGATIVE_INFINITY;
+  private readonly unsaved = new UnsavedCounts();
+  private saveScheduled = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -83,18 +94,10 @@ export class ScopeLedger extends DurableObject<Env> {
   /** Adds an isolate's counts and answers the scopes stepped up now (by the signal or an operator). */
   async report(input: ReportInput): Promise<{ steppedUp: string[] }> {
     const { now, policy, counts } = ReportInput.parse(input);
-    for (const row of counts) {
-      this.sql.exec(
-        `INSERT INTO counts (scope, bucket, sends, verified, refused, solved) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (scope, bucket) DO UPDATE SET sends = sends + excluded.sends, verified = verified + excluded.verified,
-           refused = refused + excluded.refused, solved = solved + excluded.solved`,
-        row.scope,
-        row.bucket,
-        row.sends,
-        row.verified,
-        row.refused,
-        row.solved,
-      );
+    this.unsaved.add(counts);
+    if (this.unsaved.size > 0 && !this.saveScheduled) {
+      await this.ctx.storage.setAlarm(Date.now() + SAVE_EVERY_MS);
+      this.saveScheduled = true;
     }
     if (now - this.judgedAt >= JUDGE_EVERY_MS || now < this.judgedAt) this.judge(policy, now);
     return { steppedUp: this.steppedUp };
@@ -121,10 +124,30 @@ export class ScopeLedger extends DurableObject<Env> {
     this.judgedAt = Number.NEGATIVE_INFINITY;
   }
 
+  /** Writes the counts summed since the last save: one row per scope and bucket that changed. */
+  override async alarm(): Promise<void> {
+    this.saveScheduled = false;
+    for (const row of this.unsaved.rows()) {
+      this.sql.exec(
+        `INSERT INTO counts (scope, bucket, sends, verified, refused, solved) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (scope, bucket) DO UPDATE SET sends = sends + excluded.sends, verified = verified + excluded.verified,
+           refused = refused + excluded.refused, solved = solved + excluded.solved`,
+        row.scope,
+        row.bucket,
+        row.sends,
+        row.verified,
+        row.refused,
+        row.solved,
+      );
+    }
+    this.unsaved.clear();
+  }
+
   private judge(policy: StepUpPolicy, now: number): void {
     const width = bucketMs(policy.windowSeconds);
     if (now - this.prunedAt >= width) {
       this.sql.exec('DELETE FROM counts WHERE bucket < ?', now - policy.windowSeconds * 1000 - width);
+      this.unsaved.dropBefore(now - policy.windowSeconds * 1000 - width);
       this.prunedAt = now;
     }
     for (const view of this.views(policy, now)) {
@@ -152,10 +175,12 @@ export class ScopeLedger extends DurableObject<Env> {
   private views(policy: StepUpPolicy, now: number): ScopeView[] {
     const since = now - policy.windowSeconds * 1000;
     const buckets = new Map<string, BucketCounts[]>();
-    for (const row of this.sql.exec<{ scope: string; bucket: number; sends: number; verified: number; refused: number; solved: number }>(
+    const saved = this.sql.exec<ScopeBucketCounts & Record<string, SqlStorageValue>>(
       'SELECT scope, bucket, sends, verified, refused, solved FROM counts WHERE bucket >= ?',
       since,
-    )) {
+    );
+    // A bucket may be both saved and still summing unsaved counts: the totals add them.
+    for (const row of [...saved, ...this.unsaved.rows().filter((unsaved) => unsaved.bucket >= since)]) {
       const list = buckets.get(row.scope) ?? [];
       list.push(row);
       buckets.set(row.scope, list);
