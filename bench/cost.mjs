@@ -101,6 +101,14 @@ function perUnit(delta, cpuMs, units, classes) {
     // The key-value and alarm calls of SQLite-backed objects, one row each (see the doc).
     doKvReads: storage(['get', 'getAlarm', 'list']) / units,
     doKvWrites: storage(['put', 'delete', 'setAlarm', 'deleteAlarm', 'deleteAll']) / units,
+    // Rows written (SQL and key-value/alarm calls) by object class: which scope a row pays for.
+    doRowsWrittenByClass: Object.fromEntries(
+      objects.map(([name, counters]) => [
+        name,
+        (counters.sqlRowsWritten + ['put', 'delete', 'setAlarm', 'deleteAlarm', 'deleteAll'].reduce((n, call) => n + (counters.storageCalls[call] ?? 0), 0)) /
+          units,
+      ]),
+    ),
     alarmsScheduled:
       Object.entries(delta.durableObjects.alarmsScheduledBy)
         .filter(([name]) => !classes || classes.includes(name))
@@ -364,9 +372,13 @@ await run.main(async () => {
     if (typeof whole[key] === 'number') successful[key] = parts.reduce((total, part) => total + (part[key] ?? 0), 0);
   }
   successful.doRequestsByMethod = {};
-  for (const part of parts)
+  successful.doRowsWrittenByClass = {};
+  for (const part of parts) {
     for (const [label, count] of Object.entries(part.doRequestsByMethod))
       successful.doRequestsByMethod[label] = (successful.doRequestsByMethod[label] ?? 0) + count;
+    for (const [name, rows] of Object.entries(part.doRowsWrittenByClass))
+      successful.doRowsWrittenByClass[name] = (successful.doRowsWrittenByClass[name] ?? 0) + rows;
+  }
   const rejected = {
     perPhone: perUnit(rejectedPhone.delta, rejectedPhone.cpuMs, N),
     blockedPrefix: perUnit(rejectedPrefix.delta, rejectedPrefix.cpuMs, N),
@@ -397,6 +409,11 @@ await run.main(async () => {
       `  ${name}: Worker invocations ${fmt(counts.workerInvocations, 2)}, DO requests ${fmt(counts.doRequests, 2)} (+${fmt(counts.alarmsScheduled, 2)} alarms to come), DO rows read/written ${fmt(counts.doSqlRowsRead + counts.doKvReads, 1)}/${fmt(counts.doSqlRowsWritten + counts.doKvWrites, 1)}, D1 statements ${fmt(counts.d1Statements, 2)} rows read/written ${fmt(counts.d1RowsRead, 1)}/${fmt(counts.d1RowsWritten, 1)}, queue w/r/d ${fmt(counts.queueWrites, 2)}/${fmt(counts.queueReads, 2)}/${fmt(counts.queueDeletes, 2)}, subrequests ${fmt(counts.subrequests, 2)}, runtime CPU ${fmt(counts.runtimeCpuMs, 1)} ms`,
     );
   show('successful OTP (request, delivery, verification)', successful);
+  console.log(
+    `    object rows written by class: ${Object.entries(successful.doRowsWrittenByClass)
+      .map(([name, rows]) => `${name} ${fmt(rows, 2)}`)
+      .join(', ')}`,
+  );
   show('status poll', pollCounts);
   show('rejected (per-phone limit)', rejected.perPhone);
   show('rejected (blocked prefix)', rejected.blockedPrefix);
