@@ -7,15 +7,17 @@
 --    finds the primary key as it found the unique index; a request's attempts are a range of it.
 -- 2. id stays, as an ordinary column: it is the admin API's attemptId and the tie-breaker of the
 --    listing's keyset (started_at, id). Existing rows keep theirs. With no rowid to hand ids out,
---    each INSERT assigns its own (newAttemptIdSql in src/db/delivery-attempts.ts): started_at * 1024
---    plus the attempts already recorded in that millisecond, from delivery_attempts_stats. Ids stay
---    unique and ordered by start time, far below 2^53 and above every rowid handed out before.
+--    each INSERT assigns its own (newAttemptIdSql in src/db/delivery-attempts.ts): started_at * 1024,
+--    or one more than the highest id of that millisecond, read through delivery_attempts_stats. Ids
+--    stay unique and ordered by start time, far below 2^53 and above every rowid handed out before.
 -- 3. delivery_attempts_stats is recreated unchanged; in a WITHOUT ROWID table its entries carry the
 --    key columns instead of the rowid. The column order is kept, so `SELECT *` reads the same rows.
 --
 -- The code that names the id writes to the old table as well, but the code before it names no id,
--- which the new table refuses (NOT NULL): between this migration and the deploy, a consumer's
--- outcome goes to the queue as a record_attempts message and is written on its next retry.
+-- which the new table refuses (NOT NULL). Between this migration and the deploy (`npm run deploy`
+-- runs one after the other), an outcome the previous code fails to write goes to the queue as a
+-- record_attempts message and is written by a later retry; a request for an app's test number
+-- made in that window fails and can be asked for again.
 --
 -- Nothing references delivery_attempts, so the table is rebuilt aside and renamed into place; its
 -- own reference to otp_requests is checked at the end of the transaction.
