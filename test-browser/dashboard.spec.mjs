@@ -569,12 +569,13 @@ async function main() {
 
   await check('the app selector keeps the figures, requests, attempts and resend form to one app', async () => {
     const at = Date.now() - 60_000;
+    // The attempt's id as the service gives it (newAttemptIdSql in src/db/delivery-attempts.ts).
     await server.d1(
       `INSERT INTO apps (id, name, settings_json, created_at, updated_at) VALUES ('${SECOND_APP.id}', '${SECOND_APP.name}', '{}', ${at}, ${at});
        INSERT INTO otp_requests (id, phone_number, phone_prefix, status, origin, created_at, updated_at, expires_at, attempts, app_id, last_error_code)
        VALUES ('${SECOND_APP.requestId}', '${SECOND_APP.phone}', '+91980', 'failed', 'api', ${at}, ${at}, ${at + 300_000}, 1, '${SECOND_APP.id}', 'provider_rejected_request');
-       INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, http_status, error_code, provider)
-       VALUES ('${SECOND_APP.requestId}', 1, ${at}, ${at + 5}, 5, 'failed', 400, 'provider_rejected_request', 'sandbox')`,
+       INSERT INTO delivery_attempts (id, request_id, attempt_number, started_at, finished_at, duration_ms, outcome, http_status, error_code, provider)
+       VALUES ((SELECT MAX(COALESCE(MAX(id) + 1, 0), ${at} * 1024) FROM delivery_attempts WHERE started_at = ${at}), '${SECOND_APP.requestId}', 1, ${at}, ${at + 5}, 5, 'failed', 400, 'provider_rejected_request', 'sandbox')`,
     );
     await page.getByTestId('filter-phone').fill('');
     await page.getByTestId('refresh').click();

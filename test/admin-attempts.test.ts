@@ -61,6 +61,20 @@ describe('GET /v1/admin/attempts', () => {
     expect(new Set(seen).size).toBe(9);
   });
 
+  it('attempts started in the same millisecond have ids of their own, in order, and page across that millisecond', async () => {
+    const { since } = privateWindow();
+    const r = await insertRequestRow({ phoneNumber: uniquePhone(), createdAt: since });
+    for (let i = 1; i <= 3; i += 1) await insertAttemptRow({ requestId: r.id, attemptNumber: i, startedAt: since + 5, durationMs: 1, outcome: 'retry' });
+    const window = { requestId: r.id, since: String(since), until: String(since + 1000), limit: '2' };
+    const first = await list(window);
+    expect(first.body.nextCursor).not.toBeNull();
+    const second = await list({ ...window, cursor: first.body.nextCursor! });
+    expect(second.body.nextCursor).toBeNull();
+    const ids = [...first.body.attempts, ...second.body.attempts].map((a) => a.attemptId);
+    // Newest first: the last recorded of the millisecond has the highest id.
+    expect(ids).toEqual([(since + 5) * 1024 + 2, (since + 5) * 1024 + 1, (since + 5) * 1024]);
+  });
+
   it('exports CSV', async () => {
     const { since } = privateWindow();
     const r = await insertRequestRow({ phoneNumber: uniquePhone(), createdAt: since });

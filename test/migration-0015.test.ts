@@ -1,5 +1,6 @@
 import { applyD1Migrations, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { newAttemptIdSql } from '../src/db/delivery-attempts';
 
 /**
  * Migration 0015 rebuilds otp_requests (WITHOUT ROWID, other indexes): on a database at 0014 with
@@ -208,7 +209,8 @@ describe('migration 0015: otp_requests rebuilt', () => {
     await expect(
       db()
         .prepare(
-          "INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome) VALUES ('otp_none', 1, 1, 1, 0, 'sent')",
+          `INSERT INTO delivery_attempts (id, request_id, attempt_number, started_at, finished_at, duration_ms, outcome)
+           VALUES (${newAttemptIdSql('1')}, 'otp_none', 1, 1, 1, 0, 'sent')`,
         )
         .run(),
     ).rejects.toThrow(/FOREIGN KEY constraint failed/);

@@ -103,6 +103,19 @@ export const ATTEMPT_OUTCOMES = ['sent', 'retry', 'failed', 'expired'] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 /**
+ * The SQL of a new attempt's id, given the SQL (a placeholder) of its start time. The table has no
+ * rowid to hand ids out (migration 0016), and the id is the admin API's attemptId and the listing's
+ * tie-breaker after started_at. The attempts of one millisecond get startedAt * 1024 + 0, 1, 2, …,
+ * read from delivery_attempts_stats: unique, as D1 runs one statement at a time and MAX (not COUNT)
+ * never repeats an id still stored after rows are deleted; ordered by start time; far below 2^53.
+ * The floor keeps an attempt recorded late, in a millisecond that holds a row from before 0016,
+ * clear of those rows' small ids. One row per statement: SQLite evaluates it once per statement.
+ */
+export function newAttemptIdSql(startedAt: string): string {
+  return `(SELECT MAX(COALESCE(MAX(id) + 1, 0), ${startedAt} * 1024) FROM delivery_attempts WHERE started_at = ${startedAt})`;
+}
+
+/**
  * The audit row of one provider call and the request's new state, as statements for one batch.
  * The state update applies only while the request is still `sending` under this attempt's claim
  * (each claim counts itself in `attempts`): a request superseded meanwhile keeps its newer state,
@@ -120,9 +133,9 @@ export function recordAttemptStatements(db: D1Database, attempt: AttemptRecord):
   return [
     db
       .prepare(
-        `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome,
+        `INSERT INTO delivery_attempts (id, request_id, attempt_number, started_at, finished_at, duration_ms, outcome,
            http_status, provider_message_id, error_code, error_message, retry_delay_seconds, provider, channel, ambiguous)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         VALUES (${newAttemptIdSql('?3')}, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (request_id, attempt_number) DO NOTHING`,
       )
       .bind(
@@ -214,8 +227,8 @@ export function testNumberSentStatements(db: D1Database, request: { requestId: s
   return [
     db
       .prepare(
-        `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, provider, channel)
-         VALUES (?1, 1, ?2, ?2, 0, 'sent', ?3, 'sms')`,
+        `INSERT INTO delivery_attempts (id, request_id, attempt_number, started_at, finished_at, duration_ms, outcome, provider, channel)
+         VALUES (${newAttemptIdSql('?2')}, ?1, 1, ?2, ?2, 0, 'sent', ?3, 'sms')`,
       )
       .bind(request.requestId, request.now, TEST_NUMBER_PROVIDER),
     // Named as the sender too, so the status view and the `otp.sent` event say no provider sent it.

@@ -4,6 +4,7 @@ import type { CircuitSource } from '../../src/alerts/rules';
 import { runAlerts } from '../../src/alerts/run-alerts';
 import { loadConfig } from '../../src/config';
 import type { IncidentRow } from '../../src/db/alert-incidents';
+import { newAttemptIdSql } from '../../src/db/delivery-attempts';
 import { seedRequest } from './fixtures';
 import { interceptOrigin, json, type RecordedCall, type Responder } from './outbound';
 import { TEST_SECRETS } from './secrets';
@@ -49,8 +50,8 @@ export async function seedProviderCalls(provider: string, outcomes: Array<'sent'
   for (const outcome of outcomes) {
     const { id } = await seedRequest();
     await env.DB.prepare(
-      `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, http_status, error_code, provider)
-       VALUES (?1, 1, ?2, ?2 + 120, 120, ?3, ?4, ?5, ?6)`,
+      `INSERT INTO delivery_attempts (id, request_id, attempt_number, started_at, finished_at, duration_ms, outcome, http_status, error_code, provider)
+       VALUES (${newAttemptIdSql('?2')}, ?1, 1, ?2, ?2 + 120, 120, ?3, ?4, ?5, ?6)`,
     )
       .bind(id, at, outcome, outcome === 'sent' ? 201 : 503, outcome === 'sent' ? null : 'provider_unavailable', provider)
       .run();

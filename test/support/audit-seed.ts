@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:test';
+import { newAttemptIdSql } from '../../src/db/delivery-attempts';
 import type { RequestStatus } from '../../src/db/requests';
 import { newRequestId } from '../../src/ids';
 import { phonePrefix } from '../../src/phone';
@@ -71,8 +72,8 @@ export async function insertAttemptRow(row: {
   provider?: string | null;
 }): Promise<void> {
   await env.DB.prepare(
-    `INSERT INTO delivery_attempts (request_id, attempt_number, started_at, finished_at, duration_ms, outcome, http_status, error_code, error_message, provider)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
+    `INSERT INTO delivery_attempts (id, request_id, attempt_number, started_at, finished_at, duration_ms, outcome, http_status, error_code, error_message, provider)
+     VALUES (${newAttemptIdSql('?3')}, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
   )
     .bind(
       row.requestId,
