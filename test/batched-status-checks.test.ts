@@ -28,7 +28,10 @@ async function firstChecksOfOneBatch(overrides: Record<string, string> = {}) {
   return { queue, testEnv, pacer, sent, body };
 }
 
-const askedFor = (gets: () => Array<{ params: Record<string, string> }>) => gets().map((call) => call.params.messageId!).sort();
+const askedFor = (gets: () => Array<{ params: Record<string, string> }>) =>
+  gets()
+    .map((call) => call.params.messageId!)
+    .sort();
 
 describe('a status_checks message', () => {
   it('runs every check it holds: the provider is asked once per request, each check recorded, a follow-up goes alone', async () => {
@@ -65,7 +68,12 @@ describe('a status_checks message', () => {
     const { ids, result } = await deliver(testEnv, 'otp-send', [body]);
 
     expect(result.explicitAcks).toEqual(ids);
-    expect(askedFor(gets)).toEqual(sent.slice(1).map((request) => request.messageId).sort());
+    expect(askedFor(gets)).toEqual(
+      sent
+        .slice(1)
+        .map((request) => request.messageId)
+        .sort(),
+    );
     expect(await checkRows(verified.id)).toEqual([]);
     expect(await requestRow(verified.id)).toMatchObject({ status: 'verified', delivery_status: 'delivered' });
     for (const { id } of sent.slice(1)) expect(await requestRow(id)).toMatchObject({ status: 'delivered' });
@@ -155,7 +163,9 @@ describe('a status_checks message', () => {
     const { ids, result } = await deliver({ ...env, DEAD_LETTER_QUEUE: deadLetters.queue } as Env, 'otp-send', bodies);
     expect(result.explicitAcks).toEqual(ids);
     expect(result.retryMessages).toEqual([]);
-    expect(deadLetters.sent).toEqual(ids.map((id) => ({ body: { type: 'rejected', v: 1, sourceMessageId: id, reason: expect.any(String) }, delaySeconds: undefined })));
+    expect(deadLetters.sent).toEqual(
+      ids.map((id) => ({ body: { type: 'rejected', v: 1, sourceMessageId: id, reason: expect.any(String) }, delaySeconds: undefined })),
+    );
     expect(JSON.stringify(deadLetters.sent)).not.toContain('9876543210');
     expect(await checkRows(good.requestId)).toEqual([]);
   });

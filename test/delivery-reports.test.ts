@@ -1,10 +1,10 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { deriveCode } from '../src/codes';
 import { planAfterCheck, statusCheckDelaySeconds } from '../src/delivery-reports/check-policy';
 import { START_TOLERANCE_MS } from '../src/pacing/pacing-schedule';
 import { SANDBOX_MAGIC_NUMBERS, SandboxProvider } from '../src/providers/sandbox';
 import { type StatusCheck, statusCheck } from '../src/queue/messages';
-import { deriveCode } from '../src/codes';
 import { withKey } from './support/apps';
 import { accepted, checkRows, provider, reportEnv, sentRequest, statusAnswer } from './support/delivery-reports';
 import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, TEST_API_KEY, TEST_OTP_SECRET } from './support/fixtures';

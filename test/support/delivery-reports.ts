@@ -13,8 +13,7 @@ export function reportEnv(overrides: Record<string, string> = {}) {
 }
 
 export const accepted = (messageId: string) => json(201, { success: true, data: { messageId, status: 'queued' } });
-export const statusAnswer = (status: string, extra: Record<string, unknown> = {}) =>
-  json(200, { success: true, data: { messageId: 'm', status, ...extra } });
+export const statusAnswer = (status: string, extra: Record<string, unknown> = {}) => json(200, { success: true, data: { messageId: 'm', status, ...extra } });
 
 /** A request the provider accepted as `messageId`, sent through the real send path. */
 export async function sentRequest(testEnv: Env, messageId: string) {
