@@ -8,7 +8,7 @@ import { providerIdempotencyKey } from '../src/ids';
 import worker from '../src/index';
 import { pacingHorizonMs } from '../src/pacing/provider-slots';
 import { StartMessagingProvider } from '../src/providers/startmessaging';
-import { type SendJob, type StatusCheck, statusCheck } from '../src/queue/messages';
+import { type SendJob, type StatusCheck, type StatusChecks, statusCheck, statusChecks } from '../src/queue/messages';
 import { withKey } from './support/apps';
 import { elapse, retireOtherRequests } from './support/elapse';
 import {
@@ -72,10 +72,10 @@ async function postOtp(testEnv: Env, phoneNumber = uniquePhone()): Promise<strin
 /** Plays the queue after the restart: delivers what is queued, and what that enqueues, until nothing is left. */
 async function drain(testEnv: Env, queue: ReturnType<typeof recordingQueue>) {
   for (let round = 0; round < 10; round++) {
-    const messages = queue.take().map((message) => message.body as SendJob | StatusCheck);
+    const messages = queue.take().map((message) => message.body as SendJob | StatusCheck | StatusChecks);
     if (messages.length === 0) return;
     const sends = messages.filter((body): body is SendJob => body.type === 'send');
-    const checks = messages.filter((body): body is StatusCheck => body.type === 'status_check');
+    const checks = messages.filter((body) => body.type !== 'send');
     if (sends.length) {
       const { result } = await deliverSendJobs(
         testEnv,
@@ -114,7 +114,7 @@ describe('recovery after a crash: one cron run', () => {
     // One request sent and recorded; its first status check was still waiting in the queue.
     const { id: sentUnchecked } = await seedRequest();
     await deliverSendJobs(withQueue(lost.binding, testEnv), [sentUnchecked]);
-    expect(lost.ofType('status_check').map((message) => message.body)).toEqual([statusCheck(sentUnchecked, 1)]);
+    expect(lost.ofType('status_checks').map((message) => message.body)).toEqual([statusChecks([{ requestId: sentUnchecked, check: 1 }])]);
     // Not lost: a request whose retry the provider asked to come 4 minutes later.
     const { id: retryLater, phoneNumber: retryPhone } = await seedRequest();
     provider.script(retryPhone, () => json(429, {}, { 'Retry-After': '240' }));

@@ -6,63 +6,38 @@ import { START_TOLERANCE_MS } from '../src/pacing/pacing-schedule';
 import { SANDBOX_MAGIC_NUMBERS, SandboxProvider } from '../src/providers/sandbox';
 import { type StatusCheck, statusCheck } from '../src/queue/messages';
 import { withKey } from './support/apps';
-import {
-  attemptRows,
-  PROVIDER_URL,
-  requestRow,
-  SEND_ROUTE,
-  STATUS_ROUTE,
-  seedRequest,
-  startMessagingEnv,
-  TEST_API_KEY,
-  TEST_OTP_SECRET,
-} from './support/fixtures';
-import { interceptOrigin, json, type RecordedCall } from './support/outbound';
+import { accepted, checkRows, provider, reportEnv, sentRequest, statusAnswer } from './support/delivery-reports';
+import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, TEST_API_KEY, TEST_OTP_SECRET } from './support/fixtures';
+import { interceptOrigin, json } from './support/outbound';
 import { mostInOneSecond, withOwnPacer } from './support/pacer';
 import { deliver, deliverSendJobs } from './support/queue';
-import { recordingQueue, withQueue } from './support/recording-queue';
 import { fetchWithEnv } from './support/worker';
 
 const SETTINGS = { baseSeconds: 30, maxChecks: 6 };
-
-/** A StartMessaging env whose queue is recorded, with checks every 30 s·2^n, at most 6. */
-function reportEnv(overrides: Record<string, string> = {}) {
-  const queue = recordingQueue();
-  const testEnv = withQueue(queue.binding, startMessagingEnv({ DELIVERY_CHECK_BASE_SECONDS: '30', DELIVERY_CHECK_MAX: '6', ...overrides }));
-  return { queue, testEnv };
-}
-
-const accepted = (messageId: string) => json(201, { success: true, data: { messageId, status: 'queued' } });
-const statusAnswer = (status: string, extra: Record<string, unknown> = {}) => json(200, { success: true, data: { messageId: 'm', status, ...extra } });
-
-/** A request the provider accepted as `messageId`, sent through the real send path. */
-async function sentRequest(testEnv: Env, messageId: string) {
-  const { id, phoneNumber } = await seedRequest();
-  interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted(messageId) });
-  await deliverSendJobs(testEnv, [id]);
-  expect((await requestRow(id)).status).toBe('sent');
-  return { id, phoneNumber };
-}
-
-/** Answers status checks with `respond`, sends keep working; returns the status checks made. */
-function provider(respond: (call: RecordedCall) => Response | Promise<Response>, messageId = 'm') {
-  const calls = interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => accepted(messageId), [STATUS_ROUTE]: respond });
-  return () => calls.filter((call) => call.route === STATUS_ROUTE);
-}
-
-async function checkRows(requestId: string) {
-  const { results } = await env.DB.prepare('SELECT * FROM status_checks WHERE request_id = ? ORDER BY check_number')
-    .bind(requestId)
-    .all<Record<string, unknown>>();
-  return results;
-}
 
 describe('scheduling after a send', () => {
   it('a message the provider accepted gets a delayed first status check; the queue body holds ids only', async () => {
     const { queue, testEnv } = reportEnv();
     const { id, phoneNumber } = await sentRequest(testEnv, 'msg_sched');
-    expect(queue.ofType('status_check')).toEqual([{ body: { type: 'status_check', v: 1, requestId: id, check: 1 }, delaySeconds: 30 }]);
+    expect(queue.messages).toEqual([{ body: { type: 'status_checks', v: 1, checks: [{ requestId: id, check: 1 }] }, delaySeconds: 30 }]);
     expect(JSON.stringify(queue.messages)).not.toContain(phoneNumber.slice(1));
+  });
+
+  it('a batch of accepted sends gets ONE first-check message for all of them, holding ids only', async () => {
+    const { queue, testEnv } = reportEnv();
+    const requests = await Promise.all([seedRequest(), seedRequest(), seedRequest(), seedRequest()]);
+    const refused = requests[3]!;
+    interceptOrigin(PROVIDER_URL, {
+      [SEND_ROUTE]: (call) => ((call.body as { phoneNumber: string }).phoneNumber === refused.phoneNumber ? json(400, {}) : accepted('msg_many')),
+    });
+    await deliverSendJobs(
+      testEnv,
+      requests.map((request) => request.id),
+    );
+    const checked = requests.slice(0, 3).map((request) => ({ requestId: request.id, check: 1 }));
+    expect(queue.messages).toEqual([{ body: { type: 'status_checks', v: 1, checks: expect.arrayContaining(checked) }, delaySeconds: 30 }]);
+    expect((queue.messages[0]!.body as { checks: unknown[] }).checks).toHaveLength(3);
+    for (const { phoneNumber } of requests) expect(JSON.stringify(queue.messages)).not.toContain(phoneNumber.slice(1));
   });
 
   it('no check without a provider message id, and none when DELIVERY_CHECK_MAX is 0', async () => {
@@ -75,7 +50,7 @@ describe('scheduling after a send', () => {
       interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => response.clone() });
       await deliverSendJobs(testEnv, [id]);
       expect((await requestRow(id)).status).toBe('sent');
-      expect(queue.ofType('status_check')).toEqual([]);
+      expect(queue.messages).toEqual([]);
     }
   });
 
@@ -87,7 +62,7 @@ describe('scheduling after a send', () => {
       [SEND_ROUTE]: (call) => ((call.body as { phoneNumber: string }).phoneNumber === failed.phoneNumber ? json(400, {}) : json(503, {})),
     });
     await deliverSendJobs(testEnv, [failed.id, retried.id]);
-    expect(queue.ofType('status_check')).toEqual([]);
+    expect(queue.messages).toEqual([]);
   });
 });
 

@@ -7,7 +7,7 @@ import { claimRequests, recordAttemptStatements } from '../src/db/delivery-attem
 import worker from '../src/index';
 import { prefixGuardFor } from '../src/limiter/limiter-client';
 import { phonePrefix } from '../src/phone';
-import { type RecordAttempts, sendJob, statusCheck } from '../src/queue/messages';
+import { type RecordAttempts, sendJob, statusChecks } from '../src/queue/messages';
 import { withKey } from './support/apps';
 import { recordingQueue, withFailingBatchOf, withFaultyBatch } from './support/faults';
 import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, startMessagingEnv, uniquePhone } from './support/fixtures';
@@ -152,7 +152,7 @@ describe('D1 fails for longer than the queue retries a recorded outcome', () => 
     expect(await requestRow(id)).toMatchObject({ status: 'sent', provider_message_id: `msg-otpd-${id}`, lease_until: null, last_error_code: null });
     expect(await deadLetters(id)).toEqual([{ message_id: ids[0], reason: 'record_attempts_retries_exhausted' }]);
     // As on the normal path, the accepted SMS gets its delivery checks.
-    expect(queue.sent).toEqual([{ body: statusCheck(id, 1), delaySeconds: expect.any(Number) }]);
+    expect(queue.sent).toEqual([{ body: statusChecks([{ requestId: id, check: 1 }]), delaySeconds: expect.any(Number) }]);
   });
 
   it('when D1 still fails there, the dead letter is retried with a growing delay and nothing is lost', async () => {

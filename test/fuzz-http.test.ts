@@ -275,7 +275,12 @@ describe('fuzzing queue message bodies', () => {
     const bodyArbitrary = fc.oneof(
       fc.jsonValue({ maxDepth: 3 }),
       fc.record(
-        { type: fc.constantFrom('send', 'record_attempts', 'status_check', 'x'), v: fc.oneof(fc.constant(1), fc.integer()), requestId: fc.string() },
+        {
+          type: fc.constantFrom('send', 'record_attempts', 'status_check', 'status_checks', 'x'),
+          v: fc.oneof(fc.constant(1), fc.integer()),
+          requestId: fc.string(),
+          checks: fc.array(fc.record({ requestId: fc.string(), check: fc.integer() }, { requiredKeys: [] }), { maxLength: 3 }),
+        },
         { requiredKeys: [] },
       ),
     );

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { providerIdempotencyKey } from '../src/ids';
-import type { SendJob } from '../src/queue/messages';
+import type { SendJob, StatusChecks } from '../src/queue/messages';
 import { ADMIN_TOKEN, adminFetch, adminJson } from './support/admin';
 import { withKey } from './support/apps';
 import { insertRequestRow } from './support/audit-seed';
@@ -109,9 +109,10 @@ describe('recovering from a provider outage with one bulk resend', () => {
     );
     expect(job.body).toMatchObject({ matched: 5, enqueued: 4, done: true, skipped: { byReason: { verified_since: 1 } } });
 
-    // Delivery reports come in for the new messages.
+    // Delivery reports come in for the new messages: their first checks in one message, sent together.
     const checks = queue.take().map((m) => m.body);
-    expect(checks).toHaveLength(4);
+    expect(checks).toEqual([{ type: 'status_checks', v: 1, checks: expect.any(Array) }]);
+    expect((checks[0] as StatusChecks).checks).toHaveLength(4);
     await deliver(testEnv, 'otp-send', checks);
     const resent = await adminJson<{ requests: Array<{ status: string; origin: string; replacesRequestId: string; phoneNumber: string }> }>(
       `/v1/admin/requests?resendId=${run.body.resendId}`,

@@ -4,7 +4,7 @@ import { deriveCode } from '../src/codes';
 import { SEND_LEASE_MS, sendLeaseMs } from '../src/db/delivery-attempts';
 import { newResendId, providerIdempotencyKey } from '../src/ids';
 import { pacingHorizonMs, SEND_BATCH_SIZE } from '../src/pacing/provider-slots';
-import { type RecordAttempts, resendFanout, sendJob, statusCheck, WorkMessage } from '../src/queue/messages';
+import { type RecordAttempts, resendFanout, sendJob, statusCheck, statusChecks, WorkMessage } from '../src/queue/messages';
 import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, startMessagingEnv, TEST_API_KEY, TEST_OTP_SECRET } from './support/fixtures';
 import { interceptOrigin, json } from './support/outbound';
 import { withOwnPacer, withScriptedPacer, withUnreachablePacer } from './support/pacer';
@@ -366,7 +366,7 @@ describe('dead letters', () => {
         },
       ],
     };
-    const bodies = [sendJob(id), record, statusCheck(id, 2), resendFanout(newResendId(), 3)];
+    const bodies = [sendJob(id), record, statusCheck(id, 2), statusChecks([{ requestId: id, check: 1 }]), resendFanout(newResendId(), 3)];
     expect(new Set(bodies.map((body) => WorkMessage.parse(body).type)).size).toBe(WorkMessage.options.length);
     const { ids, result } = await deliver(env, 'otp-send-dlq', bodies);
     expect(result.explicitAcks.sort()).toEqual([...ids].sort());
@@ -379,7 +379,8 @@ describe('dead letters', () => {
         [ids[0], 'retries_exhausted'],
         [ids[1], 'record_attempts_retries_exhausted'],
         [ids[2], 'status_check_retries_exhausted'],
-        [ids[3], 'resend_fanout_retries_exhausted'],
+        [ids[3], 'status_check_retries_exhausted'],
+        [ids[4], 'resend_fanout_retries_exhausted'],
       ]),
     );
   });

@@ -4,7 +4,7 @@ import { loadConfig } from '../src/config';
 import { QUEUE_BATCH_TIMEOUT_MS, stallGraceMs, sweep } from '../src/cron/sweeper';
 import { claimRequests } from '../src/db/delivery-attempts';
 import worker from '../src/index';
-import { statusCheck } from '../src/queue/messages';
+import { statusCheck, statusChecks } from '../src/queue/messages';
 import wranglerToml from '../wrangler.toml?raw';
 import { withKey } from './support/apps';
 import { elapse, retireOtherRequests } from './support/elapse';
@@ -175,7 +175,7 @@ describe('sweeper (cron): delivery status checks', () => {
       [STATUS_ROUTE]: () => json(200, { data: { status: 'queued' } }),
     });
     await deliverSendJobs(withQueue(queue.binding, startMessagingEnv()), [id]);
-    expect(queue.take().map((message) => message.body)).toEqual([statusCheck(id, 1)]);
+    expect(queue.take().map((message) => message.body)).toEqual([statusChecks([{ requestId: id, check: 1 }])]);
     expect(await requestRow(id)).toMatchObject({ status: 'sent', delivery_status: null, delivery_checks: 0 });
     return { id, queue };
   }

@@ -181,7 +181,7 @@ describe('OTP delivery never waits for webhooks', () => {
     expect((await requestRow(requestId)).status).toBe('sent');
     expect(await attemptRows(requestId)).toEqual([expect.objectContaining({ outcome: 'sent' })]);
     // Written on the usual path (no deferred record), with its delivery report scheduled.
-    expect(sends.messages.map((message) => (message.body as { type: string }).type)).toEqual(['status_check']);
+    expect(sends.messages.map((message) => (message.body as { type: string }).type)).toEqual(['status_checks']);
     const [event] = await eventRows(requestId);
     expect(event).toMatchObject({ type: 'otp.sent', state: 'pending', attempts: 0 });
 

@@ -27,8 +27,8 @@ import {
 
 type Env3 = ReturnType<typeof webhookTestEnv>;
 
-/** Runs the queued send jobs, then the queued status checks, through the Worker's queue handler. */
-async function runSendQueue({ testEnv, sends }: Env3, type: 'send' | 'status_check') {
+/** Runs the queued send jobs, or the queued first status checks, through the Worker's queue handler. */
+async function runSendQueue({ testEnv, sends }: Env3, type: 'send' | 'status_checks') {
   const jobs = sends.take();
   const wanted = jobs.filter((job) => (job.body as { type: string }).type === type);
   for (const job of jobs) if (!wanted.includes(job)) sends.messages.push(job);
@@ -91,7 +91,7 @@ describe('a receiver gets every event of a request, signed', () => {
 
     await runSendQueue(setup, 'send');
     expect(await postEvents(setup, requestId)).toEqual([`evt_${requestId.slice(4)}_sent`]);
-    await runSendQueue(setup, 'status_check');
+    await runSendQueue(setup, 'status_checks');
     expect(await postEvents(setup, requestId)).toEqual([`evt_${requestId.slice(4)}_delivered`]);
     expect((await verifyCode(setup.testEnv, app.secretKey, requestId)).status).toBe(200);
     expect(await postEvents(setup, requestId)).toEqual([`evt_${requestId.slice(4)}_verified`]);
@@ -132,7 +132,7 @@ describe('a receiver gets every event of a request, signed', () => {
     const undelivered = await sendCode(setup.testEnv, app.secretKey);
     await runSendQueue(setup, 'send');
     await postEvents(setup, undelivered.requestId);
-    await runSendQueue(setup, 'status_check');
+    await runSendQueue(setup, 'status_checks');
     await postEvents(setup, undelivered.requestId);
 
     expect(calls).toHaveLength(3);
@@ -216,7 +216,7 @@ describe('a receiver gets every event of a request, signed', () => {
     const calls = receiver();
     const { requestId } = await sendCode(setup.testEnv, app.secretKey);
     await runSendQueue(setup, 'send');
-    await runSendQueue(setup, 'status_check');
+    await runSendQueue(setup, 'status_checks');
     await postEvents(setup, requestId);
     expect((await eventRows(requestId)).map((event) => event.type)).toEqual(['otp.sent']);
 
@@ -230,7 +230,7 @@ describe('a receiver gets every event of a request, signed', () => {
     providerAccepting('msg_none', 'delivered');
     const { requestId } = await sendCode(setup.testEnv, TEST_APP.secretKey);
     await runSendQueue(setup, 'send');
-    await runSendQueue(setup, 'status_check');
+    await runSendQueue(setup, 'status_checks');
     expect((await verifyCode(setup.testEnv, TEST_APP.secretKey, requestId)).status).toBe(200);
     expect((await requestRow(requestId)).status).toBe('verified');
     expect(await eventRows(requestId)).toEqual([]);
@@ -244,7 +244,7 @@ describe('a receiver gets every event of a request, signed', () => {
     const { requestId } = await sendCode(setup.testEnv, app.secretKey);
     await runSendQueue(setup, 'send');
     await setReceiver(app.id);
-    await runSendQueue(setup, 'status_check');
+    await runSendQueue(setup, 'status_checks');
     expect((await eventRows(requestId)).map((event) => event.type)).toEqual(['otp.delivered']);
   });
 });

@@ -1,6 +1,6 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { statusCheck } from '../src/queue/messages';
+import { type StatusChecks, statusCheck, statusChecks } from '../src/queue/messages';
 import { withKey } from './support/apps';
 import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, uniquePhone } from './support/fixtures';
 import { interceptOrigin, json } from './support/outbound';
@@ -50,9 +50,10 @@ describe('auto: WhatsApp first, SMS when it is not delivered in time', () => {
     expect(form(twilio[0]!.body)).toMatchObject({ To: `whatsapp:${phoneNumber}`, From: 'whatsapp:+14155238886' });
     expect(await requestRow(id)).toMatchObject({ status: 'sent', sent_provider: 'twilio', sent_channel: 'whatsapp' });
     // The first check waits the app's WhatsApp timeout (30 s by default), not DELIVERY_CHECK_BASE_SECONDS.
-    expect(queue.take()).toEqual([{ body: statusCheck(id, 1), delaySeconds: 30 }]);
+    const [firstCheck] = queue.take();
+    expect(firstCheck).toEqual({ body: statusChecks([{ requestId: id, check: 1 }]), delaySeconds: 30 });
 
-    await deliver(testEnv, 'otp-send', [statusCheck(id, 1)]);
+    await deliver(testEnv, 'otp-send', [firstCheck!.body]);
     expect(await requestRow(id)).toMatchObject({ status: 'queued', provider_message_id: null, delivery_status: null, sms_fallback_at: expect.any(Number) });
     expect(queue.take()).toEqual([{ body: { type: 'send', v: 1, requestId: id }, delaySeconds: undefined }]);
 
@@ -65,7 +66,7 @@ describe('auto: WhatsApp first, SMS when it is not delivered in time', () => {
       expect.objectContaining({ provider: 'startmessaging', channel: 'sms', outcome: 'sent' }),
     ]);
     // The SMS's checks follow the WhatsApp message's, numbered on.
-    expect(queue.take()).toEqual([{ body: statusCheck(id, 2), delaySeconds: 30 }]);
+    expect(queue.take()).toEqual([{ body: statusChecks([{ requestId: id, check: 2 }]), delaySeconds: 30 }]);
     const status = await SELF.fetch(`https://otp.test/v1/otp/${id}`, { headers: withKey() });
     expect(await status.json()).toMatchObject({ channel: 'auto', deliveredVia: { provider: 'startmessaging', channel: 'sms' } });
   });
@@ -101,11 +102,45 @@ describe('auto: WhatsApp first, SMS when it is not delivered in time', () => {
     expect(await requestRow(id)).toMatchObject({ status: 'sent', sent_channel: 'sms' });
   });
 
+  it('a batch’s first checks travel in one message per delay and check number', async () => {
+    const queue = recordingQueue();
+    const { testEnv } = withOwnPacer(withQueue(queue.binding, twoProviderEnv({ DELIVERY_CHECK_BASE_SECONDS: '45' })));
+    const [fellBack, whatsapp, sms, otherSms] = await Promise.all([seedRequest(), seedRequest(), seedRequest(), seedRequest()]);
+    for (const { id } of [fellBack!, whatsapp!]) await env.DB.prepare("UPDATE otp_requests SET channel = 'auto' WHERE id = ?1").bind(id).run();
+    interceptOrigin(TWILIO_URL, { [TWILIO_SEND_ROUTE]: () => twilioCreated(), [TWILIO_STATUS_ROUTE]: twilioStatus('undelivered') });
+    interceptOrigin(PROVIDER_URL, { [SEND_ROUTE]: () => smAccepted() });
+    // One `auto` request's WhatsApp message was not delivered in time: it goes on by SMS.
+    await deliverSendJobs(testEnv, [fellBack!.id]);
+    await deliver(testEnv, 'otp-send', [queue.take()[0]!.body]);
+    expect(await requestRow(fellBack!.id)).toMatchObject({ status: 'queued', sms_fallback_at: expect.any(Number) });
+    queue.take();
+
+    await deliverSendJobs(
+      testEnv,
+      [fellBack!, whatsapp!, sms!, otherSms!].map(({ id }) => id),
+    );
+    const byDelayAndCheck = queue
+      .take()
+      .map(({ body, delaySeconds }) => {
+        const { checks } = body as StatusChecks;
+        return { delaySeconds, check: checks[0]!.check, requests: checks.map((check) => check.requestId).sort() };
+      })
+      .sort((a, b) => a.delaySeconds! - b.delaySeconds! || a.check - b.check);
+    expect(byDelayAndCheck).toEqual([
+      // The WhatsApp message: checked when its time to be delivered is up.
+      { delaySeconds: 30, check: 1, requests: [whatsapp!.id] },
+      // Both SMS sent afresh, together.
+      { delaySeconds: 45, check: 1, requests: [sms!.id, otherSms!.id].sort() },
+      // The fallback SMS: its checks are numbered on from the WhatsApp message's.
+      { delaySeconds: 45, check: 2, requests: [fellBack!.id] },
+    ]);
+  });
+
   it('channel whatsapp asked explicitly never falls back', async () => {
     const { id, queue, testEnv } = await autoRequest('whatsapp');
     interceptOrigin(TWILIO_URL, { [TWILIO_SEND_ROUTE]: () => twilioCreated(), [TWILIO_STATUS_ROUTE]: twilioStatus('undelivered') });
     await deliverSendJobs(testEnv, [id]);
-    expect(queue.take()).toEqual([{ body: statusCheck(id, 1), delaySeconds: 30 }]);
+    expect(queue.take()).toEqual([{ body: statusChecks([{ requestId: id, check: 1 }]), delaySeconds: 30 }]);
     await deliver(testEnv, 'otp-send', [statusCheck(id, 1)]);
     expect(await requestRow(id)).toMatchObject({ status: 'failed', last_error_code: 'provider_delivery_failed' });
   });

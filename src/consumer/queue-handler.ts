@@ -1,5 +1,5 @@
-import { handleStatusChecks } from '../delivery-reports/run-checks';
-import { type RecordAttempts, type ResendFanout, type SendJob, type StatusCheck, WorkMessage } from '../queue/messages';
+import { type CheckMessage, handleStatusChecks } from '../delivery-reports/run-checks';
+import { type RecordAttempts, type ResendFanout, type SendJob, WorkMessage } from '../queue/messages';
 import { handleResendFanouts } from '../resend/fanout';
 import { configOrRetryBatch } from './batch-config';
 import { handleRecordAttempts } from './record-attempts';
@@ -33,7 +33,7 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
 
   const sends: Parsed<SendJob> = [];
   const records: Parsed<RecordAttempts> = [];
-  const checks: Parsed<StatusCheck> = [];
+  const checks: CheckMessage[] = [];
   const fanouts: Parsed<ResendFanout> = [];
   for (const message of batch.messages) {
     const parsed = WorkMessage.safeParse(message.body);
@@ -49,6 +49,7 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
         records.push({ message, body: parsed.data });
         break;
       case 'status_check':
+      case 'status_checks':
         checks.push({ message, body: parsed.data });
         break;
       case 'resend_fanout':

@@ -34,22 +34,19 @@ export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, env: E
       await recordLateAttempts(message, body, env, now);
       continue;
     }
-    const requestId = body?.type === 'send' || body?.type === 'status_check' ? body.requestId : null;
-    const reason = !body
-      ? 'unreadable_dead_letter'
-      : body.type === 'rejected'
-        ? body.reason
-        : body.type === 'send'
-          ? 'retries_exhausted'
-          : `${body.type}_retries_exhausted`;
-    const statements = [deadLetterStatement(env.DB, body?.type === 'rejected' ? body.sourceMessageId : message.id, requestId, reason, now)];
+    const requestIds = requestIdsOf(body);
+    const reason = reasonOf(body);
+    const messageId = body?.type === 'rejected' ? body.sourceMessageId : message.id;
+    // One row per request the message was about (a batch's first checks: one each, under its one message id).
+    const statements = (requestIds.length > 0 ? requestIds : [null]).map((requestId) => deadLetterStatement(env.DB, messageId, requestId, reason, now));
     // Only a send that gave up ends its request; a lost status check or resend step does not.
-    if (requestId && body?.type === 'send') {
-      statements.push(failExhaustedSendStatement(env.DB, requestId, now), requestEventStatement(env.DB, requestId, now));
+    if (body?.type === 'send') {
+      statements.push(failExhaustedSendStatement(env.DB, body.requestId, now), requestEventStatement(env.DB, body.requestId, now));
     }
     try {
       await enqueueWrittenEvents(env, await env.DB.batch(statements));
-      logWarn('dead_letter.recorded', { messageId: message.id, requestId, reason });
+      const requests = body?.type === 'status_checks' ? { requests: requestIds.length } : { requestId: requestIds[0] ?? null };
+      logWarn('dead_letter.recorded', { messageId: message.id, ...requests, reason });
       message.ack();
     } catch (error) {
       retryLater(message, error);
@@ -89,6 +86,27 @@ async function recordLateAttempts(message: Message<unknown>, body: RecordAttempt
     }
   }
   message.ack();
+}
+
+/** The requests a dead letter was about: a send's or a status check's one, or each of a batch's first checks. */
+function requestIdsOf(body: DeadLetterBody | null): string[] {
+  switch (body?.type) {
+    case 'send':
+    case 'status_check':
+      return [body.requestId];
+    case 'status_checks':
+      return body.checks.map((check) => check.requestId);
+    default:
+      return [];
+  }
+}
+
+/** A batch's first checks that ran out of retries are lost status checks, recorded as such. */
+function reasonOf(body: DeadLetterBody | null): string {
+  if (!body) return 'unreadable_dead_letter';
+  if (body.type === 'rejected') return body.reason;
+  if (body.type === 'send') return 'retries_exhausted';
+  return `${body.type === 'status_checks' ? 'status_check' : body.type}_retries_exhausted`;
 }
 
 function retryLater(message: Message<unknown>, error: unknown): void {

@@ -1,138 +1,74 @@
 import { mapWithConcurrency } from '../concurrency';
 import type { Config } from '../config';
-import { PROVIDER_NAMES, type ProviderName, providerOrder } from '../config-providers';
-import { type CheckTarget, fallBackToSmsStatement, readCheckTarget, recordStatusCheckStatements } from '../db/status-checks';
-import { errorName, logError, logInfo } from '../log';
+import type { ProviderName } from '../config-providers';
+import { errorName, logError } from '../log';
 import { type ProviderPacing, providerPacing } from '../pacing/provider-pacing';
 import { providerByName } from '../providers/select-provider';
-import type { SmsProvider, StatusOutcome } from '../providers/sms-provider';
-import { type StatusCheck, sendJob, statusCheck } from '../queue/messages';
-import { enqueueWrittenEvents } from '../webhooks/enqueue-events';
-import { planAfterCheck } from './check-policy';
+import type { SmsProvider } from '../providers/sms-provider';
+import { type StatusCheck, type StatusChecks, statusCheck } from '../queue/messages';
+import { type CheckOrder, type CheckVerdict, FAULT_RETRY_SECONDS, runCheck, type SourceOf } from './run-check';
 
-/** How long a check waits when D1 or the queue failed under it. */
-const FAULT_RETRY_SECONDS = 30;
+/** A queue message carrying status checks: one (`status_check`) or a batch's first ones (`status_checks`). */
+export interface CheckMessage {
+  message: Message<unknown>;
+  body: StatusCheck | StatusChecks;
+}
 
 /**
- * Runs the `status_check` messages of one queue batch: asks the provider that sent each message
- * what became of it, records the answer, moves the request to `delivered` or `failed`, and
- * schedules the next check while the answer is not final. Every check takes a slot of that
- * provider's pacing budget first, since checks and sends count against one account limit.
+ * Runs the status checks of one queue batch, whichever message carried them, at most
+ * `provider.concurrency` at once, then settles each message by what became of its checks.
  * `pacing`, when given, serves every provider (tests).
  */
-export async function handleStatusChecks(
-  items: ReadonlyArray<{ message: Message<unknown>; body: StatusCheck }>,
-  env: Env,
-  config: Config,
-  pacing?: ProviderPacing,
-): Promise<void> {
+export async function handleStatusChecks(items: readonly CheckMessage[], env: Env, config: Config, pacing?: ProviderPacing): Promise<void> {
   if (items.length === 0) return;
   const sources = new Map<ProviderName, { source: SmsProvider | null; pacing: ProviderPacing }>();
-  const sourceOf = (name: ProviderName) => {
+  const sourceOf: SourceOf = (name) => {
     if (!sources.has(name)) {
       const choice = providerByName(name, config, env.DB);
       sources.set(name, { source: 'provider' in choice ? choice.provider : null, pacing: pacing ?? providerPacing(env, config, undefined, name) });
     }
     return sources.get(name)!;
   };
-  await mapWithConcurrency(items, config.provider.concurrency, (item) => runCheck(item.message, item.body, env, config, sourceOf));
+  const runs = items.flatMap((item) => ordersOf(item.body).map((order) => ({ item, order })));
+  const verdicts = await mapWithConcurrency(runs, config.provider.concurrency, ({ order }) => runCheck(order, env, config, sourceOf));
+  const results = new Map<CheckMessage, Array<{ order: CheckOrder; verdict: CheckVerdict }>>();
+  runs.forEach(({ item, order }, index) => {
+    const ofItem = results.get(item) ?? [];
+    ofItem.push({ order, verdict: verdicts[index]! });
+    results.set(item, ofItem);
+  });
+  await Promise.all(items.map((item) => settle(item, results.get(item)!, env)));
 }
 
-/** The provider that sent, or (for messages sent before that was recorded) the deployment's first. */
-function senderOf(target: CheckTarget | null, config: Config): ProviderName {
-  const named = PROVIDER_NAMES.find((name) => name === target?.sent_provider);
-  return named ?? providerOrder(config)[0]!;
+function ordersOf(body: StatusCheck | StatusChecks): CheckOrder[] {
+  return body.type === 'status_check' ? [{ requestId: body.requestId, check: body.check }] : body.checks;
 }
 
-async function runCheck(
-  message: Message<unknown>,
-  body: StatusCheck,
-  env: Env,
-  config: Config,
-  sourceOf: (name: ProviderName) => { source: SmsProvider | null; pacing: ProviderPacing },
-): Promise<void> {
-  const { requestId, check } = body;
-  try {
-    const target = await readCheckTarget(env.DB, requestId, check);
-    const { source, pacing } = sourceOf(senderOf(target, config));
-    const skip = reasonToSkip(target, source);
-    if (skip) {
-      logInfo('status_check.skipped', { requestId, check, reason: skip });
-      message.ack();
-      return;
-    }
-    const slot = await pacing.acquireProviderSlot('status_check');
-    if (!slot.granted) {
-      message.retry({ delaySeconds: Math.max(1, Math.ceil(slot.retryAfterSeconds)) });
-      return;
-    }
-
-    const startedAt = Date.now();
-    let outcome: StatusOutcome;
-    try {
-      outcome = await source!.messageStatus(target!.provider_message_id!);
-    } catch (error) {
-      outcome = { kind: 'transient', httpStatus: null, errorCode: 'provider_error', message: errorName(error) };
-    }
-    const finishedAt = Date.now();
-    const fallBack = fallsBackToSms(target!, outcome);
-    const planned = planAfterCheck(outcome, check, config.deliveryChecks);
-    // Falling back, the WhatsApp message's report ends here and the request waits for its SMS.
-    const plan = fallBack ? { ...planned, deliveryStatus: 'pending' as const, nextCheckSeconds: null } : planned;
-
-    // The follow-up goes out before this check is recorded: if recording fails, the message is
-    // retried and the follow-up's own check number keeps the chain from being counted twice.
-    if (plan.nextCheckSeconds !== null) {
-      await env.SEND_QUEUE.send(statusCheck(requestId, check + 1), { delaySeconds: plan.nextCheckSeconds });
-    }
-    const recorded = await env.DB.batch([
-      ...recordStatusCheckStatements(env.DB, {
-        requestId,
-        check,
-        startedAt,
-        finishedAt,
-        httpStatus: outcome.httpStatus,
-        providerStatus: outcome.kind === 'report' ? outcome.status : null,
-        deliveredAt: outcome.kind === 'report' ? outcome.deliveredAt : null,
-        plan,
-      }),
-      ...(fallBack ? [fallBackToSmsStatement(env.DB, { requestId, now: finishedAt })] : []),
-    ]);
-    await enqueueWrittenEvents(env, recorded);
-    if (fallBack) {
-      // Lost, it is recovered by the sweeper, which re-enqueues queued requests left untouched.
-      await env.SEND_QUEUE.send(sendJob(requestId));
-      logInfo('status_check.sms_fallback', { requestId, check, providerStatus: outcome.kind === 'report' ? outcome.status : outcome.errorCode });
-    }
-    const log = plan.errorCode === 'provider_unauthorized' ? logError : logInfo;
-    log('status_check.done', {
-      requestId,
-      check,
-      result: plan.result,
-      deliveryStatus: plan.deliveryStatus,
-      httpStatus: outcome.httpStatus,
-      errorCode: plan.errorCode,
-      nextCheckSeconds: plan.nextCheckSeconds,
-      durationMs: finishedAt - startedAt,
-    });
-    message.ack();
-  } catch (error) {
-    logError('status_check.failed', { requestId, check, error: errorName(error) });
-    message.retry({ delaySeconds: FAULT_RETRY_SECONDS });
+/**
+ * A single check's message is acked or retried as its check asks. A batched message is acked once
+ * each of its checks is done or back on the queue as a `status_check` of its own, with its delay;
+ * if that enqueue fails the whole message is retried, and its checks already recorded are then
+ * skipped (`duplicate`), so no provider is asked twice.
+ */
+async function settle(item: CheckMessage, results: ReadonlyArray<{ order: CheckOrder; verdict: CheckVerdict }>, env: Env): Promise<void> {
+  const { message, body } = item;
+  if (body.type === 'status_check') {
+    const verdict = results[0]!.verdict;
+    if (verdict.kind === 'retry') message.retry({ delaySeconds: verdict.delaySeconds });
+    else message.ack();
+    return;
   }
-}
-
-/** An `auto` request sent by WhatsApp whose message was not delivered by the first check (its deadline). */
-function fallsBackToSms(target: CheckTarget, outcome: StatusOutcome): boolean {
-  if (target.channel !== 'auto' || target.sent_channel !== 'whatsapp' || target.sms_fallback_at !== null || target.status !== 'sent') return false;
-  return !(outcome.kind === 'report' && outcome.status === 'delivered');
-}
-
-function reasonToSkip(target: CheckTarget | null, source: SmsProvider | null): string | null {
-  if (!target) return 'request_gone';
-  if (!target.provider_message_id) return 'no_message_id';
-  if (target.already_checked) return 'duplicate';
-  if (target.delivery_status === 'delivered' || target.delivery_status === 'failed') return 'already_final';
-  if (!source) return 'provider_misconfigured';
-  return null;
+  const again = results.flatMap(({ order, verdict }) =>
+    verdict.kind === 'retry' ? [{ body: statusCheck(order.requestId, order.check), delaySeconds: verdict.delaySeconds }] : [],
+  );
+  if (again.length > 0) {
+    try {
+      await env.SEND_QUEUE.sendBatch(again);
+    } catch (error) {
+      logError('status_check.requeue_failed', { messageId: message.id, checks: again.length, error: errorName(error) });
+      message.retry({ delaySeconds: FAULT_RETRY_SECONDS });
+      return;
+    }
+  }
+  message.ack();
 }

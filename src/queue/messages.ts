@@ -21,6 +21,25 @@ export const StatusCheck = z.object({
 });
 export type StatusCheck = z.infer<typeof StatusCheck>;
 
+/**
+ * The first status checks of one consumer batch's accepted sends that fall due together, in one
+ * message: Queues bill each message's write, read and delete, so a batch's first checks cost three
+ * operations, not three each. Every later check (a follow-up, the sweeper's, a check coming back
+ * from the pacer) travels alone as a `status_check`.
+ */
+/** As many checks as one consumer batch can accept sends (`max_batch_size`, wrangler.toml). */
+export const MAX_CHECKS_PER_MESSAGE = 100;
+
+export const StatusChecks = z.object({
+  type: z.literal('status_checks'),
+  v: z.literal(1),
+  checks: z
+    .array(StatusCheck.pick({ requestId: true, check: true }))
+    .min(1)
+    .max(MAX_CHECKS_PER_MESSAGE),
+});
+export type StatusChecks = z.infer<typeof StatusChecks>;
+
 /** One page of a bulk resend's matches; `step` is the page number, so a stale copy is recognised. */
 export const ResendFanout = z.object({
   type: z.literal('resend_fanout'),
@@ -79,7 +98,7 @@ export const RecordAttempts = z.object({
 });
 export type RecordAttempts = z.infer<typeof RecordAttempts>;
 
-const WORK_MESSAGES = [SendJob, RecordAttempts, StatusCheck, ResendFanout] as const;
+const WORK_MESSAGES = [SendJob, RecordAttempts, StatusCheck, StatusChecks, ResendFanout] as const;
 
 /** Every kind of work the `otp-send` queue carries, told apart by `type`. */
 export const WorkMessage = z.discriminatedUnion('type', [...WORK_MESSAGES]);
@@ -99,6 +118,10 @@ export function sendJob(requestId: string): SendJob {
 
 export function statusCheck(requestId: string, check: number): StatusCheck {
   return { type: 'status_check', v: 1, requestId, check };
+}
+
+export function statusChecks(checks: ReadonlyArray<{ requestId: string; check: number }>): StatusChecks {
+  return { type: 'status_checks', v: 1, checks: checks.map(({ requestId, check }) => ({ requestId, check })) };
 }
 
 export function resendFanout(resendId: string, step: number): ResendFanout {
