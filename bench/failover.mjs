@@ -28,7 +28,7 @@ const RATE = Number(options.rate);
 const ADMIN = { Authorization: `Bearer ${LOCAL_DEV_SECRETS.ADMIN_TOKEN}` };
 const APP = { Authorization: 'Bearer sk_dev_local_development_secret_key' };
 const FINAL = new Set(['sent', 'delivered', 'failed', 'expired', 'verified', 'superseded']);
-const OVERRIDES = ['IP_LIMITS:100000/60', 'PREFIX_LIMITS:100000/60', 'SEQUENTIAL_BURST_NUMBERS:1000', 'PUMPING_MIN_SENDS:100000'];
+const OVERRIDES = ['IP_LIMITS:100000/60', 'PREFIX_LIMITS:100000/60', 'SEQUENTIAL_BURST_NUMBERS:1000', 'PUMPING_MIN_SENDS:100000', 'STEP_UP_MIN_SENDS:1000000'];
 
 async function measure(label, { order, extraVars = [], block, drainMs }) {
   const sm = await startStandIn({ latencyMs: 30, failRate: 1, seed: 7 });
