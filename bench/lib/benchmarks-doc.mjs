@@ -66,6 +66,15 @@ function apiView(outcome) {
     note: r.note ?? null,
     options: r.options,
     defaultsGlobalSendLimit: r.defaultsGlobalSendLimit,
+    // Runs kept from before the steady-state warm-up render without its sentence.
+    warmup: r.warmup?.api
+      ? {
+          prefixes: fmtInt(r.warmup.api.requests),
+          designs: Object.entries(r.warmup)
+            .map(([name, w]) => `${name} ${fmt(w.seconds, 0)} s`)
+            .join(', '),
+        }
+      : null,
     // Results from before the stubbed design existed (--from-json) render without its columns.
     stubbed: r.summary.every((row) => row.stubbed && row.cpuMsPerRequest.stubbed),
     everyRowStubbed: r.summary.every((row) => row.stubbed),
