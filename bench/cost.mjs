@@ -344,7 +344,7 @@ await run.main(async () => {
   // Request and delivery split by where each operation happens.
   const [delivery, verification, report, poll, rejectedPhone, rejectedPrefix, withoutKey, withKey] = phases;
   const whole = perUnit(delivery.delta, delivery.cpuMs, N);
-  const requestSide = perUnit(delivery.delta, NaN, N, ['RateLimiter', 'PrefixGuard']);
+  const requestSide = perUnit(delivery.delta, NaN, N, ['RateLimiter', 'PrefixGuard', 'ClientIpGuard']);
   const consumerSide = perUnit(delivery.delta, NaN, N, ['ProviderPacer']);
   const split = {
     request: {
