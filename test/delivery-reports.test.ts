@@ -1,17 +1,15 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { deriveCode } from '../src/codes';
 import { planAfterCheck, statusCheckDelaySeconds } from '../src/delivery-reports/check-policy';
 import { START_TOLERANCE_MS } from '../src/pacing/pacing-schedule';
 import { SANDBOX_MAGIC_NUMBERS, SandboxProvider } from '../src/providers/sandbox';
 import { type StatusCheck, statusCheck } from '../src/queue/messages';
-import { withKey } from './support/apps';
 import { accepted, checkRows, provider, reportEnv, sentRequest, statusAnswer } from './support/delivery-reports';
-import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, TEST_API_KEY, TEST_OTP_SECRET } from './support/fixtures';
+import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, seedRequest, TEST_API_KEY } from './support/fixtures';
 import { interceptOrigin, json } from './support/outbound';
 import { mostInOneSecond, withOwnPacer } from './support/pacer';
 import { deliver, deliverSendJobs } from './support/queue';
-import { fetchWithEnv } from './support/worker';
+import { verifyWithRightCode } from './support/verify';
 
 const SETTINGS = { baseSeconds: 30, maxChecks: 6 };
 
@@ -180,14 +178,7 @@ describe('status_check messages', () => {
     const { queue, testEnv } = reportEnv();
     const { id } = await sentRequest(testEnv, 'msg_by_code');
     queue.take();
-    const verified = await fetchWithEnv(
-      new Request(`https://otp.test/v1/otp/${id}/verify`, {
-        method: 'POST',
-        headers: withKey({ 'Content-Type': 'application/json' }),
-        body: JSON.stringify({ code: await deriveCode(TEST_OTP_SECRET, id, 6) }),
-      }),
-      testEnv,
-    );
+    const verified = await verifyWithRightCode(id, testEnv);
     expect(verified.status).toBe(200);
     const row = await requestRow(id);
     expect(row).toMatchObject({ status: 'verified', delivery_status: 'delivered', delivered_at: row.verified_at });

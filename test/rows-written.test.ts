@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { deriveCode } from '../src/codes';
 import { withKey } from './support/apps';
-import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, startMessagingEnv, TEST_OTP_SECRET, uniquePhone } from './support/fixtures';
+import { attemptRows, PROVIDER_URL, requestRow, SEND_ROUTE, startMessagingEnv, uniquePhone } from './support/fixtures';
 import { meteredDb } from './support/metered-db';
 import { interceptOrigin, json } from './support/outbound';
 import { deliverSendJobs } from './support/queue';
 import { recordingQueue, withQueue } from './support/recording-queue';
+import { verifyWithRightCode } from './support/verify';
 import { fetchWithEnv } from './support/worker';
 
 /**
@@ -40,14 +40,7 @@ describe('D1 rows written per successful OTP', () => {
     expect(await attemptRows(requestId)).toHaveLength(1);
     expect(metered.rowsWritten(/SET status = \?1, updated_at = \?2, lease_until = NULL/)).toBe(1);
 
-    const verified = await fetchWithEnv(
-      new Request(`https://otp.test/v1/otp/${requestId}/verify`, {
-        method: 'POST',
-        headers: withKey({ 'Content-Type': 'application/json' }),
-        body: JSON.stringify({ code: await deriveCode(TEST_OTP_SECRET, requestId, 6) }),
-      }),
-      testEnv,
-    );
+    const verified = await verifyWithRightCode(requestId, testEnv);
     expect(verified.status).toBe(200);
     expect(metered.rowsWritten(/SET verify_attempts = verify_attempts \+ 1/)).toBe(1);
     expect(metered.rowsWritten(/verification_events/)).toBe(0);
