@@ -84,6 +84,9 @@ function diff(after, before) {
   return out;
 }
 
+/** The key-value and alarm calls of a SQLite-backed object that write: one row written each. */
+const KV_WRITES = ['put', 'delete', 'setAlarm', 'deleteAlarm', 'deleteAll'];
+
 /** One phase's counts, per OTP (or per request), from a meter delta. */
 function perUnit(delta, cpuMs, units, classes) {
   const objects = Object.entries(delta.durableObjects.byClass).filter(([name]) => !classes || classes.includes(name));
@@ -100,14 +103,10 @@ function perUnit(delta, cpuMs, units, classes) {
     doSqlStatements: objects.reduce((total, [, counters]) => total + counters.sqlStatements, 0) / units,
     // The key-value and alarm calls of SQLite-backed objects, one row each (see the doc).
     doKvReads: storage(['get', 'getAlarm', 'list']) / units,
-    doKvWrites: storage(['put', 'delete', 'setAlarm', 'deleteAlarm', 'deleteAll']) / units,
+    doKvWrites: storage(KV_WRITES) / units,
     // Rows written (SQL and key-value/alarm calls) by object class: which scope a row pays for.
     doRowsWrittenByClass: Object.fromEntries(
-      objects.map(([name, counters]) => [
-        name,
-        (counters.sqlRowsWritten + ['put', 'delete', 'setAlarm', 'deleteAlarm', 'deleteAll'].reduce((n, call) => n + (counters.storageCalls[call] ?? 0), 0)) /
-          units,
-      ]),
+      objects.map(([name, counters]) => [name, (counters.sqlRowsWritten + KV_WRITES.reduce((n, call) => n + (counters.storageCalls[call] ?? 0), 0)) / units]),
     ),
     alarmsScheduled:
       Object.entries(delta.durableObjects.alarmsScheduledBy)

@@ -6,7 +6,7 @@ import { phonePrefix } from '../src/phone';
 import { withKey } from './support/apps';
 import { uniquePhone } from './support/fixtures';
 import { storedSendsOfIp } from './support/ip-sends';
-import { agePhoneSends, storedPhoneSends } from './support/phone-sends';
+import { agePhoneSends, QUIET_PUMPING, storedPhoneSends } from './support/phone-sends';
 import { fetchWithEnv } from './support/worker';
 
 /** POST /v1/otp as the test app, through the real Worker with its env changed by `vars`. */
@@ -57,15 +57,7 @@ describe('per-phone scope', () => {
     const numberKey = await numberKeyOf(phone);
     const roomy = [{ limit: 100, windowSeconds: 86400 }];
     const phoneLimits = { rules: roomy, cooldown: { scheduleSeconds: [30, 60, 120, 300], resetSeconds: 3600 } };
-    const pumping = {
-      windowSeconds: 3600,
-      graceSeconds: 120,
-      minSends: 1000,
-      minConversion: 0.3,
-      blockSeconds: 43200,
-      sequentialNumbers: 1000,
-      sequentialSeconds: 600,
-    };
+    const pumping = QUIET_PUMPING;
     const admit = () =>
       stub.admit({ prefix, requestId: crypto.randomUUID(), numberKey, blockKey: `${numberKey}-block`, rules: roomy, pumping, phone: phoneLimits });
     const waits: number[] = [];

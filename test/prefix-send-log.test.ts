@@ -2,7 +2,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { prefixGuardFor } from '../src/limiter/limiter-client';
 import { type AdmitInput, PrefixGuard } from '../src/limiter/prefix-guard';
-import { reloadSendIndex } from './support/phone-sends';
+import { QUIET_PUMPING, reloadSendIndex } from './support/phone-sends';
 
 /**
  * The PrefixGuard's one send log: a row per admitted send that the prefix and the number both
@@ -14,15 +14,7 @@ let prefixCounter = 0;
 /** A prefix of its own per test (+44 7000 to +44 7099, not used by other tests), so no object is shared. */
 const freshPrefix = () => `+4470${String(prefixCounter++).padStart(2, '0')}`;
 
-const pumping = {
-  windowSeconds: 3600,
-  graceSeconds: 120,
-  minSends: 1000,
-  minConversion: 0.3,
-  blockSeconds: 43200,
-  sequentialNumbers: 1000,
-  sequentialSeconds: 600,
-};
+const pumping = QUIET_PUMPING;
 const phone = { rules: [{ limit: 3, windowSeconds: 600 }], cooldown: { scheduleSeconds: [0, 30, 60], resetSeconds: 3600 } };
 
 function sendTo(prefix: string, number: string, extra: Partial<AdmitInput> = {}): AdmitInput {

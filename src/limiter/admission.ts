@@ -194,7 +194,7 @@ async function phoneAndPrefixScope(
     prefixScope,
     returningSeconds: askReturning ? config.stepUp.returningDays * 86_400 : undefined,
   });
-  if (decision.allowed) return { refusals: [], refund: () => guard.refund(request.requestId, numberKey), returning: decision.returning };
+  if (decision.allowed) return { refusals: [], refund: () => guard.refund(request.requestId), returning: decision.returning };
   const refusals = decision.refusals.map((refusal) => ({ reason: PREFIX_GUARD_REFUSALS[refusal.scope], retryAfterSeconds: refusal.retryAfterSeconds }));
   return { refusals, refund: nothingToRefund };
 }

@@ -138,7 +138,7 @@ export class PrefixGuard extends DurableObject<Env> {
   }
 
   /** Another scope denied the request: it was never sent, so it counts for nothing here. */
-  async refund(requestId: string, _numberKey?: string): Promise<void> {
+  async refund(requestId: string): Promise<void> {
     const row = this.index.remove(requestId);
     if (row) deleteSend(this.sql, row);
   }

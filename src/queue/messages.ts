@@ -21,15 +21,15 @@ export const StatusCheck = z.object({
 });
 export type StatusCheck = z.infer<typeof StatusCheck>;
 
+/** As many checks as one consumer batch can accept sends (`max_batch_size`, wrangler.toml). */
+export const MAX_CHECKS_PER_MESSAGE = 100;
+
 /**
  * The first status checks of one consumer batch's accepted sends that fall due together, in one
  * message: Queues bill each message's write, read and delete, so a batch's first checks cost three
  * operations, not three each. Every later check (a follow-up, the sweeper's, a check coming back
  * from the pacer) travels alone as a `status_check`.
  */
-/** As many checks as one consumer batch can accept sends (`max_batch_size`, wrangler.toml). */
-export const MAX_CHECKS_PER_MESSAGE = 100;
-
 export const StatusChecks = z.object({
   type: z.literal('status_checks'),
   v: z.literal(1),

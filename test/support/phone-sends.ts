@@ -5,6 +5,17 @@ import { SendIndex } from '../../src/limiter/send-index';
 import { readSends } from '../../src/limiter/send-log';
 import { phonePrefix } from '../../src/phone';
 
+/** A pumping policy no test's handful of sends trips: a PrefixGuard called directly decides by its windows alone. */
+export const QUIET_PUMPING = {
+  windowSeconds: 3600,
+  graceSeconds: 120,
+  minSends: 1000,
+  minConversion: 0.3,
+  blockSeconds: 43200,
+  sequentialNumbers: 1000,
+  sequentialSeconds: 600,
+};
+
 /**
  * A phone's sends as its limits see them: the rows of its prefix's PrefixGuard send log that
  * count for the phone.
